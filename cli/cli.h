@@ -1,0 +1,73 @@
+// Shared plumbing of senderguardctl's subcommands: the loaded configuration,
+// the store (opened on first use), output helpers and exit statuses.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "senderguard/config.h"
+#include "senderguard/lmdb_store.h"
+#include "senderguard/records.h"
+
+namespace senderguard::cli {
+
+// Exit statuses (documented in README): 0 ok, 1 not found, 2 usage,
+// 74 store failure, 78 configuration.
+inline constexpr int kExitNotFound = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitStore = 74;
+
+// Thrown by a subcommand to end with a message and a status.
+struct Failure {
+  int status;
+  std::string message;
+};
+
+class Env {
+ public:
+  std::string config_flag;
+  bool json = false;
+
+  const Config& config();
+  Store& store();
+  // "alice" or "root (sudo alice)": who runs this command, for the audit log.
+  std::string Actor() const;
+  AuditEntry Audit(std::string action, std::string account, std::string detail) const;
+  // Normalized account name, or a usage Failure.
+  std::string Account(const std::string& raw) const;
+  // Normalized address, or a usage Failure.
+  std::string Address(const std::string& raw) const;
+  int64_t Now() const;
+
+ private:
+  std::shared_ptr<const Config> config_;
+  std::unique_ptr<LmdbStore> store_;
+};
+
+// Throws Failure{kExitStore} unless ok.
+void Check(const Status& s);
+template <typename T>
+T Take(Result<T> r) {
+  Check(r.status());
+  return std::move(r.value());
+}
+
+void PrintJson(const nlohmann::json& j);
+
+// Subcommands, one file each.
+void AddListCommand(CLI::App& app, Env& env);
+void AddShowCommand(CLI::App& app, Env& env);
+void AddQuotaCommand(CLI::App& app, Env& env);
+void AddStateCommands(CLI::App& app, Env& env);  // suspend, reinstate, dry-run
+void AddSuppressCommand(CLI::App& app, Env& env);
+void AddAuditCommand(CLI::App& app, Env& env);
+
+// Shared by list and show: the account as JSON (state, windows, limits).
+nlohmann::json AccountJson(Env& env, const AccountRecord& rec);
+std::string LimitText(uint64_t limit);
+
+}  // namespace senderguard::cli

@@ -1,0 +1,37 @@
+// senderguardctl audit [ACCOUNT] [--limit N] [--json]: state changes, newest first.
+#include <cstdio>
+
+#include "cli.h"
+#include "senderguard/quota.h"
+
+namespace senderguard::cli {
+
+void AddAuditCommand(CLI::App& app, Env& env) {
+  auto* cmd = app.add_subcommand("audit", "Show the audit log of state changes, newest first");
+  static std::string account;
+  static size_t limit = 50;
+  cmd->add_option("ACCOUNT", account, "only this account");
+  cmd->add_option("--limit", limit, "at most this many (default 50)");
+  cmd->add_flag("--json", env.json, "one JSON document");
+  cmd->callback([&env] {
+    const std::string name = account.empty() ? std::string() : env.Account(account);
+    auto entries = Take(env.store().ListAudit(name, limit));
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& e : entries) {
+      arr.push_back(nlohmann::json{{"time", FormatUtc(e.time_us / 1000000)}, {"time_us", e.time_us},
+                                   {"actor", e.actor}, {"action", e.action},
+                                   {"account", e.account.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.account)},
+                                   {"detail", e.detail}});
+    }
+    if (env.json) {
+      PrintJson(nlohmann::json{{"audit", arr}});
+      return;
+    }
+    for (const auto& e : entries) {
+      std::printf("%s  %-20s %-16s %-24s %s\n", FormatUtc(e.time_us / 1000000).c_str(), e.actor.c_str(),
+                  e.action.c_str(), e.account.empty() ? "-" : e.account.c_str(), e.detail.c_str());
+    }
+  });
+}
+
+}  // namespace senderguard::cli

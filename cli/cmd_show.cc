@@ -1,0 +1,91 @@
+// senderguardctl show ACCOUNT [--json]: state, each window's used / limit /
+// reset time, and the suppression count.
+#include <cstdio>
+
+#include "cli.h"
+#include "senderguard/account_state.h"
+#include "senderguard/policy.h"
+
+namespace senderguard::cli {
+
+std::string LimitText(uint64_t limit) {
+  return limit == kUnlimited ? "unlimited" : std::to_string(limit);
+}
+
+nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
+  const Config& cfg = env.config();
+  const int64_t now = env.Now();
+  const EffectiveState st = EffectiveAt(rec, now);
+  nlohmann::json j;
+  j["account"] = rec.name;
+  j["state"] = std::string(AccountStatusName(st.status));
+  j["reason"] = rec.status_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.status_reason);
+  j["since"] = rec.status_since ? nlohmann::json(FormatUtc(rec.status_since)) : nlohmann::json(nullptr);
+  j["changed_by"] = rec.status_actor.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.status_actor);
+  j["reinstated_until"] = rec.status == AccountStatus::kReinstated
+                              ? nlohmann::json(FormatUtc(rec.reinstated_until))
+                              : nlohmann::json(nullptr);
+  j["dry_run"] = IsDryRun(cfg, &rec);
+  const auto limits = EffectiveLimits(cfg, &rec);
+  std::vector<WindowUsage> want;
+  for (Window w : kAllWindows) want.push_back(WindowUsage{w, SpanAt(w, now, cfg.tz), 0});
+  const auto usage = Take(env.store().Usage(rec.name, want));
+  nlohmann::json windows = nlohmann::json::array();
+  for (const auto& u : usage) {
+    const size_t i = Index(u.window);
+    nlohmann::json w;
+    w["window"] = std::string(WindowName(u.window));
+    w["used"] = u.used;
+    w["limit"] = limits[i] == kUnlimited ? nlohmann::json(nullptr) : nlohmann::json(limits[i]);
+    w["limit_source"] = rec.limits[i] == kInheritLimit ? "default" : "account";
+    w["count"] = std::string(CountUnitName(cfg.windows[i].unit));
+    w["resets"] = FormatUtc(u.span.reset);
+    w["resets_local"] = FormatLocal(u.span.reset, cfg.tz);
+    windows.push_back(w);
+  }
+  j["windows"] = windows;
+  return j;
+}
+
+void AddShowCommand(CLI::App& app, Env& env) {
+  auto* cmd = app.add_subcommand("show", "Show an account's state, quotas and suppressions");
+  static std::string account;
+  cmd->add_option("ACCOUNT", account, "account name")->required();
+  cmd->add_flag("--json", env.json, "one JSON document");
+  cmd->callback([&env] {
+    const std::string name = env.Account(account);
+    auto rec = Take(env.store().GetAccount(name));
+    if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
+    nlohmann::json j = AccountJson(env, *rec);
+    j["suppressed"] = Take(env.store().CountSuppressions(name));
+    if (env.json) {
+      PrintJson(j);
+      return;
+    }
+    std::printf("account:    %s\n", name.c_str());
+    std::string state = j["state"].get<std::string>();
+    if (rec->status != AccountStatus::kActive) {
+      if (!j["reason"].is_null()) state += ": " + j["reason"].get<std::string>();
+      if (!j["since"].is_null()) state += " (since " + j["since"].get<std::string>();
+      if (!j["changed_by"].is_null()) state += " by " + j["changed_by"].get<std::string>();
+      if (!j["since"].is_null()) state += ")";
+    }
+    std::printf("state:      %s\n", state.c_str());
+    if (!j["reinstated_until"].is_null()) {
+      std::printf("until:      %s\n", j["reinstated_until"].get<std::string>().c_str());
+    }
+    std::printf("dry-run:    %s\n", j["dry_run"].get<bool>() ? "yes" : "no");
+    std::printf("suppressed: %llu address(es) on the account's list\n",
+                static_cast<unsigned long long>(j["suppressed"].get<uint64_t>()));
+    std::printf("\n%-8s %12s %12s  %-10s %-10s %s\n", "WINDOW", "USED", "LIMIT", "SOURCE", "COUNTS", "RESETS");
+    for (const auto& w : j["windows"]) {
+      std::printf("%-8s %12llu %12s  %-10s %-10s %s\n", w["window"].get<std::string>().c_str(),
+                  static_cast<unsigned long long>(w["used"].get<uint64_t>()),
+                  w["limit"].is_null() ? "unlimited" : std::to_string(w["limit"].get<uint64_t>()).c_str(),
+                  w["limit_source"].get<std::string>().c_str(), w["count"].get<std::string>().c_str(),
+                  w["resets_local"].get<std::string>().c_str());
+    }
+  });
+}
+
+}  // namespace senderguard::cli

@@ -1,0 +1,82 @@
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "cli.h"
+#include "senderguard/identity.h"
+
+namespace senderguard::cli {
+
+const Config& Env::config() {
+  if (!config_) {
+    const std::string path = ConfigPath(config_flag);
+    auto cfg = LoadConfig(path);
+    if (!cfg.ok()) throw Failure{kExitConfig, cfg.status().message()};
+    config_ = *cfg;
+  }
+  return *config_;
+}
+
+Store& Env::store() {
+  if (!store_) {
+    const Config& c = config();
+    LmdbOptions o;
+    o.path = c.store_path;
+    o.map_size_bytes = c.map_size_mb << 20;
+    o.sync_interval_ms = 0;  // the CLI's few writes are durable at once
+    auto s = LmdbStore::Open(o);
+    if (!s.ok()) throw Failure{kExitStore, s.status().message()};
+    store_ = std::move(*s);
+  }
+  return *store_;
+}
+
+std::string Env::Actor() const {
+  std::string name;
+  if (struct passwd* pw = getpwuid(getuid())) name = pw->pw_name;
+  else name = "uid " + std::to_string(getuid());
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') {
+    name += std::string(" (sudo ") + sudo + ")";
+  }
+  return name;
+}
+
+AuditEntry Env::Audit(std::string action, std::string account, std::string detail) const {
+  AuditEntry e;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  e.time_us = static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  e.actor = Actor();
+  e.action = std::move(action);
+  e.account = std::move(account);
+  e.detail = std::move(detail);
+  return e;
+}
+
+std::string Env::Account(const std::string& raw) const {
+  auto n = NormalizeAccount(raw);
+  if (!n) throw Failure{kExitUsage, "invalid account name \"" + raw + "\" (letters, digits and . _ @ + = : - only)"};
+  return *n;
+}
+
+std::string Env::Address(const std::string& raw) const {
+  auto n = NormalizeAddress(raw);
+  if (!n) throw Failure{kExitUsage, "invalid address \"" + raw + "\" (expected local@domain)"};
+  return *n;
+}
+
+int64_t Env::Now() const { return static_cast<int64_t>(std::time(nullptr)); }
+
+void Check(const Status& s) {
+  if (s.ok()) return;
+  if (s.code() == Status::Code::kNotFound) throw Failure{kExitNotFound, s.message()};
+  if (s.code() == Status::Code::kInvalid) throw Failure{kExitUsage, s.message()};
+  throw Failure{kExitStore, s.message()};
+}
+
+void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+}  // namespace senderguard::cli

@@ -1,0 +1,41 @@
+// senderguardctl: the postmaster's command line over senderguard's store.
+//
+// SECURITY: arguments are validated (account names, addresses, limits)
+// before they reach the store. Runs as the invoking user, who needs write
+// access to [store] path; every change is written to the audit log with
+// that user's name (and SUDO_USER). Usable while the milter runs: LMDB
+// serializes writers across processes.
+//
+// Exit status: 0 ok, 1 not found, 2 usage, 74 store failure, 78 configuration.
+#include <cstdio>
+
+#include "cli.h"
+
+int main(int argc, char** argv) {
+  using namespace senderguard::cli;
+  Env env;
+  CLI::App app{"senderguardctl: inspect and change senderguard's accounts, quotas and suppressions",
+               "senderguardctl"};
+  app.add_option("-c,--config", env.config_flag,
+                 "configuration file (default $SENDERGUARD_CONF or /etc/senderguard/senderguard.conf)");
+  app.require_subcommand(1);
+  AddListCommand(app, env);
+  AddShowCommand(app, env);
+  AddQuotaCommand(app, env);
+  AddStateCommands(app, env);
+  AddSuppressCommand(app, env);
+  AddAuditCommand(app, env);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  } catch (const Failure& f) {
+    if (!f.message.empty()) std::fprintf(stderr, "senderguardctl: %s\n", f.message.c_str());
+    return f.status;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "senderguardctl: %s\n", e.what());
+    return kExitStore;
+  }
+  return 0;
+}

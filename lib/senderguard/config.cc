@@ -1,0 +1,339 @@
+#include "senderguard/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <toml.hpp>
+
+namespace senderguard {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr size_t kMaxReplyText = 400;
+
+// Raised inside the parser to stop at the first error.
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void Fail(const std::string& file, const toml::value& v, std::string_view key,
+                       std::string_view what) {
+  throw ConfigError{file + ":" + std::to_string(v.location().line()) + ": " + std::string(key) +
+                    ": " + std::string(what)};
+}
+
+std::string TypeName(const toml::value& v) {
+  std::ostringstream o;
+  o << v.type();
+  return o.str();
+}
+
+struct Ctx {
+  const std::string& file;
+  Config& c;
+};
+
+bool GetBool(const Ctx& x, const toml::value& v, std::string_view key) {
+  if (!v.is_boolean()) Fail(x.file, v, key, "expected true or false, got " + TypeName(v));
+  return v.as_boolean();
+}
+
+int64_t GetInt(const Ctx& x, const toml::value& v, std::string_view key, int64_t lo, int64_t hi) {
+  if (!v.is_integer()) Fail(x.file, v, key, "expected an integer, got " + TypeName(v));
+  int64_t n = v.as_integer();
+  if (n < lo || n > hi) {
+    Fail(x.file, v, key,
+         "value " + std::to_string(n) + " out of range " + std::to_string(lo) + ".." +
+             std::to_string(hi));
+  }
+  return n;
+}
+
+std::string GetString(const Ctx& x, const toml::value& v, std::string_view key, size_t max) {
+  if (!v.is_string()) Fail(x.file, v, key, "expected a string, got " + TypeName(v));
+  std::string s = v.as_string().str;
+  if (s.size() > max) Fail(x.file, v, key, "longer than " + std::to_string(max) + " bytes");
+  for (char ch : s) {
+    if (ch == '\0') Fail(x.file, v, key, "contains a NUL byte");
+  }
+  return s;
+}
+
+std::string GetReply(const Ctx& x, const toml::value& v, std::string_view key) {
+  std::string s = GetString(x, v, key, kMaxReplyText);
+  for (char ch : s) {
+    if (ch == '\r' || ch == '\n') Fail(x.file, v, key, "a reply text must be one line");
+    if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t')
+      Fail(x.file, v, key, "contains a control character");
+  }
+  if (s.empty()) Fail(x.file, v, key, "must not be empty");
+  return s;
+}
+
+using Handler = std::function<void(const Ctx&, const toml::value&, const std::string& key)>;
+
+void WalkTable(const Ctx& x, const toml::value& table, const std::string& prefix,
+               const std::map<std::string, Handler>& keys) {
+  for (const auto& [k, v] : table.as_table()) {
+    const std::string full = prefix.empty() ? k : prefix + "." + k;
+    auto it = keys.find(k);
+    if (it == keys.end()) Fail(x.file, v, full, "unknown key");
+    it->second(x, v, full);
+  }
+}
+
+void RequireTable(const Ctx& x, const toml::value& v, const std::string& key) {
+  if (!v.is_table()) Fail(x.file, v, key, "expected a table, got " + TypeName(v));
+}
+
+void ParseStore(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(x, t, key,
+            {{"path", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.store_path = GetString(x, v, k, 4000);
+                if (x.c.store_path.empty() || x.c.store_path[0] != '/')
+                  Fail(x.file, v, k, "must be an absolute path");
+              }},
+             {"map_size_mb", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.map_size_mb = GetInt(x, v, k, 1, 1 << 20);
+              }},
+             {"sync_interval_ms", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.sync_interval_ms = GetInt(x, v, k, 0, 60000);
+              }}});
+}
+
+bool ValidSocket(std::string_view s) {
+  auto rest = [&](std::string_view p) { return s.substr(p.size()); };
+  if (s.rfind("unix:", 0) == 0 || s.rfind("local:", 0) == 0) {
+    auto path = s.rfind("unix:", 0) == 0 ? rest("unix:") : rest("local:");
+    return !path.empty() && path[0] == '/' && path.size() < 100;
+  }
+  if (s.rfind("inet:", 0) == 0 || s.rfind("inet6:", 0) == 0) {
+    auto spec = s.rfind("inet:", 0) == 0 ? rest("inet:") : rest("inet6:");
+    auto at = spec.find('@');
+    auto port = spec.substr(0, at);
+    if (port.empty() || port.size() > 5) return false;
+    for (char ch : port)
+      if (ch < '0' || ch > '9') return false;
+    return std::stoi(std::string(port)) <= 65535;
+  }
+  if (s.rfind("fd:", 0) == 0) return s.size() > 3;
+  return false;
+}
+
+void ParseMilter(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(
+      x, t, key,
+      {{"socket",
+        [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.socket = GetString(x, v, k, 200);
+          if (!ValidSocket(x.c.socket))
+            Fail(x.file, v, k,
+                 "expected unix:/path, inet:PORT@HOST, inet6:PORT@HOST or fd:N, got \"" +
+                     x.c.socket + "\"");
+        }},
+       {"socket_mode",
+        [](const Ctx& x, const toml::value& v, const std::string& k) {
+          std::string s = GetString(x, v, k, 8);
+          char* end = nullptr;
+          long m = std::strtol(s.c_str(), &end, 8);
+          if (s.empty() || *end != '\0' || m < 0 || m > 0777)
+            Fail(x.file, v, k, "expected an octal mode such as \"0660\"");
+          x.c.socket_mode = static_cast<uint32_t>(m);
+        }},
+       {"socket_group",
+        [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.socket_group = GetString(x, v, k, 64);
+        }},
+       {"identity",
+        [](const Ctx& x, const toml::value& v, const std::string& k) {
+          if (!v.is_array()) Fail(x.file, v, k, "expected an array of sources");
+          x.c.identity.clear();
+          for (const auto& e : v.as_array()) {
+            std::string s = GetString(x, e, k, 32);
+            auto src = ParseIdentitySource(s);
+            if (!src)
+              Fail(x.file, e, k,
+                   "unknown source \"" + s + "\" (sasl, sender-domain, client-address)");
+            for (auto have : x.c.identity)
+              if (have == *src) Fail(x.file, e, k, "source \"" + s + "\" listed twice");
+            x.c.identity.push_back(*src);
+          }
+          if (x.c.identity.empty()) Fail(x.file, v, k, "needs at least one source");
+        }},
+       {"on_error",
+        [](const Ctx& x, const toml::value& v, const std::string& k) {
+          std::string s = GetString(x, v, k, 16);
+          if (s == "tempfail") x.c.on_error = OnError::kTempfail;
+          else if (s == "accept") x.c.on_error = OnError::kAccept;
+          else if (s == "reject") x.c.on_error = OnError::kReject;
+          else Fail(x.file, v, k, "expected \"tempfail\", \"accept\" or \"reject\"");
+        }},
+       {"dry_run", [](const Ctx& x, const toml::value& v,
+                      const std::string& k) { x.c.dry_run = GetBool(x, v, k); }},
+       {"log_stderr", [](const Ctx& x, const toml::value& v,
+                         const std::string& k) { x.c.log_stderr = GetBool(x, v, k); }},
+       {"notify_command", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          if (!v.is_array()) Fail(x.file, v, k, "expected an array: [\"/path/to/program\", \"arg\"]");
+          x.c.notify_command.clear();
+          for (const auto& e : v.as_array()) x.c.notify_command.push_back(GetString(x, e, k, 4000));
+          if (!x.c.notify_command.empty() && x.c.notify_command[0].rfind('/', 0) != 0)
+            Fail(x.file, v, k, "the program must be an absolute path (it runs without a shell)");
+        }}});
+}
+
+void ParseWindowTable(const Ctx& x, const toml::value& t, const std::string& key, Window w) {
+  RequireTable(x, t, key);
+  WindowPolicy& p = x.c.windows[Index(w)];
+  for (const auto& [k, v] : t.as_table()) {
+    const std::string full = key + "." + k;
+    if (k == "limit") {
+      if (v.is_string() && v.as_string().str == "unlimited") {
+        p.default_limit = kUnlimited;
+      } else {
+        p.default_limit = static_cast<uint64_t>(GetInt(x, v, full, 0, 1'000'000'000'000LL));
+      }
+    } else if (k == "count") {
+      std::string s = GetString(x, v, full, 16);
+      auto u = ParseCountUnit(s);
+      if (!u) Fail(x.file, v, full, "expected \"recipients\" or \"messages\"");
+      p.unit = *u;
+    } else if (k == "on_exceed") {
+      std::string s = GetString(x, v, full, 16);
+      if (s == "tempfail") p.on_exceed = ExceedAction::kTempfail;
+      else if (s == "reject") p.on_exceed = ExceedAction::kReject;
+      else Fail(x.file, v, full, "expected \"tempfail\" (452 4.7.1) or \"reject\" (550 5.7.1)");
+    } else {
+      Fail(x.file, v, full, "unknown key");
+    }
+  }
+}
+
+void ParseQuota(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  for (const auto& [k, v] : t.as_table()) {
+    const std::string full = key + "." + k;
+    if (k == "timezone") {
+      std::string s = GetString(x, v, full, 64);
+      cctz::time_zone tz;
+      if (s.empty() || !cctz::load_time_zone(s, &tz))
+        Fail(x.file, v, full, "unknown time zone \"" + s + "\" (an IANA name such as \"Europe/Berlin\")");
+      x.c.timezone = s;
+      x.c.tz = tz;
+    } else if (auto w = ParseWindow(k)) {
+      ParseWindowTable(x, v, full, *w);
+    } else {
+      Fail(x.file, v, full, "unknown key (timezone, minute, hour, day, month)");
+    }
+  }
+}
+
+void ParseReplies(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(x, t, key,
+            {{"suspended", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_suspended = GetReply(x, v, k);
+              }},
+             {"suppressed", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_suppressed = GetReply(x, v, k);
+              }},
+             {"quota", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_quota = GetReply(x, v, k);
+              }},
+             {"error", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_error = GetReply(x, v, k);
+              }}});
+}
+
+// toml11's messages span several lines; keep the first meaningful one.
+std::string FirstLine(std::string_view what) {
+  std::string_view s = what;
+  auto nl = s.find('\n');
+  if (nl != std::string_view::npos) s = s.substr(0, nl);
+  if (s.rfind("[error] ", 0) == 0) s.remove_prefix(8);
+  if (s.rfind("toml::parse_", 0) == 0) {
+    auto colon = s.find(": ");
+    if (colon != std::string_view::npos) s.remove_prefix(colon + 2);
+  }
+  return std::string(s);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view name) {
+  const std::string file(name);
+  if (text.size() > kMaxConfigBytes) return Status::Invalid(file + ":1: file larger than 1 MiB");
+  auto cfg = std::make_shared<Config>();
+  cfg->source = file;
+  try {
+    std::istringstream in{std::string(text)};
+    const toml::value root = toml::parse(in, file);
+    Ctx x{file, *cfg};
+    WalkTable(x, root, "",
+              {{"store", ParseStore}, {"milter", ParseMilter}, {"quota", ParseQuota},
+               {"replies", ParseReplies}});
+  } catch (const ConfigError& e) {
+    return Status::Invalid(e.message);
+  } catch (const toml::exception& e) {
+    return Status::Invalid(file + ":" + std::to_string(e.location().line()) +
+                           ": syntax: " + FirstLine(e.what()));
+  } catch (const std::exception& e) {
+    return Status::Invalid(file + ":1: syntax: " + FirstLine(e.what()));
+  }
+  return std::shared_ptr<const Config>(std::move(cfg));
+}
+
+Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Invalid(path + ":0: cannot open: " + std::strerror(errno));
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) return Status::Invalid(path + ":1: file larger than 1 MiB");
+  }
+  return ParseConfig(text, path);
+}
+
+std::string ConfigPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("SENDERGUARD_CONF"); env != nullptr && *env != '\0') return env;
+  return kDefaultConfigPath;
+}
+
+std::string RenderTemplate(std::string_view tpl,
+                           const std::vector<std::pair<std::string_view, std::string>>& vars) {
+  std::string out;
+  out.reserve(tpl.size() + 64);
+  size_t i = 0;
+  while (i < tpl.size()) {
+    if (tpl[i] == '{') {
+      size_t close = tpl.find('}', i + 1);
+      if (close != std::string_view::npos) {
+        std::string_view name = tpl.substr(i + 1, close - i - 1);
+        bool found = false;
+        for (const auto& [k, v] : vars) {
+          if (k == name) {
+            out += v;
+            found = true;
+            break;
+          }
+        }
+        if (found) {
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    out.push_back(tpl[i++]);
+  }
+  return out;
+}
+
+}  // namespace senderguard

@@ -1,0 +1,79 @@
+// The configuration shared by every senderguard program.
+//
+// One TOML file (default /etc/senderguard/senderguard.conf, or -c FILE, or
+// $SENDERGUARD_CONF). Every key has one name, one default and a range, listed
+// in conf/senderguard.conf. An unknown key, a wrong type or a value out of
+// range is an error "file:line: key: what is wrong"; programs then exit 78
+// (EX_CONFIG). A Config is immutable once loaded: a reload builds a new one.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <cctz/time_zone.h>
+
+#include "senderguard/identity.h"
+#include "senderguard/quota.h"
+#include "senderguard/status.h"
+
+namespace senderguard {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/senderguard/senderguard.conf";
+inline constexpr int kExitConfig = 78;  // EX_CONFIG
+
+// What the milter answers when it cannot decide (store unavailable, ...).
+enum class OnError { kTempfail, kAccept, kReject };
+
+struct Config {
+  std::string source;  // file name, for messages
+
+  // [store]
+  std::string store_path = "/var/lib/senderguard";
+  uint64_t map_size_mb = 256;        // initial LMDB map; grows by itself when full
+  uint64_t sync_interval_ms = 1000;  // 0: fsync at every commit
+
+  // [milter]
+  std::string socket = "unix:/run/senderguard/milter.sock";
+  uint32_t socket_mode = 0660;
+  std::string socket_group;  // empty: leave the group as created
+  std::vector<IdentitySource> identity = {IdentitySource::kSasl, IdentitySource::kSenderDomain,
+                                          IdentitySource::kClientAddress};
+  OnError on_error = OnError::kTempfail;
+  bool dry_run = false;
+  std::vector<std::string> notify_command;  // argv; empty: none
+  bool log_stderr = false;
+
+  // [quota]
+  std::string timezone = "UTC";
+  cctz::time_zone tz = cctz::utc_time_zone();
+  std::array<WindowPolicy, kWindowCount> windows{};
+
+  // [replies] Templates; {name} placeholders, see conf/senderguard.conf.
+  std::string reply_suspended =
+      "account {account} is disabled due to poor sending reputation; contact support to "
+      "restore sending";
+  std::string reply_suppressed =
+      "recipient {recipient} is suppressed ({reason}); remove it from your list";
+  std::string reply_quota = "{window_adj} quota of {limit} {unit} reached; resets {reset}";
+  std::string reply_error = "temporary local problem; please try again later";
+};
+
+// Parses configuration text. `name` is used in messages.
+Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view name);
+
+// Reads and parses a file.
+Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path);
+
+// The file to read: `flag` when not empty, else $SENDERGUARD_CONF, else the default.
+std::string ConfigPath(const std::string& flag);
+
+// Replaces {name} in `tpl` with values from `vars` (pairs of name, value);
+// an unknown placeholder is left as it is.
+std::string RenderTemplate(std::string_view tpl,
+                           const std::vector<std::pair<std::string_view, std::string>>& vars);
+
+}  // namespace senderguard

@@ -1,0 +1,56 @@
+// Who is sending: account names, recipient addresses, and the identity order.
+//
+// Pure functions over strings from the SMTP session (untrusted: SASL login,
+// envelope sender, client address). Nothing here does I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace senderguard {
+
+// Longest account name accepted, in bytes (LMDB keys are at most 511 bytes
+// and carry a suffix).
+inline constexpr size_t kMaxAccountName = 255;
+// Longest address accepted (RFC 5321 §4.5.3.1.3 path limit is 256).
+inline constexpr size_t kMaxAddress = 320;
+
+// Returns the canonical form of an account name (trimmed, ASCII lower case),
+// or nullopt when it is empty, too long, or has a byte outside
+// [a-z0-9._@+=:-] after lower-casing (no spaces, controls, quotes, NUL).
+std::optional<std::string> NormalizeAccount(std::string_view raw);
+
+// Returns the canonical form of a mail address for suppression lookups:
+// angle brackets and surrounding space removed, ASCII lower case, exactly one
+// '@' with a non-empty local part and domain, no controls or spaces.
+std::optional<std::string> NormalizeAddress(std::string_view raw);
+
+// The domain of an envelope address ("<a@B.example>" -> "b.example"), or
+// nullopt for the null sender, a missing '@', or an invalid domain.
+std::optional<std::string> AddressDomain(std::string_view raw);
+
+enum class IdentitySource { kSasl, kSenderDomain, kClientAddress };
+
+// "sasl", "sender-domain", "client-address".
+std::string_view IdentitySourceName(IdentitySource s);
+std::optional<IdentitySource> ParseIdentitySource(std::string_view name);
+
+struct IdentityFacts {
+  std::string_view sasl_login;     // {auth_authen}, empty when not authenticated
+  std::string_view envelope_from;  // MAIL FROM argument as given
+  std::string_view client_address; // connecting client's IP, empty if unknown
+};
+
+struct Identity {
+  std::string account;
+  IdentitySource source;
+};
+
+// The first source in `order` that yields a valid account name; nullopt when
+// none does (for example the null sender from an unknown client).
+std::optional<Identity> ResolveIdentity(const IdentityFacts& facts,
+                                        const std::vector<IdentitySource>& order);
+
+}  // namespace senderguard

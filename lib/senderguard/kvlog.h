@@ -1,0 +1,40 @@
+// key=value log lines and the logger that lib/ writes through.
+//
+// Values that come from outside (addresses, logins, reply texts) are escaped
+// and truncated so a hostile string cannot forge fields or lines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace senderguard {
+
+// Where log lines go. Implementations must be thread-safe.
+class Logger {
+ public:
+  enum class Level { kError, kWarning, kInfo, kDebug };
+  virtual ~Logger() = default;
+  virtual void Log(Level level, std::string_view line) = 0;
+};
+
+// Builds "k1=v1 k2=v2". A value that is empty or holds a space, '"', '=',
+// '\\' or a non-printable byte is written in double quotes with \" \\ and
+// \xNN escapes. Values are cut at kMaxValue bytes (marked with "...").
+class KvLine {
+ public:
+  static constexpr size_t kMaxValue = 256;
+  KvLine& Add(std::string_view key, std::string_view value);
+  KvLine& Add(std::string_view key, int64_t value);
+  KvLine& Add(std::string_view key, uint64_t value);
+  KvLine& Add(std::string_view key, int value) { return Add(key, static_cast<int64_t>(value)); }
+  const std::string& str() const { return s_; }
+
+ private:
+  std::string s_;
+};
+
+// The escaping KvLine uses, for one value.
+std::string KvEscape(std::string_view value);
+
+}  // namespace senderguard

@@ -1,0 +1,715 @@
+#include "senderguard/lmdb_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <future>
+
+namespace senderguard {
+namespace {
+
+constexpr size_t kMaxBatch = 512;
+constexpr uint64_t kMaxMapSize = 1ull << 40;  // 1 TiB
+constexpr auto kReaderCheckEvery = std::chrono::seconds(60);
+constexpr char kSchemaKey[] = "schema_version";
+
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+Status LmdbError(const char* what, int rc) {
+  if (rc == MDB_MAP_FULL) return Status::Full(std::string(what) + ": store map full");
+  return Status::Io(std::string(what) + ": " + mdb_strerror(rc));
+}
+
+std::string CounterKey(std::string_view account, Window w, int64_t start) {
+  std::string k(account);
+  k.push_back('\0');
+  k.push_back(static_cast<char>(w));
+  PutBe64(&k, static_cast<uint64_t>(start));
+  return k;
+}
+
+std::string SuppressionKey(std::string_view account, std::string_view address) {
+  std::string k(account);
+  k.push_back('\0');
+  k.append(address);
+  return k;
+}
+
+// Reads an 8-byte counter; a value of any other size is corruption.
+Status GetCounter(MDB_txn* txn, MDB_dbi dbi, const std::string& key, uint64_t* out) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    *out = 0;
+    return Status::Ok();
+  }
+  if (rc != 0) return LmdbError("read counter", rc);
+  if (v.mv_size != 8) return Status::Corruption("counters: value of " + std::to_string(v.mv_size) + " bytes");
+  *out = GetBe64(View(v));
+  return Status::Ok();
+}
+
+Status Put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value,
+           const char* what) {
+  MDB_val k = Val(key), v = Val(value);
+  int rc = mdb_put(txn, dbi, &k, &v, 0);
+  return rc == 0 ? Status::Ok() : LmdbError(what, rc);
+}
+
+}  // namespace
+
+struct LmdbStore::Job {
+  std::function<Status(MDB_txn*)> apply;
+  std::function<void()> after_commit;
+  std::promise<Status> done;
+  Status status;
+};
+
+LmdbStore::LmdbStore(LmdbOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(const LmdbOptions& options) {
+  std::unique_ptr<LmdbStore> s(new LmdbStore(options));
+  Status st = s->OpenEnv();
+  if (!st.ok()) return st;
+  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  return s;
+}
+
+Status LmdbStore::OpenEnv() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.path, ec);
+  if (ec) return Status::Io("store " + options_.path + ": " + ec.message());
+  ::chmod(options_.path.c_str(), 0750);
+  int rc = mdb_env_create(&env_);
+  if (rc != 0) return LmdbError("mdb_env_create", rc);
+  mdb_env_set_maxdbs(env_, 16);
+  mdb_env_set_maxreaders(env_, 1024);
+  mdb_env_set_mapsize(env_, options_.map_size_bytes);
+  unsigned flags = MDB_NOTLS;
+  if (options_.sync_interval_ms > 0) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(env_, options_.path.c_str(), flags, 0640);
+  if (rc != 0) {
+    Status st = Status::Io("store " + options_.path + ": " + mdb_strerror(rc));
+    mdb_env_close(env_);
+    env_ = nullptr;
+    return st;
+  }
+  int dead = 0;
+  mdb_reader_check(env_, &dead);
+  if (dead > 0) Log(Logger::Level::kInfo, "store=lmdb action=reader-check cleared=" + std::to_string(dead));
+
+  // Create the databases and check the schema in one write transaction.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    MDB_txn* txn = nullptr;
+    rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+      mdb_env_set_mapsize(env_, 0);
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin", rc);
+    struct { const char* name; MDB_dbi* dbi; } dbs[] = {
+        {"accounts", &dbi_.accounts}, {"counters", &dbi_.counters}, {"alerts", &dbi_.alerts},
+        {"suppression", &dbi_.suppression}, {"audit", &dbi_.audit}, {"queue", &dbi_.queue},
+        {"meta", &dbi_.meta}};
+    for (auto& d : dbs) {
+      rc = mdb_dbi_open(txn, d.name, MDB_CREATE, d.dbi);
+      if (rc != 0) {
+        mdb_txn_abort(txn);
+        return LmdbError(d.name, rc);
+      }
+    }
+    MDB_val k = Val(kSchemaKey), v;
+    rc = mdb_get(txn, dbi_.meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      std::string ver;
+      PutBe64(&ver, kSchemaVersion);
+      Status st = Put(txn, dbi_.meta, kSchemaKey, ver, "schema");
+      if (!st.ok()) {
+        mdb_txn_abort(txn);
+        return st;
+      }
+    } else if (rc != 0) {
+      mdb_txn_abort(txn);
+      return LmdbError("schema", rc);
+    } else if (v.mv_size != 8) {
+      mdb_txn_abort(txn);
+      return Status::Corruption("store " + options_.path + ": bad schema record");
+    } else if (uint64_t have = GetBe64(View(v)); have != kSchemaVersion) {
+      mdb_txn_abort(txn);
+      return Status::Invalid("store " + options_.path + ": schema version " + std::to_string(have) +
+                             ", this build reads " + std::to_string(kSchemaVersion));
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return LmdbError("commit", rc);
+    return Status::Ok();
+  }
+  return Status::Io("store " + options_.path + ": could not adopt map size");
+}
+
+LmdbStore::~LmdbStore() {
+  {
+    std::lock_guard<std::mutex> lk(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (env_ != nullptr) {
+    mdb_env_sync(env_, 1);
+    mdb_env_close(env_);
+  }
+}
+
+void LmdbStore::Log(Logger::Level level, const std::string& line) {
+  if (options_.logger != nullptr) options_.logger->Log(level, line);
+}
+
+uint64_t LmdbStore::MapSize() {
+  std::shared_lock lk(env_mu_);
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+void LmdbStore::AdoptMapSize() {
+  std::unique_lock lk(env_mu_);
+  mdb_env_set_mapsize(env_, 0);
+}
+
+Status LmdbStore::Grow() {
+  std::unique_lock lk(env_mu_);
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  uint64_t next = std::max<uint64_t>(info.me_mapsize * 2, 1ull << 20);
+  if (next > kMaxMapSize) return Status::Full("store map at its limit");
+  int rc = mdb_env_set_mapsize(env_, next);
+  if (rc != 0) return LmdbError("grow map", rc);
+  Log(Logger::Level::kWarning, "store=lmdb action=grow-map from=" + std::to_string(info.me_mapsize) +
+                                   " to=" + std::to_string(next));
+  return Status::Ok();
+}
+
+Status LmdbStore::Read(const std::function<Status(MDB_txn*)>& fn, size_t* txn_id) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::shared_lock lk(env_mu_);
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+      lk.unlock();
+      AdoptMapSize();
+      continue;
+    }
+    if (rc == MDB_READERS_FULL) {
+      int dead = 0;
+      mdb_reader_check(env_, &dead);
+      continue;
+    }
+    if (rc != 0) return LmdbError("begin read", rc);
+    if (txn_id != nullptr) *txn_id = mdb_txn_id(txn);
+    Status st = fn(txn);
+    mdb_txn_abort(txn);
+    return st;
+  }
+  return Status::Unavailable("store: could not begin a read transaction");
+}
+
+Status LmdbStore::Write(std::function<Status(MDB_txn*)> apply, std::function<void()> after_commit) {
+  Job job;
+  job.apply = std::move(apply);
+  job.after_commit = std::move(after_commit);
+  std::future<Status> f = job.done.get_future();
+  {
+    std::lock_guard<std::mutex> lk(queue_mu_);
+    if (stopping_) return Status::Unavailable("store is closing");
+    queue_.push_back(&job);
+  }
+  queue_cv_.notify_one();
+  return f.get();
+}
+
+void LmdbStore::WriterLoop() {
+  auto next_reader_check = std::chrono::steady_clock::now() + kReaderCheckEvery;
+  auto next_sync = std::chrono::steady_clock::time_point::max();
+  std::vector<Job*> batch;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> lk(queue_mu_);
+      auto wake = std::min(next_reader_check, next_sync);
+      queue_cv_.wait_until(lk, wake, [&] { return stopping_ || !queue_.empty(); });
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      if (batch.empty() && stopping_) return;
+    }
+    if (!batch.empty()) {
+      RunBatch(batch);
+      if (options_.sync_interval_ms > 0 && next_sync == std::chrono::steady_clock::time_point::max())
+        next_sync = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(options_.sync_interval_ms);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_sync) {
+      mdb_env_sync(env_, 1);
+      next_sync = std::chrono::steady_clock::time_point::max();
+    }
+    if (now >= next_reader_check) {
+      (void)Maintain();
+      next_reader_check = now + kReaderCheckEvery;
+    }
+  }
+}
+
+void LmdbStore::RunBatch(std::vector<Job*>& batch) {
+  Status batch_status;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    bool grow = false, resized = false;
+    batch_status = Status::Ok();
+    {
+      std::shared_lock lk(env_mu_);
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+      if (rc == MDB_MAP_RESIZED) {
+        resized = true;
+      } else if (rc != 0) {
+        batch_status = LmdbError("begin write", rc);
+      } else {
+        for (Job* j : batch) {
+          MDB_txn* child = nullptr;
+          rc = mdb_txn_begin(env_, txn, 0, &child);
+          if (rc != 0) {
+            j->status = LmdbError("begin nested", rc);
+            if (rc == MDB_MAP_FULL) grow = true;
+            continue;
+          }
+          j->status = j->apply(child);
+          if (j->status.ok()) {
+            rc = mdb_txn_commit(child);
+            if (rc != 0) j->status = LmdbError("commit nested", rc);
+          } else {
+            mdb_txn_abort(child);
+          }
+          if (j->status.code() == Status::Code::kFull) grow = true;
+          if (grow) break;
+        }
+        if (grow) {
+          mdb_txn_abort(txn);
+        } else {
+          const size_t id = mdb_txn_id(txn);
+          std::lock_guard<std::mutex> lg(ledger_mu_);
+          rc = mdb_txn_commit(txn);
+          if (rc == 0) {
+            for (Job* j : batch) {
+              if (j->status.ok() && j->after_commit) j->after_commit();
+            }
+            last_applied_txn_ = id;
+            dirty_ = true;
+          } else if (rc == MDB_MAP_FULL) {
+            grow = true;
+          } else {
+            batch_status = LmdbError("commit", rc);
+          }
+        }
+      }
+    }
+    if (resized) {
+      AdoptMapSize();
+      continue;
+    }
+    if (grow) {
+      batch_status = Grow();
+      if (batch_status.ok()) continue;
+    }
+    break;
+  }
+  for (Job* j : batch) j->done.set_value(batch_status.ok() ? j->status : batch_status);
+}
+
+Status LmdbStore::Maintain() {
+  int dead = 0;
+  int rc = mdb_reader_check(env_, &dead);
+  if (rc != 0) return LmdbError("reader check", rc);
+  if (dead > 0) Log(Logger::Level::kInfo, "store=lmdb action=reader-check cleared=" + std::to_string(dead));
+  return Status::Ok();
+}
+
+// ---- accounts
+
+Result<std::optional<AccountRecord>> LmdbStore::GetAccount(std::string_view name) {
+  std::optional<AccountRecord> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_val k = Val(name), v;
+    int rc = mdb_get(txn, dbi_.accounts, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return LmdbError("read account", rc);
+    AccountRecord a;
+    Status d = Decode(View(v), "accounts/" + std::string(name), &a);
+    if (d.ok()) out = std::move(a);
+    return d;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<AccountRecord>> LmdbStore::ListAccounts() {
+  std::vector<AccountRecord> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.accounts, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k, v;
+    Status s;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      AccountRecord a;
+      s = Decode(View(v), "accounts/" + std::string(View(k)), &a);
+      if (!s.ok()) break;
+      out.push_back(std::move(a));
+    }
+    mdb_cursor_close(cur);
+    if (s.ok() && rc != MDB_NOTFOUND) s = LmdbError("list accounts", rc);
+    return s;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status LmdbStore::UpdateAccount(std::string_view name, const AccountChange& change,
+                                const AuditEntry& audit) {
+  const std::string key(name);
+  return Write([&, key](MDB_txn* txn) {
+    MDB_val k = Val(key), v;
+    AccountRecord a;
+    bool exists = false;
+    int rc = mdb_get(txn, dbi_.accounts, &k, &v);
+    if (rc == 0) {
+      Status d = Decode(View(v), "accounts/" + key, &a);
+      if (!d.ok()) return d;
+      exists = true;
+    } else if (rc == MDB_NOTFOUND) {
+      a.name = key;
+      a.created = audit.time_us / 1000000;
+    } else {
+      return LmdbError("read account", rc);
+    }
+    Status c = change(&a, exists);
+    if (!c.ok()) return c;
+    a.name = key;
+    Status p = Put(txn, dbi_.accounts, key, Encode(a), "write account");
+    if (!p.ok()) return p;
+    return PutAudit(txn, audit);
+  });
+}
+
+// ---- audit
+
+Status LmdbStore::PutAudit(MDB_txn* txn, const AuditEntry& e) {
+  std::string key;
+  PutBe64(&key, static_cast<uint64_t>(e.time_us));
+  // pid and a per-process sequence keep keys unique across processes.
+  const uint64_t tail = (static_cast<uint64_t>(static_cast<uint32_t>(::getpid())) << 32) |
+                        __atomic_add_fetch(&audit_seq_, 1, __ATOMIC_RELAXED);
+  PutBe64(&key, tail);
+  return Put(txn, dbi_.audit, key, Encode(e), "write audit");
+}
+
+Status LmdbStore::AppendAudit(const AuditEntry& entry) {
+  return Write([&](MDB_txn* txn) { return PutAudit(txn, entry); });
+}
+
+Result<std::vector<AuditEntry>> LmdbStore::ListAudit(std::string_view account, size_t limit) {
+  std::vector<AuditEntry> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.audit, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k, v;
+    Status s;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && out.size() < limit;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+      AuditEntry e;
+      s = Decode(View(v), "audit", &e);
+      if (!s.ok()) break;
+      if (account.empty() || e.account == account) out.push_back(std::move(e));
+    }
+    mdb_cursor_close(cur);
+    if (s.ok() && rc != 0 && rc != MDB_NOTFOUND) s = LmdbError("list audit", rc);
+    return s;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+// ---- suppression
+
+Result<std::optional<SuppressionRecord>> LmdbStore::FindSuppression(std::string_view account,
+                                                                    std::string_view address) {
+  std::optional<SuppressionRecord> out;
+  Status st = Read([&](MDB_txn* txn) {
+    for (std::string_view owner : {std::string_view(), account}) {
+      const std::string key = SuppressionKey(owner, address);
+      MDB_val k = Val(key), v;
+      int rc = mdb_get(txn, dbi_.suppression, &k, &v);
+      if (rc == MDB_NOTFOUND) continue;
+      if (rc != 0) return LmdbError("read suppression", rc);
+      SuppressionRecord r;
+      Status d = Decode(View(v), "suppression/" + std::string(address), &r);
+      if (!d.ok()) return d;
+      out = std::move(r);
+      return Status::Ok();
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status LmdbStore::AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                  const AuditEntry& audit) {
+  return Write([&](MDB_txn* txn) {
+    for (const auto& r : records) {
+      Status p = Put(txn, dbi_.suppression, SuppressionKey(r.account, r.address), Encode(r),
+                     "write suppression");
+      if (!p.ok()) return p;
+    }
+    return PutAudit(txn, audit);
+  });
+}
+
+Result<bool> LmdbStore::RemoveSuppression(std::string_view account, std::string_view address,
+                                          const AuditEntry& audit) {
+  bool removed = false;
+  const std::string key = SuppressionKey(account, address);
+  Status st = Write([&](MDB_txn* txn) {
+    removed = false;
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn, dbi_.suppression, &k, nullptr);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return LmdbError("delete suppression", rc);
+    removed = true;
+    return PutAudit(txn, audit);
+  });
+  if (!st.ok()) return st;
+  return removed;
+}
+
+Result<std::vector<SuppressionRecord>> LmdbStore::ListSuppressions(
+    const std::optional<std::string>& account, size_t limit) {
+  std::vector<SuppressionRecord> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.suppression, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    std::string prefix;
+    if (account) prefix = *account + std::string(1, '\0');
+    MDB_val k = Val(prefix), v;
+    Status s;
+    rc = prefix.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                        : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && out.size() < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (!prefix.empty() && View(k).substr(0, prefix.size()) != prefix) break;
+      SuppressionRecord r;
+      s = Decode(View(v), "suppression", &r);
+      if (!s.ok()) break;
+      out.push_back(std::move(r));
+    }
+    mdb_cursor_close(cur);
+    if (s.ok() && rc != 0 && rc != MDB_NOTFOUND) s = LmdbError("list suppression", rc);
+    return s;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<uint64_t> LmdbStore::CountSuppressions(std::string_view account) {
+  uint64_t n = 0;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.suppression, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    const std::string prefix = std::string(account) + std::string(1, '\0');
+    MDB_val k = Val(prefix), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (View(k).substr(0, prefix.size()) != prefix) break;
+      ++n;
+    }
+    mdb_cursor_close(cur);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+// ---- quotas
+
+Result<ReserveOutcome> LmdbStore::Reserve(std::string_view account,
+                                          const std::vector<QuotaCharge>& charges, bool force) {
+  if (charges.empty()) return ReserveOutcome{};
+  std::vector<std::string> keys;
+  keys.reserve(charges.size());
+  for (const auto& c : charges) keys.push_back(CounterKey(account, c.window, c.span.start));
+  // Read committed counts, then decide under the ledger lock. If one of our
+  // commits landed after the snapshot, the ledger no longer counts it as
+  // unwritten and the snapshot does not count it either: read again.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::vector<uint64_t> used(charges.size(), 0);
+    size_t snapshot = 0;
+    Status st = Read(
+        [&](MDB_txn* txn) {
+          for (size_t i = 0; i < keys.size(); ++i) {
+            Status s = GetCounter(txn, dbi_.counters, keys[i], &used[i]);
+            if (!s.ok()) return s;
+          }
+          return Status::Ok();
+        },
+        &snapshot);
+    if (!st.ok()) return st;
+    std::lock_guard<std::mutex> lk(ledger_mu_);
+    if (last_applied_txn_ > snapshot) continue;
+    for (size_t i = 0; i < charges.size(); ++i) {
+      auto it = ledger_.find(keys[i]);
+      const uint64_t reserved = it == ledger_.end() ? 0 : it->second.reserved;
+      const uint64_t unwritten = it == ledger_.end() ? 0 : it->second.unwritten;
+      if (!force && !Fits(used[i] + unwritten, reserved, charges[i].amount, charges[i].limit)) {
+        return ReserveOutcome{false, i, used[i] + unwritten, reserved};
+      }
+    }
+    for (size_t i = 0; i < charges.size(); ++i) {
+      if (charges[i].amount > 0) ledger_[keys[i]].reserved += charges[i].amount;
+    }
+    return ReserveOutcome{};
+  }
+  return Status::Unavailable("store: quota check kept racing with commits");
+}
+
+void LmdbStore::Release(std::string_view account, const std::vector<QuotaCharge>& held) {
+  std::lock_guard<std::mutex> lk(ledger_mu_);
+  for (const auto& c : held) {
+    if (c.amount == 0) continue;
+    auto it = ledger_.find(CounterKey(account, c.window, c.span.start));
+    if (it == ledger_.end()) continue;
+    it->second.reserved -= std::min(it->second.reserved, c.amount);
+    if (it->second.reserved == 0 && it->second.unwritten == 0) ledger_.erase(it);
+  }
+}
+
+Result<std::vector<QuotaAlert>> LmdbStore::Commit(std::string_view account,
+                                                  const std::vector<QuotaCharge>& held,
+                                                  const QueueEntry* queue, int64_t now) {
+  std::vector<std::string> keys;
+  for (const auto& c : held) keys.push_back(CounterKey(account, c.window, c.span.start));
+  // Move the hold from "reserved" to "unwritten" so Reserve keeps counting it
+  // while the write is queued; the writer drops "unwritten" as it commits.
+  {
+    std::lock_guard<std::mutex> lk(ledger_mu_);
+    for (size_t i = 0; i < held.size(); ++i) {
+      if (held[i].amount == 0) continue;
+      auto& e = ledger_[keys[i]];
+      e.reserved -= std::min(e.reserved, held[i].amount);
+      e.unwritten += held[i].amount;
+    }
+  }
+  auto drop_unwritten = [&] {  // REQUIRES: ledger_mu_ held
+    for (size_t i = 0; i < held.size(); ++i) {
+      auto it = ledger_.find(keys[i]);
+      if (it == ledger_.end()) continue;
+      it->second.unwritten -= std::min(it->second.unwritten, held[i].amount);
+      if (it->second.reserved == 0 && it->second.unwritten == 0) ledger_.erase(it);
+    }
+  };
+  std::vector<QuotaAlert> alerts;
+  const std::string acct(account);
+  Status st = Write(
+      [&](MDB_txn* txn) {
+        alerts.clear();
+        for (size_t i = 0; i < held.size(); ++i) {
+          if (held[i].amount == 0) continue;
+          uint64_t used = 0;
+          Status s = GetCounter(txn, dbi_.counters, keys[i], &used);
+          if (!s.ok()) return s;
+          used += held[i].amount;
+          std::string val;
+          PutBe64(&val, used);
+          s = Put(txn, dbi_.counters, keys[i], val, "write counter");
+          if (!s.ok()) return s;
+          for (int pct : ThresholdsReached(used, held[i].limit)) {
+            std::string ak = keys[i];
+            ak.push_back(static_cast<char>(pct));
+            std::string when;
+            PutBe64(&when, static_cast<uint64_t>(now));
+            MDB_val k = Val(ak), v = Val(when);
+            int rc = mdb_put(txn, dbi_.alerts, &k, &v, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST) continue;
+            if (rc != 0) return LmdbError("write alert", rc);
+            alerts.push_back(QuotaAlert{held[i].window, held[i].span, used, held[i].limit, pct});
+          }
+        }
+        if (queue != nullptr && !queue->queue_id.empty()) {
+          Status s = Put(txn, dbi_.queue, queue->queue_id, Encode(*queue), "write queue map");
+          if (!s.ok()) return s;
+        }
+        // First mail from an account without a record: create it, so `list`
+        // shows every account that has sent.
+        MDB_val k = Val(acct), v;
+        int rc = mdb_get(txn, dbi_.accounts, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+          AccountRecord a;
+          a.name = acct;
+          a.created = now;
+          Status s = Put(txn, dbi_.accounts, acct, Encode(a), "write account");
+          if (!s.ok()) return s;
+        } else if (rc != 0) {
+          return LmdbError("read account", rc);
+        }
+        return Status::Ok();
+      },
+      drop_unwritten);
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> lk(ledger_mu_);
+    drop_unwritten();
+    return st;
+  }
+  return alerts;
+}
+
+Result<std::vector<WindowUsage>> LmdbStore::Usage(std::string_view account,
+                                                  const std::vector<WindowUsage>& windows) {
+  std::vector<WindowUsage> out = windows;
+  Status st = Read([&](MDB_txn* txn) {
+    for (auto& w : out) {
+      Status s = GetCounter(txn, dbi_.counters, CounterKey(account, w.window, w.span.start), &w.used);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<QueueEntry>> LmdbStore::GetQueueEntry(std::string_view queue_id) {
+  std::optional<QueueEntry> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_val k = Val(queue_id), v;
+    int rc = mdb_get(txn, dbi_.queue, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return LmdbError("read queue map", rc);
+    QueueEntry q;
+    Status d = Decode(View(v), "queue/" + std::string(queue_id), &q);
+    if (d.ok()) out = std::move(q);
+    return d;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace senderguard

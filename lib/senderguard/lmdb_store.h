@@ -1,0 +1,128 @@
+// LmdbStore: the Store on one LMDB environment (a directory), shared by the
+// milter, the CLI and the tailer at the same time.
+//
+// Named databases: accounts, counters, alerts, suppression, audit, queue,
+// meta (schema version). The environment is opened with MDB_NOTLS because
+// libmilter runs one connection's callbacks on several threads; no
+// transaction outlives a call.
+//
+// Writes go through one writer thread that commits whatever is waiting in a
+// single transaction (group commit), each caller's part in a nested
+// transaction so one failure does not undo the others. A caller returns only
+// after its part is committed. With sync_interval_ms > 0 the environment runs
+// with MDB_NOSYNC and the writer flushes at that interval: a crash of the
+// process loses nothing committed; a crash of the machine may lose the last
+// interval. A full map is grown (doubled) and the write retried.
+//
+// Quota reservations of open SMTP transactions live in this process (the
+// ledger); committed counts live in LMDB. Reserve is exact across the
+// threads of one process; a second milter process on the same environment
+// sees the other's committed counts but not its open reservations.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <lmdb.h>
+
+#include "senderguard/kvlog.h"
+#include "senderguard/store.h"
+
+namespace senderguard {
+
+inline constexpr uint64_t kSchemaVersion = 1;
+
+struct LmdbOptions {
+  std::string path;                  // directory; created (0750) if missing
+  uint64_t map_size_bytes = 256ull << 20;
+  uint64_t sync_interval_ms = 1000;  // 0: durable at every commit
+  Logger* logger = nullptr;          // may be null
+};
+
+class LmdbStore final : public Store {
+ public:
+  static Result<std::unique_ptr<LmdbStore>> Open(const LmdbOptions& options);
+  ~LmdbStore() override;
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  Result<std::optional<AccountRecord>> GetAccount(std::string_view name) override;
+  Result<std::vector<AccountRecord>> ListAccounts() override;
+  Status UpdateAccount(std::string_view name, const AccountChange& change,
+                       const AuditEntry& audit) override;
+  Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
+                                                           std::string_view address) override;
+  Status AddSuppressions(const std::vector<SuppressionRecord>& records,
+                         const AuditEntry& audit) override;
+  Result<bool> RemoveSuppression(std::string_view account, std::string_view address,
+                                 const AuditEntry& audit) override;
+  Result<std::vector<SuppressionRecord>> ListSuppressions(const std::optional<std::string>& account,
+                                                          size_t limit) override;
+  Result<uint64_t> CountSuppressions(std::string_view account) override;
+  Result<ReserveOutcome> Reserve(std::string_view account, const std::vector<QuotaCharge>& charges,
+                                 bool force) override;
+  void Release(std::string_view account, const std::vector<QuotaCharge>& held) override;
+  Result<std::vector<QuotaAlert>> Commit(std::string_view account,
+                                         const std::vector<QuotaCharge>& held,
+                                         const QueueEntry* queue, int64_t now) override;
+  Result<std::vector<WindowUsage>> Usage(std::string_view account,
+                                         const std::vector<WindowUsage>& windows) override;
+  Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
+  Status AppendAudit(const AuditEntry& entry) override;
+  Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
+  Status Maintain() override;
+
+  // Current map size in bytes (for tests and stats).
+  uint64_t MapSize();
+
+ private:
+  struct Job;
+  struct LedgerEntry {
+    uint64_t reserved = 0;   // held by open transactions
+    uint64_t unwritten = 0;  // committed by callers, not yet in LMDB
+  };
+  struct Dbis {
+    MDB_dbi accounts, counters, alerts, suppression, audit, queue, meta;
+  };
+
+  explicit LmdbStore(LmdbOptions options);
+  Status OpenEnv();
+  // Runs `fn` in a read transaction.
+  Status Read(const std::function<Status(MDB_txn*)>& fn, size_t* txn_id = nullptr);
+  // Queues `apply` for the writer and waits until it is committed.
+  // `after_commit` runs under the ledger lock right after the commit.
+  Status Write(std::function<Status(MDB_txn*)> apply,
+               std::function<void()> after_commit = nullptr);
+  void WriterLoop();
+  void RunBatch(std::vector<Job*>& batch);
+  Status Grow();
+  void AdoptMapSize();
+  void Log(Logger::Level level, const std::string& line);
+  Status PutAudit(MDB_txn* txn, const AuditEntry& e);
+
+  LmdbOptions options_;
+  MDB_env* env_ = nullptr;
+  Dbis dbi_{};
+  // Shared by every transaction of this process; exclusive only to change
+  // the map size (LMDB requires no open transaction then).
+  std::shared_mutex env_mu_;
+
+  std::mutex ledger_mu_;
+  std::unordered_map<std::string, LedgerEntry> ledger_;
+  size_t last_applied_txn_ = 0;  // newest of our commits reflected in ledger_
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Job*> queue_;
+  bool stopping_ = false;
+  bool dirty_ = false;
+  std::thread writer_;
+  uint32_t audit_seq_ = 0;
+};
+
+}  // namespace senderguard

@@ -1,0 +1,64 @@
+// The milter's decisions, as pure functions of the configuration, the
+// account's stored record, the time and what the store answered. The milter
+// fetches the facts, calls these, then acts and logs.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "senderguard/config.h"
+#include "senderguard/records.h"
+#include "senderguard/store.h"
+
+namespace senderguard {
+
+// An SMTP reply: code, RFC 3463 enhanced status code and text.
+struct Reply {
+  int code = 250;
+  std::string enhanced = "2.0.0";
+  std::string text;
+};
+
+enum class Verdict { kContinue, kReject, kTempfail };
+
+struct Decision {
+  Verdict verdict = Verdict::kContinue;
+  // For the log: "accept", "reject", "tempfail", "would-reject", "would-tempfail".
+  std::string action = "accept";
+  std::string reason;  // "suspended", "suppressed", "quota", ...
+  Reply reply;
+  // Extra key=value fields for the decision's log line.
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
+// The account's limit per window: its own override, else the configured default.
+std::array<uint64_t, kWindowCount> EffectiveLimits(const Config& cfg, const AccountRecord* rec);
+
+// Dry run applies when the configuration or the account says so.
+bool IsDryRun(const Config& cfg, const AccountRecord* rec);
+
+// MAIL FROM: refuse a suspended account (550 5.7.1).
+Decision DecideMail(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                    int64_t now);
+
+// RCPT TO of a suppressed address (550 5.7.1 naming the reason).
+Decision DecideSuppressed(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                          std::string_view recipient, const SuppressionRecord& entry);
+
+// RCPT TO that would exceed `charge`'s window: 452 4.7.1, or 550 5.7.1 when the
+// window is configured to reject. `outcome` is what the store answered.
+Decision DecideQuota(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                     const QuotaCharge& charge, const ReserveOutcome& outcome);
+
+// What to answer when a decision could not be made (configured on_error).
+Decision DecideError(const Config& cfg, std::string_view what);
+
+// The text to give libmilter: '%' doubled (smfi_setreply reads it as a
+// format), CR/LF and other controls replaced, cut to fit its 980-byte limit.
+std::string MilterReplyText(std::string_view text);
+
+}  // namespace senderguard

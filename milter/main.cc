@@ -1,0 +1,279 @@
+// senderguard-milter: enforces per-account quotas, suspension and recipient
+// suppression inside the SMTP transaction, for Postfix or Sendmail.
+//
+// SECURITY: everything from the MTA is untrusted: the envelope sender and
+// recipients, the SASL login, the client address (only as the MTA reports
+// them). They are normalized, length-capped and logged escaped. Runs as the
+// user systemd gives it (not root); writes only the LMDB store under
+// [store] path and its milter socket. Spawns [milter] notify_command
+// without a shell.
+//
+// Signals: SIGTERM/SIGHUP stop (libmilter's), SIGUSR1 reloads the
+// configuration (a bad file keeps the old one), connections keep the
+// configuration they started with.
+#include <arpa/inet.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <thread>
+
+#include "senderguard/lmdb_store.h"
+#include "senderguard/syslog_logger.h"
+#include "session.h"
+
+namespace sg = senderguard;
+using sg::milter::Context;
+using sg::milter::Session;
+using sg::milter::StepResult;
+
+namespace {
+
+Context* g_ctx = nullptr;  // set once in main before smfi_main
+
+Session* Priv(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+std::string Macro(SMFICTX* ctx, const char* name) {
+  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+sfsistat ToMilter(SMFICTX* ctx, const StepResult& r) {
+  if (r.verdict == sg::Verdict::kContinue) return SMFIS_CONTINUE;
+  const std::string code = std::to_string(r.reply.code);
+  const std::string text = sg::MilterReplyText(r.reply.text);
+  smfi_setreply(ctx, const_cast<char*>(code.c_str()), const_cast<char*>(r.reply.enhanced.c_str()),
+                const_cast<char*>(text.c_str()));
+  return r.verdict == sg::Verdict::kReject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+// Every callback runs inside this guard: an exception becomes the configured
+// on-error reply and a log line, never a crash.
+template <typename F>
+sfsistat Guard(SMFICTX* ctx, const char* stage, F&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    if (Session* s = Priv(ctx)) return ToMilter(ctx, s->OnInternalError(stage, e.what()));
+    g_ctx->logger()->Log(sg::Logger::Level::kError,
+                         sg::KvLine().Add("stage", stage).Add("action", "error").Add("error", e.what()).str());
+    return SMFIS_TEMPFAIL;
+  } catch (...) {
+    if (Session* s = Priv(ctx)) return ToMilter(ctx, s->OnInternalError(stage, "unknown exception"));
+    return SMFIS_TEMPFAIL;
+  }
+}
+
+extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
+                                unsigned long, unsigned long* pf0, unsigned long* pf1,
+                                unsigned long* pf2, unsigned long* pf3) {
+  (void)f0;
+  // Only the steps used: connect, MAIL, RCPT, end of message (and abort/close).
+  const unsigned long want = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
+                             SMFIP_NOUNKNOWN | SMFIP_NODATA;
+  *pf0 = SMFIF_SETSYMLIST;
+  *pf1 = want & f1;
+  *pf2 = 0;
+  *pf3 = 0;
+  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
+  smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
+  smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+  return SMFIS_CONTINUE;
+}
+
+extern "C" sfsistat OnConnect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
+  return Guard(ctx, "connect", [&] {
+    std::string client;
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (addr != nullptr && addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
+      client = buf;
+    } else if (addr != nullptr && addr->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
+      client = buf;
+    }
+    delete Priv(ctx);
+    smfi_setpriv(ctx, new Session(g_ctx, std::move(client)));
+    return SMFIS_CONTINUE;
+  });
+}
+
+extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
+  return Guard(ctx, "mail", [&] {
+    Session* s = Priv(ctx);
+    if (s == nullptr) return SMFIS_CONTINUE;
+    return ToMilter(ctx, s->OnMail(argv != nullptr && argv[0] != nullptr ? argv[0] : "",
+                                   Macro(ctx, "{auth_authen}")));
+  });
+}
+
+extern "C" sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
+  return Guard(ctx, "rcpt", [&] {
+    Session* s = Priv(ctx);
+    if (s == nullptr) return SMFIS_CONTINUE;
+    return ToMilter(ctx, s->OnRcpt(argv != nullptr && argv[0] != nullptr ? argv[0] : "",
+                                   Macro(ctx, "i")));
+  });
+}
+
+extern "C" sfsistat OnEom(SMFICTX* ctx) {
+  return Guard(ctx, "eom", [&] {
+    Session* s = Priv(ctx);
+    if (s == nullptr) return SMFIS_CONTINUE;
+    return ToMilter(ctx, s->OnEom(Macro(ctx, "i")));
+  });
+}
+
+extern "C" sfsistat OnAbort(SMFICTX* ctx) {
+  return Guard(ctx, "abort", [&] {
+    if (Session* s = Priv(ctx)) s->OnAbort();
+    return SMFIS_CONTINUE;
+  });
+}
+
+extern "C" sfsistat OnClose(SMFICTX* ctx) {
+  return Guard(ctx, "close", [&] {
+    delete Priv(ctx);
+    smfi_setpriv(ctx, nullptr);
+    return SMFIS_CONTINUE;
+  });
+}
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: senderguard-milter [-c FILE] [--stderr] [--check]\n"
+               "  -c FILE     configuration (default $SENDERGUARD_CONF or %s)\n"
+               "  --stderr    log to stderr as well as syslog\n"
+               "  --check     check the configuration and exit\n"
+               "Runs in the foreground; SIGUSR1 reloads the configuration.\n",
+               sg::kDefaultConfigPath);
+}
+
+// Reloads the configuration on SIGUSR1 (blocked in every other thread).
+void ReloadLoop(std::string path, sg::Logger* log) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    auto cfg = sg::LoadConfig(path);
+    if (!cfg.ok()) {
+      log->Log(sg::Logger::Level::kError,
+               sg::KvLine().Add("action", "reload-failed").Add("kept", "previous").Add("error", cfg.status().message()).str());
+      continue;
+    }
+    auto old = g_ctx->config();
+    if ((*cfg)->store_path != old->store_path || (*cfg)->socket != old->socket) {
+      log->Log(sg::Logger::Level::kWarning,
+               sg::KvLine().Add("action", "reload").Add("note", "store.path and milter.socket change only at restart").str());
+    }
+    g_ctx->set_config(*cfg);
+    log->Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "reload").Add("config", path).str());
+  }
+}
+
+bool PrepareUnixSocket(const sg::Config& cfg, sg::Logger* log) {
+  std::string path;
+  if (cfg.socket.rfind("unix:", 0) == 0) path = cfg.socket.substr(5);
+  else if (cfg.socket.rfind("local:", 0) == 0) path = cfg.socket.substr(6);
+  if (path.empty()) return true;
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!cfg.socket_group.empty()) {
+    struct group* g = getgrnam(cfg.socket_group.c_str());
+    if (g == nullptr) {
+      log->Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", "unknown socket_group " + cfg.socket_group).str());
+      return false;
+    }
+    gid = g->gr_gid;
+  }
+  if (gid != static_cast<gid_t>(-1) && chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    log->Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", std::string("chown socket: ") + std::strerror(errno)).str());
+    return false;
+  }
+  if (chmod(path.c_str(), cfg.socket_mode) != 0) {
+    log->Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", std::string("chmod socket: ") + std::strerror(errno)).str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string conf_flag;
+  bool to_stderr = false, check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-c" && i + 1 < argc) conf_flag = argv[++i];
+    else if (a == "--stderr") to_stderr = true;
+    else if (a == "--check") check_only = true;
+    else if (a == "-h" || a == "--help") { Usage(stdout); return 0; }
+    else { Usage(stderr); return 2; }
+  }
+  const std::string path = sg::ConfigPath(conf_flag);
+  auto cfg = sg::LoadConfig(path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "senderguard-milter: %s\n", cfg.status().message().c_str());
+    return sg::kExitConfig;
+  }
+  if (check_only) {
+    std::printf("%s: ok\n", path.c_str());
+    return 0;
+  }
+  sg::SyslogLogger logger("senderguard-milter", to_stderr || (*cfg)->log_stderr);
+
+  // Block the signals handled by dedicated threads before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  sg::LmdbOptions opts;
+  opts.path = (*cfg)->store_path;
+  opts.map_size_bytes = (*cfg)->map_size_mb << 20;
+  opts.sync_interval_ms = (*cfg)->sync_interval_ms;
+  opts.logger = &logger;
+  auto store = sg::LmdbStore::Open(opts);
+  if (!store.ok()) {
+    logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());
+    std::fprintf(stderr, "senderguard-milter: %s\n", store.status().message().c_str());
+    return 75;  // EX_TEMPFAIL
+  }
+  Context context(*cfg, store->get(), &logger);
+  g_ctx = &context;
+  std::thread(ReloadLoop, path, &logger).detach();
+
+  struct smfiDesc desc = {};
+  desc.xxfi_name = const_cast<char*>("senderguard");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_NONE;
+  desc.xxfi_connect = OnConnect;
+  desc.xxfi_envfrom = OnEnvFrom;
+  desc.xxfi_envrcpt = OnEnvRcpt;
+  desc.xxfi_eom = OnEom;
+  desc.xxfi_abort = OnAbort;
+  desc.xxfi_close = OnClose;
+  desc.xxfi_negotiate = OnNegotiate;
+
+  if (smfi_setconn(const_cast<char*>((*cfg)->socket.c_str())) == MI_FAILURE ||
+      smfi_register(desc) == MI_FAILURE || smfi_opensocket(true) == MI_FAILURE) {
+    logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("socket", (*cfg)->socket).str());
+    std::fprintf(stderr, "senderguard-milter: cannot listen on %s\n", (*cfg)->socket.c_str());
+    return 71;  // EX_OSERR
+  }
+  if (!PrepareUnixSocket(**cfg, &logger)) return 71;
+  logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "start").Add("socket", (*cfg)->socket).Add("store", (*cfg)->store_path).Add("config", path).str());
+  const int rc = smfi_main();
+  logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "stop").Add("status", rc).str());
+  g_ctx = nullptr;
+  return rc == MI_SUCCESS ? 0 : 1;
+}

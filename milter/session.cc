@@ -1,0 +1,170 @@
+#include "session.h"
+
+#include <ctime>
+
+#include "senderguard/notify.h"
+
+namespace senderguard::milter {
+namespace {
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+Session::Session(Context* ctx, std::string client_address)
+    : ctx_(ctx), cfg_(ctx->config()), client_address_(std::move(client_address)) {}
+
+Session::~Session() { ResetTxn(); }
+
+void Session::ResetTxn() {
+  if (txn_.identity && !txn_.held.empty()) ctx_->store()->Release(txn_.identity->account, txn_.held);
+  txn_ = Txn{};
+}
+
+void Session::OnAbort() { ResetTxn(); }
+
+void Session::Hold(const std::vector<QuotaCharge>& charges) {
+  for (const auto& c : charges) {
+    bool merged = false;
+    for (auto& h : txn_.held) {
+      if (h.window == c.window && h.span.start == c.span.start) {
+        h.amount += c.amount;
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) txn_.held.push_back(c);
+  }
+}
+
+void Session::LogDecision(const Decision& d, std::string_view stage, std::string_view queue_id) {
+  KvLine line;
+  line.Add("queue_id", queue_id.empty() ? std::string_view("NOQUEUE") : queue_id);
+  line.Add("account", txn_.identity ? std::string_view(txn_.identity->account) : std::string_view("-"));
+  if (txn_.identity) line.Add("source", IdentitySourceName(txn_.identity->source));
+  line.Add("stage", stage).Add("action", d.action);
+  if (!d.reason.empty()) line.Add("reason", d.reason);
+  for (const auto& [k, v] : d.fields) line.Add(k, v);
+  if (d.verdict != Verdict::kContinue || d.action.rfind("would-", 0) == 0) {
+    line.Add("reply", std::to_string(d.reply.code) + " " + d.reply.enhanced + " " + d.reply.text);
+  }
+  const bool refused = d.verdict != Verdict::kContinue || d.reason == "error";
+  ctx_->logger()->Log(refused ? Logger::Level::kWarning : Logger::Level::kInfo, line.str());
+}
+
+StepResult Session::Act(const Decision& d, std::string_view stage, std::string_view queue_id) {
+  LogDecision(d, stage, queue_id);
+  return StepResult{d.verdict, d.reply};
+}
+
+StepResult Session::OnInternalError(std::string_view stage, std::string_view what) {
+  return Act(DecideError(*cfg_, what), stage, "");
+}
+
+StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl_login) {
+  ResetTxn();
+  txn_.active = true;
+  IdentityFacts facts{sasl_login, envelope_from, client_address_};
+  txn_.identity = ResolveIdentity(facts, cfg_->identity);
+  if (!txn_.identity) {
+    // Nothing to attribute the mail to (null sender from a local submission):
+    // there is no account to enforce, so say so and let it pass.
+    Decision d;
+    d.reason = "no-identity";
+    d.fields.emplace_back("from", std::string(envelope_from));
+    LogDecision(d, "mail", "");
+    return {};
+  }
+  auto rec = ctx_->store()->GetAccount(txn_.identity->account);
+  if (!rec.ok()) return Act(DecideError(*cfg_, rec.status().message()), "mail", "");
+  txn_.record = std::move(*rec);
+  Decision d = DecideMail(*cfg_, txn_.identity->account, record(), Now());
+  if (d.verdict != Verdict::kContinue || d.action != "accept") return Act(d, "mail", "");
+  return {};
+}
+
+StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id) {
+  if (!txn_.identity) return {};
+  const std::string& account = txn_.identity->account;
+  Store* store = ctx_->store();
+  const std::optional<std::string> addr = NormalizeAddress(recipient);
+  if (addr) {
+    auto sup = store->FindSuppression(account, *addr);
+    if (!sup.ok()) return Act(DecideError(*cfg_, sup.status().message()), "rcpt", queue_id);
+    if (*sup) {
+      Decision d = DecideSuppressed(*cfg_, account, record(), *addr, **sup);
+      StepResult r = Act(d, "rcpt", queue_id);
+      if (r.verdict != Verdict::kContinue) return r;
+    }
+  }
+  const int64_t now = Now();
+  const auto charges = ChargesFor(EffectiveLimits(*cfg_, record()), cfg_->windows, now, cfg_->tz,
+                                  txn_.recipients.empty());
+  if (!charges.empty()) {
+    auto out = store->Reserve(account, charges, false);
+    if (!out.ok()) return Act(DecideError(*cfg_, out.status().message()), "rcpt", queue_id);
+    if (!out->ok) {
+      Decision d = DecideQuota(*cfg_, account, record(), charges[out->refused], *out);
+      d.fields.insert(d.fields.begin(), {"rcpt", addr ? *addr : std::string(recipient)});
+      StepResult r = Act(d, "rcpt", queue_id);
+      if (r.verdict != Verdict::kContinue) return r;
+      // Dry run: count it anyway, as the mail goes through.
+      auto forced = store->Reserve(account, charges, true);
+      if (!forced.ok()) return Act(DecideError(*cfg_, forced.status().message()), "rcpt", queue_id);
+    }
+    Hold(charges);
+  }
+  txn_.recipients.push_back(addr ? *addr : std::string(recipient));
+  return {};
+}
+
+StepResult Session::OnEom(std::string_view queue_id) {
+  if (!txn_.identity) return {};
+  const std::string account = txn_.identity->account;
+  QueueEntry q;
+  q.queue_id = std::string(queue_id);
+  q.account = account;
+  q.time = Now();
+  q.recipients = txn_.recipients;
+  auto alerts = ctx_->store()->Commit(account, txn_.held, &q, q.time);
+  txn_.held.clear();  // Commit took the hold, or released it on failure
+  if (!alerts.ok()) {
+    StepResult r = Act(DecideError(*cfg_, alerts.status().message()), "eom", queue_id);
+    txn_ = Txn{};
+    return r;
+  }
+  Decision d;
+  d.fields.emplace_back("rcpts", std::to_string(txn_.recipients.size()));
+  LogDecision(d, "eom", queue_id);
+  for (const auto& a : *alerts) Alert(a, queue_id);
+  txn_ = Txn{};
+  return {};
+}
+
+void Session::Alert(const QuotaAlert& a, std::string_view queue_id) {
+  const std::string& account = txn_.identity->account;
+  KvLine line;
+  line.Add("queue_id", queue_id)
+      .Add("account", account)
+      .Add("action", "quota-alert")
+      .Add("window", WindowName(a.window))
+      .Add("used", a.used)
+      .Add("limit", a.limit)
+      .Add("pct", a.pct)
+      .Add("resets", FormatUtc(a.span.reset));
+  ctx_->logger()->Log(Logger::Level::kWarning, line.str());
+  if (!cfg_->notify_command.empty()) {
+    SpawnNotify(cfg_->notify_command,
+                {{"SG_EVENT", "quota-alert"},
+                 {"SG_ACCOUNT", account},
+                 {"SG_WINDOW", std::string(WindowName(a.window))},
+                 {"SG_USED", std::to_string(a.used)},
+                 {"SG_LIMIT", std::to_string(a.limit)},
+                 {"SG_PCT", std::to_string(a.pct)},
+                 {"SG_RESETS", FormatUtc(a.span.reset)},
+                 {"SG_RESETS_LOCAL", FormatLocal(a.span.reset, cfg_->tz)}},
+                ctx_->logger());
+  }
+}
+
+}  // namespace senderguard::milter
