@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Shared helpers of the end-to-end tests: a private Postfix (scripts/lib/testbed.sh) with
+# senderguard-milter attached over a unix socket, relaying to smtp-sink, all on 127.0.0.1.
+#
+#   e2e_start [EXTRA_TOML]   # config + milter + Postfix; EXTRA_TOML is appended to the config
+#   sgctl ARGS...            # senderguardctl on the test's store
+#   send OUT ARGS...         # swaks transcript into OUT (never fails)
+#   expect OUT PATTERN WHAT  # the transcript has a line matching PATTERN (grep -E)
+#   finish                   # prints the summary and exits 0/1
+set -euo pipefail
+E2E_SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+E2E_BIN=${SG_BIN_DIR:-$E2E_SRC/build/bin}
+# shellcheck source=../../scripts/lib/testbed.sh
+. "$E2E_SRC/scripts/lib/testbed.sh"
+
+E2E_PASS=0
+E2E_FAIL=0
+ok() { E2E_PASS=$((E2E_PASS + 1)); echo "ok - $*"; }
+not_ok() { E2E_FAIL=$((E2E_FAIL + 1)); echo "not ok - $*"; }
+check() { # check WHAT COMMAND...: passes when the command succeeds
+    local what=$1; shift
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# Writes $SG_CONF from the defaults plus EXTRA_TOML and starts everything.
+e2e_start() {
+    local extra=${1:-}
+    tb_init
+    SG_CONF=$TB_DIR/senderguard.conf
+    SG_SOCK=$TB_DIR/milter.sock
+    SG_LOG=$TB_DIR/log/milter.log
+    cat >"$SG_CONF" <<EOF2
+[store]
+path = "$TB_DIR/store"
+[milter]
+socket = "unix:$SG_SOCK"
+socket_mode = "0666"
+log_stderr = true
+$extra
+EOF2
+    tb_start_sink
+    e2e_start_milter
+    tb_start_postfix "unix:$SG_SOCK"
+}
+
+e2e_start_milter() {
+    rm -f "$SG_SOCK"
+    "$E2E_BIN/senderguard-milter" -c "$SG_CONF" >>"$SG_LOG" 2>&1 &
+    SG_MILTER_PID=$!
+    tb_track_pid "$SG_MILTER_PID"
+    tb_wait_socket "$SG_SOCK" 10 "$SG_MILTER_PID"
+}
+
+sgctl() { "$E2E_BIN/senderguardctl" -c "$SG_CONF" "$@"; }
+
+send() {
+    local out=$1; shift
+    tb_swaks --timeout 30 "$@" >"$out" 2>&1 || true
+}
+
+expect() {
+    local out=$1 pattern=$2 what=$3
+    if grep -Eq -- "$pattern" "$out"; then
+        ok "$what"
+    else
+        not_ok "$what (no line matching '$pattern')"
+        sed 's/^/#   /' "$out" | tail -n 25
+    fi
+}
+
+expect_not() {
+    local out=$1 pattern=$2 what=$3
+    if grep -Eq -- "$pattern" "$out"; then
+        not_ok "$what (unexpected '$pattern')"
+        grep -E -- "$pattern" "$out" | sed 's/^/#   /' | head -n 5
+    else
+        ok "$what"
+    fi
+}
+
+finish() {
+    echo "$E2E_PASS passed, $E2E_FAIL failed"
+    if ((E2E_FAIL > 0)) && [[ -n ${TB_DIR:-} ]]; then
+        echo "# milter log tail:"; tail -n 30 "$SG_LOG" 2>/dev/null | sed 's/^/#   /' || true
+    fi
+    ((E2E_FAIL == 0))
+}
