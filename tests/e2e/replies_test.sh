@@ -41,7 +41,7 @@ grep -q 'SG_PCT=80' "$NOTIFY_OUT" 2>/dev/null && grep -q 'SG_ACCOUNT=alice' "$NO
     && ok "notify command ran with SG_* facts" || not_ok "notify command ran"
 send "$T" --xclient "LOGIN=alice" --from a@alice.test --to r12@dest.test
 expect "$T" '^<\*\* 452 4\.7\.1 daily quota' "quota full: next message refused at RCPT"
-[[ $(sgctl show alice --json | grep -A1 '"window": "day"' >/dev/null; sgctl show alice --json | tr -d ' \n' | grep -o '"used":10,"window":"day"') ]] \
+sgctl show alice --json | tr -d ' \n' | grep -q '"used":10,"window":"day"' \
     && ok "show: day used=10" || not_ok "show: day used=10"
 
 # 3. a window configured to reject: 550 5.7.1
@@ -120,6 +120,17 @@ set +e; "$E2E_BIN/senderguard-milter" -c "$TB_DIR/bad.conf" 2>"$TB_DIR/bad.err";
 # 12. audit log has every change with the invoking user
 sgctl audit --json >"$T"
 grep -q '"action": "suspend"' "$T" && grep -q '"actor": "root' "$T" && ok "audit log records changes and actor" || not_ok "audit log"
+
+# 13. a corrupt record is reported, not trusted: on_error (tempfail) applies; others still readable
+printf 'mallory\ngarbage\n' | mdb_load -T -s accounts "$TB_DIR/store"
+send "$T" --xclient "LOGIN=mallory" --from m@mallory.test --to y@dest.test
+expect "$T" '^<\*\* 451 4\.3\.0 temporary local problem' "corrupt account record: 451 4.3.0 (on_error = tempfail)"
+grep -q 'account=mallory .*action=tempfail reason=error error="accounts/mallory: ' "$SG_LOG" && ok "corruption logged with the record's name" || not_ok "corruption logged"
+set +e; sgctl show mallory >/dev/null 2>"$TB_DIR/ctl.err"; rc=$?; set -e
+[[ $rc == 74 ]] && grep -q 'accounts/mallory' "$TB_DIR/ctl.err" && ok "CLI reports the corrupt record (exit 74)" || not_ok "CLI corrupt record rc=$rc"
+sgctl show alice >/dev/null && ok "other records still readable" || not_ok "other records still readable"
+send "$T" --xclient "LOGIN=alice2" --from a@x.test --to y@dest.test
+expect "$T" '^<-  250 2\.0\.0 Ok: queued' "other accounts still send"
 
 tb_wait_queue_empty 30 || true
 finish
