@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The main job, on a throwaway machine: sets everything up (scripts/setup.sh), starts a private
+# Postfix on 127.0.0.1 with senderguard-milter attached over a unix socket and relaying to
+# Postfix's smtp-sink, creates a few demo accounts, sends a short workload whose replies show
+# an accepted message, a quota tempfail naming its reset time, a suspended account's refusal
+# and a suppressed recipient's refusal, then prints `senderguardctl list`.
+# It keeps running (try your own swaks commands) until Ctrl-C, or exits at once with --once.
+# Everything lives in a temp dir and is removed on exit; the system's Postfix is not touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+once=0
+[[ ${1:-} == --once ]] && once=1
+
+scripts/setup.sh >/dev/null
+
+. scripts/lib/testbed.sh
+tb_init
+CONF=$TB_DIR/senderguard.conf
+SOCK=$TB_DIR/milter.sock
+cat >"$CONF" <<EOF2
+[store]
+path = "$TB_DIR/store"
+[milter]
+socket = "unix:$SOCK"
+socket_mode = "0666"
+[quota.day]
+limit = 1000
+EOF2
+tb_start_sink
+build/bin/senderguard-milter -c "$CONF" --stderr 2>"$TB_DIR/log/milter.log" &
+tb_track_pid $!
+tb_wait_socket "$SOCK" 10 $!
+tb_start_postfix "unix:$SOCK"
+ctl() { build/bin/senderguardctl -c "$CONF" "$@"; }
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Shows the client's commands and the server's replies to them (not the banner and EHLO).
+show() {
+  tb_swaks --timeout 20 "$@" 2>&1 | grep -E '^( -> (MAIL|RCPT)|<-  250 [0-9.]+ Ok: queued|<-  250 2\.1\.[05]|<\*\* [45])' || true
+}
+
+say "demo accounts"
+ctl quota set alice day=3
+ctl suspend spammy --reason "complaint rate 0.42% over 7 days"
+ctl suppress add gone@example.net --reason "hard-bounced 3 times"
+
+say "1. alice (SASL login) sends one message: accepted"
+show --xclient "LOGIN=alice" --from news@alice.example --to reader1@example.org
+say "2. alice sends to 3 more recipients: her daily quota is 3, the 4th gets 452 4.7.1 with the reset time"
+show --xclient "LOGIN=alice" --from news@alice.example --to reader2@example.org,reader3@example.org,reader4@example.org
+say "3. spammy is suspended: refused at MAIL FROM with 550 5.7.1"
+show --xclient "LOGIN=spammy" --from deals@spammy.example --to someone@example.org
+say "4. bob sends to a suppressed address and a good one: only the suppressed one is refused"
+show --xclient "LOGIN=bob" --from hi@bob.example --to gone@example.net,friend@example.org
+
+sleep 0.5
+say "senderguardctl list"
+ctl list
+say "the milter's log lines (key=value, also sent to syslog facility mail)"
+sed 's/^senderguard-milter\[[a-z]*\]: //' "$TB_DIR/log/milter.log"
+
+if ((once)); then
+  exit 0
+fi
+say "running: Postfix on 127.0.0.1:$TB_SMTP_PORT with senderguard-milter attached; Ctrl-C stops and cleans up"
+echo "try:  swaks --server 127.0.0.1 --port $TB_SMTP_PORT --xclient LOGIN=alice --from a@alice.example --to x@example.org"
+echo "      build/bin/senderguardctl -c $CONF show alice"
+while sleep 3600; do :; done

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what senderguard needs from Debian 12's packages (as root, non-interactively, only
+# what is missing) and builds it into build/. Idempotent: a second run installs nothing and
+# rebuilds only what changed. Nothing is downloaded but Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config
+  # libraries (README says why each is there)
+  libmilter-dev liblmdb-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libcctz-dev tzdata
+  # tests: GoogleTest, clang for libFuzzer and the sanitizers, a real Postfix with smtp-sink
+  # and smtp-source, swaks as the SMTP client, LMDB's tools
+  libgtest-dev clang libclang-rt-14-dev postfix swaks lmdb-utils
+  # tools the scripts use
+  iproute2 procps findutils
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "setup: run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  # Postfix must not ask questions or configure (and start) a system mail server.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
