@@ -230,10 +230,13 @@ int main(int argc, char** argv) {
   }
   sg::SyslogLogger logger("senderguard-milter", to_stderr || (*cfg)->log_stderr);
 
-  // Block the signals handled by dedicated threads before any thread starts.
+  // Block the signals handled by dedicated threads before any thread starts
+  // (the store's writer, the reload thread): SIGUSR1 for our reload thread,
+  // SIGHUP/SIGTERM/SIGINT for libmilter's signal thread, which sigwait()s for
+  // them. Unblocked in any thread, they would kill the process outright.
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
+  for (int sig : {SIGUSR1, SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 

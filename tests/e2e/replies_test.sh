@@ -132,5 +132,9 @@ sgctl show alice >/dev/null && ok "other records still readable" || not_ok "othe
 send "$T" --xclient "LOGIN=alice2" --from a@x.test --to y@dest.test
 expect "$T" '^<-  250 2\.0\.0 Ok: queued' "other accounts still send"
 
+# 14. SIGTERM stops the milter cleanly (libmilter's signal thread, not a kill by the signal)
 tb_wait_queue_empty 30 || true
+kill -TERM "$SG_MILTER_PID"
+set +e; wait "$SG_MILTER_PID"; rc=$?; set -e
+[[ $rc == 0 ]] && grep -q 'action=stop status=0' "$SG_LOG" && ok "SIGTERM: clean stop, exit 0" || not_ok "SIGTERM: exit $rc"
 finish

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# bench/run.sh - throughput benchmark: what a milter costs a Postfix server. Prints figures; it
+# never passes or fails on timing. In one run, through one private Postfix 3.7 (scripts/lib/
+# testbed.sh, restarted per phase with identical settings apart from the milter), it measures
+# (a) no milter, (b) a null libmilter milter that accepts everything, (c) senderguard-milter.
+# Load: 4 concurrent smtp-source processes (senders bench-1.test..bench-4.test, which are also
+# senderguard accounts), one message per connection, relayed to smtp-sink. Per phase: messages/s
+# (wall time until smtp-source ends AND the queue is empty), the milter's CPU (utime+stime from
+# /proc/PID/stat) per message, and throughput ratios. Milters listen on unix sockets: Postfix's
+# milter client over TCP stalls ~40 ms per message (Nagle + delayed ACK on the milter side, see
+# /work/shared/notes/LIBRARIES.md), which would measure the TCP stack rather than the milter.
+#
+# Usage: bench/run.sh [--messages N] [--sessions S]     (defaults N=4000, S=20; run as root)
+# Environment: SG_BIN_DIR (default build/bin), TB_KEEP=1 keeps the temp dir for inspection.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR/..
+# shellcheck source=scripts/lib/testbed.sh
+source "$ROOT/scripts/lib/testbed.sh"
+
+MESSAGES=4000
+SESSIONS=20
+WARMUP=200
+PROCS=4
+BIN_DIR=${SG_BIN_DIR:-$ROOT/build/bin}
+
+usage() { echo "usage: $0 [--messages N] [--sessions S]" >&2; }
+while (($#)); do
+    case $1 in
+    --messages) MESSAGES=${2:?}; shift 2 ;;
+    --messages=*) MESSAGES=${1#*=}; shift ;;
+    --sessions) SESSIONS=${2:?}; shift 2 ;;
+    --sessions=*) SESSIONS=${1#*=}; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage; exit 2 ;;
+    esac
+done
+[[ $MESSAGES =~ ^[0-9]+$ && $SESSIONS =~ ^[0-9]+$ ]] || { usage; exit 2; }
+((MESSAGES >= PROCS && SESSIONS >= PROCS)) ||
+    { echo "need --messages and --sessions >= $PROCS" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "run as root (private Postfix instance)" >&2; exit 2; }
+
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { echo "# $*" >&2; }
+
+# utime+stime (clock ticks, all threads) of PID.
+cpu_ticks() {
+    local s
+    read -r s <"/proc/$1/stat"
+    s=${s##*) }
+    # shellcheck disable=SC2086
+    set -- $s
+    echo $((${12} + ${13}))
+}
+
+# host_cpu: "busy total" jiffies of the whole machine, from /proc/stat.
+host_cpu() {
+    local _cpu user nice sys idle iowait irq softirq steal _rest
+    read -r _cpu user nice sys idle iowait irq softirq steal _rest </proc/stat
+    echo "$((user + nice + sys + irq + softirq + steal)) $((user + nice + sys + idle + iowait + irq + softirq + steal))"
+}
+
+# busy_pct "BUSY0 TOTAL0" "BUSY1 TOTAL1": percentage of all cores busy between two host_cpu samples.
+busy_pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        printf "%.0f", (y[2] > x[2]) ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0 }'
+}
+
+# drive TOTAL: TOTAL messages over PROCS concurrent smtp-source processes, SESSIONS sessions in
+# all; process i sends as sender@bench-i.test. Fails if any smtp-source fails.
+drive() {
+    local total=$1 i m s pids=() rc=0 p
+    for ((i = 1; i <= PROCS; i++)); do
+        m=$((total / PROCS + (i <= total % PROCS ? 1 : 0)))
+        s=$((SESSIONS / PROCS + (i <= SESSIONS % PROCS ? 1 : 0)))
+        smtp-source -s "$s" -m "$m" -f "sender@bench-$i.test" -t rcpt@sink.test \
+            "127.0.0.1:$TB_SMTP_PORT" >>"$TB_DIR/log/smtp-source.out" 2>&1 &
+        pids+=($!)
+        tb_track_pid "$!"
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" || rc=1
+        tb_stop_pid "$p"
+    done
+    if ((rc)); then
+        tail -n 5 "$TB_DIR/log/smtp-source.out" >&2 || true
+        return 1
+    fi
+}
+
+# wait_sink_count N: wait (5 s at most) until the sink has counted N messages; prints the count.
+wait_sink_count() {
+    local want=$1 n i
+    for ((i = 0; i < 100; i++)); do
+        n=$(tb_sink_count)
+        ((n >= want)) && break
+        sleep 0.05
+    done
+    echo "$n"
+}
+
+declare -A RATE WALL CPU_US HOST_BUSY IDLE_BUSY DELIVERED NOTE
+
+# run_phase KEY MILTER_SPEC MILTER_PID: start Postfix (with MILTER_SPEC if not empty), warm up,
+# measure, stop Postfix. Results go into RATE/WALL/CPU_US/DELIVERED[KEY].
+run_phase() {
+    local key=$1 milter=$2 mpid=$3 base c0=0 c1=0 t0 t1 got h0 h1 i0
+    log "phase $key: starting Postfix${milter:+ with milter $milter}"
+    tb_start_postfix "$milter" || return 1
+    drive "$WARMUP" || { log "phase $key: warm-up failed"; return 1; }
+    tb_wait_queue_empty 120 || return 1
+    base=$(wait_sink_count 0)
+    # Background check: machine CPU use for 1 s while this benchmark is idle.
+    i0=$(host_cpu)
+    sleep 1
+    IDLE_BUSY[$key]=$(busy_pct "$i0" "$(host_cpu)")
+    [[ -n $mpid ]] && c0=$(cpu_ticks "$mpid")
+
+    h0=$(host_cpu)
+    t0=$EPOCHREALTIME
+    drive "$MESSAGES" || { log "phase $key: load failed"; return 1; }
+    tb_wait_queue_empty 900 || return 1
+    t1=$EPOCHREALTIME
+    h1=$(host_cpu)
+
+    [[ -n $mpid ]] && c1=$(cpu_ticks "$mpid")
+    got=$(($(wait_sink_count $((base + MESSAGES))) - base))
+    tb_stop_postfix
+    DELIVERED[$key]=$got
+    WALL[$key]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATE[$key]=$(awk -v n="$MESSAGES" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
+    HOST_BUSY[$key]=$(busy_pct "$h0" "$h1")
+    if [[ -n $mpid ]]; then
+        CPU_US[$key]=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$MESSAGES" \
+            'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    fi
+    if ((got != MESSAGES)); then
+        NOTE[$key]="sink counted $got of $MESSAGES"
+    fi
+    log "phase $key: ${RATE[$key]} msg/s"
+}
+
+# The null milter: build/bin/sg-null-milter if built, else compiled here with cc.
+null_milter_bin() {
+    if [[ -x $BIN_DIR/sg-null-milter ]]; then
+        echo "$BIN_DIR/sg-null-milter"
+    else
+        cc -O2 -o "$TB_DIR/sg-null-milter" "$ROOT/bench/null_milter.c" -lmilter -lpthread
+        echo "$TB_DIR/sg-null-milter"
+    fi
+}
+
+# Phase (c): configure, populate and start senderguard-milter, then measure.
+phase_senderguard() {
+    local sgm=$BIN_DIR/senderguard-milter sgc=$BIN_DIR/senderguardctl
+    local d=$TB_DIR/sg conf pid i t0 t1
+    if [[ ! -x $sgm ]]; then
+        echo "senderguard-milter not built; skipping"
+        NOTE[c]="not built; skipped"
+        return 0
+    fi
+    if [[ ! -x $sgc ]]; then
+        echo "senderguardctl not built; skipping phase c"
+        NOTE[c]="senderguardctl not built; skipped"
+        return 0
+    fi
+    mkdir -p "$d"
+    chmod 0755 "$d" # the postfix user must reach sg.sock
+    conf=$d/senderguard.toml
+    cat >"$conf" <<EOF
+[store]
+path = "$d/store"
+
+[milter]
+socket = "unix:$d/sg.sock"
+socket_mode = "0666"
+
+[quota.day]
+limit = 100000000
+
+[quota.minute]
+limit = 10000000
+EOF
+    log "phase c: populating 1004 account quotas and 100000 suppressions"
+    t0=$EPOCHREALTIME
+    for ((i = 1; i <= 1000; i++)); do
+        if ! "$sgc" -c "$conf" quota set "$(printf 'acct%04d' "$i")" day=5000 hour=500 \
+            >>"$d/ctl.log" 2>&1; then
+            tail -n 5 "$d/ctl.log" >&2
+            NOTE[c]="senderguardctl quota set failed"
+            return 1
+        fi
+    done
+    for ((i = 1; i <= PROCS; i++)); do
+        if ! "$sgc" -c "$conf" quota set "bench-$i.test" day=1000000000 hour=1000000000 \
+            >>"$d/ctl.log" 2>&1; then
+            tail -n 5 "$d/ctl.log" >&2
+            NOTE[c]="senderguardctl quota set failed"
+            return 1
+        fi
+    done
+    t1=$EPOCHREALTIME
+    awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "user%d@supp.test\n", i }' >"$d/suppressed.txt"
+    if ! "$sgc" -c "$conf" suppress import "$d/suppressed.txt" >>"$d/ctl.log" 2>&1; then
+        tail -n 5 "$d/ctl.log" >&2
+        NOTE[c]="senderguardctl suppress import failed"
+        return 1
+    fi
+    POPULATE=$(awk -v a="$t0" -v b="$t1" -v c="$EPOCHREALTIME" \
+        'BEGIN { printf "quota set x1004: %.2f s, suppress import x100000: %.2f s", b - a, c - b }')
+    log "phase c: $POPULATE"
+
+    "$sgm" -c "$conf" >"$d/milter.log" 2>&1 </dev/null &
+    pid=$!
+    tb_track_pid "$pid"
+    if ! tb_wait_socket "$d/sg.sock" 30 "$pid"; then
+        tail -n 20 "$d/milter.log" >&2
+        NOTE[c]="senderguard-milter did not start"
+        return 1
+    fi
+    if ! run_phase c "unix:$d/sg.sock" "$pid"; then
+        tb_stop_postfix
+        tail -n 20 "$d/milter.log" >&2
+        NOTE[c]="failed during load (see stderr)"
+        tb_stop_pid "$pid"
+        return 1
+    fi
+    tb_stop_pid "$pid"
+}
+
+ratio() { # ratio KEY_NUM KEY_DEN
+    if [[ -n ${RATE[$1]:-} && -n ${RATE[$2]:-} ]]; then
+        awk -v a="${RATE[$1]}" -v b="${RATE[$2]}" 'BEGIN { printf "%.3f", a / b }'
+    else
+        echo "n/a"
+    fi
+}
+
+# --------------------------------------------------------------------------------------------
+export TB_SINK_KEEP=0
+tb_init
+# shellcheck disable=SC2119 # (no extra smtp-sink arguments)
+tb_start_sink
+
+echo "senderguard milter benchmark"
+echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "host:     nproc=$(nproc), $(uname -sr), $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "postfix:  $(postconf -d -h mail_version)"
+echo "load:     $MESSAGES messages per phase (+$WARMUP warm-up), $SESSIONS sessions over $PROCS smtp-source processes, 1 message/connection"
+
+# (a) no milter
+run_phase a "" ""
+
+# (b) null milter
+NULL_BIN=$(null_milter_bin)
+"$NULL_BIN" -p "unix:$TB_DIR/null.sock" >"$TB_DIR/log/null-milter.log" 2>&1 </dev/null &
+NULL_PID=$!
+tb_track_pid "$NULL_PID"
+tb_wait_socket "$TB_DIR/null.sock" 10 "$NULL_PID"
+run_phase b "unix:$TB_DIR/null.sock" "$NULL_PID"
+tb_stop_pid "$NULL_PID"
+
+# (c) senderguard-milter
+POPULATE=
+PHASE_C_FAILED=0
+if ! phase_senderguard; then
+    PHASE_C_FAILED=1
+    log "phase c failed: ${NOTE[c]:-}"
+fi
+
+echo
+printf '%-20s %8s %7s %8s %17s %9s %9s %9s\n' phase messages wall_s "msg/s" "milter_cpu_us/msg" "host_cpu%" "idle_cpu%" delivered
+for key in a b c; do
+    case $key in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; esac
+    if [[ -n ${RATE[$key]:-} ]]; then
+        printf '%-20s %8d %7s %8s %17s %9s %9s %9s' "$name" "$MESSAGES" "${WALL[$key]}" "${RATE[$key]}" \
+            "${CPU_US[$key]:--}" "${HOST_BUSY[$key]}" "${IDLE_BUSY[$key]}" "${DELIVERED[$key]}"
+    else
+        printf '%-20s %8s %7s %8s %17s %9s %9s %9s' "$name" - - - - - - -
+    fi
+    [[ -n ${NOTE[$key]:-} ]] && printf '   (%s)' "${NOTE[$key]}"
+    echo
+done
+echo "milter_cpu_us/msg: utime+stime of the milter process (all threads) / messages."
+echo "host_cpu%: whole machine, all cores, during the measured run. idle_cpu%: the same during 1 s"
+echo "just before it with the benchmark idle; above a few % something else is using the machine"
+echo "and the figures of that phase are skewed."
+[[ -n $POPULATE ]] && echo "senderguard setup: $POPULATE"
+echo
+echo "throughput ratios:"
+echo "  null/none          $(ratio b a)"
+echo "  senderguard/null   $(ratio c b)"
+echo "  senderguard/none   $(ratio c a)"
+exit "$PHASE_C_FAILED"
