@@ -58,7 +58,7 @@ AuditEntry Env::Audit(std::string action, std::string account, std::string detai
 
 std::string Env::Account(const std::string& raw) const {
   auto n = NormalizeAccount(raw);
-  if (!n) throw Failure{kExitUsage, "invalid account name \"" + raw + "\" (letters, digits and . _ @ + = : - only)"};
+  if (!n) throw Failure{kExitUsage, "empty account name"};
   return *n;
 }
 
@@ -77,6 +77,10 @@ void Check(const Status& s) {
   throw Failure{kExitStore, s.message()};
 }
 
-void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+// Stored texts can hold bytes that are not UTF-8 (bounce texts, reasons):
+// replace them rather than fail.
+void PrintJson(const nlohmann::json& j) {
+  std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
 
 }  // namespace senderguard::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", env.config_flag,
                  "configuration file (default $SENDERGUARD_CONF or /etc/senderguard/senderguard.conf)");
   app.require_subcommand(1);
+  app.fallthrough();  // -c works after the subcommand too
   AddListCommand(app, env);
   AddShowCommand(app, env);
   AddQuotaCommand(app, env);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -224,6 +225,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "senderguard-milter: %s\n", cfg.status().message().c_str());
     return sg::kExitConfig;
   }
+  if (!(*cfg)->socket_group.empty() && getgrnam((*cfg)->socket_group.c_str()) == nullptr) {
+    std::fprintf(stderr, "senderguard-milter: %s: milter.socket_group: no such group \"%s\"\n",
+                 path.c_str(), (*cfg)->socket_group.c_str());
+    return sg::kExitConfig;
+  }
   if (check_only) {
     std::printf("%s: ok\n", path.c_str());
     return 0;
@@ -245,6 +251,7 @@ int main(int argc, char** argv) {
   opts.map_size_bytes = (*cfg)->map_size_mb << 20;
   opts.sync_interval_ms = (*cfg)->sync_interval_ms;
   opts.logger = &logger;
+  opts.housekeeping = true;
   auto store = sg::LmdbStore::Open(opts);
   if (!store.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());
@@ -277,6 +284,8 @@ int main(int argc, char** argv) {
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "start").Add("socket", (*cfg)->socket).Add("store", (*cfg)->store_path).Add("config", path).str());
   const int rc = smfi_main();
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "stop").Add("status", rc).str());
-  g_ctx = nullptr;
-  return rc == MI_SUCCESS ? 0 : 1;
+  // Leave without running destructors: a reload thread may still hold g_ctx,
+  // and every commit is already in the store. Flush it to disk first.
+  (*store)->Flush();
+  std::_Exit(rc == MI_SUCCESS ? 0 : 1);
 }

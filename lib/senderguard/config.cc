@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <toml.hpp>
@@ -122,7 +123,13 @@ bool ValidSocket(std::string_view s) {
       if (ch < '0' || ch > '9') return false;
     return std::stoi(std::string(port)) <= 65535;
   }
-  if (s.rfind("fd:", 0) == 0) return s.size() > 3;
+  if (s.rfind("fd:", 0) == 0) {
+    auto n = rest("fd:");
+    if (n.empty() || n.size() > 4) return false;
+    for (char ch : n)
+      if (ch < '0' || ch > '9') return false;
+    return true;
+  }
   return false;
 }
 
@@ -141,9 +148,10 @@ void ParseMilter(const Ctx& x, const toml::value& t, const std::string& key) {
        {"socket_mode",
         [](const Ctx& x, const toml::value& v, const std::string& k) {
           std::string s = GetString(x, v, k, 8);
-          char* end = nullptr;
-          long m = std::strtol(s.c_str(), &end, 8);
-          if (s.empty() || *end != '\0' || m < 0 || m > 0777)
+          bool octal = !s.empty();
+          for (char ch : s) octal = octal && ch >= '0' && ch <= '7';
+          long m = octal ? std::strtol(s.c_str(), nullptr, 8) : -1;
+          if (!octal || m > 0777)
             Fail(x.file, v, k, "expected an octal mode such as \"0660\"");
           x.c.socket_mode = static_cast<uint32_t>(m);
         }},
@@ -251,6 +259,62 @@ void ParseReplies(const Ctx& x, const toml::value& t, const std::string& key) {
               }}});
 }
 
+// Checks what toml11 does not handle gracefully: bytes that are not UTF-8
+// (it reports them with a misleading message) and arrays or inline tables
+// nested deep enough to exhaust its recursive parser's stack. Strings and
+// comments are skipped so their brackets do not count.
+std::optional<std::string> PrecheckText(std::string_view t, const std::string& file) {
+  constexpr int kMaxDepth = 32;
+  size_t line = 1;
+  int depth = 0;
+  size_t i = 0;
+  auto fail = [&](const std::string& why) { return file + ":" + std::to_string(line) + ": " + why; };
+  while (i < t.size()) {
+    const auto u = static_cast<unsigned char>(t[i]);
+    if (u >= 0x80) {  // one UTF-8 sequence, shortest form, no surrogates
+      size_t n = u >= 0xf0 && u <= 0xf4 ? 4 : u >= 0xe0 ? 3 : u >= 0xc2 && u <= 0xdf ? 2 : 0;
+      if (n == 0 || i + n > t.size()) return fail("syntax: invalid UTF-8");
+      uint32_t cp = u & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+      for (size_t k = 1; k < n; ++k) {
+        const auto c = static_cast<unsigned char>(t[i + k]);
+        if ((c & 0xc0) != 0x80) return fail("syntax: invalid UTF-8");
+        cp = (cp << 6) | (c & 0x3f);
+      }
+      if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return fail("syntax: invalid UTF-8");
+      i += n;
+      continue;
+    }
+    const char c = t[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '#') {
+      while (i < t.size() && t[i] != '\n') ++i;
+      continue;
+    } else if (c == '"' || c == '\'') {
+      const bool triple = t.substr(i, 3) == std::string(3, c);
+      const std::string close = triple ? std::string(3, c) : std::string(1, c);
+      size_t j = i + close.size();
+      while (j < t.size() && t.substr(j, close.size()) != close) {
+        if (c == '"' && t[j] == '\\') ++j;  // basic strings have escapes
+        if (j < t.size() && t[j] == '\n') {
+          if (!triple) break;  // unterminated: let toml11 report it
+          ++line;
+        }
+        ++j;
+      }
+      i = j + close.size();
+      continue;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return fail("syntax: arrays or tables nested deeper than 32");
+    } else if (c == ']' || c == '}') {
+      if (depth > 0) --depth;
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
 // toml11's messages span several lines; keep the first meaningful one.
 std::string FirstLine(std::string_view what) {
   std::string_view s = what;
@@ -269,6 +333,7 @@ std::string FirstLine(std::string_view what) {
 Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view name) {
   const std::string file(name);
   if (text.size() > kMaxConfigBytes) return Status::Invalid(file + ":1: file larger than 1 MiB");
+  if (auto bad = PrecheckText(text, file)) return Status::Invalid(*bad);
   auto cfg = std::make_shared<Config>();
   cfg->source = file;
   try {

@@ -1,6 +1,7 @@
 #include "senderguard/identity.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace senderguard {
 namespace {
@@ -21,7 +22,7 @@ std::string_view StripBrackets(std::string_view s) {
 
 bool AccountByte(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '@' || c == '+' || c == '=' || c == ':' || c == '-';
+         c == '@' || c == '+' || c == ':' || c == '-';
 }
 
 // RFC 1035 host name syntax, lower case, labels 1..63, total <= 253.
@@ -45,13 +46,27 @@ bool ValidDomain(std::string_view d) {
 
 std::optional<std::string> NormalizeAccount(std::string_view raw) {
   std::string_view s = Trim(raw);
-  if (s.empty() || s.size() > kMaxAccountName) return std::nullopt;
+  if (s.empty()) return std::nullopt;
+  static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
     c = Lower(c);
-    if (!AccountByte(c)) return std::nullopt;
-    out.push_back(c);
+    if (AccountByte(c)) {
+      out.push_back(c);
+    } else {
+      const auto u = static_cast<unsigned char>(c);
+      out.push_back('=');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  if (out.size() > kMaxAccountName) {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a over the whole encoded name
+    for (char c : out) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    out.resize(200);
+    out.push_back('=');
+    for (int i = 15; i >= 0; --i) out.push_back(kHex[(h >> (4 * i)) & 15]);
   }
   return out;
 }
@@ -61,6 +76,11 @@ std::optional<std::string> NormalizeAddress(std::string_view raw) {
   if (s.empty() || s.size() > kMaxAddress) return std::nullopt;
   size_t at = s.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == s.size()) return std::nullopt;
+  // Another '@' is allowed only inside a quoted local part ("a@b"@example.com).
+  if (s.substr(0, at).find('@') != std::string_view::npos &&
+      !(s.front() == '"' && at >= 2 && s[at - 1] == '"')) {
+    return std::nullopt;
+  }
   std::string out;
   out.reserve(s.size());
   for (char c : s) {

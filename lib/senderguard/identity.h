@@ -14,12 +14,16 @@ namespace senderguard {
 // Longest account name accepted, in bytes (LMDB keys are at most 511 bytes
 // and carry a suffix).
 inline constexpr size_t kMaxAccountName = 255;
-// Longest address accepted (RFC 5321 §4.5.3.1.3 path limit is 256).
-inline constexpr size_t kMaxAddress = 320;
+// Longest address accepted (RFC 5321 §4.5.3.1.3: a path is at most 256
+// octets with its angle brackets). Keeps account+address keys under LMDB's 511.
+inline constexpr size_t kMaxAddress = 254;
 
-// Returns the canonical form of an account name (trimmed, ASCII lower case),
-// or nullopt when it is empty, too long, or has a byte outside
-// [a-z0-9._@+=:-] after lower-casing (no spaces, controls, quotes, NUL).
+// Returns the canonical form of an account name, or nullopt when it is empty
+// (or blank). Surrounding blanks are trimmed and ASCII is lower-cased; every
+// byte outside [a-z0-9._@+:-] is written as "=XX" (hex), so any SASL login
+// ("Jürgen", "DOMAIN\\user", "alice smith") maps to one stable, printable
+// name and never falls through to an identity the client chooses. A name
+// longer than kMaxAccountName keeps its first 200 bytes and a 64-bit hash.
 std::optional<std::string> NormalizeAccount(std::string_view raw);
 
 // Returns the canonical form of a mail address for suppression lookups:

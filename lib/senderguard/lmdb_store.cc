@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <future>
 
@@ -15,6 +16,19 @@ namespace {
 constexpr size_t kMaxBatch = 512;
 constexpr uint64_t kMaxMapSize = 1ull << 40;  // 1 TiB
 constexpr auto kReaderCheckEvery = std::chrono::seconds(60);
+constexpr auto kHousekeepingEvery = std::chrono::minutes(10);
+constexpr size_t kMaxPurgePerPass = 20000;
+
+// How long a window instance's counter and alerts are kept after it starts.
+int64_t RetentionAfterStart(uint8_t window) {
+  switch (static_cast<Window>(window)) {
+    case Window::kMinute: return 2 * 3600;
+    case Window::kHour: return 2 * 86400;
+    case Window::kDay: return 40 * 86400;
+    case Window::kMonth: return 400 * 86400;
+  }
+  return 400 * 86400;
+}
 constexpr char kSchemaKey[] = "schema_version";
 
 MDB_val Val(std::string_view s) {
@@ -172,6 +186,8 @@ void LmdbStore::Log(Logger::Level level, const std::string& line) {
   if (options_.logger != nullptr) options_.logger->Log(level, line);
 }
 
+void LmdbStore::Flush() { mdb_env_sync(env_, 1); }
+
 uint64_t LmdbStore::MapSize() {
   std::shared_lock lk(env_mu_);
   MDB_envinfo info;
@@ -181,7 +197,8 @@ uint64_t LmdbStore::MapSize() {
 
 void LmdbStore::AdoptMapSize() {
   std::unique_lock lk(env_mu_);
-  mdb_env_set_mapsize(env_, 0);
+  int rc = mdb_env_set_mapsize(env_, 0);
+  if (rc != 0) Log(Logger::Level::kError, std::string("store=lmdb action=adopt-map-size error=\"") + mdb_strerror(rc) + "\"");
 }
 
 Status LmdbStore::Grow() {
@@ -237,13 +254,16 @@ Status LmdbStore::Write(std::function<Status(MDB_txn*)> apply, std::function<voi
 
 void LmdbStore::WriterLoop() {
   auto next_reader_check = std::chrono::steady_clock::now() + kReaderCheckEvery;
+  auto next_housekeeping = options_.housekeeping
+                               ? std::chrono::steady_clock::now() + std::chrono::seconds(30)
+                               : std::chrono::steady_clock::time_point::max();
   auto next_sync = std::chrono::steady_clock::time_point::max();
   std::vector<Job*> batch;
   for (;;) {
     batch.clear();
     {
       std::unique_lock<std::mutex> lk(queue_mu_);
-      auto wake = std::min(next_reader_check, next_sync);
+      auto wake = std::min({next_reader_check, next_sync, next_housekeeping});
       queue_cv_.wait_until(lk, wake, [&] { return stopping_ || !queue_.empty(); });
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(queue_.front());
@@ -266,12 +286,17 @@ void LmdbStore::WriterLoop() {
       (void)Maintain();
       next_reader_check = now + kReaderCheckEvery;
     }
+    if (now >= next_housekeeping) {
+      RunHousekeeping();
+      next_housekeeping = now + kHousekeepingEvery;
+    }
   }
 }
 
 void LmdbStore::RunBatch(std::vector<Job*>& batch) {
   Status batch_status;
-  for (int attempt = 0; attempt < 40; ++attempt) {
+  bool settled = false;
+  for (int attempt = 0; attempt < 40 && !settled; ++attempt) {
     bool grow = false, resized = false;
     batch_status = Status::Ok();
     {
@@ -304,15 +329,18 @@ void LmdbStore::RunBatch(std::vector<Job*>& batch) {
         if (grow) {
           mdb_txn_abort(txn);
         } else {
-          const size_t id = mdb_txn_id(txn);
           std::lock_guard<std::mutex> lg(ledger_mu_);
           rc = mdb_txn_commit(txn);
           if (rc == 0) {
             for (Job* j : batch) {
               if (j->status.ok() && j->after_commit) j->after_commit();
             }
-            last_applied_txn_ = id;
-            dirty_ = true;
+            // The id of the newest committed transaction. Not mdb_txn_id(txn):
+            // a transaction that wrote nothing commits without taking an id,
+            // and Reserve would then wait for a snapshot that never comes.
+            MDB_envinfo info;
+            mdb_env_info(env_, &info);
+            last_applied_txn_ = info.me_last_txnid;
           } else if (rc == MDB_MAP_FULL) {
             grow = true;
           } else {
@@ -329,9 +357,79 @@ void LmdbStore::RunBatch(std::vector<Job*>& batch) {
       batch_status = Grow();
       if (batch_status.ok()) continue;
     }
-    break;
+    settled = true;
   }
+  if (!settled) batch_status = Status::Unavailable("store: write kept failing to find room");
   for (Job* j : batch) j->done.set_value(batch_status.ok() ? j->status : batch_status);
+}
+
+void LmdbStore::RunHousekeeping() {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  size_t deleted = 0;
+  bool more = false;
+  Job job;
+  job.apply = [&](MDB_txn* txn) {
+    deleted = 0;
+    more = false;
+    return Purge(txn, now, &deleted, &more);
+  };
+  std::vector<Job*> batch = {&job};
+  RunBatch(batch);
+  Status st = job.done.get_future().get();
+  if (!st.ok()) {
+    Log(Logger::Level::kError, "store=lmdb action=housekeeping error=" + KvEscape(st.message()));
+  } else if (deleted > 0) {
+    Log(Logger::Level::kInfo, "store=lmdb action=housekeeping deleted=" + std::to_string(deleted) +
+                                  (more ? " more=yes" : ""));
+  }
+}
+
+Status LmdbStore::Purge(MDB_txn* txn, int64_t now, size_t* deleted, bool* more) {
+  // Counter keys end in window byte + 8-byte start; alert keys add a pct byte.
+  struct Scan { MDB_dbi dbi; size_t tail; };
+  for (const Scan& s : {Scan{dbi_.counters, 9}, Scan{dbi_.alerts, 10}}) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, s.dbi, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const std::string_view key = View(k);
+      if (key.size() < s.tail) continue;
+      const std::string_view t = key.substr(key.size() - s.tail);
+      const int64_t start = static_cast<int64_t>(GetBe64(t.substr(1, 8)));
+      if (start + RetentionAfterStart(static_cast<uint8_t>(t[0])) >= now) continue;
+      rc = mdb_cursor_del(cur, 0);
+      if (rc != 0) break;
+      if (++*deleted >= kMaxPurgePerPass) {
+        *more = true;
+        break;
+      }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("purge", rc);
+    if (*more) return Status::Ok();
+  }
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbi_.queue, &cur);
+  if (rc != 0) return LmdbError("cursor", rc);
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    QueueEntry q;
+    // A corrupt entry is of no use to anyone: purge it too.
+    const bool corrupt = !Decode(View(v), "queue", &q).ok();
+    if (!corrupt && q.time + options_.queue_retention_s >= now) continue;
+    rc = mdb_cursor_del(cur, 0);
+    if (rc != 0) break;
+    if (++*deleted >= kMaxPurgePerPass) {
+      *more = true;
+      break;
+    }
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("purge", rc);
+  return Status::Ok();
 }
 
 Status LmdbStore::Maintain() {

@@ -42,6 +42,12 @@ struct LmdbOptions {
   uint64_t map_size_bytes = 256ull << 20;
   uint64_t sync_interval_ms = 1000;  // 0: durable at every commit
   Logger* logger = nullptr;          // may be null
+  // Long-running writers (the milter) delete what has aged out, every
+  // 10 minutes: counters and alerts of windows long past (minute windows
+  // after 2 hours, hours after 2 days, days after 40, months after 400) and
+  // queue-map entries older than queue_retention_s.
+  bool housekeeping = false;
+  int64_t queue_retention_s = 7 * 86400;
 };
 
 class LmdbStore final : public Store {
@@ -77,6 +83,8 @@ class LmdbStore final : public Store {
   Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
   Status Maintain() override;
 
+  // Forces committed data to disk (fsync).
+  void Flush();
   // Current map size in bytes (for tests and stats).
   uint64_t MapSize();
 
@@ -100,6 +108,10 @@ class LmdbStore final : public Store {
                std::function<void()> after_commit = nullptr);
   void WriterLoop();
   void RunBatch(std::vector<Job*>& batch);
+  // Deletes aged-out records (see LmdbOptions::housekeeping); returns how
+  // many, and sets *more when it stopped at its per-pass cap.
+  Status Purge(MDB_txn* txn, int64_t now, size_t* deleted, bool* more);
+  void RunHousekeeping();
   Status Grow();
   void AdoptMapSize();
   void Log(Logger::Level level, const std::string& line);
@@ -120,7 +132,6 @@ class LmdbStore final : public Store {
   std::condition_variable queue_cv_;
   std::deque<Job*> queue_;
   bool stopping_ = false;
-  bool dirty_ = false;
   std::thread writer_;
   uint32_t audit_seq_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "senderguard/notify.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -19,8 +20,19 @@ void SpawnNotify(const std::vector<std::string>& argv,
   cargv.push_back(nullptr);
   for (const auto& e : env_strings) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
+  // The child starts with no blocked signals and default dispositions: the
+  // milter blocks SIGTERM/SIGHUP/SIGINT/SIGUSR1 and ignores SIGPIPE.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0].c_str(), nullptr, nullptr, cargv.data(), cenv.data());
+  int rc = posix_spawn(&pid, argv[0].c_str(), nullptr, &attr, cargv.data(), cenv.data());
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     if (logger != nullptr) {
       logger->Log(Logger::Level::kError, KvLine()

@@ -67,12 +67,10 @@ WindowSpan SpanAt(Window w, int64_t now, const cctz::time_zone& tz) {
   const cctz::civil_second cs = cctz::convert(ToTp(now), tz);
   switch (w) {
     case Window::kMinute: {
-      // Offsets are whole minutes in every zone in use since 1972.
-      const cctz::civil_minute m(cs);
-      int64_t start = Begin(m, tz);
-      int64_t reset = Begin(m + 1, tz);
-      if (start > now || reset <= start) { start = now - (now % 60); reset = start + 60; }
-      return {start, reset};
+      // Every zone offset in use since 1972 is a whole number of minutes, so
+      // local minutes are UTC minutes, including in a repeated DST hour.
+      const int64_t start = now - (((now % 60) + 60) % 60);
+      return {start, start + 60};
     }
     case Window::kHour: {
       const cctz::civil_hour h(cs);

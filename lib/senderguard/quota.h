@@ -80,8 +80,8 @@ std::vector<QuotaCharge> ChargesFor(const std::array<uint64_t, kWindowCount>& li
 // stay within `limit`?
 inline bool Fits(uint64_t used, uint64_t reserved, uint64_t amount, uint64_t limit) {
   if (limit == kUnlimited) return true;
-  uint64_t total = used + reserved;
-  return total <= limit && amount <= limit - total;
+  if (used > limit || reserved > limit - used) return false;
+  return amount <= limit - used - reserved;
 }
 
 // Alert thresholds in percent, in ascending order.

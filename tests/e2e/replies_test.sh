@@ -99,16 +99,16 @@ expect "$T" '^<-  250 2\.0\.0 Ok: queued' "no SASL: accepted"
 sgctl show shop.example >/dev/null && ok "no SASL: account is the sender domain (shop.example)" || not_ok "sender-domain identity"
 
 # 10. reload: a new reply text applies to new connections; a broken file keeps the old one
-sed -i 's/^\[milter\]$/[replies]\nsuspended = "RELOADED {account}"\n[milter]/' "$SG_CONF"
+sed -i 's/^\[milter\]$/[replies]\nsuspended = "RELOADED 100% {account}"\n[milter]/' "$SG_CONF"
 kill -USR1 "$SG_MILTER_PID"; sleep 0.5
 sgctl suspend bob --reason again >/dev/null
 send "$T" --xclient "LOGIN=bob" --from b@bob.test --to y@dest.test
-expect "$T" '^<\*\* 550 5\.7\.1 RELOADED bob' "SIGUSR1 reload changes the reply text"
+expect "$T" '^<\*\* 550 5\.7\.1 RELOADED 100% bob' "SIGUSR1 reload changes the reply text"
 cp "$SG_CONF" "$SG_CONF.good"; echo 'bogus_key = 1' >>"$SG_CONF"
 kill -USR1 "$SG_MILTER_PID"; sleep 0.5
 grep -q 'action=reload-failed kept=previous' "$SG_LOG" && ok "bad reload logged, previous kept" || not_ok "bad reload logged"
 send "$T" --xclient "LOGIN=bob" --from b@bob.test --to y@dest.test
-expect "$T" '^<\*\* 550 5\.7\.1 RELOADED bob' "after a bad reload the milter still works with the old config"
+expect "$T" '^<\*\* 550 5\.7\.1 RELOADED 100% bob' "after a bad reload the milter still works with the old config"
 kill -0 "$SG_MILTER_PID" && ok "milter still running" || not_ok "milter still running"
 cp "$SG_CONF.good" "$SG_CONF"
 
