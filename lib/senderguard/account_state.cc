@@ -1,6 +1,7 @@
 #include "senderguard/account_state.h"
 
 #include <charconv>
+#include <cstdint>
 
 namespace senderguard {
 
@@ -44,7 +45,7 @@ Status Reinstate(AccountRecord* a, std::string_view actor, int64_t now,
   a->status_since = now;
   if (duration) {
     a->status = AccountStatus::kReinstated;
-    a->reinstated_until = now + *duration;
+    a->reinstated_until = *duration > INT64_MAX - now ? INT64_MAX : now + *duration;
   } else {
     a->status = AccountStatus::kActive;
     a->status_reason.clear();

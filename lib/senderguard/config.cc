@@ -269,22 +269,29 @@ std::optional<std::string> PrecheckText(std::string_view t, const std::string& f
   int depth = 0;
   size_t i = 0;
   auto fail = [&](const std::string& why) { return file + ":" + std::to_string(line) + ": " + why; };
-  while (i < t.size()) {
-    const auto u = static_cast<unsigned char>(t[i]);
-    if (u >= 0x80) {  // one UTF-8 sequence, shortest form, no surrogates
-      size_t n = u >= 0xf0 && u <= 0xf4 ? 4 : u >= 0xe0 ? 3 : u >= 0xc2 && u <= 0xdf ? 2 : 0;
-      if (n == 0 || i + n > t.size()) return fail("syntax: invalid UTF-8");
-      uint32_t cp = u & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
-      for (size_t k = 1; k < n; ++k) {
-        const auto c = static_cast<unsigned char>(t[i + k]);
-        if ((c & 0xc0) != 0x80) return fail("syntax: invalid UTF-8");
-        cp = (cp << 6) | (c & 0x3f);
-      }
-      if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return fail("syntax: invalid UTF-8");
-      i += n;
+  for (size_t p = 0; p < t.size();) {
+    const auto u = static_cast<unsigned char>(t[p]);
+    if (u == '\n') ++line;
+    if (u < 0x80) {
+      ++p;
       continue;
     }
+    // One UTF-8 sequence: shortest form, no surrogates, at most U+10FFFF.
+    size_t n = u >= 0xf0 && u <= 0xf4 ? 4 : u >= 0xe0 && u <= 0xef ? 3 : u >= 0xc2 && u <= 0xdf ? 2 : 0;
+    if (n == 0 || p + n > t.size()) return fail("syntax: invalid UTF-8");
+    uint32_t cp = u & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+    for (size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(t[p + k]);
+      if ((c & 0xc0) != 0x80) return fail("syntax: invalid UTF-8");
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+      return fail("syntax: invalid UTF-8");
+    p += n;
+  }
+  line = 1;
+  while (i < t.size()) {
     const char c = t[i];
     if (c == '\n') {
       ++line;
@@ -302,6 +309,10 @@ std::optional<std::string> PrecheckText(std::string_view t, const std::string& f
           ++line;
         }
         ++j;
+      }
+      // TOML 1.0: a multi-line string may end with one or two more quotes.
+      if (triple) {
+        for (int extra = 0; extra < 2 && j + 3 < t.size() && t[j + 3] == c; ++extra) ++j;
       }
       i = j + close.size();
       continue;

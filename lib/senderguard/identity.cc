@@ -50,10 +50,19 @@ std::optional<std::string> NormalizeAccount(std::string_view raw) {
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
-    c = Lower(c);
+  auto hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'); };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = Lower(s[i]);
     if (AccountByte(c)) {
       out.push_back(c);
+    } else if (c == '=' && i + 2 < s.size() &&
+               hex(Lower(s[i + 1])) && hex(Lower(s[i + 2]))) {
+      // Already an "=XX" escape: keep it, so a canonical name (as `list`
+      // prints it) normalizes to itself.
+      out.push_back('=');
+      out.push_back(Lower(s[i + 1]));
+      out.push_back(Lower(s[i + 2]));
+      i += 2;
     } else {
       const auto u = static_cast<unsigned char>(c);
       out.push_back('=');
@@ -64,8 +73,13 @@ std::optional<std::string> NormalizeAccount(std::string_view raw) {
   if (out.size() > kMaxAccountName) {
     uint64_t h = 1469598103934665603ULL;  // FNV-1a over the whole encoded name
     for (char c : out) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-    out.resize(200);
-    out.push_back('=');
+    // Cut before an "=XX" escape rather than through it, then "+" and the
+    // hash: the result is short enough to be left alone when normalized again.
+    size_t cut = 200;
+    if (out[cut - 1] == '=') cut -= 1;
+    else if (out[cut - 2] == '=') cut -= 2;
+    out.resize(cut);
+    out.push_back('+');
     for (int i = 15; i >= 0; --i) out.push_back(kHex[(h >> (4 * i)) & 15]);
   }
   return out;

@@ -22,8 +22,9 @@ inline constexpr size_t kMaxAddress = 254;
 // (or blank). Surrounding blanks are trimmed and ASCII is lower-cased; every
 // byte outside [a-z0-9._@+:-] is written as "=XX" (hex), so any SASL login
 // ("Jürgen", "DOMAIN\\user", "alice smith") maps to one stable, printable
-// name and never falls through to an identity the client chooses. A name
-// longer than kMaxAccountName keeps its first 200 bytes and a 64-bit hash.
+// name and never falls through to an identity the client chooses. An "=XX"
+// already in the input is kept, so a canonical name maps to itself. A name
+// longer than kMaxAccountName keeps its first ~200 bytes, "+" and a 64-bit hash.
 std::optional<std::string> NormalizeAccount(std::string_view raw);
 
 // Returns the canonical form of a mail address for suppression lookups:

@@ -1,0 +1,384 @@
+// Tests for policy.h: limits, dry run, and each decision's verdict, SMTP
+// codes, rendered text and log fields; and the text handed to libmilter.
+#include "senderguard/policy.h"
+
+#include <gtest/gtest.h>
+
+#include <cctz/time_zone.h>
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "senderguard/account_state.h"
+
+namespace senderguard {
+namespace {
+
+using namespace std::string_literals;
+
+int64_t U(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+const int64_t kNow = U(2026, 11, 25, 14, 30);
+
+std::string Field(const Decision& d, const std::string& key) {
+  for (const auto& [k, v] : d.fields) {
+    if (k == key) return v;
+  }
+  return "<missing " + key + ">";
+}
+
+AccountRecord Rec(AccountStatus st = AccountStatus::kActive) {
+  AccountRecord a;
+  a.name = "alice";
+  a.status = st;
+  return a;
+}
+
+void ExpectAccept(const Decision& d) {
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_EQ(d.action, "accept");
+}
+
+// ---------------------------------------------------------- limits
+
+TEST(EffectiveLimits, Table) {
+  Config cfg;
+  cfg.windows[Index(Window::kMinute)].default_limit = 10;
+  cfg.windows[Index(Window::kHour)].default_limit = 100;
+  cfg.windows[Index(Window::kDay)].default_limit = 1000;
+  cfg.windows[Index(Window::kMonth)].default_limit = kUnlimited;
+
+  using L = std::array<uint64_t, kWindowCount>;
+  EXPECT_EQ(EffectiveLimits(cfg, nullptr), (L{10, 100, 1000, kUnlimited}));
+
+  AccountRecord inherit = Rec();
+  EXPECT_EQ(EffectiveLimits(cfg, &inherit), (L{10, 100, 1000, kUnlimited}));
+
+  AccountRecord own = Rec();
+  own.limits = {kInheritLimit, 5, kUnlimited, 0};
+  EXPECT_EQ(EffectiveLimits(cfg, &own), (L{10, 5, kUnlimited, 0}));
+
+  AccountRecord zero = Rec();
+  zero.limits = {0, 0, 0, 0};
+  EXPECT_EQ(EffectiveLimits(cfg, &zero), (L{0, 0, 0, 0}));
+
+  AccountRecord huge = Rec();
+  huge.limits = {kInheritLimit - 1, kInheritLimit, kUnlimited, 1};
+  EXPECT_EQ(EffectiveLimits(cfg, &huge), (L{kInheritLimit - 1, 100, kUnlimited, 1}));
+}
+
+TEST(IsDryRun, Table) {
+  Config off, on;
+  on.dry_run = true;
+  AccountRecord rec_off = Rec(), rec_on = Rec();
+  rec_on.dry_run = true;
+  EXPECT_FALSE(IsDryRun(off, nullptr));
+  EXPECT_FALSE(IsDryRun(off, &rec_off));
+  EXPECT_TRUE(IsDryRun(off, &rec_on));
+  EXPECT_TRUE(IsDryRun(on, nullptr));
+  EXPECT_TRUE(IsDryRun(on, &rec_off));
+  EXPECT_TRUE(IsDryRun(on, &rec_on));
+}
+
+// ------------------------------------------------------- DecideMail
+
+TEST(DecideMail, NoRecordAccepts) { ExpectAccept(DecideMail(Config{}, "alice", nullptr, kNow)); }
+
+TEST(DecideMail, ActiveAccepts) {
+  AccountRecord a = Rec();
+  const Decision d = DecideMail(Config{}, "alice", &a, kNow);
+  ExpectAccept(d);
+  EXPECT_TRUE(d.fields.empty());
+}
+
+TEST(DecideMail, SuspendedRejectsWithTemplate) {
+  Config cfg;
+  cfg.reply_suspended = "account {account} off: {reason}";
+  AccountRecord a = Rec();
+  Suspend(&a, "spam complaints", "ops", U(2026, 11, 20, 8));
+  const Decision d = DecideMail(cfg, "alice", &a, kNow);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.action, "reject");
+  EXPECT_EQ(d.reason, "suspended");
+  EXPECT_EQ(d.reply.code, 550);
+  EXPECT_EQ(d.reply.enhanced, "5.7.1");
+  EXPECT_EQ(d.reply.text, "account alice off: spam complaints");
+  EXPECT_EQ(Field(d, "since"), "2026-11-20T08:00:00Z");
+}
+
+TEST(DecideMail, SuspendedDefaultText) {
+  AccountRecord a = Rec();
+  Suspend(&a, "r", "ops", kNow);
+  const Decision d = DecideMail(Config{}, "alice@example.com", &a, kNow);
+  EXPECT_EQ(d.reply.text,
+            "account alice@example.com is disabled due to poor sending reputation; contact "
+            "support to restore sending");
+}
+
+TEST(DecideMail, ReinstatedAccepts) {
+  AccountRecord a = Rec();
+  Suspend(&a, "r", "ops", kNow - 100);
+  ASSERT_TRUE(Reinstate(&a, "ops", kNow - 10, 3600).ok());
+  const Decision d = DecideMail(Config{}, "alice", &a, kNow);
+  ExpectAccept(d);
+  EXPECT_EQ(Field(d, "state"), "reinstated");
+  EXPECT_EQ(Field(d, "until"), "2026-11-25T15:29:50Z");
+}
+
+TEST(DecideMail, ExpiredReinstatementRejects) {
+  AccountRecord a = Rec();
+  Suspend(&a, "complaints", "ops", kNow - 7200);
+  ASSERT_TRUE(Reinstate(&a, "ops", kNow - 3600, 3600).ok());  // until == kNow
+  const Decision d = DecideMail(Config{}, "alice", &a, kNow);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 550);
+  EXPECT_EQ(d.reply.enhanced, "5.7.1");
+  EXPECT_EQ(Field(d, "reinstatement_expired"), "2026-11-25T14:30:00Z");
+}
+
+TEST(DecideMail, DryRunTurnsRejectIntoWouldReject) {
+  AccountRecord a = Rec();
+  Suspend(&a, "r", "ops", kNow);
+  for (bool by_config : {true, false}) {
+    Config cfg;
+    cfg.dry_run = by_config;
+    AccountRecord b = a;
+    b.dry_run = !by_config;
+    const Decision d = DecideMail(cfg, "alice", &b, kNow);
+    EXPECT_EQ(d.verdict, Verdict::kContinue);
+    EXPECT_EQ(d.action, "would-reject");
+    EXPECT_EQ(d.reason, "suspended");
+  }
+  // Dry run does not change an accept.
+  AccountRecord active = Rec();
+  active.dry_run = true;
+  ExpectAccept(DecideMail(Config{}, "alice", &active, kNow));
+}
+
+// ------------------------------------------------- DecideSuppressed
+
+TEST(DecideSuppressed, ReasonInText) {
+  SuppressionRecord e;
+  e.address = "bob@example.com";
+  e.reason = "hard bounce 5.1.1";
+  const Decision d = DecideSuppressed(Config{}, "alice", nullptr, "bob@example.com", e);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.action, "reject");
+  EXPECT_EQ(d.reason, "suppressed");
+  EXPECT_EQ(d.reply.code, 550);
+  EXPECT_EQ(d.reply.enhanced, "5.7.1");
+  EXPECT_EQ(d.reply.text,
+            "recipient bob@example.com is suppressed (hard bounce 5.1.1); remove it from your list");
+  EXPECT_EQ(Field(d, "rcpt"), "bob@example.com");
+  EXPECT_EQ(Field(d, "list"), "global");
+  EXPECT_EQ(Field(d, "why"), "hard bounce 5.1.1");
+}
+
+TEST(DecideSuppressed, AccountListAndEmptyReason) {
+  SuppressionRecord e;
+  e.account = "alice";
+  e.address = "bob@example.com";
+  Config cfg;
+  cfg.reply_suppressed = "{recipient}: {reason}";
+  const Decision d = DecideSuppressed(cfg, "alice", nullptr, "bob@example.com", e);
+  EXPECT_EQ(d.reply.text, "bob@example.com: suppressed");
+  EXPECT_EQ(Field(d, "list"), "account");
+}
+
+TEST(DecideSuppressed, DryRun) {
+  SuppressionRecord e;
+  e.reason = "complaint";
+  AccountRecord a = Rec();
+  a.dry_run = true;
+  const Decision d = DecideSuppressed(Config{}, "alice", &a, "bob@example.com", e);
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_EQ(d.action, "would-reject");
+  EXPECT_NE(d.reply.text.find("complaint"), std::string::npos);
+}
+
+// ------------------------------------------------------ DecideQuota
+
+QuotaCharge DayCharge(const cctz::time_zone& tz, uint64_t limit) {
+  QuotaCharge c;
+  c.window = Window::kDay;
+  c.span = SpanAt(Window::kDay, kNow, tz);
+  c.limit = limit;
+  c.amount = 1;
+  return c;
+}
+
+TEST(DecideQuota, DefaultTempfails) {
+  Config cfg;
+  ReserveOutcome out{false, 0, 1000, 3};
+  const Decision d = DecideQuota(cfg, "alice", nullptr, DayCharge(cfg.tz, 1000), out);
+  EXPECT_EQ(d.verdict, Verdict::kTempfail);
+  EXPECT_EQ(d.action, "tempfail");
+  EXPECT_EQ(d.reason, "quota");
+  EXPECT_EQ(d.reply.code, 452);
+  EXPECT_EQ(d.reply.enhanced, "4.7.1");
+  EXPECT_EQ(d.reply.text, "daily quota of 1000 recipients reached; resets 2026-11-26 00:00 UTC");
+  EXPECT_EQ(Field(d, "window"), "day");
+  EXPECT_EQ(Field(d, "used"), "1000");
+  EXPECT_EQ(Field(d, "reserved"), "3");
+  EXPECT_EQ(Field(d, "limit"), "1000");
+  EXPECT_EQ(Field(d, "resets"), "2026-11-26T00:00:00Z");
+}
+
+TEST(DecideQuota, RejectWhenConfigured) {
+  Config cfg;
+  cfg.windows[Index(Window::kDay)].on_exceed = ExceedAction::kReject;
+  const Decision d =
+      DecideQuota(cfg, "alice", nullptr, DayCharge(cfg.tz, 50), ReserveOutcome{false, 0, 50, 0});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.action, "reject");
+  EXPECT_EQ(d.reply.code, 550);
+  EXPECT_EQ(d.reply.enhanced, "5.7.1");
+}
+
+struct QuotaTextCase {
+  const char* zone;
+  Window window;
+  CountUnit unit;
+  uint64_t limit;
+  std::string want;
+};
+
+TEST(DecideQuota, TextNamesWindowLimitUnitAndLocalReset) {
+  const std::vector<QuotaTextCase> cases = {
+      {"UTC", Window::kMinute, CountUnit::kRecipients, 10,
+       "per-minute quota of 10 recipients reached; resets 2026-11-25 14:31 UTC"},
+      {"UTC", Window::kHour, CountUnit::kMessages, 1,
+       "hourly quota of 1 messages reached; resets 2026-11-25 15:00 UTC"},
+      {"UTC", Window::kMonth, CountUnit::kRecipients, 0,
+       "monthly quota of 0 recipients reached; resets 2026-12-01 00:00 UTC"},
+      {"Europe/Berlin", Window::kDay, CountUnit::kRecipients, 1000000000000,
+       "daily quota of 1000000000000 recipients reached; resets 2026-11-26 00:00 CET"},
+      {"Asia/Kolkata", Window::kHour, CountUnit::kRecipients, 5,
+       "hourly quota of 5 recipients reached; resets 2026-11-25 21:00 IST"},
+      {"America/New_York", Window::kMonth, CountUnit::kMessages, 7,
+       "monthly quota of 7 messages reached; resets 2026-12-01 00:00 EST"},
+  };
+  for (const auto& c : cases) {
+    Config cfg;
+    ASSERT_TRUE(cctz::load_time_zone(c.zone, &cfg.tz)) << c.zone;
+    cfg.timezone = c.zone;
+    cfg.windows[Index(c.window)].unit = c.unit;
+    QuotaCharge ch;
+    ch.window = c.window;
+    ch.span = SpanAt(c.window, kNow, cfg.tz);
+    ch.limit = c.limit;
+    ch.amount = 1;
+    const Decision d = DecideQuota(cfg, "alice", nullptr, ch, ReserveOutcome{false, 0, c.limit, 0});
+    EXPECT_EQ(d.reply.text, c.want) << c.zone << " " << WindowName(c.window);
+  }
+}
+
+TEST(DecideQuota, CustomTemplateWithUsedAndWindow) {
+  Config cfg;
+  cfg.reply_quota = "{window}: {used}/{limit} {unit} {bogus}";
+  const Decision d = DecideQuota(cfg, "alice", nullptr, DayCharge(cfg.tz, 10),
+                                 ReserveOutcome{false, 0, 9, 1});
+  EXPECT_EQ(d.reply.text, "day: 9/10 recipients {bogus}");
+}
+
+TEST(DecideQuota, DryRunWouldTempfailAndWouldReject) {
+  for (ExceedAction act : {ExceedAction::kTempfail, ExceedAction::kReject}) {
+    Config cfg;
+    cfg.dry_run = true;
+    cfg.windows[Index(Window::kDay)].on_exceed = act;
+    const Decision d = DecideQuota(cfg, "alice", nullptr, DayCharge(cfg.tz, 10),
+                                   ReserveOutcome{false, 0, 10, 0});
+    EXPECT_EQ(d.verdict, Verdict::kContinue);
+    EXPECT_EQ(d.action, act == ExceedAction::kReject ? "would-reject" : "would-tempfail");
+    EXPECT_EQ(d.reason, "quota");
+    EXPECT_EQ(Field(d, "window"), "day");
+  }
+}
+
+// ------------------------------------------------------ DecideError
+
+TEST(DecideError, EachOnError) {
+  Config cfg;
+  cfg.reply_error = "try later";
+
+  cfg.on_error = OnError::kTempfail;
+  Decision t = DecideError(cfg, "store: read account: Input/output error");
+  EXPECT_EQ(t.verdict, Verdict::kTempfail);
+  EXPECT_EQ(t.action, "tempfail");
+  EXPECT_EQ(t.reply.code, 451);
+  EXPECT_EQ(t.reply.enhanced, "4.3.0");
+  EXPECT_EQ(t.reply.text, "try later");
+  EXPECT_EQ(t.reason, "error");
+  EXPECT_EQ(Field(t, "error"), "store: read account: Input/output error");
+
+  cfg.on_error = OnError::kReject;
+  Decision r = DecideError(cfg, "x");
+  EXPECT_EQ(r.verdict, Verdict::kReject);
+  EXPECT_EQ(r.action, "reject");
+  EXPECT_EQ(r.reply.code, 550);
+  EXPECT_EQ(r.reply.enhanced, "5.3.0");
+  EXPECT_EQ(r.reason, "error");
+
+  cfg.on_error = OnError::kAccept;
+  Decision a = DecideError(cfg, "x");
+  EXPECT_EQ(a.verdict, Verdict::kContinue);
+  EXPECT_EQ(a.action, "accept");
+  EXPECT_EQ(a.reason, "error");
+  EXPECT_EQ(Field(a, "error"), "x");
+}
+
+// -------------------------------------------------- MilterReplyText
+
+struct ReplyCase {
+  const char* name;
+  std::string in;
+  std::string want;
+};
+
+TEST(MilterReplyText, Table) {
+  const std::vector<ReplyCase> cases = {
+      {"plain", "daily quota reached", "daily quota reached"},
+      {"empty", "", ""},
+      {"percent", "100% used", "100%% used"},
+      {"format_attack", "%s%n%x", "%%s%%n%%x"},
+      {"crlf", "a\r\nb", "a  b"},
+      {"lf_smtp_injection", "x\n250 ok", "x 250 ok"},
+      {"nul", "a\0b"s, "a b"},
+      {"tab", "a\tb", "a b"},
+      {"del", "a\x7f" "b", "a b"},
+      {"utf8", "d\xc3\xa9j\xc3\xa0", "d??j??"},
+      {"high_byte", "\xff", "?"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(MilterReplyText(c.in), c.want) << c.name;
+  }
+}
+
+TEST(MilterReplyText, LengthCapForLibmilter) {
+  // smfi_setreply refuses more than 980 bytes; the cap must hold for plain
+  // text, all-'%' text (doubling) and anything between.
+  for (const std::string& in : std::vector<std::string>{std::string(5000, 'a'), std::string(5000, '%'),
+                               std::string(899, 'a') + "%%%%", std::string(1 << 20, '\n')}) {
+    const std::string out = MilterReplyText(in);
+    EXPECT_LE(out.size(), 980u) << in.substr(0, 8);
+    EXPECT_GE(out.size(), 800u) << "cut too short";
+    EXPECT_EQ(out.find_first_of("\r\n"s + '\0'), std::string::npos);
+    // Never ends in half of a "%%" pair.
+    size_t trailing = 0;
+    for (auto it = out.rbegin(); it != out.rend() && *it == '%'; ++it) ++trailing;
+    EXPECT_EQ(trailing % 2, 0u) << "odd trailing %";
+  }
+}
+
+}  // namespace
+}  // namespace senderguard

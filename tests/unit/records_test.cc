@@ -1,0 +1,364 @@
+// Tests for records.h: every record type round-trips, and every damaged
+// encoding (each truncation, unknown version, trailing bytes, lengths and
+// counts over their limits) is refused with kCorruption, never a crash.
+#include "senderguard/records.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace senderguard {
+namespace {
+
+using namespace std::string_literals;
+
+constexpr uint32_t kMaxField = 64 * 1024;  // records.cc
+constexpr uint64_t kMaxRecipients = 100000;
+
+// Raw encodings built by hand, independently of the Writer.
+void U8(std::string* s, uint8_t v) { s->push_back(static_cast<char>(v)); }
+void U32(std::string* s, uint32_t v) {
+  for (int i = 3; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void U64(std::string* s, uint64_t v) {
+  for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void Str(std::string* s, std::string_view v) {
+  U32(s, static_cast<uint32_t>(v.size()));
+  s->append(v);
+}
+
+const std::string kHostile = "a\0b\r\nqueue_id=X \"\\ \xc3\xa9 \xff\x01"s;
+
+AccountRecord SampleAccount() {
+  AccountRecord a;
+  a.name = "alice@example.com";
+  a.limits = {1, kInheritLimit, kUnlimited, 0};
+  a.status = AccountStatus::kReinstated;
+  a.status_reason = kHostile;
+  a.status_actor = "ops (uid 1000)";
+  a.status_since = -5;
+  a.reinstated_until = INT64_MAX;
+  a.dry_run = true;
+  a.created = INT64_MIN;
+  return a;
+}
+
+SuppressionRecord SampleSuppression() {
+  SuppressionRecord s;
+  s.account = "";
+  s.address = "bob@example.com";
+  s.reason = kHostile;
+  s.actor = std::string(kMaxField, 'x');
+  s.since = 1'790'000'000;
+  return s;
+}
+
+AuditEntry SampleAudit() {
+  AuditEntry e;
+  e.time_us = 1'790'000'000'123'456;
+  e.actor = "alice (uid 1000)";
+  e.action = "suspend";
+  e.account = "alice";
+  e.detail = kHostile;
+  return e;
+}
+
+QueueEntry SampleQueue() {
+  QueueEntry q;
+  q.queue_id = "4XyZ1a2B3c";
+  q.account = "alice";
+  q.time = 1'790'000'000;
+  q.recipients = {"a@example.com", "", kHostile, std::string(1000, 'r')};
+  return q;
+}
+
+bool Same(const AccountRecord& a, const AccountRecord& b) {
+  return a.name == b.name && a.limits == b.limits && a.status == b.status &&
+         a.status_reason == b.status_reason && a.status_actor == b.status_actor &&
+         a.status_since == b.status_since && a.reinstated_until == b.reinstated_until &&
+         a.dry_run == b.dry_run && a.created == b.created;
+}
+bool Same(const SuppressionRecord& a, const SuppressionRecord& b) {
+  return a.account == b.account && a.address == b.address && a.reason == b.reason &&
+         a.actor == b.actor && a.since == b.since;
+}
+bool Same(const AuditEntry& a, const AuditEntry& b) {
+  return a.time_us == b.time_us && a.actor == b.actor && a.action == b.action &&
+         a.account == b.account && a.detail == b.detail;
+}
+bool Same(const QueueEntry& a, const QueueEntry& b) {
+  return a.queue_id == b.queue_id && a.account == b.account && a.time == b.time &&
+         a.recipients == b.recipients;
+}
+
+// ------------------------------------------------------- typed suite
+
+template <typename T>
+struct Samples;
+template <>
+struct Samples<AccountRecord> {
+  static std::vector<AccountRecord> All() {
+    AccountRecord empty;  // defaults
+    AccountRecord suspended = SampleAccount();
+    suspended.status = AccountStatus::kSuspended;
+    suspended.dry_run = false;
+    return {empty, SampleAccount(), suspended};
+  }
+};
+template <>
+struct Samples<SuppressionRecord> {
+  static std::vector<SuppressionRecord> All() {
+    SuppressionRecord account_entry = SampleSuppression();
+    account_entry.account = "alice";
+    account_entry.actor = "";
+    return {SuppressionRecord{}, SampleSuppression(), account_entry};
+  }
+};
+template <>
+struct Samples<AuditEntry> {
+  static std::vector<AuditEntry> All() { return {AuditEntry{}, SampleAudit()}; }
+};
+template <>
+struct Samples<QueueEntry> {
+  static std::vector<QueueEntry> All() {
+    QueueEntry many = SampleQueue();
+    many.recipients.assign(5000, "x@example.com");
+    return {QueueEntry{}, SampleQueue(), many};
+  }
+};
+
+template <typename T>
+class RecordTest : public ::testing::Test {};
+using RecordTypes = ::testing::Types<AccountRecord, SuppressionRecord, AuditEntry, QueueEntry>;
+TYPED_TEST_SUITE(RecordTest, RecordTypes);
+
+TYPED_TEST(RecordTest, RoundTrip) {
+  for (const TypeParam& r : Samples<TypeParam>::All()) {
+    const std::string bytes = Encode(r);
+    TypeParam back;
+    Status s = Decode(bytes, "test/rec", &back);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(Same(r, back));
+    EXPECT_EQ(Encode(back), bytes);  // canonical
+  }
+}
+
+TYPED_TEST(RecordTest, EveryTruncationIsCorruption) {
+  const std::vector<TypeParam> samples = Samples<TypeParam>::All();
+  const TypeParam before = samples.front();
+  for (const TypeParam& r : samples) {
+    const std::string bytes = Encode(r);
+    ASSERT_GT(bytes.size(), 1u);
+    if (bytes.size() > 8192) continue;  // quadratic; the small samples cover every field
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      TypeParam out = before;
+      // A copy of exactly n bytes, so ASan sees any read past it.
+      std::vector<char> buf(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n));
+      Status s = Decode(std::string_view(buf.data(), n), "test/rec", &out);
+      ASSERT_EQ(s.code(), Status::Code::kCorruption) << "prefix of " << n << " bytes";
+      ASSERT_EQ(s.message().rfind("test/rec: ", 0), 0u) << s.message();
+      ASSERT_TRUE(Same(out, before)) << "output changed on failure, prefix " << n;
+    }
+  }
+}
+
+TYPED_TEST(RecordTest, TrailingBytesAreCorruption) {
+  for (const std::string& tail : std::vector<std::string>{"\0"s, "x"s, std::string(1000, 'z')}) {
+    const std::string bytes = Encode(Samples<TypeParam>::All().back()) + tail;
+    TypeParam out;
+    Status s = Decode(bytes, "test/rec", &out);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption);
+    EXPECT_NE(s.message().find("trailing"), std::string::npos) << s.message();
+  }
+}
+
+TYPED_TEST(RecordTest, UnknownVersionIsCorruption) {
+  for (int v : {0, 2, 7, 255}) {
+    std::string bytes = Encode(Samples<TypeParam>::All().back());
+    bytes[0] = static_cast<char>(v);
+    TypeParam out;
+    Status s = Decode(bytes, "test/rec", &out);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << v;
+    EXPECT_NE(s.message().find("version " + std::to_string(v)), std::string::npos)
+        << s.message();
+  }
+}
+
+TYPED_TEST(RecordTest, EmptyAndGarbageAreCorruption) {
+  const std::vector<std::string> inputs = {
+      ""s, "\x01"s, "\x01\xff\xff\xff\xff"s, std::string(64, '\xff'), std::string(64, '\0'),
+      "\x01" + std::string(100, '\x7f')};
+  for (const auto& in : inputs) {
+    TypeParam out;
+    EXPECT_EQ(Decode(in, "x", &out).code(), Status::Code::kCorruption) << in.size();
+  }
+}
+
+// --------------------------------------------- lengths over the buffer
+
+TEST(Records, StringLengthLargerThanBuffer) {
+  for (uint32_t len : {5u, 100u, kMaxField, 0xffffffffu}) {
+    // Second string of the suppression record claims more bytes than remain.
+    std::string s;
+    U8(&s, 1);
+    Str(&s, "");
+    U32(&s, len);
+    s += "bob";
+    SuppressionRecord out;
+    Status st = Decode(s, "suppression/x", &out);
+    EXPECT_EQ(st.code(), Status::Code::kCorruption) << len;
+  }
+}
+
+TEST(Records, StringLengthOverLimit) {
+  std::string s;
+  U8(&s, 1);
+  U32(&s, kMaxField + 1);
+  s.append(kMaxField + 1, 'a');  // present, but over the bound
+  Str(&s, "bob@example.com");
+  Str(&s, "");
+  Str(&s, "");
+  U64(&s, 0);
+  SuppressionRecord out;
+  Status st = Decode(s, "suppression/x", &out);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_NE(st.message().find("over limit"), std::string::npos) << st.message();
+}
+
+TEST(Records, LongestStringAccepted) {
+  SuppressionRecord r;
+  r.reason = std::string(kMaxField, 'q');
+  SuppressionRecord out;
+  ASSERT_TRUE(Decode(Encode(r), "s", &out).ok());
+  EXPECT_EQ(out.reason.size(), kMaxField);
+}
+
+// An oversize field is cut by Encode to the bound (documented as "bounded");
+// the record stays decodable.
+TEST(Records, OversizeFieldEncodesDecodably) {
+  AuditEntry e;
+  e.detail = std::string(kMaxField + 10, 'd');
+  e.action = "after";
+  AuditEntry out;
+  Status s = Decode(Encode(e), "audit", &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(out.detail.size(), kMaxField);
+  EXPECT_EQ(out.action, "after");
+}
+
+std::string QueueHeader(uint64_t count) {
+  std::string s;
+  U8(&s, 1);
+  Str(&s, "QID");
+  Str(&s, "alice");
+  U64(&s, 1'790'000'000);
+  U64(&s, count);
+  return s;
+}
+
+TEST(Records, RecipientCountOverLimit) {
+  for (uint64_t n : {kMaxRecipients + 1, uint64_t{1} << 32, UINT64_MAX}) {
+    QueueEntry out;
+    Status st = Decode(QueueHeader(n), "queue/QID", &out);
+    EXPECT_EQ(st.code(), Status::Code::kCorruption) << n;
+    EXPECT_NE(st.message().find("recipient count"), std::string::npos) << st.message();
+  }
+}
+
+TEST(Records, RecipientCountLargerThanData) {
+  std::string s = QueueHeader(3);
+  Str(&s, "a@example.com");
+  QueueEntry out;
+  EXPECT_EQ(Decode(s, "queue/QID", &out).code(), Status::Code::kCorruption);
+  // The largest allowed count with no data behind it.
+  EXPECT_EQ(Decode(QueueHeader(kMaxRecipients), "queue/QID", &out).code(),
+            Status::Code::kCorruption);
+}
+
+TEST(Records, RecipientCountAtLimit) {
+  std::string s = QueueHeader(kMaxRecipients);
+  for (uint64_t i = 0; i < kMaxRecipients; ++i) Str(&s, "");
+  QueueEntry out;
+  ASSERT_TRUE(Decode(s, "queue/QID", &out).ok());
+  EXPECT_EQ(out.recipients.size(), kMaxRecipients);
+}
+
+// ---------------------------------------------------- account fields
+
+std::string AccountBytes(uint8_t status, uint8_t dry) {
+  std::string s;
+  U8(&s, 1);
+  Str(&s, "alice");
+  for (int i = 0; i < 4; ++i) U64(&s, kInheritLimit);
+  U8(&s, status);
+  Str(&s, "reason");
+  Str(&s, "actor");
+  U64(&s, 10);
+  U64(&s, 20);
+  U8(&s, dry);
+  U64(&s, 30);
+  return s;
+}
+
+TEST(Records, HandBuiltAccountDecodes) {
+  AccountRecord a;
+  ASSERT_TRUE(Decode(AccountBytes(1, 0), "accounts/alice", &a).ok());
+  EXPECT_EQ(a.name, "alice");
+  EXPECT_EQ(a.status, AccountStatus::kSuspended);
+  EXPECT_EQ(a.status_reason, "reason");
+  EXPECT_EQ(a.status_since, 10);
+  EXPECT_EQ(a.reinstated_until, 20);
+  EXPECT_FALSE(a.dry_run);
+  EXPECT_EQ(a.created, 30);
+  EXPECT_EQ(Encode(a), AccountBytes(1, 0));
+}
+
+TEST(Records, UnknownAccountStatus) {
+  for (uint8_t st : {3, 4, 255}) {
+    AccountRecord a;
+    Status s = Decode(AccountBytes(st, 0), "accounts/alice", &a);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << int(st);
+    EXPECT_NE(s.message().find("status"), std::string::npos) << s.message();
+  }
+}
+
+TEST(Records, BadDryRunFlag) {
+  for (uint8_t d : {2, 255}) {
+    AccountRecord a;
+    EXPECT_EQ(Decode(AccountBytes(0, d), "accounts/alice", &a).code(), Status::Code::kCorruption)
+        << int(d);
+  }
+}
+
+TEST(Records, StatusNames) {
+  EXPECT_EQ(AccountStatusName(AccountStatus::kActive), "active");
+  EXPECT_EQ(AccountStatusName(AccountStatus::kSuspended), "suspended");
+  EXPECT_EQ(AccountStatusName(AccountStatus::kReinstated), "reinstated");
+}
+
+// ----------------------------------------------------- big-endian keys
+
+TEST(Records, Be64RoundTripAndOrder) {
+  const std::vector<uint64_t> values = {0, 1, 255, 256, 0x0102030405060708ull,
+                                        uint64_t{1} << 63, UINT64_MAX};
+  std::string prev;
+  for (uint64_t v : values) {
+    std::string k;
+    PutBe64(&k, v);
+    ASSERT_EQ(k.size(), 8u);
+    EXPECT_EQ(GetBe64(k), v);
+    if (!prev.empty()) {
+      EXPECT_LT(std::memcmp(prev.data(), k.data(), 8), 0) << v;  // memcmp order = numeric
+    }
+    prev = k;
+  }
+  std::string k;
+  PutBe64(&k, 0x0102030405060708ull);
+  EXPECT_EQ(k, "\x01\x02\x03\x04\x05\x06\x07\x08"s);
+}
+
+}  // namespace
+}  // namespace senderguard
