@@ -10,7 +10,9 @@
 # milter client over TCP stalls ~40 ms per message (Nagle + delayed ACK on the milter side, see
 # /work/shared/notes/LIBRARIES.md), which would measure the TCP stack rather than the milter.
 #
-# Usage: bench/run.sh [--messages N] [--sessions S]     (defaults N=4000, S=20; run as root)
+# Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R]  (defaults 4000, 20, 3; as root)
+# The phases run R times interleaved (a b c, a b c, ...); the summary gives each phase's median,
+# which keeps a burst of background load from deciding the ratio.
 # Environment: SG_BIN_DIR (default build/bin), TB_KEEP=1 keeps the temp dir for inspection.
 set -euo pipefail
 
@@ -21,17 +23,20 @@ source "$ROOT/scripts/lib/testbed.sh"
 
 MESSAGES=4000
 SESSIONS=20
+ROUNDS=3
 WARMUP=200
 PROCS=4
 BIN_DIR=${SG_BIN_DIR:-$ROOT/build/bin}
 
-usage() { echo "usage: $0 [--messages N] [--sessions S]" >&2; }
+usage() { echo "usage: $0 [--messages N] [--sessions S] [--rounds R]" >&2; }
 while (($#)); do
     case $1 in
     --messages) MESSAGES=${2:?}; shift 2 ;;
     --messages=*) MESSAGES=${1#*=}; shift ;;
     --sessions) SESSIONS=${2:?}; shift 2 ;;
     --sessions=*) SESSIONS=${1#*=}; shift ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
+    --rounds=*) ROUNDS=${1#*=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
     esac
@@ -221,14 +226,8 @@ EOF
         NOTE[c]="senderguard-milter did not start"
         return 1
     fi
-    if ! run_phase c "unix:$d/sg.sock" "$pid"; then
-        tb_stop_postfix
-        tail -n 20 "$d/milter.log" >&2
-        NOTE[c]="failed during load (see stderr)"
-        tb_stop_pid "$pid"
-        return 1
-    fi
-    tb_stop_pid "$pid"
+    SG_PID=$pid
+    SG_SOCK=$d/sg.sock
 }
 
 ratio() { # ratio KEY_NUM KEY_DEN
@@ -251,30 +250,54 @@ echo "host:     nproc=$(nproc), $(uname -sr), $(grep -m1 '^model name' /proc/cpu
 echo "postfix:  $(postconf -d -h mail_version)"
 echo "load:     $MESSAGES messages per phase (+$WARMUP warm-up), $SESSIONS sessions over $PROCS smtp-source processes, 1 message/connection"
 
-# (a) no milter
-run_phase a "" ""
-
-# (b) null milter
+# Milters start once and stay up across rounds.
 NULL_BIN=$(null_milter_bin)
 "$NULL_BIN" -p "unix:$TB_DIR/null.sock" >"$TB_DIR/log/null-milter.log" 2>&1 </dev/null &
 NULL_PID=$!
 tb_track_pid "$NULL_PID"
 tb_wait_socket "$TB_DIR/null.sock" 10 "$NULL_PID"
-run_phase b "unix:$TB_DIR/null.sock" "$NULL_PID"
-tb_stop_pid "$NULL_PID"
-
-# (c) senderguard-milter
 POPULATE=
 PHASE_C_FAILED=0
+SG_PID=
 if ! phase_senderguard; then
     PHASE_C_FAILED=1
     log "phase c failed: ${NOTE[c]:-}"
 fi
 
+for ((r = 1; r <= ROUNDS; r++)); do
+    run_phase "a$r" "" ""
+    run_phase "b$r" "unix:$TB_DIR/null.sock" "$NULL_PID"
+    if [[ -n $SG_PID ]] && ! run_phase "c$r" "unix:$SG_SOCK" "$SG_PID"; then
+        tb_stop_postfix
+        NOTE[c]="failed during load (see stderr)"
+        PHASE_C_FAILED=1
+        SG_PID=
+    fi
+done
+
+# median KEY: the median of RATE[KEY1..KEYn] (or CPU_US with a second argument).
+median() {
+    local key=$1 arr=RATE r vals=()
+    [[ ${2:-} == cpu ]] && arr=CPU_US
+    for ((r = 1; r <= ROUNDS; r++)); do
+        local -n ref=$arr
+        [[ -n ${ref[$key$r]:-} ]] && vals+=("${ref[$key$r]}")
+    done
+    ((${#vals[@]})) || { echo ""; return; }
+    printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for key in a b c; do
+    m=$(median $key)
+    [[ -n $m ]] && RATE[$key]=$m
+    m=$(median $key cpu)
+    [[ -n $m ]] && CPU_US[$key]=$m
+done
+
 echo
 printf '%-20s %8s %7s %8s %17s %9s %9s %9s\n' phase messages wall_s "msg/s" "milter_cpu_us/msg" "host_cpu%" "idle_cpu%" delivered
-for key in a b c; do
-    case $key in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; esac
+for ((r = 1; r <= ROUNDS; r++)); do for key in "a$r" "b$r" "c$r"; do
+    case ${key:0:1} in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; esac
+    name="$name #$r"
     if [[ -n ${RATE[$key]:-} ]]; then
         printf '%-20s %8d %7s %8s %17s %9s %9s %9s' "$name" "$MESSAGES" "${WALL[$key]}" "${RATE[$key]}" \
             "${CPU_US[$key]:--}" "${HOST_BUSY[$key]}" "${IDLE_BUSY[$key]}" "${DELIVERED[$key]}"
@@ -283,14 +306,18 @@ for key in a b c; do
     fi
     [[ -n ${NOTE[$key]:-} ]] && printf '   (%s)' "${NOTE[$key]}"
     echo
-done
+done; done
+echo
+echo "medians over $ROUNDS round(s):"
+printf '  %-18s %8s msg/s   milter cpu %s us/msg\n' "(a) no milter" "${RATE[a]:--}" "-" \
+    "(b) null milter" "${RATE[b]:--}" "${CPU_US[b]:--}" "(c) senderguard" "${RATE[c]:--}" "${CPU_US[c]:--}"
 echo "milter_cpu_us/msg: utime+stime of the milter process (all threads) / messages."
 echo "host_cpu%: whole machine, all cores, during the measured run. idle_cpu%: the same during 1 s"
 echo "just before it with the benchmark idle; above a few % something else is using the machine"
 echo "and the figures of that phase are skewed."
 [[ -n $POPULATE ]] && echo "senderguard setup: $POPULATE"
 echo
-echo "throughput ratios:"
+echo "throughput ratios (of the medians):"
 echo "  null/none          $(ratio b a)"
 echo "  senderguard/null   $(ratio c b)"
 echo "  senderguard/none   $(ratio c a)"
