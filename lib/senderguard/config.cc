@@ -259,7 +259,7 @@ void ParseReplies(const Ctx& x, const toml::value& t, const std::string& key) {
               }}});
 }
 
-// Checks what toml11 does not handle gracefully: bytes that are not UTF-8
+// Checks what toml11 does not handle gracefully: lines over 8 KiB, bytes that are not UTF-8
 // (it reports them with a misleading message) and arrays or inline tables
 // nested deep enough to exhaust its recursive parser's stack. Strings and
 // comments are skipped so their brackets do not count.
@@ -269,9 +269,17 @@ std::optional<std::string> PrecheckText(std::string_view t, const std::string& f
   int depth = 0;
   size_t i = 0;
   auto fail = [&](const std::string& why) { return file + ":" + std::to_string(line) + ": " + why; };
+  constexpr size_t kMaxLine = 8192;
+  size_t line_start = 0;
   for (size_t p = 0; p < t.size();) {
     const auto u = static_cast<unsigned char>(t[p]);
-    if (u == '\n') ++line;
+    if (u == '\n') {
+      ++line;
+      line_start = p + 1;
+    } else if (p - line_start >= kMaxLine) {
+      // toml11 takes time that grows faster than n^2 on very long dotted keys.
+      return fail("syntax: line longer than 8192 bytes");
+    }
     if (u < 0x80) {
       ++p;
       continue;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -336,6 +338,29 @@ TEST(ParseConfigDeathTest, DeeplyNestedValueIsRefusedNotACrash) {
     ::setenv("ASAN_OPTIONS", saved.c_str(), 1);
   } else {
     ::unsetenv("ASAN_OPTIONS");
+  }
+}
+
+// A dotted key of 40,000 segments (80 KB, under the 1 MiB cap) costs toml11
+// time that grows faster than n^2 (about 20 s on the build machine). It must
+// be refused quickly; SIGALRM ends the child after 3 s.
+TEST(ParseConfigDeathTest, LongDottedKeyIsRefusedQuickly) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::string key = "a";
+  for (int i = 0; i < 40000; ++i) key += ".a";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"dotted_key", key + " = 1\n"},
+      {"dotted_table_header", "[" + key + "]\n"},
+  };
+  for (const auto& [name, text] : cases) {
+    EXPECT_EXIT(
+        {
+          ::alarm(3);
+          auto r = ParseConfig(text, "t.conf");
+          std::_Exit(r.ok() ? 1 : 0);
+        },
+        ::testing::ExitedWithCode(0), "")
+        << name;
   }
 }
 
