@@ -14,7 +14,7 @@
 namespace senderguard {
 namespace {
 
-constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr size_t kMaxConfigBytes = 64 << 10;  // real files are ~3 KiB
 constexpr size_t kMaxReplyText = 400;
 
 // Raised inside the parser to stop at the first error.
@@ -299,10 +299,15 @@ std::optional<std::string> PrecheckText(std::string_view t, const std::string& f
     p += n;
   }
   line = 1;
+  int dots = 0;
   while (i < t.size()) {
     const char c = t[i];
     if (c == '\n') {
       ++line;
+      dots = 0;
+    } else if (c == '.') {
+      // toml11's cost grows faster than n^2 with a dotted key's parts.
+      if (++dots > 32) return fail("syntax: more than 32 dots on one line");
     } else if (c == '#') {
       while (i < t.size() && t[i] != '\n') ++i;
       continue;
@@ -351,7 +356,7 @@ std::string FirstLine(std::string_view what) {
 
 Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view name) {
   const std::string file(name);
-  if (text.size() > kMaxConfigBytes) return Status::Invalid(file + ":1: file larger than 1 MiB");
+  if (text.size() > kMaxConfigBytes) return Status::Invalid(file + ":1: file larger than 64 KiB");
   if (auto bad = PrecheckText(text, file)) return Status::Invalid(*bad);
   auto cfg = std::make_shared<Config>();
   cfg->source = file;
@@ -380,7 +385,7 @@ Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path) {
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) return Status::Invalid(path + ":1: file larger than 1 MiB");
+    if (text.size() > kMaxConfigBytes) return Status::Invalid(path + ":1: file larger than 64 KiB");
   }
   return ParseConfig(text, path);
 }
