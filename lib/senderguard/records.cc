@@ -82,6 +82,7 @@ class Reader {
     }
     return Status::Ok();
   }
+  size_t remaining() const { return in_.size(); }
   bool Fail(std::string why) {
     if (error_.empty()) error_ = std::move(why);
     return false;
@@ -216,6 +217,8 @@ Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out) {
       r.U64(&n)) {
     if (n > kMaxRecipients) {
       r.Fail("recipient count " + std::to_string(n) + " over limit");
+    } else if (n > r.remaining() / 4) {  // each recipient takes at least its 4-byte length
+      r.Fail("recipient count " + std::to_string(n) + " larger than the record");
     } else {
       q.recipients.resize(n);
       for (auto& rc : q.recipients) {
