@@ -243,12 +243,33 @@ Status LmdbStore::Write(std::function<Status(MDB_txn*)> apply, std::function<voi
   job.apply = std::move(apply);
   job.after_commit = std::move(after_commit);
   std::future<Status> f = job.done.get_future();
-  {
-    std::lock_guard<std::mutex> lk(queue_mu_);
-    if (stopping_) return Status::Unavailable("store is closing");
-    queue_.push_back(&job);
+  std::unique_lock<std::mutex> lk(queue_mu_);
+  if (stopping_) return Status::Unavailable("store is closing");
+  queue_.push_back(&job);
+  if (!leader_active_) {
+    // No batch is being written: this caller writes the queue itself (no
+    // hand-off to another thread), taking along whatever others queued
+    // meanwhile. It stops after the batch that held its own job and leaves
+    // any rest to the writer thread, so no caller waits on others for long.
+    leader_active_ = true;
+    bool mine_done = false;
+    std::vector<Job*> batch;
+    while (!queue_.empty() && !mine_done) {
+      batch.clear();
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        if (queue_.front() == &job) mine_done = true;
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      lk.unlock();
+      RunBatch(batch);
+      lk.lock();
+    }
+    leader_active_ = false;
+    wrote_ = true;
+    if (!queue_.empty()) queue_cv_.notify_one();
   }
-  queue_cv_.notify_one();
+  lk.unlock();
   return f.get();
 }
 
@@ -257,30 +278,43 @@ void LmdbStore::WriterLoop() {
   auto next_housekeeping = options_.housekeeping
                                ? std::chrono::steady_clock::now() + std::chrono::seconds(30)
                                : std::chrono::steady_clock::time_point::max();
-  auto next_sync = std::chrono::steady_clock::time_point::max();
+  const auto sync_every = std::chrono::milliseconds(
+      options_.sync_interval_ms > 0 ? options_.sync_interval_ms : 1000);
+  auto next_sync = std::chrono::steady_clock::now() + sync_every;
   std::vector<Job*> batch;
   for (;;) {
-    batch.clear();
+    bool synced_needed = false;
     {
       std::unique_lock<std::mutex> lk(queue_mu_);
       auto wake = std::min({next_reader_check, next_sync, next_housekeeping});
-      queue_cv_.wait_until(lk, wake, [&] { return stopping_ || !queue_.empty(); });
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
+      queue_cv_.wait_until(lk, wake, [&] { return stopping_ || (!queue_.empty() && !leader_active_); });
+      // Jobs left by a leader (or queued while stopping): write them here.
+      while (!queue_.empty() && !leader_active_) {
+        leader_active_ = true;
+        batch.clear();
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+        lk.unlock();
+        RunBatch(batch);
+        lk.lock();
+        leader_active_ = false;
+        wrote_ = true;
       }
-      if (batch.empty() && stopping_) return;
-    }
-    if (!batch.empty()) {
-      RunBatch(batch);
-      if (options_.sync_interval_ms > 0 && next_sync == std::chrono::steady_clock::time_point::max())
-        next_sync = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(options_.sync_interval_ms);
+      if (stopping_ && queue_.empty() && !leader_active_) return;
+      synced_needed = wrote_;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_sync) {
-      mdb_env_sync(env_, 1);
-      next_sync = std::chrono::steady_clock::time_point::max();
+      if (synced_needed && options_.sync_interval_ms > 0) {
+        {
+          std::lock_guard<std::mutex> lk(queue_mu_);
+          wrote_ = false;
+        }
+        mdb_env_sync(env_, 1);
+      }
+      next_sync = now + sync_every;
     }
     if (now >= next_reader_check) {
       (void)Maintain();
@@ -367,15 +401,11 @@ void LmdbStore::RunHousekeeping() {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   size_t deleted = 0;
   bool more = false;
-  Job job;
-  job.apply = [&](MDB_txn* txn) {
+  Status st = Write([&](MDB_txn* txn) {
     deleted = 0;
     more = false;
     return Purge(txn, now, &deleted, &more);
-  };
-  std::vector<Job*> batch = {&job};
-  RunBatch(batch);
-  Status st = job.done.get_future().get();
+  });
   if (!st.ok()) {
     Log(Logger::Level::kError, "store=lmdb action=housekeeping error=" + KvEscape(st.message()));
   } else if (deleted > 0) {

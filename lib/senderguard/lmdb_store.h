@@ -6,10 +6,12 @@
 // libmilter runs one connection's callbacks on several threads; no
 // transaction outlives a call.
 //
-// Writes go through one writer thread that commits whatever is waiting in a
-// single transaction (group commit), each caller's part in a nested
-// transaction so one failure does not undo the others. A caller returns only
-// after its part is committed. With sync_interval_ms > 0 the environment runs
+// Writes are group-committed: a caller that finds no batch in progress writes
+// whatever is waiting in one transaction itself (no thread hand-off), each
+// caller's part in a nested transaction so one failure does not undo the
+// others; callers arriving meanwhile wait and ride in the next batch, which a
+// writer thread takes over when the leader's own part is done. A caller
+// returns only after its part is committed. With sync_interval_ms > 0 the environment runs
 // with MDB_NOSYNC and the writer flushes at that interval: a crash of the
 // process loses nothing committed; a crash of the machine may lose the last
 // interval. A full map is grown (doubled) and the write retried.
@@ -132,6 +134,8 @@ class LmdbStore final : public Store {
   std::condition_variable queue_cv_;
   std::deque<Job*> queue_;
   bool stopping_ = false;
+  bool leader_active_ = false;  // a thread is writing a batch
+  bool wrote_ = false;          // committed since the last fsync
   std::thread writer_;
   uint32_t audit_seq_ = 0;
 };
