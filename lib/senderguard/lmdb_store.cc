@@ -251,26 +251,30 @@ Status LmdbStore::Write(std::function<Status(MDB_txn*)> apply, std::function<voi
     // hand-off to another thread), taking along whatever others queued
     // meanwhile. It stops after the batch that held its own job and leaves
     // any rest to the writer thread, so no caller waits on others for long.
-    leader_active_ = true;
-    bool mine_done = false;
-    std::vector<Job*> batch;
-    while (!queue_.empty() && !mine_done) {
-      batch.clear();
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
-        if (queue_.front() == &job) mine_done = true;
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
-      lk.unlock();
-      RunBatch(batch);
-      lk.lock();
-    }
-    leader_active_ = false;
-    wrote_ = true;
+    WriteQueued(lk, &job);
     if (!queue_.empty()) queue_cv_.notify_one();
   }
   lk.unlock();
   return f.get();
+}
+
+void LmdbStore::WriteQueued(std::unique_lock<std::mutex>& lk, const Job* until) {
+  leader_active_ = true;
+  bool done = false;
+  std::vector<Job*> batch;
+  while (!queue_.empty() && !done) {
+    batch.clear();
+    while (!queue_.empty() && batch.size() < kMaxBatch) {
+      if (queue_.front() == until) done = true;
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lk.unlock();
+    RunBatch(batch);
+    lk.lock();
+  }
+  leader_active_ = false;
+  wrote_ = true;
 }
 
 void LmdbStore::WriterLoop() {
@@ -281,7 +285,6 @@ void LmdbStore::WriterLoop() {
   const auto sync_every = std::chrono::milliseconds(
       options_.sync_interval_ms > 0 ? options_.sync_interval_ms : 1000);
   auto next_sync = std::chrono::steady_clock::now() + sync_every;
-  std::vector<Job*> batch;
   for (;;) {
     bool synced_needed = false;
     {
@@ -289,19 +292,7 @@ void LmdbStore::WriterLoop() {
       auto wake = std::min({next_reader_check, next_sync, next_housekeeping});
       queue_cv_.wait_until(lk, wake, [&] { return stopping_ || (!queue_.empty() && !leader_active_); });
       // Jobs left by a leader (or queued while stopping): write them here.
-      while (!queue_.empty() && !leader_active_) {
-        leader_active_ = true;
-        batch.clear();
-        while (!queue_.empty() && batch.size() < kMaxBatch) {
-          batch.push_back(queue_.front());
-          queue_.pop_front();
-        }
-        lk.unlock();
-        RunBatch(batch);
-        lk.lock();
-        leader_active_ = false;
-        wrote_ = true;
-      }
+      if (!queue_.empty() && !leader_active_) WriteQueued(lk, nullptr);
       if (stopping_ && queue_.empty() && !leader_active_) return;
       synced_needed = wrote_;
     }

@@ -109,6 +109,10 @@ class LmdbStore final : public Store {
   Status Write(std::function<Status(MDB_txn*)> apply,
                std::function<void()> after_commit = nullptr);
   void WriterLoop();
+  // REQUIRES: lk holds queue_mu_ and no batch is being written. Writes queued
+  // jobs in batches, unlocking while each is written, until the queue is
+  // empty or the batch holding `until` is done; returns with lk held.
+  void WriteQueued(std::unique_lock<std::mutex>& lk, const Job* until);
   void RunBatch(std::vector<Job*>& batch);
   // Deletes aged-out records (see LmdbOptions::housekeeping); returns how
   // many, and sets *more when it stopped at its per-pass cap.
