@@ -10,9 +10,12 @@ PACKAGES=(
   build-essential cmake pkg-config
   # libraries (README says why each is there)
   libmilter-dev liblmdb-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libcctz-dev tzdata
+  libre2-dev libssl-dev libsystemd-dev
   # tests: GoogleTest, clang for libFuzzer and the sanitizers, a real Postfix with smtp-sink
   # and smtp-source, swaks as the SMTP client, LMDB's tools
   libgtest-dev clang libclang-rt-14-dev postfix swaks lmdb-utils
+  # the tailer's benchmark runs Debian's pflogsumm beside it
+  pflogsumm
   # tools the scripts use
   iproute2 procps findutils
 )

@@ -1,0 +1,1 @@
+#include "senderguard/arf.h"

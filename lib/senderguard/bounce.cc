@@ -1,0 +1,1 @@
+#include "senderguard/bounce.h"

@@ -1,0 +1,1 @@
+#include "senderguard/from_header.h"

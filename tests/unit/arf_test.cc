@@ -1,0 +1,3 @@
+#include "senderguard/arf.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "senderguard/bounce.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "senderguard/from_header.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "senderguard/reputation.h"
+
+#include <gtest/gtest.h>
