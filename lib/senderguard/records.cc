@@ -6,10 +6,13 @@
 namespace senderguard {
 namespace {
 
-constexpr uint8_t kAccountV1 = 1;
+constexpr uint8_t kAccountV2 = 2;
 constexpr uint8_t kSuppressionV1 = 1;
 constexpr uint8_t kAuditV1 = 1;
-constexpr uint8_t kQueueV1 = 1;
+constexpr uint8_t kQueueV2 = 2;
+constexpr uint8_t kDayCountsV1 = 1;
+constexpr uint8_t kBounceV1 = 1;
+constexpr uint32_t kMaxDomains = 1000;
 // Strings in records are bounded; a larger length is corruption.
 constexpr uint32_t kMaxField = 64 * 1024;
 constexpr uint32_t kMaxRecipients = 100000;
@@ -72,8 +75,10 @@ class Reader {
     uint8_t v;
     if (!U8(&v)) return false;
     if (v == 0 || v > known) return Fail("unknown record version " + std::to_string(v));
+    version_ = v;
     return true;
   }
+  uint8_t version() const { return version_; }
   Status Finish() {
     if (!error_.empty()) return Status::Corruption(std::string(what_) + ": " + error_);
     if (!in_.empty()) {
@@ -96,6 +101,7 @@ class Reader {
   std::string_view in_;
   std::string_view what_;
   std::string error_;
+  uint8_t version_ = 0;
 };
 
 }  // namespace
@@ -121,7 +127,7 @@ std::string_view AccountStatusName(AccountStatus s) {
 
 std::string Encode(const AccountRecord& r) {
   Writer w;
-  w.U8(kAccountV1);
+  w.U8(kAccountV2);
   w.Str(r.name);
   for (uint64_t l : r.limits) w.U64(l);
   w.U8(static_cast<uint8_t>(r.status));
@@ -131,14 +137,22 @@ std::string Encode(const AccountRecord& r) {
   w.I64(r.reinstated_until);
   w.U8(r.dry_run ? 1 : 0);
   w.I64(r.created);
+  w.U8(r.tier);
+  w.U64(r.clean_days);
+  w.I64(r.rated_through);
+  w.I64(r.rates_since);
+  w.U8(r.domains_only ? 1 : 0);
+  const size_t nd = std::min<size_t>(r.domains.size(), kMaxDomains);
+  w.U64(nd);
+  for (size_t i = 0; i < nd; ++i) w.Str(r.domains[i]);
   return w.Take();
 }
 
 Status Decode(std::string_view bytes, std::string_view what, AccountRecord* out) {
   Reader r(bytes, what);
   AccountRecord a;
-  uint8_t status = 0, dry = 0;
-  if (r.Version(kAccountV1) && r.Str(&a.name) && r.U64(&a.limits[0]) && r.U64(&a.limits[1]) &&
+  uint8_t status = 0, dry = 0, only = 0;
+  if (r.Version(kAccountV2) && r.Str(&a.name) && r.U64(&a.limits[0]) && r.U64(&a.limits[1]) &&
       r.U64(&a.limits[2]) && r.U64(&a.limits[3]) && r.U8(&status) && r.Str(&a.status_reason) &&
       r.Str(&a.status_actor) && r.I64(&a.status_since) && r.I64(&a.reinstated_until) &&
       r.U8(&dry) && r.I64(&a.created)) {
@@ -147,11 +161,31 @@ Status Decode(std::string_view bytes, std::string_view what, AccountRecord* out)
     } else if (dry > 1) {
       r.Fail("bad dry-run flag");
     }
+    uint64_t clean = 0, nd = 0;
+    if (r.version() >= 2 && r.U8(&a.tier) && r.U64(&clean) && r.I64(&a.rated_through) &&
+        r.I64(&a.rates_since) && r.U8(&only) && r.U64(&nd)) {
+      if (a.tier < 1 || a.tier > 5) {
+        r.Fail("tier " + std::to_string(a.tier) + " out of range");
+      } else if (clean > UINT32_MAX) {
+        r.Fail("clean-day count out of range");
+      } else if (only > 1) {
+        r.Fail("bad domains-only flag");
+      } else if (nd > kMaxDomains || nd > r.remaining() / 4) {
+        r.Fail("domain count " + std::to_string(nd) + " out of range");
+      } else {
+        a.clean_days = static_cast<uint32_t>(clean);
+        a.domains.resize(nd);
+        for (auto& d : a.domains) {
+          if (!r.Str(&d)) break;
+        }
+      }
+    }
   }
   Status s = r.Finish();
   if (!s.ok()) return s;
   a.status = static_cast<AccountStatus>(status);
   a.dry_run = dry == 1;
+  a.domains_only = only == 1;
   *out = std::move(a);
   return Status::Ok();
 }
@@ -200,12 +234,16 @@ Status Decode(std::string_view bytes, std::string_view what, AuditEntry* out) {
 
 std::string Encode(const QueueEntry& r) {
   Writer w;
-  w.U8(kQueueV1);
+  w.U8(kQueueV2);
   w.Str(r.queue_id);
   w.Str(r.account);
   w.I64(r.time);
-  w.U64(r.recipients.size());
-  for (const auto& rc : r.recipients) w.Str(rc);
+  const size_t n = std::min<size_t>(r.recipients.size(), kMaxRecipients);
+  w.U64(n);
+  for (size_t i = 0; i < n; ++i) w.Str(r.recipients[i]);
+  w.Str(r.message_id);
+  w.I64(r.last_event);
+  w.U8(r.forwarded ? 1 : 0);
   return w.Take();
 }
 
@@ -213,7 +251,8 @@ Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out) {
   Reader r(bytes, what);
   QueueEntry q;
   uint64_t n = 0;
-  if (r.Version(kQueueV1) && r.Str(&q.queue_id) && r.Str(&q.account) && r.I64(&q.time) &&
+  uint8_t fwd = 0;
+  if (r.Version(kQueueV2) && r.Str(&q.queue_id) && r.Str(&q.account) && r.I64(&q.time) &&
       r.U64(&n)) {
     if (n > kMaxRecipients) {
       r.Fail("recipient count " + std::to_string(n) + " over limit");
@@ -221,13 +260,62 @@ Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out) {
       r.Fail("recipient count " + std::to_string(n) + " larger than the record");
     } else {
       q.recipients.resize(n);
+      bool ok = true;
       for (auto& rc : q.recipients) {
-        if (!r.Str(&rc)) break;
+        if (!(ok = r.Str(&rc))) break;
+      }
+      if (ok && r.version() >= 2 && r.Str(&q.message_id) && r.I64(&q.last_event) &&
+          r.U8(&fwd) && fwd > 1) {
+        r.Fail("bad forwarded flag");
       }
     }
   }
   Status st = r.Finish();
+  q.forwarded = fwd == 1;
   if (st.ok()) *out = std::move(q);
+  return st;
+}
+
+std::string Encode(const DayCountsRecord& r) {
+  Writer w;
+  w.U8(kDayCountsV1);
+  for (uint64_t v : {r.delivered, r.deferred, r.hard, r.soft, r.technical, r.expired, r.complaints})
+    w.U64(v);
+  return w.Take();
+}
+
+Status Decode(std::string_view bytes, std::string_view what, DayCountsRecord* out) {
+  Reader r(bytes, what);
+  DayCountsRecord d;
+  (void)(r.Version(kDayCountsV1) && r.U64(&d.delivered) && r.U64(&d.deferred) && r.U64(&d.hard) &&
+         r.U64(&d.soft) && r.U64(&d.technical) && r.U64(&d.expired) && r.U64(&d.complaints));
+  Status st = r.Finish();
+  if (st.ok()) *out = d;
+  return st;
+}
+
+std::string Encode(const BounceRecord& r) {
+  Writer w;
+  w.U8(kBounceV1);
+  w.Str(r.address);
+  w.U64(r.count);
+  w.Str(r.last_account);
+  w.Str(r.last_category);
+  w.I64(r.last_time);
+  return w.Take();
+}
+
+Status Decode(std::string_view bytes, std::string_view what, BounceRecord* out) {
+  Reader r(bytes, what);
+  BounceRecord b;
+  uint64_t count = 0;
+  if (r.Version(kBounceV1) && r.Str(&b.address) && r.U64(&count) && r.Str(&b.last_account) &&
+      r.Str(&b.last_category) && r.I64(&b.last_time) && count > UINT32_MAX) {
+    r.Fail("bounce count out of range");
+  }
+  Status st = r.Finish();
+  b.count = static_cast<uint32_t>(count);
+  if (st.ok()) *out = std::move(b);
   return st;
 }
 

@@ -36,6 +36,15 @@ struct AccountRecord {
   int64_t reinstated_until = 0;  // kReinstated only: when it falls back to suspended
   bool dry_run = false;       // log what would be refused, refuse nothing
   int64_t created = 0;
+  // v2: reputation (written by the tailer and the ARF ingester).
+  uint8_t tier = 1;              // 1..5; the quota multiplier of reputation.h
+  uint32_t clean_days = 0;       // clean days counted toward the next tier
+  int64_t rated_through = 0;     // last UTC day number judged for the tier
+  int64_t rates_since = 0;       // Unix s: rates start the day after this (operator reinstatement)
+  // v2: From: domains the account has verified (DMARC); with domains_only,
+  // any other From: domain is refused.
+  bool domains_only = false;
+  std::vector<std::string> domains;
 };
 
 struct SuppressionRecord {
@@ -59,18 +68,41 @@ struct QueueEntry {
   std::string account;
   int64_t time = 0;
   std::vector<std::string> recipients;
+  // v2
+  std::string message_id;   // the Message-ID header as the milter saw it ("" when none)
+  int64_t last_event = 0;   // Unix s of the last log event seen for it (0: none yet)
+  bool forwarded = false;   // handed to a content filter that re-queued it under a new id
+};
+
+// Delivery outcomes of one account on one UTC day (reputation.h's DayCounts).
+struct DayCountsRecord {
+  uint64_t delivered = 0, deferred = 0, hard = 0, soft = 0, technical = 0, expired = 0,
+           complaints = 0;
+};
+
+// Hard bounces of one recipient, toward global suppression.
+struct BounceRecord {
+  std::string address;
+  uint32_t count = 0;
+  std::string last_account;
+  std::string last_category;
+  int64_t last_time = 0;
 };
 
 std::string Encode(const AccountRecord& r);
 std::string Encode(const SuppressionRecord& r);
 std::string Encode(const AuditEntry& r);
 std::string Encode(const QueueEntry& r);
+std::string Encode(const DayCountsRecord& r);
+std::string Encode(const BounceRecord& r);
 
 // `what` names the record in error messages ("accounts/alice").
 Status Decode(std::string_view bytes, std::string_view what, AccountRecord* out);
 Status Decode(std::string_view bytes, std::string_view what, SuppressionRecord* out);
 Status Decode(std::string_view bytes, std::string_view what, AuditEntry* out);
 Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out);
+Status Decode(std::string_view bytes, std::string_view what, DayCountsRecord* out);
+Status Decode(std::string_view bytes, std::string_view what, BounceRecord* out);
 
 // Big-endian fixed-width integers, for keys that sort by memcmp.
 void PutBe64(std::string* out, uint64_t v);

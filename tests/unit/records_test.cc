@@ -43,6 +43,12 @@ AccountRecord SampleAccount() {
   a.reinstated_until = INT64_MAX;
   a.dry_run = true;
   a.created = INT64_MIN;
+  a.tier = 4;
+  a.clean_days = 6;
+  a.rated_through = 20'000;
+  a.rates_since = 1'790'000'000;
+  a.domains_only = true;
+  a.domains = {"example.com", kHostile};
   return a;
 }
 
@@ -72,14 +78,43 @@ QueueEntry SampleQueue() {
   q.account = "alice";
   q.time = 1'790'000'000;
   q.recipients = {"a@example.com", "", kHostile, std::string(1000, 'r')};
+  q.message_id = "<id@example.com>";
+  q.last_event = 1'790'000'100;
+  q.forwarded = true;
   return q;
+}
+
+DayCountsRecord SampleDay() {
+  return DayCountsRecord{1, 2, 3, 4, 5, 6, UINT64_MAX};
+}
+
+BounceRecord SampleBounce() {
+  BounceRecord b;
+  b.address = "gone@example.com";
+  b.count = 3;
+  b.last_account = "alice";
+  b.last_category = kHostile;
+  b.last_time = 1'790'000'000;
+  return b;
 }
 
 bool Same(const AccountRecord& a, const AccountRecord& b) {
   return a.name == b.name && a.limits == b.limits && a.status == b.status &&
          a.status_reason == b.status_reason && a.status_actor == b.status_actor &&
          a.status_since == b.status_since && a.reinstated_until == b.reinstated_until &&
-         a.dry_run == b.dry_run && a.created == b.created;
+         a.dry_run == b.dry_run && a.created == b.created && a.tier == b.tier &&
+         a.clean_days == b.clean_days && a.rated_through == b.rated_through &&
+         a.rates_since == b.rates_since && a.domains_only == b.domains_only &&
+         a.domains == b.domains;
+}
+bool Same(const DayCountsRecord& a, const DayCountsRecord& b) {
+  return a.delivered == b.delivered && a.deferred == b.deferred && a.hard == b.hard &&
+         a.soft == b.soft && a.technical == b.technical && a.expired == b.expired &&
+         a.complaints == b.complaints;
+}
+bool Same(const BounceRecord& a, const BounceRecord& b) {
+  return a.address == b.address && a.count == b.count && a.last_account == b.last_account &&
+         a.last_category == b.last_category && a.last_time == b.last_time;
 }
 bool Same(const SuppressionRecord& a, const SuppressionRecord& b) {
   return a.account == b.account && a.address == b.address && a.reason == b.reason &&
@@ -91,7 +126,8 @@ bool Same(const AuditEntry& a, const AuditEntry& b) {
 }
 bool Same(const QueueEntry& a, const QueueEntry& b) {
   return a.queue_id == b.queue_id && a.account == b.account && a.time == b.time &&
-         a.recipients == b.recipients;
+         a.recipients == b.recipients && a.message_id == b.message_id &&
+         a.last_event == b.last_event && a.forwarded == b.forwarded;
 }
 
 // ------------------------------------------------------- typed suite
@@ -130,9 +166,19 @@ struct Samples<QueueEntry> {
   }
 };
 
+template <>
+struct Samples<DayCountsRecord> {
+  static std::vector<DayCountsRecord> All() { return {DayCountsRecord{}, SampleDay()}; }
+};
+template <>
+struct Samples<BounceRecord> {
+  static std::vector<BounceRecord> All() { return {BounceRecord{}, SampleBounce()}; }
+};
+
 template <typename T>
 class RecordTest : public ::testing::Test {};
-using RecordTypes = ::testing::Types<AccountRecord, SuppressionRecord, AuditEntry, QueueEntry>;
+using RecordTypes = ::testing::Types<AccountRecord, SuppressionRecord, AuditEntry, QueueEntry,
+                                     DayCountsRecord, BounceRecord>;
 TYPED_TEST_SUITE(RecordTest, RecordTypes);
 
 TYPED_TEST(RecordTest, RoundTrip) {
@@ -176,7 +222,7 @@ TYPED_TEST(RecordTest, TrailingBytesAreCorruption) {
 }
 
 TYPED_TEST(RecordTest, UnknownVersionIsCorruption) {
-  for (int v : {0, 2, 7, 255}) {
+  for (int v : {0, 7, 255}) {
     std::string bytes = Encode(Samples<TypeParam>::All().back());
     bytes[0] = static_cast<char>(v);
     TypeParam out;
@@ -313,7 +359,10 @@ TEST(Records, HandBuiltAccountDecodes) {
   EXPECT_EQ(a.reinstated_until, 20);
   EXPECT_FALSE(a.dry_run);
   EXPECT_EQ(a.created, 30);
-  EXPECT_EQ(Encode(a), AccountBytes(1, 0));
+  // Re-encoded as version 2: the v1 bytes after the version byte, then the v2 defaults.
+  const std::string v2 = Encode(a);
+  EXPECT_EQ(v2[0], 2);
+  EXPECT_EQ(v2.substr(1, AccountBytes(1, 0).size() - 1), AccountBytes(1, 0).substr(1));
 }
 
 TEST(Records, UnknownAccountStatus) {
@@ -358,6 +407,54 @@ TEST(Records, Be64RoundTripAndOrder) {
   std::string k;
   PutBe64(&k, 0x0102030405060708ull);
   EXPECT_EQ(k, "\x01\x02\x03\x04\x05\x06\x07\x08"s);
+}
+
+
+// ------------------------------------------- records of an older schema
+
+// Version 1 of an account or queue entry (written before reputation and
+// Message-IDs) is the version 2 encoding's prefix; it decodes with defaults.
+TEST(RecordVersions, AccountV1DecodesWithDefaults) {
+  AccountRecord v1 = SampleAccount();
+  v1.tier = 1;
+  v1.clean_days = 0;
+  v1.rated_through = 0;
+  v1.rates_since = 0;
+  v1.domains_only = false;
+  v1.domains.clear();
+  std::string bytes = Encode(v1);
+  // v2 appends tier(1) clean(8) rated(8) since(8) only(1) count(8).
+  bytes.resize(bytes.size() - 34);
+  bytes[0] = 1;
+  AccountRecord out;
+  ASSERT_TRUE(Decode(bytes, "a", &out).ok());
+  EXPECT_TRUE(Same(out, v1));
+  EXPECT_EQ(out.tier, 1);
+}
+
+TEST(RecordVersions, QueueV1DecodesWithDefaults) {
+  QueueEntry v1 = SampleQueue();
+  v1.message_id.clear();
+  v1.last_event = 0;
+  v1.forwarded = false;
+  std::string bytes = Encode(v1);
+  bytes.resize(bytes.size() - 13);  // message_id(4+0) last_event(8) forwarded(1)
+  bytes[0] = 1;
+  QueueEntry out;
+  ASSERT_TRUE(Decode(bytes, "q", &out).ok());
+  EXPECT_TRUE(Same(out, v1));
+}
+
+TEST(RecordVersions, BadV2FieldsAreCorruption) {
+  AccountRecord a = SampleAccount();
+  a.tier = 9;
+  AccountRecord out;
+  EXPECT_EQ(Decode(Encode(a), "a", &out).code(), Status::Code::kCorruption);
+  QueueEntry q = SampleQueue();
+  std::string bytes = Encode(q);
+  bytes.back() = 2;  // forwarded flag
+  QueueEntry qo;
+  EXPECT_EQ(Decode(bytes, "q", &qo).code(), Status::Code::kCorruption);
 }
 
 }  // namespace
