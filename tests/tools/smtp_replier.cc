@@ -43,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,27 +116,27 @@ bool load_rules(const std::string& path, Rules& out, std::string& err) {
   }
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
-    std::size_t p = line.find_first_not_of(" \t");
-    if (p == std::string::npos || line[p] == '#') continue;
-    std::size_t pe = line.find_first_of(" \t", p);
-    std::size_t s = pe == std::string::npos ? pe : line.find_first_not_of(" \t", pe);
-    std::size_t se = s == std::string::npos ? s : line.find_first_of(" \t", s);
-    std::size_t r = se == std::string::npos ? se : line.find_first_not_of(" \t", se);
-    if (r == std::string::npos) {
+    std::istringstream fields(line);
+    std::string pattern, stage, reply;
+    if (!(fields >> pattern) || pattern[0] == '#') continue;
+    fields >> stage >> std::ws;
+    std::getline(fields, reply);
+    while (!reply.empty() && std::isspace(static_cast<unsigned char>(reply.back())))
+      reply.pop_back();
+    if (reply.empty()) {
       err = path + ":" + std::to_string(n) + ": expected PATTERN STAGE REPLY";
       return false;
     }
     Rule rule;
-    rule.pattern = lower(line.substr(p, pe - p));
-    const std::string stage = lower(line.substr(s, se - s));
+    rule.pattern = lower(pattern);
+    stage = lower(stage);
     rule.data_stage = stage.rfind("data", 0) == 0;
     rule.close = stage.size() > 6 && stage.compare(stage.size() - 6, 6, "-close") == 0;
     if (stage != "rcpt" && stage != "rcpt-close" && stage != "data" && stage != "data-close") {
       err = path + ":" + std::to_string(n) + ": unknown stage '" + stage + "'";
       return false;
     }
-    rule.wire = format_reply(line.substr(r));
+    rule.wire = format_reply(reply);
     if (rule.wire.empty()) {
       err = path + ":" + std::to_string(n) + ": reply must start with a 2xx/4xx/5xx code";
       return false;
@@ -324,7 +325,8 @@ void Session::run() {
           reply = "503 5.5.1 nested MAIL command\r\n";
         } else {
           std::size_t sz = lower(line).find(" size=");
-          if (sz != std::string::npos && std::strtoull(line.c_str() + sz + 6, nullptr, 10) > kMessageMax) {
+          if (sz != std::string::npos &&
+              std::strtoull(line.c_str() + sz + 6, nullptr, 10) > kMessageMax) {
             reply = "552 5.3.4 message size exceeds fixed limit\r\n";
           } else {
             in_mail_ = true;
@@ -423,7 +425,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
-    std::fprintf(stderr, "smtp_replier: refusing to bind non-loopback address %s\n", listen.c_str());
+    std::fprintf(stderr, "smtp_replier: refusing non-loopback address %s\n", listen.c_str());
     return 2;
   }
   sa.sin_port = htons(static_cast<uint16_t>(port));
