@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +39,9 @@ using sg::milter::StepResult;
 namespace {
 
 Context* g_ctx = nullptr;  // set once in main before smfi_main
+// Whether the MTA takes headers without replies (SMFIP_NR_HDR); Postfix and
+// Sendmail 8.14+ both offer it, and every connection negotiates the same.
+std::atomic<bool> g_nr_hdr{false};
 
 Session* Priv(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
 
@@ -75,12 +79,14 @@ sfsistat Guard(SMFICTX* ctx, const char* stage, F&& body) {
 extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
                                 unsigned long, unsigned long* pf0, unsigned long* pf1,
                                 unsigned long* pf2, unsigned long* pf3) {
-  (void)f0;
-  // Only the steps used: connect, MAIL, RCPT, end of message (and abort/close).
-  const unsigned long want = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
-                             SMFIP_NOUNKNOWN | SMFIP_NODATA;
-  *pf0 = SMFIF_SETSYMLIST;
+  // Only the steps used: connect, MAIL, RCPT, headers (Message-ID and the
+  // feedback token), end of message (and abort/close). Headers need no
+  // reply where the MTA allows (SMFIP_NR_HDR): they cost no round trip.
+  const unsigned long want = SMFIP_NOHELO | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+                             SMFIP_NODATA | SMFIP_NR_HDR;
+  *pf0 = SMFIF_SETSYMLIST | (f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS));
   *pf1 = want & f1;
+  g_nr_hdr = (f1 & SMFIP_NR_HDR) != 0;
   *pf2 = 0;
   *pf3 = 0;
   smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
@@ -124,10 +130,28 @@ extern "C" sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
   });
 }
 
+extern "C" sfsistat OnHeader(SMFICTX* ctx, char* name, char* value) {
+  return Guard(ctx, "header", [&] {
+    if (Session* s = Priv(ctx); s != nullptr && name != nullptr && value != nullptr) {
+      s->OnHeader(name, value);
+    }
+    return g_nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  });
+}
+
 extern "C" sfsistat OnEom(SMFICTX* ctx) {
   return Guard(ctx, "eom", [&] {
     Session* s = Priv(ctx);
     if (s == nullptr) return SMFIS_CONTINUE;
+    // The feedback token: delete what the client brought, add ours.
+    const std::string& hdr = g_ctx->config()->feedback_header;
+    for (int i = s->TokenHeadersSeen(); i >= 1; --i) {
+      smfi_chgheader(ctx, const_cast<char*>(hdr.c_str()), i, nullptr);
+    }
+    const std::string token = s->Token();
+    if (!token.empty()) {
+      smfi_addheader(ctx, const_cast<char*>(hdr.c_str()), const_cast<char*>(token.c_str()));
+    }
     return ToMilter(ctx, s->OnEom(Macro(ctx, "i")));
   });
 }
@@ -265,10 +289,11 @@ int main(int argc, char** argv) {
   struct smfiDesc desc = {};
   desc.xxfi_name = const_cast<char*>("senderguard");
   desc.xxfi_version = SMFI_VERSION;
-  desc.xxfi_flags = SMFIF_NONE;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
   desc.xxfi_connect = OnConnect;
   desc.xxfi_envfrom = OnEnvFrom;
   desc.xxfi_envrcpt = OnEnvRcpt;
+  desc.xxfi_header = OnHeader;
   desc.xxfi_eom = OnEom;
   desc.xxfi_abort = OnAbort;
   desc.xxfi_close = OnClose;

@@ -1,8 +1,10 @@
 #include "session.h"
 
+#include <cctype>
 #include <ctime>
 
 #include "senderguard/notify.h"
+#include "senderguard/token.h"
 
 namespace senderguard::milter {
 namespace {
@@ -118,6 +120,42 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
   return {};
 }
 
+namespace {
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+// The header value without folding and surrounding white space, capped.
+std::string Unfold(std::string_view v) {
+  std::string out;
+  for (char c : v.substr(0, 998)) {
+    if (c == '\r' || c == '\n') continue;
+    out.push_back(c == '\t' ? ' ' : c);
+  }
+  const size_t b = out.find_first_not_of(' ');
+  const size_t e = out.find_last_not_of(' ');
+  return b == std::string::npos ? std::string() : out.substr(b, e - b + 1);
+}
+}  // namespace
+
+void Session::OnHeader(std::string_view name, std::string_view value) {
+  if (!txn_.active) return;
+  if (txn_.message_id.empty() && IEquals(name, "Message-ID")) {
+    txn_.message_id = Unfold(value);
+  } else if (IEquals(name, cfg_->feedback_header)) {
+    ++txn_.token_headers;
+  }
+}
+
+std::string Session::Token() const {
+  if (!txn_.identity || cfg_->feedback_secret.empty()) return {};
+  return FeedbackToken(cfg_->feedback_secret, txn_.identity->account);
+}
+
 StepResult Session::OnEom(std::string_view queue_id) {
   if (!txn_.identity) return {};
   const std::string account = txn_.identity->account;
@@ -126,6 +164,7 @@ StepResult Session::OnEom(std::string_view queue_id) {
   q.account = account;
   q.time = Now();
   q.recipients = txn_.recipients;
+  q.message_id = txn_.message_id;
   auto alerts = ctx_->store()->Commit(account, txn_.held, &q, q.time);
   txn_.held.clear();  // Commit took the hold, or released it on failure
   if (!alerts.ok()) {

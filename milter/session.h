@@ -56,6 +56,14 @@ class Session {
 
   StepResult OnMail(std::string_view envelope_from, std::string_view sasl_login);
   StepResult OnRcpt(std::string_view recipient, std::string_view queue_id);
+  // A header field of the message (only Message-ID and our token header
+  // are looked at).
+  void OnHeader(std::string_view name, std::string_view value);
+  // At end of message, before OnEom: how many copies of the feedback-token
+  // header the message brought (to delete: a client must not choose the
+  // account a complaint blames), and the token to add ("" for none).
+  int TokenHeadersSeen() const { return txn_.token_headers; }
+  std::string Token() const;
   StepResult OnEom(std::string_view queue_id);
   void OnAbort();
 
@@ -70,6 +78,8 @@ class Session {
     std::optional<AccountRecord> record;
     std::vector<QuotaCharge> held;  // merged per window instance
     std::vector<std::string> recipients;
+    std::string message_id;
+    int token_headers = 0;
   };
   void ResetTxn();
   StepResult Act(const Decision& d, std::string_view stage, std::string_view queue_id);

@@ -259,6 +259,93 @@ void ParseReplies(const Ctx& x, const toml::value& t, const std::string& key) {
               }}});
 }
 
+double GetRate(const Ctx& x, const toml::value& v, std::string_view key, double lo, double hi) {
+  double d = 0;
+  if (v.is_floating()) d = v.as_floating();
+  else if (v.is_integer()) d = static_cast<double>(v.as_integer());
+  else Fail(x.file, v, key, "expected a number, got " + TypeName(v));
+  if (!(d >= lo && d <= hi))
+    Fail(x.file, v, key, "value out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+  return d;
+}
+
+void ParseTail(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(
+      x, t, key,
+      {{"source", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.tail_source = GetString(x, v, k, 4000);
+          if (x.c.tail_source != "journal" && x.c.tail_source.rfind("journal:/", 0) != 0 &&
+              (x.c.tail_source.empty() || x.c.tail_source[0] != '/'))
+            Fail(x.file, v, k, "expected an absolute file path or \"journal\"");
+        }},
+       {"rules", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.tail_rules = GetString(x, v, k, 4000);
+          if (x.c.tail_rules.empty() || x.c.tail_rules[0] != '/')
+            Fail(x.file, v, k, "must be an absolute path");
+        }},
+       {"timezone", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          std::string s = GetString(x, v, k, 64);
+          cctz::time_zone tz;
+          if (s == "localtime") tz = cctz::local_time_zone();
+          else if (s.empty() || !cctz::load_time_zone(s, &tz))
+            Fail(x.file, v, k, "unknown time zone \"" + s + "\" (\"localtime\" or an IANA name)");
+          x.c.tail_timezone = s;
+          x.c.tail_tz = tz;
+        }},
+       {"poll_interval_ms", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.tail_poll_ms = static_cast<uint64_t>(GetInt(x, v, k, 10, 60000));
+        }},
+       {"suppress_after_hard_bounces", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.suppress_after_hard_bounces = static_cast<uint32_t>(GetInt(x, v, k, 0, 1000));
+        }}});
+}
+
+void ParseReputation(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  ReputationConfig& r = x.c.reputation;
+  for (const auto& [k, v] : t.as_table()) {
+    const std::string full = key + "." + k;
+    if (k == "window_days") r.window_days = static_cast<int>(GetInt(x, v, full, 1, 90));
+    else if (k == "min_volume") r.min_volume = static_cast<uint64_t>(GetInt(x, v, full, 1, 1'000'000'000'000LL));
+    else if (k == "suspend_complaint_rate") r.suspend_complaint_rate = GetRate(x, v, full, 1e-9, 1);
+    else if (k == "suspend_hard_rate") r.suspend_hard_rate = GetRate(x, v, full, 1e-9, 1);
+    else if (k == "score_zero_complaint_rate") r.score_zero_complaint_rate = GetRate(x, v, full, 1e-9, 1);
+    else if (k == "score_zero_hard_rate") r.score_zero_hard_rate = GetRate(x, v, full, 1e-9, 1);
+    else if (k == "clean_days_per_step") r.clean_days_per_step = static_cast<int>(GetInt(x, v, full, 1, 365));
+    else if (k == "day_clean_volume") r.day_clean_volume = static_cast<uint64_t>(GetInt(x, v, full, 1, 1'000'000'000'000LL));
+    else if (k == "day_min_attempted") r.day_min_attempted = static_cast<uint64_t>(GetInt(x, v, full, 1, 1'000'000'000'000LL));
+    else if (k == "day_complaint_max") r.day_complaint_max = GetRate(x, v, full, 1e-9, 1);
+    else if (k == "day_hard_max") r.day_hard_max = GetRate(x, v, full, 1e-9, 1);
+    else if (k == "tier_multipliers") {
+      if (!v.is_array() || v.as_array().size() != 5)
+        Fail(x.file, v, full, "expected an array of 5 numbers (tiers 1..5)");
+      for (size_t i = 0; i < 5; ++i) r.tier_multipliers[i] = GetRate(x, v.as_array()[i], full, 0.001, 1000);
+    } else {
+      Fail(x.file, v, full, "unknown key");
+    }
+  }
+  Status st = r.Validate();
+  if (!st.ok()) Fail(x.file, t, key, st.message());
+}
+
+void ParseFeedback(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(x, t, key,
+            {{"header", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.feedback_header = GetString(x, v, k, 64);
+                bool ok = !x.c.feedback_header.empty();
+                for (char ch : x.c.feedback_header)
+                  ok = ok && ch > 32 && ch < 127 && ch != ':';
+                if (!ok) Fail(x.file, v, k, "not a header field name");
+              }},
+             {"secret", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.feedback_secret = GetString(x, v, k, 256);
+                if (!x.c.feedback_secret.empty() && x.c.feedback_secret.size() < 16)
+                  Fail(x.file, v, k, "use at least 16 characters (e.g. openssl rand -hex 32)");
+              }}});
+}
+
 // Checks what toml11 does not handle gracefully: lines over 8 KiB, bytes that are not UTF-8
 // (it reports them with a misleading message) and arrays or inline tables
 // nested deep enough to exhaust its recursive parser's stack. Strings and
@@ -366,7 +453,8 @@ Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::st
     Ctx x{file, *cfg};
     WalkTable(x, root, "",
               {{"store", ParseStore}, {"milter", ParseMilter}, {"quota", ParseQuota},
-               {"replies", ParseReplies}});
+               {"replies", ParseReplies}, {"tail", ParseTail}, {"reputation", ParseReputation},
+               {"feedback", ParseFeedback}});
   } catch (const ConfigError& e) {
     return Status::Invalid(e.message);
   } catch (const toml::exception& e) {

@@ -18,6 +18,7 @@
 
 #include "senderguard/identity.h"
 #include "senderguard/quota.h"
+#include "senderguard/reputation.h"
 #include "senderguard/status.h"
 
 namespace senderguard {
@@ -60,6 +61,22 @@ struct Config {
       "recipient {recipient} is suppressed ({reason}); remove it from your list";
   std::string reply_quota = "{window_adj} quota of {limit} {unit} reached; resets {reset}";
   std::string reply_error = "temporary local problem; please try again later";
+
+  // [tail] senderguard-tail: what it follows and how it classifies.
+  std::string tail_source = "/var/log/mail.log";  // a file, or "journal"
+  std::string tail_rules = "/etc/senderguard/bounce-rules.conf";
+  std::string tail_timezone = "localtime";  // zone of RFC 3164 log timestamps
+  cctz::time_zone tail_tz = cctz::local_time_zone();
+  uint64_t tail_poll_ms = 250;              // how often to look for new lines at the end
+  uint32_t suppress_after_hard_bounces = 3;  // 0: never suppress by bounces
+
+  // [reputation]
+  ReputationConfig reputation;
+
+  // [feedback] The token the milter adds to each accepted message so an ARF
+  // complaint names its account; empty secret: no token.
+  std::string feedback_header = "X-Senderguard-ID";
+  std::string feedback_secret;
 };
 
 // Parses configuration text. `name` is used in messages.

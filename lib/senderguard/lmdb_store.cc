@@ -9,6 +9,8 @@
 #include <ctime>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <algorithm>
 
 namespace senderguard {
 namespace {
@@ -49,6 +51,34 @@ std::string CounterKey(std::string_view account, Window w, int64_t start) {
   k.push_back(static_cast<char>(w));
   PutBe64(&k, static_cast<uint64_t>(start));
   return k;
+}
+
+constexpr int64_t kDayRetention = 90;  // days of daily counts kept
+constexpr int64_t kBounceRetention = 90 * 86400;
+
+std::string DayKey(std::string_view account, int64_t day) {
+  std::string k(account);
+  k.push_back('\0');
+  PutBe64(&k, static_cast<uint64_t>(day));
+  return k;
+}
+
+std::string MsgIdKey(std::string_view message_id, std::string_view queue_id) {
+  std::string k(message_id.substr(0, 400));  // LMDB keys are at most 511 bytes
+  k.push_back('\0');
+  k.append(queue_id.substr(0, 100));
+  return k;
+}
+
+void AddCounts(DayCountsRecord* to, const DayCountsRecord& d) {
+  auto add = [](uint64_t* a, uint64_t b) { *a = (*a > UINT64_MAX - b) ? UINT64_MAX : *a + b; };
+  add(&to->delivered, d.delivered);
+  add(&to->deferred, d.deferred);
+  add(&to->hard, d.hard);
+  add(&to->soft, d.soft);
+  add(&to->technical, d.technical);
+  add(&to->expired, d.expired);
+  add(&to->complaints, d.complaints);
 }
 
 std::string SuppressionKey(std::string_view account, std::string_view address) {
@@ -133,7 +163,8 @@ Status LmdbStore::OpenEnv() {
     struct { const char* name; MDB_dbi* dbi; } dbs[] = {
         {"accounts", &dbi_.accounts}, {"counters", &dbi_.counters}, {"alerts", &dbi_.alerts},
         {"suppression", &dbi_.suppression}, {"audit", &dbi_.audit}, {"queue", &dbi_.queue},
-        {"meta", &dbi_.meta}};
+        {"meta", &dbi_.meta}, {"days", &dbi_.days}, {"bounces", &dbi_.bounces},
+        {"msgid", &dbi_.msgid}, {"positions", &dbi_.positions}};
     for (auto& d : dbs) {
       rc = mdb_dbi_open(txn, d.name, MDB_CREATE, d.dbi);
       if (rc != 0) {
@@ -440,7 +471,15 @@ Status LmdbStore::Purge(MDB_txn* txn, int64_t now, size_t* deleted, bool* more) 
     QueueEntry q;
     // A corrupt entry is of no use to anyone: purge it too.
     const bool corrupt = !Decode(View(v), "queue", &q).ok();
-    if (!corrupt && q.time + options_.queue_retention_s >= now) continue;
+    if (!corrupt && std::max(q.time, q.last_event) + options_.queue_retention_s >= now) continue;
+    if (!corrupt && !q.message_id.empty()) {
+      MDB_val mk = Val(MsgIdKey(q.message_id, q.queue_id));
+      int drc = mdb_del(txn, dbi_.msgid, &mk, nullptr);
+      if (drc != 0 && drc != MDB_NOTFOUND) {
+        rc = drc;
+        break;
+      }
+    }
     rc = mdb_cursor_del(cur, 0);
     if (rc != 0) break;
     if (++*deleted >= kMaxPurgePerPass) {
@@ -450,6 +489,35 @@ Status LmdbStore::Purge(MDB_txn* txn, int64_t now, size_t* deleted, bool* more) 
   }
   mdb_cursor_close(cur);
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("purge", rc);
+  if (*more) return Status::Ok();
+  // Daily counts: key ends in the 8-byte day; bounce counts: by last bounce.
+  for (MDB_dbi dbi : {dbi_.days, dbi_.bounces}) {
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      bool old = false;
+      if (dbi == dbi_.days) {
+        const std::string_view key = View(k);
+        if (key.size() < 9) continue;
+        const int64_t day = static_cast<int64_t>(GetBe64(key.substr(key.size() - 8)));
+        old = day + kDayRetention < now / 86400;
+      } else {
+        BounceRecord b;
+        old = !Decode(View(v), "bounces", &b).ok() || b.last_time + kBounceRetention < now;
+      }
+      if (!old) continue;
+      rc = mdb_cursor_del(cur, 0);
+      if (rc != 0) break;
+      if (++*deleted >= kMaxPurgePerPass) {
+        *more = true;
+        break;
+      }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("purge", rc);
+    if (*more) break;
+  }
   return Status::Ok();
 }
 
@@ -774,7 +842,7 @@ Result<std::vector<QuotaAlert>> LmdbStore::Commit(std::string_view account,
           }
         }
         if (queue != nullptr && !queue->queue_id.empty()) {
-          Status s = Put(txn, dbi_.queue, queue->queue_id, Encode(*queue), "write queue map");
+          Status s = PutQueue(txn, *queue);
           if (!s.ok()) return s;
         }
         // First mail from an account without a record: create it, so `list`
@@ -829,6 +897,293 @@ Result<std::optional<QueueEntry>> LmdbStore::GetQueueEntry(std::string_view queu
   });
   if (!st.ok()) return st;
   return out;
+}
+
+Status LmdbStore::PutQueue(MDB_txn* txn, const QueueEntry& q) {
+  Status s = Put(txn, dbi_.queue, q.queue_id, Encode(q), "write queue map");
+  if (!s.ok() || q.message_id.empty()) return s;
+  return Put(txn, dbi_.msgid, MsgIdKey(q.message_id, q.queue_id), "", "write message-id index");
+}
+
+Result<std::vector<std::optional<QueueEntry>>> LmdbStore::GetQueueEntries(
+    const std::vector<std::string>& queue_ids) {
+  std::vector<std::optional<QueueEntry>> out;
+  Status st = Read([&](MDB_txn* txn) {
+    out.assign(queue_ids.size(), std::nullopt);
+    for (size_t i = 0; i < queue_ids.size(); ++i) {
+      MDB_val k = Val(queue_ids[i]), v;
+      if (queue_ids[i].empty() || queue_ids[i].size() > 500) continue;
+      int rc = mdb_get(txn, dbi_.queue, &k, &v);
+      if (rc == MDB_NOTFOUND) continue;
+      if (rc != 0) return LmdbError("read queue map", rc);
+      QueueEntry q;
+      // A corrupt entry attributes nothing; the caller counts it unattributed.
+      if (Decode(View(v), "queue/" + queue_ids[i], &q).ok()) out[i] = std::move(q);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<std::string>> LmdbStore::FindByMessageId(std::string_view message_id) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  Status st = Read([&](MDB_txn* txn) {
+    found.clear();
+    const std::string prefix = MsgIdKey(message_id, "");
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.msgid, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k = Val(prefix), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && found.size() < 100;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const std::string_view key = View(k);
+      if (key.substr(0, prefix.size()) != prefix) break;
+      std::string qid(key.substr(prefix.size()));
+      MDB_val qk = Val(qid), qv;
+      int64_t t = 0;
+      QueueEntry q;
+      if (mdb_get(txn, dbi_.queue, &qk, &qv) == 0 && Decode(View(qv), "queue", &q).ok()) t = q.time;
+      found.emplace_back(t, std::move(qid));
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read message-id index", rc);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  std::stable_sort(found.begin(), found.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+Result<std::optional<std::string>> LmdbStore::GetPosition(std::string_view source) {
+  std::optional<std::string> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_val k = Val(source), v;
+    int rc = mdb_get(txn, dbi_.positions, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return LmdbError("read position", rc);
+    out = std::string(View(v));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+namespace {
+Status ReadDays(MDB_txn* txn, MDB_dbi dbi, std::string_view account, int64_t first, int64_t last,
+                StoredDays* out) {
+  out->clear();
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return LmdbError("cursor", rc);
+  const std::string start = DayKey(account, first);
+  const std::string_view prefix(start.data(), account.size() + 1);
+  MDB_val k = Val(start), v;
+  Status st;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const std::string_view key = View(k);
+    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
+    const int64_t day = static_cast<int64_t>(GetBe64(key.substr(prefix.size())));
+    if (day > last) break;
+    DayCountsRecord d;
+    st = Decode(View(v), "days/" + std::string(account), &d);
+    if (!st.ok()) break;
+    out->emplace_back(day, d);
+  }
+  mdb_cursor_close(cur);
+  if (!st.ok()) return st;
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read days", rc);
+  return Status::Ok();
+}
+}  // namespace
+
+Result<StoredDays> LmdbStore::GetDays(std::string_view account, int64_t first_day,
+                                      int64_t last_day) {
+  StoredDays out;
+  Status st = Read([&](MDB_txn* txn) {
+    return ReadDays(txn, dbi_.days, account, first_day, last_day, &out);
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<BounceRecord>> LmdbStore::GetBounces(std::string_view address) {
+  std::optional<BounceRecord> out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_val k = Val(address), v;
+    int rc = mdb_get(txn, dbi_.bounces, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return LmdbError("read bounces", rc);
+    BounceRecord b;
+    Status d = Decode(View(v), "bounces/" + std::string(address), &b);
+    if (d.ok()) out = std::move(b);
+    return d;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
+                                                const AccountReview& review) {
+  // Sum the batch per (account, day) first: one read-modify-write per bucket.
+  std::map<std::pair<std::string, int64_t>, DayCountsRecord> sums;
+  std::map<std::string, uint64_t> complaints;
+  int64_t newest_day = batch.now / 86400;
+  for (const auto& e : batch.events) {
+    const int64_t day = e.time / 86400;
+    AddCounts(&sums[{e.account, day}], e.delta);
+    if (!e.account.empty()) complaints[e.account] += e.delta.complaints;
+  }
+  FeedbackResult result;
+  Status st = Write([&](MDB_txn* txn) {
+    result = FeedbackResult{};
+    for (const auto& [key, delta] : sums) {
+      const std::string k = DayKey(key.first, key.second);
+      MDB_val mk = Val(k), mv;
+      DayCountsRecord d;
+      int rc = mdb_get(txn, dbi_.days, &mk, &mv);
+      if (rc == 0) {
+        // A corrupt bucket is replaced rather than blocking every later count.
+        if (!Decode(View(mv), "days", &d).ok()) {
+          d = DayCountsRecord{};
+          Log(Logger::Level::kWarning,
+              "store=lmdb action=replace-corrupt-days account=" + KvEscape(key.first));
+        }
+      } else if (rc != MDB_NOTFOUND) {
+        return LmdbError("read days", rc);
+      }
+      AddCounts(&d, delta);
+      Status s = Put(txn, dbi_.days, k, Encode(d), "write days");
+      if (!s.ok()) return s;
+    }
+    for (const auto& q : batch.queue_puts) {
+      if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
+      Status s = PutQueue(txn, q);
+      if (!s.ok()) return s;
+    }
+    for (const auto& q : batch.queue_stubs) {
+      if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
+      MDB_val mk = Val(q.queue_id), mv;
+      int rc = mdb_get(txn, dbi_.queue, &mk, &mv);
+      if (rc == 0) continue;
+      if (rc != MDB_NOTFOUND) return LmdbError("read queue map", rc);
+      Status s = PutQueue(txn, q);
+      if (!s.ok()) return s;
+    }
+    // Hard bounces toward global suppression; complaints suppress per account.
+    std::vector<SuppressionRecord> adds;
+    for (const auto& e : batch.events) {
+      if (!e.hard_recipient.empty() && batch.suppress_after > 0 && e.hard_recipient.size() < 500) {
+        MDB_val mk = Val(e.hard_recipient), mv;
+        BounceRecord b;
+        int rc = mdb_get(txn, dbi_.bounces, &mk, &mv);
+        if (rc == 0 && !Decode(View(mv), "bounces", &b).ok()) b = BounceRecord{};
+        if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read bounces", rc);
+        b.address = e.hard_recipient;
+        b.count = b.count == UINT32_MAX ? b.count : b.count + 1;
+        b.last_account = e.account;
+        b.last_category = e.category;
+        b.last_time = e.time;
+        Status s = Put(txn, dbi_.bounces, e.hard_recipient, Encode(b), "write bounces");
+        if (!s.ok()) return s;
+        if (b.count == batch.suppress_after) {
+          SuppressionRecord r;
+          r.address = e.hard_recipient;
+          r.reason = std::to_string(b.count) + " hard bounces (" + e.category + "), last for " +
+                     (e.account.empty() ? std::string("an unknown account") : e.account);
+          r.actor = batch.actor;
+          r.since = batch.now;
+          adds.push_back(std::move(r));
+        }
+      }
+      if (!e.complainer.empty() && !e.account.empty() && e.complainer.size() < 400) {
+        SuppressionRecord r;
+        r.account = e.account;
+        r.address = e.complainer;
+        r.reason = "spam complaint";
+        r.actor = batch.actor;
+        r.since = batch.now;
+        adds.push_back(std::move(r));
+      }
+    }
+    for (const auto& r : adds) {
+      const std::string k = SuppressionKey(r.account, r.address);
+      MDB_val mk = Val(k), mv;
+      int rc = mdb_get(txn, dbi_.suppression, &mk, &mv);
+      if (rc == 0) continue;  // already there: keep the first reason
+      if (rc != MDB_NOTFOUND) return LmdbError("read suppression", rc);
+      Status s = Put(txn, dbi_.suppression, k, Encode(r), "write suppression");
+      if (!s.ok()) return s;
+      AuditEntry a;
+      a.time_us = batch.now * 1000000;
+      a.actor = batch.actor;
+      a.action = "suppress-add";
+      a.account = r.account;
+      a.detail = r.address + ": " + r.reason;
+      s = PutAudit(txn, a);
+      if (!s.ok()) return s;
+      result.suppressed.push_back(r);
+    }
+    // Reviews of every account counted for.
+    if (review) {
+      std::map<std::string, int64_t> accounts;
+      for (const auto& [key, delta] : sums) {
+        if (key.first.empty()) continue;
+        auto& d = accounts[key.first];
+        d = std::max({d, key.second, newest_day});
+      }
+      for (const auto& [name, last_day] : accounts) {
+        if (name.size() > 500) continue;
+        MDB_val mk = Val(name), mv;
+        AccountRecord a;
+        bool exists = false;
+        std::string before;
+        int rc = mdb_get(txn, dbi_.accounts, &mk, &mv);
+        if (rc == 0) {
+          before.assign(View(mv));
+          Status d = Decode(View(mv), "accounts/" + name, &a);
+          if (!d.ok()) {  // never overwrite a record we cannot read
+            Log(Logger::Level::kError, "store=lmdb action=review-skip error=" + KvEscape(d.message()));
+            continue;
+          }
+          exists = true;
+        } else if (rc == MDB_NOTFOUND) {
+          a.name = name;
+          a.created = batch.now;
+        } else {
+          return LmdbError("read account", rc);
+        }
+        StoredDays days;
+        Status s = ReadDays(txn, dbi_.days, name, last_day - std::max(batch.review_days, 1) + 1,
+                            last_day, &days);
+        if (!s.ok()) return s;
+        ReviewOutcome out;
+        auto it = complaints.find(name);
+        review(&a, days, it == complaints.end() ? 0 : it->second, &out);
+        const std::string after = Encode(a);
+        if (!exists || after != before) {
+          s = Put(txn, dbi_.accounts, name, after, "write account");
+          if (!s.ok()) return s;
+        }
+        for (const auto& e : out.audit) {
+          s = PutAudit(txn, e);
+          if (!s.ok()) return s;
+        }
+        for (auto& l : out.alerts) result.alerts.push_back(std::move(l));
+      }
+    }
+    if (!batch.source.empty()) {
+      Status s = Put(txn, dbi_.positions, batch.source, batch.position, "write position");
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
 }
 
 }  // namespace senderguard

@@ -2,7 +2,10 @@
 // milter, the CLI and the tailer at the same time.
 //
 // Named databases: accounts, counters, alerts, suppression, audit, queue,
-// meta (schema version). The environment is opened with MDB_NOTLS because
+// meta (schema version); for delivery feedback: days (per-account daily
+// counts, kept 90 days), bounces (hard bounces per address), msgid
+// (Message-ID + queue id index of the queue map), positions (tailer
+// sources). The environment is opened with MDB_NOTLS because
 // libmilter runs one connection's callbacks on several threads; no
 // transaction outlives a call.
 //
@@ -47,7 +50,9 @@ struct LmdbOptions {
   // Long-running writers (the milter) delete what has aged out, every
   // 10 minutes: counters and alerts of windows long past (minute windows
   // after 2 hours, hours after 2 days, days after 40, months after 400) and
-  // queue-map entries older than queue_retention_s.
+  // queue-map entries whose last event (or acceptance) is older than
+  // queue_retention_s; daily counts after 90 days, bounce counts 90 days
+  // after their last bounce.
   bool housekeeping = false;
   int64_t queue_retention_s = 7 * 86400;
 };
@@ -81,6 +86,15 @@ class LmdbStore final : public Store {
   Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                          const std::vector<WindowUsage>& windows) override;
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
+  Result<std::vector<std::optional<QueueEntry>>> GetQueueEntries(
+      const std::vector<std::string>& queue_ids) override;
+  Result<std::vector<std::string>> FindByMessageId(std::string_view message_id) override;
+  Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
+                                       const AccountReview& review) override;
+  Result<std::optional<std::string>> GetPosition(std::string_view source) override;
+  Result<StoredDays> GetDays(std::string_view account, int64_t first_day,
+                             int64_t last_day) override;
+  Result<std::optional<BounceRecord>> GetBounces(std::string_view address) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
   Status Maintain() override;
@@ -98,6 +112,7 @@ class LmdbStore final : public Store {
   };
   struct Dbis {
     MDB_dbi accounts, counters, alerts, suppression, audit, queue, meta;
+    MDB_dbi days, bounces, msgid, positions;
   };
 
   explicit LmdbStore(LmdbOptions options);
@@ -122,6 +137,7 @@ class LmdbStore final : public Store {
   void AdoptMapSize();
   void Log(Logger::Level level, const std::string& line);
   Status PutAudit(MDB_txn* txn, const AuditEntry& e);
+  Status PutQueue(MDB_txn* txn, const QueueEntry& q);
 
   LmdbOptions options_;
   MDB_env* env_ = nullptr;

@@ -28,7 +28,10 @@ std::array<uint64_t, kWindowCount> EffectiveLimits(const Config& cfg, const Acco
   std::array<uint64_t, kWindowCount> out{};
   for (Window w : kAllWindows) {
     const size_t i = Index(w);
-    out[i] = cfg.windows[i].default_limit;
+    // The configured default grows with the account's tier; a limit set for
+    // the account by an operator is taken as it is.
+    out[i] = ApplyTier(cfg.windows[i].default_limit, rec != nullptr ? rec->tier : kMinTier,
+                       cfg.reputation);
     if (rec != nullptr && rec->limits[i] != kInheritLimit) out[i] = rec->limits[i];
   }
   return out;

@@ -119,8 +119,8 @@ Status ReputationConfig::Validate() const {
                              " must be in (0, 1000] (got " + Double(m) + ")");
     }
     if (i > 0 && m < tier_multipliers[i - 1]) {
-      return Status::Invalid("tier_multipliers: tier " + std::to_string(i + 1) + " (" +
-                             Double(m) + ") is below tier " + std::to_string(i) + " (" +
+      return Status::Invalid("tier_multipliers: tier " + std::to_string(i + 1) + " (" + Double(m) +
+                             ") is below tier " + std::to_string(i) + " (" +
                              Double(tier_multipliers[i - 1]) + ")");
     }
   }
@@ -295,9 +295,8 @@ SuspendDecision DecideSuspension(const Rates& rates, AccountStatus effective_sta
   if (attempted >= cfg.min_volume && rates.hard_rate > cfg.suspend_hard_rate) {
     d.reason = SuspendReason::kHardBounceRate;
     d.detail = "hard-bounce rate " + Percent(rates.hard_rate, cfg.suspend_hard_rate) + " (" +
-               std::to_string(t.hard) + " of " + std::to_string(attempted) +
-               " attempted) over " + range + " exceeds " +
-               PercentOfThreshold(cfg.suspend_hard_rate);
+               std::to_string(t.hard) + " of " + std::to_string(attempted) + " attempted) over " +
+               range + " exceeds " + PercentOfThreshold(cfg.suspend_hard_rate);
   }
   return d;
 }
@@ -308,7 +307,7 @@ std::string DayString(int64_t day) {
   using i128 = __int128;
   const i128 z = static_cast<i128>(day) + 719468;
   const i128 era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<int64_t>(z - era * 146097);                   // [0, 146096]
+  const auto doe = static_cast<int64_t>(z - era * 146097);                    // [0, 146096]
   const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
   const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
   const int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11]

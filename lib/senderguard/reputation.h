@@ -58,7 +58,7 @@ struct DayCounts {
 using DayBuckets = std::vector<std::pair<int64_t, DayCounts>>;
 
 struct ReputationConfig {
-  int window_days = 30;     // rates over this many days, today included (1..90)
+  int window_days = 30;  // rates over this many days, today included (1..90)
   // The automatic rate rules need at least this many messages in the window
   // (1..1e12): delivered for the complaint rule (its denominator), attempted
   // for the hard-bounce rule (its denominator).

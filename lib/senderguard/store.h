@@ -46,6 +46,54 @@ struct WindowUsage {
   uint64_t used = 0;
 };
 
+// ---- delivery feedback (the tailer and the ARF ingester)
+
+// One outcome to count. Counts go to the account's bucket of the event's UTC
+// day (day = time / 86400).
+struct FeedbackEvent {
+  std::string account;         // "" = not attributed to any account (counted under "")
+  int64_t time = 0;            // Unix s of the event
+  DayCountsRecord delta;       // what to add, usually one count
+  std::string hard_recipient;  // a hard bounce that counts toward suppressing this address
+  std::string category;        // ... and its category, for the suppression's reason
+  std::string complainer;      // a complaint: suppress this address for `account`
+};
+
+// Everything one pass of the tailer (or one complaint) changes, written in
+// one transaction together with the source position, so a crash leaves
+// either all of it or none.
+struct FeedbackBatch {
+  std::string source;          // position key ("file:/var/log/mail.log"); "" = none
+  std::string position;        // opaque to the store
+  std::vector<FeedbackEvent> events;
+  std::vector<QueueEntry> queue_puts;   // queue-map entries written whole (links, last events)
+  std::vector<QueueEntry> queue_stubs;  // written only where the queue id has no entry yet
+  uint32_t suppress_after = 3;  // hard bounces before a global suppression; 0 = never
+  int review_days = 30;         // buckets handed to the review, ending with the newest event's day
+  int64_t now = 0;
+  std::string actor;            // for the audit entries and suppression records
+};
+
+// Days of one account: (UTC day number, counts), in day order.
+using StoredDays = std::vector<std::pair<int64_t, DayCountsRecord>>;
+
+// What a review did to one account.
+struct ReviewOutcome {
+  std::vector<AuditEntry> audit;    // written in the same transaction
+  std::vector<std::string> alerts;  // log lines for the caller (after the commit)
+};
+// Called inside the transaction for each account the batch counted for (not
+// ""), with its record (a fresh one named after it when it has none), its
+// buckets and the complaints this batch added. Edits the record (written
+// when changed). Must be a pure decision: it may run more than once.
+using AccountReview = std::function<void(AccountRecord* account, const StoredDays& days,
+                                         uint64_t batch_complaints, ReviewOutcome* out)>;
+
+struct FeedbackResult {
+  std::vector<SuppressionRecord> suppressed;  // added by this batch
+  std::vector<std::string> alerts;            // from the reviews
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -100,6 +148,24 @@ class Store {
 
   // ---- queue map
   virtual Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) = 0;
+  // Several at once, in one read (the tailer's lookups), in the order asked.
+  virtual Result<std::vector<std::optional<QueueEntry>>> GetQueueEntries(
+      const std::vector<std::string>& queue_ids) = 0;
+  // Queue ids of the entries recorded with this Message-ID, oldest first.
+  virtual Result<std::vector<std::string>> FindByMessageId(std::string_view message_id) = 0;
+
+  // ---- delivery feedback
+  // Applies the batch atomically (counts, queue-map entries, bounce counts,
+  // suppressions, reviews, position). Nothing is written when it fails.
+  virtual Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
+                                               const AccountReview& review) = 0;
+  // The position stored with the last batch of `source`, nullopt if none.
+  virtual Result<std::optional<std::string>> GetPosition(std::string_view source) = 0;
+  // The account's buckets with first_day <= day <= last_day.
+  virtual Result<StoredDays> GetDays(std::string_view account, int64_t first_day,
+                                     int64_t last_day) = 0;
+  // Hard bounces counted for an address, nullopt if none.
+  virtual Result<std::optional<BounceRecord>> GetBounces(std::string_view address) = 0;
 
   // ---- audit
   // Appends one entry by itself (changes made through this interface add

@@ -1,0 +1,192 @@
+// senderguard-arf: reads one feedback-loop report (ARF, RFC 5965) on stdin,
+// as a Postfix pipe transport or an alias hands it over, and counts the
+// complaint against the account that sent the original message: by the
+// feedback token the milter added ([feedback] header), else by the original
+// Message-ID through the queue map. The complainer is suppressed for that
+// account; a complaint against an account reinstated for a limited time
+// suspends it again at once; the review applies the rate rules.
+//
+// SECURITY: the report is untrusted (anyone can mail the abuse address).
+// It is parsed with hard limits (arf.h). The token is an HMAC with a secret
+// only the milter and this program know, so a forged report cannot blame an
+// account it never received mail from; a Message-ID can be guessed, so
+// attribution by Message-ID is weaker and logged as such. Runs as the user
+// of the pipe transport; writes only the LMDB store.
+//
+// Exit status (sysexits, as Postfix's pipe(8) reads it): 0 counted (or
+// deliberately ignored: a "not-spam" report); 65 EX_DATAERR not a feedback
+// report (Postfix bounces it; nothing stored); 75 EX_TEMPFAIL the store
+// failed (Postfix retries later); 78 EX_CONFIG bad configuration.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include "senderguard/arf.h"
+#include "senderguard/config.h"
+#include "senderguard/feedback.h"
+#include "senderguard/identity.h"
+#include "senderguard/lmdb_store.h"
+#include "senderguard/syslog_logger.h"
+#include "senderguard/token.h"
+
+namespace sg = senderguard;
+
+namespace {
+
+constexpr int kExOk = 0, kExDataErr = 65, kExTempFail = 75;
+constexpr size_t kMaxInput = 16u << 20;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"senderguard-arf: counts one ARF complaint (RFC 5965) read on stdin"};
+  std::string config_flag;
+  bool log_stderr = false;
+  app.add_option("-c,--config", config_flag, "configuration file");
+  app.add_flag("--stderr", log_stderr, "log to stderr too");
+  CLI11_PARSE(app, argc, argv);
+
+  sg::SyslogLogger logger("senderguard-arf", log_stderr);
+  auto loaded = sg::LoadConfig(sg::ConfigPath(config_flag));
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "senderguard-arf: %s\n", loaded.status().message().c_str());
+    return sg::kExitConfig;
+  }
+  const sg::Config& cfg = *loaded.value();
+  if (cfg.log_stderr) logger.set_stderr(true);
+
+  std::string msg;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(0, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "senderguard-arf: reading stdin: %s\n", std::strerror(errno));
+      return kExTempFail;
+    }
+    if (n == 0) break;
+    msg.append(buf, static_cast<size_t>(n));
+    if (msg.size() > kMaxInput) {
+      std::fprintf(stderr, "senderguard-arf: not a feedback report: message larger than 16 MiB\n");
+      return kExDataErr;
+    }
+  }
+  auto parsed = sg::ParseArf(msg, cfg.feedback_header);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "senderguard-arf: %s\n", parsed.status().message().c_str());
+    logger.Log(sg::Logger::Level::kWarning, sg::KvLine()
+                                                .Add("action", "refuse")
+                                                .Add("reason", "not-arf")
+                                                .Add("error", parsed.status().message())
+                                                .str());
+    return kExDataErr;
+  }
+  const sg::ArfReport& r = parsed.value();
+  if (r.feedback_type != "abuse" && r.feedback_type != "fraud") {
+    // "not-spam", "virus", "auth-failure", "other": not a complaint about the sender.
+    logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
+                                             .Add("action", "ignore")
+                                             .Add("feedback_type", r.feedback_type)
+                                             .Add("message_id", r.message_id)
+                                             .str());
+    return kExOk;
+  }
+
+  sg::LmdbOptions opts;
+  opts.path = cfg.store_path;
+  opts.map_size_bytes = cfg.map_size_mb << 20;
+  opts.sync_interval_ms = 0;  // one short-lived write: make it durable before exiting
+  opts.logger = &logger;
+  auto opened = sg::LmdbStore::Open(opts);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "senderguard-arf: %s\n", opened.status().message().c_str());
+    return kExTempFail;
+  }
+  sg::LmdbStore* store = opened.value().get();
+
+  // Attribution: the token first, then the Message-ID.
+  std::string account, by = "none";
+  if (!r.token.empty() && !cfg.feedback_secret.empty()) {
+    auto accounts = store->ListAccounts();
+    if (!accounts.ok()) {
+      std::fprintf(stderr, "senderguard-arf: %s\n", accounts.status().message().c_str());
+      return kExTempFail;
+    }
+    std::vector<std::string> names;
+    for (const auto& a : accounts.value()) names.push_back(a.name);
+    if (auto a = sg::AccountForToken(cfg.feedback_secret, r.token, names)) {
+      account = *a;
+      by = "token";
+    }
+  }
+  if (account.empty() && !r.message_id.empty()) {
+    auto ids = store->FindByMessageId(r.message_id);
+    if (!ids.ok()) {
+      std::fprintf(stderr, "senderguard-arf: %s\n", ids.status().message().c_str());
+      return kExTempFail;
+    }
+    auto entries = store->GetQueueEntries(ids.value());
+    if (!entries.ok()) {
+      std::fprintf(stderr, "senderguard-arf: %s\n", entries.status().message().c_str());
+      return kExTempFail;
+    }
+    for (size_t i = entries.value().size(); i-- > 0;) {  // newest first
+      const auto& e = entries.value()[i];
+      if (e && !e->account.empty()) {
+        account = e->account;
+        by = "message-id";
+        break;
+      }
+    }
+  }
+  std::string complainer;
+  for (const auto& rc : r.original_rcpt_to) {
+    if (auto a = sg::NormalizeAddress(rc)) {
+      complainer = *a;
+      break;
+    }
+  }
+
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  sg::FeedbackBatch batch;
+  batch.now = now;
+  batch.actor = "senderguard-arf";
+  batch.review_days = cfg.reputation.window_days;
+  sg::FeedbackEvent e;
+  e.account = account;
+  e.time = now;
+  e.delta.complaints = std::min<uint32_t>(r.incidents == 0 ? 1 : r.incidents, 1000);
+  e.complainer = account.empty() ? "" : complainer;
+  batch.events.push_back(e);
+  const sg::ReputationConfig rep = cfg.reputation;
+  auto review = [&rep, now](sg::AccountRecord* a, const sg::StoredDays& days, uint64_t complaints,
+                            sg::ReviewOutcome* out) {
+    sg::ReviewAccount(rep, now, "senderguard-arf", a, days, complaints, out);
+  };
+  auto res = store->ApplyFeedback(batch, review);
+  if (!res.ok()) {
+    std::fprintf(stderr, "senderguard-arf: %s\n", res.status().message().c_str());
+    logger.Log(sg::Logger::Level::kError,
+               sg::KvLine().Add("action", "error").Add("error", res.status().message()).str());
+    return kExTempFail;
+  }
+  store->Flush();
+  logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
+                                           .Add("action", "complaint")
+                                           .Add("account", account.empty() ? "-" : account)
+                                           .Add("by", by)
+                                           .Add("feedback_type", r.feedback_type)
+                                           .Add("complainer", complainer.empty() ? "-" : complainer)
+                                           .Add("message_id", r.message_id)
+                                           .Add("user_agent", r.user_agent)
+                                           .str());
+  for (const auto& a : res.value().alerts) logger.Log(sg::Logger::Level::kWarning, a);
+  return kExOk;
+}

@@ -1,0 +1,329 @@
+// senderguard-tail: follows Postfix's log and feeds every delivery outcome
+// back into the store: per-account daily counts, hard-bounce counts toward
+// suppression, the tier, and automatic suspension.
+//
+// SECURITY: the log is untrusted text: any local process can write to
+// syslog, and the recipient, Message-ID and reply text inside genuine
+// Postfix lines come from SMTP clients and remote servers. Lines are parsed
+// with hard limits (postfix_log.h) and only attributed through queue ids the
+// milter recorded. Runs as the user systemd gives it (it needs read access to
+// the log or the journal, and write access to the store); writes only the
+// LMDB store under [store] path. Spawns nothing.
+//
+// Exactly once: the position in the source (file identity and offset, or
+// journal cursor) is committed in the same LMDB transaction as the counts it
+// produced, so a crash or kill -9 at any moment neither loses nor repeats a
+// line.
+//
+// Signals: SIGTERM/SIGINT finish the chunk in hand and exit 0.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "file_source.h"
+#include "journal_source.h"
+#include "senderguard/config.h"
+#include "senderguard/feedback.h"
+#include "senderguard/lmdb_store.h"
+#include "senderguard/syslog_logger.h"
+
+namespace sg = senderguard;
+using sg::tail::FileSource;
+using sg::tail::JournalSource;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnSignal(int) { g_stop = true; }
+
+constexpr size_t kChunkLines = 8192;
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string Json(const sg::Outcome& o) {
+  nlohmann::json j;
+  j["time"] = o.time;
+  j["queue_id"] = o.queue_id;
+  j["recipient"] = o.recipient;
+  if (o.account.empty()) j["account"] = nullptr;
+  else j["account"] = o.account;
+  j["status"] = o.status;
+  j["dsn"] = o.dsn;
+  j["class"] = o.hop ? "forwarded" : std::string(sg::OutcomeClassName(o.cls));
+  j["category"] = std::string(sg::BounceCategoryName(o.category));
+  j["relay"] = o.relay;
+  j["reply"] = o.reply;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// --once --print FILE: classify and attribute, print JSON lines, write nothing.
+int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRules& rules,
+              sg::Store* store, sg::Logger* logger) {
+  FileSource src(file, logger);
+  sg::Status st = src.Restore(std::nullopt);
+  if (!st.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
+    return 66;  // EX_NOINPUT
+  }
+  if (::access(file.c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "senderguard-tail: %s: cannot read\n", file.c_str());
+    return 66;
+  }
+  sg::FeedbackSettings fs;
+  fs.tz = cfg.tail_tz;
+  sg::FeedbackEngine engine(store, &rules, fs);
+  std::vector<sg::RawLine> lines;
+  std::vector<sg::Outcome> outs;
+  for (;;) {
+    st = src.Read(&lines, kChunkLines);
+    if (!st.ok()) {
+      std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
+      return 74;
+    }
+    if (lines.empty()) break;
+    sg::FeedbackBatch batch;
+    outs.clear();
+    st = engine.Process(lines, Now(), &batch, &outs);
+    if (!st.ok()) {
+      std::fprintf(stderr, "senderguard-tail: store: %s\n", st.message().c_str());
+      return 74;
+    }
+    for (const auto& o : outs) std::cout << Json(o) << '\n';
+    src.Advance();
+  }
+  std::cout.flush();
+  const auto& s = engine.stats();
+  std::fprintf(stderr,
+               "senderguard-tail: lines=%llu used=%llu outcomes=%llu unattributed=%llu "
+               "malformed=%llu\n",
+               static_cast<unsigned long long>(s.lines), static_cast<unsigned long long>(s.used),
+               static_cast<unsigned long long>(s.outcomes),
+               static_cast<unsigned long long>(s.unattributed),
+               static_cast<unsigned long long>(s.malformed));
+  return 0;
+}
+
+template <typename Source>
+int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
+           sg::LmdbStore* store, sg::Logger* logger) {
+  sg::FeedbackSettings fs;
+  fs.tz = cfg.tail_tz;
+  fs.suppress_after = cfg.suppress_after_hard_bounces;
+  fs.reputation = cfg.reputation;
+  sg::FeedbackEngine engine(store, &rules, fs);
+  std::vector<sg::RawLine> lines;
+  auto last_stats = std::chrono::steady_clock::now();
+  uint64_t lines_at_stats = 0;
+  int64_t newest = 0;
+  const std::string actor = "senderguard-tail";
+  for (;;) {
+    sg::Status st = src.Read(&lines, kChunkLines);
+    if (!st.ok()) {
+      logger->Log(sg::Logger::Level::kError,
+                  sg::KvLine().Add("source", src.Key()).Add("action", "read-error").Add("error", st.message()).str());
+      if (once) return 74;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (lines.empty()) {
+      if (once || g_stop) break;
+      if constexpr (std::is_same_v<Source, JournalSource>) {
+        src.Wait(cfg.tail_poll_ms);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(cfg.tail_poll_ms));
+      }
+      continue;
+    }
+    const int64_t now = Now();
+    sg::FeedbackBatch batch;
+    batch.source = src.Key();
+    batch.position = src.PendingPosition();
+    batch.suppress_after = cfg.suppress_after_hard_bounces;
+    batch.review_days = cfg.reputation.window_days;
+    batch.now = now;
+    batch.actor = actor;
+    // Reads of the store may fail (map being resized by another process...):
+    // retry the same lines, nothing was appended.
+    for (int attempt = 0;; ++attempt) {
+      st = engine.Process(lines, now, &batch, nullptr);
+      if (st.ok() || g_stop) break;
+      logger->Log(sg::Logger::Level::kError,
+                  sg::KvLine().Add("action", "store-read-error").Add("error", st.message()).str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
+    }
+    if (!st.ok()) break;
+    for (const auto& e : batch.events) newest = std::max(newest, e.time);
+    const sg::ReputationConfig rep = cfg.reputation;
+    auto review = [&rep, now, &actor](sg::AccountRecord* a, const sg::StoredDays& days,
+                                      uint64_t complaints, sg::ReviewOutcome* out) {
+      sg::ReviewAccount(rep, now, actor, a, days, complaints, out);
+    };
+    // Commit counts and position together; on failure retry the same batch
+    // (the position does not move, so nothing is lost or repeated).
+    sg::Result<sg::FeedbackResult> res = sg::Status::Unavailable("not tried");
+    for (int attempt = 0;; ++attempt) {
+      res = store->ApplyFeedback(batch, review);
+      if (res.ok()) break;
+      logger->Log(sg::Logger::Level::kError,
+                  sg::KvLine().Add("action", "commit-error").Add("error", res.status().message()).str());
+      if (g_stop) return 75;  // EX_TEMPFAIL: position not moved
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
+    }
+    src.Advance();
+    for (const auto& s : res.value().suppressed) {
+      logger->Log(sg::Logger::Level::kInfo, sg::KvLine()
+                                                .Add("action", "suppress")
+                                                .Add("account", s.account.empty() ? "*" : s.account)
+                                                .Add("recipient", s.address)
+                                                .Add("reason", s.reason)
+                                                .str());
+    }
+    for (const auto& a : res.value().alerts) logger->Log(sg::Logger::Level::kWarning, a);
+    const auto t = std::chrono::steady_clock::now();
+    if (t - last_stats >= std::chrono::seconds(60)) {
+      const auto& s = engine.stats();
+      const double secs = std::chrono::duration<double>(t - last_stats).count();
+      logger->Log(sg::Logger::Level::kInfo,
+                  sg::KvLine()
+                      .Add("action", "stats")
+                      .Add("source", src.Key())
+                      .Add("lines", std::to_string(s.lines))
+                      .Add("lines_per_s", std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
+                      .Add("outcomes", std::to_string(s.outcomes))
+                      .Add("unattributed", std::to_string(s.unattributed))
+                      .Add("malformed", std::to_string(s.malformed))
+                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, Now() - newest) : 0))
+                      .str());
+      last_stats = t;
+      lines_at_stats = s.lines;
+    }
+  }
+  store->Flush();
+  const auto& s = engine.stats();
+  logger->Log(sg::Logger::Level::kInfo, sg::KvLine()
+                                            .Add("action", "stop")
+                                            .Add("lines", std::to_string(s.lines))
+                                            .Add("outcomes", std::to_string(s.outcomes))
+                                            .Add("unattributed", std::to_string(s.unattributed))
+                                            .str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"senderguard-tail: feeds Postfix's delivery outcomes back into senderguard"};
+  std::string config_flag, print_file, rules_flag;
+  bool once = false, log_stderr = false, check = false, from_start = false;
+  app.add_option("-c,--config", config_flag, "configuration file (default $SENDERGUARD_CONF or " +
+                                                 std::string(sg::kDefaultConfigPath) + ")");
+  app.add_flag("--once", once, "read what is there now, then exit (no following)");
+  app.add_option("--print", print_file,
+                 "with --once: read FILE and print one JSON object per delivery outcome; "
+                 "writes nothing");
+  app.add_option("--rules", rules_flag, "bounce rules file (overrides [tail] rules)");
+  app.add_flag("--stderr", log_stderr, "log to stderr too");
+  app.add_flag("--check", check, "check the configuration and the rules, then exit");
+  app.add_flag("--from-start", from_start, "journal: with no stored cursor, start at the oldest entry");
+  CLI11_PARSE(app, argc, argv);
+
+  const std::string path = sg::ConfigPath(config_flag);
+  sg::SyslogLogger logger("senderguard-tail", log_stderr);
+  std::shared_ptr<const sg::Config> cfg;
+  {
+    auto loaded = sg::LoadConfig(path);
+    if (!loaded.ok()) {
+      // --print needs no configuration: defaults do.
+      if (!print_file.empty() && config_flag.empty() && ::access(path.c_str(), F_OK) != 0) {
+        cfg = std::make_shared<sg::Config>();
+      } else {
+        std::fprintf(stderr, "senderguard-tail: %s\n", loaded.status().message().c_str());
+        return sg::kExitConfig;
+      }
+    } else {
+      cfg = loaded.value();
+    }
+  }
+  if (cfg->log_stderr) logger.set_stderr(true);
+  const std::string rules_path = rules_flag.empty() ? cfg->tail_rules : rules_flag;
+  auto rules = sg::BounceRules::Load(rules_path);
+  if (!rules.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", rules.status().message().c_str());
+    return sg::kExitConfig;
+  }
+  if (check) {
+    std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.value().size());
+    return 0;
+  }
+  if (!print_file.empty() && !once) {
+    std::fprintf(stderr, "senderguard-tail: --print goes with --once\n");
+    return 64;
+  }
+
+  sg::LmdbOptions opts;
+  opts.path = cfg->store_path;
+  opts.map_size_bytes = cfg->map_size_mb << 20;
+  opts.sync_interval_ms = cfg->sync_interval_ms;
+  opts.logger = &logger;
+  opts.housekeeping = !once;
+
+  if (!print_file.empty()) {
+    // Attribution needs the store, but printing must not create one.
+    std::unique_ptr<sg::LmdbStore> store;
+    if (::access((cfg->store_path + "/data.mdb").c_str(), R_OK) == 0) {
+      auto opened = sg::LmdbStore::Open(opts);
+      if (opened.ok()) store = std::move(opened.value());
+    }
+    return PrintFile(print_file, *cfg, rules.value(), store.get(), &logger);
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  auto opened = sg::LmdbStore::Open(opts);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", opened.status().message().c_str());
+    return 74;  // EX_IOERR
+  }
+  sg::LmdbStore* store = opened.value().get();
+  const std::string& source = cfg->tail_source;
+  const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
+  const std::string key = journal ? source : "file:" + source;
+  auto pos = store->GetPosition(key);
+  if (!pos.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", pos.status().message().c_str());
+    return 74;
+  }
+  logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
+                                           .Add("action", "start")
+                                           .Add("source", source)
+                                           .Add("rules", std::to_string(rules.value().size()))
+                                           .Add("resume", pos.value() ? "yes" : "no")
+                                           .str());
+  if (journal) {
+    JournalSource src(source, &logger);
+    sg::Status st = src.Restore(pos.value(), from_start);
+    if (!st.ok()) {
+      std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
+      return 74;
+    }
+    return Follow(src, once, *cfg, rules.value(), store, &logger);
+  }
+  FileSource src(source, &logger);
+  sg::Status st = src.Restore(pos.value());
+  if (!st.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
+    return 74;
+  }
+  return Follow(src, once, *cfg, rules.value(), store, &logger);
+}
