@@ -1,10 +1,13 @@
 // senderguardctl show ACCOUNT [--json]: state, each window's used / limit /
 // reset time, and the suppression count.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli.h"
 #include "senderguard/account_state.h"
+#include "senderguard/feedback.h"
 #include "senderguard/policy.h"
+#include "senderguard/reputation.h"
 
 namespace senderguard::cli {
 
@@ -44,6 +47,31 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
     windows.push_back(w);
   }
   j["windows"] = windows;
+
+  // Reputation over the configured window, from the tailer's daily counts.
+  const ReputationConfig& rc = cfg.reputation;
+  const int64_t today = DayNumber(now);
+  const StoredDays days = Take(env.store().GetDays(rec.name, today - rc.window_days + 1, today));
+  const Rates r = AccountRates(rc, now, rec, days);
+  nlohmann::json rep;
+  rep["window_days"] = rc.window_days;
+  rep["from"] = DayString(r.first_day);
+  rep["to"] = DayString(r.last_day);
+  rep["delivered"] = r.totals.delivered;
+  rep["deferred"] = r.totals.deferred;
+  rep["hard"] = r.totals.hard;
+  rep["soft"] = r.totals.soft;
+  rep["technical"] = r.totals.technical;
+  rep["expired"] = r.totals.expired;
+  rep["complaints"] = r.totals.complaints;
+  rep["attempted"] = r.totals.attempted();
+  rep["complaint_rate"] = r.complaint_rate;
+  rep["hard_bounce_rate"] = r.hard_rate;
+  rep["score"] = r.score;
+  rep["tier"] = rec.tier;
+  rep["tier_multiplier"] = rc.tier_multipliers[std::clamp<int>(rec.tier, 1, 5) - 1];
+  rep["clean_days"] = rec.clean_days;
+  j["reputation"] = rep;
   return j;
 }
 
@@ -77,6 +105,26 @@ void AddShowCommand(CLI::App& app, Env& env) {
     std::printf("dry-run:    %s\n", j["dry_run"].get<bool>() ? "yes" : "no");
     std::printf("suppressed: %llu address(es) on the account's list\n",
                 static_cast<unsigned long long>(j["suppressed"].get<uint64_t>()));
+    const auto& rep = j["reputation"];
+    std::printf("tier:       %d (quota x%g; %u clean day(s) toward the next)\n",
+                rep["tier"].get<int>(), rep["tier_multiplier"].get<double>(),
+                rep["clean_days"].get<unsigned>());
+    std::printf("score:      %d/100 over %s..%s\n", rep["score"].get<int>(),
+                rep["from"].get<std::string>().c_str(), rep["to"].get<std::string>().c_str());
+    std::printf("complaints: %.3f%% (%llu of %llu delivered)\n",
+                100 * rep["complaint_rate"].get<double>(),
+                static_cast<unsigned long long>(rep["complaints"].get<uint64_t>()),
+                static_cast<unsigned long long>(rep["delivered"].get<uint64_t>()));
+    std::printf("hard:       %.2f%% (%llu of %llu attempted)\n",
+                100 * rep["hard_bounce_rate"].get<double>(),
+                static_cast<unsigned long long>(rep["hard"].get<uint64_t>()),
+                static_cast<unsigned long long>(rep["attempted"].get<uint64_t>()));
+    std::printf("outcomes:   delivered %llu, soft %llu, technical %llu, expired %llu, deferrals %llu\n",
+                static_cast<unsigned long long>(rep["delivered"].get<uint64_t>()),
+                static_cast<unsigned long long>(rep["soft"].get<uint64_t>()),
+                static_cast<unsigned long long>(rep["technical"].get<uint64_t>()),
+                static_cast<unsigned long long>(rep["expired"].get<uint64_t>()),
+                static_cast<unsigned long long>(rep["deferred"].get<uint64_t>()));
     std::printf("\n%-8s %12s %12s  %-10s %-10s %s\n", "WINDOW", "USED", "LIMIT", "SOURCE", "COUNTS", "RESETS");
     for (const auto& w : j["windows"]) {
       std::printf("%-8s %12llu %12s  %-10s %-10s %s\n", w["window"].get<std::string>().c_str(),

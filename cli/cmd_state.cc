@@ -45,7 +45,14 @@ void AddStateCommands(CLI::App& app, Env& env) {
     const std::string actor = env.Actor();
     const std::string detail = secs ? "until " + FormatUtc(now + *secs) : "for good";
     Check(env.store().UpdateAccount(
-        name, [&](AccountRecord* a, bool) { return Reinstate(a, actor, now, secs); },
+        name,
+        [&](AccountRecord* a, bool) {
+          Status st = Reinstate(a, actor, now, secs);
+          // Reputation rates restart the day after: the days that led to
+          // the suspension do not suspend the account again.
+          if (st.ok()) a->rates_since = now;
+          return st;
+        },
         env.Audit("reinstate", name, detail)));
     std::printf("%s: reinstated %s\n", name.c_str(), detail.c_str());
   });

@@ -17,7 +17,7 @@ PACKAGES=(
   # the tailer's benchmark runs Debian's pflogsumm beside it
   pflogsumm
   # tools the scripts use
-  iproute2 procps findutils
+  iproute2 procps findutils openssl
 )
 
 missing=()

@@ -49,7 +49,7 @@ constexpr size_t kChunkLines = 8192;
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 std::string Json(const sg::Outcome& o) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;  // fields in a fixed order, for people and for grep
   j["time"] = o.time;
   j["queue_id"] = o.queue_id;
   j["recipient"] = o.recipient;
@@ -61,7 +61,7 @@ std::string Json(const sg::Outcome& o) {
   j["category"] = std::string(sg::BounceCategoryName(o.category));
   j["relay"] = o.relay;
   j["reply"] = o.reply;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 // --once --print FILE: classify and attribute, print JSON lines, write nothing.

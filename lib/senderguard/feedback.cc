@@ -139,7 +139,16 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
       if (p.skip == PostfixSkip::kTooLong) ++stats_.too_long;
       continue;
     }
-    if (p.kind == PostfixEvent::kQueueActive) continue;  // nothing to count
+    if (p.kind == PostfixEvent::kQueueActive) {
+      // A null-sender message: if the milter never saw it, it is Postfix's
+      // own (a bounce or delay notice), whatever order the bounce daemon's
+      // "notification" line and the delivery lines reach the log in.
+      if (p.sender.empty() && p.queue_id.size() <= 100) {
+        if (null_sender_.size() >= kMaxNotices) null_sender_.clear();
+        null_sender_.insert(std::string(p.queue_id));
+      }
+      continue;
+    }
     ++stats_.used;
     int64_t t = raw.time;
     if (t == 0) {
@@ -191,6 +200,7 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
       case PostfixEvent::kRemoved: {
         pending_.erase(qid);
         notices_.erase(qid);
+        null_sender_.erase(qid);
         Cached* c = Find(qid);
         if (c != nullptr && !c->stub && c->entry.last_event < it.time) {
           c->entry.last_event = it.time;
@@ -202,6 +212,7 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         if (notices_.count(qid) != 0) break;
         Cached* c = Find(qid);
         if (c != nullptr && c->stub) Link(c, batch);
+        if ((c == nullptr || c->stub) && null_sender_.count(qid) != 0) break;
         const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
         auto pit = pending_.find(qid);
         const uint64_t n = pit == pending_.end() || pit->second.empty() ? 1 : pit->second.size();
@@ -230,6 +241,7 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         if (notices_.count(qid) != 0) break;
         Cached* c = Find(qid);
         if (c != nullptr && c->stub) Link(c, batch);
+        if ((c == nullptr || c->stub) && null_sender_.count(qid) != 0) break;
         const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
         Outcome o;
         o.queue_id = qid;

@@ -20,7 +20,8 @@
 //     ID is linked to the account at once;
 //   - otherwise the outcome is counted as unattributed (account "").
 // Bounce notices Postfix queues about a message are its own mail: their
-// outcomes are not counted.
+// outcomes are not counted (known by the bounce daemon's "notification"
+// line, or by a null sender the milter never saw).
 //
 // Not thread-safe: one engine per tailer thread.
 #pragma once
@@ -105,6 +106,7 @@ class FeedbackEngine {
   // Recipients deferred and not yet final, per queue id (for "expired").
   std::unordered_map<std::string, std::unordered_set<std::string>> pending_;
   std::unordered_set<std::string> notices_;  // queue ids of Postfix's own notices
+  std::unordered_set<std::string> null_sender_;  // queue ids qmgr saw with from=<>
 };
 
 // The review Store::ApplyFeedback runs for every account a batch counted for:

@@ -43,6 +43,40 @@ EOF2
     tb_start_postfix "unix:$SG_SOCK"
 }
 
+# e2e_start_replier RULES [EXTRA_TOML]: as e2e_start, with tests/tools/smtp_replier answering
+# RULES (its rules-file syntax) as Postfix's relayhost instead of smtp-sink. In EXTRA_TOML,
+# @TB_DIR@ and @SRC@ stand for the test directory and the source tree.
+e2e_start_replier() {
+    local rules=$1 extra=${2:-}
+    tb_init
+    SG_CONF=$TB_DIR/senderguard.conf
+    SG_SOCK=$TB_DIR/milter.sock
+    SG_LOG=$TB_DIR/log/milter.log
+    extra=${extra//@TB_DIR@/$TB_DIR}
+    extra=${extra//@SRC@/$E2E_SRC}
+    cat >"$SG_CONF" <<EOF2
+[store]
+path = "$TB_DIR/store"
+[milter]
+socket = "unix:$SG_SOCK"
+socket_mode = "0666"
+log_stderr = true
+$extra
+EOF2
+    printf '%s\n' "$rules" >"$TB_DIR/replier.rules"
+    "$E2E_BIN/smtp_replier" --listen "127.0.0.1:$TB_SINK_PORT" --rules "$TB_DIR/replier.rules" \
+        --count-file "$TB_DIR/replier.count" >"$TB_DIR/log/replier.log" 2>&1 &
+    SG_REPLIER_PID=$!
+    tb_track_pid "$SG_REPLIER_PID"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -n $(ss -Htln "( sport = :$TB_SINK_PORT )" 2>/dev/null) ]] && break
+        sleep 0.1
+    done
+    e2e_start_milter
+    tb_start_postfix "unix:$SG_SOCK"
+}
+
 e2e_start_milter() {
     rm -f "$SG_SOCK"
     "$E2E_BIN/senderguard-milter" -c "$SG_CONF" >>"$SG_LOG" 2>&1 &

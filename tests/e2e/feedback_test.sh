@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Delivery feedback end to end: a real private Postfix with the milter relays to
+# tests/tools/smtp_replier, which answers chosen receivers' replies per recipient, so the log
+# lines are Postfix's own (maillog_file). senderguard-tail reads them into the store; the
+# checks look at what `senderguardctl` then shows and what the milter then refuses:
+#   classification and attribution (hard / soft / deferred / delivered on the right account),
+#   exactly once across repeated runs, --print JSON, global suppression after 3 hard bounces,
+#   automatic suspension by hard-bounce rate refused at the next MAIL FROM, ARF complaints
+#   by token and by Message-ID, a complaint re-suspending a reinstated account, a non-ARF
+#   message refused with EX_DATAERR.
+. "$(dirname "$0")/lib.sh"
+
+SECRET=0123456789abcdef0123456789abcdef
+# keep.test goes to an smtp-sink that keeps each message (to look at the headers).
+KEEP_PORT=$(_tb_free_port)
+TB_TRANSPORT_MAPS="inline:{ {keep.test = smtp:[127.0.0.1]:$KEEP_PORT} }"
+e2e_start_replier "$(cat <<'EOF'
+# recipient pattern, stage, reply (as receivers word them)
+unknown*  rcpt  550 5.1.1 The email account that you tried to reach does not exist. Please try\n5.1.1 double-checking the recipient's email address for typos or\n5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser x1si - gsmtp
+full*     rcpt  552 5.2.2 The email account that you tried to reach is over quota. https://support.google.com/mail/?p=OverQuotaPerm - gsmtp
+busy*     rcpt  421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes
+spamtrap* data  550 5.7.1 Our system has detected that this message is likely unsolicited mail. To reduce the amount of spam sent to Gmail, this message has been blocked.
+EOF
+)" "$(cat <<EOF
+[tail]
+source = "@TB_DIR@/log/postfix.log"
+rules = "@SRC@/conf/bounce-rules.conf"
+timezone = "localtime"
+[feedback]
+secret = "$SECRET"
+[reputation]
+min_volume = 20
+EOF
+)"
+
+T=$TB_DIR/t.out
+tail_once() { "$E2E_BIN/senderguard-tail" -c "$SG_CONF" --once >>"$TB_DIR/log/tail.log" 2>&1; }
+rep() { # rep ACCOUNT FIELD: a figure of `show --json`'s reputation
+    sgctl show "$1" --json | sed -n "s/.*\"$2\": *\([0-9.e-]*\).*/\1/p" | head -n 1
+}
+state() { sgctl show "$1" --json | sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' | head -n 1; }
+# Waits until the log holds N delivery outcomes (status= lines with to=) or 30 s pass.
+wait_outcomes() {
+    local n=$1 i
+    for ((i = 0; i < 300; i++)); do
+        (($(grep -c ' to=<.*status=' "$TB_LOG" 2>/dev/null || true) >= n)) && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- classification and attribution
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to ok1@dest.test,ok2@dest.test,ok3@dest.test
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to unknown1@dest.test
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to full1@dest.test
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to busy1@dest.test
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to spamtrap1@dest.test
+check "Postfix logged the 7 outcomes" wait_outcomes 7
+sleep 1  # the bounce notices' own lines
+tail_once
+check "alice: 3 delivered" test "$(rep alice delivered)" = 3
+check "alice: 1 hard (550 5.1.1 no such user)" test "$(rep alice hard)" = 1
+check "alice: 1 soft (552 5.2.2 over quota)" test "$(rep alice soft)" = 1
+check "alice: 1 deferral (421 4.7.0 TSS04)" test "$(rep alice deferred)" = 1
+check "alice: 1 technical (550 5.7.1 spam block)" test "$(rep alice technical)" = 1
+check "alice: still active (below min volume)" test "$(state alice)" = active
+
+tail_once
+check "a second run counts nothing again: 3 delivered" test "$(rep alice delivered)" = 3
+check "... and 1 hard" test "$(rep alice hard)" = 1
+
+"$E2E_BIN/senderguard-tail" -c "$SG_CONF" --once --print "$TB_LOG" >"$TB_DIR/print.json" 2>/dev/null
+expect "$TB_DIR/print.json" '"recipient":"unknown1@dest.test","account":"alice","status":"bounced","dsn":"5.1.1","class":"hard","category":"recipient-unknown"' \
+    "--print: unknown1 is hard / recipient-unknown for alice"
+expect "$TB_DIR/print.json" '"recipient":"full1@dest.test","account":"alice","status":"bounced","dsn":"5.2.2","class":"soft","category":"mailbox-full"' \
+    "--print: full1 is soft / mailbox-full (the text says over quota)"
+expect "$TB_DIR/print.json" '"class":"deferred"' "--print: busy1 is deferred"
+expect "$TB_DIR/print.json" '"dsn":"5.1.1"' "--print: dsn field"
+expect "$TB_DIR/print.json" '"status":"bounced"' "--print: status field"
+expect "$TB_DIR/print.json" '"reply":"host 127.0.0.1' "--print: reply field"
+expect_not "$TB_DIR/print.json" '"account":null' \
+    "--print counts only the customer's outcomes (bounce notices are Postfix's own)"
+check "--print wrote nothing: still 3 delivered" test "$(rep alice delivered)" = 3
+
+# ---- three hard bounces suppress the address for everyone; bob's hard-bounce rate suspends him
+for i in 1 2 3; do
+    send "$T" --xclient "LOGIN=carol" --from c@carol.test --to unknown2@dest.test
+done
+check "Postfix logged carol's 3 bounces" wait_outcomes 10
+tail_once
+sgctl suppress check unknown2@dest.test >"$T" 2>&1 || true
+expect "$T" 'hard bounces' "unknown2 suppressed globally after 3 hard bounces"
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to unknown2@dest.test
+expect "$T" '^<\*\* 550 5\.7\.1 recipient unknown2@dest.test is suppressed' "another account's RCPT to unknown2: 550 5.7.1"
+
+rcpts=$(for i in $(seq 10 34); do printf 'unknown%s@dest.test,' "$i"; done)
+send "$T" --xclient "LOGIN=bob" --from b@bob.test --to "${rcpts%,}"
+check "Postfix logged bob's 25 bounces" wait_outcomes 35
+tail_once
+check "bob: 25 hard" test "$(rep bob hard)" = 25
+check "bob suspended by the tailer (hard-bounce rate 100% over 25 >= 20)" test "$(state bob)" = suspended
+sgctl audit bob >"$T" 2>&1 || true
+expect "$T" 'senderguard-tail.*suspend.*hard-bounce-rate' "audit: suspension by senderguard-tail with the reason"
+expect "$TB_DIR/log/tail.log" 'action=suspend reason=hard-bounce-rate' "syslog alert line for the suspension"
+send "$T" --xclient "LOGIN=bob" --from b@bob.test --to ok9@dest.test
+expect "$T" '^<\*\* 550 5\.7\.1 account bob is disabled' "bob's next MAIL FROM: 550 5.7.1"
+
+# ---- complaints (ARF)
+arf() { # arf TOKEN MESSAGE-ID RCPT: an RFC 5965 report on stdout
+    cat <<EOF
+From: fbl@isp.example
+To: abuse@platform.example
+Subject: FW: hello
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--b1
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: isp-fbl/1.0
+Version: 1
+Original-Rcpt-To: <$3>
+
+--b1
+Content-Type: text/rfc822-headers
+
+From: someone@dest.test
+To: $3
+Subject: hello
+Message-ID: $2
+X-Senderguard-ID: $1
+
+--b1--
+EOF
+}
+token() { printf 'v1.%s' "$(printf '%s' "$1" | openssl dgst -sha256 -hmac "$SECRET" -binary | head -c 16 |
+    base64 | tr '+/' '-_' | tr -d '=')"; }
+
+send "$T" --xclient "LOGIN=dave" --from d@dave.test --to ok20@dest.test --header "Message-Id: <fixed-id-1@dave.test>"
+check "Postfix delivered dave's message" wait_outcomes 36
+rc=0; arf "" "<fixed-id-1@dave.test>" ok20@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || rc=$?
+check "ARF by Message-ID: exit 0" test "$rc" = 0
+check "dave: 1 complaint" test "$(rep dave complaints)" = 1
+sgctl suppress check ok20@dest.test --account dave >"$T" 2>&1 || true
+expect "$T" 'complaint' "the complainer is suppressed for dave"
+
+rc=0; arf "$(token alice)" "<unrelated@x.test>" ok1@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || rc=$?
+check "ARF by token: exit 0" test "$rc" = 0
+check "alice: 1 complaint (by the token)" test "$(rep alice complaints)" = 1
+
+arf "v1.AAAAAAAAAAAAAAAAAAAAAA" "<nobody@x.test>" z@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
+check "a forged token blames nobody" test "$(rep alice complaints)" = 1
+
+sgctl suspend erin --reason "complaints" >/dev/null
+sgctl reinstate erin --for 1d >/dev/null
+check "erin reinstated" test "$(state erin)" = reinstated
+arf "$(token erin)" "<e1@erin.test>" ok30@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
+check "erin suspended again by a complaint while reinstated" test "$(state erin)" = suspended
+
+# ---- the milter adds the token and removes one the client brought
+install -d -o postfix -g postfix "$TB_DIR/keep"
+smtp-sink -u postfix -d "$TB_DIR/keep/%H%M%S." "127.0.0.1:$KEEP_PORT" 16 >/dev/null 2>&1 &
+tb_track_pid $!
+sleep 0.5
+send "$T" --xclient "LOGIN=alice" --from a@alice.test --to k1@keep.test --header "X-Senderguard-ID: $(token bob)"
+for ((i = 0; i < 100; i++)); do [[ -n $(find "$TB_DIR/keep" -type f 2>/dev/null) ]] && break; sleep 0.1; done
+kept=$(find "$TB_DIR/keep" -type f | head -n 1)
+check "the delivered message carries exactly one token header" \
+    test "$(grep -ci '^X-Senderguard-ID:' "$kept" 2>/dev/null)" = 1
+check "... and it is alice's (the client's forged one for bob is gone)" \
+    grep -q "^X-Senderguard-ID: $(token alice)" "$kept"
+
+rc=0; printf 'From: a@b.test\nSubject: hi\n\nnot a report\n' | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || rc=$?
+check "a non-ARF message: exit 65 (EX_DATAERR)" test "$rc" = 65
+expect "$T" 'not a feedback report' "a clear line on stderr"
+
+finish
