@@ -1,3 +1,1117 @@
 #include "senderguard/bounce.h"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace senderguard {
+namespace {
+
+using C = OutcomeClass;
+using B = BounceCategory;
+
+const BounceRules& Shipped() {
+  static const BounceRules* rules = [] {
+    auto r = BounceRules::Load(SG_SOURCE_DIR "/conf/bounce-rules.conf");
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status().message();
+      return new BounceRules();
+    }
+    return new BounceRules(std::move(r.value()));
+  }();
+  return *rules;
+}
+
+// "host NAME[ADDR] said: TEXT (in reply to CMD command)", as Postfix's smtp
+// client logs a remote server's reply.
+std::string Said(std::string_view host, std::string_view text,
+                 std::string_view cmd = "RCPT TO") {
+  return "host " + std::string(host) + "[192.0.2.25] said: " + std::string(text) +
+         " (in reply to " + std::string(cmd) + " command)";
+}
+
+struct Case {
+  const char* name;
+  const char* status;
+  const char* dsn;
+  std::string reply;
+  C cls;
+  B category;
+};
+
+void Check(const std::vector<Case>& cases) {
+  const BounceRules& rules = Shipped();
+  for (const auto& c : cases) {
+    Classification got = rules.Classify(c.status, c.dsn, c.reply);
+    EXPECT_EQ(OutcomeClassName(got.cls), OutcomeClassName(c.cls))
+        << c.name << ": " << c.reply << " (rule " << got.rule << ", line "
+        << rules.RuleLine(got.rule) << ", by " << ClassifiedByName(got.by) << ")";
+    EXPECT_EQ(BounceCategoryName(got.category), BounceCategoryName(c.category))
+        << c.name << ": " << c.reply << " (rule " << got.rule << ", line "
+        << rules.RuleLine(got.rule) << ", by " << ClassifiedByName(got.by) << ")";
+  }
+}
+
+TEST(BounceRules, ShippedFileLoads) {
+  auto r = BounceRules::Load(SG_SOURCE_DIR "/conf/bounce-rules.conf");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_GE(r->size(), 60u);
+  EXPECT_LE(r->size(), 120u);
+  EXPECT_GT(r->code_count(), 30u);
+  EXPECT_GT(r->RuleLine(0), 0);
+  EXPECT_EQ(r->RuleLine(-1), 0);
+  EXPECT_EQ(r->RuleLine(static_cast<int>(r->size())), 0);
+}
+
+TEST(BounceClassify, RecipientUnknown) {
+  Check({
+      {"gmail_nosuchuser", "bounced", "5.1.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.1.1 The email account that you tried to reach does not exist. Please try "
+            "550-5.1.1 double-checking the recipient's email address for typos or 550-5.1.1 "
+            "unnecessary spaces. For more information, go to 550 5.1.1  "
+            "https://support.google.com/mail/?p=NoSuchUser x1-20020a05 - gsmtp"),
+       C::kHard, B::kRecipientUnknown},
+      {"yahoo_dd", "bounced", "5.0.0",
+       Said("mta7.am0.yahoodns.net",
+            "554 delivery error: dd This user doesn't have a yahoo.com account "
+            "(bob@yahoo.com) [0] - mta1481.mail.ne1.yahoo.com",
+            "end of DATA"),
+       C::kHard, B::kRecipientUnknown},
+      {"yahoo_552_mailbox_not_found", "bounced", "5.0.0",
+       Said("mta6.am0.yahoodns.net", "552 1 Requested mail action aborted, mailbox not found"),
+       C::kHard, B::kRecipientUnknown},
+      {"aol_dd", "bounced", "5.0.0",
+       Said("mx-aol.mail.gm0.yahoodns.net",
+            "554 delivery error: dd This user doesn't have a aol.com account (bob@aol.com) [0]"),
+       C::kHard, B::kRecipientUnknown},
+      {"o365_recipient_not_found", "bounced", "5.1.10",
+       Said("example-com.mail.protection.outlook.com",
+            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient bob@example.com not found "
+            "by SMTP address lookup"),
+       C::kHard, B::kRecipientUnknown},
+      {"exchange_exrecipnotfound", "bounced", "5.1.1",
+       Said("mail.example.com", "550 5.1.1 RESOLVER.ADR.ExRecipNotFound; not found"), C::kHard,
+       B::kRecipientUnknown},
+      {"o365_dbeb_access_denied", "bounced", "5.4.1",
+       Said("example-com.mail.protection.outlook.com",
+            "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) "
+            "[AM4PEPF00027A6C.eurprd04.prod.outlook.com 2026-01-05T10:11:12.000Z]"),
+       C::kHard, B::kRecipientUnknown},
+      {"outlook_com_mailbox_unavailable", "bounced", "5.5.0",
+       Said("hotmail-com.olc.protection.outlook.com",
+            "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
+            "[DB5EUR03FT049.eop-EUR03.prod.protection.outlook.com]"),
+       C::kHard, B::kRecipientUnknown},
+      {"gmx_mailbox_unavailable", "bounced", "5.0.0",
+       Said("mx00.emig.gmx.net",
+            "550 Requested action not taken: mailbox unavailable "
+            "[nemesis-id=xyz]"),
+       C::kHard, B::kRecipientUnknown},
+      {"icloud_user_does_not_exist", "bounced", "5.1.1",
+       Said("mx01.mail.icloud.com", "550 5.1.1 <bob@icloud.com>: user does not exist"), C::kHard,
+       B::kRecipientUnknown},
+      {"postfix_virtual_mailbox_table", "bounced", "5.1.1",
+       Said("mail.example.net",
+            "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual "
+            "mailbox table"),
+       C::kHard, B::kRecipientUnknown},
+      {"postfix_local_recipient_table", "bounced", "5.1.1",
+       Said("mail.example.net",
+            "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in local "
+            "recipient table"),
+       C::kHard, B::kRecipientUnknown},
+      {"barracuda_nsu", "bounced", "5.1.1",
+       Said("d1234.ess.barracudanetworks.com",
+            "550 cuda_nsu 5.1.1 <bob@example.org> Recipient address rejected: User unknown"),
+       C::kHard, B::kRecipientUnknown},
+      {"mimecast_invalid_recipient", "bounced", "5.0.0",
+       Said("eu-smtp-inbound-1.mimecast.com",
+            "550 Invalid Recipient - https://community.mimecast.com/docs/DOC-1369#550 "
+            "[AbCdEf.uk12]"),
+       C::kHard, B::kRecipientUnknown},
+      {"proofpoint_user_unknown", "bounced", "5.1.1",
+       Said("mx0a-00123.pphosted.com", "550 5.1.1 User Unknown"), C::kHard,
+       B::kRecipientUnknown},
+      {"comcast_not_our_customer", "bounced", "5.1.1",
+       Said("mx1.comcast.net", "550 5.1.1 <bob@comcast.net> Not our Customer"), C::kHard,
+       B::kRecipientUnknown},
+      {"orange_invalid_recipient", "bounced", "5.1.1",
+       Said("smtp-in.orange.fr",
+            "550 5.1.1 <bob@orange.fr>: Adresse d au moins un destinataire invalide. Invalid "
+            "recipient. OFR_416 [416]"),
+       C::kHard, B::kRecipientUnknown},
+      {"mailru_user_not_found", "bounced", "5.0.0",
+       Said("mxs.mail.ru",
+            "550 Message was not accepted -- invalid mailbox.  Local mailbox bob@mail.ru is "
+            "unavailable: user not found"),
+       C::kHard, B::kRecipientUnknown},
+      {"zoho_user_unknown", "bounced", "5.1.1",
+       Said("mx.zoho.com", "550 5.1.1 <bob@zoho.com> User unknown"), C::kHard,
+       B::kRecipientUnknown},
+      {"fastmail_virtual_alias", "bounced", "5.1.1",
+       Said("in1-smtp.messagingengine.com",
+            "550 5.1.1 <bob@fastmail.com>: Recipient address rejected: User unknown in virtual "
+            "alias table"),
+       C::kHard, B::kRecipientUnknown},
+      {"dovecot_lmtp", "bounced", "5.1.1",
+       "host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <bob@example.net> User doesn't exist: "
+       "bob@example.net (in reply to RCPT TO command)",
+       C::kHard, B::kRecipientUnknown},
+      {"exim_no_such_user", "bounced", "5.0.0",
+       Said("mail.example.biz", "550 No Such User Here"), C::kHard, B::kRecipientUnknown},
+      {"qmail_no_mailbox", "bounced", "5.1.1",
+       Said("mail.example.biz", "554 Sorry, no mailbox here by that name. (#5.1.1)"), C::kHard,
+       B::kRecipientUnknown},
+      {"att_addressee_unknown", "bounced", "5.2.1",
+       Said("ff-ip4-mx-vip1.prodigy.net",
+            "550 5.2.1 <BOB@PRODIGY.NET>... Addressee unknown, relay=[192.0.2.9]"),
+       C::kHard, B::kRecipientUnknown},
+      {"local_unknown_user", "bounced", "5.1.1", "unknown user: \"bob\"", C::kHard,
+       B::kRecipientUnknown},
+      {"error_agent_user_unknown", "bounced", "5.1.1", "user unknown", C::kHard,
+       B::kRecipientUnknown},
+      {"error_agent_with_code", "bounced", "5.1.1", "5.1.1 user unknown", C::kHard,
+       B::kRecipientUnknown},
+      {"gmail_invalid_rfc5321", "bounced", "5.1.3",
+       Said("gmail-smtp-in.l.google.com",
+            "553-5.1.3 The recipient address <bob@@gmail.com> is not a valid RFC 5321 address. "
+            "For more 553-5.1.3 information, go to 553 5.1.3  "
+            "https://support.google.com/a/answer/3221692 - gsmtp"),
+       C::kHard, B::kRecipientUnknown},
+      {"webde_unknown", "bounced", "5.0.0",
+       Said("mx-ha03.web.de", "550 Benutzer nicht bekannt/User unknown"), C::kHard,
+       B::kRecipientUnknown},
+  });
+}
+
+TEST(BounceClassify, DomainUnknown) {
+  Check({
+      {"postfix_nxdomain", "bounced", "5.4.4",
+       "Host or domain name not found. Name service error for name=nx.example type=MX: Host "
+       "not found",
+       C::kHard, B::kDomainUnknown},
+      {"postfix_nullmx", "bounced", "5.1.10", "Domain example.com does not accept mail (nullMX)",
+       C::kHard, B::kDomainUnknown},
+      {"receiver_domain_not_found", "bounced", "5.1.2",
+       Said("mx.example.net",
+            "550 5.1.2 <bob@old.example>: Recipient address rejected: Domain not found"),
+       C::kHard, B::kDomainUnknown},
+      {"by_code_5_1_2", "bounced", "5.1.2", Said("mx.example.net", "550 5.1.2 Go away"),
+       C::kHard, B::kDomainUnknown},
+  });
+}
+
+TEST(BounceClassify, MailboxDisabledAndInactive) {
+  Check({
+      {"gmail_disabled", "bounced", "5.2.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.2.1 The email account that you tried to reach is disabled. Learn more at "
+            "550 5.2.1  https://support.google.com/mail/?p=DisabledUser a1si123 - gsmtp"),
+       C::kHard, B::kMailboxDisabled},
+      {"gmail_inactive", "bounced", "5.2.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.2.1 The email account that you tried to reach is inactive. For more "
+            "information, go to 550 5.2.1  https://support.google.com/mail/?p=DisabledUser "
+            "a1si123 - gsmtp"),
+       C::kHard, B::kInactiveAccount},
+      {"yahoo_disabled", "bounced", "5.0.0",
+       Said("mta5.am0.yahoodns.net",
+            "554 delivery error: dd Sorry your message to bob@yahoo.com cannot be delivered. "
+            "This account has been disabled or discontinued [#102]. - mta1234.mail.bf1.yahoo.com",
+            "end of DATA"),
+       C::kHard, B::kMailboxDisabled},
+      {"mailru_disabled", "bounced", "5.0.0",
+       Said("mxs.mail.ru",
+            "550 Message was not accepted -- invalid mailbox.  Local mailbox bob@mail.ru is "
+            "unavailable: account is disabled"),
+       C::kHard, B::kMailboxDisabled},
+      {"gmx_inactive", "bounced", "5.2.1",
+       Said("mx00.emig.gmx.net", "550 5.2.1 <bob@gmx.de>... User is inactive"), C::kHard,
+       B::kInactiveAccount},
+      {"orange_archived", "bounced", "5.2.1",
+       Said("smtp-in.orange.fr",
+            "550 5.2.1 <bob@orange.fr>: Boite du destinataire archivee. Archived recipient "
+            "mailbox. OFR_418 [418]"),
+       C::kHard, B::kInactiveAccount},
+      {"rfc3463_text", "bounced", "5.2.1",
+       Said("mx.example.org", "550 5.2.1 Mailbox disabled, not accepting messages"), C::kHard,
+       B::kMailboxDisabled},
+      {"by_code_5_2_1", "bounced", "5.2.1", Said("mx.example.org", "550 5.2.1 Nope"), C::kHard,
+       B::kMailboxDisabled},
+  });
+}
+
+TEST(BounceClassify, MailboxFull) {
+  Check({
+      {"gmail_452_over_quota", "deferred", "4.2.2",
+       Said("gmail-smtp-in.l.google.com",
+            "452-4.2.2 The recipient's inbox is out of storage space. Please direct the 452-4.2.2 "
+            "recipient to 452 4.2.2  https://support.google.com/mail/?p=OverQuotaTemp a1 - gsmtp"),
+       C::kDeferred, B::kMailboxFull},
+      {"gmail_552_over_quota_perm", "bounced", "5.2.2",
+       Said("gmail-smtp-in.l.google.com",
+            "552-5.2.2 The recipient's inbox is out of storage space and inbound mail cannot be "
+            "552-5.2.2 delivered. Please direct the recipient to 552 5.2.2  "
+            "https://support.google.com/mail/?p=OverQuotaPerm a1 - gsmtp",
+            "end of DATA"),
+       C::kSoft, B::kMailboxFull},
+      {"icloud_over_quota", "bounced", "5.2.2",
+       Said("mx02.mail.icloud.com", "552 5.2.2 <bob@icloud.com>: user is over quota"), C::kSoft,
+       B::kMailboxFull},
+      {"dovecot_quota", "bounced", "5.2.2",
+       Said("mail.example.net",
+            "552 5.2.2 <bob@example.net> Quota exceeded (mailbox for user is full)"),
+       C::kSoft, B::kMailboxFull},
+      {"exchange_quota_exception", "bounced", "5.2.2",
+       Said("mail.example.com",
+            "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException."
+            "MapiExceptionShutoffQuotaExceeded"),
+       C::kSoft, B::kMailboxFull},
+      {"tonline_storage_quota", "bounced", "5.2.2",
+       Said("mx00.t-online.de", "552 5.2.2 Over STORAGE quota"), C::kSoft, B::kMailboxFull},
+      {"orange_full", "bounced", "5.1.1",
+       Said("smtp-in.orange.fr",
+            "552 5.1.1 <bob@orange.fr>: Boite du destinataire pleine. Recipient mailbox full. "
+            "OFR_417 [417]"),
+       C::kSoft, B::kMailboxFull},
+      {"webde_storage", "bounced", "5.0.0",
+       Said("mx-ha02.web.de",
+            "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed "
+            "storage space."),
+       C::kSoft, B::kMailboxFull},
+      {"yandex_size_limit", "bounced", "5.2.2",
+       Said("mx.yandex.ru", "552 5.2.2 Mailbox size limit exceeded"), C::kSoft, B::kMailboxFull},
+      {"local_file_too_large", "bounced", "5.2.2",
+       "cannot update mailbox /var/mail/bob for user bob. error writing message: File too large",
+       C::kSoft, B::kMailboxFull},
+      {"maildir_disk_quota", "deferred", "4.2.2",
+       "maildir delivery failed: create maildir file /home/bob/Maildir/tmp/x: Disk quota "
+       "exceeded",
+       C::kDeferred, B::kMailboxFull},
+      {"by_reply_552", "bounced", "5.0.0", Said("mx.example.org", "552 Requested action aborted"),
+       C::kSoft, B::kMailboxFull},
+  });
+}
+
+TEST(BounceClassify, RateLimitedAndDeferrals) {
+  Check({
+      {"yahoo_tss04", "deferred", "4.7.0",
+       Said("mta7.am0.yahoodns.net",
+            "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
+            "volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+            "MAIL FROM"),
+       C::kDeferred, B::kRateLimited},
+      {"yahoo_ts01", "deferred", "4.7.0",
+       Said("mta5.am0.yahoodns.net",
+            "421 4.7.0 [TS01] Messages from 192.0.2.1 temporarily deferred due to user "
+            "complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+            "MAIL FROM"),
+       C::kDeferred, B::kRateLimited},
+      {"gmail_receiving_too_quickly", "deferred", "4.2.1",
+       Said("gmail-smtp-in.l.google.com",
+            "450-4.2.1 The user you are trying to contact is receiving mail at a rate that "
+            "450-4.2.1 prevents additional messages from being delivered. Please resend your "
+            "450-4.2.1 message at a later time. If the user is able to receive mail at that "
+            "450-4.2.1 time, your message will be delivered. For more information, go to 450 "
+            "4.2.1  https://support.google.com/mail/?p=ReceivingRate a1 - gsmtp"),
+       C::kDeferred, B::kRateLimited},
+      {"gmail_4728", "deferred", "4.7.28",
+       Said("gmail-smtp-in.l.google.com",
+            "421-4.7.28 [192.0.2.1      15] Our system has detected an unusual rate of "
+            "421-4.7.28 unsolicited mail originating from your IP address. To protect our users "
+            "421-4.7.28 from spam, mail sent from your IP address has been temporarily rate "
+            "421-4.7.28 limited. Please visit 421-4.7.28  "
+            "https://support.google.com/mail/?p=UnsolicitedRateLimitError to review our Bulk "
+            "421 4.7.28 Email Senders Guidelines. a1 - gsmtp",
+            "end of DATA"),
+       C::kDeferred, B::kRateLimited},
+      {"microsoft_server_busy", "deferred", "4.7.500",
+       Said("example-com.mail.protection.outlook.com",
+            "451 4.7.500 Server busy. Please try again later from [192.0.2.1]. (AS77712344) "
+            "[DB5EUR03FT011.eop-EUR03.prod.protection.outlook.com]"),
+       C::kDeferred, B::kRateLimited},
+      {"yahoo_resources", "deferred", "4.0.0",
+       Said("mta6.am0.yahoodns.net",
+            "451 mta1234.mail.bf1.yahoo.com Resources temporarily unavailable. Please try again "
+            "later [#4.16.1].",
+            "MAIL FROM"),
+       C::kDeferred, B::kRateLimited},
+      {"microsoft_s775", "deferred", "4.7.650",
+       Said("hotmail-com.olc.protection.outlook.com",
+            "451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP "
+            "reputation. For e-mail delivery information, see https://aka.ms/postmaster (S775)",
+            "MAIL FROM"),
+       C::kDeferred, B::kRateLimited},
+      {"icloud_excessive_volume", "deferred", "4.7.1",
+       Said("mx01.mail.icloud.com",
+            "421 4.7.1 Messages to bob@icloud.com deferred due to excessive volume. Try again "
+            "later - https://support.apple.com/en-us/HT204137"),
+       C::kDeferred, B::kRateLimited},
+      {"orange_too_many_connections", "deferred", "4.0.0",
+       "host smtp-in.orange.fr[192.0.2.25] refused to talk to me: 421 mwinf5c11 ME Trop de "
+       "connexions, veuillez verifier votre configuration. Too many connections, slow down. "
+       "OFR004_104 [104]",
+       C::kDeferred, B::kRateLimited},
+      {"postgrey", "deferred", "4.2.0",
+       Said("mx.example.net",
+            "450 4.2.0 <bob@example.net>: Recipient address rejected: Greylisted, see "
+            "http://postgrey.schweikert.ch/help/example.net.html"),
+       C::kDeferred, B::kRateLimited},
+      {"postfix_too_many_recipients", "deferred", "4.5.3",
+       Said("mx.example.net", "452 4.5.3 Error: too many recipients"), C::kDeferred,
+       B::kRateLimited},
+      {"softbounce_user_unknown", "SOFTBOUNCE", "5.1.1",
+       Said("mx.example.net",
+            "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual "
+            "mailbox table"),
+       C::kDeferred, B::kRecipientUnknown},
+      {"deferred_user_unknown_450", "deferred", "4.1.1",
+       Said("mx.example.net",
+            "450 4.1.1 <bob@example.net>: Recipient address rejected: User unknown in local "
+            "recipient table"),
+       C::kDeferred, B::kRecipientUnknown},
+      {"bounced_rate_limit_5xx", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Rate limit exceeded for this sender"), C::kSoft,
+       B::kRateLimited},
+      {"microsoft_submission_quota", "bounced", "5.2.2",
+       Said("smtp.office365.com",
+            "554 5.2.2 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to "
+            "process message due to a permanent exception",
+            "end of DATA"),
+       C::kSoft, B::kRateLimited},
+  });
+}
+
+TEST(BounceClassify, PolicyAndBlocklists) {
+  Check({
+      {"spamhaus_postfix", "bounced", "5.7.1",
+       Said("mx.example.net",
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
+            "zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1"),
+       C::kTechnical, B::kPolicy},
+      {"o365_spamhaus", "bounced", "5.7.1",
+       Said("example-com.mail.protection.outlook.com",
+            "550 5.7.1 Service unavailable, Client host [192.0.2.1] blocked using Spamhaus. To "
+            "request removal from this list see https://www.spamhaus.org/query/ip/192.0.2.1 "
+            "(AS3130). [DB5EUR03FT011.eop-EUR03.prod.protection.outlook.com]"),
+       C::kTechnical, B::kPolicy},
+      {"barracuda_reputation", "bounced", "5.0.0",
+       Said("d1234.ess.barracudanetworks.com",
+            "554 Service unavailable; Client host [192.0.2.1] blocked using Barracuda "
+            "Reputation; http://www.barracudanetworks.com/reputation/?r=1&ip=192.0.2.1",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"outlook_s3150", "bounced", "5.7.1",
+       Said("hotmail-com.olc.protection.outlook.com",
+            "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact "
+            "your Internet service provider since part of their network is on our block list "
+            "(S3150). You can also refer your provider to "
+            "http://mail.live.com/mail/troubleshooting.aspx#errors. "
+            "[AM4PEPF00025F9A.EURP195.PROD.OUTLOOK.COM]",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"o365_5_7_708", "bounced", "5.7.708",
+       Said("example-com.mail.protection.outlook.com",
+            "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. "
+            "For more information please go to http://go.microsoft.com/fwlink/?LinkId=526653 "
+            "AS(7171)"),
+       C::kTechnical, B::kPolicy},
+      {"proofpoint_blocked", "bounced", "5.7.1",
+       Said("mx0b-00123.pphosted.com",
+            "554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.1", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"cloudmark_comcast", "bounced", "5.0.0",
+       Said("mx1.comcast.net",
+            "554 resimta-po-12v.sys.comcast.net resimta-po-12v.sys.comcast.net 192.0.2.1 found "
+            "on one or more DNSBLs, see http://postmaster.comcast.net/smtp-error-codes.php"
+            "#BL000001",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"cloudmark_csi", "bounced", "5.7.1",
+       Said("mx.example.net",
+            "550 5.7.1 Your IP 192.0.2.1 has been blocked by Cloudmark (CSI); see "
+            "https://csi.cloudmark.com/reset-request/?ip=192.0.2.1"),
+       C::kTechnical, B::kPolicy},
+      {"yahoo_bl21", "bounced", "5.7.1",
+       Said("mta6.am0.yahoodns.net",
+            "553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip "
+            "is in Spamhaus's list; see http://postmaster.yahoo.com/errors/postmaster-21.html",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"yahoo_ts03_deferred", "deferred", "4.7.0",
+       Said("mta6.am0.yahoodns.net",
+            "421 4.7.0 [TS03] All messages from 192.0.2.1 will be permanently deferred; "
+            "Retrying will NOT succeed. See https://postmaster.yahooinc.com/error-codes",
+            "MAIL FROM"),
+       C::kDeferred, B::kPolicy},
+      {"gmail_unsolicited", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 [192.0.2.1      12] Our system has detected that this message is "
+            "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail, "
+            "550-5.7.1 this message has been blocked. For more information, go to 550 5.7.1  "
+            "https://support.google.com/mail/?p=UnsolicitedMessageError a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"gmail_gcdp", "bounced", "5.7.1",
+       Said("aspmx.l.google.com",
+            "550 5.7.1 This message violates example.com email policy. - gcdp a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"gmail_security_issue", "bounced", "5.7.0",
+       Said("gmail-smtp-in.l.google.com",
+            "552-5.7.0 This message was blocked because its content presents a potential "
+            "552-5.7.0 security issue. To review our message and attachment content "
+            "guidelines, 552 5.7.0  https://support.google.com/mail/?p=BlockedMessage a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"icloud_cs01", "bounced", "5.7.1",
+       Said("mx01.mail.icloud.com",
+            "550 5.7.1 [CS01] Message rejected due to local policy. Please visit "
+            "https://support.apple.com/en-us/HT204137",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"mimecast_admin_prohibition", "bounced", "5.0.0",
+       Said("eu-smtp-inbound-1.mimecast.com",
+            "550 Administrative prohibition - envelope blocked - "
+            "https://community.mimecast.com/docs/DOC-1369#550 [AbCd.uk3]"),
+       C::kTechnical, B::kPolicy},
+      {"gmx_policy_restrictions", "bounced", "5.0.0",
+       Said("mx00.emig.gmx.net",
+            "554-Transaction failed 554-Reject due to policy restrictions. 554 For explanation "
+            "visit https://postmaster.gmx.net/en/case?c=r0701&i=ip&v=192.0.2.1&r=1N2abc",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"zoho_policy_error_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.zoho.com", "552 5.1.1 <bob@zoho.com> Mailbox delivery failure policy error"),
+       C::kTechnical, B::kPolicy},
+      {"mailru_spam", "bounced", "5.0.0",
+       Said("mxs.mail.ru",
+            "550 spam message rejected. Please visit http://help.mail.ru/notspam-support/id?c=x",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"relay_access_denied", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 <bob@example.net>: Relay access denied"), C::kTechnical,
+       B::kPolicy},
+      {"postfix_access_map_reject", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 <bob@example.net>: Recipient address rejected: Access "
+                              "denied"),
+       C::kTechnical, B::kPolicy},
+      {"smarthost_account_suspended", "bounced", "5.7.1",
+       Said("smtp.provider.example",
+            "550 5.7.1 Your account has been suspended for sending spam", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"aol_521", "bounced", "5.2.1",
+       Said("mx-aol.mail.gm0.yahoodns.net",
+            "521 5.2.1 :  AOL will not accept delivery of this message.", "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"gmail_multiple_from", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 [192.0.2.1] Messages with multiple addresses in From: header are not "
+            "550 5.7.1 accepted. a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"zoho_virus", "bounced", "5.7.1",
+       Said("mx.zoho.com", "552 5.7.1 virus Eicar-Test-Signature detected by Zoho Mail",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      // A hard verdict at MAIL FROM or the greeting is about the sender.
+      {"smarthost_account_disabled_at_mail_from", "bounced", "5.2.1",
+       Said("smtp.relay.example", "550 5.2.1 Account disabled", "MAIL FROM"), C::kTechnical,
+       B::kPolicy},
+      {"user_unknown_at_greeting", "bounced", "5.1.1",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 550 5.1.1 user unknown",
+       C::kTechnical, B::kPolicy},
+      {"account_disabled_at_rcpt_is_hard", "bounced", "5.2.1",
+       Said("mx.example.net", "550 5.2.1 Account disabled"), C::kHard, B::kMailboxDisabled},
+      {"by_code_5_7_1", "bounced", "5.7.1", Said("mx.example.net", "550 5.7.1 Go away"),
+       C::kTechnical, B::kPolicy},
+      {"by_reply_554", "bounced", "5.0.0", Said("mx.example.net", "554 Go away"), C::kTechnical,
+       B::kPolicy},
+  });
+}
+
+TEST(BounceClassify, Authentication) {
+  Check({
+      {"gmail_5726_unauthenticated", "bounced", "5.7.26",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.26 This mail has been blocked because the sender is unauthenticated. "
+            "550-5.7.26 Gmail requires all senders to authenticate with either SPF or DKIM. "
+            "550-5.7.26  550-5.7.26  Authentication results: 550-5.7.26  DKIM = did not pass "
+            "550-5.7.26  SPF [example.com] with ip: [192.0.2.1] = did not pass 550-5.7.26  "
+            "550 5.7.26  https://support.google.com/mail/answer/81126#authentication a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"gmail_5726_dmarc", "bounced", "5.7.26",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.26 Unauthenticated email from example.com is not accepted due to domain's "
+            "550-5.7.26 DMARC policy. Please contact the administrator of example.com domain "
+            "550 5.7.26 a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"gmail_ptr", "bounced", "5.7.25",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.25 [192.0.2.1] The IP address sending this message does not have a "
+            "550-5.7.25 PTR record setup, or the corresponding forward DNS entry does not "
+            "550-5.7.25 point to the sending IP. a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"yahoo_579", "bounced", "5.7.9",
+       Said("mta7.am0.yahoodns.net",
+            "554 5.7.9 Message not accepted for policy reasons.  See "
+            "https://postmaster.yahooinc.com/error-codes",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"microsoft_5_7_509", "bounced", "5.7.509",
+       Said("example-com.mail.protection.outlook.com",
+            "550 5.7.509 Access denied, sending domain example.com does not pass DMARC "
+            "verification and has a DMARC policy of reject."),
+       C::kTechnical, B::kAuthentication},
+      {"microsoft_5_7_515", "bounced", "5.7.515",
+       Said("outlook-com.olc.protection.outlook.com",
+            "550 5.7.515 Access denied, sending domain [EXAMPLE.COM] does not meet the required "
+            "authentication level. The sender's domain in the 5322.From address doesn't meet "
+            "the authentication requirements defined for the sender."),
+       C::kTechnical, B::kAuthentication},
+      {"dkim_fail", "bounced", "5.7.20",
+       Said("mx.example.net", "550 5.7.20 No passing DKIM signature found", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"gmx_spf", "bounced", "5.0.0",
+       Said("mx00.emig.gmx.net",
+            "550 <bob@example.com>: Reject due to SPF policy. The originating IP of the message "
+            "is not permitted by the domain owner"),
+       C::kTechnical, B::kAuthentication},
+      {"postfix_sender_domain_not_found", "bounced", "5.1.8",
+       Said("mx.example.net",
+            "553 5.1.8 <news@bad.example>: Sender address rejected: Domain not found",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"exim_sender_verify", "bounced", "5.0.0",
+       Said("mx.example.net",
+            "550-Verification failed for <news@example.com> 550-Unrouteable address 550 Sender "
+            "verify failed",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"postfix_reverse_hostname", "deferred", "4.7.1",
+       Said("mx.example.net",
+            "450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]"),
+       C::kDeferred, B::kAuthentication},
+  });
+}
+
+TEST(BounceClassify, NetworkTooLargeAndPostfixOwnTexts) {
+  Check({
+      {"connection_refused", "deferred", "4.4.1",
+       "connect to mx.example[192.0.2.1]:25: Connection refused", C::kDeferred, B::kNetwork},
+      {"connection_timed_out", "deferred", "4.4.1",
+       "connect to mx.example[192.0.2.1]:25: Connection timed out", C::kDeferred, B::kNetwork},
+      {"connect_ipv6_no_route", "deferred", "4.4.1",
+       "connect to mx.example[2001:db8::25]:25: No route to host", C::kDeferred, B::kNetwork},
+      {"lost_connection", "deferred", "4.4.2",
+       "lost connection with mx.example[192.0.2.1] while sending RCPT TO", C::kDeferred,
+       B::kNetwork},
+      {"greeting_timeout", "deferred", "4.4.2",
+       "conversation with mx.example[192.0.2.1] timed out while receiving the initial server "
+       "greeting",
+       C::kDeferred, B::kNetwork},
+      {"suspended_connect", "deferred", "4.4.1",
+       "delivery temporarily suspended: connect to mx.example[192.0.2.1]:25: Connection refused",
+       C::kDeferred, B::kNetwork},
+      {"suspended_other", "deferred", "4.4.2",
+       "delivery temporarily suspended: something else happened", C::kDeferred, B::kNetwork},
+      {"dns_try_again", "deferred", "4.4.3",
+       "Host or domain name not found. Name service error for name=nx.example type=MX: Host "
+       "not found, try again",
+       C::kDeferred, B::kNetwork},
+      {"tls_handshake", "deferred", "4.7.5", "Cannot start TLS: handshake failure", C::kDeferred,
+       B::kNetwork},
+      {"postfix_transport_unavailable", "deferred", "4.3.0", "mail transport unavailable",
+       C::kDeferred, B::kOther},
+      {"loop", "bounced", "5.4.6", "mail for example.com loops back to myself", C::kTechnical,
+       B::kNetwork},
+      {"size_postfix_client", "bounced", "5.3.4",
+       "message size 31457280 exceeds size limit 10240000 of server mx.example[192.0.2.1]",
+       C::kTechnical, B::kTooLarge},
+      {"size_postfix_smtpd", "bounced", "5.3.4",
+       Said("mx.example.net", "552 5.3.4 Message size exceeds fixed limit", "MAIL FROM"),
+       C::kTechnical, B::kTooLarge},
+      {"size_gmail", "bounced", "5.2.3",
+       Said("gmail-smtp-in.l.google.com",
+            "552-5.2.3 Your message exceeded Google's message size limits. For more information, "
+            "552-5.2.3 visit 552 5.2.3  https://support.google.com/mail/?p=MaxSizeError a1 - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      {"deferred_unknown_text", "deferred", "4.3.0",
+       Said("mx.example.net", "451 4.3.0 Temporary System Problem. Try again later"),
+       C::kDeferred, B::kOther},
+  });
+}
+
+// The text wins where large receivers send misleading codes.
+TEST(BounceClassify, TextBeatsMisleadingCode) {
+  Check({
+      {"full_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 <bob@example.net>: mailbox full"), C::kSoft,
+       B::kMailboxFull},
+      {"quota_under_452_4_2_2", "deferred", "4.2.2",
+       Said("mx.example.net", "452 4.2.2 over quota"), C::kDeferred, B::kMailboxFull},
+      {"user_unknown_under_5_7_1", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 <bob@example.net>... user unknown"), C::kHard,
+       B::kRecipientUnknown},
+      {"full_under_550_no_enhanced", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Mailbox is full"), C::kSoft, B::kMailboxFull},
+      {"spamhaus_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 Client host [192.0.2.1] blocked using zen.spamhaus.org"),
+       C::kTechnical, B::kPolicy},
+      {"mailbox_unavailable_under_5_7_1_is_policy", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Requested action not taken: mailbox unavailable"),
+       C::kTechnical, B::kPolicy},
+      {"sender_address_locked", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Sender address is locked"), C::kTechnical,
+       B::kAuthentication},
+      {"mailbox_unavailable_4xx_is_not_unknown", "deferred", "4.2.0",
+       Said("mx.example.net", "450 4.2.0 Requested mail action not taken: mailbox unavailable"),
+       C::kDeferred, B::kOther},
+  });
+}
+
+TEST(BounceClassify, FallbacksByCode) {
+  Check({
+      {"dsn_5_1_1_unknown_text", "bounced", "5.1.1", Said("mx.example.net", "550 5.1.1 Nein"),
+       C::kHard, B::kRecipientUnknown},
+      {"dsn_5_1_10_not_5_1_1", "bounced", "5.1.10", Said("mx.example.net", "556 5.1.10 Nein"),
+       C::kHard, B::kDomainUnknown},
+      {"dsn_5_1_0", "bounced", "5.1.0", Said("mx.example.net", "550 5.1.0 Nein"), C::kTechnical,
+       B::kOther},
+      {"dsn_5_2_2", "bounced", "5.2.2", Said("mx.example.net", "552 5.2.2 Nein"), C::kSoft,
+       B::kMailboxFull},
+      {"dsn_5_3_4", "bounced", "5.3.4", Said("mx.example.net", "552 5.3.4 Nein"), C::kTechnical,
+       B::kTooLarge},
+      {"dsn_5_4_4", "bounced", "5.4.4", "Nein", C::kHard, B::kDomainUnknown},
+      {"dsn_5_7_26", "bounced", "5.7.26", Said("mx.example.net", "550 5.7.26 Nein"),
+       C::kTechnical, B::kAuthentication},
+      {"reply_551_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "551 Nein"), C::kHard,
+       B::kRecipientUnknown},
+      {"reply_550_is_not_hard", "bounced", "5.0.0", Said("mx.example.net", "550 Nein"),
+       C::kTechnical, B::kOther},
+      {"refused_to_talk_554", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 554 Nein", C::kTechnical,
+       B::kPolicy},
+      {"nothing_at_all", "bounced", "", "", C::kTechnical, B::kOther},
+      {"unknown_dsn_subject", "bounced", "5.9.9", "Nein", C::kTechnical, B::kOther},
+  });
+}
+
+TEST(BounceClassify, StatusWords) {
+  const BounceRules& rules = Shipped();
+  const std::string unknown_user =
+      Said("mx.example.net", "550 5.1.1 <bob@example.net>: Recipient address rejected: User "
+                             "unknown in virtual mailbox table");
+  // "sent" never reads the rules, even with a text that would match one.
+  Classification c = rules.Classify("sent", "2.0.0", unknown_user);
+  EXPECT_EQ(c.cls, C::kDelivered);
+  EXPECT_EQ(c.category, B::kNone);
+  EXPECT_EQ(c.by, ClassifiedBy::kStatus);
+  EXPECT_EQ(c.rule, -1);
+
+  c = rules.Classify("bounced", "5.1.1", unknown_user);
+  EXPECT_EQ(c.cls, C::kHard);
+  EXPECT_EQ(c.by, ClassifiedBy::kTextRule);
+  EXPECT_GE(c.rule, 0);
+  EXPECT_GT(rules.RuleLine(c.rule), 0);
+
+  c = rules.Classify("expired", "5.1.1", unknown_user);
+  EXPECT_EQ(c.cls, C::kExpired);
+  EXPECT_EQ(c.category, B::kRecipientUnknown);
+
+  for (const char* word : {"deferred", "SOFTBOUNCE", "undeliverable", "whatever", ""}) {
+    c = rules.Classify(word, "5.1.1", unknown_user);
+    EXPECT_EQ(c.cls, C::kDeferred) << word;
+    EXPECT_EQ(c.category, B::kRecipientUnknown) << word;
+  }
+
+  // The DeliveryStatus overload agrees with the words.
+  EXPECT_EQ(rules.Classify(DeliveryStatus::kSent, "", "").cls, C::kDelivered);
+  EXPECT_EQ(rules.Classify(DeliveryStatus::kBounced, "5.1.1", unknown_user).cls, C::kHard);
+  EXPECT_EQ(rules.Classify(DeliveryStatus::kExpired, "4.4.1", "x").cls, C::kExpired);
+  EXPECT_EQ(rules.Classify(DeliveryStatus::kSoftBounce, "5.1.1", unknown_user).cls, C::kDeferred);
+  EXPECT_EQ(rules.Classify(DeliveryStatus::kDeferred, "4.4.1", "x").category, B::kNetwork);
+
+  c = rules.Classify("bounced", "5.1.1", Said("mx.example.net", "550 5.1.1 Nein"));
+  EXPECT_EQ(c.by, ClassifiedBy::kEnhancedCode);
+  EXPECT_EQ(c.rule, -1);
+  c = rules.Classify("bounced", "5.0.0", Said("mx.example.net", "551 Nein"));
+  EXPECT_EQ(c.by, ClassifiedBy::kReplyCode);
+  c = rules.Classify("bounced", "", "Nein");
+  EXPECT_EQ(c.by, ClassifiedBy::kDefault);
+}
+
+TEST(BounceClassify, EmptyRulesUseDefaults) {
+  BounceRules none;
+  EXPECT_EQ(none.size(), 0u);
+  EXPECT_EQ(none.code_count(), 0u);
+  Classification c = none.Classify("bounced", "5.1.1", "user unknown");
+  EXPECT_EQ(c.cls, C::kTechnical);
+  EXPECT_EQ(c.category, B::kOther);
+  EXPECT_EQ(c.by, ClassifiedBy::kDefault);
+  EXPECT_EQ(none.Classify("deferred", "4.4.1", "x").cls, C::kDeferred);
+  EXPECT_EQ(none.Classify("sent", "2.0.0", "").cls, C::kDelivered);
+
+  // A moved-from BounceRules behaves as an empty one.
+  auto r = BounceRules::Parse("[[rule]]\nmatch = 'x'\nclass = \"hard\"\ncategory = \"other\"\n",
+                              "t.conf");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  BounceRules moved = std::move(r.value());
+  EXPECT_EQ(moved.size(), 1u);
+  EXPECT_EQ(r->size(), 0u);  // NOLINT(bugprone-use-after-move): defined as empty
+  EXPECT_EQ(r->Classify("bounced", "", "x").by, ClassifiedBy::kDefault);
+}
+
+// Hostile and odd texts: never crash, never read past the view, stay linear.
+TEST(BounceClassify, HostileTexts) {
+  const BounceRules& rules = Shipped();
+  std::vector<std::string> texts = {
+      "",
+      "host ",
+      "host x",
+      "host x said: ",
+      "host x said: 5",
+      "host x said: 55",
+      "host x said: 550",
+      "host x refused to talk to me:",
+      std::string(1, '\0'),
+      std::string("user\0unknown", 12),
+      "\xff\xfe\xc3\x28 user unknown \xe2\x82",
+      std::string(64 * 1024, 'a'),
+      std::string(64 * 1024, '('),
+  };
+  std::string many;
+  for (int i = 0; i < 3000; ++i) many += "user unknown mailbox full spam ";
+  texts.push_back(many);
+  std::string noise;
+  for (int i = 0; i < 65536; ++i) noise.push_back(static_cast<char>((i * 7919) & 0xff));
+  texts.push_back(noise);
+  for (const auto& t : texts) {
+    for (const char* st : {"bounced", "deferred", "expired"}) {
+      Classification c = rules.Classify(st, "5.1.1", t);
+      EXPECT_NE(c.category, B::kNone);
+    }
+  }
+  // Text beyond kMaxClassifiedReply is not read.
+  std::string late(kMaxClassifiedReply, 'x');
+  late += " user unknown";
+  EXPECT_EQ(rules.Classify("bounced", "", late).by, ClassifiedBy::kDefault);
+  std::string early = "user unknown " + std::string(100000, 'x');
+  EXPECT_EQ(rules.Classify("bounced", "", early).category, B::kRecipientUnknown);
+}
+
+TEST(BounceClassify, ManyThreadsAtOnce) {
+  const BounceRules& rules = Shipped();
+  const std::vector<std::pair<std::string, B>> inputs = {
+      {Said("mx.example.net", "550 5.1.1 User unknown"), B::kRecipientUnknown},
+      {Said("mx.example.net", "552 5.2.2 Mailbox full"), B::kMailboxFull},
+      {"connect to mx.example[192.0.2.1]:25: Connection refused", B::kNetwork},
+      {Said("mx.example.net", "554 5.7.1 blocked using zen.spamhaus.org"), B::kPolicy},
+  };
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const auto& [text, want] = inputs[static_cast<size_t>(i + t) % inputs.size()];
+        if (rules.Classify("bounced", "5.0.0", text).category != want) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(BounceNames, RoundTrip) {
+  for (int i = 0; i <= static_cast<int>(B::kOther); ++i) {
+    auto b = static_cast<B>(i);
+    auto back = ParseBounceCategory(BounceCategoryName(b));
+    ASSERT_TRUE(back.has_value()) << i;
+    EXPECT_EQ(*back, b);
+  }
+  EXPECT_FALSE(ParseBounceCategory("Recipient-Unknown").has_value());
+  EXPECT_EQ(BounceCategoryName(B::kInactiveAccount), "inactive-account");
+  EXPECT_EQ(BounceCategoryName(B::kTooLarge), "too-large");
+  EXPECT_EQ(OutcomeClassName(C::kDelivered), "delivered");
+  EXPECT_EQ(OutcomeClassName(C::kExpired), "expired");
+  EXPECT_EQ(OutcomeClassName(C::kTechnical), "technical");
+  EXPECT_EQ(ClassifiedByName(ClassifiedBy::kEnhancedCode), "dsn");
+  EXPECT_TRUE(SuppressesRecipient(B::kRecipientUnknown));
+  EXPECT_TRUE(SuppressesRecipient(B::kDomainUnknown));
+  EXPECT_TRUE(SuppressesRecipient(B::kMailboxDisabled));
+  EXPECT_FALSE(SuppressesRecipient(B::kInactiveAccount));
+  EXPECT_FALSE(SuppressesRecipient(B::kMailboxFull));
+  EXPECT_FALSE(SuppressesRecipient(B::kPolicy));
+  EXPECT_FALSE(SuppressesRecipient(B::kNone));
+}
+
+TEST(BasicReplyCode, Shapes) {
+  struct {
+    const char* in;
+    const char* want;
+  } cases[] = {
+      {"host mx[192.0.2.1] said: 550 5.1.1 no (in reply to RCPT TO command)", "550"},
+      {"host mx[192.0.2.1] said: 550-5.1.1 no", "550"},
+      {"host mx[192.0.2.1] refused to talk to me: 421 busy", "421"},
+      {"host mx[192.0.2.1] said: 250 ok", ""},
+      {"host mx[192.0.2.1] said: 5500 x", ""},
+      {"host mx[192.0.2.1] said: abc", ""},
+      {"host mx[192.0.2.1] answered: 550 x", ""},
+      {"554 5.7.1 direct", "554"},
+      {"452", "452"},
+      {"connect to mx[192.0.2.1]:25: Connection refused", ""},
+      {"5.1.1 user unknown", ""},
+      {"", ""},
+      {"host ", ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(BasicReplyCode(c.in), c.want) << c.in;
+}
+
+TEST(ServerText, Shapes) {
+  struct {
+    const char* in;
+    const char* want;
+  } cases[] = {
+      {"host mx[192.0.2.1] said: 550 5.1.1 no (in reply to RCPT TO command)", "550 5.1.1 no"},
+      {"host mx[192.0.2.1] said: 550 x (in reply to end of DATA command)", "550 x"},
+      {"host mx[192.0.2.1] refused to talk to me: 421 busy", "421 busy"},
+      // The server's text may itself hold the look-alike: only the last one goes.
+      {"host mx[192.0.2.1] said: 550 a (in reply to b command) c (in reply to RCPT TO command)",
+       "550 a (in reply to b command) c"},
+      {"host mx[192.0.2.1] said: 550 (in reply to x", "550 (in reply to x"},
+      {"host mx[192.0.2.1] said: ", ""},
+      {"host mx[192.0.2.1] answered: 550 x", "host mx[192.0.2.1] answered: 550 x"},
+      {"host mx.example.com", "host mx.example.com"},
+      {"connect to mx[192.0.2.1]:25: Connection refused",
+       "connect to mx[192.0.2.1]:25: Connection refused"},
+      {"", ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(ServerText(c.in), c.want) << c.in;
+
+  // A host name or the SMTP command cannot match a rule.
+  const BounceRules& rules = Shipped();
+  Classification got = rules.Classify(
+      "bounced", "5.0.0",
+      "host mx.spamhaus-user-unknown.example[192.0.2.1] said: 550 Nein (in reply to RCPT TO "
+      "command)");
+  EXPECT_EQ(got.by, ClassifiedBy::kReplyCode);
+  EXPECT_EQ(got.category, B::kOther);
+}
+
+// Rules-file errors: "file:line: key: message".
+TEST(BounceRulesParse, Errors) {
+  struct {
+    const char* name;
+    const char* text;
+    const char* want;  // prefix of the message
+  } cases[] = {
+      {"bad_regex", "[[rule]]\nmatch = 'ok'\nclass = \"hard\"\ncategory = \"other\"\n\n"
+                    "[[rule]]\nmatch = 'user (unknown'\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:7: rule[1].match: bad regex: missing ): user (unknown"},
+      {"unknown_class", "[[rule]]\nmatch = 'x'\nclass = \"firm\"\ncategory = \"other\"\n",
+       "t.conf:3: rule[0].class: expected \"hard\", \"soft\" or \"technical\", got \"firm\""},
+      {"unknown_category", "[[rule]]\nmatch = 'x'\nclass = \"hard\"\ncategory = \"gone\"\n",
+       "t.conf:4: rule[0].category: unknown category \"gone\""},
+      {"none_category", "[[rule]]\nmatch = 'x'\nclass = \"hard\"\ncategory = \"none\"\n",
+       "t.conf:4: rule[0].category: unknown category \"none\""},
+      {"unknown_key_in_rule",
+       "[[rule]]\nmatch = 'x'\nclass = \"hard\"\ncategory = \"other\"\nweight = 3\n",
+       "t.conf:5: rule[0].weight: unknown key"},
+      {"unknown_top_key", "threshold = 3\n", "t.conf:1: threshold: unknown key"},
+      {"unknown_key_in_code", "[[code]]\ndsn = \"5.1.1\"\nclass = \"hard\"\n"
+                              "category = \"other\"\ncolour = \"red\"\n",
+       "t.conf:5: code[0].colour: unknown key"},
+      {"missing_match", "[[rule]]\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:1: rule[0]: missing key \"match\""},
+      {"missing_class", "[[rule]]\nmatch = 'x'\ncategory = \"other\"\n",
+       "t.conf:1: rule[0]: missing key \"class\""},
+      {"empty_match", "[[rule]]\nmatch = ''\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:2: rule[0].match: must not be empty"},
+      {"matches_empty", "[[rule]]\nmatch = 'user unknown|'\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:2: rule[0].match: matches the empty string"},
+      {"match_not_string", "[[rule]]\nmatch = 5\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:2: rule[0].match: expected a string, got integer"},
+      {"bad_dsn_restriction",
+       "[[rule]]\nmatch = 'x'\ndsn = \"5.1\"\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:3: rule[0].dsn: expected an enhanced status code"},
+      {"bad_dsn_trailing_dot",
+       "[[rule]]\nmatch = 'x'\ndsn = \"5.1.1.\"\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:3: rule[0].dsn: expected an enhanced status code"},
+      {"bad_dsn_long_part",
+       "[[rule]]\nmatch = 'x'\ndsn = \"5.1234.\"\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:3: rule[0].dsn: expected an enhanced status code"},
+      {"bad_dsn_class", "[[code]]\ndsn = \"2.0.0\"\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:2: code[0].dsn: expected an enhanced status code"},
+      {"dsn_and_reply", "[[code]]\ndsn = \"5.\"\nreply = \"550\"\nclass = \"hard\"\n"
+                        "category = \"other\"\n",
+       "t.conf:1: code[0]: needs exactly one of"},
+      {"neither_dsn_nor_reply", "[[code]]\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:1: code[0]: needs exactly one of"},
+      {"bad_reply", "[[code]]\nreply = \"250\"\nclass = \"hard\"\ncategory = \"other\"\n",
+       "t.conf:2: code[0].reply: expected a 4xx or 5xx reply code"},
+      {"duplicate_dsn",
+       "[[code]]\ndsn = \"5.1.\"\nclass = \"hard\"\ncategory = \"other\"\n"
+       "[[code]]\ndsn = \"5.1.\"\nclass = \"soft\"\ncategory = \"other\"\n",
+       "t.conf:6: code[1]: \"5.1.\" listed twice"},
+      {"rule_not_array", "rule = 3\n", "t.conf:1: rule: expected an array of tables"},
+      {"syntax", "[[rule]\n", "t.conf:1: syntax:"},
+      {"control_char", "# a\x01\n", "t.conf:1: syntax: control character"},
+      {"bad_utf8", "# \xc3\x28\n", "t.conf:1: syntax: invalid UTF-8"},
+      {"deep", "x = [[[[[[[[[[1]]]]]]]]]]\n", "t.conf:1: syntax: arrays or tables nested"},
+  };
+  for (const auto& c : cases) {
+    auto r = BounceRules::Parse(c.text, "t.conf");
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalid) << c.name;
+    EXPECT_EQ(r.status().message().rfind(c.want, 0), 0u)
+        << c.name << ": got \"" << r.status().message() << "\"";
+  }
+}
+
+TEST(BounceRulesParse, Limits) {
+  std::string big(kMaxBounceRulesBytes + 1, '#');
+  auto r = BounceRules::Parse(big, "t.conf");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "t.conf:1: file larger than 256 KiB");
+
+  std::string long_line = "# " + std::string(9000, 'x') + "\n";
+  r = BounceRules::Parse(long_line, "t.conf");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "t.conf:1: syntax: line longer than 8192 bytes");
+
+  std::string long_pattern = "[[rule]]\nmatch = '" + std::string(kMaxBouncePattern + 1, 'a') +
+                             "'\nclass = \"hard\"\ncategory = \"other\"\n";
+  r = BounceRules::Parse(long_pattern, "t.conf");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "t.conf:2: rule[0].match: longer than 1000 bytes");
+
+  auto missing = BounceRules::Load("/nonexistent/bounce-rules.conf");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message().rfind("/nonexistent/bounce-rules.conf:0: cannot open: ", 0),
+            0u);
+}
+
+TEST(BounceRulesParse, OrderRestrictionsAndPrefixes) {
+  const char* text = R"(
+[[rule]]
+match = 'mailbox unavailable'
+dsn = "5."
+class = "hard"
+category = "recipient-unknown"
+
+[[rule]]
+match = 'unavailable'
+class = "soft"
+category = "other"
+
+[[rule]]
+match = 'mailbox'
+class = "technical"
+category = "policy"
+
+[[code]]
+dsn = "5.1."
+class = "hard"
+category = "recipient-unknown"
+
+[[code]]
+dsn = "5.1.1"
+class = "soft"
+category = "mailbox-full"
+
+[[code]]
+dsn = "5."
+class = "technical"
+category = "other"
+
+[[code]]
+reply = "552"
+class = "soft"
+category = "mailbox-full"
+)";
+  auto r = BounceRules::Parse(text, "t.conf");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->size(), 3u);
+  EXPECT_EQ(r->code_count(), 4u);
+  EXPECT_EQ(r->RuleLine(0), 3);
+  EXPECT_EQ(r->RuleLine(2), 14);
+
+  // First matching rule wins; the dsn restriction can skip a rule.
+  Classification c = r->Classify("bounced", "5.2.0", "MAILBOX UNAVAILABLE");
+  EXPECT_EQ(c.rule, 0);
+  EXPECT_EQ(c.category, B::kRecipientUnknown);
+  c = r->Classify("bounced", "4.2.0", "mailbox unavailable");
+  EXPECT_EQ(c.rule, 1);
+  EXPECT_EQ(c.cls, C::kSoft);
+  c = r->Classify("bounced", "", "mailbox unavailable");
+  EXPECT_EQ(c.rule, 1);
+  c = r->Classify("bounced", "5.2.0", "the mailbox");
+  EXPECT_EQ(c.rule, 2);
+
+  // Longest dsn entry wins; "5.1.1" is a whole code, not a prefix of "5.1.10".
+  c = r->Classify("bounced", "5.1.1", "x");
+  EXPECT_EQ(c.category, B::kMailboxFull);
+  c = r->Classify("bounced", "5.1.10", "x");
+  EXPECT_EQ(c.category, B::kRecipientUnknown);
+  c = r->Classify("bounced", "5.3.0", "host mx[192.0.2.1] said: 552 x");
+  EXPECT_EQ(c.category, B::kOther);  // the dsn table ("5.") comes before the reply code
+  EXPECT_EQ(c.by, ClassifiedBy::kEnhancedCode);
+  c = r->Classify("bounced", "", "host mx[192.0.2.1] said: 552 x");
+  EXPECT_EQ(c.category, B::kMailboxFull);
+  EXPECT_EQ(c.by, ClassifiedBy::kReplyCode);
+}
+
+// Not run by default: prints classifications per second on one core.
+// bounce_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+TEST(BounceClassify, DISABLED_Throughput) {
+  const BounceRules& rules = Shipped();
+  const std::vector<std::pair<const char*, std::string>> inputs = {
+      {"5.1.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.1.1 The email account that you tried to reach does not exist. Please try "
+            "550-5.1.1 double-checking the recipient's email address for typos or 550-5.1.1 "
+            "unnecessary spaces. For more information, go to 550 5.1.1  "
+            "https://support.google.com/mail/?p=NoSuchUser x1-20020a05 - gsmtp")},
+      {"4.7.0",
+       Said("mta7.am0.yahoodns.net",
+            "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
+            "volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+            "MAIL FROM")},
+      {"4.4.1", "connect to mx.example[192.0.2.1]:25: Connection refused"},
+      {"5.7.1",
+       Said("hotmail-com.olc.protection.outlook.com",
+            "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact "
+            "your Internet service provider since part of their network is on our block list "
+            "(S3150). [AM4PEPF00025F9A.EURP195.PROD.OUTLOOK.COM]",
+            "MAIL FROM")},
+      {"5.1.1",
+       Said("mx.example.net",
+            "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual "
+            "mailbox table")},
+      {"5.0.0", Said("mx.example.net", "550 Nein, danke")},
+  };
+  size_t sum = 0;
+  for (const auto& [d, t] : inputs) sum += static_cast<size_t>(rules.Classify("bounced", d, t).category);
+  const int n = 300000;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    const auto& [d, t] = inputs[static_cast<size_t>(i) % inputs.size()];
+    sum += static_cast<size_t>(rules.Classify("bounced", d, t).category);
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%d classifications in %.3f s: %.0f/s (checksum %zu)\n", n, secs, n / secs, sum);
+}
+
+}  // namespace
+}  // namespace senderguard
