@@ -175,6 +175,11 @@ TEST(ParseConfig, GoodVariants) {
       {"limit_unlimited", "[quota.month]\nlimit = \"unlimited\"\n"},
       {"mode_zero", "[milter]\nsocket_mode = \"0\"\n"},
       {"mode_max", "[milter]\nsocket_mode = \"0777\"\n"},
+      {"tail_journal", "[tail]\nsource = \"journal\"\n"},
+      {"tail_journal_dir", "[tail]\nsource = \"journal:/var/log/journal\"\n"},
+      {"tail_utc", "[tail]\ntimezone = \"UTC\"\n"},
+      {"rep_integers", "[reputation]\nsuspend_hard_rate = 1\ntier_multipliers = [1, 1, 2, 2, 3]\n"},
+      {"feedback_secret", "[feedback]\nsecret = \"0123456789abcdef\"\nheader = \"Feedback-ID\"\n"},
   };
   for (const auto& c : cases) {
     auto r = ParseConfig(c.text, "t.conf");
@@ -193,6 +198,25 @@ struct BadCase {
 std::ostream& operator<<(std::ostream& o, const BadCase& c) { return o << c.name; }
 
 const std::vector<BadCase> kBadCases = {
+    {"tail_source_relative", "[tail]\nsource = \"mail.log\"\n", "t.conf:2: tail.source: expected an absolute"},
+    {"tail_rules_relative", "[tail]\nrules = \"r.conf\"\n", "t.conf:2: tail.rules: must be an absolute path"},
+    {"tail_poll_low", "[tail]\npoll_interval_ms = 1\n", "t.conf:2: tail.poll_interval_ms: value 1 out of range"},
+    {"tail_tz_bad", "[tail]\ntimezone = \"Mars/Olympus\"\n", "t.conf:2: tail.timezone: unknown time zone"},
+    {"tail_unknown", "[tail]\nfollow = true\n", "t.conf:2: tail.follow: unknown key"},
+    {"suppress_after_over", "[tail]\nsuppress_after_hard_bounces = 1001\n",
+     "t.conf:2: tail.suppress_after_hard_bounces: value 1001 out of range"},
+    {"rep_window_over", "[reputation]\nwindow_days = 91\n", "t.conf:2: reputation.window_days: value 91"},
+    {"rep_rate_zero", "[reputation]\nsuspend_complaint_rate = 0\n",
+     "t.conf:2: reputation.suspend_complaint_rate: value out of range"},
+    {"rep_rate_string", "[reputation]\nsuspend_hard_rate = \"10%\"\n",
+     "t.conf:2: reputation.suspend_hard_rate: expected a number"},
+    {"rep_multipliers_4", "[reputation]\ntier_multipliers = [1, 2, 3, 4]\n",
+     "t.conf:2: reputation.tier_multipliers: expected an array of 5"},
+    {"rep_multipliers_shrink", "[reputation]\ntier_multipliers = [1, 2, 3, 4, 0.5]\n",
+     "t.conf:1: reputation:"},
+    {"rep_unknown", "[reputation]\nwindow = 3\n", "t.conf:2: reputation.window: unknown key"},
+    {"feedback_short_secret", "[feedback]\nsecret = \"abc\"\n", "t.conf:2: feedback.secret: use at least 16"},
+    {"feedback_bad_header", "[feedback]\nheader = \"X Bad:\"\n", "t.conf:2: feedback.header: not a header field name"},
     {"unknown_key_line_3", "[store]\npath = \"/x\"\nbogus = 1\n", "t.conf:3: store.bogus: unknown key"},
     {"unknown_table", "\n\n[foo]\na = 1\n", "t.conf:3: foo: unknown key"},
     {"unknown_top_level_key", "# c\nfoo = 1\n", "t.conf:2: foo: unknown key"},
