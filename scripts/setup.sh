@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev clang libclang-rt-14-dev postfix swaks lmdb-utils
   # the tailer's benchmark runs Debian's pflogsumm beside it
   pflogsumm
+  # the journal test writes real journal files with systemd-journal-remote
+  systemd-journal-remote
   # tools the scripts use
   iproute2 procps findutils openssl
 )
