@@ -643,7 +643,9 @@ TEST(Arf, UnreadableIncidentsIsOne) {
 
 TEST(Arf, RecipientCap) {
   Msg m;
-  for (int i = 0; i < 150; ++i) m.fb += "Original-Rcpt-To: r" + std::to_string(i) + "@example.net\n";
+  for (int i = 0; i < 150; ++i) {
+    m.fb += "Original-Rcpt-To: r" + std::to_string(i) + "@example.net\n";
+  }
   const Result<ArfReport> r = ParseArf(m.Build(), kToken);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->original_rcpt_to.size(), kMaxArfRecipients);
@@ -771,6 +773,26 @@ TEST(Arf, MimeTolerance) {
     ASSERT_TRUE(crlf.ok()) << c.name << " (CRLF): " << crlf.status().ToString();
     EXPECT_EQ(crlf->token, "tok-1") << c.name << " (CRLF)";
   }
+}
+
+TEST(Arf, LongBodyLinesAreNotHeaderLines) {
+  // A part without a header, whose first line is longer than a header block
+  // may be, and a whole message of 1 MiB: neither is a header-limit error.
+  Msg m;
+  m.extra_parts = "--b\n" + std::string(300 * 1024, 'x') + "\n";
+  m.orig = "Message-ID: <m1@example.com>\n\n" + std::string(1024 * 1024, 'y') + "\n";
+  const Result<ArfReport> r = ParseArf(m.Build(), kToken);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->message_id, "<m1@example.com>");
+
+  // A folded field that grows past the limit is one.
+  Msg n;
+  n.orig = "X-Long: a\n";
+  for (int i = 0; i < 30000; ++i) n.orig += " continued\n";
+  n.orig += "\nbody\n";
+  const Result<ArfReport> s = ParseArf(n.Build(), kToken);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "original message part: header block exceeds 256 KiB");
 }
 
 TEST(Arf, HostileBytesDoNotCrash) {
