@@ -1,5 +1,5 @@
 // senderguardctl list [--json]: every account with a record, its state and
-// today's and this month's usage.
+// today's and this month's usage, tier and reputation score.
 #include <cstdio>
 
 #include "cli.h"
@@ -17,7 +17,8 @@ void AddListCommand(CLI::App& app, Env& env) {
       PrintJson(nlohmann::json{{"accounts", all}});
       return;
     }
-    std::printf("%-32s %-11s %-21s %-21s %-21s %-21s\n", "ACCOUNT", "STATE", "MINUTE", "HOUR", "DAY", "MONTH");
+    std::printf("%-32s %-11s %4s %5s %-21s %-21s %-21s %-21s\n", "ACCOUNT", "STATE", "TIER", "SCORE",
+                "MINUTE", "HOUR", "DAY", "MONTH");
     for (const auto& j : all) {
       std::string cells[4];
       for (size_t i = 0; i < 4; ++i) {
@@ -27,8 +28,10 @@ void AddListCommand(CLI::App& app, Env& env) {
       }
       std::string state = j["state"].get<std::string>();
       if (j["dry_run"].get<bool>()) state += "*";
-      std::printf("%-32s %-11s %-21s %-21s %-21s %-21s\n", j["account"].get<std::string>().c_str(),
-                  state.c_str(), cells[0].c_str(), cells[1].c_str(), cells[2].c_str(), cells[3].c_str());
+      std::printf("%-32s %-11s %4d %5d %-21s %-21s %-21s %-21s\n",
+                  j["account"].get<std::string>().c_str(), state.c_str(),
+                  j["reputation"]["tier"].get<int>(), j["reputation"]["score"].get<int>(),
+                  cells[0].c_str(), cells[1].c_str(), cells[2].c_str(), cells[3].c_str());
     }
     std::printf("%zu account(s); usage is used/limit, '-' = unlimited, '*' = dry run\n", accounts.size());
   });
