@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The main job, on a throwaway machine: sets everything up (scripts/setup.sh), starts a private
-# Postfix on 127.0.0.1 with senderguard-milter attached over a unix socket and relaying to
-# Postfix's smtp-sink, creates a few demo accounts, sends a short workload whose replies show
-# an accepted message, a quota tempfail naming its reset time, a suspended account's refusal
-# and a suppressed recipient's refusal, then prints `senderguardctl list`.
+# Postfix on 127.0.0.1 with senderguard-milter attached over a unix socket, relaying to a local
+# SMTP server that plays the receivers (tests/tools/smtp_replier: it says "no such user" for
+# nobody@example.com), and senderguard-tail following Postfix's log. It creates a few demo
+# accounts and sends a short workload whose replies show an accepted message, a quota tempfail
+# naming its reset time, a suspended account's refusal and a suppressed recipient's refusal;
+# then bounces that the tailer turns into a reputation and a global suppression; then prints
+# `senderguardctl list`.
 # It keeps running (try your own swaks commands) until Ctrl-C, or exits at once with --once.
 # Everything lives in a temp dir and is removed on exit; the system's Postfix is not touched.
 set -euo pipefail
@@ -25,12 +28,24 @@ socket = "unix:$SOCK"
 socket_mode = "0666"
 [quota.day]
 limit = 1000
+[tail]
+source = "$TB_LOG"
+rules = "$PWD/conf/bounce-rules.conf"
+poll_interval_ms = 100
 EOF2
-tb_start_sink
+# The receivers: Gmail's "no such user" for nobody@example.com, everything else accepted.
+printf '%s\n' 'nobody@example.com rcpt 550 5.1.1 The email account that you tried to reach does not exist. https://support.google.com/mail/?p=NoSuchUser - gsmtp' \
+  >"$TB_DIR/receivers.rules"
+build/bin/smtp_replier --listen "127.0.0.1:$TB_SINK_PORT" --rules "$TB_DIR/receivers.rules" \
+  2>"$TB_DIR/log/receivers.log" &
+tb_track_pid $!
+for _ in $(seq 50); do [[ -n $(ss -Htln "( sport = :$TB_SINK_PORT )") ]] && break; sleep 0.1; done
 build/bin/senderguard-milter -c "$CONF" --stderr 2>"$TB_DIR/log/milter.log" &
 tb_track_pid $!
 tb_wait_socket "$SOCK" 10 $!
 tb_start_postfix "unix:$SOCK"
+build/bin/senderguard-tail -c "$CONF" --stderr 2>"$TB_DIR/log/tail.log" &
+tb_track_pid $!
 ctl() { build/bin/senderguardctl -c "$CONF" "$@"; }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -53,11 +68,22 @@ show --xclient "LOGIN=spammy" --from deals@spammy.example --to someone@example.o
 say "4. bob sends to a suppressed address and a good one: only the suppressed one is refused"
 show --xclient "LOGIN=bob" --from hi@bob.example --to gone@example.net,friend@example.org
 
+say "5. carol mails nobody@example.com three times; the receiver answers 550 5.1.1 no such user"
+for i in 1 2 3; do show --xclient "LOGIN=carol" --from hi@carol.example --to nobody@example.com; done
+for _ in $(seq 100); do ctl suppress check nobody@example.com >/dev/null 2>&1 && break; sleep 0.1; done
+say "senderguard-tail read Postfix's log: carol's reputation (senderguardctl show carol)"
+ctl show carol | sed -n '/^tier/,/^outcomes/p'
+say "... and nobody@example.com is now suppressed for everyone: alice is refused at RCPT"
+ctl suppress check nobody@example.com || true
+show --xclient "LOGIN=alice" --from news@alice.example --to nobody@example.com
+
 sleep 0.5
 say "senderguardctl list"
 ctl list
 say "the milter's log lines (key=value, also sent to syslog facility mail)"
 sed 's/^senderguard-milter\[[a-z]*\]: //' "$TB_DIR/log/milter.log"
+say "the tailer's log lines"
+sed 's/^senderguard-tail\[[a-z]*\]: //' "$TB_DIR/log/tail.log"
 
 if ((once)); then
   exit 0
@@ -65,4 +91,5 @@ fi
 say "running: Postfix on 127.0.0.1:$TB_SMTP_PORT with senderguard-milter attached; Ctrl-C stops and cleans up"
 echo "try:  swaks --server 127.0.0.1 --port $TB_SMTP_PORT --xclient LOGIN=alice --from a@alice.example --to x@example.org"
 echo "      build/bin/senderguardctl -c $CONF show alice"
+echo "      build/bin/senderguard-tail -c $CONF --once --print $TB_LOG   # outcomes as JSON"
 while sleep 3600; do :; done
