@@ -15,6 +15,7 @@ constexpr size_t kMaxCache = 200000;    // queue entries remembered between chun
 constexpr size_t kMaxPending = 100000;  // queue ids with deferred recipients tracked
 constexpr size_t kMaxNotices = 100000;
 constexpr int64_t kLinkWindow = 2 * 86400;  // a Message-ID link reaches this far back
+constexpr int64_t kTouchAfter = 86400;      // see kRemoved
 
 // "... queued as 4jZV3G6kF3z1bkqs)" -> the id, if the reply names one.
 std::string_view QueuedAs(std::string_view reply) {
@@ -201,8 +202,12 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         pending_.erase(qid);
         notices_.erase(qid);
         null_sender_.erase(qid);
+        // Queue-map entries expire 7 days after their last event. Rewrite
+        // the entry only when that moves by more than a day: a message
+        // delivered the day it was accepted costs no write here.
         Cached* c = Find(qid);
-        if (c != nullptr && !c->stub && c->entry.last_event < it.time) {
+        if (c != nullptr && !c->stub &&
+            it.time - std::max(c->entry.time, c->entry.last_event) > kTouchAfter) {
           c->entry.last_event = it.time;
           batch->queue_puts.push_back(c->entry);
         }
