@@ -11,6 +11,7 @@ PACKAGES=(
   # libraries (README says why each is there)
   libmilter-dev liblmdb-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libcctz-dev tzdata
   libre2-dev libssl-dev libsystemd-dev libidn2-dev
+  libunbound-dev libpsl-dev publicsuffix libopendmarc-dev
   # tests: GoogleTest, clang for libFuzzer and the sanitizers, a real Postfix with smtp-sink
   # and smtp-source, swaks as the SMTP client, LMDB's tools
   libgtest-dev clang libclang-rt-14-dev postfix swaks lmdb-utils
@@ -18,6 +19,8 @@ PACKAGES=(
   pflogsumm
   # the journal test writes real journal files with systemd-journal-remote
   systemd-journal-remote
+  # the DNS tests serve test zones on loopback with ldns-testns
+  ldnsutils
   # tools the scripts use
   iproute2 procps findutils openssl
 )

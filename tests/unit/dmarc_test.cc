@@ -1,0 +1,3 @@
+#include "senderguard/dmarc.h"
+
+#include <gtest/gtest.h>

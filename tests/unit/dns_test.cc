@@ -1,0 +1,3 @@
+#include "senderguard/dns.h"
+
+#include <gtest/gtest.h>
