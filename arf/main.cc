@@ -162,7 +162,10 @@ int main(int argc, char** argv) {
   sg::FeedbackEvent e;
   e.account = account;
   e.time = now;
-  e.delta.complaints = std::min<uint32_t>(r.incidents == 0 ? 1 : r.incidents, 1000);
+  // One complaint per report, whatever its Incidents field says: reports are
+  // not authenticated, and anyone who received the account's mail holds its
+  // token, so a forged "Incidents: 1000" must not suspend an account alone.
+  e.delta.complaints = 1;
   e.complainer = account.empty() ? "" : complainer;
   batch.events.push_back(e);
   const sg::ReputationConfig rep = cfg.reputation;
@@ -186,7 +189,11 @@ int main(int argc, char** argv) {
                                            .Add("complainer", complainer.empty() ? "-" : complainer)
                                            .Add("message_id", r.message_id)
                                            .Add("user_agent", r.user_agent)
+                                           .Add("incidents", std::to_string(r.incidents))
                                            .str());
+  for (const auto& n : r.notes) {
+    logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "note").Add("note", n).str());
+  }
   for (const auto& a : res.value().alerts) logger.Log(sg::Logger::Level::kWarning, a);
   return kExOk;
 }
