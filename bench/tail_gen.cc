@@ -120,7 +120,7 @@ struct Reply {
 
 struct Receiver {
   std::vector<const char*> domains;
-  std::vector<const char*> mx;  // host names
+  std::vector<const char*> mx;  // host names; empty: "mx." + the recipient's domain
   const char* ip_prefix;        // first three octets
   int weight;                   // share of recipients
   std::vector<Reply> sent, deferred, hard, other;
@@ -278,8 +278,7 @@ std::vector<Receiver> Receivers() {
   r.push_back(Receiver{
       {"example-gmbh.de", "acme-corp.example", "stadtwerke.example", "uni-example.de",
        "kanzlei.example", "shop.example.org"},
-      {"mail.example-gmbh.de", "mx.acme-corp.example", "mx1.stadtwerke.example",
-       "mx.uni-example.de"},
+      {},  // each domain its own MX: "mx." + domain
       "198.51.100",
       23,
       {{"2.0.0", Cls::kDelivered, "250 2.0.0 Ok: queued as %Q"},
@@ -424,14 +423,15 @@ struct Totals {
 
 struct Recipient {
   std::string address;
-  const Receiver* rx;
+  const Receiver* rx = nullptr;
   std::string domain;
-  int outcome;  // 0 sent, 1 deferred (then retried), 2 hard, 3 other
+  int outcome = 0;  // 0 sent, 1 deferred (then retried), 2 hard, 3 other
   int tries = 0;
 };
 
 struct Message {
   std::string queue_id;
+  std::string message_id;  // "<...>", as cleanup logs it and the milter records it
   int account = 0;
   int64_t arrival = 0;  // Unix s
   uint64_t size = 0;
@@ -468,7 +468,14 @@ class Generator {
     }
     // Dead addresses: a pool, so that stale lists bounce on the same ones
     // again (the tailer's suppression after repeated hard bounces).
-    for (int i = 0; i < 3000; ++i) dead_.push_back(LocalPart() + std::to_string(i % 97));
+    for (int i = 0; i < 2000; ++i) {
+      Recipient r;
+      r.rx = &PickReceiver();
+      r.domain = rng_.Pick(r.rx->domains);
+      r.address = LocalPart() + std::to_string(i % 97) + "@" + r.domain;
+      r.outcome = 2;
+      dead_.push_back(r);
+    }
     for (int i = 0; i < 40; ++i) smtpd_pids_.push_back(static_cast<uint32_t>(rng_.Range(2000, 60000)));
     for (int i = 0; i < 60; ++i) smtp_pids_.push_back(static_cast<uint32_t>(rng_.Range(2000, 60000)));
     for (int i = 0; i < 6; ++i) cleanup_pids_.push_back(static_cast<uint32_t>(rng_.Range(2000, 60000)));
@@ -684,16 +691,23 @@ class Generator {
     m.queue_id = NextQueueId();
     m.account = PickAccount();
     m.arrival = Now();
+    m.message_id = "<" + std::to_string(m.arrival) + "." + Hex(12) + "@" + AccountName(m.account) +
+                   ".example>";
     m.size = 1500 + static_cast<uint64_t>(std::pow(rng_.Unit(), 3) * 400000);
     const uint64_t nrcpt = rng_.PerMille(800) ? 1 : rng_.Range(2, 5);
     for (uint64_t i = 0; i < nrcpt; ++i) {
-      Recipient r;
-      r.rx = &PickReceiver();
-      r.domain = rng_.Pick(r.rx->domains);
       // 85% sent, 8% deferred, 5% hard, 2% other (of first attempts).
       const uint64_t roll = rng_.Below(1000);
-      r.outcome = roll < 850 ? 0 : roll < 930 ? 1 : roll < 980 ? 2 : 3;
-      r.address = (r.outcome == 2 ? rng_.Pick(dead_) : LocalPart()) + "@" + r.domain;
+      const int outcome = roll < 850 ? 0 : roll < 930 ? 1 : roll < 980 ? 2 : 3;
+      Recipient r;
+      if (outcome == 2) {
+        r = rng_.Pick(dead_);
+      } else {
+        r.rx = &PickReceiver();
+        r.domain = rng_.Pick(r.rx->domains);
+        r.address = LocalPart() + "@" + r.domain;
+        r.outcome = outcome;
+      }
       m.rcpts.push_back(std::move(r));
     }
     const std::string name = AccountName(m.account);
@@ -723,8 +737,7 @@ class Generator {
     ++t_.received;
     const uint32_t cpid = rng_.Pick(cleanup_pids_);
     if (!Begin("postfix/cleanup", cpid)) return;
-    b += m.queue_id + ": message-id=<" + std::to_string(m.arrival) + "." + Hex(12) + "@" + name +
-         ".example>";
+    b += m.queue_id + ": message-id=" + messages_[index].message_id;
     w_->End();
     if (!Begin(smtpd, spid)) return;
     b += "disconnect from " + client + " ehlo=2 starttls=1 auth=1 mail=1 rcpt=" +
@@ -749,7 +762,7 @@ class Generator {
     for (size_t i : m.pending) {
       Recipient& r = m.rcpts[i];
       const uint32_t pid = rng_.Pick(smtp_pids_);
-      const std::string mx = rng_.Pick(r.rx->mx);
+      const std::string mx = r.rx->mx.empty() ? "mx." + r.domain : rng_.Pick(r.rx->mx);
       const std::string addr = Ip(r.rx->ip_prefix);
       // On a retry: mostly delivered now, sometimes deferred again.
       int outcome = r.outcome;
@@ -854,7 +867,7 @@ class Generator {
   Rng rng_;
   std::vector<Receiver> receivers_;
   std::vector<double> account_cdf_, receiver_cdf_;
-  std::vector<std::string> dead_;
+  std::vector<Recipient> dead_;
   std::vector<uint32_t> smtpd_pids_, smtp_pids_, cleanup_pids_;
   uint32_t qmgr_pid_, anvil_pid_, scache_pid_, bounce_pid_;
   uint64_t next_inode_ = 0;
@@ -894,7 +907,7 @@ bool FillStore(const Options& o, const Generator& g) {
         q.account = g.AccountName(m.account);
         q.time = m.arrival;
         for (const auto& r : m.rcpts) q.recipients.push_back(r.address);
-        // The milter records the Message-ID it saw; the log's is the same.
+        q.message_id = m.message_id;  // the milter records the header it saw; cleanup logs it
         auto res = store->Commit(q.account, {}, &q, m.arrival);
         if (!res.ok()) {
           std::fprintf(stderr, "tail_gen: commit %s: %s\n", m.queue_id.c_str(),
