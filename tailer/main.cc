@@ -111,6 +111,69 @@ int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRu
   return 0;
 }
 
+// Commits batches on a thread of its own, in order, one at a time, so the
+// next chunk is read and classified while the previous one is written (the
+// two halves of the work then use both cores). Each batch carries its own
+// position: whatever is committed is consistent with it.
+class Committer {
+ public:
+  Committer(sg::LmdbStore* store, sg::Logger* logger, sg::ReputationConfig rep)
+      : store_(store), logger_(logger), rep_(std::move(rep)) {}
+  ~Committer() { (void)Wait(); }
+
+  // Waits for the batch in flight (if any), then starts this one.
+  bool Submit(sg::FeedbackBatch batch) {
+    if (!Wait()) return false;
+    inflight_ = std::thread([this, b = std::move(batch)]() mutable { ok_ = Run(b); });
+    return true;
+  }
+  // Waits for the batch in flight; false if it could not be committed
+  // (only when stopping: otherwise it retries until it can).
+  bool Wait() {
+    if (inflight_.joinable()) inflight_.join();
+    return ok_;
+  }
+
+ private:
+  bool Run(const sg::FeedbackBatch& batch) {
+    const int64_t now = batch.now;
+    const std::string actor = batch.actor;
+    const sg::ReputationConfig& rep = rep_;
+    auto review = [&rep, now, &actor](sg::AccountRecord* a, const sg::StoredDays& days,
+                                      uint64_t complaints, sg::ReviewOutcome* out) {
+      sg::ReviewAccount(rep, now, actor, a, days, complaints, out);
+    };
+    // On failure retry the same batch: the stored position does not move
+    // until it lands, so nothing is lost or repeated.
+    for (int attempt = 0;; ++attempt) {
+      auto res = store_->ApplyFeedback(batch, review);
+      if (res.ok()) {
+        for (const auto& s : res.value().suppressed) {
+          logger_->Log(sg::Logger::Level::kInfo,
+                       sg::KvLine()
+                           .Add("action", "suppress")
+                           .Add("account", s.account.empty() ? "*" : s.account)
+                           .Add("recipient", s.address)
+                           .Add("reason", s.reason)
+                           .str());
+        }
+        for (const auto& a : res.value().alerts) logger_->Log(sg::Logger::Level::kWarning, a);
+        return true;
+      }
+      logger_->Log(sg::Logger::Level::kError,
+                   sg::KvLine().Add("action", "commit-error").Add("error", res.status().message()).str());
+      if (g_stop) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
+    }
+  }
+
+  sg::LmdbStore* store_;
+  sg::Logger* logger_;
+  sg::ReputationConfig rep_;
+  std::thread inflight_;
+  bool ok_ = true;
+};
+
 template <typename Source>
 int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
            sg::LmdbStore* store, sg::Logger* logger) {
@@ -119,21 +182,27 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   fs.suppress_after = cfg.suppress_after_hard_bounces;
   fs.reputation = cfg.reputation;
   sg::FeedbackEngine engine(store, &rules, fs);
+  Committer committer(store, logger, cfg.reputation);
   std::vector<sg::RawLine> lines;
   auto last_stats = std::chrono::steady_clock::now();
   uint64_t lines_at_stats = 0;
   int64_t newest = 0;
   const std::string actor = "senderguard-tail";
+  int rc = 0;
   for (;;) {
     sg::Status st = src.Read(&lines, kChunkLines);
     if (!st.ok()) {
       logger->Log(sg::Logger::Level::kError,
                   sg::KvLine().Add("source", src.Key()).Add("action", "read-error").Add("error", st.message()).str());
-      if (once) return 74;
+      if (once) {
+        rc = 74;  // EX_IOERR
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
     if (lines.empty()) {
+      if (!committer.Wait()) return 75;
       if (once || g_stop) break;
       if constexpr (std::is_same_v<Source, JournalSource>) {
         src.Wait(cfg.tail_poll_ms);
@@ -157,36 +226,17 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
       if (st.ok() || g_stop) break;
       logger->Log(sg::Logger::Level::kError,
                   sg::KvLine().Add("action", "store-read-error").Add("error", st.message()).str());
+      batch.events.clear();
+      batch.queue_puts.clear();
+      batch.queue_stubs.clear();
+      batch.review_only.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
     }
     if (!st.ok()) break;
-    for (const auto& e : batch.events) newest = std::max(newest, e.time);
-    const sg::ReputationConfig rep = cfg.reputation;
-    auto review = [&rep, now, &actor](sg::AccountRecord* a, const sg::StoredDays& days,
-                                      uint64_t complaints, sg::ReviewOutcome* out) {
-      sg::ReviewAccount(rep, now, actor, a, days, complaints, out);
-    };
-    // Commit counts and position together; on failure retry the same batch
-    // (the position does not move, so nothing is lost or repeated).
-    sg::Result<sg::FeedbackResult> res = sg::Status::Unavailable("not tried");
-    for (int attempt = 0;; ++attempt) {
-      res = store->ApplyFeedback(batch, review);
-      if (res.ok()) break;
-      logger->Log(sg::Logger::Level::kError,
-                  sg::KvLine().Add("action", "commit-error").Add("error", res.status().message()).str());
-      if (g_stop) return 75;  // EX_TEMPFAIL: position not moved
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
-    }
+    // The batch holds copies: the lines' buffer may go.
     src.Advance();
-    for (const auto& s : res.value().suppressed) {
-      logger->Log(sg::Logger::Level::kInfo, sg::KvLine()
-                                                .Add("action", "suppress")
-                                                .Add("account", s.account.empty() ? "*" : s.account)
-                                                .Add("recipient", s.address)
-                                                .Add("reason", s.reason)
-                                                .str());
-    }
-    for (const auto& a : res.value().alerts) logger->Log(sg::Logger::Level::kWarning, a);
+    for (const auto& e : batch.events) newest = std::max(newest, e.time);
+    if (!committer.Submit(std::move(batch))) return 75;  // EX_TEMPFAIL: position not moved
     const auto t = std::chrono::steady_clock::now();
     if (t - last_stats >= std::chrono::seconds(60)) {
       const auto& s = engine.stats();
@@ -206,6 +256,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
       lines_at_stats = s.lines;
     }
   }
+  if (!committer.Wait()) return 75;
   store->Flush();
   const auto& s = engine.stats();
   logger->Log(sg::Logger::Level::kInfo, sg::KvLine()
@@ -214,7 +265,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
                                             .Add("outcomes", std::to_string(s.outcomes))
                                             .Add("unattributed", std::to_string(s.unattributed))
                                             .str());
-  return 0;
+  return rc;
 }
 
 }  // namespace

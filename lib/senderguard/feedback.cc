@@ -153,8 +153,14 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
     ++stats_.used;
     int64_t t = raw.time;
     if (t == 0) {
-      auto parsed = ParseSyslogTime(p.timestamp, now, settings_.tz);
-      t = parsed ? *parsed : now;
+      if (p.timestamp == last_ts_ && !last_ts_.empty()) {
+        t = last_ts_value_;
+      } else {
+        auto parsed = ParseSyslogTime(p.timestamp, now, settings_.tz);
+        t = parsed ? *parsed : now;
+        last_ts_.assign(p.timestamp);
+        last_ts_value_ = t;
+      }
     }
     auto want = [&](std::string_view id) {
       if (id.empty() || id.size() > 100) return;
@@ -249,14 +255,16 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         if ((c == nullptr || c->stub) && null_sender_.count(qid) != 0) break;
         const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
         Outcome o;
-        o.queue_id = qid;
-        o.recipient = std::string(p.recipient);
-        o.account = account;
-        o.status = std::string(p.status);
-        o.dsn = std::string(p.dsn);
-        o.reply = std::string(p.reply);
-        o.relay = std::string(p.relay);
-        o.time = it.time;
+        if (outcomes != nullptr) {
+          o.queue_id = qid;
+          o.recipient = std::string(p.recipient);
+          o.account = account;
+          o.status = std::string(p.status);
+          o.dsn = std::string(p.dsn);
+          o.reply = std::string(p.reply);
+          o.relay = std::string(p.relay);
+          o.time = it.time;
+        }
         const Classification cl = rules_->Classify(p.status, p.dsn, p.reply);
         o.cls = cl.cls;
         o.category = cl.category;
@@ -302,6 +310,19 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
       case PostfixEvent::kNone:
         break;
     }
+  }
+  // Which accounts the store reviews with this batch.
+  if (!batch->review_only) batch->review_only.emplace();
+  std::unordered_set<std::string> named(batch->review_only->begin(), batch->review_only->end());
+  for (const FeedbackEvent& e : batch->events) {
+    if (e.account.empty() || named.count(e.account) != 0) continue;
+    const bool bad = e.delta.hard > 0 || e.delta.complaints > 0 || e.delta.expired > 0;
+    auto it = reviewed_.find(e.account);
+    if (!bad && it != reviewed_.end() && now - it->second < settings_.review_every_s) continue;
+    if (reviewed_.size() >= kMaxCache) reviewed_.clear();
+    reviewed_[e.account] = now;
+    batch->review_only->push_back(e.account);
+    named.insert(e.account);
   }
   return Status::Ok();
 }

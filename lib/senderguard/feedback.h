@@ -47,6 +47,9 @@ struct FeedbackSettings {
   ReputationConfig reputation;
   cctz::time_zone tz = cctz::utc_time_zone();  // of RFC 3164 timestamps
   std::string actor = "senderguard-tail";
+  // An account is reviewed (tier, suspension) when a chunk counts a hard
+  // bounce, expiry or complaint for it, and otherwise at most this often.
+  int64_t review_every_s = 60;
 };
 
 // One delivery outcome, as `senderguard-tail --print` shows it.
@@ -107,6 +110,9 @@ class FeedbackEngine {
   std::unordered_map<std::string, std::unordered_set<std::string>> pending_;
   std::unordered_set<std::string> notices_;  // queue ids of Postfix's own notices
   std::unordered_set<std::string> null_sender_;  // queue ids qmgr saw with from=<>
+  std::unordered_map<std::string, int64_t> reviewed_;  // account -> when last asked for a review
+  std::string last_ts_;    // the last syslog timestamp converted ...
+  int64_t last_ts_value_ = 0;  // ... and its value (the text changes once a second)
 };
 
 // The review Store::ApplyFeedback runs for every account a batch counted for:

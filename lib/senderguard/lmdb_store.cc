@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <unordered_set>
 #include <algorithm>
 
 namespace senderguard {
@@ -1131,8 +1132,11 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
     // Reviews of every account counted for.
     if (review) {
       std::map<std::string, int64_t> accounts;
+      std::unordered_set<std::string_view> only;
+      if (batch.review_only) only.insert(batch.review_only->begin(), batch.review_only->end());
       for (const auto& [key, delta] : sums) {
         if (key.first.empty()) continue;
+        if (batch.review_only && only.count(key.first) == 0) continue;
         auto& d = accounts[key.first];
         d = std::max({d, key.second, newest_day});
       }

@@ -281,13 +281,14 @@ SuspendDecision DecideSuspension(const Rates& rates, AccountStatus effective_sta
     case AccountStatus::kActive:
       break;
   }
-  const std::string range = DayString(rates.first_day) + ".." + DayString(rates.last_day);
+  // Built only when a rule fires: this runs for every review.
+  auto range = [&rates] { return DayString(rates.first_day) + ".." + DayString(rates.last_day); };
   const DayCounts& t = rates.totals;
   if (t.delivered >= cfg.min_volume && rates.complaint_rate > cfg.suspend_complaint_rate) {
     d.reason = SuspendReason::kComplaintRate;
     d.detail = "complaint rate " + Percent(rates.complaint_rate, cfg.suspend_complaint_rate) +
                " (" + std::to_string(t.complaints) + " of " + std::to_string(t.delivered) +
-               " delivered) over " + range + " exceeds " +
+               " delivered) over " + range() + " exceeds " +
                PercentOfThreshold(cfg.suspend_complaint_rate);
     return d;
   }
@@ -296,7 +297,7 @@ SuspendDecision DecideSuspension(const Rates& rates, AccountStatus effective_sta
     d.reason = SuspendReason::kHardBounceRate;
     d.detail = "hard-bounce rate " + Percent(rates.hard_rate, cfg.suspend_hard_rate) + " (" +
                std::to_string(t.hard) + " of " + std::to_string(attempted) + " attempted) over " +
-               range + " exceeds " + PercentOfThreshold(cfg.suspend_hard_rate);
+               range() + " exceeds " + PercentOfThreshold(cfg.suspend_hard_rate);
   }
   return d;
 }

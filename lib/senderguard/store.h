@@ -70,6 +70,10 @@ struct FeedbackBatch {
   std::vector<QueueEntry> queue_stubs;  // written only where the queue id has no entry yet
   uint32_t suppress_after = 3;  // hard bounces before a global suppression; 0 = never
   int review_days = 30;         // buckets handed to the review, ending with the newest event's day
+  // Accounts to review; nullopt = every account counted for. The tailer
+  // names the accounts whose bad counts moved and the ones not reviewed for
+  // a while, so a busy log does not review every sender on every chunk.
+  std::optional<std::vector<std::string>> review_only;
   int64_t now = 0;
   std::string actor;            // for the audit entries and suppression records
 };
