@@ -73,7 +73,8 @@ FeedbackEngine::Cached* FeedbackEngine::Find(std::string_view qid) {
 }
 
 void FeedbackEngine::Remember(const QueueEntry& q, bool stub) {
-  if (cache_.size() >= kMaxCache) cache_.clear();  // crude, but bounded; misses re-read the store
+  // Never erases: callers hold pointers into the cache (std::unordered_map
+  // keeps them valid across inserts). Process trims it between chunks.
   cache_[q.queue_id] = Cached{q, stub};
 }
 
@@ -122,6 +123,9 @@ bool FeedbackEngine::Link(Cached* c, FeedbackBatch* batch) {
 
 Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
                                FeedbackBatch* batch, std::vector<Outcome>* outcomes) {
+  // Bounded memory: forget what is cached between chunks (misses re-read
+  // the store), never while a chunk holds pointers into it.
+  if (cache_.size() >= kMaxCache) cache_.clear();
   struct Item {
     PostfixLine p;
     int64_t time;

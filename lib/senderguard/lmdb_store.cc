@@ -1,5 +1,7 @@
 #include "senderguard/lmdb_store.h"
 
+#include "senderguard/reputation.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +57,7 @@ std::string CounterKey(std::string_view account, Window w, int64_t start) {
 }
 
 constexpr int64_t kDayRetention = 90;  // days of daily counts kept
+const std::string kNoAccount;
 constexpr int64_t kBounceRetention = 90 * 86400;
 
 std::string DayKey(std::string_view account, int64_t day) {
@@ -886,6 +889,7 @@ Result<std::vector<WindowUsage>> LmdbStore::Usage(std::string_view account,
 
 Result<std::optional<QueueEntry>> LmdbStore::GetQueueEntry(std::string_view queue_id) {
   std::optional<QueueEntry> out;
+  if (queue_id.empty() || queue_id.size() > 500) return out;  // LMDB keys: 1..511 bytes
   Status st = Read([&](MDB_txn* txn) {
     MDB_val k = Val(queue_id), v;
     int rc = mdb_get(txn, dbi_.queue, &k, &v);
@@ -942,10 +946,14 @@ Result<std::vector<std::string>> LmdbStore::FindByMessageId(std::string_view mes
       if (key.substr(0, prefix.size()) != prefix) break;
       std::string qid(key.substr(prefix.size()));
       MDB_val qk = Val(qid), qv;
-      int64_t t = 0;
       QueueEntry q;
-      if (mdb_get(txn, dbi_.queue, &qk, &qv) == 0 && Decode(View(qv), "queue", &q).ok()) t = q.time;
-      found.emplace_back(t, std::move(qid));
+      // The key holds only the first 400 bytes of the Message-ID: compare
+      // the whole one recorded in the entry.
+      if (mdb_get(txn, dbi_.queue, &qk, &qv) != 0 || !Decode(View(qv), "queue", &q).ok() ||
+          q.message_id != message_id) {
+        continue;
+      }
+      found.emplace_back(q.time, std::move(qid));
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read message-id index", rc);
@@ -961,6 +969,7 @@ Result<std::vector<std::string>> LmdbStore::FindByMessageId(std::string_view mes
 
 Result<std::optional<std::string>> LmdbStore::GetPosition(std::string_view source) {
   std::optional<std::string> out;
+  if (source.empty() || source.size() > 500) return out;
   Status st = Read([&](MDB_txn* txn) {
     MDB_val k = Val(source), v;
     int rc = mdb_get(txn, dbi_.positions, &k, &v);
@@ -977,6 +986,8 @@ namespace {
 Status ReadDays(MDB_txn* txn, MDB_dbi dbi, std::string_view account, int64_t first, int64_t last,
                 StoredDays* out) {
   out->clear();
+  first = std::max<int64_t>(first, 0);  // days are stored unsigned (from 1970 on)
+  if (last < first) return Status::Ok();
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn, dbi, &cur);
   if (rc != 0) return LmdbError("cursor", rc);
@@ -991,8 +1002,9 @@ Status ReadDays(MDB_txn* txn, MDB_dbi dbi, std::string_view account, int64_t fir
     const int64_t day = static_cast<int64_t>(GetBe64(key.substr(prefix.size())));
     if (day > last) break;
     DayCountsRecord d;
-    st = Decode(View(v), "days/" + std::string(account), &d);
-    if (!st.ok()) break;
+    // A corrupt bucket is left out (and replaced when next counted into):
+    // one bad record must not block every later count of the account.
+    if (!Decode(View(v), "days", &d).ok()) continue;
     out->emplace_back(day, d);
   }
   mdb_cursor_close(cur);
@@ -1033,11 +1045,15 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
   // Sum the batch per (account, day) first: one read-modify-write per bucket.
   std::map<std::pair<std::string, int64_t>, DayCountsRecord> sums;
   std::map<std::string, uint64_t> complaints;
-  int64_t newest_day = batch.now / 86400;
+  int64_t newest_day = std::max<int64_t>(DayNumber(batch.now), 0);
   for (const auto& e : batch.events) {
-    const int64_t day = e.time / 86400;
-    AddCounts(&sums[{e.account, day}], e.delta);
-    if (!e.account.empty()) complaints[e.account] += e.delta.complaints;
+    const int64_t day = std::max<int64_t>(DayNumber(e.time), 0);
+    // Account names are at most 255 bytes (identity.h); anything longer
+    // cannot be a key and is counted as unattributed rather than failing
+    // the batch (and every retry of it).
+    const std::string& account = e.account.size() > 400 ? kNoAccount : e.account;
+    AddCounts(&sums[{account, day}], e.delta);
+    if (!account.empty()) complaints[account] += e.delta.complaints;
   }
   FeedbackResult result;
   Status st = Write([&](MDB_txn* txn) {
@@ -1091,7 +1107,7 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
         b.last_time = e.time;
         Status s = Put(txn, dbi_.bounces, e.hard_recipient, Encode(b), "write bounces");
         if (!s.ok()) return s;
-        if (b.count == batch.suppress_after) {
+        if (b.count >= batch.suppress_after) {  // again after a manual removal
           SuppressionRecord r;
           r.address = e.hard_recipient;
           r.reason = std::to_string(b.count) + " hard bounces (" + e.category + "), last for " +

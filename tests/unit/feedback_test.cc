@@ -1,1 +1,1020 @@
+// Tests for feedback.h: FeedbackEngine reading Postfix 3.7 log lines (as
+// Postfix writes them) into FeedbackBatches, against a real LmdbStore in a
+// temporary directory whose queue map the test fills the way the milter does
+// (Store::Commit), with the shipped conf/bounce-rules.conf; and the pure
+// ReviewAccount / AccountRates.
+#include "senderguard/feedback.h"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "senderguard/lmdb_store.h"
+
+namespace senderguard {
+namespace {
+
+using namespace std::string_literals;
+
+constexpr int64_t kNow = 1'795'622'400;  // 2026-11-25 16:00:00 UTC
+constexpr int64_t kToday = kNow / 86400;
+
+// "Nov 25 HH:MM:SS mta PROGRAM[pid]: BODY", the RFC 3164 shape rsyslog writes.
+std::string Line(const std::string& hms, const std::string& program, const std::string& body) {
+  return "Nov 25 " + hms + " mta " + program + "[13210]: " + body;
+}
+// Seconds from kNow of "Nov 25 HH:MM:SS" (UTC).
+int64_t At(int h, int m, int s) { return kToday * 86400 + h * 3600 + m * 60 + s; }
+
+std::string Delivery(const std::string& hms, const std::string& agent, const std::string& qid,
+                     const std::string& rcpt, const std::string& relay, const std::string& dsn,
+                     const std::string& status, const std::string& reply) {
+  return Line(hms, "postfix/" + agent,
+              qid + ": to=<" + rcpt + ">, relay=" + relay +
+                  ", delay=0.05, delays=0.01/0.01/0.01/0.02, dsn=" + dsn + ", status=" + status +
+                  " (" + reply + ")");
+}
+std::string Sent(const std::string& hms, const std::string& qid, const std::string& rcpt,
+                 const std::string& reply = "250 2.0.0 ok queued") {
+  return Delivery(hms, "smtp", qid, rcpt, "mx.dest.test[192.0.2.25]:25", "2.0.0", "sent", reply);
+}
+std::string UserUnknown(const std::string& hms, const std::string& qid, const std::string& rcpt) {
+  return Delivery(hms, "smtp", qid, rcpt, "mx.dest.test[192.0.2.25]:25", "5.1.1", "bounced",
+                  "host mx.dest.test[192.0.2.25] said: 550 5.1.1 <" + rcpt +
+                      ">: Recipient address rejected: User unknown in virtual mailbox table (in "
+                      "reply to RCPT TO command)");
+}
+std::string Deferred(const std::string& hms, const std::string& qid, const std::string& rcpt) {
+  return Delivery(hms, "smtp", qid, rcpt, "none", "4.4.1", "deferred",
+                  "connect to mx.dest.test[192.0.2.25]:25: Connection refused");
+}
+std::string MessageIdLine(const std::string& hms, const std::string& qid, const std::string& id) {
+  return Line(hms, "postfix/cleanup", qid + ": message-id=" + id);
+}
+std::string Active(const std::string& hms, const std::string& qid, const std::string& from) {
+  return Line(hms, "postfix/qmgr", qid + ": from=<" + from + ">, size=485, nrcpt=1 (queue active)");
+}
+std::string Removed(const std::string& hms, const std::string& qid) {
+  return Line(hms, "postfix/qmgr", qid + ": removed");
+}
+std::string Notification(const std::string& hms, const std::string& qid, const std::string& nqid) {
+  return Line(hms, "postfix/bounce", qid + ": sender non-delivery notification: " + nqid);
+}
+std::string Expired(const std::string& hms, const std::string& qid, const std::string& from) {
+  return Line(hms, "postfix/qmgr", qid + ": from=<" + from + ">, status=expired, returned to sender");
+}
+
+QueueEntry Q(std::string qid, std::string account, int64_t time, std::string msgid = "") {
+  QueueEntry q;
+  q.queue_id = std::move(qid);
+  q.account = std::move(account);
+  q.time = time;
+  q.recipients = {"r@dest.test"};
+  q.message_id = std::move(msgid);
+  return q;
+}
+
+auto Tie(const DayCountsRecord& d) {
+  return std::make_tuple(d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
+                         d.complaints);
+}
+std::string Show(const DayCountsRecord& d) {
+  return "{dl=" + std::to_string(d.delivered) + " df=" + std::to_string(d.deferred) +
+         " h=" + std::to_string(d.hard) + " s=" + std::to_string(d.soft) +
+         " t=" + std::to_string(d.technical) + " x=" + std::to_string(d.expired) +
+         " c=" + std::to_string(d.complaints) + "}";
+}
+std::string Show(const FeedbackBatch& b) {
+  std::string s;
+  for (const auto& e : b.events) {
+    s += "[" + e.account + " t=" + std::to_string(e.time - kNow) + " " + Show(e.delta) +
+         (e.hard_recipient.empty() ? "" : " hard=" + e.hard_recipient + "/" + e.category) + "] ";
+  }
+  return s;
+}
+// Events summed per account.
+std::map<std::string, DayCountsRecord> PerAccount(const FeedbackBatch& b) {
+  std::map<std::string, DayCountsRecord> m;
+  for (const auto& e : b.events) {
+    auto& d = m[e.account];
+    d.delivered += e.delta.delivered;
+    d.deferred += e.delta.deferred;
+    d.hard += e.delta.hard;
+    d.soft += e.delta.soft;
+    d.technical += e.delta.technical;
+    d.expired += e.delta.expired;
+    d.complaints += e.delta.complaints;
+  }
+  return m;
+}
+const QueueEntry* FindPut(const std::vector<QueueEntry>& v, std::string_view qid) {
+  const QueueEntry* found = nullptr;
+  for (const auto& q : v) {
+    if (q.queue_id == qid) found = &q;  // the last one wins, as in the store
+  }
+  return found;
+}
+
+class FeedbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto rules = BounceRules::Load(SG_SOURCE_DIR "/conf/bounce-rules.conf");
+    ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+    rules_ = std::make_unique<BounceRules>(std::move(rules.value()));
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sg-feedback-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    OpenStore();
+    NewEngine();
+  }
+  void TearDown() override {
+    engine_.reset();
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void OpenStore() {
+    engine_.reset();
+    store_.reset();
+    LmdbOptions o;
+    o.path = dir_ + "/store";
+    o.map_size_bytes = 64ull << 20;
+    o.sync_interval_ms = 50;
+    auto r = LmdbStore::Open(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    store_ = std::move(*r);
+  }
+  void NewEngine(bool with_store = true) {
+    FeedbackSettings s;
+    engine_ = std::make_unique<FeedbackEngine>(with_store ? store_.get() : nullptr, rules_.get(), s);
+  }
+  void Commit(const QueueEntry& q) {
+    auto r = store_->Commit(q.account, {}, &q, q.time);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // Runs one chunk; the lines are kept alive for the outcomes' sake.
+  FeedbackBatch Run(const std::vector<std::string>& text, std::vector<Outcome>* outcomes = nullptr) {
+    kept_.push_back(text);
+    std::vector<RawLine> lines;
+    for (const auto& t : kept_.back()) lines.push_back(RawLine{t, {}, 0});
+    FeedbackBatch b;
+    b.now = kNow;
+    b.actor = "senderguard-tail";
+    Status st = engine_->Process(lines, kNow, &b, outcomes);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return b;
+  }
+  FeedbackResult Apply(FeedbackBatch b) {
+    FeedbackSettings s;
+    auto r = store_->ApplyFeedback(b, [&](AccountRecord* a, const StoredDays& days,
+                                          uint64_t complaints, ReviewOutcome* out) {
+      ReviewAccount(s.reputation, b.now, b.actor, a, days, complaints, out);
+    });
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : FeedbackResult{};
+  }
+
+  std::unique_ptr<BounceRules> rules_;
+  std::string dir_;
+  std::unique_ptr<LmdbStore> store_;
+  std::unique_ptr<FeedbackEngine> engine_;
+  std::vector<std::vector<std::string>> kept_;
+};
+
+// --------------------------------------------------------- one outcome each
+
+struct OutcomeCase {
+  const char* name;
+  std::string line;
+  // What it counts: the field of the delta set to one, or "" for nothing.
+  std::string counts;
+  std::string account;         // the event's account
+  std::string hard_recipient;  // "" = none
+  std::string category;        // of the Outcome
+  int64_t time = 0;
+};
+
+TEST_F(FeedbackTest, EachOutcomeIsClassifiedAndAttributed) {
+  const std::string Q1 = "1EB53A8C2E8";
+  const std::vector<OutcomeCase> cases = {
+      {"sent", Sent("15:25:31", Q1, "ok1@dest.test"), "delivered", "alice", "", "none",
+       At(15, 25, 31)},
+      {"sent_loopback_relay",
+       "Nov 25 15:25:31 mta postfix/smtp[13210]: 1EB53A8C2E8: to=<ok1@dest.test>, "
+       "relay=127.0.0.1[127.0.0.1]:25647, delay=0.05, delays=0.01/0.01/0.01/0.02, dsn=2.0.0, "
+       "status=sent (250 2.0.0 ok queued)",
+       "delivered", "alice", "", "none", At(15, 25, 31)},
+      {"user_unknown_hard_suppresses_normalized",
+       UserUnknown("15:25:32", Q1, "Dead.User@Dest.TEST"), "hard", "alice",
+       "dead.user@dest.test", "recipient-unknown", At(15, 25, 32)},
+      {"error_agent_user_unknown",
+       Delivery("15:25:33", "error", Q1, "dead@dead.test", "none", "5.1.1", "bounced",
+                "user unknown"),
+       "hard", "alice", "dead@dead.test", "recipient-unknown", At(15, 25, 33)},
+      {"local_unknown_user",
+       Delivery("15:25:33", "local", Q1, "bob@mta.test", "local", "5.1.1", "bounced",
+                "unknown user: \"bob\""),
+       "hard", "alice", "bob@mta.test", "recipient-unknown", At(15, 25, 33)},
+      {"domain_not_found",
+       Delivery("15:25:34", "smtp", Q1, "x@nxdomain.test", "none", "5.4.4", "bounced",
+                "Host or domain name not found. Name service error for name=nxdomain.test "
+                "type=MX: Host not found"),
+       "hard", "alice", "x@nxdomain.test", "domain-unknown", At(15, 25, 34)},
+      {"mailbox_disabled",
+       Delivery("15:25:35", "smtp", Q1, "gone@dest.test", "mx.dest.test[192.0.2.25]:25", "5.2.1",
+                "bounced",
+                "host mx.dest.test[192.0.2.25] said: 550 5.2.1 The email account that you "
+                "tried to reach is disabled. (in reply to RCPT TO command)"),
+       "hard", "alice", "gone@dest.test", "mailbox-disabled", At(15, 25, 35)},
+      {"mailbox_full_soft",
+       Delivery("15:25:36", "smtp", Q1, "full@dest.test", "mx.dest.test[192.0.2.25]:25", "5.2.2",
+                "bounced",
+                "host mx.dest.test[192.0.2.25] said: 552 5.2.2 Mailbox full (in reply to RCPT "
+                "TO command)"),
+       "soft", "alice", "", "mailbox-full", At(15, 25, 36)},
+      {"spam_policy_technical",
+       Delivery("15:25:37", "smtp", Q1, "p@dest.test", "mx.dest.test[192.0.2.25]:25", "5.7.1",
+                "bounced",
+                "host mx.dest.test[192.0.2.25] said: 554 5.7.1 Service unavailable; Client host "
+                "[198.51.100.1] blocked using zen.spamhaus.org (in reply to RCPT TO command)"),
+       "technical", "alice", "", "policy", At(15, 25, 37)},
+      // A hard verdict on MAIL FROM is about the sender: never suppresses anyone.
+      // (the text names the sender's own address: authentication)
+      {"user_unknown_in_reply_to_mail_from",
+       Delivery("15:25:38", "smtp", Q1, "r@dest.test", "smarthost.test[192.0.2.26]:587", "5.1.1",
+                "bounced",
+                "host smarthost.test[192.0.2.26] said: 550 5.1.1 Sender address rejected: User "
+                "unknown (in reply to MAIL FROM command)"),
+       "technical", "alice", "", "authentication", At(15, 25, 38)},
+      {"account_disabled_in_reply_to_mail_from",
+       Delivery("15:25:38", "smtp", Q1, "r@dest.test", "smarthost.test[192.0.2.26]:587", "5.2.1",
+                "bounced",
+                "host smarthost.test[192.0.2.26] said: 550 5.2.1 Account disabled (in reply to "
+                "MAIL FROM command)"),
+       "technical", "alice", "", "policy", At(15, 25, 38)},
+      {"deferred", Deferred("15:25:39", Q1, "d@down.test"), "deferred", "alice", "", "network",
+       At(15, 25, 39)},
+      {"softbounce_is_deferred",
+       Delivery("15:25:40", "smtp", Q1, "dead@dest.test", "mx.dest.test[192.0.2.25]:25", "5.1.1",
+                "SOFTBOUNCE",
+                "host mx.dest.test[192.0.2.25] said: 550 5.1.1 User unknown (in reply to RCPT TO "
+                "command)"),
+       "deferred", "alice", "", "recipient-unknown", At(15, 25, 40)},
+      {"quoted_local_part_hard_but_not_a_suppression_key",
+       UserUnknown("15:25:41", Q1, "\"a b\"@dest.test"), "hard", "alice", "",
+       "recipient-unknown", At(15, 25, 41)},
+      {"unknown_queue_id_unattributed", Sent("15:25:42", "99999A8C2E8", "ok@dest.test"),
+       "delivered", "", "", "none", At(15, 25, 42)},
+      {"iso_timestamp",
+       "2026-11-25T15:25:43.123456+00:00 mta postfix/smtp[13210]: 1EB53A8C2E8: "
+       "to=<ok@dest.test>, relay=mx.dest.test[192.0.2.25]:25, delay=0.05, "
+       "delays=0.01/0.01/0.01/0.02, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 43)},
+      {"iso_timestamp_with_offset",
+       "2026-11-25T16:25:44+01:00 mta postfix/smtp[13210]: 1EB53A8C2E8: to=<ok@dest.test>, "
+       "relay=mx.dest.test[192.0.2.25]:25, delay=0.05, delays=0.01/0.01/0.01/0.02, dsn=2.0.0, "
+       "status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 44)},
+      {"maillog_file_zero_padded_day_previous_day",
+       "Nov 24 23:59:59 mta postfix/smtp[13210]: 1EB53A8C2E8: to=<ok@dest.test>, "
+       "relay=mx.dest.test[192.0.2.25]:25, delay=0.05, delays=0.01/0.01/0.01/0.02, dsn=2.0.0, "
+       "status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(0, 0, 0) - 1},
+      {"address_probe_not_a_delivery",
+       Delivery("15:25:45", "smtp", Q1, "v@dest.test", "mx.dest.test[192.0.2.25]:25", "2.1.5",
+                "deliverable", "250 2.1.5 Ok"),
+       "", "", "", "", 0},
+      {"address_probe_undeliverable",
+       Delivery("15:25:45", "smtp", Q1, "v@dest.test", "mx.dest.test[192.0.2.25]:25", "5.1.1",
+                "undeliverable", "host said: 550 5.1.1 no such user"),
+       "", "", "", "", 0},
+      {"unknown_status_word",
+       Delivery("15:25:46", "discard", Q1, "v@dest.test", "none", "2.0.0", "future-word", ""),
+       "", "", "", "", 0},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    Commit(Q(Q1, "alice", kNow - 3600, "<m1@sender.test>"));
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run({c.line}, &outs);
+    EXPECT_TRUE(b.queue_stubs.empty());
+    if (c.counts.empty()) {
+      EXPECT_TRUE(b.events.empty()) << Show(b);
+      EXPECT_TRUE(outs.empty());
+      EXPECT_EQ(engine_->stats().outcomes, 0u);
+      continue;
+    }
+    ASSERT_EQ(b.events.size(), 1u) << Show(b);
+    const FeedbackEvent& e = b.events[0];
+    EXPECT_EQ(e.account, c.account);
+    EXPECT_EQ(e.time, c.time) << e.time - c.time;
+    DayCountsRecord want;
+    if (c.counts == "delivered") want.delivered = 1;
+    if (c.counts == "deferred") want.deferred = 1;
+    if (c.counts == "hard") want.hard = 1;
+    if (c.counts == "soft") want.soft = 1;
+    if (c.counts == "technical") want.technical = 1;
+    EXPECT_EQ(Tie(e.delta), Tie(want)) << Show(e.delta);
+    EXPECT_EQ(e.hard_recipient, c.hard_recipient);
+    if (!c.hard_recipient.empty()) {
+      EXPECT_EQ(e.category, c.category);
+    }
+    EXPECT_TRUE(e.complainer.empty());
+    ASSERT_EQ(outs.size(), 1u);
+    EXPECT_EQ(outs[0].account, c.account);
+    EXPECT_EQ(BounceCategoryName(outs[0].category), c.category);
+    EXPECT_FALSE(outs[0].hop);
+    const EngineStats& s = engine_->stats();
+    EXPECT_EQ(s.lines, 1u);
+    EXPECT_EQ(s.used, 1u);
+    EXPECT_EQ(s.outcomes, c.counts == "deferred" ? 0u : 1u);
+    EXPECT_EQ(s.unattributed, c.account.empty() && c.counts != "deferred" ? 1u : 0u);
+  }
+}
+
+// ------------------------------------------------------------ garbage lines
+
+TEST_F(FeedbackTest, GarbageLinesCountNothingAndAreTallied) {
+  const std::string good = Sent("15:00:00", "1EB53A8C2E8", "ok@dest.test");
+  struct Case {
+    const char* name;
+    std::string line;
+    uint64_t malformed, bad_bytes, too_long;
+  };
+  const std::vector<Case> cases = {
+      {"empty", "", 0, 0, 0},
+      {"newline_only", "\n", 0, 0, 0},
+      {"prose", "the quick brown fox", 0, 0, 0},
+      {"other_program", "Nov 25 15:00:00 mta sshd[1]: Accepted publickey for root", 0, 0, 0},
+      {"smtpd_connect", "Nov 25 15:00:00 mta postfix/smtpd[1]: connect from x[192.0.2.1]", 0, 0, 0},
+      {"cut_delivery_line", good.substr(0, good.size() - 40), 1, 0, 0},
+      {"nul_in_recipient",
+       "Nov 25 15:00:00 mta postfix/smtp[1]: 1EB53A8C2E8: to=<ok\0@dest.test>, relay=none, "
+       "delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)"s,
+       0, 1, 0},
+      {"invalid_utf8",
+       "Nov 25 15:00:00 mta postfix/smtp[1]: 1EB53A8C2E8: to=<\xff@dest.test>, relay=none, "
+       "delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)",
+       0, 1, 0},
+      {"too_long", good + std::string(70000, 'x'), 0, 0, 1},
+      {"noqueue", "Nov 25 15:00:00 mta postfix/smtpd[1]: NOQUEUE: reject: RCPT from x", 0, 0, 0},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    Commit(Q("1EB53A8C2E8", "alice", kNow - 60));
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run({c.line}, &outs);
+    EXPECT_TRUE(b.events.empty()) << Show(b);
+    EXPECT_TRUE(b.queue_puts.empty());
+    EXPECT_TRUE(b.queue_stubs.empty());
+    EXPECT_TRUE(outs.empty());
+    const EngineStats& s = engine_->stats();
+    EXPECT_EQ(s.lines, 1u);
+    EXPECT_EQ(s.used, 0u);
+    EXPECT_EQ(s.malformed, c.malformed);
+    EXPECT_EQ(s.bad_bytes, c.bad_bytes);
+    EXPECT_EQ(s.too_long, c.too_long);
+  }
+}
+
+// ----------------------------------------------------------- journal entries
+
+TEST_F(FeedbackTest, JournalEntriesUseTheirOwnTime) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60));
+  const std::string msg =
+      "1EB53A8C2E8: to=<ok@dest.test>, relay=mx.dest.test[192.0.2.25]:25, delay=0.05, "
+      "delays=0.01/0.01/0.01/0.02, dsn=2.0.0, status=sent (250 2.0.0 Ok)";
+  FeedbackBatch b;
+  b.now = kNow;
+  ASSERT_TRUE(engine_->Process({RawLine{msg, "postfix/smtp", kNow - 5}}, kNow, &b, nullptr).ok());
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].account, "alice");
+  EXPECT_EQ(b.events[0].time, kNow - 5);
+  EXPECT_EQ(b.events[0].delta.delivered, 1u);
+}
+
+// RFC 3164 timestamps are local time of the zone in the settings.
+TEST_F(FeedbackTest, SyslogTimestampsReadInTheConfiguredZone) {
+  FeedbackSettings s;
+  ASSERT_TRUE(cctz::load_time_zone("Europe/Berlin", &s.tz));  // UTC+1 in November
+  engine_ = std::make_unique<FeedbackEngine>(store_.get(), rules_.get(), s);
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60));
+  const FeedbackBatch b = Run({Sent("16:30:00", "1EB53A8C2E8", "ok@dest.test"),
+                               // a timestamp that cannot be read falls back to `now`
+                               "Nov 31 16:30:00 mta postfix/smtp[1]: 1EB53A8C2E8: to=<ok@dest.test>, "
+                               "relay=none, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)"});
+  ASSERT_EQ(b.events.size(), 2u);
+  EXPECT_EQ(b.events[0].time, At(15, 30, 0));
+  EXPECT_EQ(b.events[1].time, kNow);
+}
+
+// ------------------------------------------------- a message's whole life
+
+TEST_F(FeedbackTest, MessageLifeRemovedTouchesOnlyOldEntries) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 3600, "<m1@sender.test>"));
+  std::vector<Outcome> outs;
+  const FeedbackBatch b = Run({MessageIdLine("15:00:00", "1EB53A8C2E8", "<m1@sender.test>"),
+                               Active("15:00:00", "1EB53A8C2E8", "a@sender.test"),
+                               Sent("15:00:01", "1EB53A8C2E8", "ok1@dest.test"),
+                               UserUnknown("15:00:01", "1EB53A8C2E8", "dead@dest.test"),
+                               Removed("15:00:02", "1EB53A8C2E8")},
+                              &outs);
+  EXPECT_TRUE(b.queue_stubs.empty()) << "the milter's entry exists: no stub";
+  auto m = PerAccount(b);
+  ASSERT_EQ(m.size(), 1u) << Show(b);
+  EXPECT_EQ(Tie(m["alice"]), Tie(DayCountsRecord{1, 0, 1, 0, 0, 0, 0})) << Show(m["alice"]);
+  EXPECT_TRUE(b.queue_puts.empty()) << "removed the day it was accepted: no rewrite";
+  EXPECT_EQ(outs.size(), 2u);
+  EXPECT_EQ(engine_->stats().outcomes, 2u);
+  EXPECT_EQ(engine_->stats().unattributed, 0u);
+}
+
+// Queue-map entries expire 7 days after their last event; "removed" moves
+// last_event only when that changes it by more than a day.
+TEST_F(FeedbackTest, RemovedRewritesTheEntryWhenItMovesExpiryByMoreThanADay) {
+  struct Case {
+    const char* name;
+    int64_t accepted, last_event;
+    std::string removed_qid;
+    bool want_put;
+  };
+  const int64_t t = At(15, 0, 2);
+  const std::vector<Case> cases = {
+      {"same_hour", t - 3600, 0, "1EB53A8C2E8", false},
+      {"exactly_a_day", t - 86400, 0, "1EB53A8C2E8", false},
+      {"a_day_and_a_second", t - 86401, 0, "1EB53A8C2E8", true},
+      {"five_days_in_the_queue", t - 5 * 86400, 0, "1EB53A8C2E8", true},
+      {"old_but_recent_last_event", t - 5 * 86400, t - 3600, "1EB53A8C2E8", false},
+      {"unknown_queue_id", t - 5 * 86400, 0, "77777A8C2E8", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    QueueEntry q = Q("1EB53A8C2E8", "alice", c.accepted, "<m1@sender.test>");
+    q.last_event = c.last_event;
+    Commit(q);
+    const FeedbackBatch b = Run({Removed("15:00:02", c.removed_qid)});
+    EXPECT_TRUE(b.events.empty());
+    if (!c.want_put) {
+      EXPECT_TRUE(b.queue_puts.empty());
+      continue;
+    }
+    ASSERT_EQ(b.queue_puts.size(), 1u);
+    EXPECT_EQ(b.queue_puts[0].queue_id, "1EB53A8C2E8");
+    EXPECT_EQ(b.queue_puts[0].account, "alice");
+    EXPECT_EQ(b.queue_puts[0].time, c.accepted);
+    EXPECT_EQ(b.queue_puts[0].last_event, t);
+    EXPECT_EQ(b.queue_puts[0].message_id, "<m1@sender.test>");
+    Apply(b);
+    EXPECT_EQ(store_->GetQueueEntry("1EB53A8C2E8").value()->last_event, t);
+  }
+}
+
+// The milter commits the queue entry after cleanup logged message-id=: a
+// stub may be proposed, but the store keeps the milter's entry, and the
+// next chunk re-reads it.
+TEST_F(FeedbackTest, StubBeforeTheMilterCommitDoesNotHideTheAccount) {
+  const FeedbackBatch b1 = Run({MessageIdLine("15:00:00", "1EB53A8C2E8", "<m1@sender.test>")});
+  ASSERT_EQ(b1.queue_stubs.size(), 1u);
+  EXPECT_EQ(b1.queue_stubs[0].queue_id, "1EB53A8C2E8");
+  EXPECT_EQ(b1.queue_stubs[0].account, "");
+  EXPECT_EQ(b1.queue_stubs[0].message_id, "<m1@sender.test>");
+  EXPECT_EQ(b1.queue_stubs[0].time, At(15, 0, 0));
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 3600, "<m1@sender.test>"));
+  Apply(b1);
+  EXPECT_EQ(store_->GetQueueEntry("1EB53A8C2E8").value()->account, "alice");
+  const FeedbackBatch b2 = Run({Sent("15:00:01", "1EB53A8C2E8", "ok1@dest.test")});
+  ASSERT_EQ(b2.events.size(), 1u);
+  EXPECT_EQ(b2.events[0].account, "alice");
+}
+
+// ------------------------------------------------------ content-filter hops
+
+TEST_F(FeedbackTest, ContentFilterHopIsNotCountedAndLinksTheNewQueueId) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m1@sender.test>"));
+  std::vector<Outcome> outs;
+  // amavis reinjects on :10025 (cleanup logs the new id's message-id=)
+  // before it answers our smtp client, which then logs "queued as".
+  const FeedbackBatch b = Run(
+      {MessageIdLine("15:00:00", "1EB53A8C2E8", "<m1@sender.test>"),
+       MessageIdLine("15:00:01", "4A1B2C3D4E5", "<m1@sender.test>"),
+       Delivery("15:00:01", "smtp", "1EB53A8C2E8", "r@dest.test", "127.0.0.1[127.0.0.1]:10024",
+                "2.0.0", "sent", "250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 4A1B2C3D4E5"),
+       Removed("15:00:01", "1EB53A8C2E8"),
+       UserUnknown("15:00:02", "4A1B2C3D4E5", "r@dest.test")},
+      &outs);
+  auto m = PerAccount(b);
+  ASSERT_EQ(m.size(), 1u) << Show(b);
+  EXPECT_EQ(Tie(m["alice"]), Tie(DayCountsRecord{0, 0, 1, 0, 0, 0, 0})) << Show(m["alice"]);
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_TRUE(outs[0].hop);
+  EXPECT_FALSE(outs[1].hop);
+  EXPECT_EQ(outs[1].account, "alice");
+  const QueueEntry* next = FindPut(b.queue_puts, "4A1B2C3D4E5");
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->account, "alice");
+  EXPECT_EQ(next->recipients, std::vector<std::string>{"r@dest.test"});
+  EXPECT_EQ(engine_->stats().hops, 1u);
+  EXPECT_EQ(engine_->stats().linked, 1u);
+  EXPECT_EQ(engine_->stats().outcomes, 1u);
+  EXPECT_EQ(engine_->stats().unattributed, 0u);
+}
+
+TEST_F(FeedbackTest, ContentFilterHopAcrossChunksAndARestart) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m1@sender.test>"));
+  // Chunk 1: the reinjected message's cleanup line, then the hop.
+  FeedbackBatch b1 = Run({MessageIdLine("15:00:00", "4A1B2C3D4E5", "<m1@sender.test>"),
+                          Sent("15:00:01", "1EB53A8C2E8", "r@dest.test",
+                               "250 2.0.0 Ok: queued as 4A1B2C3D4E5")});
+  EXPECT_TRUE(b1.events.empty()) << Show(b1);
+  ASSERT_EQ(b1.queue_stubs.size(), 1u);
+  ASSERT_NE(FindPut(b1.queue_puts, "4A1B2C3D4E5"), nullptr);
+  // Chunk 2, same engine: from its cache.
+  FeedbackBatch b2 = Run({Sent("15:00:02", "4A1B2C3D4E5", "r@dest.test")});
+  ASSERT_EQ(b2.events.size(), 1u);
+  EXPECT_EQ(b2.events[0].account, "alice");
+  // After the batch is stored, a restarted tailer attributes from the store.
+  Apply(b1);
+  NewEngine();
+  FeedbackBatch b3 = Run({Sent("15:00:03", "4A1B2C3D4E5", "r2@dest.test")});
+  ASSERT_EQ(b3.events.size(), 1u);
+  EXPECT_EQ(b3.events[0].account, "alice");
+}
+
+TEST_F(FeedbackTest, QueuedAsThatIsNotOursIsADelivery) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m1@sender.test>"));
+  struct Case {
+    const char* name;
+    std::string reply;
+  };
+  // A remote Postfix answers "queued as ITSID": a delivery like any other.
+  const std::vector<Case> cases = {
+      {"remote_postfix_id", "250 2.0.0 Ok: queued as 3B7C8A720CC"},
+      {"remote_long_id", "250 2.0.0 Ok: queued as 4jZV3G6kF3z1bkqs"},
+      {"own_id", "250 2.0.0 Ok: queued as 1EB53A8C2E8"},
+      {"not_an_id", "250 2.0.0 Ok: queued as <abc@def>"},
+      {"empty_after", "250 2.0.0 Ok: queued as "},
+      {"noqueue", "250 2.0.0 Ok: queued as NOQUEUE"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run({Sent("15:00:01", "1EB53A8C2E8", "r@dest.test", c.reply)}, &outs);
+    ASSERT_EQ(b.events.size(), 1u);
+    EXPECT_EQ(b.events[0].delta.delivered, 1u);
+    ASSERT_EQ(outs.size(), 1u);
+    EXPECT_FALSE(outs[0].hop);
+  }
+  EXPECT_EQ(engine_->stats().hops, 0u);
+}
+
+// A hop from an unattributed message leaves the new queue id a stub: its
+// outcomes are then linked by Message-ID, if anything.
+TEST_F(FeedbackTest, HopFromAnUnattributedMessageLinksNothing) {
+  std::vector<Outcome> outs;
+  const FeedbackBatch b =
+      Run({MessageIdLine("15:00:00", "4A1B2C3D4E5", "<m9@sender.test>"),
+           Sent("15:00:01", "1EB53A8C2E8", "r@dest.test", "250 2.0.0 Ok: queued as 4A1B2C3D4E5"),
+           Sent("15:00:02", "4A1B2C3D4E5", "r@dest.test")},
+          &outs);
+  ASSERT_EQ(b.events.size(), 1u) << Show(b);
+  EXPECT_EQ(b.events[0].account, "");
+  EXPECT_EQ(FindPut(b.queue_puts, "4A1B2C3D4E5"), nullptr);
+  EXPECT_EQ(engine_->stats().hops, 1u);
+  EXPECT_EQ(engine_->stats().linked, 0u);
+  EXPECT_EQ(engine_->stats().unattributed, 1u);
+}
+
+// -------------------------------------------------------- Message-ID links
+
+TEST_F(FeedbackTest, StubIsLinkedByMessageIdToTheNewestAccountInTheWindow) {
+  struct Case {
+    const char* name;
+    std::vector<QueueEntry> entries;  // committed by "the milter"
+    std::string message_id;           // of the re-queued message
+    std::string want_account;         // "" = unattributed
+    std::string want_forwarded;       // queue id marked forwarded
+  };
+  const std::vector<Case> cases = {
+      {"one_origin", {Q("1EB53A8C2E8", "alice", kNow - 3600, "<m@s.test>")}, "<m@s.test>",
+       "alice", "1EB53A8C2E8"},
+      {"newest_wins",
+       {Q("1EB53A8C2E8", "alice", kNow - 7200, "<m@s.test>"),
+        Q("2EB53A8C2E8", "bob", kNow - 3600, "<m@s.test>")},
+       "<m@s.test>", "bob", "2EB53A8C2E8"},
+      {"newest_wins_whatever_the_key_order",
+       {Q("2EB53A8C2E8", "alice", kNow - 7200, "<m@s.test>"),
+        Q("1EB53A8C2E8", "bob", kNow - 3600, "<m@s.test>")},
+       "<m@s.test>", "bob", "1EB53A8C2E8"},
+      {"outside_two_day_window", {Q("1EB53A8C2E8", "alice", At(15, 0, 0) - 2 * 86400 - 1, "<m@s.test>")},
+       "<m@s.test>", "", ""},
+      {"just_inside_window", {Q("1EB53A8C2E8", "alice", At(15, 0, 0) - 2 * 86400, "<m@s.test>")},
+       "<m@s.test>", "alice", "1EB53A8C2E8"},
+      {"newer_outside_window_skipped_older_not",  // (both are older than 2 days: none)
+       {Q("1EB53A8C2E8", "alice", kNow - 5 * 86400, "<m@s.test>"),
+        Q("2EB53A8C2E8", "bob", kNow - 4 * 86400, "<m@s.test>")},
+       "<m@s.test>", "", ""},
+      {"other_message_id", {Q("1EB53A8C2E8", "alice", kNow - 3600, "<m@s.test>")}, "<m@s.test>x",
+       "", ""},
+      {"empty_angle_never_links", {Q("1EB53A8C2E8", "alice", kNow - 3600, "<>")}, "<>", "", ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    for (const auto& q : c.entries) Commit(q);
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run({MessageIdLine("15:00:00", "4A1B2C3D4E5", c.message_id),
+                                 UserUnknown("15:00:02", "4A1B2C3D4E5", "x@dest.test")},
+                                &outs);
+    ASSERT_EQ(b.events.size(), 1u) << Show(b);
+    EXPECT_EQ(b.events[0].account, c.want_account);
+    EXPECT_EQ(b.events[0].delta.hard, 1u);
+    const QueueEntry* stub = FindPut(b.queue_puts, "4A1B2C3D4E5");
+    if (c.want_account.empty()) {
+      EXPECT_EQ(stub, nullptr);
+      EXPECT_EQ(engine_->stats().linked, 0u);
+      EXPECT_EQ(engine_->stats().unattributed, 1u);
+    } else {
+      ASSERT_NE(stub, nullptr);
+      EXPECT_EQ(stub->account, c.want_account);
+      EXPECT_EQ(stub->message_id, c.message_id);
+      const QueueEntry* origin = FindPut(b.queue_puts, c.want_forwarded);
+      ASSERT_NE(origin, nullptr);
+      EXPECT_TRUE(origin->forwarded);
+      EXPECT_EQ(origin->account, c.want_account);
+      EXPECT_EQ(engine_->stats().linked, 1u);
+      EXPECT_EQ(engine_->stats().unattributed, 0u);
+    }
+    // Stored, the link holds for a restarted tailer too.
+    Apply(b);
+    NewEngine();
+    const FeedbackBatch b2 = Run({Sent("15:00:03", "4A1B2C3D4E5", "y@dest.test")});
+    ASSERT_EQ(b2.events.size(), 1u);
+    EXPECT_EQ(b2.events[0].account, c.want_account);
+  }
+}
+
+// The engine's cache is cleared when it reaches 200,000 entries. A Message-ID
+// link that remembers its origin entry at that moment clears the cache under
+// the caller, which then reads the stub's entry through a dangling pointer
+// (feedback.cc: Link -> Remember -> cache_.clear(), then Process reads
+// c->stub / c->entry.account). ASan: heap-use-after-free.
+TEST_F(FeedbackTest, CacheFullDuringAMessageIdLinkKeepsTheAttribution) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m@s.test>"));
+  std::vector<std::string> lines;
+  lines.reserve(200001);
+  for (int i = 0; i < 199999; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "B%09X", i);
+    lines.push_back(MessageIdLine("15:00:00", id, "<f" + std::to_string(i) + "@s.test>"));
+  }
+  lines.push_back(MessageIdLine("15:00:00", "4A1B2C3D4E5", "<m@s.test>"));  // the 200,000th
+  lines.push_back(UserUnknown("15:00:02", "4A1B2C3D4E5", "x@dest.test"));
+  const FeedbackBatch b = Run(lines);
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].account, "alice");
+  EXPECT_EQ(engine_->stats().linked, 1u);
+}
+
+// ------------------------------------------------ Postfix's own notices
+
+TEST_F(FeedbackTest, PostfixsOwnNoticesAreNotCounted) {
+  const std::string Q1 = "1EB53A8C2E8", N = "4A1B2C3D4E5";
+  struct Case {
+    const char* name;
+    std::vector<std::string> lines;
+    bool milter_saw_notice;  // the notice's queue id is in the queue map
+    DayCountsRecord want_alice, want_unattributed;
+  };
+  const std::vector<Case> cases = {
+      {"notification_then_delivery",
+       {UserUnknown("15:00:00", Q1, "dead@dest.test"), Notification("15:00:00", Q1, N),
+        Active("15:00:00", N, ""), Sent("15:00:01", N, "a@sender.test"), Removed("15:00:01", N)},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}},
+      {"delivery_logged_before_notification",
+       {UserUnknown("15:00:00", Q1, "dead@dest.test"), Active("15:00:00", N, ""),
+        Sent("15:00:01", N, "a@sender.test"), Notification("15:00:01", Q1, N)},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}},
+      {"notification_without_queue_active_line",
+       {UserUnknown("15:00:00", Q1, "dead@dest.test"), Notification("15:00:00", Q1, N),
+        Deferred("15:00:01", N, "a@sender.test"), UserUnknown("15:00:02", N, "a@sender.test")},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}},
+      {"null_sender_the_milter_never_saw",
+       {Active("15:00:00", N, ""), UserUnknown("15:00:01", N, "a@sender.test")},
+       false, {}, {}},
+      {"null_sender_the_milter_saw_is_counted",
+       {Active("15:00:00", N, ""), UserUnknown("15:00:01", N, "a@sender.test")},
+       true, {0, 0, 1, 0, 0, 0, 0}, {}},
+      {"notice_expiring_is_not_counted",
+       {Notification("15:00:00", Q1, N), Deferred("15:00:01", N, "a@sender.test"),
+        Expired("15:00:02", N, "")},
+       false, {}, {}},
+      {"no_sign_of_a_notice_is_unattributed",
+       {Sent("15:00:01", N, "a@sender.test")}, false, {}, {1, 0, 0, 0, 0, 0, 0}},
+      {"removed_forgets_null_sender",
+       {Active("15:00:00", N, ""), Removed("15:00:01", N), Sent("15:00:02", N, "x@dest.test")},
+       false, {}, {1, 0, 0, 0, 0, 0, 0}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    Commit(Q(Q1, "alice", kNow - 60));
+    if (c.milter_saw_notice) Commit(Q(N, "alice", kNow - 60));
+    const FeedbackBatch b = Run(c.lines);
+    auto m = PerAccount(b);
+    EXPECT_EQ(Tie(m["alice"]), Tie(c.want_alice)) << Show(b);
+    EXPECT_EQ(Tie(m[""]), Tie(c.want_unattributed)) << Show(b);
+    if (!c.milter_saw_notice) {
+      for (const auto& e : b.events) EXPECT_NE(e.hard_recipient, "a@sender.test");
+    }
+  }
+}
+
+// The notice's queue id from an earlier chunk still keeps its later lines out.
+TEST_F(FeedbackTest, NoticeRememberedAcrossChunks) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60));
+  Run({Notification("15:00:00", "1EB53A8C2E8", "4A1B2C3D4E5")});
+  const FeedbackBatch b = Run({Sent("15:00:01", "4A1B2C3D4E5", "a@sender.test")});
+  EXPECT_TRUE(b.events.empty()) << Show(b);
+  // ... until it is removed: a later message may reuse the id.
+  Run({Removed("15:00:02", "4A1B2C3D4E5")});
+  const FeedbackBatch b2 = Run({Sent("15:30:00", "4A1B2C3D4E5", "a@sender.test")});
+  EXPECT_EQ(b2.events.size(), 1u);
+}
+
+// ------------------------------------------------------------------ expiry
+
+TEST_F(FeedbackTest, ExpiredCountsTheRecipientsStillDeferred) {
+  const std::string Q1 = "1EB53A8C2E8";
+  struct Case {
+    const char* name;
+    std::vector<std::string> lines;
+    uint64_t want_expired;
+  };
+  const std::vector<Case> cases = {
+      {"three_deferred_one_delivered_later",
+       {Deferred("10:00:00", Q1, "r1@dest.test"), Deferred("10:00:00", Q1, "r2@dest.test"),
+        Deferred("10:00:00", Q1, "r3@dest.test"), Deferred("11:00:00", Q1, "r1@dest.test"),
+        Sent("12:00:00", Q1, "r3@dest.test"), Expired("15:00:00", Q1, "a@sender.test")},
+       2},
+      {"bounced_after_deferral_is_final",
+       {Deferred("10:00:00", Q1, "r1@dest.test"), UserUnknown("11:00:00", Q1, "r1@dest.test"),
+        Deferred("10:00:00", Q1, "r2@dest.test"), Expired("15:00:00", Q1, "a@sender.test")},
+       1},
+      {"no_deferral_seen_counts_one", {Expired("15:00:00", Q1, "a@sender.test")}, 1},
+      {"force_expired",
+       {Deferred("10:00:00", Q1, "r1@dest.test"),
+        Line("15:00:00", "postfix/qmgr", Q1 + ": from=<a@sender.test>, status=force-expired, returned to sender")},
+       1},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    Commit(Q(Q1, "alice", kNow - 86400));
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run(c.lines, &outs);
+    uint64_t expired = 0;
+    for (const auto& e : b.events) {
+      EXPECT_EQ(e.account, "alice");
+      if (e.delta.expired != 0) {
+        expired += e.delta.expired;
+        EXPECT_EQ(e.time, At(15, 0, 0));
+      }
+    }
+    EXPECT_EQ(expired, c.want_expired) << Show(b);
+    ASSERT_FALSE(outs.empty());
+    EXPECT_EQ(outs.back().status, "expired");
+    EXPECT_EQ(outs.back().cls, OutcomeClass::kExpired);
+  }
+}
+
+TEST_F(FeedbackTest, ExpiredAfterTheDeferralsOfAnEarlierChunk) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 86400));
+  Run({Deferred("10:00:00", "1EB53A8C2E8", "r1@dest.test"),
+       Deferred("10:00:00", "1EB53A8C2E8", "r2@dest.test")});
+  const FeedbackBatch b = Run({Expired("15:00:00", "1EB53A8C2E8", "a@sender.test")});
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].delta.expired, 2u);
+  EXPECT_EQ(engine_->stats().outcomes, 2u);
+}
+
+// ---------------------------------------------------- no store: unattributed
+
+TEST_F(FeedbackTest, WithoutAStoreEverythingIsUnattributed) {
+  NewEngine(/*with_store=*/false);
+  std::vector<Outcome> outs;
+  const FeedbackBatch b =
+      Run({MessageIdLine("15:00:00", "1EB53A8C2E8", "<m1@sender.test>"),
+           Sent("15:00:01", "1EB53A8C2E8", "ok@dest.test"),
+           UserUnknown("15:00:01", "1EB53A8C2E8", "dead@dest.test"),
+           Deferred("15:00:01", "1EB53A8C2E8", "d@dest.test"), Removed("15:00:02", "1EB53A8C2E8")},
+          &outs);
+  auto m = PerAccount(b);
+  ASSERT_EQ(m.size(), 1u) << Show(b);
+  EXPECT_EQ(Tie(m[""]), Tie(DayCountsRecord{1, 1, 1, 0, 0, 0, 0})) << Show(m[""]);
+  EXPECT_EQ(b.queue_stubs.size(), 1u);
+  EXPECT_TRUE(b.queue_puts.empty());
+  EXPECT_EQ(engine_->stats().outcomes, 2u);
+  EXPECT_EQ(engine_->stats().unattributed, 2u);
+  EXPECT_EQ(outs.size(), 3u);
+  // The hard bounce still counts toward suppressing the address.
+  bool hard = false;
+  for (const auto& e : b.events) hard = hard || e.hard_recipient == "dead@dest.test";
+  EXPECT_TRUE(hard);
+}
+
+// ------------------------------------------------- through to the store
+
+TEST_F(FeedbackTest, BatchAppliedWithPositionCountsAndSuppressions) {
+  // Three messages of alice, each hard-bouncing at the same address: the
+  // third bounce suppresses it globally.
+  std::vector<std::string> lines;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string qid = std::to_string(i) + "EB53A8C2E8";
+    Commit(Q(qid, "alice", kNow - 3 * 86400));  // long in the queue: "removed" touches it
+    lines.push_back(Sent("15:00:0" + std::to_string(i), qid, "ok@dest.test"));
+    lines.push_back(UserUnknown("15:00:0" + std::to_string(i), qid, "Dead@Dest.test"));
+    lines.push_back(Removed("15:00:0" + std::to_string(i), qid));
+  }
+  lines.push_back(Sent("15:00:09", "99999A8C2E8", "x@dest.test"));  // unattributed
+  FeedbackBatch b = Run(lines);
+  b.source = "file:/var/log/mail.log";
+  b.position = "ino=5 off=1234";
+  b.suppress_after = 3;
+  const FeedbackResult r = Apply(b);
+  ASSERT_EQ(r.suppressed.size(), 1u);
+  EXPECT_EQ(r.suppressed[0].address, "dead@dest.test");
+  EXPECT_EQ(r.suppressed[0].account, "");
+  EXPECT_EQ(*store_->GetPosition("file:/var/log/mail.log").value(), "ino=5 off=1234");
+  auto days = store_->GetDays("alice", kToday, kToday).value();
+  ASSERT_EQ(days.size(), 1u);
+  EXPECT_EQ(Tie(days[0].second), Tie(DayCountsRecord{3, 0, 3, 0, 0, 0, 0})) << Show(days[0].second);
+  auto un = store_->GetDays("", kToday, kToday).value();
+  ASSERT_EQ(un.size(), 1u);
+  EXPECT_EQ(un[0].second.delivered, 1u);
+  EXPECT_EQ(store_->GetBounces("dead@dest.test").value()->count, 3u);
+  EXPECT_EQ(store_->GetBounces("dead@dest.test").value()->last_account, "alice");
+  EXPECT_TRUE(store_->FindSuppression("bob", "dead@dest.test").value().has_value());
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(store_->GetQueueEntry(std::to_string(i) + "EB53A8C2E8").value()->last_event,
+              At(15, 0, i));
+  }
+  // The review ran for alice (a record with the tier state), not for "".
+  auto alice = store_->GetAccount("alice").value();
+  ASSERT_TRUE(alice.has_value());
+  EXPECT_EQ(alice->rated_through, kToday - 1);
+  EXPECT_EQ(alice->status, AccountStatus::kActive);
+}
+
+// --------------------------------------------------------------- reviews
+
+DayCountsRecord Day(uint64_t delivered, uint64_t hard = 0, uint64_t complaints = 0) {
+  return DayCountsRecord{delivered, 0, hard, 0, 0, 0, complaints};
+}
+
+AccountRecord Account(int64_t created = kNow - 400 * 86400) {
+  AccountRecord a;
+  a.name = "alice";
+  a.created = created;
+  return a;
+}
+
+TEST(feedback_review, TierAndSuspension) {
+  const ReputationConfig cfg;
+  StoredDays clean_week;
+  for (int d = 7; d >= 1; --d) clean_week.emplace_back(kToday - d, Day(200));
+  StoredDays heavy_complaints = {{kToday, Day(2000, 0, 3)}};
+  StoredDays heavy_hard = {{kToday - 1, Day(850, 150)}};
+  struct Case {
+    const char* name;
+    AccountRecord account;
+    StoredDays days;
+    uint64_t batch_complaints;
+    int want_tier;
+    AccountStatus want_status;
+    std::string want_reason_prefix;  // of status_reason when suspended
+    std::vector<std::string> want_audit;
+  };
+  AccountRecord seasoned = Account();
+  seasoned.rated_through = kToday - 8;
+  AccountRecord brand_new = Account(kNow - 3600);  // created today: no day judged yet
+  AccountRecord suspended = Account();
+  suspended.status = AccountStatus::kSuspended;
+  suspended.status_reason = "by hand";
+  suspended.rated_through = kToday - 1;
+  AccountRecord reinstated = Account();
+  reinstated.status = AccountStatus::kReinstated;
+  reinstated.status_reason = "old";
+  reinstated.reinstated_until = kNow + 86400;
+  reinstated.rated_through = kToday - 1;
+  AccountRecord reinstated_with_since = reinstated;
+  reinstated_with_since.status = AccountStatus::kActive;
+  reinstated_with_since.rates_since = kNow - 3600;  // operator reinstated today: old days ignored
+  AccountRecord tier5 = seasoned;
+  tier5.tier = 5;
+  const std::vector<Case> cases = {
+      {"seven_clean_days_step_up", seasoned, clean_week, 0, 2, AccountStatus::kActive, "", {"tier"}},
+      {"tier_capped_at_five", tier5, clean_week, 0, 5, AccountStatus::kActive, "", {}},
+      {"new_account_days_before_creation_not_judged", brand_new, clean_week, 0, 1,
+       AccountStatus::kActive, "", {}},
+      {"complaint_rate_suspends", seasoned, heavy_complaints, 0, 1, AccountStatus::kSuspended,
+       "complaint-rate: ", {"suspend"}},
+      {"hard_rate_suspends_and_bad_day_keeps_tier_one", seasoned, heavy_hard, 0, 1,
+       AccountStatus::kSuspended, "hard-bounce-rate: ", {"suspend"}},
+      {"below_min_volume", seasoned, {{kToday, Day(500, 400, 5)}}, 0, 1, AccountStatus::kActive,
+       "", {}},
+      {"already_suspended_stays_as_is", suspended, heavy_complaints, 3, 1,
+       AccountStatus::kSuspended, "by hand", {}},
+      {"reinstated_any_new_complaint_suspends", reinstated, {{kToday, Day(10, 0, 1)}}, 1, 1,
+       AccountStatus::kSuspended, "complaint-while-reinstated: ", {"suspend"}},
+      {"reinstated_no_new_complaint", reinstated, {{kToday, Day(10, 0, 1)}}, 0, 1,
+       AccountStatus::kReinstated, "", {}},
+      {"rates_since_hides_days_before_reinstatement", reinstated_with_since,
+       {{kToday - 1, Day(2000, 0, 30)}, {kToday, Day(5)}}, 0, 1, AccountStatus::kActive, "", {}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    AccountRecord a = c.account;
+    ReviewOutcome out;
+    ReviewAccount(cfg, kNow, "senderguard-tail", &a, c.days, c.batch_complaints, &out);
+    EXPECT_EQ(a.tier, c.want_tier);
+    EXPECT_EQ(a.status, c.want_status);
+    EXPECT_GE(a.rated_through, kToday - 1);
+    if (c.want_status == AccountStatus::kSuspended) {
+      EXPECT_EQ(a.status_reason.rfind(c.want_reason_prefix, 0), 0u) << a.status_reason;
+    }
+    std::vector<std::string> actions;
+    for (const auto& e : out.audit) {
+      actions.push_back(e.action);
+      EXPECT_EQ(e.account, "alice");
+      EXPECT_EQ(e.actor, "senderguard-tail");
+      EXPECT_EQ(e.time_us, kNow * 1000000);
+    }
+    EXPECT_EQ(actions, c.want_audit);
+    EXPECT_EQ(out.alerts.size(), out.audit.size());
+    for (const auto& l : out.alerts) EXPECT_EQ(l.rfind("account=alice action=", 0), 0u) << l;
+    if (!c.want_audit.empty() && c.want_audit.back() == "suspend") {
+      EXPECT_EQ(a.status_actor, "senderguard-tail");
+      EXPECT_EQ(a.status_since, kNow);
+    }
+    // A second review with nothing new changes nothing more (it may run
+    // again inside the store's retry).
+    AccountRecord again = a;
+    ReviewOutcome out2;
+    ReviewAccount(cfg, kNow, "senderguard-tail", &again, c.days, 0, &out2);
+    EXPECT_EQ(Encode(again), Encode(a));
+    EXPECT_TRUE(out2.audit.empty());
+  }
+}
+
+TEST(feedback_review, AlertNamesAreEscaped) {
+  AccountRecord a = Account();
+  a.name = "evil name\naction=reinstate";
+  a.rated_through = kToday - 1;
+  ReviewOutcome out;
+  ReviewAccount(ReputationConfig{}, kNow, "t", &a, {{kToday, Day(2000, 0, 30)}}, 0, &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].find('\n'), std::string::npos) << out.alerts[0];
+}
+
+TEST(feedback_review, AccountRatesOverTheWindowSinceReinstatement) {
+  const ReputationConfig cfg;
+  AccountRecord a = Account();
+  const StoredDays days = {{kToday - 40, Day(1000, 1000)},  // outside 30 days
+                           {kToday - 10, Day(900, 100)},
+                           {kToday, Day(1000, 0, 2)}};
+  Rates r = AccountRates(cfg, kNow, a, days);
+  EXPECT_EQ(r.totals.delivered, 1900u);
+  EXPECT_EQ(r.totals.hard, 100u);
+  EXPECT_EQ(r.totals.complaints, 2u);
+  EXPECT_EQ(r.first_day, kToday - 29);
+  EXPECT_EQ(r.last_day, kToday);
+  a.rates_since = (kToday - 5) * 86400 + 10;  // reinstated 5 days ago: from the next day on
+  r = AccountRates(cfg, kNow, a, days);
+  EXPECT_EQ(r.first_day, kToday - 4);
+  EXPECT_EQ(r.totals.delivered, 1000u);
+  EXPECT_EQ(r.totals.hard, 0u);
+}
+
+TEST(feedback_review, DayCountsConversionsRoundTrip) {
+  const DayCountsRecord r{1, 2, 3, 4, 5, 6, UINT64_MAX};
+  EXPECT_EQ(Tie(ToRecord(ToDayCounts(r))), Tie(r));
+}
+
+}  // namespace
+}  // namespace senderguard
