@@ -1,5 +1,7 @@
 #include "senderguard/bounce.h"
 
+#include "senderguard/toml_check.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -269,99 +271,6 @@ void ParseCodes(const std::string& file, const toml::value& v, BounceRules::Impl
   }
 }
 
-// Checks what toml11 handles slowly or badly before it sees the text: bytes
-// that are not UTF-8, control characters, lines over 8 KiB, brackets nested
-// deeper than 8 and more than 32 dots on a line outside strings and comments
-// (toml11's cost grows faster than n^2 with a dotted key's parts).
-std::optional<std::string> PrecheckText(std::string_view t, const std::string& file) {
-  constexpr size_t kMaxLine = 8192;
-  constexpr int kMaxDepth = 8;
-  constexpr int kMaxDots = 32;
-  size_t line = 1;
-  auto fail = [&](const char* why) {
-    return file + ":" + std::to_string(line) + ": syntax: " + why;
-  };
-  size_t line_start = 0;
-  for (size_t p = 0; p < t.size();) {
-    const auto u = static_cast<unsigned char>(t[p]);
-    if (u == '\n') {
-      ++line;
-      line_start = p + 1;
-    } else if (p - line_start >= kMaxLine) {
-      return fail("line longer than 8192 bytes");
-    }
-    if (u < 0x80) {
-      if ((u < 0x20 && u != '\n' && u != '\r' && u != '\t') || u == 0x7f)
-        return fail("control character");
-      ++p;
-      continue;
-    }
-    size_t n = u >= 0xf0 && u <= 0xf4 ? 4 : u >= 0xe0 && u <= 0xef ? 3 : u >= 0xc2 && u <= 0xdf ? 2 : 0;
-    if (n == 0 || p + n > t.size()) return fail("invalid UTF-8");
-    uint32_t cp = u & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
-    for (size_t k = 1; k < n; ++k) {
-      const auto c = static_cast<unsigned char>(t[p + k]);
-      if ((c & 0xc0) != 0x80) return fail("invalid UTF-8");
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-      return fail("invalid UTF-8");
-    p += n;
-  }
-  line = 1;
-  int depth = 0;
-  int dots = 0;
-  for (size_t i = 0; i < t.size();) {
-    const char c = t[i];
-    if (c == '\n') {
-      ++line;
-      dots = 0;
-    } else if (c == '#') {
-      while (i < t.size() && t[i] != '\n') ++i;
-      continue;
-    } else if (c == '"' || c == '\'') {
-      const bool triple = t.substr(i, 3) == std::string(3, c);
-      const std::string close(triple ? 3 : 1, c);
-      size_t j = i + close.size();
-      while (j < t.size() && t.substr(j, close.size()) != close) {
-        if (c == '"' && t[j] == '\\') ++j;  // basic strings have escapes
-        if (j < t.size() && t[j] == '\n') {
-          if (!triple) break;  // unterminated: let toml11 report it
-          ++line;
-        }
-        ++j;
-      }
-      if (triple) {  // TOML 1.0: up to two more quotes may end the string
-        for (int extra = 0; extra < 2 && j + 3 < t.size() && t[j + 3] == c; ++extra) ++j;
-      }
-      i = j + close.size();
-      continue;
-    } else if (c == '.') {
-      if (++dots > kMaxDots) return fail("more than 32 dots on one line");
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return fail("arrays or tables nested deeper than 8");
-    } else if (c == ']' || c == '}') {
-      if (depth > 0) --depth;
-    }
-    ++i;
-  }
-  return std::nullopt;
-}
-
-// toml11's messages span several lines; keep the first meaningful one.
-std::string FirstLine(std::string_view what) {
-  std::string_view s = what;
-  auto nl = s.find('\n');
-  if (nl != std::string_view::npos) s = s.substr(0, nl);
-  if (s.rfind("[error] ", 0) == 0) s.remove_prefix(8);
-  if (s.rfind("toml::parse_", 0) == 0) {
-    auto colon = s.find(": ");
-    if (colon != std::string_view::npos) s.remove_prefix(colon + 2);
-  }
-  return std::string(s);
-}
-
 OutcomeClass FromRule(RuleClass c) {
   switch (c) {
     case RuleClass::kHard: return OutcomeClass::kHard;
@@ -545,7 +454,8 @@ Result<BounceRules> BounceRules::Parse(std::string_view text, std::string_view n
   if (text.size() > kMaxBounceRulesBytes)
     return Status::Invalid(file + ":1: file larger than " +
                            std::to_string(kMaxBounceRulesBytes >> 10) + " KiB");
-  if (auto bad = PrecheckText(text, file)) return Status::Invalid(*bad);
+  if (auto bad = PrecheckToml(text, file, TomlLimits{.max_depth = 8, .reject_controls = true}))
+    return Status::Invalid(*bad);
   auto impl = std::make_unique<Impl>();
   try {
     std::istringstream in{std::string(text)};
@@ -559,9 +469,9 @@ Result<BounceRules> BounceRules::Parse(std::string_view text, std::string_view n
     return Status::Invalid(e.message);
   } catch (const toml::exception& e) {
     return Status::Invalid(file + ":" + std::to_string(e.location().line()) +
-                           ": syntax: " + FirstLine(e.what()));
+                           ": syntax: " + TomlFirstLine(e.what()));
   } catch (const std::exception& e) {
-    return Status::Invalid(file + ":1: syntax: " + FirstLine(e.what()));
+    return Status::Invalid(file + ":1: syntax: " + TomlFirstLine(e.what()));
   }
   BounceRules rules;
   rules.impl_ = std::move(impl);
