@@ -77,6 +77,24 @@ TEST(EffectiveLimits, Table) {
   EXPECT_EQ(EffectiveLimits(cfg, &huge), (L{kInheritLimit - 1, 100, kUnlimited, 1}));
 }
 
+// The tier multiplies the configured defaults, never an operator's own limit.
+TEST(EffectiveLimits, TierMultipliesDefaultsOnly) {
+  Config cfg;
+  cfg.windows[Index(Window::kMinute)].default_limit = 10;
+  cfg.windows[Index(Window::kHour)].default_limit = 100;
+  cfg.windows[Index(Window::kDay)].default_limit = 1000;
+  cfg.windows[Index(Window::kMonth)].default_limit = kUnlimited;
+  using L = std::array<uint64_t, kWindowCount>;
+  AccountRecord t3 = Rec();
+  t3.tier = 3;  // x2.0 by default
+  EXPECT_EQ(EffectiveLimits(cfg, &t3), (L{20, 200, 2000, kUnlimited}));
+  t3.limits = {kInheritLimit, 7, kInheritLimit, kInheritLimit};
+  EXPECT_EQ(EffectiveLimits(cfg, &t3), (L{20, 7, 2000, kUnlimited}));
+  AccountRecord t2 = Rec();
+  t2.tier = 2;  // x1.5
+  EXPECT_EQ(EffectiveLimits(cfg, &t2), (L{15, 150, 1500, kUnlimited}));
+}
+
 TEST(IsDryRun, Table) {
   Config off, on;
   on.dry_run = true;
