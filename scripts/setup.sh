@@ -11,7 +11,7 @@ PACKAGES=(
   # libraries (README says why each is there)
   libmilter-dev liblmdb-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libcctz-dev tzdata
   libre2-dev libssl-dev libsystemd-dev libidn2-dev
-  libunbound-dev libpsl-dev publicsuffix libopendmarc-dev
+  libunbound-dev libpsl-dev publicsuffix libopendmarc-dev libspf2-dev libopendkim-dev
   # tests: GoogleTest, clang for libFuzzer and the sanitizers, a real Postfix with smtp-sink
   # and smtp-source, swaks as the SMTP client, LMDB's tools
   libgtest-dev clang libclang-rt-14-dev postfix swaks lmdb-utils
@@ -21,6 +21,9 @@ PACKAGES=(
   systemd-journal-remote
   # the DNS tests serve test zones on loopback with ldns-testns
   ldnsutils
+  # test messages are signed with keys made by opendkim-genkey; DMARC verdicts are cross-checked
+  # against Debian's opendmarc milter and Mail::DMARC (libmail-dmarc-perl)
+  opendkim-tools opendmarc libmail-dmarc-perl
   # tools the scripts use
   iproute2 procps findutils openssl
 )

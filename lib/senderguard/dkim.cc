@@ -1,0 +1,1 @@
+#include "senderguard/dkim.h"

@@ -1,0 +1,1 @@
+#include "senderguard/spf.h"
