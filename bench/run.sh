@@ -188,6 +188,9 @@ limit = 100000000
 
 [quota.minute]
 limit = 10000000
+
+[dmarc]
+mode = "off"
 EOF
     log "phase c: populating 1004 account quotas and 100000 suppressions"
     t0=$EPOCHREALTIME

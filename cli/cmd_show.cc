@@ -72,6 +72,8 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   rep["tier_multiplier"] = rc.tier_multipliers[std::clamp<int>(rec.tier, 1, 5) - 1];
   rep["clean_days"] = rec.clean_days;
   j["reputation"] = rep;
+  j["domains"] = rec.domains;
+  j["domains_only"] = rec.domains_only;
   return j;
 }
 
@@ -103,6 +105,12 @@ void AddShowCommand(CLI::App& app, Env& env) {
       std::printf("until:      %s\n", j["reinstated_until"].get<std::string>().c_str());
     }
     std::printf("dry-run:    %s\n", j["dry_run"].get<bool>() ? "yes" : "no");
+    if (!rec->domains.empty() || rec->domains_only) {
+      std::string list;
+      for (const auto& d : rec->domains) list += (list.empty() ? "" : ", ") + d;
+      std::printf("domains:    %s%s\n", list.empty() ? "(none)" : list.c_str(),
+                  rec->domains_only ? " (only these From: domains)" : "");
+    }
     std::printf("suppressed: %llu address(es) on the account's list\n",
                 static_cast<unsigned long long>(j["suppressed"].get<uint64_t>()));
     const auto& rep = j["reputation"];

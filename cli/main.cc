@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   AddStateCommands(app, env);
   AddSuppressCommand(app, env);
   AddAuditCommand(app, env);
+  AddDomainsCommand(app, env);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -32,6 +32,8 @@ limit = 1000
 source = "$TB_LOG"
 rules = "$PWD/conf/bounce-rules.conf"
 poll_interval_ms = 100
+[dmarc]
+mode = "off"
 EOF2
 # The receivers: Gmail's "no such user" for nobody@example.com, everything else accepted.
 printf '%s\n' 'nobody@example.com rcpt 550 5.1.1 The email account that you tried to reach does not exist. https://support.google.com/mail/?p=NoSuchUser - gsmtp' \

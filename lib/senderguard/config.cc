@@ -11,6 +11,9 @@
 
 #include <toml.hpp>
 
+#include <arpa/inet.h>
+
+#include "senderguard/dmarc.h"
 #include "senderguard/toml_check.h"
 
 namespace senderguard {
@@ -258,6 +261,18 @@ void ParseReplies(const Ctx& x, const toml::value& t, const std::string& key) {
               }},
              {"error", [](const Ctx& x, const toml::value& v, const std::string& k) {
                 x.c.reply_error = GetReply(x, v, k);
+              }},
+             {"dmarc_reject", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_dmarc_reject = GetReply(x, v, k);
+              }},
+             {"dmarc_tempfail", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_dmarc_tempfail = GetReply(x, v, k);
+              }},
+             {"dmarc_author", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_dmarc_author = GetReply(x, v, k);
+              }},
+             {"dmarc_unverified", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_dmarc_unverified = GetReply(x, v, k);
               }}});
 }
 
@@ -348,6 +363,104 @@ void ParseFeedback(const Ctx& x, const toml::value& t, const std::string& key) {
               }}});
 }
 
+// One of `choices`, else an error listing them.
+std::string GetChoice(const Ctx& x, const toml::value& v, std::string_view key,
+                      std::initializer_list<std::string_view> choices) {
+  std::string s = GetString(x, v, key, 32);
+  std::string list;
+  for (auto c : choices) {
+    if (s == c) return s;
+    list += (list.empty() ? "\"" : ", \"") + std::string(c) + "\"";
+  }
+  Fail(x.file, v, key, "expected one of " + list + ", got \"" + s + "\"");
+}
+
+std::vector<std::string> GetStringList(const Ctx& x, const toml::value& v, std::string_view key,
+                                       size_t max_items, size_t max_len) {
+  if (!v.is_array()) Fail(x.file, v, key, "expected a list of strings, got " + TypeName(v));
+  if (v.as_array().size() > max_items)
+    Fail(x.file, v, key, "more than " + std::to_string(max_items) + " entries");
+  std::vector<std::string> out;
+  for (const auto& e : v.as_array()) out.push_back(GetString(x, e, key, max_len));
+  return out;
+}
+
+bool IsIpAddress(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// "ADDRESS[@PORT]", the form libunbound's forwarders take.
+bool IsForwarder(const std::string& s) {
+  const size_t at = s.find('@');
+  if (!IsIpAddress(s.substr(0, at))) return false;
+  if (at == std::string::npos) return true;
+  const std::string port = s.substr(at + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const int n = std::stoi(port);
+  return n >= 1 && n <= 65535;
+}
+
+void ParseDmarc(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(
+      x, t, key,
+      {{"mode", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          const std::string s = GetChoice(x, v, k, {"outbound", "inbound", "off"});
+          x.c.dmarc_mode = s == "outbound" ? DmarcMode::kOutbound
+                           : s == "inbound" ? DmarcMode::kInbound
+                                            : DmarcMode::kOff;
+        }},
+       {"org_domain", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_org_domain = GetChoice(x, v, k, {"tree-walk", "psl", "both"});
+        }},
+       {"on_quarantine", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_reject_quarantine = GetChoice(x, v, k, {"reject", "accept"}) == "reject";
+        }},
+       {"on_temperror", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_tempfail_on_dns_error = GetChoice(x, v, k, {"tempfail", "accept"}) == "tempfail";
+        }},
+       {"authserv_id", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_authserv_id = GetString(x, v, k, 253);
+          const auto& id = x.c.dmarc_authserv_id;
+          if (!id.empty() && (id.find_first_of(" \t;()\"\\") != std::string::npos ||
+                              !dmarc::NormalizeDomain(id)))
+            Fail(x.file, v, k, "expected a host name such as mx.example.com (RFC 8601 authserv-id)");
+        }},
+       {"egress", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_egress = GetStringList(x, v, k, 64, 64);
+          for (const auto& a : x.c.dmarc_egress)
+            if (!IsIpAddress(a)) Fail(x.file, v, k, "not an IPv4 or IPv6 address: \"" + a + "\"");
+        }},
+       {"signing_domains", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_signing_domains.clear();
+          for (const auto& d : GetStringList(x, v, k, 1000, 253)) {
+            auto n = dmarc::NormalizeDomain(d);
+            if (!n) Fail(x.file, v, k, "not a domain name: \"" + d + "\"");
+            x.c.dmarc_signing_domains.push_back(*n);
+          }
+        }},
+       {"exempt_accounts", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_exempt_accounts.clear();
+          for (const auto& a : GetStringList(x, v, k, 10000, 320)) {
+            auto n = NormalizeAccount(a);
+            if (!n) Fail(x.file, v, k, "not an account name: \"" + a + "\"");
+            x.c.dmarc_exempt_accounts.push_back(*n);
+          }
+        }},
+       {"upstream", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dns_upstream = GetStringList(x, v, k, 8, 64);
+          for (const auto& a : x.c.dns_upstream)
+            if (!IsForwarder(a)) Fail(x.file, v, k, "expected ADDRESS or ADDRESS@PORT, got \"" + a + "\"");
+        }},
+       {"dns_timeout_ms", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dns_timeout_ms = static_cast<uint64_t>(GetInt(x, v, k, 10, 60000));
+        }},
+       {"test_tld", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dns_test_tld = GetBool(x, v, k);
+        }}});
+}
 
 }  // namespace
 
@@ -364,7 +477,7 @@ Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::st
     WalkTable(x, root, "",
               {{"store", ParseStore}, {"milter", ParseMilter}, {"quota", ParseQuota},
                {"replies", ParseReplies}, {"tail", ParseTail}, {"reputation", ParseReputation},
-               {"feedback", ParseFeedback}});
+               {"feedback", ParseFeedback}, {"dmarc", ParseDmarc}});
   } catch (const ConfigError& e) {
     return Status::Invalid(e.message);
   } catch (const toml::exception& e) {

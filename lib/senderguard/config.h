@@ -26,6 +26,11 @@ namespace senderguard {
 inline constexpr const char* kDefaultConfigPath = "/etc/senderguard/senderguard.conf";
 inline constexpr int kExitConfig = 78;  // EX_CONFIG
 
+// [dmarc] mode: predict the receiver's verdict for mail leaving the platform
+// (outbound), evaluate as a receiver would for mail arriving from the
+// connecting client (inbound), or do no DMARC at all (off).
+enum class DmarcMode { kOff, kOutbound, kInbound };
+
 // What the milter answers when it cannot decide (store unavailable, ...).
 enum class OnError { kTempfail, kAccept, kReject };
 
@@ -61,6 +66,15 @@ struct Config {
       "recipient {recipient} is suppressed ({reason}); remove it from your list";
   std::string reply_quota = "{window_adj} quota of {limit} {unit} reached; resets {reset}";
   std::string reply_error = "temporary local problem; please try again later";
+  std::string reply_dmarc_reject =
+      "{domain} publishes DMARC p={policy} and this message cannot pass it from our servers; "
+      "send from a domain you have verified with us";
+  std::string reply_dmarc_tempfail =
+      "cannot check the DMARC policy of {domain} now (DNS temporary failure); please try again later";
+  std::string reply_dmarc_author = "{detail}; a message needs exactly one From: address with a domain";
+  std::string reply_dmarc_unverified =
+      "From: domain {domain} is not verified for account {account}; send from one of your "
+      "verified domains";
 
   // [tail] senderguard-tail: what it follows and how it classifies.
   std::string tail_source = "/var/log/mail.log";  // a file, or "journal"
@@ -72,6 +86,19 @@ struct Config {
 
   // [reputation]
   ReputationConfig reputation;
+
+  // [dmarc] See conf/senderguard.conf.
+  DmarcMode dmarc_mode = DmarcMode::kOutbound;
+  std::string dmarc_org_domain = "both";       // "tree-walk" | "psl" | "both"
+  bool dmarc_reject_quarantine = true;         // on_quarantine = "reject" (else "accept")
+  bool dmarc_tempfail_on_dns_error = true;     // on_temperror = "tempfail" (else "accept")
+  std::string dmarc_authserv_id;               // empty: the host name
+  std::vector<std::string> dmarc_egress;       // outbound: addresses the platform sends from
+  std::vector<std::string> dmarc_signing_domains;  // outbound: DKIM d= the platform signs with
+  std::vector<std::string> dmarc_exempt_accounts;  // not checked at all
+  std::vector<std::string> dns_upstream;       // "ADDR[@PORT]"; empty: /etc/resolv.conf
+  uint64_t dns_timeout_ms = 5000;
+  bool dns_test_tld = false;                   // send "*.test" names upstream (tests)
 
   // [feedback] The token the milter adds to each accepted message so an ARF
   // complaint names its account; empty secret: no token.

@@ -97,6 +97,83 @@ Decision DecideQuota(const Config& cfg, std::string_view account, const AccountR
   return MaybeDry(std::move(d), IsDryRun(cfg, rec));
 }
 
+bool DmarcApplies(const Config& cfg, std::string_view account) {
+  if (cfg.dmarc_mode == DmarcMode::kOff) return false;
+  for (const auto& a : cfg.dmarc_exempt_accounts)
+    if (a == account) return false;
+  return true;
+}
+
+Decision DecideAuthor(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                      const Author& author) {
+  Decision d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc-author",
+                       RenderTemplate(cfg.reply_dmarc_author,
+                                      {{"detail", author.detail.empty()
+                                                      ? std::string(AuthorErrorName(author.error))
+                                                      : author.detail},
+                                       {"account", std::string(account)}}));
+  d.fields.emplace_back("from_error", std::string(AuthorErrorName(author.error)));
+  return MaybeDry(std::move(d), IsDryRun(cfg, rec));
+}
+
+bool DomainVerified(const AccountRecord* rec, std::string_view domain) {
+  if (rec == nullptr) return false;
+  for (const auto& v : rec->domains) {
+    if (domain == v) return true;
+    // A subdomain of a verified domain: "news.example.com" under "example.com".
+    if (domain.size() > v.size() + 1 && domain.substr(domain.size() - v.size()) == v &&
+        domain[domain.size() - v.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+Decision DecideVerifiedDomain(const Config& cfg, std::string_view account,
+                              const AccountRecord* rec, std::string_view domain) {
+  if (rec == nullptr || !rec->domains_only || DomainVerified(rec, domain)) return Decision{};
+  Decision d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc-unverified-domain",
+                       RenderTemplate(cfg.reply_dmarc_unverified,
+                                      {{"domain", std::string(domain)},
+                                       {"account", std::string(account)}}));
+  d.fields.emplace_back("from_domain", std::string(domain));
+  return MaybeDry(std::move(d), IsDryRun(cfg, rec));
+}
+
+Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                     const dmarc::Verdict& v) {
+  using dmarc::Disposition;
+  const std::vector<std::pair<std::string_view, std::string>> vars = {
+      {"domain", v.author_domain},
+      {"policy", std::string(dmarc::PolicyName(v.policy))},
+      {"account", std::string(account)}};
+  Decision d;
+  switch (v.disposition) {
+    case Disposition::kReject:
+      d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc",
+                  RenderTemplate(cfg.reply_dmarc_reject, vars));
+      break;
+    case Disposition::kQuarantine:
+      if (cfg.dmarc_reject_quarantine) {
+        d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc",
+                    RenderTemplate(cfg.reply_dmarc_reject, vars));
+      } else {
+        d.reason = "dmarc-quarantine-accepted";
+      }
+      break;
+    case Disposition::kTempFail:
+      if (cfg.dmarc_tempfail_on_dns_error) {
+        d = Refusal(Verdict::kTempfail, 451, "4.7.0", "dmarc-temperror",
+                    RenderTemplate(cfg.reply_dmarc_tempfail, vars));
+      } else {
+        d.reason = "dmarc-temperror-accepted";
+      }
+      break;
+    case Disposition::kAccept:
+      break;
+  }
+  return MaybeDry(std::move(d), IsDryRun(cfg, rec));
+}
+
 Decision DecideError(const Config& cfg, std::string_view what) {
   Decision d;
   switch (cfg.on_error) {

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "senderguard/config.h"
+#include "senderguard/dmarc.h"
+#include "senderguard/from_header.h"
 #include "senderguard/records.h"
 #include "senderguard/store.h"
 
@@ -53,6 +55,33 @@ Decision DecideSuppressed(const Config& cfg, std::string_view account, const Acc
 // window is configured to reject. `outcome` is what the store answered.
 Decision DecideQuota(const Config& cfg, std::string_view account, const AccountRecord* rec,
                      const QuotaCharge& charge, const ReserveOutcome& outcome);
+
+// ---- DMARC (end of message; [dmarc] in the configuration)
+
+// Whether the account's mail is checked at all: [dmarc] mode is not off and
+// the account is not in exempt_accounts.
+bool DmarcApplies(const Config& cfg, std::string_view account);
+
+// A message without exactly one author domain (no From:, several, no domain,
+// several domains, unreadable): 550 5.7.1, RFC 9989 / RFC 7489 §6.6.1.
+// REQUIRES: author.error != AuthorError::kNone.
+Decision DecideAuthor(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                      const Author& author);
+
+// Whether `domain` (normalized) is one of the account's verified domains or a
+// subdomain of one.
+bool DomainVerified(const AccountRecord* rec, std::string_view domain);
+
+// An account limited to its verified domains (domains_only) sending from
+// another: 550 5.7.1. Continue otherwise.
+Decision DecideVerifiedDomain(const Config& cfg, std::string_view account,
+                              const AccountRecord* rec, std::string_view domain);
+
+// The DMARC verdict: reject → 550 5.7.1; quarantine → 550 5.7.1 unless
+// on_quarantine = "accept"; a DNS temporary failure → 451 4.7.0 unless
+// on_temperror = "accept"; otherwise continue. The log fields say why.
+Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountRecord* rec,
+                     const dmarc::Verdict& v);
 
 // What to answer when a decision could not be made (configured on_error).
 Decision DecideError(const Config& cfg, std::string_view what);

@@ -60,6 +60,18 @@ void ExpectDefaults(const Config& c) {
             "recipient {recipient} is suppressed ({reason}); remove it from your list");
   EXPECT_EQ(c.reply_quota, "{window_adj} quota of {limit} {unit} reached; resets {reset}");
   EXPECT_EQ(c.reply_error, "temporary local problem; please try again later");
+  EXPECT_EQ(c.dmarc_mode, DmarcMode::kOutbound);
+  EXPECT_EQ(c.dmarc_org_domain, "both");
+  EXPECT_TRUE(c.dmarc_reject_quarantine);
+  EXPECT_TRUE(c.dmarc_tempfail_on_dns_error);
+  EXPECT_EQ(c.dmarc_authserv_id, "");
+  EXPECT_TRUE(c.dmarc_egress.empty());
+  EXPECT_TRUE(c.dmarc_signing_domains.empty());
+  EXPECT_TRUE(c.dmarc_exempt_accounts.empty());
+  EXPECT_TRUE(c.dns_upstream.empty());
+  EXPECT_EQ(c.dns_timeout_ms, 5000u);
+  EXPECT_FALSE(c.dns_test_tld);
+  EXPECT_NE(c.reply_dmarc_reject.find("p={policy}"), std::string::npos);
 }
 
 TEST(ParseConfig, ShippedFileGivesDocumentedDefaults) {
@@ -180,6 +192,12 @@ TEST(ParseConfig, GoodVariants) {
       {"tail_utc", "[tail]\ntimezone = \"UTC\"\n"},
       {"rep_integers", "[reputation]\nsuspend_hard_rate = 1\ntier_multipliers = [1, 1, 2, 2, 3]\n"},
       {"feedback_secret", "[feedback]\nsecret = \"0123456789abcdef\"\nheader = \"Feedback-ID\"\n"},
+      {"dmarc_all", "[dmarc]\nmode = \"inbound\"\norg_domain = \"psl\"\non_quarantine = \"accept\"\n"
+                    "on_temperror = \"accept\"\nauthserv_id = \"mx.example.net\"\n"
+                    "egress = [\"192.0.2.1\", \"2001:db8::1\"]\nsigning_domains = [\"ESP.Example.\"]\n"
+                    "exempt_accounts = [\"Alice\"]\nupstream = [\"127.0.0.1@5353\", \"::1\"]\n"
+                    "dns_timeout_ms = 10\ntest_tld = true\n"},
+      {"dmarc_off", "[dmarc]\nmode = \"off\"\n"},
   };
   for (const auto& c : cases) {
     auto r = ParseConfig(c.text, "t.conf");
@@ -217,6 +235,16 @@ const std::vector<BadCase> kBadCases = {
     {"rep_unknown", "[reputation]\nwindow = 3\n", "t.conf:2: reputation.window: unknown key"},
     {"feedback_short_secret", "[feedback]\nsecret = \"abc\"\n", "t.conf:2: feedback.secret: use at least 16"},
     {"feedback_bad_header", "[feedback]\nheader = \"X Bad:\"\n", "t.conf:2: feedback.header: not a header field name"},
+    {"dmarc_mode_bad", "[dmarc]\nmode = \"both\"\n", "t.conf:2: dmarc.mode: expected one of \"outbound\""},
+    {"dmarc_org_bad", "[dmarc]\norg_domain = \"psl-only\"\n", "t.conf:2: dmarc.org_domain: expected one of"},
+    {"dmarc_egress_name", "[dmarc]\negress = [\"mx.example.com\"]\n", "t.conf:2: dmarc.egress: not an IPv4 or IPv6"},
+    {"dmarc_egress_string", "[dmarc]\negress = \"192.0.2.1\"\n", "t.conf:2: dmarc.egress: expected a list"},
+    {"dmarc_signing_bad", "[dmarc]\nsigning_domains = [\"a..b\"]\n", "t.conf:2: dmarc.signing_domains: not a domain"},
+    {"dmarc_upstream_port", "[dmarc]\nupstream = [\"127.0.0.1@99999\"]\n", "t.conf:2: dmarc.upstream: expected ADDRESS"},
+    {"dmarc_upstream_name", "[dmarc]\nupstream = [\"dns.google\"]\n", "t.conf:2: dmarc.upstream: expected ADDRESS"},
+    {"dmarc_timeout_low", "[dmarc]\ndns_timeout_ms = 5\n", "t.conf:2: dmarc.dns_timeout_ms: value 5 out of range"},
+    {"dmarc_authserv_space", "[dmarc]\nauthserv_id = \"mx example\"\n", "t.conf:2: dmarc.authserv_id: expected a host name"},
+    {"dmarc_reply_multiline", "[replies]\ndmarc_reject = \"a\\nb\"\n", "t.conf:2: replies.dmarc_reject: a reply text must be one line"},
     {"unknown_key_line_3", "[store]\npath = \"/x\"\nbogus = 1\n", "t.conf:3: store.bogus: unknown key"},
     {"unknown_table", "\n\n[foo]\na = 1\n", "t.conf:3: foo: unknown key"},
     {"unknown_top_level_key", "# c\nfoo = 1\n", "t.conf:2: foo: unknown key"},

@@ -1,0 +1,116 @@
+// senderguardctl domains add|remove|list|only: the From: domains an account
+// has verified with the platform (DMARC, issue 4 item 7).
+//
+// A verified domain counts, in outbound DMARC mode, as a domain the platform
+// signs for on the account's mail; with "only on", the milter refuses any
+// other From: domain for the account (550 5.7.1).
+#include <algorithm>
+#include <cstdio>
+
+#include "cli.h"
+#include "senderguard/dmarc.h"
+
+namespace senderguard::cli {
+namespace {
+
+constexpr size_t kMaxAccountDomains = 1000;  // records.cc keeps at most this many
+
+std::string Domain(const std::string& raw) {
+  auto d = dmarc::NormalizeDomain(raw);
+  if (!d || d->find('.') == std::string::npos) {
+    throw Failure{kExitUsage, "not a domain name: \"" + raw + "\" (e.g. mail.example.com)"};
+  }
+  return *d;
+}
+
+}  // namespace
+
+void AddDomainsCommand(CLI::App& app, Env& env) {
+  static std::string account, domain, onoff;
+  auto* cmd = app.add_subcommand("domains", "Manage an account's verified From: domains (DMARC)");
+  cmd->require_subcommand(1);
+
+  auto* add = cmd->add_subcommand("add", "Record DOMAIN as verified for ACCOUNT");
+  add->add_option("ACCOUNT", account, "account name")->required();
+  add->add_option("DOMAIN", domain, "a From: domain the account has proven it controls")->required();
+  add->callback([&env] {
+    const std::string name = env.Account(account);
+    const std::string d = Domain(domain);
+    bool added = false;
+    Check(env.store().UpdateAccount(
+        name,
+        [&](AccountRecord* a, bool) {
+          added = std::find(a->domains.begin(), a->domains.end(), d) == a->domains.end();
+          if (!added) return Status::Ok();
+          if (a->domains.size() >= kMaxAccountDomains) {
+            return Status::Invalid("account has " + std::to_string(kMaxAccountDomains) +
+                                   " verified domains already");
+          }
+          a->domains.push_back(d);
+          std::sort(a->domains.begin(), a->domains.end());
+          return Status::Ok();
+        },
+        env.Audit("domain-add", name, d)));
+    std::printf("%s: %s %s\n", name.c_str(), d.c_str(), added ? "verified" : "was already verified");
+  });
+
+  auto* remove = cmd->add_subcommand("remove", "Forget a verified domain of ACCOUNT");
+  remove->add_option("ACCOUNT", account, "account name")->required();
+  remove->add_option("DOMAIN", domain, "the domain")->required();
+  remove->callback([&env] {
+    const std::string name = env.Account(account);
+    const std::string d = Domain(domain);
+    auto rec = Take(env.store().GetAccount(name));
+    if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
+    bool removed = false;
+    Check(env.store().UpdateAccount(
+        name,
+        [&](AccountRecord* a, bool) {
+          auto it = std::find(a->domains.begin(), a->domains.end(), d);
+          removed = it != a->domains.end();
+          if (removed) a->domains.erase(it);
+          return Status::Ok();
+        },
+        env.Audit("domain-remove", name, d)));
+    if (!removed) throw Failure{kExitNotFound, name + ": " + d + " is not a verified domain"};
+    std::printf("%s: %s removed\n", name.c_str(), d.c_str());
+  });
+
+  auto* list = cmd->add_subcommand("list", "List ACCOUNT's verified domains");
+  list->add_option("ACCOUNT", account, "account name")->required();
+  list->add_flag("--json", env.json, "one JSON document");
+  list->callback([&env] {
+    const std::string name = env.Account(account);
+    auto rec = Take(env.store().GetAccount(name));
+    if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
+    if (env.json) {
+      PrintJson({{"account", name}, {"only", rec->domains_only}, {"domains", rec->domains}});
+      return;
+    }
+    std::printf("# %s: %zu verified domain(s); other From: domains are %s\n", name.c_str(),
+                rec->domains.size(), rec->domains_only ? "refused" : "allowed");
+    for (const auto& d : rec->domains) std::printf("%s\n", d.c_str());
+  });
+
+  auto* only = cmd->add_subcommand("only", "Refuse (on) or allow (off) From: domains ACCOUNT has not verified");
+  only->add_option("ACCOUNT", account, "account name")->required();
+  only->add_option("STATE", onoff, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  only->callback([&env] {
+    const std::string name = env.Account(account);
+    const bool on = onoff == "on";
+    Check(env.store().UpdateAccount(
+        name,
+        [&](AccountRecord* a, bool) {
+          if (on && a->domains.empty()) {
+            return Status::Invalid("account has no verified domain: add one first, or all its mail is refused");
+          }
+          a->domains_only = on;
+          return Status::Ok();
+        },
+        env.Audit("domains-only", name, onoff)));
+    std::printf("%s: From: domains other than the verified ones are %s\n", name.c_str(),
+                on ? "refused" : "allowed");
+  });
+}
+
+}  // namespace senderguard::cli
