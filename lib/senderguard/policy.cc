@@ -147,6 +147,14 @@ Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountR
       {"policy", std::string(dmarc::PolicyName(v.policy))},
       {"account", std::string(account)}};
   Decision d;
+  // t=y (or a leftover pct=0): the domain owner is testing its policy.
+  // RFC 9989 §4.7 asks receivers to apply one level less (reject becomes
+  // quarantine); this product refuses only what would be refused for sure,
+  // so a testing policy is never enforced here. The log says so.
+  if (v.testing && v.result != dmarc::Result::kPass) {
+    d.reason = "dmarc-testing";
+    return d;
+  }
   switch (v.disposition) {
     case Disposition::kReject:
       d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc",

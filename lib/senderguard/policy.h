@@ -79,7 +79,8 @@ Decision DecideVerifiedDomain(const Config& cfg, std::string_view account,
 
 // The DMARC verdict: reject → 550 5.7.1; quarantine → 550 5.7.1 unless
 // on_quarantine = "accept"; a DNS temporary failure → 451 4.7.0 unless
-// on_temperror = "accept"; otherwise continue. The log fields say why.
+// on_temperror = "accept"; a policy in testing mode (t=y, or pct=0 in a
+// record written for RFC 7489) is never enforced; otherwise continue.
 Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountRecord* rec,
                      const dmarc::Verdict& v);
 

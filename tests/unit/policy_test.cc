@@ -323,6 +323,117 @@ TEST(DecideQuota, DryRunWouldTempfailAndWouldReject) {
   }
 }
 
+// ------------------------------------------------------------ DMARC
+
+dmarc::Verdict V(dmarc::Result r, dmarc::Disposition d, dmarc::Policy p, bool testing = false) {
+  dmarc::Verdict v;
+  v.result = r;
+  v.disposition = d;
+  v.policy = p;
+  v.author_domain = "yahoo.test";
+  v.testing = testing;
+  return v;
+}
+
+TEST(DecideDmarc, Table) {
+  using dmarc::Disposition;
+  using dmarc::Policy;
+  using dmarc::Result;
+  struct Case {
+    const char* name;
+    dmarc::Verdict v;
+    bool reject_quarantine, tempfail_dns;
+    Verdict want;
+    int code;
+    const char* enhanced;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"pass", V(Result::kPass, Disposition::kAccept, Policy::kReject), true, true, Verdict::kContinue, 250, "2.0.0", ""},
+      {"reject", V(Result::kFail, Disposition::kReject, Policy::kReject), true, true, Verdict::kReject, 550, "5.7.1", "dmarc"},
+      {"quarantine_refused", V(Result::kFail, Disposition::kQuarantine, Policy::kQuarantine), true, true, Verdict::kReject, 550, "5.7.1", "dmarc"},
+      {"quarantine_accepted", V(Result::kFail, Disposition::kQuarantine, Policy::kQuarantine), false, true, Verdict::kContinue, 250, "2.0.0", "dmarc-quarantine-accepted"},
+      {"none_fails_accepted", V(Result::kFail, Disposition::kAccept, Policy::kNone), true, true, Verdict::kContinue, 250, "2.0.0", ""},
+      {"temperror", V(Result::kTempError, Disposition::kTempFail, Policy::kReject), true, true, Verdict::kTempfail, 451, "4.7.0", "dmarc-temperror"},
+      {"temperror_accepted", V(Result::kTempError, Disposition::kTempFail, Policy::kReject), true, false, Verdict::kContinue, 250, "2.0.0", "dmarc-temperror-accepted"},
+      {"testing_reject", V(Result::kFail, Disposition::kQuarantine, Policy::kReject, true), true, true, Verdict::kContinue, 250, "2.0.0", "dmarc-testing"},
+      {"testing_temperror", V(Result::kTempError, Disposition::kTempFail, Policy::kReject, true), true, true, Verdict::kContinue, 250, "2.0.0", "dmarc-testing"},
+  };
+  for (const auto& c : cases) {
+    Config cfg;
+    cfg.dmarc_reject_quarantine = c.reject_quarantine;
+    cfg.dmarc_tempfail_on_dns_error = c.tempfail_dns;
+    const Decision d = DecideDmarc(cfg, "alice", nullptr, c.v);
+    EXPECT_EQ(d.verdict, c.want) << c.name;
+    EXPECT_EQ(d.reply.code, c.code) << c.name;
+    EXPECT_EQ(d.reply.enhanced, c.enhanced) << c.name;
+    EXPECT_EQ(d.reason, c.reason) << c.name;
+  }
+}
+
+TEST(DecideDmarc, RejectTextTellsTheCustomerWhatToDo) {
+  const Decision d = DecideDmarc(Config{}, "alice", nullptr,
+                                 V(dmarc::Result::kFail, dmarc::Disposition::kReject, dmarc::Policy::kReject));
+  EXPECT_EQ(d.reply.text,
+            "yahoo.test publishes DMARC p=reject and this message cannot pass it from our servers; "
+            "send from a domain you have verified with us");
+}
+
+TEST(DecideDmarc, DryRunWouldReject) {
+  AccountRecord rec = Rec();
+  rec.dry_run = true;
+  const Decision d = DecideDmarc(Config{}, "alice", &rec,
+                                 V(dmarc::Result::kFail, dmarc::Disposition::kReject, dmarc::Policy::kReject));
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_EQ(d.action, "would-reject");
+  EXPECT_EQ(d.reply.code, 550);
+}
+
+TEST(DecideAuthor, RefusedWithDetail) {
+  Author a;
+  a.error = AuthorError::kMultipleFrom;
+  a.detail = "2 From: fields";
+  const Decision d = DecideAuthor(Config{}, "alice", nullptr, a);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 550);
+  EXPECT_EQ(d.reply.enhanced, "5.7.1");
+  EXPECT_EQ(d.reply.text, "2 From: fields; a message needs exactly one From: address with a domain");
+  EXPECT_EQ(Field(d, "from_error"), "multiple-from");
+}
+
+TEST(DomainVerified, ExactAndSubdomainsOnly) {
+  AccountRecord rec = Rec();
+  rec.domains = {"brand.test", "x.example"};
+  EXPECT_TRUE(DomainVerified(&rec, "brand.test"));
+  EXPECT_TRUE(DomainVerified(&rec, "news.brand.test"));
+  EXPECT_FALSE(DomainVerified(&rec, "otherbrand.test"));
+  EXPECT_FALSE(DomainVerified(&rec, "test"));
+  EXPECT_FALSE(DomainVerified(&rec, "example"));
+  EXPECT_FALSE(DomainVerified(nullptr, "brand.test"));
+}
+
+TEST(DecideVerifiedDomain, OnlyWhenLimited) {
+  AccountRecord rec = Rec();
+  rec.domains = {"brand.test"};
+  ExpectAccept(DecideVerifiedDomain(Config{}, "alice", &rec, "other.test"));
+  rec.domains_only = true;
+  ExpectAccept(DecideVerifiedDomain(Config{}, "alice", &rec, "mail.brand.test"));
+  const Decision d = DecideVerifiedDomain(Config{}, "alice", &rec, "other.test");
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.enhanced, "5.7.1");
+  EXPECT_EQ(d.reply.text, "From: domain other.test is not verified for account alice; send from one of your verified domains");
+}
+
+TEST(DmarcApplies, ModeAndExemptions) {
+  Config cfg;
+  EXPECT_TRUE(DmarcApplies(cfg, "alice"));
+  cfg.dmarc_exempt_accounts = {"bob"};
+  EXPECT_FALSE(DmarcApplies(cfg, "bob"));
+  EXPECT_TRUE(DmarcApplies(cfg, "alice"));
+  cfg.dmarc_mode = DmarcMode::kOff;
+  EXPECT_FALSE(DmarcApplies(cfg, "alice"));
+}
+
 // ------------------------------------------------------ DecideError
 
 TEST(DecideError, EachOnError) {
