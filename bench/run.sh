@@ -2,7 +2,11 @@
 # bench/run.sh - throughput benchmark: what a milter costs a Postfix server. Prints figures; it
 # never passes or fails on timing. In one run, through one private Postfix 3.7 (scripts/lib/
 # testbed.sh, restarted per phase with identical settings apart from the milter), it measures
-# (a) no milter, (b) a null libmilter milter that accepts everything, (c) senderguard-milter.
+# (a) no milter, (b) a null libmilter milter that accepts everything, (c) senderguard-milter,
+# (d) senderguard-milter with DMARC in outbound mode (a second instance on the same store): SPF
+# from the egress address and the DMARC policy, each message's From: domain publishing p=reject
+# and passing by aligned SPF, with the resolver's cache warm (ldns-testns on loopback serves the
+# records). The DMARC cost is (d) against (c).
 # Load: 4 concurrent smtp-source processes (senders bench-1.test..bench-4.test, which are also
 # senderguard accounts), one message per connection, relayed to smtp-sink. Per phase: messages/s
 # (wall time until smtp-source ends AND the queue is empty), the milter's CPU (utime+stime from
@@ -233,6 +237,39 @@ EOF
     SG_SOCK=$d/sg.sock
 }
 
+# Phase (d): the same milter and store with [dmarc] mode = "outbound", and a DNS server.
+phase_dmarc() {
+    local d=$TB_DIR/sg conf=$TB_DIR/sg/senderguard-dmarc.toml zone=$TB_DIR/dns.data i port pid
+    : >"$zone"
+    for ((i = 1; i <= PROCS; i++)); do
+        printf 'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR AA RD RA NOERROR\nSECTION QUESTION\n%s. IN TXT\nSECTION ANSWER\n%s. 3600 IN TXT "%s"\nENTRY_END\n' \
+            "_dmarc.bench-$i.test" "_dmarc.bench-$i.test" "v=DMARC1; p=reject" \
+            "bench-$i.test" "bench-$i.test" "v=spf1 ip4:192.0.2.10 -all" >>"$zone"
+    done
+    printf 'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR AA RD RA NXDOMAIN\nSECTION AUTHORITY\ntest. 3600 IN SOA ns.test. h.test. 1 3600 600 86400 3600\nENTRY_END\n' >>"$zone"
+    ldns-testns -r "$zone" >"$TB_DIR/log/dns.log" 2>&1 &
+    pid=$!
+    tb_track_pid "$pid"
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n 's/.*Listening on port \([0-9][0-9]*\).*/\1/p' "$TB_DIR/log/dns.log" | head -n 1)
+        [[ -n $port ]] && break
+        sleep 0.1
+    done
+    [[ -n $port ]] || { NOTE[d]="ldns-testns did not start"; return 1; }
+    sed -e "s#$d/sg.sock#$d/sg-dmarc.sock#" -e '/^\[dmarc\]/,$d' "$d/senderguard.toml" >"$conf"
+    printf '[dmarc]\nmode = "outbound"\negress = ["192.0.2.10"]\nupstream = ["127.0.0.1@%s"]\ntest_tld = true\n' "$port" >>"$conf"
+    "$BIN_DIR/senderguard-milter" -c "$conf" >"$d/milter-dmarc.log" 2>&1 </dev/null &
+    pid=$!
+    tb_track_pid "$pid"
+    if ! tb_wait_socket "$d/sg-dmarc.sock" 30 "$pid"; then
+        tail -n 20 "$d/milter-dmarc.log" >&2
+        NOTE[d]="senderguard-milter (DMARC) did not start"
+        return 1
+    fi
+    DM_PID=$pid
+    DM_SOCK=$d/sg-dmarc.sock
+}
+
 ratio() { # ratio KEY_NUM KEY_DEN
     if [[ -n ${RATE[$1]:-} && -n ${RATE[$2]:-} ]]; then
         awk -v a="${RATE[$1]}" -v b="${RATE[$2]}" 'BEGIN { printf "%.3f", a / b }'
@@ -266,6 +303,11 @@ if ! phase_senderguard; then
     PHASE_C_FAILED=1
     log "phase c failed: ${NOTE[c]:-}"
 fi
+DM_PID=
+if [[ -n $SG_PID ]] && ! phase_dmarc; then
+    PHASE_C_FAILED=1
+    log "phase d failed: ${NOTE[d]:-}"
+fi
 
 for ((r = 1; r <= ROUNDS; r++)); do
     run_phase "a$r" "" ""
@@ -275,6 +317,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
         NOTE[c]="failed during load (see stderr)"
         PHASE_C_FAILED=1
         SG_PID=
+    fi
+    if [[ -n $DM_PID ]] && ! run_phase "d$r" "unix:$DM_SOCK" "$DM_PID"; then
+        tb_stop_postfix
+        NOTE[d]="failed during load (see stderr)"
+        PHASE_C_FAILED=1
+        DM_PID=
     fi
 done
 
@@ -289,7 +337,7 @@ median() {
     ((${#vals[@]})) || { echo ""; return; }
     printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-for key in a b c; do
+for key in a b c d; do
     m=$(median $key)
     [[ -n $m ]] && RATE[$key]=$m
     m=$(median $key cpu)
@@ -298,8 +346,8 @@ done
 
 echo
 printf '%-20s %8s %7s %8s %17s %9s %9s %9s\n' phase messages wall_s "msg/s" "milter_cpu_us/msg" "host_cpu%" "idle_cpu%" delivered
-for ((r = 1; r <= ROUNDS; r++)); do for key in "a$r" "b$r" "c$r"; do
-    case ${key:0:1} in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; esac
+for ((r = 1; r <= ROUNDS; r++)); do for key in "a$r" "b$r" "c$r" "d$r"; do
+    case ${key:0:1} in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; d) name="(d) sg + DMARC" ;; esac
     name="$name #$r"
     if [[ -n ${RATE[$key]:-} ]]; then
         printf '%-20s %8d %7s %8s %17s %9s %9s %9s' "$name" "$MESSAGES" "${WALL[$key]}" "${RATE[$key]}" \
@@ -313,7 +361,8 @@ done; done
 echo
 echo "medians over $ROUNDS round(s):"
 printf '  %-18s %8s msg/s   milter cpu %s us/msg\n' "(a) no milter" "${RATE[a]:--}" "-" \
-    "(b) null milter" "${RATE[b]:--}" "${CPU_US[b]:--}" "(c) senderguard" "${RATE[c]:--}" "${CPU_US[c]:--}"
+    "(b) null milter" "${RATE[b]:--}" "${CPU_US[b]:--}" "(c) senderguard" "${RATE[c]:--}" "${CPU_US[c]:--}" \
+    "(d) sg + DMARC" "${RATE[d]:--}" "${CPU_US[d]:--}"
 echo "milter_cpu_us/msg: utime+stime of the milter process (all threads) / messages."
 echo "host_cpu%: whole machine, all cores, during the measured run. idle_cpu%: the same during 1 s"
 echo "just before it with the benchmark idle; above a few % something else is using the machine"
@@ -324,4 +373,8 @@ echo "throughput ratios (of the medians):"
 echo "  null/none          $(ratio b a)"
 echo "  senderguard/null   $(ratio c b)"
 echo "  senderguard/none   $(ratio c a)"
+echo "  DMARC cost (d vs c): throughput $(ratio d c) of (c); milter CPU per message" \
+    "$(awk -v c="${CPU_US[c]:-}" -v d="${CPU_US[d]:-}" 'BEGIN { if (c > 0 && d > 0) printf "%+.1f%% (%s -> %s us)", 100 * (d - c) / c, c, d; else print "n/a" }')"
+echo "  (d) passes DMARC only by SPF from the egress address; a message it refused or deferred"
+echo "  would be missing from the delivered column."
 exit "$PHASE_C_FAILED"

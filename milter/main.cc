@@ -39,9 +39,6 @@ using sg::milter::StepResult;
 namespace {
 
 Context* g_ctx = nullptr;  // set once in main before smfi_main
-// Whether the MTA takes headers without replies (SMFIP_NR_HDR); Postfix and
-// Sendmail 8.14+ both offer it, and every connection negotiates the same.
-std::atomic<bool> g_nr_hdr{false};
 
 Session* Priv(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
 
@@ -79,14 +76,29 @@ sfsistat Guard(SMFICTX* ctx, const char* stage, F&& body) {
 extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
                                 unsigned long, unsigned long* pf0, unsigned long* pf1,
                                 unsigned long* pf2, unsigned long* pf3) {
-  // Only the steps used: connect, MAIL, RCPT, headers (Message-ID and the
-  // feedback token), end of message (and abort/close). Headers need no
-  // reply where the MTA allows (SMFIP_NR_HDR): they cost no round trip.
-  const unsigned long want = SMFIP_NOHELO | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-                             SMFIP_NODATA | SMFIP_NR_HDR;
+  // Only the steps used: connect, MAIL, RCPT, headers (Message-ID, the
+  // feedback token, From:, Authentication-Results, DKIM), end of message
+  // (and abort/close); the body only for DMARC (DKIM), HELO only for
+  // inbound DMARC (SPF). Headers need no reply where the MTA allows
+  // (SMFIP_NR_HDR): they cost no round trip. [dmarc] mode is read per
+  // connection: a reload that changes it applies to new connections.
+  const sg::DmarcMode mode = g_ctx->config()->dmarc_mode;
+  unsigned long want = SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR;
+  if (mode != sg::DmarcMode::kInbound) want |= SMFIP_NOHELO;
+  if (mode == sg::DmarcMode::kOff) want |= SMFIP_NOBODY;
+  else want |= SMFIP_HDR_LEADSPC | SMFIP_SKIP;
   *pf0 = SMFIF_SETSYMLIST | (f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS));
   *pf1 = want & f1;
-  g_nr_hdr = (f1 & SMFIP_NR_HDR) != 0;
+  // The connection's Session starts here, with what the MTA agreed to
+  // (Postfix and Sendmail 8.14+ offer all three): headers without replies,
+  // header values with their leading space (so a DKIM signature with simple
+  // canonicalization sees the bytes that were signed), SMFIS_SKIP.
+  delete Priv(ctx);
+  auto* session = new Session(g_ctx, std::string());
+  session->protocol.no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
+  session->protocol.leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+  session->protocol.skip = (*pf1 & SMFIP_SKIP) != 0;
+  smfi_setpriv(ctx, session);
   *pf2 = 0;
   *pf3 = 0;
   smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
@@ -106,8 +118,16 @@ extern "C" sfsistat OnConnect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
       inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
       client = buf;
     }
-    delete Priv(ctx);
-    smfi_setpriv(ctx, new Session(g_ctx, std::move(client)));
+    // Negotiation made the Session; XCLIENT can bring a second connect.
+    if (Session* s = Priv(ctx)) s->OnConnect(std::move(client));
+    else smfi_setpriv(ctx, new Session(g_ctx, std::move(client)));
+    return SMFIS_CONTINUE;
+  });
+}
+
+extern "C" sfsistat OnHelo(SMFICTX* ctx, char* helo) {
+  return Guard(ctx, "helo", [&] {
+    if (Session* s = Priv(ctx); s != nullptr && helo != nullptr) s->OnHelo(helo);
     return SMFIS_CONTINUE;
   });
 }
@@ -132,10 +152,25 @@ extern "C" sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
 
 extern "C" sfsistat OnHeader(SMFICTX* ctx, char* name, char* value) {
   return Guard(ctx, "header", [&] {
-    if (Session* s = Priv(ctx); s != nullptr && name != nullptr && value != nullptr) {
-      s->OnHeader(name, value);
+    Session* s = Priv(ctx);
+    if (s == nullptr) return SMFIS_CONTINUE;
+    if (name != nullptr && value != nullptr) {
+      // Without SMFIP_HDR_LEADSPC the MTA removed the space after the
+      // colon; put the usual one back.
+      if (s->protocol.leading_space) s->OnHeader(name, value);
+      else s->OnHeader(name, std::string(" ") + value);
     }
-    return g_nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    return s->protocol.no_header_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  });
+}
+
+extern "C" sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+  return Guard(ctx, "body", [&] {
+    Session* s = Priv(ctx);
+    if (s == nullptr) return SMFIS_CONTINUE;
+    const bool more =
+        chunk != nullptr && s->OnBody(std::string_view(reinterpret_cast<const char*>(chunk), len));
+    return more || !s->protocol.skip ? SMFIS_CONTINUE : SMFIS_SKIP;
   });
 }
 
@@ -143,16 +178,20 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
   return Guard(ctx, "eom", [&] {
     Session* s = Priv(ctx);
     if (s == nullptr) return SMFIS_CONTINUE;
-    // The feedback token: delete what the client brought, add ours.
-    const std::string& hdr = g_ctx->config()->feedback_header;
-    for (int i = s->TokenHeadersSeen(); i >= 1; --i) {
-      smfi_chgheader(ctx, const_cast<char*>(hdr.c_str()), i, nullptr);
+    const StepResult r = s->OnEom(Macro(ctx, "i"));
+    if (r.verdict == sg::Verdict::kContinue) {
+      for (const auto& e : r.edits) {
+        char* name = const_cast<char*>(e.name.c_str());
+        if (e.index > 0) smfi_chgheader(ctx, name, e.index, nullptr);
+        else {
+          // With SMFIP_HDR_LEADSPC the MTA also writes added values as given:
+          // the space after the colon is ours to supply.
+          const std::string value = s->protocol.leading_space ? " " + e.value : e.value;
+          smfi_insheader(ctx, 0, name, const_cast<char*>(value.c_str()));
+        }
+      }
     }
-    const std::string token = s->Token();
-    if (!token.empty()) {
-      smfi_addheader(ctx, const_cast<char*>(hdr.c_str()), const_cast<char*>(token.c_str()));
-    }
-    return ToMilter(ctx, s->OnEom(Macro(ctx, "i")));
+    return ToMilter(ctx, r);
   });
 }
 
@@ -199,6 +238,11 @@ void ReloadLoop(std::string path, sg::Logger* log) {
     if ((*cfg)->store_path != old->store_path || (*cfg)->socket != old->socket) {
       log->Log(sg::Logger::Level::kWarning,
                sg::KvLine().Add("action", "reload").Add("note", "store.path and milter.socket change only at restart").str());
+    }
+    if ((*cfg)->dns_upstream != old->dns_upstream || (*cfg)->dns_timeout_ms != old->dns_timeout_ms ||
+        (*cfg)->dns_test_tld != old->dns_test_tld) {
+      log->Log(sg::Logger::Level::kWarning,
+               sg::KvLine().Add("action", "reload").Add("note", "dmarc.upstream, dns_timeout_ms and test_tld change only at restart").str());
     }
     g_ctx->set_config(*cfg);
     log->Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "reload").Add("config", path).str());
@@ -282,7 +326,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "senderguard-milter: %s\n", store.status().message().c_str());
     return 75;  // EX_TEMPFAIL
   }
-  Context context(*cfg, store->get(), &logger);
+  // DNS, SPF and DKIM for DMARC, set up whatever the mode ([dmarc] upstream
+  // changes only at restart).
+  auto auth = sg::milter::AuthServices::Create(**cfg);
+  if (!auth.ok()) {
+    logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", auth.status().message()).str());
+    std::fprintf(stderr, "senderguard-milter: %s\n", auth.status().message().c_str());
+    return 75;
+  }
+  if ((*cfg)->dmarc_mode == sg::DmarcMode::kOutbound && (*cfg)->dmarc_egress.empty() &&
+      (*cfg)->dmarc_signing_domains.empty()) {
+    logger.Log(sg::Logger::Level::kWarning,
+               sg::KvLine().Add("action", "config-warning").Add("note", "[dmarc] mode is outbound but neither egress nor signing_domains is set: only mail already DKIM-signed or from accounts' verified domains can pass p=reject domains").str());
+  }
+  Context context(*cfg, store->get(), &logger, auth->get());
   g_ctx = &context;
   std::thread(ReloadLoop, path, &logger).detach();
 
@@ -293,7 +350,9 @@ int main(int argc, char** argv) {
   desc.xxfi_connect = OnConnect;
   desc.xxfi_envfrom = OnEnvFrom;
   desc.xxfi_envrcpt = OnEnvRcpt;
+  desc.xxfi_helo = OnHelo;
   desc.xxfi_header = OnHeader;
+  desc.xxfi_body = OnBody;
   desc.xxfi_eom = OnEom;
   desc.xxfi_abort = OnAbort;
   desc.xxfi_close = OnClose;

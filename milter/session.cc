@@ -18,6 +18,12 @@ Session::Session(Context* ctx, std::string client_address)
 
 Session::~Session() { ResetTxn(); }
 
+void Session::OnConnect(std::string client_address) {
+  ResetTxn();
+  client_address_ = std::move(client_address);
+  helo_.clear();
+}
+
 void Session::ResetTxn() {
   if (txn_.identity && !txn_.held.empty()) ctx_->store()->Release(txn_.identity->account, txn_.held);
   txn_ = Txn{};
@@ -56,7 +62,7 @@ void Session::LogDecision(const Decision& d, std::string_view stage, std::string
 
 StepResult Session::Act(const Decision& d, std::string_view stage, std::string_view queue_id) {
   LogDecision(d, stage, queue_id);
-  return StepResult{d.verdict, d.reply};
+  return StepResult{d.verdict, d.reply, {}};
 }
 
 StepResult Session::OnInternalError(std::string_view stage, std::string_view what) {
@@ -81,7 +87,14 @@ StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl
   if (!rec.ok()) return Act(DecideError(*cfg_, rec.status().message()), "mail", "");
   txn_.record = std::move(*rec);
   Decision d = DecideMail(*cfg_, txn_.identity->account, record(), Now());
-  if (d.verdict != Verdict::kContinue || d.action != "accept") return Act(d, "mail", "");
+  if (d.verdict != Verdict::kContinue || d.action != "accept") {
+    StepResult r = Act(d, "mail", "");
+    if (r.verdict != Verdict::kContinue) return r;
+  }
+  if (DmarcApplies(*cfg_, txn_.identity->account) && ctx_->auth() != nullptr) {
+    txn_.auth = std::make_unique<MessageAuth>(ctx_->auth(), cfg_.get(), client_address_, helo_);
+    txn_.auth->StartSpf(envelope_from);
+  }
   return {};
 }
 
@@ -149,6 +162,38 @@ void Session::OnHeader(std::string_view name, std::string_view value) {
   } else if (IEquals(name, cfg_->feedback_header)) {
     ++txn_.token_headers;
   }
+  if (txn_.auth) txn_.auth->Header(name, value, AuthservId());
+}
+
+bool Session::OnBody(std::string_view chunk) {
+  if (!txn_.auth || !txn_.auth->WantsBody()) return false;
+  txn_.auth->Body(chunk);
+  return txn_.auth->WantsBody();
+}
+
+std::string Session::AuthservId() const {
+  if (!cfg_->dmarc_authserv_id.empty()) return cfg_->dmarc_authserv_id;
+  return ctx_->auth() != nullptr ? ctx_->auth()->hostname() : std::string("localhost");
+}
+
+Decision Session::CheckAuthentication(std::vector<HeaderEdit>* edits,
+                                      std::vector<std::pair<std::string, std::string>>* fields) {
+  if (!txn_.auth) return Decision{};
+  const std::string& account = txn_.identity->account;
+  const std::string id = AuthservId();
+  AuthOutcome out = txn_.auth->Finish(record(), id);
+  *fields = std::move(out.fields);
+  // Authentication-Results the message brought under our name go, in
+  // reverse order so earlier indices stay valid; ours goes on top.
+  const auto& claims = txn_.auth->ForeignClaims();
+  for (auto it = claims.rbegin(); it != claims.rend(); ++it)
+    edits->push_back({"Authentication-Results", *it, ""});
+  if (!out.authentication_results.empty())
+    edits->push_back({"Authentication-Results", 0, out.authentication_results});
+  if (out.author.error != AuthorError::kNone) return DecideAuthor(*cfg_, account, record(), out.author);
+  Decision d = DecideVerifiedDomain(*cfg_, account, record(), out.author.domain);
+  if (d.verdict != Verdict::kContinue || d.action != "accept") return d;
+  return DecideDmarc(*cfg_, account, record(), *out.verdict);
 }
 
 std::string Session::Token() const {
@@ -157,8 +202,28 @@ std::string Session::Token() const {
 }
 
 StepResult Session::OnEom(std::string_view queue_id) {
-  if (!txn_.identity) return {};
+  // The feedback token: delete every copy the client brought (a client must
+  // not choose the account a complaint blames); ours is added below.
+  std::vector<HeaderEdit> token_edits;
+  for (int i = txn_.token_headers; i >= 1; --i) token_edits.push_back({cfg_->feedback_header, i, ""});
+  if (!txn_.identity) {
+    txn_ = Txn{};
+    StepResult r;
+    r.edits = std::move(token_edits);
+    return r;
+  }
   const std::string account = txn_.identity->account;
+  std::vector<HeaderEdit> edits;
+  std::vector<std::pair<std::string, std::string>> auth_fields;
+  Decision auth = CheckAuthentication(&edits, &auth_fields);
+  if (auth.verdict != Verdict::kContinue) {
+    auth.fields.insert(auth.fields.end(), auth_fields.begin(), auth_fields.end());
+    StepResult r = Act(auth, "eom", queue_id);
+    ResetTxn();  // releases the quota held for the refused message
+    return r;
+  }
+  edits.insert(edits.end(), token_edits.begin(), token_edits.end());
+  if (std::string token = Token(); !token.empty()) edits.push_back({cfg_->feedback_header, 0, token});
   QueueEntry q;
   q.queue_id = std::string(queue_id);
   q.account = account;
@@ -172,12 +237,15 @@ StepResult Session::OnEom(std::string_view queue_id) {
     txn_ = Txn{};
     return r;
   }
-  Decision d;
+  Decision d = std::move(auth);  // accept, or would-reject / quarantine accepted
   d.fields.emplace_back("rcpts", std::to_string(txn_.recipients.size()));
+  d.fields.insert(d.fields.end(), auth_fields.begin(), auth_fields.end());
   LogDecision(d, "eom", queue_id);
   for (const auto& a : *alerts) Alert(a, queue_id);
   txn_ = Txn{};
-  return {};
+  StepResult r;
+  r.edits = std::move(edits);
+  return r;
 }
 
 void Session::Alert(const QuotaAlert& a, std::string_view queue_id) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "senderguard/config.h"
 #include "senderguard/identity.h"
 #include "senderguard/kvlog.h"
@@ -23,8 +24,8 @@ namespace senderguard::milter {
 // each Session keeps the one it started with.
 class Context {
  public:
-  Context(std::shared_ptr<const Config> cfg, Store* store, Logger* logger)
-      : cfg_(std::move(cfg)), store_(store), logger_(logger) {}
+  Context(std::shared_ptr<const Config> cfg, Store* store, Logger* logger, AuthServices* auth)
+      : cfg_(std::move(cfg)), store_(store), logger_(logger), auth_(auth) {}
   std::shared_ptr<const Config> config() const {
     std::lock_guard<std::mutex> lk(mu_);
     return cfg_;
@@ -35,18 +36,32 @@ class Context {
   }
   Store* store() const { return store_; }
   Logger* logger() const { return logger_; }
+  // DNS, SPF and DKIM for DMARC; set up at start whatever [dmarc] mode says
+  // (a reload may turn it on), so never null once the milter runs.
+  AuthServices* auth() const { return auth_; }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const Config> cfg_;
   Store* store_;
   Logger* logger_;
+  AuthServices* auth_;
+};
+
+// A change to the message's header, made at end of message: delete the
+// `index`th (1-based) field called `name` (value empty), or, index 0, insert
+// `name: value` at the top.
+struct HeaderEdit {
+  std::string name;
+  int index = 0;
+  std::string value;
 };
 
 // What the callbacks return, independent of libmilter's types.
 struct StepResult {
   Verdict verdict = Verdict::kContinue;
   Reply reply;  // used when verdict != kContinue
+  std::vector<HeaderEdit> edits;  // end of message, when accepted: apply in order
 };
 
 class Session {
@@ -54,16 +69,29 @@ class Session {
   Session(Context* ctx, std::string client_address);
   ~Session();
 
+  // What the MTA agreed to at negotiation (libmilter SMFIP_* flags).
+  struct Protocol {
+    bool no_header_reply = false;  // SMFIP_NR_HDR
+    bool leading_space = false;    // SMFIP_HDR_LEADSPC
+    bool skip = false;             // SMFIP_SKIP
+  };
+  Protocol protocol;
+
+  // The connect step (again after XCLIENT): the client's address; any
+  // transaction in progress is dropped.
+  void OnConnect(std::string client_address);
+
+  void OnHelo(std::string_view helo) { helo_ = std::string(helo.substr(0, 255)); }
   StepResult OnMail(std::string_view envelope_from, std::string_view sasl_login);
   StepResult OnRcpt(std::string_view recipient, std::string_view queue_id);
-  // A header field of the message (only Message-ID and our token header
-  // are looked at).
+  // A header field of the message, `value` with its leading white space.
   void OnHeader(std::string_view name, std::string_view value);
-  // At end of message, before OnEom: how many copies of the feedback-token
-  // header the message brought (to delete: a client must not choose the
-  // account a complaint blames), and the token to add ("" for none).
-  int TokenHeadersSeen() const { return txn_.token_headers; }
-  std::string Token() const;
+  // A body chunk; false once the rest of the body is not needed.
+  bool OnBody(std::string_view chunk);
+  // End of message: the DMARC decision, then the quota commit. When
+  // accepted, `edits` say which header fields to delete (copies of the
+  // feedback-token header the client brought, Authentication-Results
+  // claiming our authserv-id) and which to add.
   StepResult OnEom(std::string_view queue_id);
   void OnAbort();
 
@@ -80,6 +108,7 @@ class Session {
     std::vector<std::string> recipients;
     std::string message_id;
     int token_headers = 0;
+    std::unique_ptr<MessageAuth> auth;  // DMARC applies to this transaction
   };
   void ResetTxn();
   StepResult Act(const Decision& d, std::string_view stage, std::string_view queue_id);
@@ -87,10 +116,16 @@ class Session {
   void Hold(const std::vector<QuotaCharge>& charges);
   void Alert(const QuotaAlert& a, std::string_view queue_id);
   const AccountRecord* record() const { return txn_.record ? &*txn_.record : nullptr; }
+  std::string Token() const;
+  std::string AuthservId() const;
+  // The DMARC decision at end of message (continue when it does not apply).
+  Decision CheckAuthentication(std::vector<HeaderEdit>* edits,
+                               std::vector<std::pair<std::string, std::string>>* fields);
 
   Context* ctx_;
   std::shared_ptr<const Config> cfg_;
   std::string client_address_;
+  std::string helo_;
   Txn txn_;
 };
 

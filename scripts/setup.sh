@@ -19,11 +19,12 @@ PACKAGES=(
   pflogsumm
   # the journal test writes real journal files with systemd-journal-remote
   systemd-journal-remote
-  # the DNS tests serve test zones on loopback with ldns-testns
-  ldnsutils
+  # the DNS tests serve test zones on loopback with ldns-testns, and dnsmasq (the program
+  # alone: dnsmasq-base installs no system service) as the authoritative server of "test."
+  ldnsutils dnsmasq-base
   # test messages are signed with keys made by opendkim-genkey; DMARC verdicts are cross-checked
-  # against Debian's opendmarc milter and Mail::DMARC (libmail-dmarc-perl)
-  opendkim-tools opendmarc libmail-dmarc-perl
+  # against Mail::DMARC (libmail-dmarc-perl), an independent implementation
+  opendkim-tools libmail-dmarc-perl
   # tools the scripts use
   iproute2 procps findutils openssl
 )

@@ -13,10 +13,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <utility>
 
 #include <unbound.h>
@@ -304,7 +307,7 @@ Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& o) {
     return fail(Status::Unavailable(std::string("dns: eventfd: ") + std::strerror(errno)));
   }
 
-  std::unique_ptr<Resolver> r(new Resolver(ctx, wake, o.timeout));
+  std::unique_ptr<Resolver> r(new Resolver(ctx, wake, o));
   try {
     r->dispatcher_ = std::thread([p = r.get()] { p->DispatchLoop(); });
   } catch (const std::exception& e) {
@@ -314,8 +317,47 @@ Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& o) {
   return r;
 }
 
-Resolver::Resolver(ub_ctx* ctx, int wake_fd, std::chrono::milliseconds timeout)
-    : ctx_(ctx), wake_fd_(wake_fd), timeout_(timeout) {}
+Resolver::Resolver(ub_ctx* ctx, int wake_fd, const ResolverOptions& o)
+    : ctx_(ctx),
+      wake_fd_(wake_fd),
+      timeout_(o.timeout),
+      cache_entries_(o.answer_cache_entries),
+      max_ttl_(o.cache_max_ttl),
+      max_negative_ttl_(o.cache_max_negative_ttl) {}
+
+bool Resolver::FromCache(const std::string& key, DnsAnswer* out) {
+  if (cache_entries_ == 0) return false;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return false;
+  if (it->second.expires <= now) {
+    cache_.erase(it);
+    return false;
+  }
+  *out = it->second.answer;
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count();
+  out->ttl = out->ttl > age ? out->ttl - static_cast<uint32_t>(age) : 0;
+  return true;
+}
+
+void Resolver::ToCache(std::string key, const DnsAnswer& a) {
+  if (cache_entries_ == 0 || a.ttl == 0) return;
+  if (a.rcode != DnsAnswer::Rcode::kOk && a.rcode != DnsAnswer::Rcode::kNxDomain &&
+      a.rcode != DnsAnswer::Rcode::kNoData)
+    return;
+  const uint32_t cap = a.rcode == DnsAnswer::Rcode::kOk ? max_ttl_ : max_negative_ttl_;
+  const auto now = std::chrono::steady_clock::now();
+  const auto expires = now + std::chrono::seconds(std::min(a.ttl, cap));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_.size() >= cache_entries_) {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
+    }
+    if (cache_.size() >= cache_entries_) cache_.clear();
+  }
+  cache_[std::move(key)] = Cached{a, now, expires};
+}
 
 Resolver::~Resolver() {
   if (dispatcher_.joinable()) {
@@ -400,6 +442,15 @@ DnsAnswer Resolver::Lookup(std::string_view name, uint16_t type,
     return a;
   }
   const std::string qname(name);
+  // Names compare case-insensitively; one final dot is the same name.
+  std::string key = std::to_string(type) + " ";
+  for (char c : name.substr(0, name.size() - (name.size() > 1 && name.back() == '.' ? 1 : 0))) {
+    key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (FromCache(key, &a)) {
+    cache_hits_.fetch_add(1, std::memory_order_relaxed);
+    return a;
+  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
 
   Waiter w;
@@ -447,11 +498,13 @@ DnsAnswer Resolver::Lookup(std::string_view name, uint16_t type,
     temp_failures_.fetch_add(1, std::memory_order_relaxed);
   }
   if (a.dropped != 0) dropped_records_.fetch_add(a.dropped, std::memory_order_relaxed);
+  ToCache(std::move(key), a);
   return a;
 }
 
 ResolverStats Resolver::stats() const {
   ResolverStats s;
+  s.cache_hits = cache_hits_.load(std::memory_order_relaxed);
   s.lookups = lookups_.load(std::memory_order_relaxed);
   s.answered = answered_.load(std::memory_order_relaxed);
   s.timeouts = timeouts_.load(std::memory_order_relaxed);

@@ -361,7 +361,7 @@ std::string HandlerLine(const char* level, const char* file, int line, const cha
 
 // SPF_errorx is noreturn and has no code after calling the handler: log, then
 // abort as the default handler does (spf.h).
-[[noreturn]] void OnLibspfError(const char* file, int line, const char* msg) {
+__attribute__((noreturn)) void OnLibspfError(const char* file, int line, const char* msg) {
   syslog(LOG_MAIL | LOG_ERR, "%s", HandlerLine("error", file, line, msg).c_str());
   std::abort();
 }

@@ -26,6 +26,11 @@ check() { # check WHAT COMMAND...: passes when the command succeeds
 e2e_start() {
     local extra=${1:-}
     tb_init
+    # A test may define e2e_pre_start (e.g. to start a DNS server); @TB_DIR@ and @DNS@
+    # (127.0.0.1@PORT of e2e_start_dns) in EXTRA_TOML are then replaced.
+    if declare -F e2e_pre_start >/dev/null; then e2e_pre_start; fi
+    extra=${extra//@TB_DIR@/$TB_DIR}
+    extra=${extra//@DNS@/127.0.0.1@${E2E_DNS_PORT:-0}}
     SG_CONF=$TB_DIR/senderguard.conf
     SG_SOCK=$TB_DIR/milter.sock
     SG_LOG=$TB_DIR/log/milter.log
@@ -77,6 +82,47 @@ EOF2
     done
     e2e_start_milter
     tb_start_postfix "unix:$SG_SOCK"
+}
+
+# e2e_start_dns DATAFILE: ldns-testns (Debian ldnsutils) serving DATAFILE on 127.0.0.1, on a
+# port it picks (E2E_DNS_PORT); stopped with the testbed.
+e2e_start_dns() {
+    local data=$1 log=$TB_DIR/log/dns.log i
+    ldns-testns -r "$data" >"$log" 2>&1 &
+    E2E_DNS_PID=$!
+    tb_track_pid "$E2E_DNS_PID"
+    for ((i = 0; i < 100; i++)); do
+        E2E_DNS_PORT=$(sed -n 's/.*Listening on port \([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+        [[ -n $E2E_DNS_PORT ]] && return 0
+        sleep 0.1
+    done
+    echo "ldns-testns did not start:"; cat "$log"
+    return 1
+}
+
+# e2e_start_dnsmasq CONF_LINES: dnsmasq (Debian dnsmasq-base: the program without a system
+# service) as the authoritative server for the zone "test." on 127.0.0.1 (E2E_DNS_PORT); every
+# name under test. that CONF_LINES (dnsmasq.conf lines: txt-record=, host-record=, server=...)
+# does not define gets NXDOMAIN. Stopped with the testbed.
+e2e_start_dnsmasq() {
+    local conf=$TB_DIR/dnsmasq.conf i
+    E2E_DNS_PORT=$(_tb_free_port "$TB_SMTP_PORT")
+    {
+        printf 'port=%s\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\nno-poll\n' "$E2E_DNS_PORT"
+        printf 'user=nobody\ngroup=nogroup\nlocal=/test/\nlocal-ttl=300\nlog-queries\nlog-facility=%s\n' "$TB_DIR/log/dnsmasq.log"
+        printf '%s\n' "$1"
+    } >"$conf"
+    touch "$TB_DIR/log/dnsmasq.log"
+    chown nobody "$TB_DIR/log/dnsmasq.log"
+    dnsmasq -k -C "$conf" 2>"$TB_DIR/log/dnsmasq.err" &
+    E2E_DNS_PID=$!
+    tb_track_pid "$E2E_DNS_PID"
+    for ((i = 0; i < 100; i++)); do
+        [[ -n $(ss -Hlun "( sport = :$E2E_DNS_PORT )" 2>/dev/null) ]] && return 0
+        sleep 0.1
+    done
+    echo "dnsmasq did not start:"; cat "$TB_DIR/log/dnsmasq.err"
+    return 1
 }
 
 # Tests that do not set [dmarc] run without it: their From: domains have no DNS.

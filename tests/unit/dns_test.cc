@@ -315,6 +315,11 @@ TEST_F(DnsTest, TestTldAnsweredLocallyUnlessForwarded) {
 }
 
 TEST_F(DnsTest, ConcurrentLookupsFromEightThreads) {
+  // Without the answer cache, so every question goes through libunbound.
+  ResolverOptions o;
+  o.answer_cache_entries = 0;
+  std::unique_ptr<Resolver> resolver = MakeResolver(o);
+  ASSERT_NE(resolver, nullptr);
   constexpr int kThreads = 8;
   constexpr int kPerThread = 40;
   std::vector<std::thread> threads;
@@ -323,12 +328,12 @@ TEST_F(DnsTest, ConcurrentLookupsFromEightThreads) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         const int n = (t * 7 + i) % 16;
-        DnsAnswer a = resolver_->Txt("conc" + std::to_string(n) + ".example.com");
+        DnsAnswer a = resolver->Txt("conc" + std::to_string(n) + ".example.com");
         if (a.rcode != Rcode::kOk ||
             a.txt != std::vector<std::string>{"value " + std::to_string(n)}) {
           ++failures[t];
         }
-        if (i % 10 == 0 && resolver_->Txt("nx.example.com").rcode != Rcode::kNxDomain) {
+        if (i % 10 == 0 && resolver->Txt("nx.example.com").rcode != Rcode::kNxDomain) {
           ++failures[t];
         }
       }
@@ -336,10 +341,31 @@ TEST_F(DnsTest, ConcurrentLookupsFromEightThreads) {
   }
   for (auto& th : threads) th.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
-  const ResolverStats s = resolver_->stats();
+  const ResolverStats s = resolver->stats();
   EXPECT_EQ(s.lookups, static_cast<uint64_t>(kThreads * (kPerThread + kPerThread / 10)));
   EXPECT_EQ(s.answered, s.lookups);
   EXPECT_EQ(s.timeouts, 0u);
+}
+
+TEST_F(DnsTest, AnswerCacheServesRepeatsWithoutLibunbound) {
+  ASSERT_EQ(resolver_->Txt("conc1.example.com").rcode, Rcode::kOk);
+  const uint64_t asked = resolver_->stats().lookups;
+  for (int i = 0; i < 50; ++i) {
+    DnsAnswer a = resolver_->Txt(i % 2 ? "CONC1.Example.com." : "conc1.example.com");
+    ASSERT_EQ(a.rcode, Rcode::kOk);
+    EXPECT_EQ(a.txt, (std::vector<std::string>{"value 1"}));
+    EXPECT_LE(a.ttl, 300u);
+  }
+  EXPECT_EQ(resolver_->stats().lookups, asked);
+  EXPECT_EQ(resolver_->stats().cache_hits, 50u);
+  // Another type of the same name is another question.
+  resolver_->Lookup("conc1.example.com", kTypeA);
+  EXPECT_EQ(resolver_->stats().lookups, asked + 1);
+  // NXDOMAIN is kept too.
+  ASSERT_EQ(resolver_->Txt("nx.example.com").rcode, Rcode::kNxDomain);
+  const uint64_t before = resolver_->stats().lookups;
+  EXPECT_EQ(resolver_->Txt("nx.example.com").rcode, Rcode::kNxDomain);
+  EXPECT_EQ(resolver_->stats().lookups, before);
 }
 
 // After the upstream stopped answering (timeouts), the resolver uses it again
