@@ -68,6 +68,10 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
         [&](AccountRecord* a, bool) {
           auto it = std::find(a->domains.begin(), a->domains.end(), d);
           removed = it != a->domains.end();
+          if (removed && a->domains_only && a->domains.size() == 1) {
+            return Status::Invalid(d + " is the account's last verified domain and \"domains only\" "
+                                   "is on (all its mail would be refused): turn it off first");
+          }
           if (removed) a->domains.erase(it);
           return Status::Ok();
         },

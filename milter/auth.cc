@@ -81,23 +81,22 @@ SpfSummary RunSpf(AuthServices* services, DmarcMode mode, std::vector<std::strin
     s.detail = mode == DmarcMode::kInbound ? "no client address" : "no egress configured";
     return s;
   }
-  // Pass only when every address passes; else the first temperror, else
-  // the first other result (a receiver may see any egress address).
-  std::optional<spf::SpfCheck> first_bad, temp;
+  // Pass only when every address passes (a receiver may see any); else the
+  // first address's result that is not a pass. A temperror decides at once:
+  // the verdict cannot be known, and asking on would only add timeouts.
+  s.result = spf::SpfResult::kPass;
+  s.detail = egress.size() == 1 ? egress.front() : std::to_string(egress.size()) + " addresses";
+  bool failed = false;
   for (const auto& ip : egress) {
     spf::SpfCheck c = services->spf().CheckMailFrom(ip, helo, mail_from);
     if (c.result == spf::SpfResult::kPass) continue;
-    if (c.result == spf::SpfResult::kTempError && !temp) temp = c;
-    if (!first_bad) first_bad = c;
-    s.detail = ip;
-  }
-  if (!first_bad) {
-    s.result = spf::SpfResult::kPass;
-    s.detail = egress.size() == 1 ? egress.front() : std::to_string(egress.size()) + " addresses";
-  } else {
-    const spf::SpfCheck& c = temp ? *temp : *first_bad;
-    s.result = c.result;
-    s.reason = c.reason;
+    if (!failed || c.result == spf::SpfResult::kTempError) {
+      s.result = c.result;
+      s.reason = c.reason;
+      s.detail = ip;
+      failed = true;
+    }
+    if (c.result == spf::SpfResult::kTempError) break;
   }
   if (mode == DmarcMode::kOutbound) s.detail = "egress " + s.detail;
   return s;
@@ -129,7 +128,9 @@ TaskPool::~TaskPool() {
 void TaskPool::Enqueue(std::function<void()> fn) {
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(std::move(fn));
-  if (idle_ == 0 && threads_.size() < max_threads_) {
+  // More tasks waiting than idle threads to take them: one more thread (a
+  // woken thread counts as idle until it holds the lock again).
+  if (queue_.size() > idle_ && threads_.size() < max_threads_) {
     threads_.emplace_back([this] { Work(); });
   } else {
     lock.unlock();
@@ -177,20 +178,31 @@ MessageAuth::MessageAuth(AuthServices* services, const Config* cfg, std::string 
                          std::string helo)
     : services_(services), cfg_(cfg), client_address_(std::move(client_address)), helo_(std::move(helo)) {}
 
-MessageAuth::~MessageAuth() {
-  if (spf_.valid()) spf_.wait();
-}
+// An SPF task still running owns copies of what it needs and the process-wide
+// services outlive it: nothing to wait for (a deferred check never runs).
+MessageAuth::~MessageAuth() = default;
 
 void MessageAuth::StartSpf(std::string_view envelope_from) {
   const std::string mail_from = BareAddress(envelope_from);
   // Outbound, the HELO the receiver sees is the platform's own name.
-  const std::string helo = cfg_->dmarc_mode == DmarcMode::kOutbound ? services_->hostname() : helo_;
+  const std::string helo = cfg_->dmarc_mode != DmarcMode::kOutbound ? helo_
+                           : cfg_->dmarc_helo_name.empty()          ? services_->hostname()
+                                                                    : cfg_->dmarc_helo_name;
+  spf_helo_identity_ = mail_from.empty();
   spf_domain_ = mail_from.empty() ? helo : DomainOf(mail_from);
-  spf_ = services_->pool().Submit([services = services_, mode = cfg_->dmarc_mode,
-                                   egress = cfg_->dmarc_egress, client = client_address_, helo,
-                                   mail_from, domain = spf_domain_] {
+  auto run = [services = services_, mode = cfg_->dmarc_mode, egress = cfg_->dmarc_egress,
+              client = client_address_, helo, mail_from, domain = spf_domain_] {
     return RunSpf(services, mode, egress, client, helo, mail_from, domain);
-  });
+  };
+  // With the domain's SPF record in the answer cache the check is a few
+  // microseconds of CPU, less than handing it to another thread: it runs at
+  // end of message. Otherwise it starts now, beside the DATA phase and the
+  // DMARC lookups.
+  if (!spf_domain_.empty() && services_->resolver().IsCached(spf_domain_, dns::kTypeTxt)) {
+    spf_ = std::async(std::launch::deferred, std::move(run));
+  } else {
+    spf_ = services_->pool().Submit(std::move(run));
+  }
 }
 
 SpfSummary MessageAuth::WaitSpf() {
@@ -198,13 +210,10 @@ SpfSummary MessageAuth::WaitSpf() {
   return spf_.get();
 }
 
-void MessageAuth::Header(std::string_view name, std::string_view value, std::string_view authserv_id) {
+void MessageAuth::Header(std::string_view name, std::string_view value) {
   if (IEquals(name, "From")) {
     if (from_values_.size() < kMaxFromFields) from_values_.emplace_back(value.substr(0, kMaxFromField + 1));
     ++from_fields_;
-  } else if (IEquals(name, "Authentication-Results")) {
-    ++ar_fields_;
-    if (authres::ClaimsAuthservId(value, authserv_id)) claimed_ar_.push_back(ar_fields_);
   }
   if (headers_done_) return;
   if (IEquals(name, "DKIM-Signature")) has_signature_ = true;
@@ -244,38 +253,77 @@ AuthOutcome MessageAuth::Finish(const AccountRecord* rec, std::string_view auths
   AuthOutcome out;
   std::vector<std::string_view> views(from_values_.begin(), from_values_.end());
   out.author = ParseAuthor(views);
+  if (out.author.error == AuthorError::kMultipleFrom) {
+    out.author.detail = std::to_string(from_fields_) + " From: header fields";
+  }
   if (dkim_) out.dkim = dkim_->Finish();
   out.spf = WaitSpf();
   const bool outbound = cfg_->dmarc_mode == DmarcMode::kOutbound;
+  const std::string& author = out.author.domain;
 
-  for (const auto& sig : out.dkim.signatures) {
-    if (sig.result == dkim::SigResult::kPass) out.dkim_domains.push_back(sig.domain);
-  }
+  // Domains that could align with the author domain (relaxed: the same
+  // organizational domain under the public suffix list, or one under the
+  // other); only those are worth evaluating, and they go first, so an
+  // account's 17th verified domain or a message's pile of foreign
+  // signatures cannot push them past dmarc::kMaxIdentifierDomains.
+  auto could_align = [&author](const std::string& d) {
+    if (author.empty() || d.empty()) return false;
+    if (d == author) return true;
+    auto under = [](const std::string& a, const std::string& b) {
+      return a.size() > b.size() && a.compare(a.size() - b.size(), b.size(), b) == 0 &&
+             a[a.size() - b.size() - 1] == '.';
+    };
+    if (under(author, d) || under(d, author)) return true;
+    const std::string org = dmarc::OrgDomainByPsl(author).domain;
+    return !org.empty() && org == dmarc::OrgDomainByPsl(d).domain;
+  };
   std::vector<std::string> platform;  // outbound: domains the platform signs with
   if (outbound) {
-    platform = cfg_->dmarc_signing_domains;
-    if (rec != nullptr) platform.insert(platform.end(), rec->domains.begin(), rec->domains.end());
-    out.dkim_domains.insert(out.dkim_domains.end(), platform.begin(), platform.end());
+    for (const auto& d : cfg_->dmarc_signing_domains)
+      if (could_align(d)) platform.push_back(d);
+    if (rec != nullptr)
+      for (const auto& d : rec->domains)
+        if (could_align(d)) platform.push_back(d);
+  }
+  out.dkim_domains = platform;
+  bool dkim_temperror = false;  // a signature that could align could not be checked
+  for (const auto& sig : out.dkim.signatures) {
+    const auto d = dmarc::NormalizeDomain(sig.domain);
+    if (!d || !could_align(*d)) continue;
+    // RFC 6376 §3.6.1: a key in testing mode (t=y) counts as unsigned.
+    if (sig.result == dkim::SigResult::kPass && !sig.testing) out.dkim_domains.push_back(*d);
+    if (sig.result == dkim::SigResult::kTempError) dkim_temperror = true;
   }
 
   // Authentication-Results: what was evaluated (RFC 8601).
   std::vector<authres::ResInfo> ar;
   {
     authres::ResInfo r{"spf", std::string(spf::SpfResultName(out.spf.result)), "", out.spf.detail, {}};
-    if (!out.spf.domain.empty()) r.properties.emplace_back("smtp.mailfrom", out.spf.domain);
+    if (!out.spf.domain.empty())
+      r.properties.emplace_back(spf_helo_identity_ ? "smtp.helo" : "smtp.mailfrom", out.spf.domain);
     ar.push_back(std::move(r));
   }
-  if (out.dkim.signatures.empty()) {
+  if (!out.dkim.error.empty() && out.dkim.signatures.empty()) {
+    ar.push_back({"dkim", out.dkim.temporary ? "temperror" : "permerror", out.dkim.error, "", {}});
+  } else if (headers_overflow_ && has_signature_) {
+    ar.push_back({"dkim", "permerror", "header too large to verify", "", {}});
+  } else if (out.dkim.signatures.empty()) {
     ar.push_back({"dkim", "none", "", "", {}});
   }
   for (const auto& sig : out.dkim.signatures) {
-    ar.push_back({"dkim", std::string(dkim::SigResultName(sig.result)), sig.reason, "",
+    ar.push_back({"dkim", std::string(dkim::SigResultName(sig.result)), sig.reason,
+                  sig.testing ? "testing key" : "",
                   {{"header.d", sig.domain}, {"header.s", sig.selector}}});
   }
 
+  // "d=" is the sender's text: ',' and ':' would forge entries in the list.
   std::vector<std::string> dkim_log;
-  for (const auto& sig : out.dkim.signatures)
-    dkim_log.push_back(sig.domain + ":" + std::string(dkim::SigResultName(sig.result)));
+  for (const auto& sig : out.dkim.signatures) {
+    std::string d = sig.domain;
+    for (char& c : d)
+      if (c == ',' || c == ':') c = '?';
+    dkim_log.push_back(d + ":" + std::string(dkim::SigResultName(sig.result)) + (sig.testing ? "(t=y)" : ""));
+  }
   out.fields.emplace_back("mode", outbound ? "outbound" : "inbound");
   out.fields.emplace_back("spf", std::string(spf::SpfResultName(out.spf.result)));
   out.fields.emplace_back("spf_domain", out.spf.domain.empty() ? "-" : out.spf.domain);
@@ -292,13 +340,25 @@ AuthOutcome MessageAuth::Finish(const AccountRecord* rec, std::string_view auths
   dns::Resolver& resolver = services_->resolver();
   const dmarc::TxtLookup txt = [&resolver](std::string_view q) { return TxtFromDns(resolver, q); };
   const dmarc::ExistenceLookup exists = [&resolver](std::string_view d) { return ExistsFromDns(resolver, d); };
-  const dmarc::Discovery discovery = dmarc::Discover(out.author.domain, txt, exists);
+  const dmarc::Discovery discovery = dmarc::Discover(author, txt, exists);
   dmarc::Identifiers ids;
   ids.spf_pass = out.spf.result == spf::SpfResult::kPass;
   ids.spf_domain = out.spf.domain;
   ids.dkim_pass_domains = out.dkim_domains;
   const auto method = dmarc::ParseOrgDomainMethod(cfg_->dmarc_org_domain).value_or(dmarc::OrgDomainMethod::kBoth);
   out.verdict = dmarc::Evaluate(discovery, ids, method, txt);
+  // A DNS temporary failure in SPF, or in a signature that could align,
+  // leaves a failing verdict open: a retry may pass. Refuse for now only.
+  {
+    dmarc::Verdict& v = *out.verdict;
+    const bool spf_open = out.spf.result == spf::SpfResult::kTempError && could_align(out.spf.domain);
+    if (v.result == dmarc::Result::kFail && (spf_open || dkim_temperror) &&
+        (v.disposition == dmarc::Disposition::kReject || v.disposition == dmarc::Disposition::kQuarantine)) {
+      v.result = dmarc::Result::kTempError;
+      v.disposition = dmarc::Disposition::kTempFail;
+      v.reason += spf_open ? "; SPF temporary error" : "; DKIM key temporary error";
+    }
+  }
   const dmarc::Verdict& v = *out.verdict;
 
   {

@@ -127,7 +127,7 @@ class MessageAuth {
   // and `helo` are used in inbound mode only.
   MessageAuth(AuthServices* services, const Config* cfg, std::string client_address,
               std::string helo);
-  ~MessageAuth();  // waits for the SPF thread, if any
+  ~MessageAuth();
   MessageAuth(const MessageAuth&) = delete;
   MessageAuth& operator=(const MessageAuth&) = delete;
 
@@ -135,11 +135,9 @@ class MessageAuth {
   // it ("<a@b.example>" or "a@b.example", "<>" for the null sender).
   void StartSpf(std::string_view envelope_from);
 
-  // Each header, in order. Returns nothing; remembers From: values and which
-  // Authentication-Results fields claim `authserv_id` (their 1-based index
-  // among the message's Authentication-Results fields).
-  void Header(std::string_view name, std::string_view value, std::string_view authserv_id);
-  const std::vector<int>& ForeignClaims() const { return claimed_ar_; }
+  // Each header, in order, the value with its leading white space: From:
+  // values are kept, and every field while a DKIM signature may need it.
+  void Header(std::string_view name, std::string_view value);
 
   // Whether body chunks are still needed (a DKIM signature is being checked).
   bool WantsBody() const;
@@ -164,8 +162,7 @@ class MessageAuth {
   std::string spf_domain_;  // the MAIL FROM domain (or HELO) SPF is about
   std::vector<std::string> from_values_;
   size_t from_fields_ = 0;
-  int ar_fields_ = 0;
-  std::vector<int> claimed_ar_;
+  bool spf_helo_identity_ = false;  // null sender: SPF checked the HELO name
   std::vector<std::pair<std::string, std::string>> headers_;  // until EndHeaders
   size_t header_bytes_ = 0;
   bool headers_overflow_ = false;

@@ -76,35 +76,44 @@ sfsistat Guard(SMFICTX* ctx, const char* stage, F&& body) {
 extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
                                 unsigned long, unsigned long* pf0, unsigned long* pf1,
                                 unsigned long* pf2, unsigned long* pf3) {
-  // Only the steps used: connect, MAIL, RCPT, headers (Message-ID, the
-  // feedback token, From:, Authentication-Results, DKIM), end of message
-  // (and abort/close); the body only for DMARC (DKIM), HELO only for
-  // inbound DMARC (SPF). Headers need no reply where the MTA allows
-  // (SMFIP_NR_HDR): they cost no round trip. [dmarc] mode is read per
-  // connection: a reload that changes it applies to new connections.
-  const sg::DmarcMode mode = g_ctx->config()->dmarc_mode;
-  unsigned long want = SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR;
-  if (mode != sg::DmarcMode::kInbound) want |= SMFIP_NOHELO;
-  if (mode == sg::DmarcMode::kOff) want |= SMFIP_NOBODY;
-  else want |= SMFIP_HDR_LEADSPC | SMFIP_SKIP;
-  *pf0 = SMFIF_SETSYMLIST | (f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS));
-  *pf1 = want & f1;
-  // The connection's Session starts here, with what the MTA agreed to
-  // (Postfix and Sendmail 8.14+ offer all three): headers without replies,
-  // header values with their leading space (so a DKIM signature with simple
-  // canonicalization sees the bytes that were signed), SMFIS_SKIP.
-  delete Priv(ctx);
-  auto* session = new Session(g_ctx, std::string());
-  session->protocol.no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
-  session->protocol.leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
-  session->protocol.skip = (*pf1 & SMFIP_SKIP) != 0;
-  smfi_setpriv(ctx, session);
-  *pf2 = 0;
-  *pf3 = 0;
-  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
-  smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
-  smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
-  return SMFIS_CONTINUE;
+  try {
+    // The connection's Session starts here, with the configuration it keeps
+    // (a reload applies to new connections): what is negotiated follows it.
+    delete Priv(ctx);
+    auto* session = new Session(g_ctx, std::string());
+    smfi_setpriv(ctx, session);
+    const sg::DmarcMode mode = session->config().dmarc_mode;
+    // Only the steps used: connect, MAIL, RCPT, headers (Message-ID, the
+    // feedback token, From:, Authentication-Results, DKIM), end of message
+    // (and abort/close); the body only for DMARC (DKIM), HELO only for
+    // inbound DMARC (SPF). Headers need no reply (SMFIP_NR_HDR): they cost
+    // no round trip. The body is read only for a DKIM signature: its chunks
+    // need no reply either (SMFIP_NR_BODY; most messages carry no signature,
+    // and one round trip per message costs more than receiving a chunk).
+    // Header values keep their leading space (SMFIP_HDR_LEADSPC), so a
+    // signature with simple canonicalization sees the bytes that were signed.
+    // libmilter answers for the MTA where it lacks a NR_* step.
+    unsigned long want = SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR;
+    if (mode != sg::DmarcMode::kInbound) want |= SMFIP_NOHELO;
+    if (mode == sg::DmarcMode::kOff) want |= SMFIP_NOBODY;
+    else want |= SMFIP_HDR_LEADSPC | SMFIP_NR_BODY;
+    *pf0 = SMFIF_SETSYMLIST | (f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS));
+    *pf1 = want & f1;
+    session->protocol.no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
+    session->protocol.leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    session->protocol.no_body_reply = (*pf1 & SMFIP_NR_BODY) != 0;
+    session->protocol.skip = (*pf1 & SMFIP_SKIP) != 0;
+    session->protocol.change_headers = (*pf0 & SMFIF_CHGHDRS) != 0;
+    session->protocol.add_headers = (*pf0 & SMFIF_ADDHDRS) != 0;
+    *pf2 = 0;
+    *pf3 = 0;
+    smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
+    smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
+    smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+    return SMFIS_CONTINUE;
+  } catch (...) {
+    return SMFIS_TEMPFAIL;
+  }
 }
 
 extern "C" sfsistat OnConnect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
@@ -170,6 +179,7 @@ extern "C" sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     if (s == nullptr) return SMFIS_CONTINUE;
     const bool more =
         chunk != nullptr && s->OnBody(std::string_view(reinterpret_cast<const char*>(chunk), len));
+    if (s->protocol.no_body_reply) return SMFIS_NOREPLY;
     return more || !s->protocol.skip ? SMFIS_CONTINUE : SMFIS_SKIP;
   });
 }
@@ -182,12 +192,20 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
     if (r.verdict == sg::Verdict::kContinue) {
       for (const auto& e : r.edits) {
         char* name = const_cast<char*>(e.name.c_str());
-        if (e.index > 0) smfi_chgheader(ctx, name, e.index, nullptr);
-        else {
+        int rc;
+        if (e.index > 0) {
+          rc = smfi_chgheader(ctx, name, e.index, nullptr);
+        } else {
           // With SMFIP_HDR_LEADSPC the MTA also writes added values as given:
           // the space after the colon is ours to supply.
           const std::string value = s->protocol.leading_space ? " " + e.value : e.value;
-          smfi_insheader(ctx, 0, name, const_cast<char*>(value.c_str()));
+          rc = smfi_insheader(ctx, 0, name, const_cast<char*>(value.c_str()));
+        }
+        if (rc != MI_SUCCESS) {
+          g_ctx->logger()->Log(sg::Logger::Level::kError,
+                               sg::KvLine().Add("stage", "eom").Add("action", "header-edit-failed")
+                                   .Add("header", e.name).Add("op", e.index > 0 ? "delete" : "insert")
+                                   .Add("note", "the MTA did not grant header changes (SMFIF_ADDHDRS/CHGHDRS)").str());
         }
       }
     }

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "senderguard/authres.h"
 #include "senderguard/notify.h"
 #include "senderguard/token.h"
 
@@ -66,7 +67,26 @@ StepResult Session::Act(const Decision& d, std::string_view stage, std::string_v
 }
 
 StepResult Session::OnInternalError(std::string_view stage, std::string_view what) {
-  return Act(DecideError(*cfg_, what), stage, "");
+  // Header and body steps may have no reply to give (SMFIP_NR_*): the
+  // failure is answered at end of message.
+  if (stage == "header" || stage == "body") {
+    if (txn_.failed.empty()) txn_.failed = std::string(stage) + ": " + std::string(what);
+    return {};
+  }
+  StepResult r = Act(DecideError(*cfg_, what), stage, "");
+  if (stage == "eom") {
+    if (r.verdict == Verdict::kContinue) r.edits = CleanupEdits();
+    ResetTxn();
+  }
+  return r;
+}
+
+std::vector<HeaderEdit> Session::CleanupEdits() const {
+  std::vector<HeaderEdit> edits;
+  for (auto it = txn_.ar_claims.rbegin(); it != txn_.ar_claims.rend(); ++it)
+    edits.push_back({"Authentication-Results", *it, ""});
+  for (int i = txn_.token_headers; i >= 1; --i) edits.push_back({cfg_->feedback_header, i, ""});
+  return edits;
 }
 
 StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl_login) {
@@ -162,7 +182,11 @@ void Session::OnHeader(std::string_view name, std::string_view value) {
   } else if (IEquals(name, cfg_->feedback_header)) {
     ++txn_.token_headers;
   }
-  if (txn_.auth) txn_.auth->Header(name, value, AuthservId());
+  if (cfg_->dmarc_mode != DmarcMode::kOff && IEquals(name, "Authentication-Results")) {
+    ++txn_.ar_headers;
+    if (authres::ClaimsAuthservId(value, AuthservId())) txn_.ar_claims.push_back(txn_.ar_headers);
+  }
+  if (txn_.auth) txn_.auth->Header(name, value);
 }
 
 bool Session::OnBody(std::string_view chunk) {
@@ -183,11 +207,7 @@ Decision Session::CheckAuthentication(std::vector<HeaderEdit>* edits,
   const std::string id = AuthservId();
   AuthOutcome out = txn_.auth->Finish(record(), id);
   *fields = std::move(out.fields);
-  // Authentication-Results the message brought under our name go, in
-  // reverse order so earlier indices stay valid; ours goes on top.
-  const auto& claims = txn_.auth->ForeignClaims();
-  for (auto it = claims.rbegin(); it != claims.rend(); ++it)
-    edits->push_back({"Authentication-Results", *it, ""});
+  // Ours goes on top (the ones claiming our name are deleted by CleanupEdits).
   if (!out.authentication_results.empty())
     edits->push_back({"Authentication-Results", 0, out.authentication_results});
   if (out.author.error != AuthorError::kNone) return DecideAuthor(*cfg_, account, record(), out.author);
@@ -202,18 +222,24 @@ std::string Session::Token() const {
 }
 
 StepResult Session::OnEom(std::string_view queue_id) {
-  // The feedback token: delete every copy the client brought (a client must
-  // not choose the account a complaint blames); ours is added below.
-  std::vector<HeaderEdit> token_edits;
-  for (int i = txn_.token_headers; i >= 1; --i) token_edits.push_back({cfg_->feedback_header, i, ""});
+  // Every accepted message loses the feedback-token copies the client
+  // brought (a client must not choose the account a complaint blames) and
+  // Authentication-Results forged under our name; ours are added below.
+  std::vector<HeaderEdit> cleanup = CleanupEdits();
+  if (!txn_.failed.empty()) {
+    StepResult r = Act(DecideError(*cfg_, txn_.failed), "eom", queue_id);
+    if (r.verdict == Verdict::kContinue) r.edits = std::move(cleanup);
+    ResetTxn();
+    return r;
+  }
   if (!txn_.identity) {
     txn_ = Txn{};
     StepResult r;
-    r.edits = std::move(token_edits);
+    r.edits = std::move(cleanup);
     return r;
   }
   const std::string account = txn_.identity->account;
-  std::vector<HeaderEdit> edits;
+  std::vector<HeaderEdit> edits = cleanup;
   std::vector<std::pair<std::string, std::string>> auth_fields;
   Decision auth = CheckAuthentication(&edits, &auth_fields);
   if (auth.verdict != Verdict::kContinue) {
@@ -222,7 +248,6 @@ StepResult Session::OnEom(std::string_view queue_id) {
     ResetTxn();  // releases the quota held for the refused message
     return r;
   }
-  edits.insert(edits.end(), token_edits.begin(), token_edits.end());
   if (std::string token = Token(); !token.empty()) edits.push_back({cfg_->feedback_header, 0, token});
   QueueEntry q;
   q.queue_id = std::string(queue_id);
@@ -234,6 +259,7 @@ StepResult Session::OnEom(std::string_view queue_id) {
   txn_.held.clear();  // Commit took the hold, or released it on failure
   if (!alerts.ok()) {
     StepResult r = Act(DecideError(*cfg_, alerts.status().message()), "eom", queue_id);
+    if (r.verdict == Verdict::kContinue) r.edits = std::move(cleanup);
     txn_ = Txn{};
     return r;
   }

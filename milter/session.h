@@ -68,12 +68,17 @@ class Session {
  public:
   Session(Context* ctx, std::string client_address);
   ~Session();
+  // The configuration this connection started with (kept across reloads).
+  const Config& config() const { return *cfg_; }
 
   // What the MTA agreed to at negotiation (libmilter SMFIP_* flags).
   struct Protocol {
     bool no_header_reply = false;  // SMFIP_NR_HDR
     bool leading_space = false;    // SMFIP_HDR_LEADSPC
     bool skip = false;             // SMFIP_SKIP
+    bool no_body_reply = false;    // SMFIP_NR_BODY
+    bool change_headers = false;   // SMFIF_CHGHDRS
+    bool add_headers = false;      // SMFIF_ADDHDRS
   };
   Protocol protocol;
 
@@ -108,7 +113,10 @@ class Session {
     std::vector<std::string> recipients;
     std::string message_id;
     int token_headers = 0;
+    int ar_headers = 0;               // Authentication-Results fields seen
+    std::vector<int> ar_claims;       // ... of them claiming our authserv-id (1-based)
     std::unique_ptr<MessageAuth> auth;  // DMARC applies to this transaction
+    std::string failed;  // a header/body step failed (no reply possible there): why
   };
   void ResetTxn();
   StepResult Act(const Decision& d, std::string_view stage, std::string_view queue_id);
@@ -118,6 +126,10 @@ class Session {
   const AccountRecord* record() const { return txn_.record ? &*txn_.record : nullptr; }
   std::string Token() const;
   std::string AuthservId() const;
+  // Header deletions every accepted message gets, whatever else happened:
+  // copies of the feedback-token header and Authentication-Results fields
+  // claiming our authserv-id, both only ever written by us.
+  std::vector<HeaderEdit> CleanupEdits() const;
   // The DMARC decision at end of message (continue when it does not apply).
   Decision CheckAuthentication(std::vector<HeaderEdit>* edits,
                                std::vector<std::pair<std::string, std::string>>* fields);

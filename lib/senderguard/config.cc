@@ -265,6 +265,9 @@ void ParseReplies(const Ctx& x, const toml::value& t, const std::string& key) {
              {"dmarc_reject", [](const Ctx& x, const toml::value& v, const std::string& k) {
                 x.c.reply_dmarc_reject = GetReply(x, v, k);
               }},
+             {"dmarc_reject_inbound", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.reply_dmarc_reject_inbound = GetReply(x, v, k);
+              }},
              {"dmarc_tempfail", [](const Ctx& x, const toml::value& v, const std::string& k) {
                 x.c.reply_dmarc_tempfail = GetReply(x, v, k);
               }},
@@ -427,6 +430,11 @@ void ParseDmarc(const Ctx& x, const toml::value& t, const std::string& key) {
           if (!id.empty() && (id.find_first_of(" \t;()\"\\") != std::string::npos ||
                               !dmarc::NormalizeDomain(id)))
             Fail(x.file, v, k, "expected a host name such as mx.example.com (RFC 8601 authserv-id)");
+        }},
+       {"helo_name", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.dmarc_helo_name = GetString(x, v, k, 253);
+          if (!x.c.dmarc_helo_name.empty() && !dmarc::NormalizeDomain(x.c.dmarc_helo_name))
+            Fail(x.file, v, k, "expected a host name such as mx1.example.com");
         }},
        {"egress", [](const Ctx& x, const toml::value& v, const std::string& k) {
           x.c.dmarc_egress = GetStringList(x, v, k, 64, 64);

@@ -69,6 +69,9 @@ struct Config {
   std::string reply_dmarc_reject =
       "{domain} publishes DMARC p={policy} and this message cannot pass it from our servers; "
       "send from a domain you have verified with us";
+  std::string reply_dmarc_reject_inbound =
+      "{domain} publishes DMARC p={policy} and this message fails it: it is neither from a "
+      "server that {domain} authorizes (SPF) nor signed by it (DKIM)";
   std::string reply_dmarc_tempfail =
       "cannot check the DMARC policy of {domain} now (DNS temporary failure); please try again later";
   std::string reply_dmarc_author = "{detail}; a message needs exactly one From: address with a domain";
@@ -93,6 +96,7 @@ struct Config {
   bool dmarc_reject_quarantine = true;         // on_quarantine = "reject" (else "accept")
   bool dmarc_tempfail_on_dns_error = true;     // on_temperror = "tempfail" (else "accept")
   std::string dmarc_authserv_id;               // empty: the host name
+  std::string dmarc_helo_name;                 // outbound: the MTAs' HELO name; empty: host name
   std::vector<std::string> dmarc_egress;       // outbound: addresses the platform sends from
   std::vector<std::string> dmarc_signing_domains;  // outbound: DKIM d= the platform signs with
   std::vector<std::string> dmarc_exempt_accounts;  // not checked at all

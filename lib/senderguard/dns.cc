@@ -321,42 +321,96 @@ Resolver::Resolver(ub_ctx* ctx, int wake_fd, const ResolverOptions& o)
     : ctx_(ctx),
       wake_fd_(wake_fd),
       timeout_(o.timeout),
-      cache_entries_(o.answer_cache_entries),
+      cache_entries_(o.answer_cache_bytes == 0 ? 0 : o.answer_cache_entries),
+      cache_bytes_limit_(o.answer_cache_bytes),
       max_ttl_(o.cache_max_ttl),
       max_negative_ttl_(o.cache_max_negative_ttl) {}
+
+// Names compare case-insensitively; one final dot is the same name.
+std::string Resolver::CacheKey(std::string_view name, uint16_t type) {
+  std::string key = std::to_string(type) + " ";
+  for (char c : name.substr(0, name.size() - (name.size() > 1 && name.back() == '.' ? 1 : 0))) {
+    key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return key;
+}
+
+bool Resolver::IsCached(std::string_view name, uint16_t type) {
+  if (cache_entries_ == 0 || type == 0 || !ValidQueryName(name)) return false;
+  const std::string key = CacheKey(name, type);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(key);
+  return it != cache_.end() && it->second.expires > now;
+}
 
 bool Resolver::FromCache(const std::string& key, DnsAnswer* out) {
   if (cache_entries_ == 0) return false;
   const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  auto it = cache_.find(key);
-  if (it == cache_.end()) return false;
-  if (it->second.expires <= now) {
-    cache_.erase(it);
-    return false;
+  std::shared_ptr<const DnsAnswer> hit;
+  std::chrono::steady_clock::time_point stored;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) return false;
+    if (it->second.expires <= now) {
+      cache_bytes_ -= it->second.bytes;
+      cache_.erase(it);
+      return false;
+    }
+    hit = it->second.answer;
+    stored = it->second.stored;
   }
-  *out = it->second.answer;
-  const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count();
+  *out = *hit;  // copied outside the lock
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - stored).count();
   out->ttl = out->ttl > age ? out->ttl - static_cast<uint32_t>(age) : 0;
   return true;
 }
+
+namespace {
+size_t AnswerBytes(const DnsAnswer& a) {
+  size_t n = sizeof(DnsAnswer) + a.canonical_name.size() + a.error.size();
+  for (const auto* v : {&a.txt, &a.addresses, &a.names, &a.rdata})
+    for (const auto& e : *v) n += e.size() + sizeof(std::string);
+  for (const auto& m : a.mx) n += m.host.size() + sizeof(MxRecord);
+  return n;
+}
+}  // namespace
 
 void Resolver::ToCache(std::string key, const DnsAnswer& a) {
   if (cache_entries_ == 0 || a.ttl == 0) return;
   if (a.rcode != DnsAnswer::Rcode::kOk && a.rcode != DnsAnswer::Rcode::kNxDomain &&
       a.rcode != DnsAnswer::Rcode::kNoData)
     return;
+  auto copy = std::make_shared<DnsAnswer>(a);
+  copy->wire.clear();
+  copy->wire.shrink_to_fit();
+  const size_t bytes = AnswerBytes(*copy) + key.size() + 64;
+  if (bytes > cache_bytes_limit_ / 64) return;
   const uint32_t cap = a.rcode == DnsAnswer::Rcode::kOk ? max_ttl_ : max_negative_ttl_;
   const auto now = std::chrono::steady_clock::now();
   const auto expires = now + std::chrono::seconds(std::min(a.ttl, cap));
   std::lock_guard<std::mutex> lock(cache_mu_);
-  if (cache_.size() >= cache_entries_) {
-    for (auto it = cache_.begin(); it != cache_.end();) {
-      it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
-    }
-    if (cache_.size() >= cache_entries_) cache_.clear();
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    cache_bytes_ -= it->second.bytes;
+    cache_.erase(it);
   }
-  cache_[std::move(key)] = Cached{a, now, expires};
+  if (cache_.size() >= cache_entries_ || cache_bytes_ + bytes > cache_bytes_limit_) {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      if (it->second.expires <= now) {
+        cache_bytes_ -= it->second.bytes;
+        it = cache_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (cache_.size() >= cache_entries_ || cache_bytes_ + bytes > cache_bytes_limit_) {
+      cache_.clear();
+      cache_bytes_ = 0;
+    }
+  }
+  cache_bytes_ += bytes;
+  cache_.emplace(std::move(key), Cached{std::move(copy), now, expires, bytes});
 }
 
 Resolver::~Resolver() {
@@ -442,11 +496,7 @@ DnsAnswer Resolver::Lookup(std::string_view name, uint16_t type,
     return a;
   }
   const std::string qname(name);
-  // Names compare case-insensitively; one final dot is the same name.
-  std::string key = std::to_string(type) + " ";
-  for (char c : name.substr(0, name.size() - (name.size() > 1 && name.back() == '.' ? 1 : 0))) {
-    key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
+  std::string key = CacheKey(name, type);
   if (FromCache(key, &a)) {
     cache_hits_.fetch_add(1, std::memory_order_relaxed);
     return a;

@@ -145,7 +145,11 @@ Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountR
   const std::vector<std::pair<std::string_view, std::string>> vars = {
       {"domain", v.author_domain},
       {"policy", std::string(dmarc::PolicyName(v.policy))},
+      {"policy_domain", v.policy_domain},
+      {"tag", std::string(dmarc::PolicyTagName(v.tag))},
       {"account", std::string(account)}};
+  const std::string& reject_text =
+      cfg.dmarc_mode == DmarcMode::kInbound ? cfg.reply_dmarc_reject_inbound : cfg.reply_dmarc_reject;
   Decision d;
   // t=y (or a leftover pct=0): the domain owner is testing its policy.
   // RFC 9989 §4.7 asks receivers to apply one level less (reject becomes
@@ -158,12 +162,12 @@ Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountR
   switch (v.disposition) {
     case Disposition::kReject:
       d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc",
-                  RenderTemplate(cfg.reply_dmarc_reject, vars));
+                  RenderTemplate(reject_text, vars));
       break;
     case Disposition::kQuarantine:
       if (cfg.dmarc_reject_quarantine) {
         d = Refusal(Verdict::kReject, 550, "5.7.1", "dmarc",
-                    RenderTemplate(cfg.reply_dmarc_reject, vars));
+                    RenderTemplate(reject_text, vars));
       } else {
         d.reason = "dmarc-quarantine-accepted";
       }

@@ -72,11 +72,14 @@ e2e_pre_start() {
     dmarc nokey.test "v=DMARC1; p=reject"
     dmarc strictdkim.test "v=DMARC1; p=reject; adkim=s"
     dmarc brand-own.test "v=DMARC1; p=reject"
+    dmarc spftemp.test "v=DMARC1; p=reject"
+    txt spftemp.test "v=spf1 include:servfail.test -all"
     # Mail::DMARC judges only From: domains that exist (an A/MX/NS record at the domain or
     # its organizational domain); the domains of the inbound cases do.
     for d in reject rejnospf quar none norecord strict relaxed parent signed strictdkim; do host "$d.test"; done
     # The misbehaving servers.
     printf 'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR RD RA SERVFAIL\nSECTION QUESTION\n_dmarc.servfail.test. IN TXT\nENTRY_END\n' >"$TB_DIR/slow.data"
+    printf 'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR RD RA SERVFAIL\nSECTION QUESTION\nservfail.test. IN TXT\nENTRY_END\n' >>"$TB_DIR/slow.data"
     printf 'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id sleep=4\nREPLY QR AA RD RA NOERROR\nSECTION QUESTION\n_dmarc.slow.test. IN TXT\nSECTION ANSWER\n_dmarc.slow.test. 300 IN TXT "v=DMARC1; p=reject"\nENTRY_END\n' >>"$TB_DIR/slow.data"
     e2e_start_dns "$TB_DIR/slow.data"
     DNS+="server=/servfail.test/127.0.0.1#$E2E_DNS_PORT"$'\n'
@@ -202,6 +205,9 @@ message "$MSG" "From: Brand <news@none.test>"
 deliver 550 brand cust@esp.test "domains only: an unverified From: domain"
 expect "$OUT" 'From: domain none\.test is not verified for account brand' "[$N] the reply names the domain and account"
 sgctl domains list brand | grep -qx 'brand-own.test' && ok "domains list shows the domain" || not_ok "domains list"
+rc=0; sgctl domains remove brand brand-own.test >/dev/null 2>"$TB_DIR/rm.err" || rc=$?
+[[ $rc == 2 ]] && grep -q 'last verified domain' "$TB_DIR/rm.err" && ok "domains remove refuses the last domain while only is on" \
+    || not_ok "domains remove of the last domain (rc=$rc)"
 N=$((N + 1))
 message "$MSG" "From: Sender <news@rejnospf.test>"
 deliver 250 exempt bounce@rejnospf.test "exempt account is not checked"
@@ -210,6 +216,7 @@ N=$((N + 1))
 message "$MSG" "From: Sender <news@rejnospf.test>"
 deliver 250 dryacct bounce@rejnospf.test "dry run: would be refused, accepted"
 grep -q 'account=dryacct .*action=would-reject reason=dmarc' "$SG_LOG" && ok "[$N] dry run logged would-reject" || not_ok "[$N] dry run logged"
+t 451 spftemp.test b@spftemp.test "SPF temporary error (SERVFAIL in an include) leaves p=reject open: 451 4.7.0"
 t 451 servfail.test cust@esp.test "DNS SERVFAIL for the policy: 451 4.7.0"
 expect "$OUT" 'cannot check the DMARC policy of servfail\.test' "[$N] the tempfail reply says why"
 

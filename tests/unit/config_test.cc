@@ -198,6 +198,7 @@ TEST(ParseConfig, GoodVariants) {
                     "exempt_accounts = [\"Alice\"]\nupstream = [\"127.0.0.1@5353\", \"::1\"]\n"
                     "dns_timeout_ms = 10\ntest_tld = true\n"},
       {"dmarc_off", "[dmarc]\nmode = \"off\"\n"},
+      {"dmarc_helo", "[dmarc]\nhelo_name = \"mx1.esp.example\"\n[replies]\ndmarc_reject_inbound = \"no\"\n"},
   };
   for (const auto& c : cases) {
     auto r = ParseConfig(c.text, "t.conf");
@@ -242,6 +243,7 @@ const std::vector<BadCase> kBadCases = {
     {"dmarc_signing_bad", "[dmarc]\nsigning_domains = [\"a..b\"]\n", "t.conf:2: dmarc.signing_domains: not a domain"},
     {"dmarc_upstream_port", "[dmarc]\nupstream = [\"127.0.0.1@99999\"]\n", "t.conf:2: dmarc.upstream: expected ADDRESS"},
     {"dmarc_upstream_name", "[dmarc]\nupstream = [\"dns.google\"]\n", "t.conf:2: dmarc.upstream: expected ADDRESS"},
+    {"dmarc_helo_bad", "[dmarc]\nhelo_name = \"mx 1\"\n", "t.conf:2: dmarc.helo_name: expected a host name"},
     {"dmarc_timeout_low", "[dmarc]\ndns_timeout_ms = 5\n", "t.conf:2: dmarc.dns_timeout_ms: value 5 out of range"},
     {"dmarc_authserv_space", "[dmarc]\nauthserv_id = \"mx example\"\n", "t.conf:2: dmarc.authserv_id: expected a host name"},
     {"dmarc_reply_multiline", "[replies]\ndmarc_reject = \"a\\nb\"\n", "t.conf:2: replies.dmarc_reject: a reply text must be one line"},

@@ -268,7 +268,7 @@ TEST_F(DnsTest, PositiveAnswerServedFromCacheWithoutServer) {
   ASSERT_EQ(second.rcode, Rcode::kOk) << second.error;
   EXPECT_EQ(second.txt, (std::vector<std::string>{"kept"}));
   EXPECT_LE(second.ttl, first.ttl);
-  EXPECT_FALSE(second.wire.empty());
+  EXPECT_TRUE(second.wire.empty());  // the answer cache keeps no wire copy
   // Not cached: another name now fails (the server really is gone).
   DnsAnswer other = resolver_->Lookup("multi.example.com", kTypeTxt, 300ms);
   EXPECT_EQ(other.rcode, Rcode::kTempFail);
@@ -366,6 +366,23 @@ TEST_F(DnsTest, AnswerCacheServesRepeatsWithoutLibunbound) {
   const uint64_t before = resolver_->stats().lookups;
   EXPECT_EQ(resolver_->Txt("nx.example.com").rcode, Rcode::kNxDomain);
   EXPECT_EQ(resolver_->stats().lookups, before);
+  EXPECT_TRUE(resolver_->IsCached("nx.example.com.", kTypeTxt));
+  EXPECT_FALSE(resolver_->IsCached("nx.example.com", kTypeA));
+}
+
+TEST_F(DnsTest, AnswerCacheBoundedInBytes) {
+  // A budget of 64 KiB keeps answers of up to 1 KiB; the 4 KiB TXT record is
+  // answered but not kept, and a flood of names never grows past the budget.
+  ResolverOptions o;
+  o.answer_cache_bytes = 64 << 10;
+  std::unique_ptr<Resolver> r = MakeResolver(o);
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->Txt("big.example.com").rcode, Rcode::kOk);
+  EXPECT_FALSE(r->IsCached("big.example.com", kTypeTxt));
+  for (int round = 0; round < 3; ++round) {
+    for (int n = 0; n < 16; ++n) ASSERT_EQ(r->Txt("conc" + std::to_string(n) + ".example.com").rcode, Rcode::kOk);
+  }
+  EXPECT_GE(r->stats().cache_hits, 32u);
 }
 
 // After the upstream stopped answering (timeouts), the resolver uses it again
