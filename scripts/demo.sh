@@ -5,7 +5,9 @@
 # nobody@example.com), and senderguard-tail following Postfix's log. It creates a few demo
 # accounts and sends a short workload whose replies show an accepted message, a quota tempfail
 # naming its reset time, a suspended account's refusal and a suppressed recipient's refusal;
-# then bounces that the tailer turns into a reputation and a global suppression; then prints
+# then bounces that the tailer turns into a reputation and a global suppression; then a message
+# whose From: domain would fail DMARC at the receiver (refused), and the same account's own
+# verified domain (passes), with dnsmasq serving the DNS on loopback; then prints
 # `senderguardctl list`.
 # It keeps running (try your own swaks commands) until Ctrl-C, or exits at once with --once.
 # Everything lives in a temp dir and is removed on exit; the system's Postfix is not touched.
@@ -20,6 +22,26 @@ scripts/setup.sh >/dev/null
 tb_init
 CONF=$TB_DIR/senderguard.conf
 SOCK=$TB_DIR/milter.sock
+# The DNS the receivers would see, served by dnsmasq on loopback: yahoo.example and
+# dave.example publish DMARC p=reject; every other name under example. does not exist.
+DNS_PORT=$(_tb_free_port "$TB_SMTP_PORT")
+cat >"$TB_DIR/dnsmasq.conf" <<EOF2
+port=$DNS_PORT
+listen-address=127.0.0.1
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+user=nobody
+group=nogroup
+local=/example/
+local-ttl=300
+txt-record=_dmarc.yahoo.example,"v=DMARC1; p=reject"
+txt-record=yahoo.example,"v=spf1 ip4:198.51.100.7 -all"
+txt-record=_dmarc.dave.example,"v=DMARC1; p=reject"
+EOF2
+dnsmasq -k -C "$TB_DIR/dnsmasq.conf" 2>"$TB_DIR/log/dnsmasq.log" &
+tb_track_pid $!
 cat >"$CONF" <<EOF2
 [store]
 path = "$TB_DIR/store"
@@ -33,7 +55,12 @@ source = "$TB_LOG"
 rules = "$PWD/conf/bounce-rules.conf"
 poll_interval_ms = 100
 [dmarc]
-mode = "off"
+mode = "outbound"
+egress = ["192.0.2.10"]
+signing_domains = ["esp.example"]
+authserv_id = "demo.senderguard.example"
+upstream = ["127.0.0.1@$DNS_PORT"]
+dns_timeout_ms = 2000
 EOF2
 # The receivers: Gmail's "no such user" for nobody@example.com, everything else accepted.
 printf '%s\n' 'nobody@example.com rcpt 550 5.1.1 The email account that you tried to reach does not exist. https://support.google.com/mail/?p=NoSuchUser - gsmtp' \
@@ -78,6 +105,14 @@ ctl show carol | sed -n '/^tier/,/^outcomes/p'
 say "... and nobody@example.com is now suppressed for everyone: alice is refused at RCPT"
 ctl suppress check nobody@example.com || true
 show --xclient "LOGIN=alice" --from news@alice.example --to nobody@example.com
+
+say "6. dave sends From: someone@yahoo.example, which publishes DMARC p=reject: refused at end of DATA"
+show --xclient "LOGIN=dave" --from dave@esp.example --to friend@example.org \
+  --header "From: Someone <someone@yahoo.example>"
+say "7. dave verifies his own domain (senderguardctl domains add dave dave.example); it publishes p=reject too, and passes: the platform signs for it"
+ctl domains add dave dave.example
+show --xclient "LOGIN=dave" --from dave@esp.example --to friend@example.org \
+  --header "From: Dave <news@dave.example>"
 
 sleep 0.5
 say "senderguardctl list"
