@@ -237,25 +237,29 @@ EOF
     SG_SOCK=$d/sg.sock
 }
 
-# Phase (d): the same milter and store with [dmarc] mode = "outbound", and a DNS server.
+# Phase (d): the same milter and store with [dmarc] mode = "outbound", and a DNS server:
+# dnsmasq authoritative for test. (negative answers carry the SOA, so they are cached for its
+# TTL as real ones are), each bench-N.test publishing DMARC p=reject and SPF for the egress.
 phase_dmarc() {
-    local d=$TB_DIR/sg conf=$TB_DIR/sg/senderguard-dmarc.toml zone=$TB_DIR/dns.data i port pid
-    : >"$zone"
-    for ((i = 1; i <= PROCS; i++)); do
-        printf 'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR AA RD RA NOERROR\nSECTION QUESTION\n%s. IN TXT\nSECTION ANSWER\n%s. 3600 IN TXT "%s"\nENTRY_END\n' \
-            "_dmarc.bench-$i.test" "_dmarc.bench-$i.test" "v=DMARC1; p=reject" \
-            "bench-$i.test" "bench-$i.test" "v=spf1 ip4:192.0.2.10 -all" >>"$zone"
-    done
-    printf 'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR AA RD RA NXDOMAIN\nSECTION AUTHORITY\ntest. 3600 IN SOA ns.test. h.test. 1 3600 600 86400 3600\nENTRY_END\n' >>"$zone"
-    ldns-testns -r "$zone" >"$TB_DIR/log/dns.log" 2>&1 &
+    local d=$TB_DIR/sg conf=$TB_DIR/sg/senderguard-dmarc.toml dns=$TB_DIR/dnsmasq.conf i port pid
+    port=$(_tb_free_port "$TB_SMTP_PORT")
+    {
+        printf 'port=%s\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\nno-poll\n' "$port"
+        printf 'user=nobody\ngroup=nogroup\nauth-server=ns.test,127.0.0.1\nauth-zone=test\nauth-ttl=3600\n'
+        printf 'auth-soa=1,hostmaster.test,1200,120,604800\nlocal-ttl=3600\n'
+        for ((i = 1; i <= PROCS; i++)); do
+            printf 'txt-record=_dmarc.bench-%s.test,"v=DMARC1; p=reject"\n' "$i"
+            printf 'txt-record=bench-%s.test,"v=spf1 ip4:192.0.2.10 -all"\n' "$i"
+        done
+    } >"$dns"
+    dnsmasq -k -C "$dns" 2>"$TB_DIR/log/dnsmasq.log" &
     pid=$!
     tb_track_pid "$pid"
     for ((i = 0; i < 100; i++)); do
-        port=$(sed -n 's/.*Listening on port \([0-9][0-9]*\).*/\1/p' "$TB_DIR/log/dns.log" | head -n 1)
-        [[ -n $port ]] && break
+        [[ -n $(ss -Hlun "( sport = :$port )" 2>/dev/null) ]] && break
         sleep 0.1
     done
-    [[ -n $port ]] || { NOTE[d]="ldns-testns did not start"; return 1; }
+    [[ -n $(ss -Hlun "( sport = :$port )" 2>/dev/null) ]] || { NOTE[d]="dnsmasq did not start"; return 1; }
     sed -e "s#$d/sg.sock#$d/sg-dmarc.sock#" -e '/^\[dmarc\]/,$d' "$d/senderguard.toml" >"$conf"
     printf '[dmarc]\nmode = "outbound"\negress = ["192.0.2.10"]\nupstream = ["127.0.0.1@%s"]\ntest_tld = true\n' "$port" >>"$conf"
     "$BIN_DIR/senderguard-milter" -c "$conf" >"$d/milter-dmarc.log" 2>&1 </dev/null &
