@@ -4,6 +4,8 @@
 // A verified domain counts, in outbound DMARC mode, as a domain the platform
 // signs for on the account's mail; with "only on", the milter refuses any
 // other From: domain for the account (550 5.7.1).
+#include <libpsl.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -20,6 +22,12 @@ std::string Domain(const std::string& raw) {
   if (!d || d->find('.') == std::string::npos) {
     throw Failure{kExitUsage, "not a domain name: \"" + raw + "\" (e.g. mail.example.com)"};
   }
+  // A public suffix ("co.uk", "github.io") is nobody's to verify: every
+  // domain under it would count as the account's.
+  psl_ctx_t* psl = psl_latest(nullptr);
+  const bool suffix = psl != nullptr && psl_is_public_suffix2(psl, d->c_str(), PSL_TYPE_ANY) != 0;
+  if (psl != nullptr) psl_free(psl);
+  if (suffix) throw Failure{kExitUsage, *d + " is a public suffix, not a domain an account can own"};
   return *d;
 }
 

@@ -220,6 +220,8 @@ class Resolver {
   bool IsCached(std::string_view name, uint16_t type);
 
   ResolverStats stats() const;
+  // The default per-lookup timeout.
+  std::chrono::milliseconds timeout() const { return timeout_; }
 
  private:
   struct Waiter;

@@ -18,6 +18,8 @@ extern "C" {
 #include <spf2/spf_dns_rr.h>
 }
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -129,6 +131,7 @@ struct CheckState {
   bool guarded = false;
   std::string stop_reason;
   std::string temp_failure;  // the first temporary DNS failure
+  std::chrono::steady_clock::time_point deadline;  // kCheckTimeBudget from the start
 };
 
 // The check running on this thread; libspf2 calls the layer synchronously
@@ -286,7 +289,17 @@ SPF_dns_rr_t* LayerLookup(SPF_dns_server_t* layer, const char* domain, ns_type t
   // names nothing.
   if (!dns::ValidQueryName(name)) return Empty(layer, domain, type, HOST_NOT_FOUND);
 
-  const DnsAnswer a = static_cast<dns::Resolver*>(layer->hook)->Lookup(name, qtype);
+  auto* resolver = static_cast<dns::Resolver*>(layer->hook);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      st->deadline - std::chrono::steady_clock::now());
+  if (left < std::chrono::milliseconds(10)) {
+    if (st->temp_failure.empty()) {
+      st->temp_failure = "SPF check ran out of its " +
+                         std::to_string(kCheckTimeBudget.count() / 1000) + " s budget";
+    }
+    return Empty(layer, domain, type, TRY_AGAIN);
+  }
+  const DnsAnswer a = resolver->Lookup(name, qtype, std::min(left, resolver->timeout()));
   SPF_dns_rr_t* rr = nullptr;
   switch (a.rcode) {
     case Rcode::kTempFail:
@@ -589,6 +602,7 @@ SpfCheck Checker::CheckMailFrom(std::string_view ip, std::string_view helo,
   }
 
   CheckState st;
+  st.deadline = std::chrono::steady_clock::now() + kCheckTimeBudget;
   t_check = &st;
   SPF_response_t* raw = nullptr;
   const SPF_errcode_t err = SPF_request_query_mailfrom(request.get(), &raw);

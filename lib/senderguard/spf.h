@@ -84,6 +84,7 @@
 // an injected Logger.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -97,6 +98,10 @@ namespace senderguard::spf {
 
 inline constexpr int kMaxDnsTerms = 10;            // RFC 7208 §4.6.4
 inline constexpr int kMaxVoidLookups = 2;          // RFC 7208 §4.6.4
+// The whole check's time budget (RFC 7208 §4.6.4: "at least 20 seconds"):
+// each lookup waits at most what is left of it, and a check that runs out
+// is temperror. Bounds what a slow zone (a sender's) can hold a thread.
+inline constexpr std::chrono::milliseconds kCheckTimeBudget{20000};
 inline constexpr size_t kMaxMacroTermBytes = 128;  // CVE-2023-42118 guard, see above
 // Input caps. RFC 5321 §4.5.3.1 allows a 255-byte domain and a 256-byte
 // path; the sender cap is above Postfix's 2048-byte SMTP line limit, so no

@@ -205,6 +205,8 @@ message "$MSG" "From: Brand <news@none.test>"
 deliver 550 brand cust@esp.test "domains only: an unverified From: domain"
 expect "$OUT" 'From: domain none\.test is not verified for account brand' "[$N] the reply names the domain and account"
 sgctl domains list brand | grep -qx 'brand-own.test' && ok "domains list shows the domain" || not_ok "domains list"
+rc=0; sgctl domains add brand co.uk >/dev/null 2>&1 || rc=$?
+[[ $rc == 2 ]] && ok "domains add refuses a public suffix (co.uk)" || not_ok "domains add co.uk (rc=$rc)"
 rc=0; sgctl domains remove brand brand-own.test >/dev/null 2>"$TB_DIR/rm.err" || rc=$?
 [[ $rc == 2 ]] && grep -q 'last verified domain' "$TB_DIR/rm.err" && ok "domains remove refuses the last domain while only is on" \
     || not_ok "domains remove of the last domain (rc=$rc)"
