@@ -22,9 +22,13 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -45,6 +49,10 @@ std::atomic<bool> g_stop{false};
 extern "C" void OnSignal(int) { g_stop = true; }
 
 constexpr size_t kChunkLines = 8192;
+// Lines per commit when following: several reads of kChunkLines at most,
+// when they are there. Larger commits rewrite the same pages (an account's
+// day, the position) fewer times.
+constexpr size_t kCommitLines = 16384;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -112,9 +120,10 @@ int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRu
 }
 
 // Commits batches on a thread of its own, in order, one at a time, so the
-// next chunk is read and classified while the previous one is written (the
-// two halves of the work then use both cores). Each batch carries its own
-// position: whatever is committed is consistent with it.
+// next chunk is attributed while the previous one is written (and read and
+// classified on the ChunkReader's thread: three stages over the cores).
+// Each batch carries its own position: whatever is committed is consistent
+// with it.
 class Committer {
  public:
   Committer(sg::LmdbStore* store, sg::Logger* logger, sg::ReputationConfig rep)
@@ -174,6 +183,178 @@ class Committer {
   bool ok_ = true;
 };
 
+// A chunk of the source, read and parsed: its own copy of the lines' bytes
+// (the source's buffer moves on), the parse, and the position after it.
+struct Chunk {
+  std::string bytes;
+  std::vector<sg::RawLine> lines;
+  sg::ParsedChunk parsed;
+  std::string position;
+};
+
+// Reads the source in chunks and parses them (sg::LineParser: parse,
+// timestamps, bounce classification), for the attribution thread, in log
+// order. Threaded, it runs on a thread of its own up to kAhead chunks
+// ahead, so that reading and parsing use one core while attribution (and
+// the committer) use the other; not threaded, Next() reads inline (the
+// journal: an sd_journal stays on the thread that opened it).
+// The source's in-memory position moves on as chunks are handed out; the
+// stored position moves only with the commit of each chunk's batch, so a
+// chunk read but not committed is read again after a restart.
+template <typename Source>
+class ChunkReader {
+ public:
+  static constexpr size_t kAhead = 2;
+
+  ChunkReader(Source* src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
+              sg::Logger* logger, bool threaded)
+      : src_(src), once_(once), cfg_(cfg), logger_(logger), parser_(&rules, cfg.tail_tz),
+        threaded_(threaded) {
+    for (size_t i = 0; i < kAhead + 1; ++i) free_.push_back(std::make_unique<Chunk>());
+    if (threaded_) thread_ = std::thread([this] { Run(); });
+  }
+  ~ChunkReader() { Stop(); }
+
+  // The next chunk in log order, or null at the end (then rc() says why:
+  // 0, or 74 after a read error with --once). Return it with Recycle.
+  std::unique_ptr<Chunk> Next() {
+    if (!threaded_) {
+      std::unique_ptr<Chunk> c = std::move(free_.front());
+      free_.pop_front();
+      if (ReadOne(c.get())) return c;
+      free_.push_back(std::move(c));
+      return nullptr;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !full_.empty() || ended_; });
+    if (full_.empty()) return nullptr;
+    std::unique_ptr<Chunk> c = std::move(full_.front());
+    full_.pop_front();
+    return c;
+  }
+  void Recycle(std::unique_ptr<Chunk> c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(c));
+    cv_.notify_all();
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  int rc() const { return rc_; }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::unique_ptr<Chunk> c;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !free_.empty() || stop_; });
+        if (stop_) break;
+        c = std::move(free_.front());
+        free_.pop_front();
+      }
+      const bool got = ReadOne(c.get());
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!got) break;
+      full_.push_back(std::move(c));
+      cv_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+
+  bool Stopping() {
+    if (g_stop) return true;
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+
+  // Fills *c with the next chunk; false at the end (once: nothing more to
+  // read; following: stopping). A chunk gathers several reads of the source
+  // (up to kCommitLines lines), as many as there are without waiting: fewer,
+  // larger commits.
+  bool ReadOne(Chunk* c) {
+    c->bytes.clear();
+    c->lines.clear();
+    lens_.clear();
+    for (;;) {
+      if (Stopping()) return false;
+      sg::Status st = src_->Read(&lines_, std::min(kChunkLines, kCommitLines - lens_.size()));
+      if (!st.ok()) {
+        logger_->Log(sg::Logger::Level::kError, sg::KvLine()
+                                                    .Add("source", src_->Key())
+                                                    .Add("action", "read-error")
+                                                    .Add("error", st.message())
+                                                    .str());
+        if (!lens_.empty()) break;  // hand out what was read; the error comes back
+        if (once_) {
+          rc_ = 74;  // EX_IOERR
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      if (lines_.empty()) {
+        if (!lens_.empty()) break;
+        if (once_) return false;
+        if constexpr (std::is_same_v<Source, JournalSource>) {
+          src_->Wait(cfg_.tail_poll_ms);
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.tail_poll_ms));
+        }
+        continue;
+      }
+      // Copies: the source's buffer moves on at Advance.
+      for (const auto& l : lines_) {
+        c->bytes.append(l.text);
+        c->bytes.append(l.program);
+        lens_.push_back(Lens{l.text.size(), l.program.size(), l.time});
+      }
+      c->position = src_->PendingPosition();
+      src_->Advance();
+      if (lens_.size() >= kCommitLines) break;
+    }
+    const char* at = c->bytes.data();
+    c->lines.reserve(lens_.size());
+    for (const Lens& l : lens_) {
+      sg::RawLine r;
+      r.text = std::string_view(at, l.text);
+      at += l.text;
+      if (l.program != 0) r.program = std::string_view(at, l.program);
+      at += l.program;
+      r.time = l.time;
+      c->lines.push_back(r);
+    }
+    parser_.Parse(c->lines, Now(), &c->parsed);
+    return true;
+  }
+
+  struct Lens {
+    size_t text, program;
+    int64_t time;
+  };
+  Source* src_;
+  const bool once_;
+  const sg::Config& cfg_;
+  sg::Logger* logger_;
+  sg::LineParser parser_;
+  std::vector<sg::RawLine> lines_;
+  std::vector<Lens> lens_;
+  const bool threaded_;
+  int rc_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Chunk>> free_, full_;
+  bool stop_ = false, ended_ = false;
+  std::thread thread_;
+};
+
 template <typename Source>
 int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
            sg::LmdbStore* store, sg::Logger* logger) {
@@ -183,46 +364,28 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   fs.reputation = cfg.reputation;
   sg::FeedbackEngine engine(store, &rules, fs);
   Committer committer(store, logger, cfg.reputation);
-  std::vector<sg::RawLine> lines;
   auto last_stats = std::chrono::steady_clock::now();
   uint64_t lines_at_stats = 0;
   int64_t newest = 0;
   const std::string actor = "senderguard-tail";
-  int rc = 0;
+  const std::string key = src.Key();
+  ChunkReader<Source> reader(&src, once, cfg, rules, logger,
+                             !std::is_same_v<Source, JournalSource>);
   for (;;) {
-    sg::Status st = src.Read(&lines, kChunkLines);
-    if (!st.ok()) {
-      logger->Log(sg::Logger::Level::kError,
-                  sg::KvLine().Add("source", src.Key()).Add("action", "read-error").Add("error", st.message()).str());
-      if (once) {
-        rc = 74;  // EX_IOERR
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      continue;
-    }
-    if (lines.empty()) {
-      if (!committer.Wait()) return 75;
-      if (once || g_stop) break;
-      if constexpr (std::is_same_v<Source, JournalSource>) {
-        src.Wait(cfg.tail_poll_ms);
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(cfg.tail_poll_ms));
-      }
-      continue;
-    }
-    const int64_t now = Now();
+    std::unique_ptr<Chunk> chunk = reader.Next();
+    if (chunk == nullptr) break;
     sg::FeedbackBatch batch;
-    batch.source = src.Key();
-    batch.position = src.PendingPosition();
+    batch.source = key;
+    batch.position = std::move(chunk->position);
     batch.suppress_after = cfg.suppress_after_hard_bounces;
     batch.review_days = cfg.reputation.window_days;
-    batch.now = now;
+    batch.now = chunk->parsed.now;
     batch.actor = actor;
     // Reads of the store may fail (map being resized by another process...):
     // retry the same lines, nothing was appended.
+    sg::Status st;
     for (int attempt = 0;; ++attempt) {
-      st = engine.Process(lines, now, &batch, nullptr);
+      st = engine.Apply(chunk->parsed, &batch, nullptr);
       if (st.ok() || g_stop) break;
       logger->Log(sg::Logger::Level::kError,
                   sg::KvLine().Add("action", "store-read-error").Add("error", st.message()).str());
@@ -232,9 +395,9 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
       batch.review_only.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
     }
+    // The batch holds copies: the chunk's bytes may go.
+    reader.Recycle(std::move(chunk));
     if (!st.ok()) break;
-    // The batch holds copies: the lines' buffer may go.
-    src.Advance();
     for (const auto& e : batch.events) newest = std::max(newest, e.time);
     if (!committer.Submit(std::move(batch))) return 75;  // EX_TEMPFAIL: position not moved
     const auto t = std::chrono::steady_clock::now();
@@ -244,7 +407,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
       logger->Log(sg::Logger::Level::kInfo,
                   sg::KvLine()
                       .Add("action", "stats")
-                      .Add("source", src.Key())
+                      .Add("source", key)
                       .Add("lines", std::to_string(s.lines))
                       .Add("lines_per_s", std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
                       .Add("outcomes", std::to_string(s.outcomes))
@@ -256,6 +419,8 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
       lines_at_stats = s.lines;
     }
   }
+  reader.Stop();
+  const int rc = reader.rc();
   if (!committer.Wait()) return 75;
   store->Flush();
   const auto& s = engine.stats();

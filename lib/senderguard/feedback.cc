@@ -65,17 +65,71 @@ DayCountsRecord ToRecord(const DayCounts& d) {
 }
 
 FeedbackEngine::FeedbackEngine(Store* store, const BounceRules* rules, FeedbackSettings settings)
-    : store_(store), rules_(rules), settings_(std::move(settings)) {}
+    : store_(store),
+      rules_(rules),
+      settings_(std::move(settings)),
+      parser_(rules, settings_.tz) {}
 
-FeedbackEngine::Cached* FeedbackEngine::Find(std::string_view qid) {
-  auto it = cache_.find(std::string(qid));
-  return it == cache_.end() ? nullptr : &it->second;
+// ---- the queue-id cache
+
+namespace {
+constexpr size_t kMinSlots = size_t{1} << 16;
+uint64_t HashId(std::string_view id) { return detail::QueueIdHash(id); }
+// The slot's tag: the hash's high half (never 0 together with an index).
+uint64_t Tag(uint64_t h) { return (h >> 32) << 32; }
+}  // namespace
+
+FeedbackEngine::Cached* FeedbackEngine::CacheTable::Find(std::string_view id, uint64_t h) {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const uint64_t s = slots_[i];
+    if (s == 0) return nullptr;
+    if ((s >> 32) == (h >> 32)) {
+      Cached& c = entries_[(s & 0xffffffffu) - 1];
+      if (c.entry.queue_id == id) return &c;
+    }
+  }
 }
 
-void FeedbackEngine::Remember(const QueueEntry& q, bool stub) {
-  // Never erases: callers hold pointers into the cache (std::unordered_map
-  // keeps them valid across inserts). Process trims it between chunks.
-  cache_[q.queue_id] = Cached{q, stub};
+void FeedbackEngine::CacheTable::Put(QueueEntry q, bool stub) {
+  const uint64_t h = HashId(q.queue_id);
+  if (Cached* c = Find(q.queue_id, h)) {
+    c->entry = std::move(q);
+    c->stub = stub;
+    return;
+  }
+  // At most half full: short probes.
+  if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
+  entries_.push_back(Cached{std::move(q), stub});
+  const size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = Tag(h) | static_cast<uint64_t>(entries_.size());
+}
+
+void FeedbackEngine::CacheTable::Grow() {
+  std::vector<uint64_t> old = std::move(slots_);
+  slots_.assign(std::max(kMinSlots, old.size() * 2), 0);
+  const size_t mask = slots_.size() - 1;
+  for (uint64_t s : old) {
+    if (s == 0) continue;
+    const uint64_t h = HashId(entries_[(s & 0xffffffffu) - 1].entry.queue_id);
+    size_t i = h & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+void FeedbackEngine::CacheTable::Clear() {
+  entries_.clear();
+  std::fill(slots_.begin(), slots_.end(), 0);
+}
+
+void FeedbackEngine::Remember(QueueEntry q, bool stub) {
+  // Never erases: callers hold pointers into the cache (the table keeps
+  // them valid across inserts). Process trims it between chunks.
+  cache_.Put(std::move(q), stub);
 }
 
 Status FeedbackEngine::Lookup(const std::vector<std::string>& ids) {
@@ -83,7 +137,10 @@ Status FeedbackEngine::Lookup(const std::vector<std::string>& ids) {
   auto got = store_->GetQueueEntries(ids);
   if (!got.ok()) return got.status();
   for (auto& e : got.value()) {
-    if (e) Remember(*e, e->account.empty());
+    if (e) {
+      const bool stub = e->account.empty();
+      Remember(std::move(*e), stub);
+    }
   }
   return Status::Ok();
 }
@@ -121,65 +178,119 @@ bool FeedbackEngine::Link(Cached* c, FeedbackBatch* batch) {
   return false;
 }
 
-Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
-                               FeedbackBatch* batch, std::vector<Outcome>* outcomes) {
-  // Bounded memory: forget what is cached between chunks (misses re-read
-  // the store), never while a chunk holds pointers into it.
-  if (cache_.size() >= kMaxCache) cache_.clear();
-  struct Item {
-    PostfixLine p;
-    int64_t time;
-  };
-  std::vector<Item> items;
-  items.reserve(lines.size());
-  std::vector<std::string> missing;
-  std::unordered_set<std::string_view> asked;
+LineParser::LineParser(const BounceRules* rules, cctz::time_zone tz)
+    : rules_(rules), tz_(std::move(tz)) {}
+
+void LineParser::Parse(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out) {
+  out->items.clear();
+  out->items.reserve(lines.size());
+  out->now = now;
+  out->counts = EngineStats{};
+  EngineStats& n = out->counts;
   for (const RawLine& raw : lines) {
-    ++stats_.lines;
+    ++n.lines;
     PostfixLine p = raw.program.empty() ? ParsePostfixLine(raw.text)
                                         : ParsePostfixMessage(raw.program, raw.text);
     if (p.kind == PostfixEvent::kNone) {
-      if (p.skip == PostfixSkip::kMalformed) ++stats_.malformed;
-      if (p.skip == PostfixSkip::kBadBytes) ++stats_.bad_bytes;
-      if (p.skip == PostfixSkip::kTooLong) ++stats_.too_long;
+      if (p.skip == PostfixSkip::kMalformed) ++n.malformed;
+      if (p.skip == PostfixSkip::kBadBytes) ++n.bad_bytes;
+      if (p.skip == PostfixSkip::kTooLong) ++n.too_long;
       continue;
     }
     if (p.kind == PostfixEvent::kQueueActive) {
-      // A null-sender message: if the milter never saw it, it is Postfix's
-      // own (a bounce or delay notice), whatever order the bounce daemon's
-      // "notification" line and the delivery lines reach the log in.
+      // Only a null sender matters (FeedbackEngine::Apply).
       if (p.sender.empty() && p.queue_id.size() <= 100) {
-        if (null_sender_.size() >= kMaxNotices) null_sender_.clear();
-        null_sender_.insert(std::string(p.queue_id));
+        out->items.emplace_back();
+        out->items.back().p = p;
+        out->items.back().queue_id_hash = detail::QueueIdHash(p.queue_id);
       }
       continue;
     }
-    ++stats_.used;
+    ++n.used;
     int64_t t = raw.time;
     if (t == 0) {
       if (p.timestamp == last_ts_ && !last_ts_.empty()) {
         t = last_ts_value_;
       } else {
-        auto parsed = ParseSyslogTime(p.timestamp, now, settings_.tz);
+        auto parsed = ParseSyslogTime(p.timestamp, now, tz_);
         t = parsed ? *parsed : now;
         last_ts_.assign(p.timestamp);
         last_ts_value_ = t;
       }
     }
-    auto want = [&](std::string_view id) {
-      if (id.empty() || id.size() > 100) return;
-      const Cached* c = Find(id);
-      if (c != nullptr && !c->stub) return;
-      if (asked.insert(id).second) missing.emplace_back(id);
-    };
-    if (p.kind != PostfixEvent::kNotification) want(p.queue_id);
-    if (p.kind == PostfixEvent::kDelivery && p.delivery == DeliveryStatus::kSent) {
-      want(QueuedAs(p.reply));
+    out->items.emplace_back();
+    ParsedChunk::Item& it = out->items.back();
+    it.p = p;
+    it.time = t;
+    if (p.kind == PostfixEvent::kDelivery && p.delivery != DeliveryStatus::kDeliverable &&
+        p.delivery != DeliveryStatus::kUndeliverable && p.delivery != DeliveryStatus::kOther) {
+      it.cl = rules_->Classify(p.delivery, p.dsn, p.reply);
+      if (p.delivery == DeliveryStatus::kSent) it.queued_as = QueuedAs(p.reply);
     }
-    items.push_back(Item{p, t});
+    it.queue_id_hash = detail::QueueIdHash(p.queue_id);
+    if (!p.new_queue_id.empty()) it.new_queue_id_hash = detail::QueueIdHash(p.new_queue_id);
+    if (!it.queued_as.empty()) it.queued_as_hash = detail::QueueIdHash(it.queued_as);
   }
+}
+
+Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
+                               FeedbackBatch* batch, std::vector<Outcome>* outcomes) {
+  parser_.Parse(lines, now, &parsed_);
+  return Apply(parsed_, batch, outcomes);
+}
+
+Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
+                             std::vector<Outcome>* outcomes) {
+  const int64_t now = chunk.now;
+  // Bounded memory: forget what is cached between chunks (misses re-read
+  // the store), never while a chunk holds pointers into it.
+  if (cache_.size() >= kMaxCache) cache_.Clear();
+  std::vector<std::pair<uint64_t, std::string_view>> wanted;  // (hash, id)
+  size_t deliveries = 0;
+  // What the first pass found for each item's queue id: the entry stays
+  // where it is for the whole chunk (updated in place, never erased), so
+  // the second pass looks up again only the ids not found here.
+  hints_.assign(chunk.items.size(), nullptr);
+  for (size_t i = 0; i < chunk.items.size(); ++i) {
+    const ParsedChunk::Item& it = chunk.items[i];
+    const PostfixLine& p = it.p;
+    if (p.kind == PostfixEvent::kQueueActive) {
+      // A null-sender message: if the milter never saw it, it is Postfix's
+      // own (a bounce or delay notice), whatever order the bounce daemon's
+      // "notification" line and the delivery lines reach the log in.
+      if (null_sender_.size() >= kMaxNotices) null_sender_.Clear();
+      null_sender_.Insert(p.queue_id, it.queue_id_hash);
+      continue;
+    }
+    auto want = [&](std::string_view id, uint64_t h) -> Cached* {
+      if (id.empty() || id.size() > 100) return nullptr;
+      Cached* c = Find(id, h);
+      if (c == nullptr || c->stub) wanted.emplace_back(h, id);
+      return c;
+    };
+    if (p.kind != PostfixEvent::kNotification) hints_[i] = want(p.queue_id, it.queue_id_hash);
+    if (p.kind == PostfixEvent::kDelivery) {
+      ++deliveries;
+      want(it.queued_as, it.queued_as_hash);
+    }
+  }
+  // Each id once (the order does not matter to Lookup).
+  // Sorted by hash only: the same id lands next to itself without comparing
+  // bytes; ids that share a hash may stay twice, which costs a lookup.
+  std::sort(wanted.begin(), wanted.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::vector<std::string> missing;
+  missing.reserve(wanted.size());
+  for (const auto& w : wanted) missing.emplace_back(w.second);
   Status st = Lookup(missing);
   if (!st.ok()) return st;
+  batch->events.reserve(batch->events.size() + deliveries);
+  stats_.lines += chunk.counts.lines;
+  stats_.used += chunk.counts.used;
+  stats_.malformed += chunk.counts.malformed;
+  stats_.bad_bytes += chunk.counts.bad_bytes;
+  stats_.too_long += chunk.counts.too_long;
 
   // From here on nothing fails: the batch is only appended to.
   auto event_for = [&](const std::string& account, int64_t t) -> FeedbackEvent& {
@@ -189,14 +300,17 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
     e.time = t;
     return e;
   };
-  for (Item& it : items) {
+  for (size_t i = 0; i < chunk.items.size(); ++i) {
+    const ParsedChunk::Item& it = chunk.items[i];
     const PostfixLine& p = it.p;
-    const std::string qid(p.queue_id);
+    const std::string_view qid = p.queue_id;
+    const uint64_t qh = it.queue_id_hash;
+    auto find = [&]() { return hints_[i] != nullptr ? hints_[i] : Find(qid, qh); };
     switch (p.kind) {
       case PostfixEvent::kMessageId: {
-        if (Find(qid) != nullptr) break;
+        if (find() != nullptr) break;
         QueueEntry stub;
-        stub.queue_id = qid;
+        stub.queue_id = std::string(qid);
         stub.time = it.time;
         stub.last_event = it.time;
         stub.message_id = std::string(p.message_id.substr(0, 998));
@@ -205,17 +319,17 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         break;
       }
       case PostfixEvent::kNotification:
-        if (notices_.size() >= kMaxNotices) notices_.clear();
-        notices_.insert(std::string(p.new_queue_id));
+        if (notices_.size() >= kMaxNotices) notices_.Clear();
+        notices_.Insert(p.new_queue_id, it.new_queue_id_hash);
         break;
       case PostfixEvent::kRemoved: {
-        pending_.erase(qid);
-        notices_.erase(qid);
-        null_sender_.erase(qid);
+        pending_.Erase(qid, qh);
+        notices_.Erase(qid, qh);
+        null_sender_.Erase(qid, qh);
         // Queue-map entries expire 7 days after their last event. Rewrite
         // the entry only when that moves by more than a day: a message
         // delivered the day it was accepted costs no write here.
-        Cached* c = Find(qid);
+        Cached* c = find();
         if (c != nullptr && !c->stub &&
             it.time - std::max(c->entry.time, c->entry.last_event) > kTouchAfter) {
           c->entry.last_event = it.time;
@@ -224,21 +338,21 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         break;
       }
       case PostfixEvent::kExpired: {
-        if (notices_.count(qid) != 0) break;
-        Cached* c = Find(qid);
+        if (notices_.Contains(qid, qh)) break;
+        Cached* c = find();
         if (c != nullptr && c->stub) Link(c, batch);
-        if ((c == nullptr || c->stub) && null_sender_.count(qid) != 0) break;
+        if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
         const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
-        auto pit = pending_.find(qid);
-        const uint64_t n = pit == pending_.end() || pit->second.empty() ? 1 : pit->second.size();
-        if (pit != pending_.end()) pending_.erase(pit);
+        const auto* pit = pending_.Find(qid, qh);
+        const uint64_t n = pit == nullptr || pit->empty() ? 1 : pit->size();
+        if (pit != nullptr) pending_.Erase(qid, qh);
         FeedbackEvent& e = event_for(account, it.time);
         e.delta.expired = n;
         stats_.outcomes += n;
         if (account.empty()) stats_.unattributed += n;
         if (outcomes != nullptr) {
           Outcome o;
-          o.queue_id = qid;
+          o.queue_id = std::string(qid);
           o.account = account;
           o.status = "expired";
           o.cls = OutcomeClass::kExpired;
@@ -253,14 +367,14 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
             p.delivery == DeliveryStatus::kUndeliverable || p.delivery == DeliveryStatus::kOther) {
           break;  // address probes and unknown words: not deliveries
         }
-        if (notices_.count(qid) != 0) break;
-        Cached* c = Find(qid);
+        if (notices_.Contains(qid, qh)) break;
+        Cached* c = find();
         if (c != nullptr && c->stub) Link(c, batch);
-        if ((c == nullptr || c->stub) && null_sender_.count(qid) != 0) break;
+        if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
         const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
         Outcome o;
         if (outcomes != nullptr) {
-          o.queue_id = qid;
+          o.queue_id = std::string(qid);
           o.recipient = std::string(p.recipient);
           o.account = account;
           o.status = std::string(p.status);
@@ -269,14 +383,14 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
           o.relay = std::string(p.relay);
           o.time = it.time;
         }
-        const Classification cl = rules_->Classify(p.status, p.dsn, p.reply);
+        const Classification& cl = it.cl;
         o.cls = cl.cls;
         o.category = cl.category;
         // A hop to a content filter of this Postfix: the new queue id
         // carries the message on.
         if (p.delivery == DeliveryStatus::kSent) {
-          const std::string_view next = QueuedAs(p.reply);
-          Cached* n = next.empty() ? nullptr : Find(next);
+          const std::string_view next = it.queued_as;
+          Cached* n = next.empty() ? nullptr : Find(next, it.queued_as_hash);
           if (n != nullptr && next != p.queue_id) {
             o.hop = true;
             ++stats_.hops;
@@ -292,9 +406,11 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
         if (!o.hop) {
           const std::string rcpt(p.recipient);
           if (o.cls == OutcomeClass::kDeferred) {
-            if (pending_.size() < kMaxPending || pending_.count(qid) != 0) pending_[qid].insert(rcpt);
-          } else if (auto pit = pending_.find(qid); pit != pending_.end()) {
-            pit->second.erase(rcpt);
+            if (pending_.size() < kMaxPending || pending_.Contains(qid, qh)) {
+              pending_.Get(qid, qh).insert(rcpt);
+            }
+          } else if (auto* pit = pending_.Find(qid, qh); pit != nullptr) {
+            pit->erase(rcpt);
           }
           FeedbackEvent& e = event_for(account, it.time);
           CountInto(&e.delta, o.cls);

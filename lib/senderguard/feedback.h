@@ -26,7 +26,10 @@
 // Not thread-safe: one engine per tailer thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -70,9 +73,144 @@ struct RawLine {
   int64_t time = 0;          // journal: its time; lines: 0 (read from the line)
 };
 
+namespace detail {
+
+// The hash FeedbackEngine's queue-id tables use (std::hash of the bytes).
+inline uint64_t QueueIdHash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+// A hash map from a queue id to V, for the engine's per-line lookups: open
+// addressing with linear probing (one array, no node per entry), looked up
+// by string_view with a hash computed once per line (QueueIdHash), erased
+// with backward shift (no tombstones). At most half full. Pointers into it
+// are valid only until the next insert or erase. Not thread-safe.
+template <typename V>
+class QueueIdMap {
+ public:
+  V* Find(std::string_view id, uint64_t h) {
+    if (slots_.empty()) return nullptr;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (!s.used) return nullptr;
+      if (s.h == h && s.key == id) return &s.value;
+    }
+  }
+  bool Contains(std::string_view id, uint64_t h) { return Find(id, h) != nullptr; }
+  // The value for `id`, inserted as V{} when missing.
+  V& Get(std::string_view id, uint64_t h) {
+    if (V* v = Find(id, h)) return *v;
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    size_t i = h & mask;
+    while (slots_[i].used) i = (i + 1) & mask;
+    Slot& s = slots_[i];
+    s.used = true;
+    s.h = h;
+    s.key.assign(id.data(), id.size());
+    ++size_;
+    return s.value;
+  }
+  void Insert(std::string_view id, uint64_t h) { (void)Get(id, h); }
+  bool Erase(std::string_view id, uint64_t h) {
+    if (slots_.empty()) return false;
+    const size_t mask = slots_.size() - 1;
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      if (!slots_[i].used) return false;
+      if (slots_[i].h == h && slots_[i].key == id) break;
+    }
+    // Backward shift: move up every later entry of the run whose home is
+    // not between the hole and itself.
+    for (size_t j = (i + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+      const size_t home = slots_[j].h & mask;
+      const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+      if (stays) continue;
+      slots_[i] = std::move(slots_[j]);
+      i = j;
+    }
+    slots_[i] = Slot{};
+    --size_;
+    return true;
+  }
+  void Clear() {
+    for (Slot& s : slots_) {
+      if (s.used) s = Slot{};
+    }
+    size_ = 0;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t h = 0;
+    bool used = false;
+    std::string key;
+    V value{};
+  };
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.clear();
+    slots_.resize(std::max<size_t>(1024, old.size() * 2));
+    const size_t mask = slots_.size() - 1;
+    for (Slot& s : old) {
+      if (!s.used) continue;
+      size_t i = s.h & mask;
+      while (slots_[i].used) i = (i + 1) & mask;
+      slots_[i] = std::move(s);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+struct Unit {};
+
+}  // namespace detail
+
 struct EngineStats {
   uint64_t lines = 0, used = 0, malformed = 0, bad_bytes = 0, too_long = 0;
   uint64_t outcomes = 0, unattributed = 0, hops = 0, linked = 0;
+};
+
+// A chunk of lines parsed and classified, in log order: the part of the
+// engine's work that needs no state (LineParser), so that a tailer can run
+// it on another thread than the attribution (FeedbackEngine::Apply). The
+// views in `items` point into the lines given to LineParser::Parse: those
+// bytes must outlive the chunk.
+struct ParsedChunk {
+  struct Item {
+    PostfixLine p;
+    int64_t time = 0;
+    Classification cl;  // kDelivery lines whose status is a delivery; else default
+    // A "sent" delivery whose reply says "queued as ID" with ID shaped like
+    // a queue id: ID (a view into the reply); else empty.
+    std::string_view queued_as{};
+    // detail::QueueIdHash of p.queue_id, p.new_queue_id and queued_as,
+    // computed here rather than on the attribution thread.
+    uint64_t queue_id_hash = 0, new_queue_id_hash = 0, queued_as_hash = 0;
+  };
+  std::vector<Item> items;  // only the lines the engine reads
+  int64_t now = 0;          // the reading time given to Parse
+  // lines, used, malformed, bad_bytes, too_long of these lines.
+  EngineStats counts;
+};
+
+// Parses and classifies lines for FeedbackEngine::Apply. Keeps only a
+// cache of the last timestamp converted. Not thread-safe: one per thread;
+// `rules` (immutable) may be shared and must outlive the parser.
+class LineParser {
+ public:
+  LineParser(const BounceRules* rules, cctz::time_zone tz);
+
+  // Replaces *out with `lines` read at `now`. Never fails: lines that are
+  // not read are counted in out->counts.
+  void Parse(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out);
+
+ private:
+  const BounceRules* rules_;
+  cctz::time_zone tz_;
+  std::string last_ts_;        // the last syslog timestamp converted ...
+  int64_t last_ts_value_ = 0;  // ... and its value (the text changes once a second)
 };
 
 class FeedbackEngine {
@@ -89,6 +227,12 @@ class FeedbackEngine {
   Status Process(const std::vector<RawLine>& lines, int64_t now, FeedbackBatch* batch,
                  std::vector<Outcome>* outcomes);
 
+  // The same in two halves: `chunk` from a LineParser (with the same rules
+  // and time zone), chunks in log order. Process = LineParser::Parse +
+  // Apply. On failure (the store cannot be read) nothing was appended or
+  // counted, and the same chunk should be applied again.
+  Status Apply(const ParsedChunk& chunk, FeedbackBatch* batch, std::vector<Outcome>* outcomes);
+
   const EngineStats& stats() const { return stats_; }
 
  private:
@@ -96,23 +240,42 @@ class FeedbackEngine {
     QueueEntry entry;
     bool stub = false;  // written by us from a message-id line, no account yet
   };
+  // The queue-id cache: a map from entry.queue_id to Cached looked up by
+  // string_view (no string built per line), with open addressing (linear
+  // probing) over an array of (hash, index) slots, entries in a deque so
+  // that pointers to them stay valid while it grows. Never erases but all.
+  class CacheTable {
+   public:
+    Cached* Find(std::string_view id, uint64_t h);
+    // The entry for q.queue_id, set to {q, stub}; inserted when missing.
+    void Put(QueueEntry q, bool stub);
+    void Clear();
+    size_t size() const { return entries_.size(); }
+
+   private:
+    void Grow();
+    std::vector<uint64_t> slots_;  // 0: empty; else (hash's high half << 32) | (index + 1)
+    std::deque<Cached> entries_;
+  };
   Status Lookup(const std::vector<std::string>& ids);
-  Cached* Find(std::string_view qid);
-  void Remember(const QueueEntry& q, bool stub);
+  Cached* Find(std::string_view qid, uint64_t h) { return cache_.Find(qid, h); }
+  Cached* Find(std::string_view qid) { return cache_.Find(qid, detail::QueueIdHash(qid)); }
+  void Remember(QueueEntry q, bool stub);
   bool Link(Cached* c, FeedbackBatch* batch);
 
   Store* store_;
   const BounceRules* rules_;
   FeedbackSettings settings_;
   EngineStats stats_;
-  std::unordered_map<std::string, Cached> cache_;
+  LineParser parser_;
+  CacheTable cache_;
   // Recipients deferred and not yet final, per queue id (for "expired").
-  std::unordered_map<std::string, std::unordered_set<std::string>> pending_;
-  std::unordered_set<std::string> notices_;  // queue ids of Postfix's own notices
-  std::unordered_set<std::string> null_sender_;  // queue ids qmgr saw with from=<>
+  detail::QueueIdMap<std::unordered_set<std::string>> pending_;
+  detail::QueueIdMap<detail::Unit> notices_;      // queue ids of Postfix's own notices
+  detail::QueueIdMap<detail::Unit> null_sender_;  // queue ids qmgr saw with from=<>
   std::unordered_map<std::string, int64_t> reviewed_;  // account -> when last asked for a review
-  std::string last_ts_;    // the last syslog timestamp converted ...
-  int64_t last_ts_value_ = 0;  // ... and its value (the text changes once a second)
+  ParsedChunk parsed_;  // Process's buffer
+  std::vector<Cached*> hints_;  // Apply's, per item of the chunk
 };
 
 // The review Store::ApplyFeedback runs for every account a batch counted for:

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "senderguard/lmdb_store.h"
@@ -1009,6 +1010,103 @@ TEST(feedback_review, AccountRatesOverTheWindowSinceReinstatement) {
   EXPECT_EQ(r.first_day, kToday - 4);
   EXPECT_EQ(r.totals.delivered, 1000u);
   EXPECT_EQ(r.totals.hard, 0u);
+}
+
+// ------------------------------------------------ parse and apply apart
+
+// The tailer parses on one thread and attributes on another
+// (LineParser::Parse, then FeedbackEngine::Apply): the same chunks give the
+// same batches as Process, deferrals, hops, stubs, notices and all.
+TEST_F(FeedbackTest, ParsedOnAnotherThreadThenAppliedCountsAsProcess) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m@s.test>"));
+  Commit(Q("2C4D6E8F0A1", "bob", kNow - 60));
+  const std::vector<std::vector<std::string>> chunks = {
+      {MessageIdLine("15:00:00", "1EB53A8C2E8", "<m@s.test>"),
+       Deferred("15:00:01", "2C4D6E8F0A1", "d@dest.test"),
+       Sent("15:00:02", "1EB53A8C2E8", "r@dest.test"), "not a postfix line",
+       Active("15:00:02", "3A3A3A3A3A3", ""), Sent("15:00:03", "3A3A3A3A3A3", "n@dest.test")},
+      {MessageIdLine("15:00:04", "4F4F4F4F4F4", "<m@s.test>"),
+       UserUnknown("15:00:05", "4F4F4F4F4F4", "x@dest.test"),
+       Notification("15:00:05", "4F4F4F4F4F4", "5B5B5B5B5B5"),
+       Sent("15:00:06", "5B5B5B5B5B5", "postmaster@s.test"),
+       Expired("15:00:07", "2C4D6E8F0A1", "b@s.test"), Removed("15:00:07", "2C4D6E8F0A1"),
+       UserUnknown("15:00:08", "9E9E9E9E9E9", "u@dest.test")},
+  };
+  std::vector<FeedbackBatch> whole;
+  for (const auto& c : chunks) whole.push_back(Run(c));
+  const EngineStats want = engine_->stats();
+  ASSERT_FALSE(whole[0].events.empty());
+  ASSERT_FALSE(whole[1].events.empty());
+  ASSERT_GT(want.linked, 0u);
+
+  NewEngine();
+  FeedbackSettings s;
+  LineParser parser(rules_.get(), s.tz);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::vector<RawLine> lines;
+    for (const auto& t : chunks[i]) lines.push_back(RawLine{t, {}, 0});
+    ParsedChunk parsed;
+    std::thread([&] { parser.Parse(lines, kNow, &parsed); }).join();
+    FeedbackBatch b;
+    ASSERT_TRUE(engine_->Apply(parsed, &b, nullptr).ok());
+    EXPECT_EQ(Show(b), Show(whole[i])) << "chunk " << i;
+    ASSERT_EQ(b.queue_puts.size(), whole[i].queue_puts.size());
+    ASSERT_EQ(b.queue_stubs.size(), whole[i].queue_stubs.size());
+  }
+  const EngineStats& got = engine_->stats();
+  EXPECT_EQ(got.lines, want.lines);
+  EXPECT_EQ(got.used, want.used);
+  EXPECT_EQ(got.outcomes, want.outcomes);
+  EXPECT_EQ(got.unattributed, want.unattributed);
+  EXPECT_EQ(got.linked, want.linked);
+}
+
+// The engine's queue-id tables (open addressing, erase by backward shift)
+// against std::set, through growth, erases in runs and re-inserts.
+TEST(QueueIdMapTest, AgreesWithASetThroughInsertsAndErases) {
+  detail::QueueIdMap<int> m;
+  std::map<std::string, int> ref;
+  uint64_t x = 88172645463325252ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int round = 0; round < 60000; ++round) {
+    char id[16];
+    std::snprintf(id, sizeof id, "%010llX", static_cast<unsigned long long>(next() % 3000));
+    const std::string_view k(id);
+    const uint64_t h = detail::QueueIdHash(k);
+    switch (next() % 3) {
+      case 0:
+        m.Get(k, h) = round;
+        ref[std::string(k)] = round;
+        break;
+      case 1: {
+        const bool erased = ref.erase(std::string(k)) == 1;
+        EXPECT_EQ(m.Erase(k, h), erased) << id;
+        break;
+      }
+      default: {
+        const int* v = m.Find(k, h);
+        auto it = ref.find(std::string(k));
+        ASSERT_EQ(v != nullptr, it != ref.end()) << id;
+        if (v != nullptr) {
+          EXPECT_EQ(*v, it->second);
+        }
+      }
+    }
+    ASSERT_EQ(m.size(), ref.size());
+  }
+  for (const auto& [k, v] : ref) {
+    const int* got = m.Find(k, detail::QueueIdHash(k));
+    ASSERT_NE(got, nullptr) << k;
+    EXPECT_EQ(*got, v);
+  }
+  m.Clear();
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_EQ(m.Find("0000000001", detail::QueueIdHash("0000000001")), nullptr);
 }
 
 TEST(feedback_review, DayCountsConversionsRoundTrip) {
