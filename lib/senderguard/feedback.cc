@@ -66,7 +66,6 @@ DayCountsRecord ToRecord(const DayCounts& d) {
 
 FeedbackEngine::FeedbackEngine(Store* store, const BounceRules* rules, FeedbackSettings settings)
     : store_(store),
-      rules_(rules),
       settings_(std::move(settings)),
       parser_(rules, settings_.tz) {}
 

@@ -264,10 +264,9 @@ class FeedbackEngine {
   bool Link(Cached* c, FeedbackBatch* batch);
 
   Store* store_;
-  const BounceRules* rules_;
   FeedbackSettings settings_;
   EngineStats stats_;
-  LineParser parser_;
+  LineParser parser_;  // holds the rules
   CacheTable cache_;
   // Recipients deferred and not yet final, per queue id (for "expired").
   detail::QueueIdMap<std::unordered_set<std::string>> pending_;
