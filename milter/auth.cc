@@ -5,6 +5,7 @@
 #include <cctype>
 #include <climits>
 
+#include "senderguard/ascii.h"
 #include "senderguard/authres.h"
 
 namespace senderguard::milter {
@@ -15,14 +16,6 @@ namespace {
 constexpr size_t kMaxHeaderBytes = 512 * 1024;
 // From: fields kept: two are enough to know there are several.
 constexpr size_t kMaxFromFields = 2;
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 // "<a@b.example>" -> "a@b.example"; "<>" -> "".
 std::string BareAddress(std::string_view from) {
@@ -211,12 +204,12 @@ SpfSummary MessageAuth::WaitSpf() {
 }
 
 void MessageAuth::Header(std::string_view name, std::string_view value) {
-  if (IEquals(name, "From")) {
+  if (EqualsIgnoreCase(name, "From")) {
     if (from_values_.size() < kMaxFromFields) from_values_.emplace_back(value.substr(0, kMaxFromField + 1));
     ++from_fields_;
   }
   if (headers_done_) return;
-  if (IEquals(name, "DKIM-Signature")) has_signature_ = true;
+  if (EqualsIgnoreCase(name, "DKIM-Signature")) has_signature_ = true;
   if (header_bytes_ + name.size() + value.size() > kMaxHeaderBytes) {
     headers_overflow_ = true;
     return;

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "senderguard/ascii.h"
 #include "senderguard/authres.h"
 #include "senderguard/notify.h"
 #include "senderguard/token.h"
@@ -154,14 +155,6 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
 }
 
 namespace {
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 // The header value without folding and surrounding white space, capped.
 std::string Unfold(std::string_view v) {
   std::string out;
@@ -177,12 +170,12 @@ std::string Unfold(std::string_view v) {
 
 void Session::OnHeader(std::string_view name, std::string_view value) {
   if (!txn_.active) return;
-  if (txn_.message_id.empty() && IEquals(name, "Message-ID")) {
+  if (txn_.message_id.empty() && EqualsIgnoreCase(name, "Message-ID")) {
     txn_.message_id = Unfold(value);
-  } else if (IEquals(name, cfg_->feedback_header)) {
+  } else if (EqualsIgnoreCase(name, cfg_->feedback_header)) {
     ++txn_.token_headers;
   }
-  if (cfg_->dmarc_mode != DmarcMode::kOff && IEquals(name, "Authentication-Results")) {
+  if (cfg_->dmarc_mode != DmarcMode::kOff && EqualsIgnoreCase(name, "Authentication-Results")) {
     ++txn_.ar_headers;
     if (authres::ClaimsAuthservId(value, AuthservId())) txn_.ar_claims.push_back(txn_.ar_headers);
   }

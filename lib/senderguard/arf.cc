@@ -4,6 +4,8 @@
 #include <memory>
 #include <utility>
 
+#include "senderguard/ascii.h"
+
 namespace senderguard {
 namespace {
 
@@ -19,14 +21,6 @@ constexpr size_t kMaxParams = 64;
 // ------------------------------------------------------------ bytes
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool IEquals(sv a, sv b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string LowerCopy(sv s) {
   std::string r(s);
@@ -525,7 +519,7 @@ struct Single {
 Single Once(const HeaderBlock& h, sv name) {
   Single s;
   for (const Field& f : h.fields) {
-    if (!IEquals(f.name, name)) continue;
+    if (!EqualsIgnoreCase(f.name, name)) continue;
     std::string v = Unfold(f.raw);
     if (!s.present) {
       s.present = true;
@@ -801,7 +795,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
   // harmless; copies that disagree leave no way to tell which is meant.
   bool seen = false;
   for (const Field& f : h->fields) {
-    if (!IEquals(f.name, "Feedback-Type")) continue;
+    if (!EqualsIgnoreCase(f.name, "Feedback-Type")) continue;
     const std::string v = Unfold(f.raw);
     size_t i = 0;
     SkipCfws(v, &i);
@@ -821,7 +815,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
   // Descriptive fields: the first one, capped.
   const auto first = [&](sv name, std::string* dst) {
     for (const Field& f : h->fields) {
-      if (!IEquals(f.name, name)) continue;
+      if (!EqualsIgnoreCase(f.name, name)) continue;
       *dst = Unfold(f.raw);
       if (Cap(dst, kMaxArfValue)) Note(std::string(name) + " truncated");
       return true;
@@ -836,7 +830,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
   first("Reported-Domain", &out->reported_domain);
 
   for (const Field& f : h->fields) {
-    if (IEquals(f.name, "Original-Mail-From")) {
+    if (EqualsIgnoreCase(f.name, "Original-Mail-From")) {
       if (!out->original_mail_from.empty()) continue;
       std::string v = StripAngles(Unfold(f.raw));
       if (v.size() > kMaxArfValue) {
@@ -844,7 +838,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
       } else {
         out->original_mail_from = std::move(v);
       }
-    } else if (IEquals(f.name, "Original-Rcpt-To")) {
+    } else if (EqualsIgnoreCase(f.name, "Original-Rcpt-To")) {
       std::string v = StripAngles(Unfold(f.raw));
       if (v.empty()) continue;
       if (v.size() > kMaxArfValue) {
@@ -854,7 +848,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
       } else {
         out->original_rcpt_to.push_back(std::move(v));
       }
-    } else if (IEquals(f.name, "Incidents")) {
+    } else if (EqualsIgnoreCase(f.name, "Incidents")) {
       const std::string v = Unfold(f.raw);
       uint64_t n = 0;
       bool ok = !v.empty() && v.size() <= 10;
@@ -959,7 +953,7 @@ Status ArfParser::ReadOriginal(const Entity& part, const std::string& where, boo
   }
   bool seen = false;
   for (const Field& f : h.fields) {
-    if (!IEquals(f.name, "Message-ID")) continue;
+    if (!EqualsIgnoreCase(f.name, "Message-ID")) continue;
     const std::string v = Unfold(f.raw);
     if (v.size() > kMaxArfValue) {
       return Status::Invalid("original message's Message-ID field is longer than 998 bytes");
@@ -976,7 +970,7 @@ Status ArfParser::ReadOriginal(const Entity& part, const std::string& where, boo
   }
   const auto first = [&](sv name, std::string* dst) {
     for (const Field& f : h.fields) {
-      if (!IEquals(f.name, name)) continue;
+      if (!EqualsIgnoreCase(f.name, name)) continue;
       *dst = Unfold(f.raw);
       if (Cap(dst, kMaxArfValue)) Note("original " + std::string(name) + " truncated");
       return;

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "senderguard/ascii.h"
+
 namespace senderguard::authres {
 namespace {
 
@@ -45,14 +47,6 @@ std::string Value(std::string_view v) {
   for (unsigned char c : v) domain_like = domain_like && (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '@');
   if (domain_like && v.find('@') == v.rfind('@')) return std::string(v);
   return Quoted(v);
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 }  // namespace
@@ -100,7 +94,7 @@ bool ClaimsAuthservId(std::string_view value, std::string_view authserv_id) {
            value[i] != '\t' && value[i] != '\r' && value[i] != '\n')
       id.push_back(value[i++]);
   }
-  return !id.empty() && IEquals(id, authserv_id);
+  return !id.empty() && EqualsIgnoreCase(id, authserv_id);
 }
 
 }  // namespace senderguard::authres

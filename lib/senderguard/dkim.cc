@@ -16,6 +16,8 @@
 #include <new>
 #include <utility>
 
+#include "senderguard/ascii.h"
+
 namespace senderguard::dkim {
 
 namespace {
@@ -54,17 +56,6 @@ std::string Printable(std::string_view text) {
 
 std::string Printable(const unsigned char* text) {
   return text == nullptr ? std::string() : Printable(reinterpret_cast<const char*>(text));
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 bool IsWsp(char c) { return c == ' ' || c == '\t'; }
