@@ -13,6 +13,14 @@ E2E_BIN=${SG_BIN_DIR:-$E2E_SRC/build/bin}
 # shellcheck source=../../scripts/lib/testbed.sh
 . "$E2E_SRC/scripts/lib/testbed.sh"
 
+# SG_E2E_TRACE=FILE: a timestamped shell trace of the test goes to FILE (to see where time goes).
+if [[ -n ${SG_E2E_TRACE:-} ]]; then
+    exec 19>>"$SG_E2E_TRACE"
+    BASH_XTRACEFD=19
+    PS4='+ ${EPOCHREALTIME} ${BASH_SOURCE[0]##*/}:${LINENO} '
+    set -x
+fi
+
 E2E_PASS=0
 E2E_FAIL=0
 ok() { E2E_PASS=$((E2E_PASS + 1)); echo "ok - $*"; }
