@@ -52,7 +52,7 @@ constexpr size_t kChunkLines = 8192;
 // Lines per commit when following: several reads of kChunkLines at most,
 // when they are there. Larger commits rewrite the same pages (an account's
 // day, the position) fewer times.
-constexpr size_t kCommitLines = 16384;
+constexpr size_t kCommitLines = 32768;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 

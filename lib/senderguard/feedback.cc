@@ -261,13 +261,22 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
       null_sender_.Insert(p.queue_id, it.queue_id_hash);
       continue;
     }
+    if (p.kind == PostfixEvent::kNotification) {
+      // Postfix's own notice: never counted, never looked up. Recorded here,
+      // before the second pass, because cleanup may log the notice's
+      // message-id line before the bounce daemon logs this one.
+      if (notices_.size() >= kMaxNotices) notices_.Clear();
+      notices_.Insert(p.new_queue_id, it.new_queue_id_hash);
+      continue;
+    }
     auto want = [&](std::string_view id, uint64_t h) -> Cached* {
       if (id.empty() || id.size() > 100) return nullptr;
       Cached* c = Find(id, h);
       if (c == nullptr || c->stub) wanted.emplace_back(h, id);
       return c;
     };
-    if (p.kind != PostfixEvent::kNotification) hints_[i] = want(p.queue_id, it.queue_id_hash);
+    if (notices_.Contains(p.queue_id, it.queue_id_hash)) continue;
+    hints_[i] = want(p.queue_id, it.queue_id_hash);
     if (p.kind == PostfixEvent::kDelivery) {
       ++deliveries;
       want(it.queued_as, it.queued_as_hash);
@@ -292,13 +301,34 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
   stats_.too_long += chunk.counts.too_long;
 
   // From here on nothing fails: the batch is only appended to.
+  // Counts are summed per (account, day): one event each, whatever the
+  // number of lines (a hard bounce that counts toward suppression keeps an
+  // event of its own, for its recipient).
+  summed_.clear();
   auto event_for = [&](const std::string& account, int64_t t) -> FeedbackEvent& {
+    const int64_t day = DayNumber(t);
+    auto [at, fresh] = summed_.try_emplace(account);
+    for (const auto& [d, index] : at->second) {
+      if (d != day) continue;
+      FeedbackEvent& e = batch->events[index];
+      e.time = std::max(e.time, t);
+      return e;
+    }
+    at->second.emplace_back(day, batch->events.size());
     batch->events.emplace_back();
     FeedbackEvent& e = batch->events.back();
     e.account = account;
     e.time = t;
     return e;
   };
+  auto own_event = [&](const std::string& account, int64_t t) -> FeedbackEvent& {
+    batch->events.emplace_back();
+    FeedbackEvent& e = batch->events.back();
+    e.account = account;
+    e.time = t;
+    return e;
+  };
+  static const std::string kUnattributed;
   for (size_t i = 0; i < chunk.items.size(); ++i) {
     const ParsedChunk::Item& it = chunk.items[i];
     const PostfixLine& p = it.p;
@@ -307,7 +337,8 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
     auto find = [&]() { return hints_[i] != nullptr ? hints_[i] : Find(qid, qh); };
     switch (p.kind) {
       case PostfixEvent::kMessageId: {
-        if (find() != nullptr) break;
+        // No stub for Postfix's own notice: it can never be linked.
+        if (notices_.Contains(qid, qh) || find() != nullptr) break;
         QueueEntry stub;
         stub.queue_id = std::string(qid);
         stub.time = it.time;
@@ -318,9 +349,7 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
         break;
       }
       case PostfixEvent::kNotification:
-        if (notices_.size() >= kMaxNotices) notices_.Clear();
-        notices_.Insert(p.new_queue_id, it.new_queue_id_hash);
-        break;
+        break;  // recorded in the first pass
       case PostfixEvent::kRemoved: {
         pending_.Erase(qid, qh);
         notices_.Erase(qid, qh);
@@ -341,12 +370,12 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
         Cached* c = find();
         if (c != nullptr && c->stub) Link(c, batch);
         if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
-        const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
+        const std::string& account = (c != nullptr && !c->stub) ? c->entry.account : kUnattributed;
         const auto* pit = pending_.Find(qid, qh);
         const uint64_t n = pit == nullptr || pit->empty() ? 1 : pit->size();
         if (pit != nullptr) pending_.Erase(qid, qh);
         FeedbackEvent& e = event_for(account, it.time);
-        e.delta.expired = n;
+        e.delta.expired += n;
         stats_.outcomes += n;
         if (account.empty()) stats_.unattributed += n;
         if (outcomes != nullptr) {
@@ -370,7 +399,8 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
         Cached* c = find();
         if (c != nullptr && c->stub) Link(c, batch);
         if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
-        const std::string account = (c != nullptr && !c->stub) ? c->entry.account : "";
+        const std::string& account =
+            (c != nullptr && !c->stub) ? c->entry.account : kUnattributed;
         Outcome o;
         if (outcomes != nullptr) {
           o.queue_id = std::string(qid);
@@ -403,19 +433,20 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
           }
         }
         if (!o.hop) {
-          const std::string rcpt(p.recipient);
           if (o.cls == OutcomeClass::kDeferred) {
             if (pending_.size() < kMaxPending || pending_.Contains(qid, qh)) {
-              pending_.Get(qid, qh).insert(rcpt);
+              pending_.Get(qid, qh).insert(std::string(p.recipient));
             }
           } else if (auto* pit = pending_.Find(qid, qh); pit != nullptr) {
-            pit->erase(rcpt);
+            pit->erase(std::string(p.recipient));
           }
-          FeedbackEvent& e = event_for(account, it.time);
-          CountInto(&e.delta, o.cls);
           if (o.cls == OutcomeClass::kHard && SuppressesRecipient(o.category)) {
+            FeedbackEvent& e = own_event(account, it.time);
+            CountInto(&e.delta, o.cls);
             e.hard_recipient = SuppressionAddress(p.recipient);
             e.category = std::string(BounceCategoryName(o.category));
+          } else {
+            CountInto(&event_for(account, it.time).delta, o.cls);
           }
           if (o.cls != OutcomeClass::kDeferred) {
             ++stats_.outcomes;

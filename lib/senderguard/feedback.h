@@ -275,6 +275,14 @@ class FeedbackEngine {
   std::unordered_map<std::string, int64_t> reviewed_;  // account -> when last asked for a review
   ParsedChunk parsed_;  // Process's buffer
   std::vector<Cached*> hints_;  // Apply's, per item of the chunk
+  // Apply's: account -> (day, index in the batch's events) of its summed counts.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<std::pair<int64_t, size_t>>, NameHash,
+                     std::equal_to<>>
+      summed_;
 };
 
 // The review Store::ApplyFeedback runs for every account a batch counted for:

@@ -411,13 +411,52 @@ TEST_F(FeedbackTest, SyslogTimestampsReadInTheConfiguredZone) {
   ASSERT_TRUE(cctz::load_time_zone("Europe/Berlin", &s.tz));  // UTC+1 in November
   engine_ = std::make_unique<FeedbackEngine>(store_.get(), rules_.get(), s);
   Commit(Q("1EB53A8C2E8", "alice", kNow - 60));
+  std::vector<Outcome> outs;
   const FeedbackBatch b = Run({Sent("16:30:00", "1EB53A8C2E8", "ok@dest.test"),
                                // a timestamp that cannot be read falls back to `now`
                                "Nov 31 16:30:00 mta postfix/smtp[1]: 1EB53A8C2E8: to=<ok@dest.test>, "
-                               "relay=none, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)"});
-  ASSERT_EQ(b.events.size(), 2u);
-  EXPECT_EQ(b.events[0].time, At(15, 30, 0));
-  EXPECT_EQ(b.events[1].time, kNow);
+                               "relay=none, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)"},
+                              &outs);
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_EQ(outs[0].time, At(15, 30, 0));
+  EXPECT_EQ(outs[1].time, kNow);
+  // Both on the same day: one event, with both counts and the later time.
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].delta.delivered, 2u);
+  EXPECT_EQ(b.events[0].time, kNow);
+}
+
+// Counts are summed per (account, day); a hard bounce toward suppression
+// keeps its own event, for its recipient.
+TEST_F(FeedbackTest, CountsAreSummedPerAccountAndDay) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 2 * 86400));
+  Commit(Q("2C4D6E8F0A1", "bob", kNow - 60));
+  const FeedbackBatch b = Run({
+      "Nov 23 10:00:00 mta postfix/smtp[1]: 1EB53A8C2E8: to=<a@dest.test>, relay=none, delay=0, "
+      "delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)",
+      Sent("15:00:00", "1EB53A8C2E8", "b@dest.test"),
+      Sent("15:00:01", "2C4D6E8F0A1", "c@dest.test"),
+      Sent("15:00:02", "1EB53A8C2E8", "d@dest.test"),
+      UserUnknown("15:00:03", "1EB53A8C2E8", "dead@dest.test"),
+      UserUnknown("15:00:04", "1EB53A8C2E8", "dead2@dest.test"),
+  });
+  std::map<std::pair<std::string, int64_t>, DayCountsRecord> sums;
+  int own = 0;
+  for (const auto& e : b.events) {
+    if (!e.hard_recipient.empty()) {
+      ++own;
+      EXPECT_EQ(e.delta.hard, 1u);
+      continue;
+    }
+    const auto key = std::make_pair(e.account, DayNumber(e.time));
+    EXPECT_EQ(sums.count(key), 0u) << "two events for " << e.account << " on one day";
+    sums[key] = e.delta;
+  }
+  EXPECT_EQ(own, 2);
+  ASSERT_EQ(sums.size(), 3u) << Show(b);
+  EXPECT_EQ((sums[{"alice", DayNumber(At(15, 0, 0))}].delivered), 2u);
+  EXPECT_EQ((sums[{"bob", DayNumber(At(15, 0, 0))}].delivered), 1u);
+  EXPECT_EQ((sums[{"alice", DayNumber(At(15, 0, 0)) - 2}].delivered), 1u);
 }
 
 // ------------------------------------------------- a message's whole life
