@@ -87,6 +87,7 @@ int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRu
   }
   sg::FeedbackSettings fs;
   fs.tz = cfg.tail_tz;
+  fs.filter_transports = cfg.tail_filter_transports;
   sg::FeedbackEngine engine(store, &rules, fs);
   std::vector<sg::RawLine> lines;
   std::vector<sg::Outcome> outs;
@@ -192,12 +193,14 @@ struct Chunk {
   std::string position;
 };
 
-// Reads the source in chunks and parses them (sg::LineParser: parse,
-// timestamps, bounce classification), for the attribution thread, in log
-// order. Threaded, it runs on a thread of its own up to kAhead chunks
-// ahead, so that reading and parsing use one core while attribution (and
-// the committer) use the other; not threaded, Next() reads inline (the
-// journal: an sd_journal stays on the thread that opened it).
+// Reads the source in chunks and prepares them for the attribution thread,
+// in log order. Threaded, two stages run up to kAhead chunks ahead: one
+// thread reads and parses (sg::LineParser::ParseLines: parse, timestamps),
+// another classifies the bounces and reads the chunk's queue-map entries
+// ahead (sg::FeedbackEngine::Prefetch), so that the attribution thread
+// only attributes; with the committer that is four stages over the cores.
+// Not threaded, Next() reads, parses and classifies inline (the journal: an
+// sd_journal stays on the thread that opened it) and Apply reads the store.
 // The source's in-memory position moves on as chunks are handed out; the
 // stored position moves only with the commit of each chunk's batch, so a
 // chunk read but not committed is read again after a restart.
@@ -207,11 +210,14 @@ class ChunkReader {
   static constexpr size_t kAhead = 2;
 
   ChunkReader(Source* src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
-              sg::Logger* logger, bool threaded)
-      : src_(src), once_(once), cfg_(cfg), logger_(logger), parser_(&rules, cfg.tail_tz),
-        threaded_(threaded) {
-    for (size_t i = 0; i < kAhead + 1; ++i) free_.push_back(std::make_unique<Chunk>());
-    if (threaded_) thread_ = std::thread([this] { Run(); });
+              sg::Store* store, sg::Logger* logger, bool threaded)
+      : src_(src), once_(once), cfg_(cfg), store_(store), logger_(logger),
+        parser_(&rules, cfg.tail_tz), threaded_(threaded) {
+    for (size_t i = 0; i < kAhead + 2; ++i) free_.push_back(std::make_unique<Chunk>());
+    if (threaded_) {
+      thread_ = std::thread([this] { Run(); });
+      prepare_thread_ = std::thread([this] { Prepare(); });
+    }
   }
   ~ChunkReader() { Stop(); }
 
@@ -221,7 +227,10 @@ class ChunkReader {
     if (!threaded_) {
       std::unique_ptr<Chunk> c = std::move(free_.front());
       free_.pop_front();
-      if (ReadOne(c.get())) return c;
+      if (ReadOne(c.get())) {
+        parser_.Classify(&c->parsed);
+        return c;
+      }
       free_.push_back(std::move(c));
       return nullptr;
     }
@@ -244,10 +253,34 @@ class ChunkReader {
       cv_.notify_all();
     }
     if (thread_.joinable()) thread_.join();
+    if (prepare_thread_.joinable()) prepare_thread_.join();
   }
   int rc() const { return rc_; }
 
  private:
+  // The second stage: classifies and reads ahead, chunk by chunk, in order.
+  void Prepare() {
+    for (;;) {
+      std::unique_ptr<Chunk> c;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !parsed_.empty() || read_ended_ || stop_; });
+        if (stop_ || parsed_.empty()) break;
+        c = std::move(parsed_.front());
+        parsed_.pop_front();
+      }
+      parser_.Classify(&c->parsed);
+      // A failed read ahead leaves the reads to Apply, which retries them.
+      (void)sg::FeedbackEngine::Prefetch(store_, &c->parsed);
+      std::lock_guard<std::mutex> lock(mu_);
+      full_.push_back(std::move(c));
+      cv_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+
   void Run() {
     for (;;) {
       std::unique_ptr<Chunk> c;
@@ -261,11 +294,11 @@ class ChunkReader {
       const bool got = ReadOne(c.get());
       std::lock_guard<std::mutex> lock(mu_);
       if (!got) break;
-      full_.push_back(std::move(c));
+      parsed_.push_back(std::move(c));
       cv_.notify_all();
     }
     std::lock_guard<std::mutex> lock(mu_);
-    ended_ = true;
+    read_ended_ = true;
     cv_.notify_all();
   }
 
@@ -331,7 +364,7 @@ class ChunkReader {
       r.time = l.time;
       c->lines.push_back(r);
     }
-    parser_.Parse(c->lines, Now(), &c->parsed);
+    parser_.ParseLines(c->lines, Now(), &c->parsed);
     return true;
   }
 
@@ -342,17 +375,18 @@ class ChunkReader {
   Source* src_;
   const bool once_;
   const sg::Config& cfg_;
+  sg::Store* store_;
   sg::Logger* logger_;
-  sg::LineParser parser_;
+  sg::LineParser parser_;  // ParseLines on the reading thread, Classify (const) on the other
   std::vector<sg::RawLine> lines_;
   std::vector<Lens> lens_;
   const bool threaded_;
   int rc_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::unique_ptr<Chunk>> free_, full_;
-  bool stop_ = false, ended_ = false;
-  std::thread thread_;
+  std::deque<std::unique_ptr<Chunk>> free_, parsed_, full_;
+  bool stop_ = false, read_ended_ = false, ended_ = false;
+  std::thread thread_, prepare_thread_;
 };
 
 template <typename Source>
@@ -361,6 +395,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   sg::FeedbackSettings fs;
   fs.tz = cfg.tail_tz;
   fs.suppress_after = cfg.suppress_after_hard_bounces;
+  fs.filter_transports = cfg.tail_filter_transports;
   fs.reputation = cfg.reputation;
   sg::FeedbackEngine engine(store, &rules, fs);
   Committer committer(store, logger, cfg.reputation);
@@ -369,7 +404,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   int64_t newest = 0;
   const std::string actor = "senderguard-tail";
   const std::string key = src.Key();
-  ChunkReader<Source> reader(&src, once, cfg, rules, logger,
+  ChunkReader<Source> reader(&src, once, cfg, rules, store, logger,
                              !std::is_same_v<Source, JournalSource>);
   for (;;) {
     std::unique_ptr<Chunk> chunk = reader.Next();

@@ -1,5 +1,7 @@
 #include "senderguard/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -289,6 +291,9 @@ double GetRate(const Ctx& x, const toml::value& v, std::string_view key, double 
   return d;
 }
 
+std::vector<std::string> GetStringList(const Ctx& x, const toml::value& v, std::string_view key,
+                                       size_t max_items, size_t max_len);
+
 void ParseTail(const Ctx& x, const toml::value& t, const std::string& key) {
   RequireTable(x, t, key);
   WalkTable(
@@ -315,6 +320,16 @@ void ParseTail(const Ctx& x, const toml::value& t, const std::string& key) {
         }},
        {"poll_interval_ms", [](const Ctx& x, const toml::value& v, const std::string& k) {
           x.c.tail_poll_ms = static_cast<uint64_t>(GetInt(x, v, k, 10, 60000));
+        }},
+       {"filter_transports", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.tail_filter_transports = GetStringList(x, v, k, 32, 64);
+          for (const auto& t : x.c.tail_filter_transports) {
+            const bool ok = !t.empty() && std::all_of(t.begin(), t.end(), [](char ch) {
+              return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' ||
+                     ch == '_' || ch == '.';
+            });
+            if (!ok) Fail(x.file, v, k, "\"" + t + "\" is not a master.cf service name");
+          }
         }},
        {"suppress_after_hard_bounces", [](const Ctx& x, const toml::value& v, const std::string& k) {
           x.c.suppress_after_hard_bounces = static_cast<uint32_t>(GetInt(x, v, k, 0, 1000));

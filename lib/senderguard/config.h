@@ -85,6 +85,9 @@ struct Config {
   std::string tail_timezone = "localtime";  // zone of RFC 3164 log timestamps
   cctz::time_zone tail_tz = cctz::local_time_zone();
   uint64_t tail_poll_ms = 250;              // how often to look for new lines at the end
+  // pipe(8) transports that are content filters handing the message back to
+  // Postfix (sendmail re-injection): their "sent" is a hop, not a delivery.
+  std::vector<std::string> tail_filter_transports;
   uint32_t suppress_after_hard_bounces = 3;  // 0: never suppress by bounces
 
   // [reputation]

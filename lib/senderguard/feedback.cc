@@ -131,9 +131,31 @@ void FeedbackEngine::Remember(QueueEntry q, bool stub) {
   cache_.Put(std::move(q), stub);
 }
 
-Status FeedbackEngine::Lookup(const std::vector<std::string>& ids) {
-  if (store_ == nullptr || ids.empty()) return Status::Ok();
-  auto got = store_->GetQueueEntries(ids);
+Status FeedbackEngine::Lookup(const std::vector<std::string>& wanted, ParsedChunk* ahead) {
+  if (store_ == nullptr || wanted.empty()) return Status::Ok();
+  const std::vector<std::string>* ids = &wanted;
+  std::vector<std::string> rest;  // not read ahead
+  if (ahead != nullptr && ahead->prefetched) {
+    const auto& ph = ahead->prefetch_hashes;
+    for (const auto& id : wanted) {
+      const uint64_t h = detail::QueueIdHash(id);
+      size_t i = static_cast<size_t>(std::lower_bound(ph.begin(), ph.end(), h) - ph.begin());
+      while (i < ph.size() && ph[i] == h && ahead->prefetch_ids[i] != id) ++i;
+      if (i == ph.size() || ph[i] != h) {
+        rest.push_back(id);
+        continue;
+      }
+      auto& e = ahead->prefetch_entries[i];
+      if (e) {
+        const bool stub = e->account.empty();
+        Remember(std::move(*e), stub);
+        e.reset();  // taken (an id is wanted once per chunk)
+      }
+    }
+    if (rest.empty()) return Status::Ok();
+    ids = &rest;
+  }
+  auto got = store_->GetQueueEntries(*ids);
   if (!got.ok()) return got.status();
   for (auto& e : got.value()) {
     if (e) {
@@ -181,6 +203,69 @@ LineParser::LineParser(const BounceRules* rules, cctz::time_zone tz)
     : rules_(rules), tz_(std::move(tz)) {}
 
 void LineParser::Parse(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out) {
+  ParseLines(lines, now, out);
+  Classify(out);
+}
+
+void LineParser::Classify(ParsedChunk* chunk) const {
+  for (ParsedChunk::Item& it : chunk->items) {
+    const PostfixLine& p = it.p;
+    if (p.kind == PostfixEvent::kDelivery && p.delivery != DeliveryStatus::kDeliverable &&
+        p.delivery != DeliveryStatus::kUndeliverable && p.delivery != DeliveryStatus::kOther) {
+      it.cl = rules_->Classify(p.delivery, p.dsn, p.reply);
+    }
+  }
+}
+
+Status FeedbackEngine::Prefetch(Store* store, ParsedChunk* chunk) {
+  chunk->prefetched = false;
+  chunk->prefetch_hashes.clear();
+  chunk->prefetch_ids.clear();
+  chunk->prefetch_entries.clear();
+  if (store == nullptr) return Status::Ok();
+  // By hash (computed by the parser): integer compares, bytes only on ties.
+  std::vector<uint64_t> notices;
+  std::vector<std::pair<uint64_t, std::string_view>> ids;
+  for (const ParsedChunk::Item& it : chunk->items) {
+    if (it.p.kind == PostfixEvent::kNotification) notices.push_back(it.new_queue_id_hash);
+  }
+  std::sort(notices.begin(), notices.end());
+  auto add = [&](std::string_view id, uint64_t h) {
+    if (id.empty() || id.size() > 100) return;
+    // (a hash shared with a notice only costs the read of that id)
+    if (std::binary_search(notices.begin(), notices.end(), h)) return;
+    ids.emplace_back(h, id);
+  };
+  // The messages that begin in this chunk (cleanup's message-id line comes
+  // first): the others are usually cached already, and Apply reads the rest.
+  for (const ParsedChunk::Item& it : chunk->items) {
+    if (it.p.kind == PostfixEvent::kMessageId) add(it.p.queue_id, it.queue_id_hash);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  chunk->prefetch_hashes.clear();
+  chunk->prefetch_hashes.reserve(ids.size());
+  chunk->prefetch_ids.reserve(ids.size());
+  for (const auto& [h, id] : ids) {
+    chunk->prefetch_hashes.push_back(h);
+    chunk->prefetch_ids.emplace_back(id);
+  }
+  auto got = store->GetQueueEntries(chunk->prefetch_ids);
+  if (!got.ok()) {
+    chunk->prefetch_hashes.clear();
+    chunk->prefetch_ids.clear();
+    return got.status();
+  }
+  chunk->prefetch_entries = std::move(got.value());
+  chunk->prefetched = true;
+  return Status::Ok();
+}
+
+void LineParser::ParseLines(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out) {
+  out->prefetched = false;
+  out->prefetch_hashes.clear();
+  out->prefetch_ids.clear();
+  out->prefetch_entries.clear();
   out->items.clear();
   out->items.reserve(lines.size());
   out->now = now;
@@ -221,10 +306,8 @@ void LineParser::Parse(const std::vector<RawLine>& lines, int64_t now, ParsedChu
     ParsedChunk::Item& it = out->items.back();
     it.p = p;
     it.time = t;
-    if (p.kind == PostfixEvent::kDelivery && p.delivery != DeliveryStatus::kDeliverable &&
-        p.delivery != DeliveryStatus::kUndeliverable && p.delivery != DeliveryStatus::kOther) {
-      it.cl = rules_->Classify(p.delivery, p.dsn, p.reply);
-      if (p.delivery == DeliveryStatus::kSent) it.queued_as = QueuedAs(p.reply);
+    if (p.kind == PostfixEvent::kDelivery && p.delivery == DeliveryStatus::kSent) {
+      it.queued_as = QueuedAs(p.reply);
     }
     it.queue_id_hash = detail::QueueIdHash(p.queue_id);
     if (!p.new_queue_id.empty()) it.new_queue_id_hash = detail::QueueIdHash(p.new_queue_id);
@@ -238,7 +321,7 @@ Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
   return Apply(parsed_, batch, outcomes);
 }
 
-Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
+Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
                              std::vector<Outcome>* outcomes) {
   const int64_t now = chunk.now;
   // Bounded memory: forget what is cached between chunks (misses re-read
@@ -291,7 +374,7 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
   std::vector<std::string> missing;
   missing.reserve(wanted.size());
   for (const auto& w : wanted) missing.emplace_back(w.second);
-  Status st = Lookup(missing);
+  Status st = Lookup(missing, &chunk);
   if (!st.ok()) return st;
   batch->events.reserve(batch->events.size() + deliveries);
   stats_.lines += chunk.counts.lines;
@@ -417,7 +500,15 @@ Status FeedbackEngine::Apply(const ParsedChunk& chunk, FeedbackBatch* batch,
         o.category = cl.category;
         // A hop to a content filter of this Postfix: the new queue id
         // carries the message on.
-        if (p.delivery == DeliveryStatus::kSent) {
+        if (p.delivery == DeliveryStatus::kSent && p.agent == "pipe" &&
+            std::find(settings_.filter_transports.begin(), settings_.filter_transports.end(),
+                      p.relay) != settings_.filter_transports.end()) {
+          // Handed to a pipe content filter that sends it back through
+          // Postfix: the copy it re-injects gets a new queue id, linked to
+          // this account by its Message-ID at its first outcome.
+          o.hop = true;
+          ++stats_.hops;
+        } else if (p.delivery == DeliveryStatus::kSent) {
           const std::string_view next = it.queued_as;
           Cached* n = next.empty() ? nullptr : Find(next, it.queued_as_hash);
           if (n != nullptr && next != p.queue_id) {

@@ -53,6 +53,10 @@ struct FeedbackSettings {
   // An account is reviewed (tier, suspension) when a chunk counts a hard
   // bounce, expiry or complaint for it, and otherwise at most this often.
   int64_t review_every_s = 60;
+  // pipe(8) transports (master.cf service names, as logged in relay=) that
+  // are content filters re-injecting the message: a "sent" through one is a
+  // hop, and the re-injected copy is followed by its Message-ID.
+  std::vector<std::string> filter_transports;
 };
 
 // One delivery outcome, as `senderguard-tail --print` shows it.
@@ -193,6 +197,13 @@ struct ParsedChunk {
   int64_t now = 0;          // the reading time given to Parse
   // lines, used, malformed, bad_bytes, too_long of these lines.
   EngineStats counts;
+  // Queue-map entries read ahead of Apply (FeedbackEngine::Prefetch): the
+  // chunk's queue ids sorted by (QueueIdHash, id), their hashes, and what
+  // the store held for each.
+  bool prefetched = false;
+  std::vector<uint64_t> prefetch_hashes;
+  std::vector<std::string> prefetch_ids;
+  std::vector<std::optional<QueueEntry>> prefetch_entries;
 };
 
 // Parses and classifies lines for FeedbackEngine::Apply. Keeps only a
@@ -203,8 +214,12 @@ class LineParser {
   LineParser(const BounceRules* rules, cctz::time_zone tz);
 
   // Replaces *out with `lines` read at `now`. Never fails: lines that are
-  // not read are counted in out->counts.
+  // not read are counted in out->counts. = ParseLines + Classify.
   void Parse(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out);
+  // The same in two halves, so that a tailer can run them on two threads:
+  // everything but the bounce classification, then the classification.
+  void ParseLines(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out);
+  void Classify(ParsedChunk* chunk) const;
 
  private:
   const BounceRules* rules_;
@@ -231,9 +246,20 @@ class FeedbackEngine {
   // and time zone), chunks in log order. Process = LineParser::Parse +
   // Apply. On failure (the store cannot be read) nothing was appended or
   // counted, and the same chunk should be applied again.
-  Status Apply(const ParsedChunk& chunk, FeedbackBatch* batch, std::vector<Outcome>* outcomes);
+  // The entries read ahead are moved out of `chunk` as they are taken.
+  Status Apply(ParsedChunk& chunk, FeedbackBatch* batch, std::vector<Outcome>* outcomes);
 
   const EngineStats& stats() const { return stats_; }
+
+  // Reads ahead of Apply, on any thread (the store's reads are thread-safe),
+  // the queue-map entries of every queue id in `chunk` (Postfix's own
+  // notices aside). Apply then takes the entries it has not cached from the
+  // chunk rather than from the store, so the reads leave the attribution
+  // thread. A read ahead may miss an entry written since; Apply reads again
+  // when it needs to (a stub still waiting for the milter's entry is looked
+  // up at its next line). On failure chunk->prefetched stays false and Apply
+  // reads the store itself.
+  static Status Prefetch(Store* store, ParsedChunk* chunk);
 
  private:
   struct Cached {
@@ -257,7 +283,7 @@ class FeedbackEngine {
     std::vector<uint64_t> slots_;  // 0: empty; else (hash's high half << 32) | (index + 1)
     std::deque<Cached> entries_;
   };
-  Status Lookup(const std::vector<std::string>& ids);
+  Status Lookup(const std::vector<std::string>& ids, ParsedChunk* ahead);
   Cached* Find(std::string_view qid, uint64_t h) { return cache_.Find(qid, h); }
   Cached* Find(std::string_view qid) { return cache_.Find(qid, detail::QueueIdHash(qid)); }
   void Remember(QueueEntry q, bool stub);

@@ -639,6 +639,61 @@ TEST_F(FeedbackTest, HopFromAnUnattributedMessageLinksNothing) {
 
 // -------------------------------------------------------- Message-ID links
 
+// A pipe(8) content filter ([tail] filter_transports) that re-injects with
+// sendmail: its "sent" is a hop, and the re-injected copy (new queue id,
+// same Message-ID) is counted once, for the account. Without the setting the
+// same log counts two deliveries (the pipe's and the final one).
+TEST_F(FeedbackTest, PipeContentFilterHopIsCountedOnce) {
+  const std::vector<std::string> log = {
+      MessageIdLine("15:00:00", "1EB53A8C2E8", "<m@s.test>"),
+      Delivery("15:00:01", "pipe", "1EB53A8C2E8", "r@dest.test", "dfilt", "2.0.0", "sent",
+               "delivered via dfilt service"),
+      Removed("15:00:01", "1EB53A8C2E8"),
+      MessageIdLine("15:00:02", "4A1B2C3D4E5", "<m@s.test>"),
+      Sent("15:00:03", "4A1B2C3D4E5", "r@dest.test"),
+  };
+  for (const bool configured : {true, false}) {
+    SCOPED_TRACE(configured ? "filter_transports = [\"dfilt\"]" : "not configured");
+    TearDown();
+    SetUp();
+    FeedbackSettings s;
+    if (configured) s.filter_transports = {"amavis", "dfilt"};
+    engine_ = std::make_unique<FeedbackEngine>(store_.get(), rules_.get(), s);
+    Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m@s.test>"));
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run(log, &outs);
+    uint64_t delivered = 0;
+    for (const auto& e : b.events) {
+      EXPECT_EQ(e.account, "alice");
+      delivered += e.delta.delivered;
+    }
+    ASSERT_EQ(outs.size(), 2u);
+    EXPECT_EQ(outs[0].hop, configured);
+    EXPECT_EQ(outs[1].account, "alice");  // linked by its Message-ID
+    EXPECT_EQ(delivered, configured ? 1u : 2u);
+    EXPECT_EQ(engine_->stats().hops, configured ? 1u : 0u);
+    EXPECT_EQ(engine_->stats().linked, 1u);
+  }
+}
+
+// A "sent" through a pipe transport that is not a listed filter (a real
+// delivery, e.g. to a list manager) is a delivery.
+TEST_F(FeedbackTest, PipeDeliveryThatIsNotAFilterIsADelivery) {
+  FeedbackSettings s;
+  s.filter_transports = {"dfilt"};
+  engine_ = std::make_unique<FeedbackEngine>(store_.get(), rules_.get(), s);
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60));
+  const FeedbackBatch b =
+      Run({Delivery("15:00:01", "pipe", "1EB53A8C2E8", "list@dest.test", "mailman", "2.0.0",
+                    "sent", "delivered via mailman service"),
+           // the same transport name from another agent is not a pipe filter
+           Delivery("15:00:02", "smtp", "1EB53A8C2E8", "r@dest.test", "dfilt", "2.0.0", "sent",
+                    "250 2.0.0 ok")});
+  ASSERT_EQ(b.events.size(), 1u) << Show(b);
+  EXPECT_EQ(b.events[0].delta.delivered, 2u);
+  EXPECT_EQ(engine_->stats().hops, 0u);
+}
+
 TEST_F(FeedbackTest, StubIsLinkedByMessageIdToTheNewestAccountInTheWindow) {
   struct Case {
     const char* name;
@@ -1078,26 +1133,40 @@ TEST_F(FeedbackTest, ParsedOnAnotherThreadThenAppliedCountsAsProcess) {
   ASSERT_FALSE(whole[1].events.empty());
   ASSERT_GT(want.linked, 0u);
 
-  NewEngine();
-  FeedbackSettings s;
-  LineParser parser(rules_.get(), s.tz);
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    std::vector<RawLine> lines;
-    for (const auto& t : chunks[i]) lines.push_back(RawLine{t, {}, 0});
-    ParsedChunk parsed;
-    std::thread([&] { parser.Parse(lines, kNow, &parsed); }).join();
-    FeedbackBatch b;
-    ASSERT_TRUE(engine_->Apply(parsed, &b, nullptr).ok());
-    EXPECT_EQ(Show(b), Show(whole[i])) << "chunk " << i;
-    ASSERT_EQ(b.queue_puts.size(), whole[i].queue_puts.size());
-    ASSERT_EQ(b.queue_stubs.size(), whole[i].queue_stubs.size());
+  // Twice: parsed on one thread; then the tailer's way, parsed on one
+  // thread, classified and read ahead (Prefetch) on another.
+  for (const bool ahead : {false, true}) {
+    SCOPED_TRACE(ahead ? "read ahead" : "parsed on another thread");
+    NewEngine();
+    FeedbackSettings s;
+    LineParser parser(rules_.get(), s.tz);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      std::vector<RawLine> lines;
+      for (const auto& t : chunks[i]) lines.push_back(RawLine{t, {}, 0});
+      ParsedChunk parsed;
+      if (ahead) {
+        std::thread([&] { parser.ParseLines(lines, kNow, &parsed); }).join();
+        std::thread([&] {
+          parser.Classify(&parsed);
+          ASSERT_TRUE(FeedbackEngine::Prefetch(store_.get(), &parsed).ok());
+        }).join();
+        EXPECT_TRUE(parsed.prefetched);
+      } else {
+        std::thread([&] { parser.Parse(lines, kNow, &parsed); }).join();
+      }
+      FeedbackBatch b;
+      ASSERT_TRUE(engine_->Apply(parsed, &b, nullptr).ok());
+      EXPECT_EQ(Show(b), Show(whole[i])) << "chunk " << i;
+      ASSERT_EQ(b.queue_puts.size(), whole[i].queue_puts.size());
+      ASSERT_EQ(b.queue_stubs.size(), whole[i].queue_stubs.size());
+    }
+    const EngineStats& got = engine_->stats();
+    EXPECT_EQ(got.lines, want.lines);
+    EXPECT_EQ(got.used, want.used);
+    EXPECT_EQ(got.outcomes, want.outcomes);
+    EXPECT_EQ(got.unattributed, want.unattributed);
+    EXPECT_EQ(got.linked, want.linked);
   }
-  const EngineStats& got = engine_->stats();
-  EXPECT_EQ(got.lines, want.lines);
-  EXPECT_EQ(got.used, want.used);
-  EXPECT_EQ(got.outcomes, want.outcomes);
-  EXPECT_EQ(got.unattributed, want.unattributed);
-  EXPECT_EQ(got.linked, want.linked);
 }
 
 // The engine's queue-id tables (open addressing, erase by backward shift)
