@@ -171,14 +171,21 @@ Status FeedbackEngine::Lookup(const std::vector<std::string>& wanted, ParsedChun
 // Message-ID that has an account. Returns whether it did.
 bool FeedbackEngine::Link(Cached* c, FeedbackBatch* batch) {
   if (store_ == nullptr || c->entry.message_id.empty() || c->entry.message_id == "<>") return false;
+  // Once per stub: the origin was recorded by the milter before the filter
+  // re-queued the message, so a search that found none will not find one
+  // later (a restarted tailer tries once more).
+  // A store that cannot be read is asked again at the next line.
+  if (c->link_tried) return false;
+  ++stats_.link_lookups;
   auto ids = store_->FindByMessageId(c->entry.message_id);
-  if (!ids.ok() || ids.value().empty()) return false;
+  if (!ids.ok()) return false;
   std::vector<std::string> others;
   for (const auto& id : ids.value()) {
     if (id != c->entry.queue_id) others.push_back(id);
   }
   auto got = store_->GetQueueEntries(others);
   if (!got.ok()) return false;
+  c->link_tried = true;
   // Newest first: the message most recently accepted with that Message-ID.
   for (size_t i = got.value().size(); i-- > 0;) {
     const auto& e = got.value()[i];

@@ -174,6 +174,7 @@ struct Unit {};
 struct EngineStats {
   uint64_t lines = 0, used = 0, malformed = 0, bad_bytes = 0, too_long = 0;
   uint64_t outcomes = 0, unattributed = 0, hops = 0, linked = 0;
+  uint64_t link_lookups = 0;  // Message-ID searches for stubs (at most one per stub)
 };
 
 // A chunk of lines parsed and classified, in log order: the part of the
@@ -266,6 +267,7 @@ class FeedbackEngine {
     QueueEntry entry;
     bool stub = false;   // written by us from a message-id line, no account yet
     bool dirty = false;  // entry.deferred changed in this chunk: written at its end
+    bool link_tried = false;  // a stub: Link looked for its origin once already
   };
   // The queue-id cache: a map from entry.queue_id to Cached looked up by
   // string_view (no string built per line), with open addressing (linear

@@ -694,6 +694,19 @@ TEST_F(FeedbackTest, PipeDeliveryThatIsNotAFilterIsADelivery) {
   EXPECT_EQ(engine_->stats().hops, 0u);
 }
 
+// A stub whose Message-ID matches no recorded message is searched for once,
+// not at every line of it (nor at every chunk).
+TEST_F(FeedbackTest, UnlinkableStubIsSearchedOnce) {
+  Run({MessageIdLine("15:00:00", "4A1B2C3D4E5", "<nobody@s.test>"),
+       Deferred("15:00:01", "4A1B2C3D4E5", "a@dest.test"),
+       Sent("15:00:02", "4A1B2C3D4E5", "b@dest.test")});
+  Run({Sent("15:00:03", "4A1B2C3D4E5", "c@dest.test"),
+       UserUnknown("15:00:04", "4A1B2C3D4E5", "d@dest.test")});
+  EXPECT_EQ(engine_->stats().link_lookups, 1u);
+  EXPECT_EQ(engine_->stats().linked, 0u);
+  EXPECT_EQ(engine_->stats().unattributed, 3u);
+}
+
 TEST_F(FeedbackTest, StubIsLinkedByMessageIdToTheNewestAccountInTheWindow) {
   struct Case {
     const char* name;
