@@ -2,6 +2,7 @@
 
 #include "senderguard/reputation.h"
 
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,29 @@ std::string DayKey(std::string_view account, int64_t day) {
   std::string k(account);
   k.push_back('\0');
   PutBe64(&k, static_cast<uint64_t>(day));
+  return k;
+}
+
+// Feedback idempotency keys (FeedbackBatch::once_key) are stored as their
+// SHA-256: a fixed 32 bytes whatever the caller passes (a hostile report's
+// Message-ID can be 998 bytes; LMDB keys stop at 511), never empty.
+constexpr size_t kOnceDigestSize = 32;
+// Expired keys deleted per batch that records one: more than the one it
+// adds, so expired keys never pile up, and few enough to keep the write short.
+constexpr size_t kOncePrunePerWrite = 16;
+
+std::string OnceDigest(std::string_view once_key) {
+  unsigned char md[EVP_MAX_MD_SIZE] = {};
+  unsigned int len = 0;
+  EVP_Digest(once_key.data(), once_key.size(), md, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(md), kOnceDigestSize);
+}
+
+// once_time key: 8-byte big-endian time, then the digest (oldest first).
+std::string OnceTimeKey(int64_t time, std::string_view digest) {
+  std::string k;
+  PutBe64(&k, static_cast<uint64_t>(time));
+  k.append(digest);
   return k;
 }
 
@@ -139,7 +163,7 @@ Status LmdbStore::OpenEnv() {
   ::chmod(options_.path.c_str(), 0750);
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
-  mdb_env_set_maxdbs(env_, 16);
+  mdb_env_set_maxdbs(env_, 16);  // 13 named databases (Dbis), 3 to spare
   mdb_env_set_maxreaders(env_, 1024);
   mdb_env_set_mapsize(env_, options_.map_size_bytes);
   unsigned flags = MDB_NOTLS;
@@ -168,7 +192,8 @@ Status LmdbStore::OpenEnv() {
         {"accounts", &dbi_.accounts}, {"counters", &dbi_.counters}, {"alerts", &dbi_.alerts},
         {"suppression", &dbi_.suppression}, {"audit", &dbi_.audit}, {"queue", &dbi_.queue},
         {"meta", &dbi_.meta}, {"days", &dbi_.days}, {"bounces", &dbi_.bounces},
-        {"msgid", &dbi_.msgid}, {"positions", &dbi_.positions}};
+        {"msgid", &dbi_.msgid}, {"positions", &dbi_.positions}, {"once", &dbi_.once},
+        {"once_time", &dbi_.once_time}};
     for (auto& d : dbs) {
       rc = mdb_dbi_open(txn, d.name, MDB_CREATE, d.dbi);
       if (rc != 0) {
@@ -477,7 +502,8 @@ Status LmdbStore::Purge(MDB_txn* txn, int64_t now, size_t* deleted, bool* more) 
     const bool corrupt = !Decode(View(v), "queue", &q).ok();
     if (!corrupt && std::max(q.time, q.last_event) + options_.queue_retention_s >= now) continue;
     if (!corrupt && !q.message_id.empty()) {
-      MDB_val mk = Val(MsgIdKey(q.message_id, q.queue_id));
+      const std::string msgid_key = MsgIdKey(q.message_id, q.queue_id);
+      MDB_val mk = Val(msgid_key);  // not Val(MsgIdKey(...)): the temporary dies first
       int drc = mdb_del(txn, dbi_.msgid, &mk, nullptr);
       if (drc != 0 && drc != MDB_NOTFOUND) {
         rc = drc;
@@ -967,6 +993,77 @@ Result<std::vector<std::string>> LmdbStore::FindByMessageId(std::string_view mes
   return out;
 }
 
+Status LmdbStore::CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,
+                                     bool* duplicate) {
+  *duplicate = false;
+  now = std::max<int64_t>(now, 0);  // times are stored unsigned, as days are
+  const std::string digest = OnceDigest(once_key);
+  MDB_val k = Val(digest), v;
+  int rc = mdb_get(txn, dbi_.once, &k, &v);
+  if (rc == 0) {
+    // A value of another size is corruption: the key counts as not recorded
+    // (counted again, and overwritten) rather than blocking every retry.
+    if (v.mv_size == 8) {
+      const int64_t recorded = static_cast<int64_t>(GetBe64(View(v)));
+      // recorded > now: the clock went back; still the same report.
+      if (recorded >= 0 && (recorded > now || now - recorded <= kOnceRetention)) {
+        *duplicate = true;
+        return Status::Ok();
+      }
+      // Expired and not yet pruned: recorded again below, at `now`.
+      const std::string old_time_key = OnceTimeKey(recorded, digest);
+      MDB_val tk = Val(old_time_key);
+      rc = mdb_del(txn, dbi_.once_time, &tk, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("delete once key", rc);
+    }
+  } else if (rc != MDB_NOTFOUND) {
+    return LmdbError("read once key", rc);
+  }
+  std::string when;
+  PutBe64(&when, static_cast<uint64_t>(now));
+  Status s = Put(txn, dbi_.once, digest, when, "write once key");
+  if (!s.ok()) return s;
+  s = Put(txn, dbi_.once_time, OnceTimeKey(now, digest), "", "write once key");
+  if (!s.ok()) return s;
+
+  // Prune from the oldest while expired. once_time only ever gains a key
+  // together with once, so walking its front bounds both.
+  MDB_cursor* cur = nullptr;
+  rc = mdb_cursor_open(txn, dbi_.once_time, &cur);
+  if (rc != 0) return LmdbError("cursor", rc);
+  size_t deleted = 0;
+  MDB_val ck, cv;
+  for (rc = mdb_cursor_get(cur, &ck, &cv, MDB_FIRST); rc == 0 && deleted < kOncePrunePerWrite;
+       rc = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT)) {
+    const std::string_view key = View(ck);
+    if (key.size() == 8 + kOnceDigestSize) {
+      const uint64_t t = GetBe64(key);
+      const bool expired =
+          t <= static_cast<uint64_t>(now) && now - static_cast<int64_t>(t) > kOnceRetention;
+      if (!expired) break;  // the rest is younger
+      // Delete the key itself only if it still holds this time (it does not
+      // when it was recorded again after expiring). A copy: `key` points
+      // into the page under the cursor.
+      const std::string digest_of(key.substr(8));
+      MDB_val dk = Val(digest_of), dv;
+      int grc = mdb_get(txn, dbi_.once, &dk, &dv);
+      if (grc == 0 && dv.mv_size == 8 && GetBe64(View(dv)) == t) {
+        grc = mdb_del(txn, dbi_.once, &dk, nullptr);
+      }
+      if (grc != 0 && grc != MDB_NOTFOUND) {
+        rc = grc;
+        break;
+      }
+    }  // else not an index key of ours: dropped
+    rc = mdb_cursor_del(cur, 0);
+    if (rc != 0) break;
+    ++deleted;
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("prune once keys", rc);
+  return Status::Ok();
+}
+
 Result<std::optional<std::string>> LmdbStore::GetPosition(std::string_view source) {
   std::optional<std::string> out;
   if (source.empty() || source.size() > 500) return out;
@@ -1058,6 +1155,11 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
   FeedbackResult result;
   Status st = Write([&](MDB_txn* txn) {
     result = FeedbackResult{};
+    if (!batch.once_key.empty()) {
+      // First, so a duplicate writes nothing at all.
+      Status s = CheckAndRecordOnce(txn, batch.once_key, batch.now, &result.duplicate);
+      if (!s.ok() || result.duplicate) return s;
+    }
     for (const auto& [key, delta] : sums) {
       const std::string k = DayKey(key.first, key.second);
       MDB_val mk = Val(k), mv;

@@ -5,7 +5,12 @@
 // meta (schema version); for delivery feedback: days (per-account daily
 // counts, kept 90 days), bounces (hard bounces per address), msgid
 // (Message-ID + queue id index of the queue map), positions (tailer
-// sources). The environment is opened with MDB_NOTLS because
+// sources), once (SHA-256 of each FeedbackBatch::once_key -> 8-byte
+// big-endian time recorded) and once_time (time + digest, empty values: the
+// same keys in age order). Each batch that records a key also deletes up to
+// 16 keys older than kOnceRetention from the front of once_time, so the two
+// hold about what arrived in the last 90 days (13 named databases; the
+// environment allows 16). The environment is opened with MDB_NOTLS because
 // libmilter runs one connection's callbacks on several threads; no
 // transaction outlives a call.
 //
@@ -113,6 +118,7 @@ class LmdbStore final : public Store {
   struct Dbis {
     MDB_dbi accounts, counters, alerts, suppression, audit, queue, meta;
     MDB_dbi days, bounces, msgid, positions;
+    MDB_dbi once, once_time;
   };
 
   explicit LmdbStore(LmdbOptions options);
@@ -138,6 +144,10 @@ class LmdbStore final : public Store {
   void Log(Logger::Level level, const std::string& line);
   Status PutAudit(MDB_txn* txn, const AuditEntry& e);
   Status PutQueue(MDB_txn* txn, const QueueEntry& q);
+  // Looks up `once_key` (REQUIRES: not empty) at `now`: sets *duplicate when
+  // it is recorded and not expired, else records it and prunes expired keys.
+  Status CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,
+                            bool* duplicate);
 
   LmdbOptions options_;
   MDB_env* env_ = nullptr;

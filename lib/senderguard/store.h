@@ -76,7 +76,26 @@ struct FeedbackBatch {
   std::optional<std::vector<std::string>> review_only;
   int64_t now = 0;
   std::string actor;            // for the audit entries and suppression records
+  // Exactly once: a name for what this batch counts (the ARF ingester's is
+  // account, Message-ID, complainer and feedback type), so the same report
+  // delivered twice counts once. "" = none (the batch always applies). Any
+  // bytes, any length: stores keep a digest of it, not the key itself.
+  // When the key was recorded at most kOnceRetention seconds before `now`
+  // (or after it: the clock went back), ApplyFeedback writes nothing of the
+  // batch (no counts, queue-map entries, suppressions, audit, reviews or
+  // position) and sets FeedbackResult::duplicate. Otherwise it records the
+  // key at `now` in the same transaction as the rest, so a failed batch
+  // records nothing and its retry counts. A network store does the same
+  // with SET key now NX EX kOnceRetention first in the script that applies
+  // the batch (Redis: a Lua script): NX refused = duplicate, apply nothing.
+  std::string once_key;
 };
+
+// How long a FeedbackBatch::once_key is remembered. Feedback loops resend
+// within hours and Postfix gives up on a pipe delivery after
+// maximal_queue_lifetime (5 days by default); 90 days is the span of the
+// daily counts (and so of any rate a duplicate could still move).
+inline constexpr int64_t kOnceRetention = 90 * 86400;
 
 // Days of one account: (UTC day number, counts), in day order.
 using StoredDays = std::vector<std::pair<int64_t, DayCountsRecord>>;
@@ -96,6 +115,7 @@ using AccountReview = std::function<void(AccountRecord* account, const StoredDay
 struct FeedbackResult {
   std::vector<SuppressionRecord> suppressed;  // added by this batch
   std::vector<std::string> alerts;            // from the reviews
+  bool duplicate = false;  // once_key already recorded: nothing of the batch was written
 };
 
 class Store {
@@ -160,7 +180,8 @@ class Store {
 
   // ---- delivery feedback
   // Applies the batch atomically (counts, queue-map entries, bounce counts,
-  // suppressions, reviews, position). Nothing is written when it fails.
+  // suppressions, reviews, position, once_key). Nothing is written when it
+  // fails, nor for a duplicate once_key (ok, with result.duplicate set).
   virtual Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
                                                const AccountReview& review) = 0;
   // The position stored with the last batch of `source`, nullopt if none.
