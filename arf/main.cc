@@ -4,7 +4,11 @@
 // feedback token the milter added ([feedback] header), else by the original
 // Message-ID through the queue map. The complainer is suppressed for that
 // account; a complaint against an account reinstated for a limited time
-// suspends it again at once; the review applies the rate rules.
+// suspends it again at once; the review applies the rate rules. Each
+// report counts once: feedback loops resend, and Postfix delivers again
+// after a temporary failure that came after our commit, so the report is
+// named (ComplaintKey) and the store writes nothing for a name it has seen
+// in the last 90 days (FeedbackBatch::once_key).
 //
 // SECURITY: the report is untrusted (anyone can mail the abuse address).
 // It is parsed with hard limits (arf.h). The token is an HMAC with a secret
@@ -14,9 +18,10 @@
 // of the pipe transport; writes only the LMDB store.
 //
 // Exit status (sysexits, as Postfix's pipe(8) reads it): 0 counted (or
-// deliberately ignored: a "not-spam" report); 65 EX_DATAERR not a feedback
-// report (Postfix bounces it; nothing stored); 75 EX_TEMPFAIL the store
-// failed (Postfix retries later); 78 EX_CONFIG bad configuration.
+// deliberately ignored: a "not-spam" report, a report counted before); 65
+// EX_DATAERR not a feedback report (Postfix bounces it; nothing stored); 75
+// EX_TEMPFAIL the store failed (Postfix retries later); 78 EX_CONFIG bad
+// configuration.
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +32,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #include "senderguard/arf.h"
 #include "senderguard/config.h"
@@ -42,6 +48,41 @@ namespace {
 
 constexpr int kExOk = 0, kExDataErr = 65, kExTempFail = 75;
 constexpr size_t kMaxInput = 16u << 20;
+
+// The name of one complaint, for counting it once: the same report delivered
+// again yields the same name, another recipient's or another message's a
+// different one. By the original's Message-ID (RFC 5965 §2 (d)) when it has
+// one; else by the Arrival-Date and Source-IP fields (§3.2), which are
+// only good together with the complainer: one bulk send reaches a provider
+// from one IP within the same second many times over. "" when the report
+// identifies nothing (counted every time, as a complaint can't be told from
+// another). Each field is length-prefixed, so no choice of bytes in one
+// (they are untrusted and may hold any byte but LF) can forge another's; the
+// store keeps only a digest, so the length does not matter.
+std::string ComplaintKey(const sg::ArfReport& r, std::string_view account,
+                         std::string_view complainer) {
+  std::string key;
+  auto field = [&key](std::string_view v) {
+    key += std::to_string(v.size());
+    key += ':';
+    key.append(v);
+  };
+  if (!r.message_id.empty()) {
+    key = "arf1 message-id ";
+    field(account);
+    field(r.message_id);
+  } else if (!r.arrival_date.empty() && !complainer.empty()) {
+    key = "arf1 arrival ";
+    field(account);
+    field(r.arrival_date);
+    field(r.source_ip);
+  } else {
+    return key;
+  }
+  field(complainer);
+  field(r.feedback_type);
+  return key;
+}
 
 }  // namespace
 
@@ -168,6 +209,7 @@ int main(int argc, char** argv) {
   e.delta.complaints = 1;
   e.complainer = account.empty() ? "" : complainer;
   batch.events.push_back(e);
+  batch.once_key = ComplaintKey(r, account, complainer);
   const sg::ReputationConfig rep = cfg.reputation;
   auto review = [&rep, now](sg::AccountRecord* a, const sg::StoredDays& days, uint64_t complaints,
                             sg::ReviewOutcome* out) {
@@ -179,6 +221,18 @@ int main(int argc, char** argv) {
     logger.Log(sg::Logger::Level::kError,
                sg::KvLine().Add("action", "error").Add("error", res.status().message()).str());
     return kExTempFail;
+  }
+  if (res.value().duplicate) {
+    logger.Log(sg::Logger::Level::kInfo,
+               sg::KvLine()
+                   .Add("action", "duplicate")
+                   .Add("account", account.empty() ? "-" : account)
+                   .Add("by", by)
+                   .Add("feedback_type", r.feedback_type)
+                   .Add("complainer", complainer.empty() ? "-" : complainer)
+                   .Add("message_id", r.message_id)
+                   .str());
+    return kExOk;  // counted before: Postfix must not bounce it back to the provider
   }
   store->Flush();
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine()

@@ -6,8 +6,8 @@
 #   classification and attribution (hard / soft / deferred / delivered on the right account),
 #   exactly once across repeated runs, --print JSON, global suppression after 3 hard bounces,
 #   automatic suspension by hard-bounce rate refused at the next MAIL FROM, ARF complaints
-#   by token and by Message-ID, a complaint re-suspending a reinstated account, a non-ARF
-#   message refused with EX_DATAERR.
+#   by token and by Message-ID, each report counted once however often it is delivered,
+#   a complaint re-suspending a reinstated account, a non-ARF message refused with EX_DATAERR.
 . "$(dirname "$0")/lib.sh"
 
 SECRET=0123456789abcdef0123456789abcdef
@@ -106,7 +106,9 @@ send "$T" --xclient "LOGIN=bob" --from b@bob.test --to ok9@dest.test
 expect "$T" '^<\*\* 550 5\.7\.1 account bob is disabled' "bob's next MAIL FROM: 550 5.7.1"
 
 # ---- complaints (ARF)
-arf() { # arf TOKEN MESSAGE-ID RCPT: an RFC 5965 report on stdout
+arf() { # arf TOKEN MESSAGE-ID RCPT [REPORT-FIELDS]: an RFC 5965 report on stdout
+    # (no Message-ID field when MESSAGE-ID is empty; REPORT-FIELDS: more feedback-report lines)
+    local mid=${2:+Message-ID: $2$'\n'} fields=${4:+$4$'\n'}
     cat <<EOF
 From: fbl@isp.example
 To: abuse@platform.example
@@ -126,15 +128,14 @@ Feedback-Type: abuse
 User-Agent: isp-fbl/1.0
 Version: 1
 Original-Rcpt-To: <$3>
-
+${fields}
 --b1
 Content-Type: text/rfc822-headers
 
 From: someone@dest.test
 To: $3
 Subject: hello
-Message-ID: $2
-X-Senderguard-ID: $1
+${mid}X-Senderguard-ID: $1
 
 --b1--
 EOF
@@ -142,13 +143,38 @@ EOF
 token() { printf 'v1.%s' "$(printf '%s' "$1" | openssl dgst -sha256 -hmac "$SECRET" -binary | head -c 16 |
     base64 | tr '+/' '-_' | tr -d '=')"; }
 
-send "$T" --xclient "LOGIN=dave" --from d@dave.test --to ok20@dest.test --header "Message-Id: <fixed-id-1@dave.test>"
-check "Postfix delivered dave's message" wait_outcomes 36
+send "$T" --xclient "LOGIN=dave" --from d@dave.test --to ok20@dest.test,ok21@dest.test --header "Message-Id: <fixed-id-1@dave.test>"
+check "Postfix delivered dave's message" wait_outcomes 37
 rc=0; arf "" "<fixed-id-1@dave.test>" ok20@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || rc=$?
 check "ARF by Message-ID: exit 0" test "$rc" = 0
 check "dave: 1 complaint" test "$(rep dave complaints)" = 1
 sgctl suppress check ok20@dest.test --account dave >"$T" 2>&1 || true
 expect "$T" 'complaint' "the complainer is suppressed for dave"
+
+# ---- each report counts once (providers resend; pipe(8) retries after a late temporary failure)
+rc=0; arf "" "<fixed-id-1@dave.test>" ok20@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || rc=$?
+check "the same report again: exit 0 (Postfix must not bounce it)" test "$rc" = 0
+check "... and dave still has 1 complaint" test "$(rep dave complaints)" = 1
+expect "$T" 'action=duplicate account=dave .*message_id=<fixed-id-1@dave.test>' "... logged as action=duplicate"
+arf "" "<fixed-id-1@dave.test>" ok21@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
+check "another recipient's report on the same message counts: dave 2 complaints" \
+    test "$(rep dave complaints)" = 2
+expect_not "$T" 'action=duplicate' "... not logged as a duplicate"
+sgctl suppress check ok21@dest.test --account dave >"$T" 2>&1 || true
+expect "$T" 'complaint' "... and its complainer is suppressed for dave"
+
+send "$T" --xclient "LOGIN=frank" --from f@frank.test --to ok40@dest.test  # frank's record
+for i in 1 2; do  # no Message-ID: Arrival-Date, Source-IP and the complainer name the report
+    arf "$(token frank)" "" ok40@dest.test $'Arrival-Date: Thu, 26 Nov 2026 10:00:00 +0000\nSource-IP: 192.0.2.9' |
+        "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
+done
+check "a report without Message-ID fed twice: frank 1 complaint (by Arrival-Date)" \
+    test "$(rep frank complaints)" = 1
+for i in 1 2; do  # nothing that names the report: counted each time, as before
+    arf "$(token frank)" "" ok41@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
+done
+check "a report naming nothing fed twice counts twice: frank 3 complaints" \
+    test "$(rep frank complaints)" = 3
 
 rc=0; arf "$(token alice)" "<unrelated@x.test>" ok1@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || rc=$?
 check "ARF by token: exit 0" test "$rc" = 0

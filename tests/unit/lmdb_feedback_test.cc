@@ -1,18 +1,22 @@
-// Tests for the delivery-feedback half of lmdb_store.h (ApplyFeedback,
-// GetDays, GetBounces, GetPosition, the queue map's stubs and Message-ID
-// index) on a real LMDB environment in a fresh temporary directory per test.
+// Tests for the delivery-feedback half of lmdb_store.h (ApplyFeedback and
+// its once_key, GetDays, GetBounces, GetPosition, the queue map's stubs and
+// Message-ID index) on a real LMDB environment in a fresh temporary
+// directory per test.
 // LMDB allows one open handle per environment per process, so the raw-LMDB
 // helpers run only while the store is closed.
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -783,6 +787,258 @@ TEST_F(LmdbFeedbackTest, CorruptOlderBucketDoesNotBlockLaterBatches) {
   b.position = "200";
   auto r = store_->ApplyFeedback(b, [](AccountRecord*, const StoredDays&, uint64_t, ReviewOutcome*) {});
   EXPECT_TRUE(r.ok()) << r.status().ToString();
+}
+
+// ------------------------------------------------------- exactly once (once_key)
+
+// The complaint count of `account` over every stored day.
+uint64_t ComplaintsOf(LmdbStore* store, std::string_view account) {
+  auto r = store->GetDays(account, 0, INT64_MAX);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  uint64_t n = 0;
+  if (r.ok()) {
+    for (const auto& [day, d] : r.value()) n += d.complaints;
+  }
+  return n;
+}
+
+FeedbackBatch Once(std::string key, std::string account = "alice",
+                   std::string who = "c@example.org", int64_t now = kNow) {
+  FeedbackBatch b = Batch({Complaint(std::move(account), std::move(who), now)}, now);
+  b.once_key = std::move(key);
+  return b;
+}
+
+std::string Sha256(std::string_view s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+// Entries of a named database. REQUIRES: inside Raw.
+size_t RawEntries(MDB_txn* txn, const char* db) {
+  MDB_dbi dbi;
+  EXPECT_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0) << db;
+  MDB_stat st{};
+  EXPECT_EQ(mdb_stat(txn, dbi, &st), 0);
+  return st.ms_entries;
+}
+
+// A report delivered again carries the same key with whatever else the
+// second pass computed (another review outcome, a new position, another
+// complainer): none of it is written, no suppression, no audit entry, no
+// review call.
+TEST_F(LmdbFeedbackTest, DuplicateOnceKeyWritesNothing) {
+  int calls = 0;
+  auto review = [&](AccountRecord* a, const StoredDays&, uint64_t, ReviewOutcome* out) {
+    ++calls;
+    a->tier = calls;
+    AuditEntry e;
+    e.time_us = kNow * 1000000;
+    e.actor = "test-arf";
+    e.action = "tier";
+    e.account = a->name;
+    out->audit.push_back(e);
+    out->alerts.push_back("account=" + a->name + " action=tier");
+  };
+  FeedbackBatch first = Once("report-1", "alice", "c1@example.org");
+  first.source = "file:/var/log/mail.log";
+  first.position = "100";
+  const FeedbackResult r1 = Apply(first, review);
+  EXPECT_FALSE(r1.duplicate);
+  EXPECT_EQ(r1.suppressed.size(), 1u);
+  EXPECT_EQ(r1.alerts.size(), 1u);
+  ASSERT_EQ(calls, 1);
+  const size_t audit_before = store_->ListAudit("", 100).value().size();
+  ASSERT_EQ(audit_before, 2u);  // suppress-add and the review's
+
+  FeedbackBatch again = Once("report-1", "alice", "c2@example.org");
+  again.events.push_back(Ev("bob", kNow, {1, 0, 0, 0, 0, 0, 1}));
+  again.events.push_back(Hard("alice", "d@example.org"));
+  again.suppress_after = 1;
+  again.source = "file:/var/log/mail.log";
+  again.position = "200";
+  again.queue_puts = {Q("AAAA000009", "alice", kNow, "<p@x>")};
+  again.queue_stubs = {Q("AAAA000010", "", kNow, "<s@x>")};
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE("pass " + std::to_string(i));
+    const FeedbackResult r2 = Apply(again, review);
+    EXPECT_TRUE(r2.duplicate);
+    EXPECT_TRUE(r2.suppressed.empty());
+    EXPECT_TRUE(r2.alerts.empty());
+    EXPECT_EQ(calls, 1) << "no review of a duplicate";
+    EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), 1u);
+    EXPECT_TRUE(Days("bob").empty());
+    EXPECT_EQ(CountSupp("alice"), 1u);
+    EXPECT_EQ(CountSupp(""), 0u);
+    EXPECT_FALSE(store_->FindSuppression("alice", "c2@example.org").value().has_value());
+    EXPECT_FALSE(store_->GetBounces("d@example.org").value().has_value());
+    EXPECT_EQ(store_->ListAudit("", 100).value().size(), audit_before);
+    EXPECT_EQ(*store_->GetPosition("file:/var/log/mail.log").value(), "100");
+    EXPECT_FALSE(Queue("AAAA000009").has_value());
+    EXPECT_FALSE(Queue("AAAA000010").has_value());
+    EXPECT_EQ(store_->GetAccount("alice").value()->tier, 1);
+    // ... and the key is remembered across a reopen.
+    CloseStore();
+    OpenStore();
+  }
+}
+
+TEST_F(LmdbFeedbackTest, OnlyTheSameOnceKeyIsADuplicate) {
+  const std::string long_common(600, 'm');  // longer than any LMDB key
+  struct Case {
+    const char* name;
+    std::vector<std::string> keys;  // one complaint batch each, in order
+    uint64_t want_complaints;
+  };
+  const std::vector<Case> cases = {
+      {"same_twice", {"k", "k"}, 1},
+      {"three_times", {"k", "k", "k"}, 1},
+      {"different", {"k1", "k2"}, 2},
+      {"case_matters", {"k", "K"}, 2},
+      {"no_key_counts_every_time", {"", ""}, 2},
+      {"no_key_then_key", {"", "k", "k"}, 2},
+      {"prefix_is_not_the_key", {"abc", "ab", "abcd"}, 3},
+      {"nul_bytes", {"a\0b"s, "a\0c"s, "a"s, "a\0b"s}, 3},
+      {"long_keys_differing_at_the_end",
+       {long_common + "1", long_common + "2", long_common + "1"}, 2},
+      {"huge_key", {std::string(100000, 'h'), std::string(100000, 'h')}, 1},
+      {"non_ascii", {"\xff\xfe", "jürgen", "\xff\xfe"}, 2},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    size_t duplicates = 0;
+    for (const auto& k : c.keys) duplicates += Apply(Once(k)).duplicate ? 1 : 0;
+    EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), c.want_complaints);
+    EXPECT_EQ(duplicates, c.keys.size() - c.want_complaints);
+  }
+}
+
+TEST_F(LmdbFeedbackTest, OnceKeyExpiresAfterTheRetention) {
+  struct Case {
+    const char* name;
+    int64_t second_now;
+    bool want_duplicate;
+  };
+  const std::vector<Case> cases = {
+      {"a_second_later", kNow + 1, true},
+      {"same_second", kNow, true},
+      {"last_second_of_the_retention", kNow + kOnceRetention, true},
+      {"one_second_past_it_counts_again", kNow + kOnceRetention + 1, false},
+      {"a_year_later", kNow + 365 * 86400, false},
+      {"clock_went_back", kNow - 86400, true},
+      {"clock_went_far_back", kNow - 400 * 86400, true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TearDown();
+    SetUp();
+    ASSERT_FALSE(Apply(Once("report", "alice", "c@example.org", kNow)).duplicate);
+    EXPECT_EQ(Apply(Once("report", "alice", "c@example.org", c.second_now)).duplicate,
+              c.want_duplicate);
+    EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), c.want_duplicate ? 1u : 2u);
+    if (!c.want_duplicate) {
+      // Counted again means recorded again, at the new time.
+      EXPECT_TRUE(Apply(Once("report", "alice", "c@example.org", c.second_now + 1)).duplicate);
+      EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), 2u);
+    }
+    CloseStore();
+    Raw([](MDB_txn* txn) {
+      EXPECT_EQ(RawEntries(txn, "once"), 1u);
+      EXPECT_EQ(RawEntries(txn, "once_time"), 1u) << "the old time's index entry is gone";
+    });
+    OpenStore();
+  }
+}
+
+// Every batch that records a key deletes up to 16 expired ones, oldest
+// first: 100 old keys are gone after 7 new ones, and what is left is only
+// what is younger than the retention.
+TEST_F(LmdbFeedbackTest, PruneKeepsTheOnceTablesBounded) {
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "old-" + std::to_string(i);
+    ASSERT_FALSE(Apply(Once(key, "alice", "c@example.org", kNow + i)).duplicate);
+  }
+  ASSERT_FALSE(Apply(Once("young", "alice", "c@example.org", kNow + 30 * 86400)).duplicate);
+  const int64_t later = kNow + kOnceRetention + 1000;  // every old-* expired, young not
+  struct Step {
+    int new_keys;        // batches recording a new key each, at `later`
+    size_t want_entries;  // entries in once and in once_time afterwards
+  };
+  const std::vector<Step> steps = {
+      {1, 101 - 16 + 1},  // 16 pruned, 1 added
+      {1, 101 - 32 + 2},
+      {4, 101 - 96 + 6},
+      {1, 1 + 7},         // the last 4 old ones; young is kept
+      {3, 1 + 10},
+  };
+  int n = 0;
+  for (const auto& s : steps) {
+    for (int i = 0; i < s.new_keys; ++i) {
+      const std::string key = "new-" + std::to_string(n++);
+      ASSERT_FALSE(Apply(Once(key, "alice", "c@example.org", later)).duplicate);
+    }
+    SCOPED_TRACE("after " + std::to_string(n) + " new keys");
+    CloseStore();
+    Raw([&](MDB_txn* txn) {
+      EXPECT_EQ(RawEntries(txn, "once"), s.want_entries);
+      EXPECT_EQ(RawEntries(txn, "once_time"), s.want_entries);
+    });
+    OpenStore();
+  }
+  EXPECT_TRUE(Apply(Once("young", "alice", "c@example.org", later)).duplicate);
+  // A duplicate prunes nothing (it writes nothing at all).
+  CloseStore();
+  Raw([](MDB_txn* txn) { EXPECT_EQ(RawEntries(txn, "once"), 11u); });
+}
+
+// The key is part of the batch's transaction: a batch that fails records
+// no key, and its retry counts.
+TEST_F(LmdbFeedbackTest, FailedBatchDoesNotRecordItsOnceKey) {
+  FeedbackBatch bad = Once("report");
+  bad.source = std::string(600, 's');  // longer than an LMDB key: the position cannot be written
+  bad.position = "1";
+  auto r = store_->ApplyFeedback(bad, nullptr);
+  ASSERT_FALSE(r.ok()) << "a 600-byte position key was accepted";
+  EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), 0u);
+  const FeedbackResult retry = Apply(Once("report"));
+  EXPECT_FALSE(retry.duplicate);
+  EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), 1u);
+  EXPECT_TRUE(Apply(Once("report")).duplicate);
+}
+
+// Concurrent deliveries of one report (two pipe processes, or two threads
+// here riding in one group commit) count it once.
+TEST_F(LmdbFeedbackTest, ConcurrentDuplicatesCountOnce) {
+  std::atomic<int> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto r = store_->ApplyFeedback(Once("report"), nullptr);
+      EXPECT_TRUE(r.ok());
+      if (r.ok() && r.value().duplicate) ++duplicates;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(duplicates.load(), 7);
+  EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), 1u);
+}
+
+TEST_F(LmdbFeedbackTest, UnreadableOnceRecordCountsAgainAndIsReplaced) {
+  CloseStore();
+  Raw([](MDB_txn* txn) { RawPut(txn, "once", Sha256("report"), "\x7f"); });
+  OpenStore();
+  EXPECT_FALSE(Apply(Once("report")).duplicate);
+  EXPECT_TRUE(Apply(Once("report")).duplicate);
+  EXPECT_EQ(ComplaintsOf(store_.get(), "alice"), 1u);
+  CloseStore();
+  Raw([](MDB_txn* txn) {
+    EXPECT_EQ(RawGet(txn, "once", Sha256("report")).size(), 8u) << "replaced by the time recorded";
+    EXPECT_EQ(RawEntries(txn, "once"), 1u);
+  });
 }
 
 // ----------------------------------------------------------- position, reopen
