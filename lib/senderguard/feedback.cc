@@ -16,7 +16,6 @@ constexpr size_t kMaxPending = 100000;  // queue ids with deferred recipients tr
 constexpr size_t kMaxNotices = 100000;
 constexpr int64_t kLinkWindow = 2 * 86400;  // a Message-ID link reaches this far back
 constexpr int64_t kTouchAfter = 86400;      // see kRemoved
-constexpr size_t kMaxDeferredKept = 1000;   // deferred recipients kept in one entry
 
 // "... queued as 4jZV3G6kF3z1bkqs)" -> the id, if the reply names one.
 std::string_view QueuedAs(std::string_view reply) {
@@ -396,13 +395,6 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   // number of lines (a hard bounce that counts toward suppression keeps an
   // event of its own, for its recipient).
   summed_.clear();
-  dirty_.clear();
-  auto mark_dirty = [&](Cached* c) {
-    if (!c->dirty) {
-      c->dirty = true;
-      dirty_.push_back(c);
-    }
-  };
   auto event_for = [&](const std::string& account, int64_t t) -> FeedbackEvent& {
     const int64_t day = DayNumber(t);
     auto [at, fresh] = summed_.try_emplace(account);
@@ -469,16 +461,9 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         if (c != nullptr && c->stub) Link(c, batch);
         if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
         const std::string& account = (c != nullptr && !c->stub) ? c->entry.account : kUnattributed;
-        // The recipients still deferred: kept in the entry (stored, so a
-        // restarted tailer knows them too), else in memory.
         const auto* pit = pending_.Find(qid, qh);
-        uint64_t n = pit == nullptr || pit->empty() ? 1 : pit->size();
+        const uint64_t n = pit == nullptr || pit->empty() ? 1 : pit->size();
         if (pit != nullptr) pending_.Erase(qid, qh);
-        if (c != nullptr && !c->stub && !c->entry.deferred.empty()) {
-          n = c->entry.deferred.size();
-          c->entry.deferred.clear();
-          mark_dirty(c);
-        }
         FeedbackEvent& e = event_for(account, it.time);
         e.delta.expired += n;
         stats_.outcomes += n;
@@ -546,18 +531,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
           }
         }
         if (!o.hop) {
-          Cached* own = (c != nullptr && !c->stub) ? c : nullptr;
-          if (own != nullptr) {
-            auto& d = own->entry.deferred;
-            auto at = std::find(d.begin(), d.end(), p.recipient);
-            if (o.cls == OutcomeClass::kDeferred && at == d.end() && d.size() < kMaxDeferredKept) {
-              d.emplace_back(p.recipient);
-              mark_dirty(own);
-            } else if (o.cls != OutcomeClass::kDeferred && at != d.end()) {
-              d.erase(at);
-              mark_dirty(own);
-            }
-          } else if (o.cls == OutcomeClass::kDeferred) {
+          if (o.cls == OutcomeClass::kDeferred) {
             if (pending_.size() < kMaxPending || pending_.Contains(qid, qh)) {
               pending_.Get(qid, qh).insert(std::string(p.recipient));
             }
@@ -585,12 +559,6 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         break;
     }
   }
-  // Entries whose deferred recipients changed, once each, as they end the chunk.
-  for (Cached* c : dirty_) {
-    c->dirty = false;
-    batch->queue_puts.push_back(c->entry);
-  }
-  dirty_.clear();
   // Which accounts the store reviews with this batch.
   if (!batch->review_only) batch->review_only.emplace();
   std::unordered_set<std::string> named(batch->review_only->begin(), batch->review_only->end());

@@ -265,8 +265,7 @@ class FeedbackEngine {
  private:
   struct Cached {
     QueueEntry entry;
-    bool stub = false;   // written by us from a message-id line, no account yet
-    bool dirty = false;  // entry.deferred changed in this chunk: written at its end
+    bool stub = false;  // written by us from a message-id line, no account yet
     bool link_tried = false;  // a stub: Link looked for its origin once already
   };
   // The queue-id cache: a map from entry.queue_id to Cached looked up by
@@ -297,15 +296,13 @@ class FeedbackEngine {
   EngineStats stats_;
   LineParser parser_;  // holds the rules
   CacheTable cache_;
-  // Recipients deferred and not yet final, per queue id (for "expired"), of
-  // messages without an entry; an entry keeps them in entry.deferred, stored.
+  // Recipients deferred and not yet final, per queue id (for "expired").
   detail::QueueIdMap<std::unordered_set<std::string>> pending_;
   detail::QueueIdMap<detail::Unit> notices_;      // queue ids of Postfix's own notices
   detail::QueueIdMap<detail::Unit> null_sender_;  // queue ids qmgr saw with from=<>
   std::unordered_map<std::string, int64_t> reviewed_;  // account -> when last asked for a review
   ParsedChunk parsed_;  // Process's buffer
   std::vector<Cached*> hints_;  // Apply's, per item of the chunk
-  std::vector<Cached*> dirty_;  // Apply's: entries to write at the end of the chunk
   // Apply's: account -> (day, index in the batch's events) of its summed counts.
   struct NameHash {
     using is_transparent = void;

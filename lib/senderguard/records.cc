@@ -9,7 +9,7 @@ namespace {
 constexpr uint8_t kAccountV2 = 2;
 constexpr uint8_t kSuppressionV1 = 1;
 constexpr uint8_t kAuditV1 = 1;
-constexpr uint8_t kQueueV3 = 3;
+constexpr uint8_t kQueueV2 = 2;
 constexpr uint8_t kDayCountsV1 = 1;
 constexpr uint8_t kBounceV1 = 1;
 constexpr uint32_t kMaxDomains = 1000;
@@ -234,7 +234,7 @@ Status Decode(std::string_view bytes, std::string_view what, AuditEntry* out) {
 
 std::string Encode(const QueueEntry& r) {
   Writer w;
-  w.U8(kQueueV3);
+  w.U8(kQueueV2);
   w.Str(r.queue_id);
   w.Str(r.account);
   w.I64(r.time);
@@ -244,9 +244,6 @@ std::string Encode(const QueueEntry& r) {
   w.Str(r.message_id);
   w.I64(r.last_event);
   w.U8(r.forwarded ? 1 : 0);
-  const size_t nd = std::min<size_t>(r.deferred.size(), kMaxRecipients);
-  w.U64(nd);
-  for (size_t i = 0; i < nd; ++i) w.Str(r.deferred[i]);
   return w.Take();
 }
 
@@ -255,7 +252,7 @@ Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out) {
   QueueEntry q;
   uint64_t n = 0;
   uint8_t fwd = 0;
-  if (r.Version(kQueueV3) && r.Str(&q.queue_id) && r.Str(&q.account) && r.I64(&q.time) &&
+  if (r.Version(kQueueV2) && r.Str(&q.queue_id) && r.Str(&q.account) && r.I64(&q.time) &&
       r.U64(&n)) {
     if (n > kMaxRecipients) {
       r.Fail("recipient count " + std::to_string(n) + " over limit");
@@ -269,18 +266,7 @@ Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out) {
       }
       if (ok && r.version() >= 2 && r.Str(&q.message_id) && r.I64(&q.last_event) &&
           r.U8(&fwd) && fwd > 1) {
-        ok = r.Fail("bad forwarded flag");
-      }
-      uint64_t nd = 0;
-      if (ok && r.version() >= 3 && r.U64(&nd)) {
-        if (nd > kMaxRecipients || nd > r.remaining() / 4) {
-          r.Fail("deferred count " + std::to_string(nd) + " larger than the record");
-        } else {
-          q.deferred.resize(nd);
-          for (auto& rc : q.deferred) {
-            if (!r.Str(&rc)) break;
-          }
-        }
+        r.Fail("bad forwarded flag");
       }
     }
   }

@@ -72,8 +72,6 @@ struct QueueEntry {
   std::string message_id;   // the Message-ID header as the milter saw it ("" when none)
   int64_t last_event = 0;   // Unix s of the last log event seen for it (0: none yet)
   bool forwarded = false;   // handed to a content filter that re-queued it under a new id
-  // v3
-  std::vector<std::string> deferred;  // recipients deferred and not yet final (the tailer's)
 };
 
 // Delivery outcomes of one account on one UTC day (reputation.h's DayCounts).

@@ -921,41 +921,6 @@ TEST_F(FeedbackTest, ExpiredAfterTheDeferralsOfAnEarlierChunk) {
   EXPECT_EQ(engine_->stats().outcomes, 2u);
 }
 
-// The recipients still deferred are kept in the message's entry, stored with
-// the batch: a tailer restarted between the deferrals and the expiry counts
-// them all, not one.
-TEST_F(FeedbackTest, ExpiredAfterARestartCountsTheStoredDeferrals) {
-  Commit(Q("1EB53A8C2E8", "alice", kNow - 86400));
-  const FeedbackBatch b1 = Run({Deferred("10:00:00", "1EB53A8C2E8", "r1@dest.test"),
-                                Deferred("10:00:00", "1EB53A8C2E8", "r2@dest.test"),
-                                Deferred("10:00:00", "1EB53A8C2E8", "r3@dest.test"),
-                                Deferred("11:00:00", "1EB53A8C2E8", "r1@dest.test")});
-  const QueueEntry* e1 = FindPut(b1.queue_puts, "1EB53A8C2E8");
-  ASSERT_NE(e1, nullptr) << Show(b1);
-  EXPECT_EQ(e1->deferred, (std::vector<std::string>{"r1@dest.test", "r2@dest.test", "r3@dest.test"}));
-  EXPECT_EQ(e1->account, "alice");
-  Apply(b1);
-  NewEngine();  // a restart
-  const FeedbackBatch b2 = Run({Sent("12:00:00", "1EB53A8C2E8", "r3@dest.test")});
-  const QueueEntry* e2 = FindPut(b2.queue_puts, "1EB53A8C2E8");
-  ASSERT_NE(e2, nullptr);
-  EXPECT_EQ(e2->deferred, (std::vector<std::string>{"r1@dest.test", "r2@dest.test"}));
-  Apply(b2);
-  NewEngine();
-  const FeedbackBatch b3 = Run({Expired("15:00:00", "1EB53A8C2E8", "a@sender.test")});
-  uint64_t expired = 0;
-  for (const auto& e : b3.events) expired += e.delta.expired;
-  EXPECT_EQ(expired, 2u) << Show(b3);
-  const QueueEntry* e3 = FindPut(b3.queue_puts, "1EB53A8C2E8");
-  ASSERT_NE(e3, nullptr);
-  EXPECT_TRUE(e3->deferred.empty());
-  // A line that changes nothing writes nothing.
-  Apply(b3);
-  NewEngine();
-  const FeedbackBatch b4 = Run({Sent("15:00:01", "1EB53A8C2E8", "r9@dest.test")});
-  EXPECT_EQ(FindPut(b4.queue_puts, "1EB53A8C2E8"), nullptr);
-}
-
 // ---------------------------------------------------- no store: unattributed
 
 TEST_F(FeedbackTest, WithoutAStoreEverythingIsUnattributed) {

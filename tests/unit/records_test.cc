@@ -81,7 +81,6 @@ QueueEntry SampleQueue() {
   q.message_id = "<id@example.com>";
   q.last_event = 1'790'000'100;
   q.forwarded = true;
-  q.deferred = {"a@example.com", kHostile};
   return q;
 }
 
@@ -128,7 +127,7 @@ bool Same(const AuditEntry& a, const AuditEntry& b) {
 bool Same(const QueueEntry& a, const QueueEntry& b) {
   return a.queue_id == b.queue_id && a.account == b.account && a.time == b.time &&
          a.recipients == b.recipients && a.message_id == b.message_id &&
-         a.last_event == b.last_event && a.forwarded == b.forwarded && a.deferred == b.deferred;
+         a.last_event == b.last_event && a.forwarded == b.forwarded;
 }
 
 // ------------------------------------------------------- typed suite
@@ -438,24 +437,12 @@ TEST(RecordVersions, QueueV1DecodesWithDefaults) {
   v1.message_id.clear();
   v1.last_event = 0;
   v1.forwarded = false;
-  v1.deferred.clear();
   std::string bytes = Encode(v1);
-  bytes.resize(bytes.size() - 21);  // message_id(4+0) last_event(8) forwarded(1) deferred(8+0)
+  bytes.resize(bytes.size() - 13);  // message_id(4+0) last_event(8) forwarded(1)
   bytes[0] = 1;
   QueueEntry out;
   ASSERT_TRUE(Decode(bytes, "q", &out).ok());
   EXPECT_TRUE(Same(out, v1));
-}
-
-TEST(RecordVersions, QueueV2DecodesWithNothingDeferred) {
-  QueueEntry v2 = SampleQueue();
-  v2.deferred.clear();
-  std::string bytes = Encode(v2);
-  bytes.resize(bytes.size() - 8);  // deferred(8+0)
-  bytes[0] = 2;
-  QueueEntry out;
-  ASSERT_TRUE(Decode(bytes, "q", &out).ok());
-  EXPECT_TRUE(Same(out, v2));
 }
 
 TEST(RecordVersions, BadV2FieldsAreCorruption) {
@@ -464,9 +451,8 @@ TEST(RecordVersions, BadV2FieldsAreCorruption) {
   AccountRecord out;
   EXPECT_EQ(Decode(Encode(a), "a", &out).code(), Status::Code::kCorruption);
   QueueEntry q = SampleQueue();
-  q.deferred.clear();
   std::string bytes = Encode(q);
-  bytes[bytes.size() - 9] = 2;  // forwarded flag (before the deferred count)
+  bytes.back() = 2;  // forwarded flag
   QueueEntry qo;
   EXPECT_EQ(Decode(bytes, "q", &qo).code(), Status::Code::kCorruption);
 }
