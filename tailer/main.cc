@@ -398,6 +398,16 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   fs.filter_transports = cfg.tail_filter_transports;
   fs.reputation = cfg.reputation;
   sg::FeedbackEngine engine(store, &rules, fs);
+  // The recipients still deferred when the last run stopped, for the count
+  // of their expiry.
+  if (auto deferred = store->GetDeferred(sg::FeedbackEngine::kMaxPendingMessages); deferred.ok()) {
+    engine.RestorePending(deferred.value(), Now());
+  } else {
+    logger->Log(sg::Logger::Level::kWarning, sg::KvLine()
+                                                 .Add("action", "deferred-unread")
+                                                 .Add("error", deferred.status().message())
+                                                 .str());
+  }
   Committer committer(store, logger, cfg.reputation);
   auto last_stats = std::chrono::steady_clock::now();
   uint64_t lines_at_stats = 0;
@@ -427,6 +437,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
       batch.events.clear();
       batch.queue_puts.clear();
       batch.queue_stubs.clear();
+      batch.deferred.clear();
       batch.review_only.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
     }

@@ -12,7 +12,7 @@ namespace senderguard {
 namespace {
 
 constexpr size_t kMaxCache = 200000;    // queue entries remembered between chunks
-constexpr size_t kMaxPending = 100000;  // queue ids with deferred recipients tracked
+constexpr int64_t kMaxDeferredAge = 7 * 86400;  // older stored deferrals are forgotten
 constexpr size_t kMaxNotices = 100000;
 constexpr int64_t kLinkWindow = 2 * 86400;  // a Message-ID link reaches this far back
 constexpr int64_t kTouchAfter = 86400;      // see kRemoved
@@ -164,6 +164,26 @@ Status FeedbackEngine::Lookup(const std::vector<std::string>& wanted, ParsedChun
     }
   }
   return Status::Ok();
+}
+
+void FeedbackEngine::RestorePending(const std::vector<DeferredRecord>& stored, int64_t now) {
+  for (const DeferredRecord& d : stored) {
+    if (d.queue_id.empty() || d.queue_id.size() > 100) continue;
+    const uint64_t h = detail::QueueIdHash(d.queue_id);
+    // Postfix gives up on a message after maximal_queue_lifetime (5 days by
+    // default): an older record lost its "removed" line; it is deleted
+    // with the next batch.
+    if (d.recipients.empty() || now - d.time > kMaxDeferredAge ||
+        pending_.size() >= kMaxPendingMessages) {
+      if (!pending_dirty_.Contains(d.queue_id, h)) {
+        pending_dirty_.Insert(d.queue_id, h);
+        pending_dirty_ids_.push_back(d.queue_id);
+      }
+      continue;
+    }
+    auto& set = pending_.Get(d.queue_id, h);
+    set.insert(d.recipients.begin(), d.recipients.end());
+  }
 }
 
 // Links a stub (a queue id the milter never saw) to the entry with the same
@@ -395,6 +415,13 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   // number of lines (a hard bounce that counts toward suppression keeps an
   // event of its own, for its recipient).
   summed_.clear();
+  // Queue ids whose deferred recipients changed: written once each, as they
+  // stand at the end of the chunk (Store::GetDeferred reads them back).
+  auto mark_pending = [&](std::string_view id, uint64_t h) {
+    if (id.empty() || id.size() > 100 || pending_dirty_.Contains(id, h)) return;
+    pending_dirty_.Insert(id, h);
+    pending_dirty_ids_.emplace_back(id);
+  };
   auto event_for = [&](const std::string& account, int64_t t) -> FeedbackEvent& {
     const int64_t day = DayNumber(t);
     auto [at, fresh] = summed_.try_emplace(account);
@@ -441,7 +468,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
       case PostfixEvent::kNotification:
         break;  // recorded in the first pass
       case PostfixEvent::kRemoved: {
-        pending_.Erase(qid, qh);
+        if (pending_.Erase(qid, qh)) mark_pending(qid, qh);
         notices_.Erase(qid, qh);
         null_sender_.Erase(qid, qh);
         // Queue-map entries expire 7 days after their last event. Rewrite
@@ -463,7 +490,10 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         const std::string& account = (c != nullptr && !c->stub) ? c->entry.account : kUnattributed;
         const auto* pit = pending_.Find(qid, qh);
         const uint64_t n = pit == nullptr || pit->empty() ? 1 : pit->size();
-        if (pit != nullptr) pending_.Erase(qid, qh);
+        if (pit != nullptr) {
+          pending_.Erase(qid, qh);
+          mark_pending(qid, qh);
+        }
         FeedbackEvent& e = event_for(account, it.time);
         e.delta.expired += n;
         stats_.outcomes += n;
@@ -532,11 +562,16 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         }
         if (!o.hop) {
           if (o.cls == OutcomeClass::kDeferred) {
-            if (pending_.size() < kMaxPending || pending_.Contains(qid, qh)) {
-              pending_.Get(qid, qh).insert(std::string(p.recipient));
+            if (pending_.size() < kMaxPendingMessages || pending_.Contains(qid, qh)) {
+              if (pending_.Get(qid, qh).insert(std::string(p.recipient)).second) {
+                mark_pending(qid, qh);
+              }
             }
           } else if (auto* pit = pending_.Find(qid, qh); pit != nullptr) {
-            pit->erase(std::string(p.recipient));
+            if (pit->erase(std::string(p.recipient)) != 0) {
+              if (pit->empty()) pending_.Erase(qid, qh);
+              mark_pending(qid, qh);
+            }
           }
           if (o.cls == OutcomeClass::kHard && SuppressesRecipient(o.category)) {
             FeedbackEvent& e = own_event(account, it.time);
@@ -559,6 +594,18 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         break;
     }
   }
+  for (const std::string& id : pending_dirty_ids_) {
+    DeferredRecord d;
+    d.queue_id = id;
+    d.time = now;
+    if (const auto* set = pending_.Find(id, detail::QueueIdHash(id)); set != nullptr) {
+      d.recipients.assign(set->begin(), set->end());
+      std::sort(d.recipients.begin(), d.recipients.end());
+    }
+    batch->deferred.push_back(std::move(d));
+  }
+  pending_dirty_.Clear();
+  pending_dirty_ids_.clear();
   // Which accounts the store reviews with this batch.
   if (!batch->review_only) batch->review_only.emplace();
   std::unordered_set<std::string> named(batch->review_only->begin(), batch->review_only->end());

@@ -262,6 +262,14 @@ class FeedbackEngine {
   // reads the store itself.
   static Status Prefetch(Store* store, ParsedChunk* chunk);
 
+  // Queued messages whose deferred recipients are remembered (for the count
+  // of an expiry) at most; Store::GetDeferred reads at most this many back.
+  static constexpr size_t kMaxPendingMessages = 100000;
+  // The deferred recipients the batches stored (Store::GetDeferred), read
+  // back at start, so that an expiry after a restart counts them all.
+  // Records older than a week are dropped (deleted with the next batch).
+  void RestorePending(const std::vector<DeferredRecord>& stored, int64_t now);
+
  private:
   struct Cached {
     QueueEntry entry;
@@ -296,7 +304,10 @@ class FeedbackEngine {
   EngineStats stats_;
   LineParser parser_;  // holds the rules
   CacheTable cache_;
-  // Recipients deferred and not yet final, per queue id (for "expired").
+  // Recipients deferred and not yet final, per queue id (for "expired"),
+  // written with each batch (FeedbackBatch::deferred) as they change.
+  detail::QueueIdMap<detail::Unit> pending_dirty_;  // queue ids changed in this chunk
+  std::vector<std::string> pending_dirty_ids_;
   detail::QueueIdMap<std::unordered_set<std::string>> pending_;
   detail::QueueIdMap<detail::Unit> notices_;      // queue ids of Postfix's own notices
   detail::QueueIdMap<detail::Unit> null_sender_;  // queue ids qmgr saw with from=<>

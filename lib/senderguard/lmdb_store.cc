@@ -163,7 +163,7 @@ Status LmdbStore::OpenEnv() {
   ::chmod(options_.path.c_str(), 0750);
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
-  mdb_env_set_maxdbs(env_, 16);  // 13 named databases (Dbis), 3 to spare
+  mdb_env_set_maxdbs(env_, 16);  // 14 named databases (Dbis), 2 to spare
   mdb_env_set_maxreaders(env_, 1024);
   mdb_env_set_mapsize(env_, options_.map_size_bytes);
   unsigned flags = MDB_NOTLS;
@@ -193,7 +193,7 @@ Status LmdbStore::OpenEnv() {
         {"suppression", &dbi_.suppression}, {"audit", &dbi_.audit}, {"queue", &dbi_.queue},
         {"meta", &dbi_.meta}, {"days", &dbi_.days}, {"bounces", &dbi_.bounces},
         {"msgid", &dbi_.msgid}, {"positions", &dbi_.positions}, {"once", &dbi_.once},
-        {"once_time", &dbi_.once_time}};
+        {"once_time", &dbi_.once_time}, {"deferred", &dbi_.deferred}};
     for (auto& d : dbs) {
       rc = mdb_dbi_open(txn, d.name, MDB_CREATE, d.dbi);
       if (rc != 0) {
@@ -1064,6 +1064,28 @@ Status LmdbStore::CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, in
   return Status::Ok();
 }
 
+Result<std::vector<DeferredRecord>> LmdbStore::GetDeferred(size_t max) {
+  std::vector<DeferredRecord> out;
+  Status st = Read([&](MDB_txn* txn) {
+    out.clear();
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.deferred, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && out.size() < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      DeferredRecord d;
+      // A corrupt record is skipped: its expiry counts one, as without it.
+      if (Decode(View(v), "deferred", &d).ok()) out.push_back(std::move(d));
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read deferred", rc);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<std::optional<std::string>> LmdbStore::GetPosition(std::string_view source) {
   std::optional<std::string> out;
   if (source.empty() || source.size() > 500) return out;
@@ -1182,6 +1204,17 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
     for (const auto& q : batch.queue_puts) {
       if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
       Status s = PutQueue(txn, q);
+      if (!s.ok()) return s;
+    }
+    for (const auto& d : batch.deferred) {
+      if (d.queue_id.empty() || d.queue_id.size() > 500) continue;
+      if (d.recipients.empty()) {
+        MDB_val mk = Val(d.queue_id);
+        int rc = mdb_del(txn, dbi_.deferred, &mk, nullptr);
+        if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("delete deferred", rc);
+        continue;
+      }
+      Status s = Put(txn, dbi_.deferred, d.queue_id, Encode(d), "write deferred");
       if (!s.ok()) return s;
     }
     for (const auto& q : batch.queue_stubs) {

@@ -97,6 +97,7 @@ class LmdbStore final : public Store {
   Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
                                        const AccountReview& review) override;
   Result<std::optional<std::string>> GetPosition(std::string_view source) override;
+  Result<std::vector<DeferredRecord>> GetDeferred(size_t max) override;
   Result<StoredDays> GetDays(std::string_view account, int64_t first_day,
                              int64_t last_day) override;
   Result<std::optional<BounceRecord>> GetBounces(std::string_view address) override;
@@ -118,7 +119,7 @@ class LmdbStore final : public Store {
   struct Dbis {
     MDB_dbi accounts, counters, alerts, suppression, audit, queue, meta;
     MDB_dbi days, bounces, msgid, positions;
-    MDB_dbi once, once_time;
+    MDB_dbi once, once_time, deferred;
   };
 
   explicit LmdbStore(LmdbOptions options);

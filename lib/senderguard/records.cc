@@ -12,6 +12,7 @@ constexpr uint8_t kAuditV1 = 1;
 constexpr uint8_t kQueueV2 = 2;
 constexpr uint8_t kDayCountsV1 = 1;
 constexpr uint8_t kBounceV1 = 1;
+constexpr uint8_t kDeferredV1 = 1;
 constexpr uint32_t kMaxDomains = 1000;
 // Strings in records are bounded; a larger length is corruption.
 constexpr uint32_t kMaxField = 64 * 1024;
@@ -316,6 +317,36 @@ Status Decode(std::string_view bytes, std::string_view what, BounceRecord* out) 
   Status st = r.Finish();
   b.count = static_cast<uint32_t>(count);
   if (st.ok()) *out = std::move(b);
+  return st;
+}
+
+std::string Encode(const DeferredRecord& r) {
+  Writer w;
+  w.U8(kDeferredV1);
+  w.Str(r.queue_id);
+  w.I64(r.time);
+  const size_t n = std::min<size_t>(r.recipients.size(), kMaxRecipients);
+  w.U64(n);
+  for (size_t i = 0; i < n; ++i) w.Str(r.recipients[i]);
+  return w.Take();
+}
+
+Status Decode(std::string_view bytes, std::string_view what, DeferredRecord* out) {
+  Reader r(bytes, what);
+  DeferredRecord d;
+  uint64_t n = 0;
+  if (r.Version(kDeferredV1) && r.Str(&d.queue_id) && r.I64(&d.time) && r.U64(&n)) {
+    if (n > kMaxRecipients || n > r.remaining() / 4) {
+      r.Fail("recipient count " + std::to_string(n) + " larger than the record");
+    } else {
+      d.recipients.resize(n);
+      for (auto& rc : d.recipients) {
+        if (!r.Str(&rc)) break;
+      }
+    }
+  }
+  Status st = r.Finish();
+  if (st.ok()) *out = std::move(d);
   return st;
 }
 

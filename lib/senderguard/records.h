@@ -89,12 +89,21 @@ struct BounceRecord {
   int64_t last_time = 0;
 };
 
+// The recipients of one queued message that the tailer saw deferred and not
+// yet final (for the count of an expiry), as of `time`.
+struct DeferredRecord {
+  std::string queue_id;
+  int64_t time = 0;  // Unix s of the last change
+  std::vector<std::string> recipients;
+};
+
 std::string Encode(const AccountRecord& r);
 std::string Encode(const SuppressionRecord& r);
 std::string Encode(const AuditEntry& r);
 std::string Encode(const QueueEntry& r);
 std::string Encode(const DayCountsRecord& r);
 std::string Encode(const BounceRecord& r);
+std::string Encode(const DeferredRecord& r);
 
 // `what` names the record in error messages ("accounts/alice").
 Status Decode(std::string_view bytes, std::string_view what, AccountRecord* out);
@@ -103,6 +112,7 @@ Status Decode(std::string_view bytes, std::string_view what, AuditEntry* out);
 Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out);
 Status Decode(std::string_view bytes, std::string_view what, DayCountsRecord* out);
 Status Decode(std::string_view bytes, std::string_view what, BounceRecord* out);
+Status Decode(std::string_view bytes, std::string_view what, DeferredRecord* out);
 
 // Big-endian fixed-width integers, for keys that sort by memcmp.
 void PutBe64(std::string* out, uint64_t v);

@@ -89,6 +89,11 @@ struct FeedbackBatch {
   // with SET key now NX EX kOnceRetention first in the script that applies
   // the batch (Redis: a Lua script): NX refused = duplicate, apply nothing.
   std::string once_key;
+  // The tailer's recipients still deferred, per queue id, as they stand
+  // after this batch (DeferredRecord); one with no recipients deletes the
+  // queue id's. Read back with GetDeferred when the tailer starts, so an
+  // expiry after a restart counts them all.
+  std::vector<DeferredRecord> deferred;
 };
 
 // How long a FeedbackBatch::once_key is remembered. Feedback loops resend
@@ -184,6 +189,9 @@ class Store {
   // fails, nor for a duplicate once_key (ok, with result.duplicate set).
   virtual Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
                                                const AccountReview& review) = 0;
+  // Every stored DeferredRecord, at most `max` of them (oldest queue ids
+  // first is not promised).
+  virtual Result<std::vector<DeferredRecord>> GetDeferred(size_t max) = 0;
   // The position stored with the last batch of `source`, nullopt if none.
   virtual Result<std::optional<std::string>> GetPosition(std::string_view source) = 0;
   // The account's buckets with first_day <= day <= last_day.

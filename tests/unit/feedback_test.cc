@@ -921,6 +921,64 @@ TEST_F(FeedbackTest, ExpiredAfterTheDeferralsOfAnEarlierChunk) {
   EXPECT_EQ(engine_->stats().outcomes, 2u);
 }
 
+// The recipients still deferred are written with each batch (and deleted
+// when final): a tailer restarted between the deferrals and the expiry reads
+// them back (Store::GetDeferred) and counts them all, not one.
+TEST_F(FeedbackTest, ExpiredAfterARestartCountsTheStoredDeferrals) {
+  auto restart = [&] {
+    NewEngine();
+    auto stored = store_->GetDeferred(FeedbackEngine::kMaxPendingMessages);
+    ASSERT_TRUE(stored.ok());
+    engine_->RestorePending(stored.value(), kNow);
+  };
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 86400));
+  const FeedbackBatch b1 = Run({Deferred("10:00:00", "1EB53A8C2E8", "r1@dest.test"),
+                                Deferred("10:00:00", "1EB53A8C2E8", "r2@dest.test"),
+                                Deferred("10:00:00", "1EB53A8C2E8", "r3@dest.test"),
+                                Deferred("11:00:00", "1EB53A8C2E8", "r1@dest.test")});
+  ASSERT_EQ(b1.deferred.size(), 1u);  // once per chunk, as it stands at its end
+  EXPECT_EQ(b1.deferred[0].queue_id, "1EB53A8C2E8");
+  EXPECT_EQ(b1.deferred[0].recipients,
+            (std::vector<std::string>{"r1@dest.test", "r2@dest.test", "r3@dest.test"}));
+  Apply(b1);
+  restart();
+  const FeedbackBatch b2 = Run({Sent("12:00:00", "1EB53A8C2E8", "r3@dest.test"),
+                               Sent("12:00:00", "1EB53A8C2E8", "other@dest.test")});
+  ASSERT_EQ(b2.deferred.size(), 1u);
+  EXPECT_EQ(b2.deferred[0].recipients, (std::vector<std::string>{"r1@dest.test", "r2@dest.test"}));
+  Apply(b2);
+  restart();
+  const FeedbackBatch b3 = Run({Expired("15:00:00", "1EB53A8C2E8", "a@sender.test")});
+  uint64_t expired = 0;
+  for (const auto& e : b3.events) expired += e.delta.expired;
+  EXPECT_EQ(expired, 2u) << Show(b3);
+  ASSERT_EQ(b3.deferred.size(), 1u);
+  EXPECT_TRUE(b3.deferred[0].recipients.empty());  // deleted
+  Apply(b3);
+  auto left = store_->GetDeferred(10);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left.value().empty());
+  // Lines that change nothing write nothing.
+  restart();
+  EXPECT_TRUE(Run({Sent("15:00:01", "1EB53A8C2E8", "r9@dest.test")}).deferred.empty());
+}
+
+// A stored record older than a week lost its "removed" line: dropped at
+// start and deleted with the next batch.
+TEST_F(FeedbackTest, StaleStoredDeferralsAreDeleted) {
+  DeferredRecord old{"1EB53A8C2E8", kNow - 8 * 86400, {"r1@dest.test"}};
+  DeferredRecord fresh{"2C4D6E8F0A1", kNow - 86400, {"r2@dest.test"}};
+  engine_->RestorePending({old, fresh}, kNow);
+  const FeedbackBatch b = Run({"not a postfix line"});
+  ASSERT_EQ(b.deferred.size(), 1u);
+  EXPECT_EQ(b.deferred[0].queue_id, "1EB53A8C2E8");
+  EXPECT_TRUE(b.deferred[0].recipients.empty());
+  const FeedbackBatch e = Run({Expired("15:00:00", "2C4D6E8F0A1", "a@sender.test")});
+  uint64_t expired = 0;
+  for (const auto& ev : e.events) expired += ev.delta.expired;
+  EXPECT_EQ(expired, 1u);
+}
+
 // ---------------------------------------------------- no store: unattributed
 
 TEST_F(FeedbackTest, WithoutAStoreEverythingIsUnattributed) {

@@ -1104,5 +1104,29 @@ TEST_F(LmdbFeedbackTest, EverythingSurvivesAReopen) {
   EXPECT_EQ(ByMsgId("<m@x>"), (std::vector<std::string>{"AAAA000001", "AAAA000002"}));
 }
 
+TEST_F(LmdbFeedbackTest, DeferredRecordsAreWrittenReplacedAndDeleted) {
+  FeedbackBatch b;
+  b.now = 1'795'622'400;
+  b.deferred = {DeferredRecord{"1EB53A8C2E8", b.now, {"a@x.test", "b@x.test"}},
+                DeferredRecord{"2C4D6E8F0A1", b.now, {"c@x.test"}}};
+  Apply(b);
+  auto got = store_->GetDeferred(100);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got.value().size(), 2u);
+  EXPECT_EQ(got.value()[0].queue_id, "1EB53A8C2E8");
+  EXPECT_EQ(got.value()[0].recipients, (std::vector<std::string>{"a@x.test", "b@x.test"}));
+  EXPECT_EQ(got.value()[0].time, b.now);
+  FeedbackBatch b2;
+  b2.now = b.now + 60;
+  b2.deferred = {DeferredRecord{"1EB53A8C2E8", b2.now, {"b@x.test"}},
+                 DeferredRecord{"2C4D6E8F0A1", b2.now, {}}};
+  Apply(b2);
+  got = store_->GetDeferred(100);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got.value().size(), 1u);
+  EXPECT_EQ(got.value()[0].recipients, (std::vector<std::string>{"b@x.test"}));
+  EXPECT_EQ(store_->GetDeferred(0).value().size(), 0u);  // at most `max`
+}
+
 }  // namespace
 }  // namespace senderguard
