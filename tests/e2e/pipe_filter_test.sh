@@ -1,52 +1,59 @@
 #!/usr/bin/env bash
 # A pipe(8) content filter end to end: mail received by smtpd goes to the transport "dfilt", a
-# pipe that hands it back to Postfix with sendmail (FILTER_README's "simple" filter, the filter
-# being sendmail itself). Postfix's log then shows each message twice: the hop
+# pipe that hands it back to Postfix (FILTER_README's "simple" filter, which passes the message
+# on unchanged). Postfix's log then shows each message twice: the hop
 # ("QID1: to=<r>, relay=dfilt, ... status=sent (delivered via dfilt service)") and the copy
-# re-injected through pickup under a new queue id with the same Message-ID, which the milter
-# does not see and which the tailer links to the account by that Message-ID. With
+# re-injected under a new queue id with the same Message-ID, which the milter does not see and
+# which the tailer links to the account by that Message-ID. With
 # [tail] filter_transports = ["dfilt"] each recipient is counted delivered once; without it,
 # twice (why the key exists). --print shows the hop as "class":"forwarded".
 #
-# sendmail -C DIR (as a user other than root, Postfix >= 3.2) and the set-gid postdrop it runs
-# accept a configuration directory other than /etc/postfix only if the default main.cf lists it
-# in alternate_config_directories; pipe(8) will not run the filter as root, as mail_owner or with
-# the postdrop group. So the test runs in a mount namespace of its own in which /etc/postfix is a
-# copy that authorizes the testbed's directory; the machine's /etc/postfix is not changed.
-if [[ ${SG_PIPE_TEST_NS:-} != 1 ]]; then
-    exec unshare --mount --propagation private env SG_PIPE_TEST_NS=1 bash "$0" "$@"
-fi
+# The filter re-injects over SMTP (a small Net::SMTP script) into a second smtpd on loopback
+# without the filter and without milters. FILTER_README's filter uses sendmail, but sendmail -C
+# for a private configuration directory needs that directory in alternate_config_directories
+# of /etc/postfix/main.cf when not run as root (and pipe(8) never runs it as root): a test must
+# not edit the machine's /etc/postfix. The tailer sees the same log either way: the hop's
+# "sent" and a new queue id carrying the same Message-ID.
 . "$(dirname "$0")/lib.sh"
 
 MESSAGES=5   # 3 with one recipient, 2 with two
 RCPTS=7
 ACCOUNT=pipe.test  # no SASL: the account is the envelope sender's domain
 
-# main.cf's content_filter applies to every way in, pickup included: pickup gets it emptied
-# (else the re-injected copy would go through the filter again), and no milter for the copy.
-# Not "-o non_smtpd_milters=" on pickup: cleanup(8), not pickup, reads that parameter, so the
-# milter still saw each copy (checked on Postfix 3.7.11); receive_override_options travels
-# from pickup to cleanup with the message.
 TB_EXTRA_MAIN_CF="content_filter = dfilt:dummy"
-e2e_pre_start() { # after tb_init (TB_CONF_DIR is known), before Postfix starts
-    cp -a /etc/postfix/. "$TB_DIR/etc-postfix"
-    printf '# pipe_filter_test: this mount namespace only\nalternate_config_directories = %s\n' \
-        "$TB_CONF_DIR" >"$TB_DIR/etc-postfix/main.cf"
-    awk -v conf="$TB_CONF_DIR" '
+e2e_pre_start() { # after tb_init (TB_DIR and the ports are known), before Postfix starts
+    REINJECT_PORT=$(_tb_free_port "$TB_SMTP_PORT" "$TB_SINK_PORT")
+    cat >"$TB_DIR/reinject.pl" <<'PERL'
+#!/usr/bin/perl
+# reinject.pl PORT SENDER RCPT...: the message on stdin back into Postfix over SMTP.
+use strict;
+use warnings;
+use Net::SMTP;
+my ($port, $sender, @rcpts) = @ARGV;
+my $smtp = Net::SMTP->new("127.0.0.1", Port => $port, Timeout => 30) or exit 75;
+$smtp->mail($sender) or exit 75;
+for my $r (@rcpts) { $smtp->to($r) or exit 75 }
+$smtp->data() or exit 75;
+while (my $line = <STDIN>) { $smtp->datasend($line) or exit 75 }
+$smtp->dataend() or exit 75;
+$smtp->quit;
+exit 0;
+PERL
+    chmod 0755 "$TB_DIR/reinject.pl"
+    # The re-injection smtpd: no content filter (else the copy loops), no milter for the copy.
+    awk -v script="$TB_DIR/reinject.pl" -v port="$REINJECT_PORT" '
         { print }
-        $1 == "pickup" && $2 == "unix" {
-            print "  -o content_filter="
-            print "  -o receive_override_options=no_milters"
-        }
         END {
             print ""
-            print "# senderguard pipe_filter_test: a pipe(8) content filter re-injecting with sendmail"
+            print "# senderguard pipe_filter_test: a pipe(8) content filter and its way back in"
             print "dfilt     unix  -       n       n       -       10      pipe"
             print "  flags=Rq user=nobody null_sender="
-            print "  argv=/usr/sbin/sendmail -C " conf " -G -i -f ${sender} -- ${recipient}"
+            print "  argv=" script " " port " ${sender} ${recipient}"
+            print "127.0.0.1:" port " inet n - n - - smtpd"
+            print "  -o content_filter="
+            print "  -o receive_override_options=no_milters"
         }' /etc/postfix/master.cf >"$TB_DIR/master.cf.template"
     TB_MASTER_CF_TEMPLATE=$TB_DIR/master.cf.template
-    mount --bind "$TB_DIR/etc-postfix" /etc/postfix
 }
 e2e_start "$(cat <<EOF
 [tail]
@@ -85,7 +92,6 @@ done
 check "the queue empties" tb_wait_queue_empty 60
 HOP=' postfix/pipe\[[0-9]+\]: [0-9A-F]+: to=<[^>]*>, relay=dfilt, .* status=sent \(delivered via dfilt service\)'
 FINAL=" postfix/smtp\[[0-9]+\]: [0-9A-F]+: to=<[^>]*>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$TB_SINK_PORT, .* status=sent "
-PICKUP=" postfix/pickup\[[0-9]+\]: [0-9A-F]+: uid=[0-9]+ from=<s[0-9]@$ACCOUNT>"
 # The pipe logs its hop when sendmail has returned: the copy can be delivered before that.
 wait_logged() { wait_lines "$RCPTS" "$HOP" && wait_lines "$RCPTS" "$FINAL"; }
 check "Postfix logged the 7 hops and the 7 final deliveries" wait_logged
@@ -94,15 +100,15 @@ check "Postfix logged the 7 hops and the 7 final deliveries" wait_logged
 check "7 hops through the pipe: relay=dfilt, status=sent ($(n_lines "$HOP"))" \
     test "$(n_lines "$HOP")" = "$RCPTS"
 check "7 final deliveries to the relayhost ($(n_lines "$FINAL"))" test "$(n_lines "$FINAL")" = "$RCPTS"
-check "5 copies re-injected through pickup ($(n_lines "$PICKUP"))" \
-    test "$(n_lines "$PICKUP")" = "$MESSAGES"
-# cleanup logs each Message-ID twice: for the copy from smtpd and for the one from pickup.
+# cleanup logs each Message-ID twice: for the message from the client and for the copy.
 mids=$(sed -n 's/.* postfix\/cleanup\[[0-9]*\]: \([0-9A-F]*\): message-id=\(<[^>]*>\).*/\1 \2/p' "$TB_LOG")
 check "10 message-id= lines ($(grep -c . <<<"$mids"))" test "$(grep -c . <<<"$mids")" = $((2 * MESSAGES))
 check "5 Message-IDs, each under 2 queue ids" test "$(awk '{ n[$2]++ }
     END { for (m in n) if (n[m] == 2) k++; print k + 0 }' <<<"$mids")" = "$MESSAGES"
 check "the sink received each message once ($(tb_sink_count))" test "$(tb_sink_count)" = "$MESSAGES"
-reinjected=$(grep -E -- "$PICKUP" "$TB_LOG" | sed -E 's/.*: ([0-9A-F]+): uid=.*/\1/')
+# The copies: the second queue id logged with each Message-ID.
+reinjected=$(awk '++n[$2] == 2 { print $1 }' <<<"$mids")
+check "5 copies re-injected ($(grep -c . <<<"$reinjected"))" test "$(grep -c . <<<"$reinjected")" = "$MESSAGES"
 seen=0
 for q in $reinjected; do grep -q -- "queue_id=$q " "$SG_LOG" && seen=$((seen + 1)); done
 check "the milter saw the 5 messages from smtpd ($(n_json "$SG_LOG" "queue_id=.* action=accept"))" \
