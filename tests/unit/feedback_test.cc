@@ -676,6 +676,30 @@ TEST_F(FeedbackTest, PipeContentFilterHopIsCountedOnce) {
   }
 }
 
+// As Postfix really logs it: pipe(8) logs the hop when sendmail returns,
+// after the re-injected copy may already be delivered and removed.
+TEST_F(FeedbackTest, PipeContentFilterHopLoggedAfterTheCopy) {
+  FeedbackSettings s;
+  s.filter_transports = {"dfilt"};
+  engine_ = std::make_unique<FeedbackEngine>(store_.get(), rules_.get(), s);
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m@s.test>"));
+  std::vector<Outcome> outs;
+  const FeedbackBatch b = Run(
+      {MessageIdLine("15:00:00", "1EB53A8C2E8", "<m@s.test>"),
+       MessageIdLine("15:00:01", "4A1B2C3D4E5", "<m@s.test>"),
+       Sent("15:00:01", "4A1B2C3D4E5", "r@dest.test"), Removed("15:00:01", "4A1B2C3D4E5"),
+       Delivery("15:00:02", "pipe", "1EB53A8C2E8", "r@dest.test", "dfilt", "2.0.0", "sent",
+                "delivered via dfilt service"),
+       Removed("15:00:02", "1EB53A8C2E8")},
+      &outs);
+  ASSERT_EQ(b.events.size(), 1u) << Show(b);
+  EXPECT_EQ(b.events[0].account, "alice");
+  EXPECT_EQ(b.events[0].delta.delivered, 1u);
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_EQ(outs[0].account, "alice");  // the copy, linked by its Message-ID
+  EXPECT_TRUE(outs[1].hop);
+}
+
 // A "sent" through a pipe transport that is not a listed filter (a real
 // delivery, e.g. to a list manager) is a delivery.
 TEST_F(FeedbackTest, PipeDeliveryThatIsNotAFilterIsADelivery) {
