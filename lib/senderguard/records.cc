@@ -28,6 +28,12 @@ class Writer {
     for (int i = 3; i >= 0; --i) s_.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
     s_.append(v.data(), n);
   }
+  // A count, then at most `max` strings (the rest are dropped).
+  void StrList(const std::vector<std::string>& v, size_t max) {
+    const size_t n = std::min(v.size(), max);
+    U64(n);
+    for (size_t i = 0; i < n; ++i) Str(v[i]);
+  }
   std::string Take() { return std::move(s_); }
 
  private:
@@ -143,9 +149,7 @@ std::string Encode(const AccountRecord& r) {
   w.I64(r.rated_through);
   w.I64(r.rates_since);
   w.U8(r.domains_only ? 1 : 0);
-  const size_t nd = std::min<size_t>(r.domains.size(), kMaxDomains);
-  w.U64(nd);
-  for (size_t i = 0; i < nd; ++i) w.Str(r.domains[i]);
+  w.StrList(r.domains, kMaxDomains);
   return w.Take();
 }
 
@@ -239,9 +243,7 @@ std::string Encode(const QueueEntry& r) {
   w.Str(r.queue_id);
   w.Str(r.account);
   w.I64(r.time);
-  const size_t n = std::min<size_t>(r.recipients.size(), kMaxRecipients);
-  w.U64(n);
-  for (size_t i = 0; i < n; ++i) w.Str(r.recipients[i]);
+  w.StrList(r.recipients, kMaxRecipients);
   w.Str(r.message_id);
   w.I64(r.last_event);
   w.U8(r.forwarded ? 1 : 0);
@@ -325,9 +327,7 @@ std::string Encode(const DeferredRecord& r) {
   w.U8(kDeferredV1);
   w.Str(r.queue_id);
   w.I64(r.time);
-  const size_t n = std::min<size_t>(r.recipients.size(), kMaxRecipients);
-  w.U64(n);
-  for (size_t i = 0; i < n; ++i) w.Str(r.recipients[i]);
+  w.StrList(r.recipients, kMaxRecipients);
   return w.Take();
 }
 
