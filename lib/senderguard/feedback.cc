@@ -131,18 +131,20 @@ void FeedbackEngine::Remember(QueueEntry q, bool stub) {
   cache_.Put(std::move(q), stub);
 }
 
-Status FeedbackEngine::Lookup(const std::vector<std::string>& wanted, ParsedChunk* ahead) {
+Status FeedbackEngine::Lookup(const std::vector<std::pair<uint64_t, std::string_view>>& wanted,
+                              ParsedChunk* ahead) {
   if (store_ == nullptr || wanted.empty()) return Status::Ok();
-  const std::vector<std::string>* ids = &wanted;
-  std::vector<std::string> rest;  // not read ahead
-  if (ahead != nullptr && ahead->prefetched) {
+  std::vector<std::string> rest;  // not read ahead: read here
+  rest.reserve(wanted.size());
+  if (ahead == nullptr || !ahead->prefetched) {
+    for (const auto& w : wanted) rest.emplace_back(w.second);
+  } else {
     const auto& ph = ahead->prefetch_hashes;
-    for (const auto& id : wanted) {
-      const uint64_t h = detail::QueueIdHash(id);
+    for (const auto& [h, id] : wanted) {
       size_t i = static_cast<size_t>(std::lower_bound(ph.begin(), ph.end(), h) - ph.begin());
       while (i < ph.size() && ph[i] == h && ahead->prefetch_ids[i] != id) ++i;
       if (i == ph.size() || ph[i] != h) {
-        rest.push_back(id);
+        rest.emplace_back(id);
         continue;
       }
       auto& e = ahead->prefetch_entries[i];
@@ -152,10 +154,9 @@ Status FeedbackEngine::Lookup(const std::vector<std::string>& wanted, ParsedChun
         e.reset();  // taken (an id is wanted once per chunk)
       }
     }
-    if (rest.empty()) return Status::Ok();
-    ids = &rest;
   }
-  auto got = store_->GetQueueEntries(*ids);
+  if (rest.empty()) return Status::Ok();
+  auto got = store_->GetQueueEntries(rest);
   if (!got.ok()) return got.status();
   for (auto& e : got.value()) {
     if (e) {
@@ -398,10 +399,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   std::sort(wanted.begin(), wanted.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-  std::vector<std::string> missing;
-  missing.reserve(wanted.size());
-  for (const auto& w : wanted) missing.emplace_back(w.second);
-  Status st = Lookup(missing, &chunk);
+  Status st = Lookup(wanted, &chunk);
   if (!st.ok()) return st;
   batch->events.reserve(batch->events.size() + deliveries);
   stats_.lines += chunk.counts.lines;

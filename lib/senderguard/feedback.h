@@ -293,7 +293,10 @@ class FeedbackEngine {
     std::vector<uint64_t> slots_;  // 0: empty; else (hash's high half << 32) | (index + 1)
     std::deque<Cached> entries_;
   };
-  Status Lookup(const std::vector<std::string>& ids, ParsedChunk* ahead);
+  // Caches the entries of `wanted` ((QueueIdHash, id) pairs): from `ahead`
+  // where it read them, else from the store.
+  Status Lookup(const std::vector<std::pair<uint64_t, std::string_view>>& wanted,
+                ParsedChunk* ahead);
   Cached* Find(std::string_view qid, uint64_t h) { return cache_.Find(qid, h); }
   Cached* Find(std::string_view qid) { return cache_.Find(qid, detail::QueueIdHash(qid)); }
   void Remember(QueueEntry q, bool stub);
