@@ -204,6 +204,9 @@ Status FileSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
     // Read more when what is buffered holds no complete line, or is small.
     if (buf_.find('\n') == std::string::npos || buf_.size() < kReadBytes / 4) {
       const size_t have = buf_.size();
+      // A fixed size with room for a partial line, so that buffers handed
+      // around by AdvanceInto keep fitting (no regrowth, no fresh pages).
+      if (buf_.capacity() < have + kReadBytes) buf_.reserve(have + kReadBytes + kReadBytes / 4);
       buf_.resize(have + kReadBytes);
       const ssize_t n = ::pread(fd_, buf_.data() + have, kReadBytes, static_cast<off_t>(offset_ + have));
       buf_.resize(have + (n > 0 ? static_cast<size_t>(n) : 0));
@@ -249,6 +252,20 @@ std::string FileSource::PendingPosition() const {
 
 void FileSource::Advance() {
   buf_.erase(0, handed_);
+  Advanced();
+}
+
+void FileSource::AdvanceInto(std::string* out) {
+  // The handed lines are views into buf_'s heap block (Read sized it to at
+  // least kReadBytes, far beyond the small-string buffer), which the swap
+  // moves into *out unchanged.
+  out->swap(buf_);
+  buf_.assign(*out, handed_, std::string::npos);  // the partial line after them
+  out->resize(handed_);                           // shrinking moves no byte
+  Advanced();
+}
+
+void FileSource::Advanced() {
   offset_ += handed_;
   handed_ = 0;
   // The fingerprint grows with the file until it covers its full length.

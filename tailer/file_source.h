@@ -54,6 +54,11 @@ class FileSource {
   std::string PendingPosition() const;
   // Marks the lines of the last Read as committed.
   void Advance();
+  // Advance, handing the bytes of the last Read's lines to *out instead of
+  // dropping them: their views stay valid, now pointing into *out, until
+  // *out changes. *out's old buffer becomes the reading buffer, so a caller
+  // that keeps lines past Advance copies nothing and allocates nothing.
+  void AdvanceInto(std::string* out);
   // Bytes in the file past the committed offset (how far behind we are).
   uint64_t Backlog() const;
 
@@ -66,6 +71,7 @@ class FileSource {
   Status OpenFd(int fd, uint64_t offset);
   std::string Fingerprint(int fd, uint64_t* len) const;
   bool CheckRotation();
+  void Advanced();  // after the handed bytes left buf_
 
   std::string path_;
   Logger* logger_;

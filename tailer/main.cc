@@ -26,6 +26,8 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -184,10 +186,13 @@ class Committer {
   bool ok_ = true;
 };
 
-// A chunk of the source, read and parsed: its own copy of the lines' bytes
-// (the source's buffer moves on), the parse, and the position after it.
+// A chunk of the source, read and parsed: the lines' bytes (the file
+// source's buffers, handed over, or else a copy), the parse, and the
+// position after it.
 struct Chunk {
-  std::string bytes;
+  std::vector<std::string> bufs;  // bufs[0, nbufs): FileSource::AdvanceInto
+  size_t nbufs = 0;
+  std::string bytes;              // other sources: a copy
   std::vector<sg::RawLine> lines;
   sg::ParsedChunk parsed;
   std::string position;
@@ -214,10 +219,13 @@ class ChunkReader {
       : src_(src), once_(once), cfg_(cfg), store_(store), logger_(logger),
         parser_(&rules, cfg.tail_tz), threaded_(threaded) {
     for (size_t i = 0; i < kAhead + 2; ++i) free_.push_back(std::make_unique<Chunk>());
-    if (threaded_) {
-      thread_ = std::thread([this] { Run(); });
-      prepare_thread_ = std::thread([this] { Prepare(); });
-    }
+    if (threaded_) thread_ = std::thread([this] { Run(); });
+  }
+  // Threaded, reading and parsing start at construction and classifying
+  // here: the rules may still be loading until then (they compile while the
+  // first chunk is read). Not threaded, Next() classifies: call it before.
+  void StartClassifying() {
+    if (threaded_ && !prepare_thread_.joinable()) prepare_thread_ = std::thread([this] { Prepare(); });
   }
   ~ChunkReader() { Stop(); }
 
@@ -314,18 +322,19 @@ class ChunkReader {
   // larger commits.
   bool ReadOne(Chunk* c) {
     c->bytes.clear();
+    c->nbufs = 0;
     c->lines.clear();
     lens_.clear();
     for (;;) {
       if (Stopping()) return false;
-      sg::Status st = src_->Read(&lines_, std::min(kChunkLines, kCommitLines - lens_.size()));
+      sg::Status st = src_->Read(&lines_, std::min(kChunkLines, kCommitLines - c->lines.size() - lens_.size()));
       if (!st.ok()) {
         logger_->Log(sg::Logger::Level::kError, sg::KvLine()
                                                     .Add("source", src_->Key())
                                                     .Add("action", "read-error")
                                                     .Add("error", st.message())
                                                     .str());
-        if (!lens_.empty()) break;  // hand out what was read; the error comes back
+        if (!c->lines.empty() || !lens_.empty()) break;  // hand out what was read; the error comes back
         if (once_) {
           rc_ = 74;  // EX_IOERR
           return false;
@@ -334,7 +343,7 @@ class ChunkReader {
         continue;
       }
       if (lines_.empty()) {
-        if (!lens_.empty()) break;
+        if (!c->lines.empty() || !lens_.empty()) break;
         if (once_) return false;
         if constexpr (std::is_same_v<Source, JournalSource>) {
           src_->Wait(cfg_.tail_poll_ms);
@@ -343,26 +352,35 @@ class ChunkReader {
         }
         continue;
       }
-      // Copies: the source's buffer moves on at Advance.
-      for (const auto& l : lines_) {
-        c->bytes.append(l.text);
-        c->bytes.append(l.program);
-        lens_.push_back(Lens{l.text.size(), l.program.size(), l.time});
-      }
       c->position = src_->PendingPosition();
-      src_->Advance();
-      if (lens_.size() >= kCommitLines) break;
+      if constexpr (std::is_same_v<Source, FileSource>) {
+        // The file source hands its buffer over: the views stay valid.
+        if (c->nbufs == c->bufs.size()) c->bufs.emplace_back();
+        c->lines.insert(c->lines.end(), lines_.begin(), lines_.end());
+        src_->AdvanceInto(&c->bufs[c->nbufs++]);
+      } else {
+        // Copies: the source's buffer moves on at Advance.
+        for (const auto& l : lines_) {
+          c->bytes.append(l.text);
+          c->bytes.append(l.program);
+          lens_.push_back(Lens{l.text.size(), l.program.size(), l.time});
+        }
+        src_->Advance();
+      }
+      if (c->lines.size() + lens_.size() >= kCommitLines) break;
     }
-    const char* at = c->bytes.data();
-    c->lines.reserve(lens_.size());
-    for (const Lens& l : lens_) {
-      sg::RawLine r;
-      r.text = std::string_view(at, l.text);
-      at += l.text;
-      if (l.program != 0) r.program = std::string_view(at, l.program);
-      at += l.program;
-      r.time = l.time;
-      c->lines.push_back(r);
+    if (!lens_.empty()) {
+      const char* at = c->bytes.data();
+      c->lines.reserve(lens_.size());
+      for (const Lens& l : lens_) {
+        sg::RawLine r;
+        r.text = std::string_view(at, l.text);
+        at += l.text;
+        if (l.program != 0) r.program = std::string_view(at, l.program);
+        at += l.program;
+        r.time = l.time;
+        c->lines.push_back(r);
+      }
     }
     parser_.ParseLines(c->lines, Now(), &c->parsed);
     return true;
@@ -389,15 +407,19 @@ class ChunkReader {
   std::thread thread_, prepare_thread_;
 };
 
+// `rules` is filled by load_rules(), which Follow calls once reading has
+// begun (so that the rules compile while the first chunk is read); false
+// from it stops before anything is classified or committed.
 template <typename Source>
-int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
-           sg::LmdbStore* store, sg::Logger* logger) {
+int Follow(Source& src, bool once, const sg::Config& cfg, sg::BounceRules* rules,
+           const std::function<bool()>& load_rules, sg::LmdbStore* store, sg::Logger* logger) {
   sg::FeedbackSettings fs;
   fs.tz = cfg.tail_tz;
   fs.suppress_after = cfg.suppress_after_hard_bounces;
   fs.filter_transports = cfg.tail_filter_transports;
   fs.reputation = cfg.reputation;
-  sg::FeedbackEngine engine(store, &rules, fs);
+  auto engine_owner = std::make_unique<sg::FeedbackEngine>(store, rules, fs);
+  sg::FeedbackEngine& engine = *engine_owner;
   // The recipients still deferred when the last run stopped, for the count
   // of their expiry.
   if (auto deferred = store->GetDeferred(sg::FeedbackEngine::kMaxPendingMessages); deferred.ok()) {
@@ -414,8 +436,13 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   int64_t newest = 0;
   const std::string actor = "senderguard-tail";
   const std::string key = src.Key();
-  ChunkReader<Source> reader(&src, once, cfg, rules, store, logger,
+  ChunkReader<Source> reader(&src, once, cfg, *rules, store, logger,
                              !std::is_same_v<Source, JournalSource>);
+  if (!load_rules()) {
+    reader.Stop();
+    return sg::kExitConfig;
+  }
+  reader.StartClassifying();
   for (;;) {
     std::unique_ptr<Chunk> chunk = reader.Next();
     if (chunk == nullptr) break;
@@ -467,9 +494,11 @@ int Follow(Source& src, bool once, const sg::Config& cfg, const sg::BounceRules&
   }
   reader.Stop();
   const int rc = reader.rc();
+  // The engine's cache goes while the last batch commits.
+  const sg::EngineStats s = engine.stats();
+  engine_owner.reset();
   if (!committer.Wait()) return 75;
   store->Flush();
-  const auto& s = engine.stats();
   logger->Log(sg::Logger::Level::kInfo, sg::KvLine()
                                             .Add("action", "stop")
                                             .Add("lines", std::to_string(s.lines))
@@ -515,19 +544,32 @@ int main(int argc, char** argv) {
     }
   }
   if (cfg->log_stderr) logger.set_stderr(true);
-  const std::string rules_path = rules_flag.empty() ? cfg->tail_rules : rules_flag;
-  auto rules = sg::BounceRules::Load(rules_path);
-  if (!rules.ok()) {
-    std::fprintf(stderr, "senderguard-tail: %s\n", rules.status().message().c_str());
-    return sg::kExitConfig;
-  }
-  if (check) {
-    std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.value().size());
-    return 0;
-  }
   if (!print_file.empty() && !once) {
     std::fprintf(stderr, "senderguard-tail: --print goes with --once\n");
     return 64;
+  }
+  const std::string rules_path = rules_flag.empty() ? cfg->tail_rules : rules_flag;
+  // Compiling the rules takes tens of milliseconds: following, they load on
+  // a thread of their own while the store opens and the first chunk is
+  // read; Follow waits for them before it classifies anything.
+  std::future<sg::Result<sg::BounceRules>> rules_loading =
+      std::async(std::launch::async, [rules_path] { return sg::BounceRules::Load(rules_path); });
+  sg::BounceRules rules;
+  auto take_rules = [&]() {
+    auto loaded = rules_loading.get();
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "senderguard-tail: %s\n", loaded.status().message().c_str());
+      return false;
+    }
+    rules = std::move(loaded.value());
+    return true;
+  };
+  if (check || !print_file.empty()) {
+    if (!take_rules()) return sg::kExitConfig;
+  }
+  if (check) {
+    std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
+    return 0;
   }
 
   sg::LmdbOptions opts;
@@ -544,7 +586,7 @@ int main(int argc, char** argv) {
       auto opened = sg::LmdbStore::Open(opts);
       if (opened.ok()) store = std::move(opened.value());
     }
-    return PrintFile(print_file, *cfg, rules.value(), store.get(), &logger);
+    return PrintFile(print_file, *cfg, rules, store.get(), &logger);
   }
 
   struct sigaction sa {};
@@ -554,6 +596,8 @@ int main(int argc, char** argv) {
 
   auto opened = sg::LmdbStore::Open(opts);
   if (!opened.ok()) {
+    // A broken rules file is the error to report first, as before the store.
+    if (!take_rules()) return sg::kExitConfig;
     std::fprintf(stderr, "senderguard-tail: %s\n", opened.status().message().c_str());
     return 74;  // EX_IOERR
   }
@@ -563,29 +607,37 @@ int main(int argc, char** argv) {
   const std::string key = journal ? source : "file:" + source;
   auto pos = store->GetPosition(key);
   if (!pos.ok()) {
+    if (!take_rules()) return sg::kExitConfig;
     std::fprintf(stderr, "senderguard-tail: %s\n", pos.status().message().c_str());
     return 74;
   }
-  logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
-                                           .Add("action", "start")
-                                           .Add("source", source)
-                                           .Add("rules", std::to_string(rules.value().size()))
-                                           .Add("resume", pos.value() ? "yes" : "no")
-                                           .str());
+  const bool resume = pos.value().has_value();
+  auto load_rules = [&]() {
+    if (!take_rules()) return false;
+    logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
+                                             .Add("action", "start")
+                                             .Add("source", source)
+                                             .Add("rules", std::to_string(rules.size()))
+                                             .Add("resume", resume ? "yes" : "no")
+                                             .str());
+    return true;
+  };
   if (journal) {
     JournalSource src(source, &logger);
     sg::Status st = src.Restore(pos.value(), from_start);
     if (!st.ok()) {
+      if (!take_rules()) return sg::kExitConfig;
       std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
       return 74;
     }
-    return Follow(src, once, *cfg, rules.value(), store, &logger);
+    return Follow(src, once, *cfg, &rules, load_rules, store, &logger);
   }
   FileSource src(source, &logger);
   sg::Status st = src.Restore(pos.value());
   if (!st.ok()) {
+    if (!take_rules()) return sg::kExitConfig;
     std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
     return 74;
   }
-  return Follow(src, once, *cfg, rules.value(), store, &logger);
+  return Follow(src, once, *cfg, &rules, load_rules, store, &logger);
 }

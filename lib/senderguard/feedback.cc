@@ -252,8 +252,11 @@ Status FeedbackEngine::Prefetch(Store* store, ParsedChunk* chunk) {
   chunk->prefetch_entries.clear();
   if (store == nullptr) return Status::Ok();
   // By hash (computed by the parser): integer compares, bytes only on ties.
-  std::vector<uint64_t> notices;
-  std::vector<std::pair<uint64_t, std::string_view>> ids;
+  // (Scratch kept per thread: a chunk's worth, reused chunk after chunk.)
+  static thread_local std::vector<uint64_t> notices;
+  static thread_local std::vector<std::pair<uint64_t, std::string_view>> ids;
+  notices.clear();
+  ids.clear();
   for (const ParsedChunk::Item& it : chunk->items) {
     if (it.p.kind == PostfixEvent::kNotification) notices.push_back(it.new_queue_id_hash);
   }
@@ -278,15 +281,53 @@ Status FeedbackEngine::Prefetch(Store* store, ParsedChunk* chunk) {
     chunk->prefetch_hashes.push_back(h);
     chunk->prefetch_ids.emplace_back(id);
   }
-  auto got = store->GetQueueEntries(chunk->prefetch_ids);
-  if (!got.ok()) {
+  Status st = store->GetQueueEntries(chunk->prefetch_ids, &chunk->prefetch_entries);
+  if (!st.ok()) {
     chunk->prefetch_hashes.clear();
     chunk->prefetch_ids.clear();
-    return got.status();
+    return st;
   }
-  chunk->prefetch_entries = std::move(got.value());
   chunk->prefetched = true;
   return Status::Ok();
+}
+
+int64_t LineParser::TimeOf(std::string_view ts, int64_t now) {
+  // "Mmm dd hh:mm:ss": one conversion per minute of log rather than per
+  // second. Within a minute the time is its second 0 plus the seconds, when
+  // (checked once per minute) second 59 converts to second 0 plus 59 (no
+  // UTC offset change inside the minute, the same year chosen), and the
+  // minute is less than 362 days old (so no later year can be chosen for
+  // any second of it). Else every line takes ParseSyslogTime itself.
+  const auto two_digits = [](char a, char b) {
+    return a >= '0' && a <= '9' && b >= '0' && b <= '9' ? (a - '0') * 10 + (b - '0') : -1;
+  };
+  const int sec = ts.size() == 15 && ts[12] == ':' ? two_digits(ts[13], ts[14]) : -1;
+  if (sec < 0 || sec > 59) {
+    // ISO timestamps (and anything else): the last text converted is kept.
+    if (ts != std::string_view(last_ts_) || now != last_ts_now_ || last_ts_.empty()) {
+      auto parsed = ParseSyslogTime(ts, now, tz_);
+      last_ts_.assign(ts);
+      last_ts_now_ = now;
+      last_ts_value_ = parsed ? *parsed : now;
+    }
+    return last_ts_value_;
+  }
+  const std::string_view minute = ts.substr(0, 12);
+  if (now != minute_now_ || minute != std::string_view(minute_key_)) {
+    minute_key_.assign(minute);
+    minute_now_ = now;
+    std::string probe(minute);
+    probe += ":00";
+    const auto first = ParseSyslogTime(probe, now, tz_);
+    probe.replace(12, 3, ":59");
+    const auto last = ParseSyslogTime(probe, now, tz_);
+    constexpr int64_t kYear = 362 * 86400;
+    minute_ok_ = first && last && *last == *first + 59 && *first > now - kYear;
+    minute_base_ = first.value_or(0);
+  }
+  if (minute_ok_) return minute_base_ + sec;
+  auto parsed = ParseSyslogTime(ts, now, tz_);
+  return parsed ? *parsed : now;
 }
 
 void LineParser::ParseLines(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out) {
@@ -301,38 +342,33 @@ void LineParser::ParseLines(const std::vector<RawLine>& lines, int64_t now, Pars
   EngineStats& n = out->counts;
   for (const RawLine& raw : lines) {
     ++n.lines;
-    PostfixLine p = raw.program.empty() ? ParsePostfixLine(raw.text)
-                                        : ParsePostfixMessage(raw.program, raw.text);
+    // Parsed in place: a line not read gives its slot back.
+    ParsedChunk::Item& it = out->items.emplace_back();
+    const PostfixLine& p = it.p;
+    if (raw.program.empty()) {
+      ParsePostfixLine(raw.text, &it.p);
+    } else {
+      ParsePostfixMessage(raw.program, raw.text, &it.p);
+    }
     if (p.kind == PostfixEvent::kNone) {
       if (p.skip == PostfixSkip::kMalformed) ++n.malformed;
       if (p.skip == PostfixSkip::kBadBytes) ++n.bad_bytes;
       if (p.skip == PostfixSkip::kTooLong) ++n.too_long;
+      out->items.pop_back();
       continue;
     }
     if (p.kind == PostfixEvent::kQueueActive) {
       // Only a null sender matters (FeedbackEngine::Apply).
       if (p.sender.empty() && p.queue_id.size() <= 100) {
-        out->items.emplace_back();
-        out->items.back().p = p;
-        out->items.back().queue_id_hash = detail::QueueIdHash(p.queue_id);
+        it.queue_id_hash = detail::QueueIdHash(p.queue_id);
+      } else {
+        out->items.pop_back();
       }
       continue;
     }
     ++n.used;
     int64_t t = raw.time;
-    if (t == 0) {
-      if (p.timestamp == last_ts_ && !last_ts_.empty()) {
-        t = last_ts_value_;
-      } else {
-        auto parsed = ParseSyslogTime(p.timestamp, now, tz_);
-        t = parsed ? *parsed : now;
-        last_ts_.assign(p.timestamp);
-        last_ts_value_ = t;
-      }
-    }
-    out->items.emplace_back();
-    ParsedChunk::Item& it = out->items.back();
-    it.p = p;
+    if (t == 0) t = TimeOf(p.timestamp, now);
     it.time = t;
     if (p.kind == PostfixEvent::kDelivery && p.delivery == DeliveryStatus::kSent) {
       it.queued_as = QueuedAs(p.reply);
@@ -355,7 +391,8 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   // Bounded memory: forget what is cached between chunks (misses re-read
   // the store), never while a chunk holds pointers into it.
   if (cache_.size() >= kMaxCache) cache_.Clear();
-  std::vector<std::pair<uint64_t, std::string_view>> wanted;  // (hash, id)
+  std::vector<std::pair<uint64_t, std::string_view>>& wanted = wanted_;  // (hash, id)
+  wanted.clear();
   size_t deliveries = 0;
   // What the first pass found for each item's queue id: the entry stays
   // where it is for the whole chunk (updated in place, never erased), so

@@ -225,8 +225,17 @@ class LineParser {
  private:
   const BounceRules* rules_;
   cctz::time_zone tz_;
-  std::string last_ts_;        // the last syslog timestamp converted ...
-  int64_t last_ts_value_ = 0;  // ... and its value (the text changes once a second)
+  // The Unix time of a syslog timestamp read at `now` (`now` if unreadable).
+  int64_t TimeOf(std::string_view ts, int64_t now);
+  // TimeOf's cache: the last "Mmm dd hh:mm" converted, at which now, and
+  // whether its seconds simply add to the time of its second 0 (minute_base_).
+  std::string minute_key_;
+  int64_t minute_now_ = 0;
+  int64_t minute_base_ = 0;
+  bool minute_ok_ = false;
+  std::string last_ts_;  // other timestamps: the last converted, at which now, its value
+  int64_t last_ts_now_ = 0;
+  int64_t last_ts_value_ = 0;
 };
 
 class FeedbackEngine {
@@ -317,6 +326,7 @@ class FeedbackEngine {
   std::unordered_map<std::string, int64_t> reviewed_;  // account -> when last asked for a review
   ParsedChunk parsed_;  // Process's buffer
   std::vector<Cached*> hints_;  // Apply's, per item of the chunk
+  std::vector<std::pair<uint64_t, std::string_view>> wanted_;  // Apply's, ids to read (scratch)
   // Apply's: account -> (day, index in the batch's events) of its summed counts.
   struct NameHash {
     using is_transparent = void;

@@ -936,25 +936,26 @@ Status LmdbStore::PutQueue(MDB_txn* txn, const QueueEntry& q) {
   return Put(txn, dbi_.msgid, MsgIdKey(q.message_id, q.queue_id), "", "write message-id index");
 }
 
-Result<std::vector<std::optional<QueueEntry>>> LmdbStore::GetQueueEntries(
-    const std::vector<std::string>& queue_ids) {
-  std::vector<std::optional<QueueEntry>> out;
+Status LmdbStore::GetQueueEntries(const std::vector<std::string>& queue_ids,
+                                  std::vector<std::optional<QueueEntry>>* out) {
   Status st = Read([&](MDB_txn* txn) {
-    out.assign(queue_ids.size(), std::nullopt);
+    out->clear();
+    out->resize(queue_ids.size());
     for (size_t i = 0; i < queue_ids.size(); ++i) {
       MDB_val k = Val(queue_ids[i]), v;
       if (queue_ids[i].empty() || queue_ids[i].size() > 500) continue;
       int rc = mdb_get(txn, dbi_.queue, &k, &v);
       if (rc == MDB_NOTFOUND) continue;
       if (rc != 0) return LmdbError("read queue map", rc);
-      QueueEntry q;
-      // A corrupt entry attributes nothing; the caller counts it unattributed.
-      if (Decode(View(v), "queue/" + queue_ids[i], &q).ok()) out[i] = std::move(q);
+      // A corrupt entry attributes nothing; the caller counts it
+      // unattributed (so the error's text is never built here).
+      QueueEntry& q = (*out)[i].emplace();
+      if (!Decode(View(v), "queue", &q).ok()) (*out)[i].reset();
     }
     return Status::Ok();
   });
-  if (!st.ok()) return st;
-  return out;
+  if (!st.ok()) out->clear();
+  return st;
 }
 
 Result<std::vector<std::string>> LmdbStore::FindByMessageId(std::string_view message_id) {

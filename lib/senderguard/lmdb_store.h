@@ -91,8 +91,9 @@ class LmdbStore final : public Store {
   Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                          const std::vector<WindowUsage>& windows) override;
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
-  Result<std::vector<std::optional<QueueEntry>>> GetQueueEntries(
-      const std::vector<std::string>& queue_ids) override;
+  using Store::GetQueueEntries;
+  Status GetQueueEntries(const std::vector<std::string>& queue_ids,
+                         std::vector<std::optional<QueueEntry>>* out) override;
   Result<std::vector<std::string>> FindByMessageId(std::string_view message_id) override;
   Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
                                        const AccountReview& review) override;

@@ -489,57 +489,66 @@ bool IsPostfixQueueId(std::string_view id) {
   return ScanId(id, &classes, &last_z) == id.size() && QueueIdRules(id.size(), classes, last_z);
 }
 
-PostfixLine ParsePostfixLine(std::string_view raw) {
+PostfixLine ParsePostfixLine(std::string_view line) {
   PostfixLine out;
+  ParsePostfixLine(line, &out);
+  return out;
+}
+
+void ParsePostfixLine(std::string_view raw, PostfixLine* out_ptr) {
+  PostfixLine& out = *out_ptr;
   if (raw.size() > kMaxPostfixLine + 2) {
     out.skip = PostfixSkip::kTooLong;
-    return out;
+    return;
   }
   const sv line = StripNewline(raw);
   if (line.size() > kMaxPostfixLine) {
     out.skip = PostfixSkip::kTooLong;
-    return out;
+    return;
   }
   // TIMESTAMP " " HOST " " PROGRAM "[" PID "]: " BODY
   const size_t ts = TimestampLength(line);
-  if (ts == 0) return out;
+  if (ts == 0) return;
   sv s = line.substr(ts + 1);
   const size_t host_end = s.find(' ');
-  if (host_end == 0 || host_end == sv::npos) return out;
+  if (host_end == 0 || host_end == sv::npos) return;
   const sv host = s.substr(0, host_end);
   s.remove_prefix(host_end + 1);
   size_t p = 0;
   while (p < s.size() && p <= 128 && s[p] != '[' && s[p] != ' ' && s[p] != ':') ++p;
-  if (p >= s.size() || s[p] != '[') return out;
-  if (!SplitProgram(s.substr(0, p), &out)) return out;
+  if (p >= s.size() || s[p] != '[') return;
+  if (!SplitProgram(s.substr(0, p), &out)) return;
   s.remove_prefix(p + 1);
   uint64_t pid;
   if (!ConsumeNumber(&s, 10, &pid) || pid > UINT32_MAX || !Consume(&s, "]: ")) {
     out = PostfixLine{};
-    return out;
+    return;
   }
   out.timestamp = line.substr(0, ts);
   out.host = host;
   out.pid = static_cast<uint32_t>(pid);
   ParseBody(s, line, &out);
-  return out;
 }
 
 PostfixLine ParsePostfixMessage(std::string_view program, std::string_view message) {
   PostfixLine out;
+  ParsePostfixMessage(program, message, &out);
+  return out;
+}
+
+void ParsePostfixMessage(std::string_view program, std::string_view message, PostfixLine* out) {
   if (program.size() + message.size() > kMaxPostfixLine) {
-    out.skip = PostfixSkip::kTooLong;
-    return out;
+    out->skip = PostfixSkip::kTooLong;
+    return;
   }
   const sv body = StripNewline(message);
-  if (!SplitProgram(program, &out)) return out;
-  ParseBody(body, body, &out);
+  if (!SplitProgram(program, out)) return;
+  ParseBody(body, body, out);
   // ParseBody checked the message's bytes; the tag needs the same check.
-  if (out.kind != PostfixEvent::kNone && !CleanBytes(program)) {
-    out = PostfixLine{};
-    out.skip = PostfixSkip::kBadBytes;
+  if (out->kind != PostfixEvent::kNone && !CleanBytes(program)) {
+    *out = PostfixLine{};
+    out->skip = PostfixSkip::kBadBytes;
   }
-  return out;
 }
 
 std::optional<int64_t> ParseSyslogTime(std::string_view ts, int64_t now,

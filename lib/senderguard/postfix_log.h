@@ -160,11 +160,15 @@ struct PostfixLine {
 // bytes. Returns kind != kNone for a line of a shape listed at the top of
 // this file, else kind == kNone and `skip` saying why. Never fails otherwise.
 PostfixLine ParsePostfixLine(std::string_view line);
+// The same into *out, which must be a default PostfixLine (for callers that
+// parse into storage of their own).
+void ParsePostfixLine(std::string_view line, PostfixLine* out);
 
 // The same for a source that keeps the syslog fields apart, such as the
 // systemd journal: `program` is SYSLOG_IDENTIFIER ("postfix/smtp"), `message`
 // is MESSAGE. timestamp, host and pid are left empty; the caller has them.
 PostfixLine ParsePostfixMessage(std::string_view program, std::string_view message);
+void ParsePostfixMessage(std::string_view program, std::string_view message, PostfixLine* out);
 
 // Whether `id` has the shape of a Postfix queue id: a short id (6 to 20
 // upper-case hex digits) or a long id (enable_long_queue_ids: at least 10

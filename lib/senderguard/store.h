@@ -177,9 +177,18 @@ class Store {
 
   // ---- queue map
   virtual Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) = 0;
-  // Several at once, in one read (the tailer's lookups), in the order asked.
-  virtual Result<std::vector<std::optional<QueueEntry>>> GetQueueEntries(
-      const std::vector<std::string>& queue_ids) = 0;
+  // Several at once, in one read (the tailer's lookups), in the order asked:
+  // *out is replaced (its storage reused: the tailer asks for thousands per
+  // chunk). On failure *out is left empty.
+  virtual Status GetQueueEntries(const std::vector<std::string>& queue_ids,
+                                 std::vector<std::optional<QueueEntry>>* out) = 0;
+  Result<std::vector<std::optional<QueueEntry>>> GetQueueEntries(
+      const std::vector<std::string>& queue_ids) {
+    std::vector<std::optional<QueueEntry>> out;
+    Status st = GetQueueEntries(queue_ids, &out);
+    if (!st.ok()) return st;
+    return out;
+  }
   // Queue ids of the entries recorded with this Message-ID, oldest first.
   virtual Result<std::vector<std::string>> FindByMessageId(std::string_view message_id) = 0;
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -1261,6 +1262,61 @@ TEST_F(FeedbackTest, ParsedOnAnotherThreadThenAppliedCountsAsProcess) {
     EXPECT_EQ(got.outcomes, want.outcomes);
     EXPECT_EQ(got.unattributed, want.unattributed);
     EXPECT_EQ(got.linked, want.linked);
+  }
+}
+
+// LineParser converts a syslog timestamp once per minute of log and adds the
+// seconds: every line's time must still be what ParseSyslogTime gives it,
+// across UTC offset changes (gaps, overlaps, Lord Howe's half hour), the
+// year's turn, and a minute that straddles "now + 1 day" (where the year
+// chosen changes inside the minute).
+TEST(LineParserTimeTest, EveryLineGetsWhatParseSyslogTimeGives) {
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  auto stamp = [](const cctz::civil_second& c) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%s %2d %02d:%02d:%02d", kMonths[c.month() - 1], c.day(),
+                  c.hour(), c.minute(), c.second());
+    return std::string(b);
+  };
+  struct Span {
+    const char* zone;
+    cctz::civil_second from;  // local, every 7 s for `minutes`
+    int minutes;
+    cctz::civil_second now;   // local reading time
+  };
+  const Span spans[] = {
+      {"Europe/Berlin", cctz::civil_second(2026, 3, 29, 1, 30, 0), 120, cctz::civil_second(2026, 3, 30, 12, 0, 0)},    // gap
+      {"Europe/Berlin", cctz::civil_second(2026, 10, 25, 1, 30, 0), 120, cctz::civil_second(2026, 10, 26, 12, 0, 0)},  // overlap
+      {"America/New_York", cctz::civil_second(2026, 11, 1, 0, 30, 0), 120, cctz::civil_second(2026, 11, 2, 0, 0, 0)},
+      {"Australia/Lord_Howe", cctz::civil_second(2026, 4, 5, 1, 0, 0), 90, cctz::civil_second(2026, 4, 6, 0, 0, 0)},
+      {"Australia/Lord_Howe", cctz::civil_second(2026, 10, 4, 1, 30, 0), 90, cctz::civil_second(2026, 10, 5, 0, 0, 0)},
+      {"UTC", cctz::civil_second(2026, 12, 31, 23, 50, 0), 20, cctz::civil_second(2026, 12, 31, 23, 59, 59)},  // year's turn
+      {"UTC", cctz::civil_second(2026, 12, 31, 23, 50, 0), 20, cctz::civil_second(2027, 1, 1, 0, 0, 30)},
+      {"UTC", cctz::civil_second(2026, 6, 16, 11, 58, 0), 5, cctz::civil_second(2026, 6, 15, 12, 0, 30)},  // now + 1 day
+      {"UTC", cctz::civil_second(2026, 11, 27, 10, 0, 0), 3, cctz::civil_second(2026, 11, 25, 10, 0, 0)},  // last year's
+  };
+  for (const Span& sp : spans) {
+    cctz::time_zone tz;
+    ASSERT_TRUE(cctz::load_time_zone(sp.zone, &tz)) << sp.zone;
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            tz.lookup(sp.now).pre.time_since_epoch())
+                            .count();
+    std::vector<std::string> texts;
+    for (int s = 0; s < sp.minutes * 60; s += 7) {
+      texts.push_back(stamp(sp.from + s) + " mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    }
+    std::vector<RawLine> lines;
+    for (const auto& t : texts) lines.push_back(RawLine{t, {}, 0});
+    LineParser parser(nullptr, tz);
+    ParsedChunk parsed;
+    parser.ParseLines(lines, now, &parsed);
+    ASSERT_EQ(parsed.items.size(), texts.size()) << sp.zone;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::string ts = texts[i].substr(0, 15);
+      EXPECT_EQ(parsed.items[i].time, ParseSyslogTime(ts, now, tz).value_or(now))
+          << sp.zone << " " << ts << " read at " << now;
+    }
   }
 }
 
