@@ -61,7 +61,7 @@ Status FileSource::OpenFd(int fd, uint64_t offset) {
   fd_ = fd;
   ident_ = Ident{st.st_dev, st.st_ino};
   offset_ = offset;
-  buf_.clear();
+  len_ = 0;
   handed_ = 0;
   fp_ = Fingerprint(fd_, &fp_len_);
   return Status::Ok();
@@ -181,11 +181,11 @@ bool FileSource::CheckRotation() {
     return true;
   }
   struct stat fst {};
-  if (::fstat(fd_, &fst) == 0 && static_cast<uint64_t>(fst.st_size) < offset_ + buf_.size()) {
+  if (::fstat(fd_, &fst) == 0 && static_cast<uint64_t>(fst.st_size) < offset_ + len_) {
     logger_->Log(Logger::Level::kInfo,
                  KvLine().Add("source", Key()).Add("action", "truncated").str());
     offset_ = 0;
-    buf_.clear();
+    len_ = 0;
     handed_ = 0;
     fp_ = Fingerprint(fd_, &fp_len_);
     return true;
@@ -202,28 +202,34 @@ Status FileSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
   }
   for (int round = 0; round < 2; ++round) {
     // Read more when what is buffered holds no complete line, or is small.
-    if (buf_.find('\n') == std::string::npos || buf_.size() < kReadBytes / 4) {
-      const size_t have = buf_.size();
-      // A fixed size with room for a partial line, so that buffers handed
-      // around by AdvanceInto keep fitting (no regrowth, no fresh pages).
-      if (buf_.capacity() < have + kReadBytes) buf_.reserve(have + kReadBytes + kReadBytes / 4);
-      buf_.resize(have + kReadBytes);
+    const std::string_view held(buf_.data(), len_);
+    if (held.find('\n') == std::string_view::npos || len_ < kReadBytes / 4) {
+      const size_t have = len_;
+      // Buffers are allocated (and zeroed) once, with room for a partial
+      // line, and only ever reused: those handed around by AdvanceInto
+      // keep fitting.
+      if (buf_.size() < have + kReadBytes) {
+        std::string bigger(have + kReadBytes + kReadBytes / 4, '\0');
+        std::memcpy(bigger.data(), buf_.data(), have);
+        buf_.swap(bigger);
+      }
       const ssize_t n = ::pread(fd_, buf_.data() + have, kReadBytes, static_cast<off_t>(offset_ + have));
-      buf_.resize(have + (n > 0 ? static_cast<size_t>(n) : 0));
       if (n < 0) return Status::Io(path_ + ": read: " + std::strerror(errno));
+      len_ = have + static_cast<size_t>(n);
     }
+    const std::string_view data(buf_.data(), len_);
     size_t start = 0;
     while (lines->size() < max_lines) {
-      const size_t nl = buf_.find('\n', start);
-      if (nl == std::string::npos) break;
-      lines->push_back(RawLine{std::string_view(buf_).substr(start, nl - start), {}, 0});
+      const size_t nl = data.find('\n', start);
+      if (nl == std::string_view::npos) break;
+      lines->push_back(RawLine{data.substr(start, nl - start), {}, 0});
       start = nl + 1;
     }
-    if (lines->empty() && buf_.size() >= kMaxBuffered) {
+    if (lines->empty() && len_ >= kMaxBuffered) {
       // No line end in 4 MiB: not a log line. Hand it out whole (the parser
       // skips it as too long) rather than stall.
-      lines->push_back(RawLine{std::string_view(buf_), {}, 0});
-      start = buf_.size();
+      lines->push_back(RawLine{data, {}, 0});
+      start = len_;
     }
     handed_ = start;
     if (!lines->empty()) return Status::Ok();
@@ -251,7 +257,8 @@ std::string FileSource::PendingPosition() const {
 }
 
 void FileSource::Advance() {
-  buf_.erase(0, handed_);
+  std::memmove(buf_.data(), buf_.data() + handed_, len_ - handed_);
+  len_ -= handed_;
   Advanced();
 }
 
@@ -260,8 +267,10 @@ void FileSource::AdvanceInto(std::string* out) {
   // least kReadBytes, far beyond the small-string buffer), which the swap
   // moves into *out unchanged.
   out->swap(buf_);
-  buf_.assign(*out, handed_, std::string::npos);  // the partial line after them
-  out->resize(handed_);                           // shrinking moves no byte
+  const size_t left = len_ - handed_;  // the partial line after them
+  if (buf_.size() < left) buf_.resize(left);
+  std::memcpy(buf_.data(), out->data() + handed_, left);
+  len_ = left;
   Advanced();
 }
 

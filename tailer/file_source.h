@@ -80,7 +80,8 @@ class FileSource {
   std::string fp_;      // fingerprint of the first fp_len_ bytes
   uint64_t fp_len_ = 0;
   uint64_t offset_ = 0;  // committed: start of buf_
-  std::string buf_;      // bytes read from offset_ on
+  std::string buf_;      // buf_[0, len_): bytes read from offset_ on; the rest is room
+  size_t len_ = 0;
   size_t handed_ = 0;    // bytes of buf_ handed out by the last Read
   bool draining_ = false;
   std::optional<std::chrono::steady_clock::time_point> rotation_seen_;  // reading an old (renamed) file to its end before switching
