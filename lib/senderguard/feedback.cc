@@ -15,6 +15,9 @@ constexpr size_t kMaxCache = 200000;    // queue entries remembered between chun
 constexpr int64_t kMaxDeferredAge = 7 * 86400;  // older stored deferrals are forgotten
 constexpr size_t kMaxNotices = 100000;
 constexpr int64_t kLinkWindow = 2 * 86400;  // a Message-ID link reaches this far back
+// A content filter's "queued as" reply follows the re-injected message's
+// cleanup line by well under this (smtp_data_done_timeout is 600 s).
+constexpr int64_t kHopWindow = 3600;
 constexpr int64_t kTouchAfter = 86400;      // see kRemoved
 
 // "... queued as 4jZV3G6kF3z1bkqs)" -> the id, if the reply names one.
@@ -156,6 +159,7 @@ Status FeedbackEngine::Lookup(const std::vector<std::pair<uint64_t, std::string_
     }
   }
   if (rest.empty()) return Status::Ok();
+  stats_.queue_reads += rest.size();
   auto got = store_->GetQueueEntries(rest);
   if (!got.ok()) return got.status();
   for (auto& e : got.value()) {
@@ -390,7 +394,18 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   const int64_t now = chunk.now;
   // Bounded memory: forget what is cached between chunks (misses re-read
   // the store), never while a chunk holds pointers into it.
-  if (cache_.size() >= kMaxCache) cache_.Clear();
+  if (cache_.size() >= kMaxCache) {
+    cache_.Clear();
+    cache_since_ = kNever;
+  }
+  if (cache_since_ == kNever) {
+    for (const ParsedChunk::Item& it : chunk.items) {
+      if (it.time != 0) {
+        cache_since_ = it.time;
+        break;
+      }
+    }
+  }
   std::vector<std::pair<uint64_t, std::string_view>>& wanted = wanted_;  // (hash, id)
   wanted.clear();
   size_t deliveries = 0;
@@ -417,17 +432,24 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
       notices_.Insert(p.new_queue_id, it.new_queue_id_hash);
       continue;
     }
-    auto want = [&](std::string_view id, uint64_t h) -> Cached* {
+    auto want = [&](std::string_view id, uint64_t h, bool read_if_missing) -> Cached* {
       if (id.empty() || id.size() > 100) return nullptr;
       Cached* c = Find(id, h);
-      if (c == nullptr || c->stub) wanted.emplace_back(h, id);
+      if (c == nullptr ? read_if_missing : c->stub) wanted.emplace_back(h, id);
       return c;
     };
     if (notices_.Contains(p.queue_id, it.queue_id_hash)) continue;
-    hints_[i] = want(p.queue_id, it.queue_id_hash);
+    hints_[i] = want(p.queue_id, it.queue_id_hash, true);
     if (p.kind == PostfixEvent::kDelivery) {
       ++deliveries;
-      want(it.queued_as, it.queued_as_hash);
+      // "queued as ID": ID is ours when a content filter re-injected the
+      // message, and then cleanup logged ID's message-id line seconds
+      // before (the filter answers after re-injecting), which put ID in the
+      // cache. Once the cache holds every such line of the last hour, an ID
+      // it misses is another server's (most "queued as" replies): no store
+      // read. Until then (after a start, after the cache was emptied) the
+      // store is asked, for a hop whose ID was logged before.
+      want(it.queued_as, it.queued_as_hash, it.time - kHopWindow < cache_since_);
     }
   }
   // Each id once (the order does not matter to Lookup).

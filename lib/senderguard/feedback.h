@@ -175,6 +175,7 @@ struct EngineStats {
   uint64_t lines = 0, used = 0, malformed = 0, bad_bytes = 0, too_long = 0;
   uint64_t outcomes = 0, unattributed = 0, hops = 0, linked = 0;
   uint64_t link_lookups = 0;  // Message-ID searches for stubs (at most one per stub)
+  uint64_t queue_reads = 0;   // queue ids Apply read from the store (not read ahead)
 };
 
 // A chunk of lines parsed and classified, in log order: the part of the
@@ -316,6 +317,10 @@ class FeedbackEngine {
   EngineStats stats_;
   LineParser parser_;  // holds the rules
   CacheTable cache_;
+  // The log time since which every message-id line applied is in cache_
+  // (kNever: none applied since the start or since cache_ was emptied).
+  static constexpr int64_t kNever = INT64_MAX;
+  int64_t cache_since_ = kNever;
   // Recipients deferred and not yet final, per queue id (for "expired"),
   // written with each batch (FeedbackBatch::deferred) as they change.
   detail::QueueIdMap<detail::Unit> pending_dirty_;  // queue ids changed in this chunk

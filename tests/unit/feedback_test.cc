@@ -621,6 +621,40 @@ TEST_F(FeedbackTest, QueuedAsThatIsNotOursIsADelivery) {
   EXPECT_EQ(engine_->stats().hops, 0u);
 }
 
+// Most "queued as" ids are other servers'. The store is asked for one the
+// cache misses only while the cache may miss a hop's id: within an hour of
+// the first line applied (a hop whose re-injected message was logged before
+// a restart), not later; the hop itself is linked from the cache either way.
+TEST_F(FeedbackTest, QueuedAsIdsAreReadFromTheStoreOnlyInTheFirstHour) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 7200, "<m1@sender.test>"));
+  Commit(Q("2C4D6E8F0A1", "alice", kNow - 7200, "<m2@sender.test>"));
+  // A hop whose new id was logged before a restart: a stub in the store.
+  Apply(Run({MessageIdLine("13:59:59", "4A1B2C3D4E5", "<m1@sender.test>")}));
+  NewEngine();
+  FeedbackBatch b1 = Run({Sent("14:00:00", "1EB53A8C2E8", "r@dest.test",
+                               "250 2.0.0 Ok: queued as 4A1B2C3D4E5"),
+                          Sent("14:00:01", "1EB53A8C2E8", "s@dest.test",
+                               "250 2.0.0 Ok: queued as 3B7C8A720CC")});
+  EXPECT_EQ(engine_->stats().hops, 1u);
+  EXPECT_EQ(engine_->stats().queue_reads, 3u);  // 1EB53A8C2E8 and both ids
+  ASSERT_NE(FindPut(b1.queue_puts, "4A1B2C3D4E5"), nullptr);
+  // An hour and more later: another server's id costs no read; a hop whose
+  // new id was logged since is found in the cache.
+  const uint64_t reads = engine_->stats().queue_reads;
+  FeedbackBatch b2 = Run({MessageIdLine("15:00:01", "5B5B5B5B5B5", "<m2@sender.test>"),
+                          Sent("15:00:02", "2C4D6E8F0A1", "r@dest.test",
+                               "250 2.0.0 Ok: queued as 5B5B5B5B5B5"),
+                          Sent("15:00:03", "2C4D6E8F0A1", "t@dest.test",
+                               "250 2.0.0 Ok: queued as 6C6C6C6C6C6")});
+  EXPECT_EQ(engine_->stats().queue_reads, reads + 2);  // 2C4D6E8F0A1 and 5B5B5B5B5B5 (stub)
+  EXPECT_EQ(engine_->stats().hops, 2u);
+  const QueueEntry* next = FindPut(b2.queue_puts, "5B5B5B5B5B5");
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->account, "alice");
+  ASSERT_EQ(b2.events.size(), 1u) << Show(b2);
+  EXPECT_EQ(b2.events[0].delta.delivered, 1u);  // t@dest.test; r@ was a hop
+}
+
 // A hop from an unattributed message leaves the new queue id a stub: its
 // outcomes are then linked by Message-ID, if anything.
 TEST_F(FeedbackTest, HopFromAnUnattributedMessageLinksNothing) {

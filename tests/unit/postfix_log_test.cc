@@ -630,6 +630,29 @@ TEST(postfix_log, LinesWeSkip) {
   }
 }
 
+// The byte check reads 16, then 8, then 1 byte at a time: a bad byte or a
+// valid UTF-8 sequence at every offset of a reply, so that each lands at
+// every position of each step.
+TEST(postfix_log, BytesCheckedAtEveryOffset) {
+  const std::string head =
+      "Nov 25 18:27:32 mx1 postfix/smtp[6]: 3B7C8A720CC: to=<u@example.org>, relay=none, "
+      "delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (";
+  const std::string filler = "host mx.example said: 550 5.1.1 no such user here";
+  const std::vector<std::string> bad = {"\x01", "\x1f", "\x7f", "\x80", "\xff", "\xc0\xaf",
+                                        "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3", "\xe2\x82"};
+  const std::vector<std::string> good = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "~"};
+  for (size_t at = 0; at <= filler.size(); ++at) {
+    for (const auto& b : bad) {
+      const std::string line = head + filler.substr(0, at) + b + filler.substr(at) + ")";
+      EXPECT_EQ(PostfixSkipName(ParsePostfixLine(line).skip), "bad-bytes") << at;
+    }
+    for (const auto& g : good) {
+      const std::string line = head + filler.substr(0, at) + g + filler.substr(at) + ")";
+      EXPECT_EQ(PostfixEventName(ParsePostfixLine(line).kind), "delivery") << at;
+    }
+  }
+}
+
 TEST(postfix_log, MalformedKeepsPrefixForDiagnostics) {
   const PostfixLine got = ParsePostfixLine(
       "Nov 25 19:20:58 mta postfix/error[23889]: 2721CA783FE: to=<dead@dead.test>, "
