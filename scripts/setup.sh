@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   # libraries (README says why each is there)
   libmilter-dev liblmdb-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libcctz-dev tzdata
-  libre2-dev libssl-dev libsystemd-dev libidn2-dev
+  libre2-dev libssl-dev libsystemd-dev libidn2-dev libjemalloc-dev
   libunbound-dev libpsl-dev publicsuffix libopendmarc-dev libspf2-dev libopendkim-dev
   # tests: GoogleTest, clang for libFuzzer and the sanitizers, a real Postfix with smtp-sink
   # and smtp-source, swaks as the SMTP client, LMDB's tools

@@ -504,6 +504,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, sg::BounceRules* rules
                                             .Add("lines", std::to_string(s.lines))
                                             .Add("outcomes", std::to_string(s.outcomes))
                                             .Add("unattributed", std::to_string(s.unattributed))
+                                            .Add("queue_reads", std::to_string(s.queue_reads))
                                             .str());
   return rc;
 }

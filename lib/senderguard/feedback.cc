@@ -75,7 +75,9 @@ FeedbackEngine::FeedbackEngine(Store* store, const BounceRules* rules, FeedbackS
 // ---- the queue-id cache
 
 namespace {
-constexpr size_t kMinSlots = size_t{1} << 16;
+// Queue ids leave the cache with their "removed" line, so it holds the
+// messages in the queue: a table this size (32 KiB) serves most hosts.
+constexpr size_t kMinSlots = size_t{1} << 12;
 uint64_t HashId(std::string_view id) { return detail::QueueIdHash(id); }
 // The slot's tag: the hash's high half (never 0 together with an index).
 uint64_t Tag(uint64_t h) { return (h >> 32) << 32; }
@@ -88,7 +90,7 @@ FeedbackEngine::Cached* FeedbackEngine::CacheTable::Find(std::string_view id, ui
     const uint64_t s = slots_[i];
     if (s == 0) return nullptr;
     if ((s >> 32) == (h >> 32)) {
-      Cached& c = entries_[(s & 0xffffffffu) - 1];
+      Cached& c = entries_[Index(s)];
       if (c.entry.queue_id == id) return &c;
     }
   }
@@ -102,12 +104,46 @@ void FeedbackEngine::CacheTable::Put(QueueEntry q, bool stub) {
     return;
   }
   // At most half full: short probes.
-  if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
-  entries_.push_back(Cached{std::move(q), stub});
+  if ((live_ + 1) * 2 > slots_.size()) Grow();
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+    entries_[index] = Cached{std::move(q), stub};
+  } else {
+    index = static_cast<uint32_t>(entries_.size());
+    entries_.push_back(Cached{std::move(q), stub});
+  }
+  ++live_;
   const size_t mask = slots_.size() - 1;
   size_t i = h & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;
-  slots_[i] = Tag(h) | static_cast<uint64_t>(entries_.size());
+  slots_[i] = Tag(h) | (static_cast<uint64_t>(index) + 1);
+}
+
+void FeedbackEngine::CacheTable::Erase(std::string_view id, uint64_t h) {
+  if (slots_.empty()) return;
+  const size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  for (;; i = (i + 1) & mask) {
+    const uint64_t s = slots_[i];
+    if (s == 0) return;
+    if ((s >> 32) == (h >> 32) && entries_[Index(s)].entry.queue_id == id) break;
+  }
+  const uint32_t index = Index(slots_[i]);
+  // Backward shift: move up every later slot of the run whose home is not
+  // between the hole and itself.
+  for (size_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
+    const size_t home = HashId(entries_[Index(slots_[j])].entry.queue_id) & mask;
+    const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (stays) continue;
+    slots_[i] = slots_[j];
+    i = j;
+  }
+  slots_[i] = 0;
+  entries_[index] = Cached{};  // its strings go now
+  free_.push_back(index);
+  --live_;
 }
 
 void FeedbackEngine::CacheTable::Grow() {
@@ -116,7 +152,7 @@ void FeedbackEngine::CacheTable::Grow() {
   const size_t mask = slots_.size() - 1;
   for (uint64_t s : old) {
     if (s == 0) continue;
-    const uint64_t h = HashId(entries_[(s & 0xffffffffu) - 1].entry.queue_id);
+    const uint64_t h = HashId(entries_[Index(s)].entry.queue_id);
     size_t i = h & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = s;
@@ -125,6 +161,8 @@ void FeedbackEngine::CacheTable::Grow() {
 
 void FeedbackEngine::CacheTable::Clear() {
   entries_.clear();
+  free_.clear();
+  live_ = 0;
   std::fill(slots_.begin(), slots_.end(), 0);
 }
 
@@ -408,6 +446,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   }
   std::vector<std::pair<uint64_t, std::string_view>>& wanted = wanted_;  // (hash, id)
   wanted.clear();
+  removed_.clear();
   size_t deliveries = 0;
   // What the first pass found for each item's queue id: the entry stays
   // where it is for the whole chunk (updated in place, never erased), so
@@ -537,6 +576,10 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
           c->entry.last_event = it.time;
           batch->queue_puts.push_back(c->entry);
         }
+        // The message is gone: its entry leaves the cache with the chunk
+        // (a late line for it reads the store), and a new message that
+        // reuses the id in a later chunk is not taken for it.
+        if (c != nullptr) removed_.emplace_back(qh, qid);
         break;
       }
       case PostfixEvent::kExpired: {
@@ -651,6 +694,9 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         break;
     }
   }
+  // No pointer into the cache is held from here on.
+  for (const auto& [h, id] : removed_) cache_.Erase(id, h);
+  removed_.clear();
   for (const std::string& id : pending_dirty_ids_) {
     DeferredRecord d;
     d.queue_id = id;

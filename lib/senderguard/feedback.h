@@ -289,19 +289,25 @@ class FeedbackEngine {
   // The queue-id cache: a map from entry.queue_id to Cached looked up by
   // string_view (no string built per line), with open addressing (linear
   // probing) over an array of (hash, index) slots, entries in a deque so
-  // that pointers to them stay valid while it grows. Never erases but all.
+  // that pointers to them stay valid while it grows. Erase frees an entry
+  // for reuse by a later Put: callers erase only when they hold no pointer
+  // (Apply, once a chunk is done).
   class CacheTable {
    public:
     Cached* Find(std::string_view id, uint64_t h);
     // The entry for q.queue_id, set to {q, stub}; inserted when missing.
     void Put(QueueEntry q, bool stub);
+    void Erase(std::string_view id, uint64_t h);
     void Clear();
-    size_t size() const { return entries_.size(); }
+    size_t size() const { return live_; }
 
    private:
     void Grow();
+    static uint32_t Index(uint64_t slot) { return static_cast<uint32_t>(slot & 0xffffffffu) - 1; }
     std::vector<uint64_t> slots_;  // 0: empty; else (hash's high half << 32) | (index + 1)
     std::deque<Cached> entries_;
+    std::vector<uint32_t> free_;   // indexes of erased entries
+    size_t live_ = 0;
   };
   // Caches the entries of `wanted` ((QueueIdHash, id) pairs): from `ahead`
   // where it read them, else from the store.
@@ -331,6 +337,7 @@ class FeedbackEngine {
   std::unordered_map<std::string, int64_t> reviewed_;  // account -> when last asked for a review
   ParsedChunk parsed_;  // Process's buffer
   std::vector<Cached*> hints_;  // Apply's, per item of the chunk
+  std::vector<std::pair<uint64_t, std::string_view>> removed_;  // Apply's: erased at its end
   std::vector<std::pair<uint64_t, std::string_view>> wanted_;  // Apply's, ids to read (scratch)
   // Apply's: account -> (day, index in the batch's events) of its summed counts.
   struct NameHash {
