@@ -218,6 +218,7 @@ class ChunkReader {
               sg::Store* store, sg::Logger* logger, bool threaded)
       : src_(src), once_(once), cfg_(cfg), store_(store), logger_(logger),
         parser_(&rules, cfg.tail_tz), threaded_(threaded) {
+    parser_.set_categorize_deferrals(false);  // counted, never shown: see LineParser
     for (size_t i = 0; i < kAhead + 2; ++i) free_.push_back(std::make_unique<Chunk>());
     if (threaded_) thread_ = std::thread([this] { Run(); });
   }

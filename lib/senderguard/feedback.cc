@@ -282,7 +282,12 @@ void LineParser::Classify(ParsedChunk* chunk) const {
     const PostfixLine& p = it.p;
     if (p.kind == PostfixEvent::kDelivery && p.delivery != DeliveryStatus::kDeliverable &&
         p.delivery != DeliveryStatus::kUndeliverable && p.delivery != DeliveryStatus::kOther) {
-      it.cl = rules_->Classify(p.delivery, p.dsn, p.reply);
+      if (p.delivery == DeliveryStatus::kDeferred && !categorize_deferrals_) {
+        it.cl = Classification{OutcomeClass::kDeferred, BounceCategory::kNone, -1,
+                               ClassifiedBy::kStatus};
+      } else {
+        it.cl = rules_->Classify(p.delivery, p.dsn, p.reply);
+      }
     }
   }
 }

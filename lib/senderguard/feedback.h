@@ -222,10 +222,16 @@ class LineParser {
   // everything but the bounce classification, then the classification.
   void ParseLines(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out);
   void Classify(ParsedChunk* chunk) const;
+  // Whether deferrals get a category. Counting needs only their class
+  // (deferred, whatever the text): a caller that keeps no outcome (the
+  // tailer committing) turns it off and saves the rules' pass over ~60% of
+  // the texts. On by default (--print shows the category).
+  void set_categorize_deferrals(bool on) { categorize_deferrals_ = on; }
 
  private:
   const BounceRules* rules_;
   cctz::time_zone tz_;
+  bool categorize_deferrals_ = true;
   // The Unix time of a syslog timestamp read at `now` (`now` if unreadable).
   int64_t TimeOf(std::string_view ts, int64_t now);
   // TimeOf's cache: the last "Mmm dd hh:mm" converted, at which now, and

@@ -1435,6 +1435,50 @@ TEST_F(FeedbackTest, CacheForgetsRemovedMessagesAndAttributesReusedIds) {
   EXPECT_EQ(engine_->stats().queue_reads, static_cast<uint64_t>(kMessages));
 }
 
+// The committing tailer does not categorize deferrals (their class is all a
+// count needs): the batches are the same as with them categorized, through
+// deferrals, expiry and final outcomes.
+TEST_F(FeedbackTest, UncategorizedDeferralsCountTheSame) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 60, "<m@s.test>"));
+  Commit(Q("2C4D6E8F0A1", "bob", kNow - 60));
+  const std::vector<std::string> text = {
+      Deferred("15:00:01", "2C4D6E8F0A1", "d@dest.test"),
+      Delivery("15:00:02", "smtp", "1EB53A8C2E8", "f@dest.test", "mx.dest.test[192.0.2.25]:25",
+               "4.2.2", "deferred", "host mx.dest.test said: 452 4.2.2 Mailbox full"),
+      Delivery("15:00:03", "smtp", "1EB53A8C2E8", "g@dest.test", "mx.dest.test[192.0.2.25]:25",
+               "4.7.0", "deferred", "host mx.dest.test said: 421 4.7.0 Try again later"),
+      UserUnknown("15:00:04", "1EB53A8C2E8", "u@dest.test"),
+      Sent("15:00:05", "1EB53A8C2E8", "f@dest.test"),
+      Expired("15:00:06", "2C4D6E8F0A1", "b@s.test"),
+      Removed("15:00:06", "2C4D6E8F0A1")};
+  std::vector<RawLine> lines;
+  for (const auto& t : text) lines.push_back(RawLine{t, {}, 0});
+  std::string shown[2];
+  for (const bool categorize : {true, false}) {
+    NewEngine();
+    FeedbackSettings s;
+    LineParser parser(rules_.get(), s.tz);
+    parser.set_categorize_deferrals(categorize);
+    ParsedChunk parsed;
+    parser.Parse(lines, kNow, &parsed);
+    size_t deferrals = 0;
+    for (const auto& it : parsed.items) {
+      if (it.p.delivery != DeliveryStatus::kDeferred) continue;
+      ++deferrals;
+      EXPECT_EQ(it.cl.cls, OutcomeClass::kDeferred);
+      if (!categorize) {
+        EXPECT_EQ(it.cl.category, BounceCategory::kNone);
+      }
+    }
+    EXPECT_EQ(deferrals, 3u);
+    FeedbackBatch b;
+    ASSERT_TRUE(engine_->Apply(parsed, &b, nullptr).ok());
+    shown[categorize ? 0 : 1] = Show(b);
+    EXPECT_EQ(engine_->stats().outcomes, 3u);  // u@ hard, f@ sent, d@ expired
+  }
+  EXPECT_EQ(shown[0], shown[1]);
+}
+
 // The engine's queue-id tables (open addressing, erase by backward shift)
 // against std::set, through growth, erases in runs and re-inserts.
 TEST(QueueIdMapTest, AgreesWithASetThroughInsertsAndErases) {
