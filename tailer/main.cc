@@ -267,48 +267,46 @@ class ChunkReader {
   int rc() const { return rc_; }
 
  private:
-  // The second stage: classifies and reads ahead, chunk by chunk, in order.
-  void Prepare() {
+  // One stage of the pipeline: takes chunks from `in` in order until it is
+  // empty and `in_ended` (or Stop), runs `work` on each without the lock,
+  // hands it to `out` (false from `work`: the end), then sets `out_ended`.
+  template <typename Work>
+  void Stage(std::deque<std::unique_ptr<Chunk>>& in, const bool& in_ended,
+             std::deque<std::unique_ptr<Chunk>>& out, bool& out_ended, Work work) {
     for (;;) {
       std::unique_ptr<Chunk> c;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return !parsed_.empty() || read_ended_ || stop_; });
-        if (stop_ || parsed_.empty()) break;
-        c = std::move(parsed_.front());
-        parsed_.pop_front();
+        cv_.wait(lock, [&] { return !in.empty() || in_ended || stop_; });
+        if (stop_ || in.empty()) break;
+        c = std::move(in.front());
+        in.pop_front();
       }
-      parser_.Classify(&c->parsed);
-      // A failed read ahead leaves the reads to Apply, which retries them.
-      (void)sg::FeedbackEngine::Prefetch(store_, &c->parsed);
+      if (!work(c.get())) break;
       std::lock_guard<std::mutex> lock(mu_);
-      full_.push_back(std::move(c));
+      out.push_back(std::move(c));
       cv_.notify_all();
     }
     std::lock_guard<std::mutex> lock(mu_);
-    ended_ = true;
+    out_ended = true;
     cv_.notify_all();
   }
 
+  // The first stage: reads and parses free chunks (there is always one
+  // more to fill until the end of the source).
   void Run() {
-    for (;;) {
-      std::unique_ptr<Chunk> c;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return !free_.empty() || stop_; });
-        if (stop_) break;
-        c = std::move(free_.front());
-        free_.pop_front();
-      }
-      const bool got = ReadOne(c.get());
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!got) break;
-      parsed_.push_back(std::move(c));
-      cv_.notify_all();
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    read_ended_ = true;
-    cv_.notify_all();
+    static constexpr bool kEndless = false;
+    Stage(free_, kEndless, parsed_, read_ended_, [this](Chunk* c) { return ReadOne(c); });
+  }
+
+  // The second stage: classifies and reads ahead, chunk by chunk, in order.
+  void Prepare() {
+    Stage(parsed_, read_ended_, full_, ended_, [this](Chunk* c) {
+      parser_.Classify(&c->parsed);
+      // A failed read ahead leaves the reads to Apply, which retries them.
+      (void)sg::FeedbackEngine::Prefetch(store_, &c->parsed);
+      return true;
+    });
   }
 
   bool Stopping() {
