@@ -98,6 +98,9 @@ struct BounceRules::Impl {
 
 namespace {
 
+// The set's DFA holds every rule at once: give it room.
+constexpr int64_t kSetMaxMem = int64_t{64} << 20;
+
 RE2::Options PatternOptions() {
   RE2::Options o;
   o.set_case_sensitive(false);
@@ -230,7 +233,7 @@ void ParseTextRules(const std::string& file, const toml::value& v, BounceRules::
   // The set's DFA holds every rule at once: give it room. When it still runs
   // out (a hostile text can make it build many states), Classify falls back
   // to the rules one by one.
-  set_options.set_max_mem(64 << 20);
+  set_options.set_max_mem(kSetMaxMem);
   impl.set = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
   for (size_t i = 0; i < patterns.size(); ++i) {
     std::string error;
@@ -407,11 +410,15 @@ std::optional<std::pair<Verdict, int>> BounceRules::Impl::MatchText(std::string_
     // by one, in order. Each RE2 falls back to its NFA by itself, still
     // linear in the text.
     std::call_once(fallback_once, [this] {
-      const RE2::Options options = PatternOptions();
+      // The set's memory for each rule alone: whatever compiled in the set
+      // compiles alone. (One that did not would be skipped, not matched.)
+      RE2::Options options = PatternOptions();
+      options.set_max_mem(kSetMaxMem);
       for (const TextRule& r : rules) fallback.push_back(std::make_unique<RE2>(r.pattern, options));
     });
     for (size_t i = 0; i < rules.size(); ++i) {
-      if (DsnMatches(rules[i].dsn, dsn) && RE2::PartialMatch(text, *fallback[i]))
+      if (fallback[i]->ok() && DsnMatches(rules[i].dsn, dsn) &&
+          RE2::PartialMatch(text, *fallback[i]))
         return std::make_pair(rules[i].verdict, static_cast<int>(i));
     }
     return std::nullopt;

@@ -493,7 +493,8 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
       // it misses is another server's (most "queued as" replies): no store
       // read. Until then (after a start, after the cache was emptied) the
       // store is asked, for a hop whose ID was logged before.
-      want(it.queued_as, it.queued_as_hash, it.time - kHopWindow < cache_since_);
+      want(it.queued_as, it.queued_as_hash,
+           it.time - kHopWindow < cache_since_ && !Gone(it.queued_as, it.queued_as_hash));
     }
   }
   // Each id once (the order does not matter to Lookup).
@@ -653,7 +654,14 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         } else if (p.delivery == DeliveryStatus::kSent) {
           const std::string_view next = it.queued_as;
           Cached* n = next.empty() ? nullptr : Find(next, it.queued_as_hash);
-          if (n != nullptr && next != p.queue_id) {
+          if (n == nullptr && !next.empty() && next != p.queue_id &&
+              Gone(next, it.queued_as_hash)) {
+            // The re-injected copy was delivered and removed before the
+            // filter's answer reached the log: a hop all the same (the
+            // copy's outcomes were linked by its Message-ID).
+            o.hop = true;
+            ++stats_.hops;
+          } else if (n != nullptr && next != p.queue_id) {
             o.hop = true;
             ++stats_.hops;
             if (n->stub && !account.empty()) {
@@ -700,8 +708,19 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
     }
   }
   // No pointer into the cache is held from here on.
-  for (const auto& [h, id] : removed_) cache_.Erase(id, h);
+  for (const auto& [h, id] : removed_) {
+    cache_.Erase(id, h);
+    gone_.Insert(id, h);
+  }
   removed_.clear();
+  if (gone_since_ == kNever) gone_since_ = cache_since_;
+  int64_t t = 0;  // the chunk's last time
+  for (auto r = chunk.items.rbegin(); r != chunk.items.rend() && t == 0; ++r) t = r->time;
+  if ((t != 0 && t - gone_since_ >= kHopWindow) || gone_.size() >= kMaxNotices) {
+    std::swap(gone_, gone_before_);
+    gone_.Clear();
+    gone_since_ = t != 0 ? t : gone_since_;
+  }
   for (const std::string& id : pending_dirty_ids_) {
     DeferredRecord d;
     d.queue_id = id;

@@ -344,6 +344,14 @@ class FeedbackEngine {
   ParsedChunk parsed_;  // Process's buffer
   std::vector<Cached*> hints_;  // Apply's, per item of the chunk
   std::vector<std::pair<uint64_t, std::string_view>> removed_;  // Apply's: erased at its end
+  // Queue ids removed (and erased from cache_) in the last one to two hours
+  // of log, in two generations: a content filter's "queued as ID" may be
+  // logged after ID's own "removed" line, and is a hop all the same.
+  detail::QueueIdMap<detail::Unit> gone_, gone_before_;
+  int64_t gone_since_ = kNever;  // log time gone_ began
+  bool Gone(std::string_view id, uint64_t h) {
+    return gone_.Contains(id, h) || gone_before_.Contains(id, h);
+  }
   std::vector<std::pair<uint64_t, std::string_view>> wanted_;  // Apply's, ids to read (scratch)
   // Apply's: account -> (day, index in the batch's events) of its summed counts.
   struct NameHash {

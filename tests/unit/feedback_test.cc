@@ -657,6 +657,33 @@ TEST_F(FeedbackTest, QueuedAsIdsAreReadFromTheStoreOnlyInTheFirstHour) {
   EXPECT_EQ(b2.events[0].delta.delivered, 1u);  // t@dest.test; r@ was a hop
 }
 
+// The re-injected copy can be delivered and removed before the content
+// filter's answer ("queued as NEWID") reaches the log, in an earlier chunk:
+// NEWID has left the cache, and an hour after the first line the store is
+// not asked; the answer is a hop all the same, and the message counts once.
+TEST_F(FeedbackTest, HopLoggedAfterItsCopyWasRemovedIsStillAHop) {
+  Commit(Q("1EB53A8C2E8", "alice", kNow - 7200, "<m1@sender.test>"));
+  Run({Removed("13:00:00", "9F9F9F9F9F9")});  // the engine's first line, two hours earlier
+  FeedbackBatch b1 = Run({MessageIdLine("15:00:00", "1EB53A8C2E8", "<m1@sender.test>"),
+                          MessageIdLine("15:00:01", "4A1B2C3D4E5", "<m1@sender.test>"),
+                          Sent("15:00:02", "4A1B2C3D4E5", "r@dest.test"),
+                          Removed("15:00:02", "4A1B2C3D4E5")});
+  ASSERT_EQ(b1.events.size(), 1u) << Show(b1);
+  EXPECT_EQ(b1.events[0].account, "alice");  // linked by its Message-ID
+  EXPECT_EQ(b1.events[0].delta.delivered, 1u);
+  std::vector<Outcome> outs;
+  FeedbackBatch b2 = Run({Delivery("15:00:03", "smtp", "1EB53A8C2E8", "r@dest.test",
+                                   "127.0.0.1[127.0.0.1]:10024", "2.0.0", "sent",
+                                   "250 2.0.0 Ok: queued as 4A1B2C3D4E5"),
+                          Removed("15:00:03", "1EB53A8C2E8")},
+                         &outs);
+  EXPECT_TRUE(b2.events.empty()) << Show(b2);
+  ASSERT_EQ(outs.size(), 1u);
+  EXPECT_TRUE(outs[0].hop);
+  EXPECT_EQ(engine_->stats().hops, 1u);
+  EXPECT_EQ(engine_->stats().outcomes, 1u);
+}
+
 // A hop from an unattributed message leaves the new queue id a stub: its
 // outcomes are then linked by Message-ID, if anything.
 TEST_F(FeedbackTest, HopFromAnUnattributedMessageLinksNothing) {
