@@ -190,7 +190,10 @@ class Committer {
 // source's buffers, handed over, or else a copy), the parse, and the
 // position after it.
 struct Chunk {
-  std::vector<std::string> bufs;  // bufs[0, nbufs): FileSource::AdvanceInto
+  // bufs[0, nbufs): FileSource::AdvanceInto. The lines are views into these
+  // strings' heap blocks (always far beyond the small-string size), which
+  // neither a swap nor the vector's growth moves.
+  std::vector<std::string> bufs;
   size_t nbufs = 0;
   std::string bytes;              // other sources: a copy
   std::vector<sg::RawLine> lines;
