@@ -31,6 +31,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -558,8 +559,12 @@ int main(int argc, char** argv) {
   std::future<sg::Result<sg::BounceRules>> rules_loading =
       std::async(std::launch::async, [rules_path] { return sg::BounceRules::Load(rules_path); });
   sg::BounceRules rules;
+  // Waits for the rules (once; later calls give the same answer).
+  std::optional<bool> rules_ok;
   auto take_rules = [&]() {
+    if (rules_ok) return *rules_ok;
     auto loaded = rules_loading.get();
+    rules_ok = loaded.ok();
     if (!loaded.ok()) {
       std::fprintf(stderr, "senderguard-tail: %s\n", loaded.status().message().c_str());
       return false;
@@ -597,6 +602,11 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  // A first run (no store yet) waits for the rules before it creates one:
+  // a broken rules file leaves nothing behind.
+  if (::access((cfg->store_path + "/data.mdb").c_str(), F_OK) != 0 && !take_rules()) {
+    return sg::kExitConfig;
+  }
   auto opened = sg::LmdbStore::Open(opts);
   if (!opened.ok()) {
     // A broken rules file is the error to report first, as before the store.

@@ -9,6 +9,8 @@
 # must count one expiry per such recipient (4), not one per message (2), nor the recipient
 # that was delivered.
 #
+# Also: a broken rules file stops the tailer with 78 and file:line before it creates a store.
+#
 # (An expiry by maximal_queue_lifetime is less strict a test: Postfix 3.7 tries the message
 # once more first and logs each recipient's deferral again right before "status=expired".)
 . "$(dirname "$0")/lib.sh"
@@ -74,5 +76,15 @@ check "second run: no recipient counted hard" test "$(rep alice hard)" = 0
 tail_once
 check "a third run counts nothing again: 4 expired" test "$(rep alice expired)" = 4
 expect "$TB_DIR/log/tail.log" 'action=stop .*unattributed=0' "nothing unattributed (the notices are Postfix's own)"
+
+# ---- a broken rules file: exit 78 with file:line, and a first run leaves no store behind
+printf '[[rule]]\nclass = "hard"\n' >"$TB_DIR/bad.rules"
+sed -e "s#^rules = .*#rules = \"$TB_DIR/bad.rules\"#" -e "s#^path = .*#path = \"$TB_DIR/store-new\"#" \
+    "$SG_CONF" >"$TB_DIR/bad.conf"
+rc=0
+"$E2E_BIN/senderguard-tail" -c "$TB_DIR/bad.conf" --once 2>"$TB_DIR/bad.err" || rc=$?
+check "broken rules file: exit 78 (EX_CONFIG)" test "$rc" = 78
+expect "$TB_DIR/bad.err" 'bad\.rules:1: rule\[0\]: missing key "match"' "broken rules file: file:line: key: what is wrong"
+check "broken rules file on a first run: no store created" test ! -e "$TB_DIR/store-new"
 
 finish
