@@ -222,26 +222,23 @@ int main(int argc, char** argv) {
                sg::KvLine().Add("action", "error").Add("error", res.status().message()).str());
     return kExTempFail;
   }
+  // The report's line: what it is and whom it blames.
+  auto report_line = [&](const char* action) {
+    sg::KvLine l;
+    l.Add("action", action)
+        .Add("account", account.empty() ? "-" : account)
+        .Add("by", by)
+        .Add("feedback_type", r.feedback_type)
+        .Add("complainer", complainer.empty() ? "-" : complainer)
+        .Add("message_id", r.message_id);
+    return l;
+  };
   if (res.value().duplicate) {
-    logger.Log(sg::Logger::Level::kInfo,
-               sg::KvLine()
-                   .Add("action", "duplicate")
-                   .Add("account", account.empty() ? "-" : account)
-                   .Add("by", by)
-                   .Add("feedback_type", r.feedback_type)
-                   .Add("complainer", complainer.empty() ? "-" : complainer)
-                   .Add("message_id", r.message_id)
-                   .str());
+    logger.Log(sg::Logger::Level::kInfo, report_line("duplicate").str());
     return kExOk;  // counted before: Postfix must not bounce it back to the provider
   }
   store->Flush();
-  logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
-                                           .Add("action", "complaint")
-                                           .Add("account", account.empty() ? "-" : account)
-                                           .Add("by", by)
-                                           .Add("feedback_type", r.feedback_type)
-                                           .Add("complainer", complainer.empty() ? "-" : complainer)
-                                           .Add("message_id", r.message_id)
+  logger.Log(sg::Logger::Level::kInfo, report_line("complaint")
                                            .Add("user_agent", r.user_agent)
                                            .Add("incidents", std::to_string(r.incidents))
                                            .str());

@@ -607,23 +607,21 @@ int main(int argc, char** argv) {
   if (::access((cfg->store_path + "/data.mdb").c_str(), F_OK) != 0 && !take_rules()) {
     return sg::kExitConfig;
   }
-  auto opened = sg::LmdbStore::Open(opts);
-  if (!opened.ok()) {
-    // A broken rules file is the error to report first, as before the store.
+  // An I/O error before following: a broken rules file is the error to
+  // report first, as it was found before the store.
+  auto io_error = [&](const std::string& message) {
     if (!take_rules()) return sg::kExitConfig;
-    std::fprintf(stderr, "senderguard-tail: %s\n", opened.status().message().c_str());
+    std::fprintf(stderr, "senderguard-tail: %s\n", message.c_str());
     return 74;  // EX_IOERR
-  }
+  };
+  auto opened = sg::LmdbStore::Open(opts);
+  if (!opened.ok()) return io_error(opened.status().message());
   sg::LmdbStore* store = opened.value().get();
   const std::string& source = cfg->tail_source;
   const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
   const std::string key = journal ? source : "file:" + source;
   auto pos = store->GetPosition(key);
-  if (!pos.ok()) {
-    if (!take_rules()) return sg::kExitConfig;
-    std::fprintf(stderr, "senderguard-tail: %s\n", pos.status().message().c_str());
-    return 74;
-  }
+  if (!pos.ok()) return io_error(pos.status().message());
   const bool resume = pos.value().has_value();
   auto load_rules = [&]() {
     if (!take_rules()) return false;
@@ -638,19 +636,11 @@ int main(int argc, char** argv) {
   if (journal) {
     JournalSource src(source, &logger);
     sg::Status st = src.Restore(pos.value(), from_start);
-    if (!st.ok()) {
-      if (!take_rules()) return sg::kExitConfig;
-      std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
-      return 74;
-    }
+    if (!st.ok()) return io_error(st.message());
     return Follow(src, once, *cfg, &rules, load_rules, store, &logger);
   }
   FileSource src(source, &logger);
   sg::Status st = src.Restore(pos.value());
-  if (!st.ok()) {
-    if (!take_rules()) return sg::kExitConfig;
-    std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
-    return 74;
-  }
+  if (!st.ok()) return io_error(st.message());
   return Follow(src, once, *cfg, &rules, load_rules, store, &logger);
 }
