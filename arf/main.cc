@@ -34,13 +34,14 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/arf.h"
-#include "senderguard/config.h"
-#include "senderguard/feedback.h"
-#include "senderguard/identity.h"
-#include "senderguard/lmdb_store.h"
-#include "senderguard/syslog_logger.h"
-#include "senderguard/token.h"
+#include "senderguard/base/exit_codes.h"
+#include "senderguard/feedback/arf.h"
+#include "senderguard/config/config.h"
+#include "senderguard/feedback/feedback.h"
+#include "senderguard/decide/identity.h"
+#include "senderguard/store/open.h"
+#include "senderguard/base/syslog_logger.h"
+#include "senderguard/decide/token.h"
 
 namespace sg = senderguard;
 
@@ -140,17 +141,15 @@ int main(int argc, char** argv) {
     return kExOk;
   }
 
-  sg::LmdbOptions opts;
-  opts.path = cfg.store_path;
-  opts.map_size_bytes = cfg.map_size_mb << 20;
-  opts.sync_interval_ms = 0;  // one short-lived write: make it durable before exiting
-  opts.logger = &logger;
-  auto opened = sg::LmdbStore::Open(opts);
+  sg::StoreUse use;
+  use.logger = &logger;
+  use.durable = true;  // one short-lived write: make it durable before exiting
+  auto opened = sg::OpenStore(cfg, use);
   if (!opened.ok()) {
     std::fprintf(stderr, "senderguard-arf: %s\n", opened.status().message().c_str());
     return kExTempFail;
   }
-  sg::LmdbStore* store = opened.value().get();
+  sg::Store* store = opened.value().get();
 
   // Attribution: the token first, then the Message-ID.
   std::string account, by = "none";

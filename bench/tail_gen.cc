@@ -16,7 +16,7 @@
 // (short, or long with --long-ids).
 //
 // The queue map: one QueueEntry per message written through
-// LmdbStore::Open + Store::Commit (no quota charges), as senderguard-milter
+// OpenStore + Store::Commit (no quota charges), as senderguard-milter
 // writes it at end of message, so the tailer attributes every outcome.
 //
 // Ground truth: on stdout one line of key=value totals (what the tailer must
@@ -51,7 +51,7 @@
 #include <thread>
 #include <vector>
 
-#include "senderguard/lmdb_store.h"
+#include "senderguard/store/open.h"
 
 namespace sg = senderguard;
 
@@ -884,16 +884,16 @@ class Generator {
 // Several threads, so that the store's group commit writes many per LMDB
 // transaction.
 bool FillStore(const Options& o, const Generator& g) {
-  sg::LmdbOptions lo;
-  lo.path = o.store_path;
-  lo.map_size_bytes = 1024ull << 20;
-  lo.sync_interval_ms = 60000;  // setup, not measured: one fsync at the end
-  auto opened = sg::LmdbStore::Open(lo);
+  sg::Config cfg;
+  cfg.store_path = o.store_path;
+  cfg.map_size_mb = 1024;
+  cfg.sync_interval_ms = 60000;  // setup, not measured: one fsync at the end
+  auto opened = sg::OpenStore(cfg, sg::StoreUse{});
   if (!opened.ok()) {
     std::fprintf(stderr, "tail_gen: %s\n", opened.status().message().c_str());
     return false;
   }
-  sg::LmdbStore* store = opened.value().get();
+  sg::Store* store = opened.value().get();
   const auto& msgs = g.messages();
   std::atomic<bool> failed{false};
   std::vector<std::thread> threads;

@@ -9,9 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "senderguard/config.h"
-#include "senderguard/lmdb_store.h"
-#include "senderguard/records.h"
+#include "senderguard/base/exit_codes.h"
+#include "senderguard/config/config.h"
+#include "senderguard/model/records.h"
+#include "senderguard/store/store.h"
 
 namespace senderguard::cli {
 
@@ -19,7 +20,7 @@ namespace senderguard::cli {
 // 74 store failure, 78 configuration.
 inline constexpr int kExitNotFound = 1;
 inline constexpr int kExitUsage = 2;
-inline constexpr int kExitStore = 74;
+inline constexpr int kExitStore = kExitIoError;
 
 // Thrown by a subcommand to end with a message and a status.
 struct Failure {
@@ -45,7 +46,7 @@ class Env {
 
  private:
   std::shared_ptr<const Config> config_;
-  std::unique_ptr<LmdbStore> store_;
+  std::unique_ptr<Store> store_;
 };
 
 // Throws Failure{kExitStore} unless ok.

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "senderguard/quota.h"
+#include "senderguard/decide/quota.h"
 
 namespace senderguard::cli {
 

@@ -10,7 +10,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "senderguard/dmarc.h"
+#include "senderguard/auth/dmarc.h"
 
 namespace senderguard::cli {
 namespace {

@@ -4,10 +4,10 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "senderguard/account_state.h"
-#include "senderguard/feedback.h"
-#include "senderguard/policy.h"
-#include "senderguard/reputation.h"
+#include "senderguard/decide/account_state.h"
+#include "senderguard/feedback/feedback.h"
+#include "senderguard/policy/policy.h"
+#include "senderguard/decide/reputation.h"
 
 namespace senderguard::cli {
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "senderguard/account_state.h"
-#include "senderguard/quota.h"
+#include "senderguard/decide/account_state.h"
+#include "senderguard/decide/quota.h"
 
 namespace senderguard::cli {
 

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "cli.h"
-#include "senderguard/quota.h"
+#include "senderguard/decide/quota.h"
 
 namespace senderguard::cli {
 namespace {

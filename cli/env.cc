@@ -6,7 +6,8 @@
 #include <ctime>
 
 #include "cli.h"
-#include "senderguard/identity.h"
+#include "senderguard/decide/identity.h"
+#include "senderguard/store/open.h"
 
 namespace senderguard::cli {
 
@@ -23,11 +24,9 @@ const Config& Env::config() {
 Store& Env::store() {
   if (!store_) {
     const Config& c = config();
-    LmdbOptions o;
-    o.path = c.store_path;
-    o.map_size_bytes = c.map_size_mb << 20;
-    o.sync_interval_ms = 0;  // the CLI's few writes are durable at once
-    auto s = LmdbStore::Open(o);
+    StoreUse use;
+    use.durable = true;  // the CLI's few writes are durable at once
+    auto s = OpenStore(c, use);
     if (!s.ok()) throw Failure{kExitStore, s.status().message()};
     store_ = std::move(*s);
   }

@@ -5,8 +5,8 @@
 #include <cctype>
 #include <climits>
 
-#include "senderguard/ascii.h"
-#include "senderguard/authres.h"
+#include "senderguard/base/text.h"
+#include "senderguard/auth/authres.h"
 
 namespace senderguard::milter {
 namespace {

@@ -34,14 +34,14 @@
 #include <utility>
 #include <vector>
 
-#include "senderguard/config.h"
-#include "senderguard/dkim.h"
-#include "senderguard/dmarc.h"
-#include "senderguard/dns.h"
-#include "senderguard/from_header.h"
-#include "senderguard/records.h"
-#include "senderguard/spf.h"
-#include "senderguard/status.h"
+#include "senderguard/config/config.h"
+#include "senderguard/auth/dkim.h"
+#include "senderguard/auth/dmarc.h"
+#include "senderguard/auth/dns.h"
+#include "senderguard/auth/from_header.h"
+#include "senderguard/model/records.h"
+#include "senderguard/auth/spf.h"
+#include "senderguard/base/status.h"
 
 namespace senderguard::milter {
 

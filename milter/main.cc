@@ -27,8 +27,9 @@
 #include <string>
 #include <thread>
 
-#include "senderguard/lmdb_store.h"
-#include "senderguard/syslog_logger.h"
+#include "senderguard/base/exit_codes.h"
+#include "senderguard/store/open.h"
+#include "senderguard/base/syslog_logger.h"
 #include "session.h"
 
 namespace sg = senderguard;
@@ -332,13 +333,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  sg::LmdbOptions opts;
-  opts.path = (*cfg)->store_path;
-  opts.map_size_bytes = (*cfg)->map_size_mb << 20;
-  opts.sync_interval_ms = (*cfg)->sync_interval_ms;
-  opts.logger = &logger;
-  opts.housekeeping = true;
-  auto store = sg::LmdbStore::Open(opts);
+  sg::StoreUse use;
+  use.logger = &logger;
+  use.housekeeping = true;
+  auto store = sg::OpenStore(**cfg, use);
   if (!store.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());
     std::fprintf(stderr, "senderguard-milter: %s\n", store.status().message().c_str());

@@ -3,10 +3,10 @@
 #include <cctype>
 #include <ctime>
 
-#include "senderguard/ascii.h"
-#include "senderguard/authres.h"
-#include "senderguard/notify.h"
-#include "senderguard/token.h"
+#include "senderguard/base/text.h"
+#include "senderguard/auth/authres.h"
+#include "senderguard/base/notify.h"
+#include "senderguard/decide/token.h"
 
 namespace senderguard::milter {
 namespace {

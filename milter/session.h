@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "auth.h"
-#include "senderguard/config.h"
-#include "senderguard/identity.h"
-#include "senderguard/kvlog.h"
-#include "senderguard/policy.h"
-#include "senderguard/records.h"
-#include "senderguard/store.h"
+#include "senderguard/config/config.h"
+#include "senderguard/decide/identity.h"
+#include "senderguard/base/kvlog.h"
+#include "senderguard/policy/policy.h"
+#include "senderguard/model/records.h"
+#include "senderguard/store/store.h"
 
 namespace senderguard::milter {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "senderguard/feedback.h"
-#include "senderguard/kvlog.h"
-#include "senderguard/status.h"
+#include "senderguard/feedback/feedback.h"
+#include "senderguard/base/kvlog.h"
+#include "senderguard/base/status.h"
 
 struct sd_journal;
 

@@ -37,10 +37,11 @@
 
 #include "file_source.h"
 #include "journal_source.h"
-#include "senderguard/config.h"
-#include "senderguard/feedback.h"
-#include "senderguard/lmdb_store.h"
-#include "senderguard/syslog_logger.h"
+#include "senderguard/base/exit_codes.h"
+#include "senderguard/config/config.h"
+#include "senderguard/feedback/feedback.h"
+#include "senderguard/store/open.h"
+#include "senderguard/base/syslog_logger.h"
 
 namespace sg = senderguard;
 using sg::tail::FileSource;
@@ -130,7 +131,7 @@ int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRu
 // with it.
 class Committer {
  public:
-  Committer(sg::LmdbStore* store, sg::Logger* logger, sg::ReputationConfig rep)
+  Committer(sg::Store* store, sg::Logger* logger, sg::ReputationConfig rep)
       : store_(store), logger_(logger), rep_(std::move(rep)) {}
   ~Committer() { (void)Wait(); }
 
@@ -180,7 +181,7 @@ class Committer {
     }
   }
 
-  sg::LmdbStore* store_;
+  sg::Store* store_;
   sg::Logger* logger_;
   sg::ReputationConfig rep_;
   std::thread inflight_;
@@ -415,7 +416,7 @@ class ChunkReader {
 // from it stops before anything is classified or committed.
 template <typename Source>
 int Follow(Source& src, bool once, const sg::Config& cfg, sg::BounceRules* rules,
-           const std::function<bool()>& load_rules, sg::LmdbStore* store, sg::Logger* logger) {
+           const std::function<bool()>& load_rules, sg::Store* store, sg::Logger* logger) {
   sg::FeedbackSettings fs;
   fs.tz = cfg.tail_tz;
   fs.suppress_after = cfg.suppress_after_hard_bounces;
@@ -580,18 +581,15 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  sg::LmdbOptions opts;
-  opts.path = cfg->store_path;
-  opts.map_size_bytes = cfg->map_size_mb << 20;
-  opts.sync_interval_ms = cfg->sync_interval_ms;
-  opts.logger = &logger;
-  opts.housekeeping = !once;
+  sg::StoreUse use;
+  use.logger = &logger;
+  use.housekeeping = !once;
 
   if (!print_file.empty()) {
     // Attribution needs the store, but printing must not create one.
-    std::unique_ptr<sg::LmdbStore> store;
-    if (::access((cfg->store_path + "/data.mdb").c_str(), R_OK) == 0) {
-      auto opened = sg::LmdbStore::Open(opts);
+    std::unique_ptr<sg::Store> store;
+    if (sg::StoreExists(*cfg)) {
+      auto opened = sg::OpenStore(*cfg, use);
       if (opened.ok()) store = std::move(opened.value());
     }
     return PrintFile(print_file, *cfg, rules, store.get(), &logger);
@@ -604,7 +602,7 @@ int main(int argc, char** argv) {
 
   // A first run (no store yet) waits for the rules before it creates one:
   // a broken rules file leaves nothing behind.
-  if (::access((cfg->store_path + "/data.mdb").c_str(), F_OK) != 0 && !take_rules()) {
+  if (!sg::StoreExists(*cfg) && !take_rules()) {
     return sg::kExitConfig;
   }
   // An I/O error before following: a broken rules file is the error to
@@ -614,9 +612,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "senderguard-tail: %s\n", message.c_str());
     return 74;  // EX_IOERR
   };
-  auto opened = sg::LmdbStore::Open(opts);
+  auto opened = sg::OpenStore(*cfg, use);
   if (!opened.ok()) return io_error(opened.status().message());
-  sg::LmdbStore* store = opened.value().get();
+  sg::Store* store = opened.value().get();
   const std::string& source = cfg->tail_source;
   const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
   const std::string key = journal ? source : "file:" + source;

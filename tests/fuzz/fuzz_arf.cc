@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "senderguard/arf.h"
+#include "senderguard/feedback/arf.h"
 
 namespace {
 

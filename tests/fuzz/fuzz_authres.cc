@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/authres.h"
+#include "senderguard/auth/authres.h"
 
 using namespace senderguard::authres;
 

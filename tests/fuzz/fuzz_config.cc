@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/config.h"
+#include "senderguard/config/config.h"
 
 namespace {
 

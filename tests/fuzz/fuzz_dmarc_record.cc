@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "senderguard/dmarc.h"
+#include "senderguard/auth/dmarc.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "senderguard/from_header.h"
+#include "senderguard/auth/from_header.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "senderguard/identity.h"
+#include "senderguard/decide/identity.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/kvlog.h"
+#include "senderguard/base/kvlog.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/postfix_log.h"
+#include "senderguard/feedback/postfix_log.h"
 
 namespace {
 

@@ -11,7 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/records.h"
+#include "senderguard/model/records.h"
+#include "senderguard/store/codec.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "senderguard/spf.h"
+#include "senderguard/auth/spf.h"
 
 using senderguard::spf::MacroGuardRefuses;
 

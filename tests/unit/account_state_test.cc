@@ -1,6 +1,6 @@
 // Tests for account_state.h: effective state at a time, suspend/reinstate
 // transitions and duration parsing.
-#include "senderguard/account_state.h"
+#include "senderguard/decide/account_state.h"
 
 #include <gtest/gtest.h>
 

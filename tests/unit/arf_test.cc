@@ -6,7 +6,7 @@
 // example.com/.net/.org/.ru and all addresses documentation ranges. The
 // files use LF line ends; every sample is also read with CRLF and behind an
 // mbox "From " line. The hostile cases are built inline.
-#include "senderguard/arf.h"
+#include "senderguard/feedback/arf.h"
 
 #include <gtest/gtest.h>
 

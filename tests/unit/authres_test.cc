@@ -1,6 +1,6 @@
 // Tests for authres.h: the Authentication-Results value we add, and which
 // existing ones claim our authserv-id.
-#include "senderguard/authres.h"
+#include "senderguard/auth/authres.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "senderguard/bounce.h"
+#include "senderguard/feedback/bounce.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Tests for config.h: the shipped file gives the documented defaults, every
 // kind of bad input stops with "name:LINE: key: what", and templates render.
-#include "senderguard/config.h"
+#include "senderguard/config/config.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // published by a real DNS server on loopback (ldns-testns), looked up
 // through the real Resolver, verified through Verifier/Message fed the way
 // libmilter hands a message over.
-#include "senderguard/dkim.h"
+#include "senderguard/auth/dkim.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

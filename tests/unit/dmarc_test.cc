@@ -3,7 +3,7 @@
 // the verdict. DNS is a table (FakeDns); every case lists the queries it
 // expects, in order, so the walk's shape is tested as well as its answer.
 // Section numbers are those of draft-ietf-dmarc-dmarcbis-41 (RFC 9989).
-#include "senderguard/dmarc.h"
+#include "senderguard/auth/dmarc.h"
 
 #include <gtest/gtest.h>
 

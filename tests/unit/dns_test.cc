@@ -1,7 +1,7 @@
 // Resolver tests against a real DNS server on loopback: ldns-testns (Debian
 // ldnsutils, installed by scripts/setup.sh) serving canned answers from a
 // datafile, one server and one resolver (fresh cache) per test.
-#include "senderguard/dns.h"
+#include "senderguard/auth/dns.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 // temporary directory whose queue map the test fills the way the milter does
 // (Store::Commit), with the shipped conf/bounce-rules.conf; and the pure
 // ReviewAccount / AccountRates.
-#include "senderguard/feedback.h"
+#include "senderguard/feedback/feedback.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -20,7 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "senderguard/lmdb_store.h"
+#include "senderguard/store/lmdb/lmdb_store.h"
+#include "senderguard/store/codec.h"
 
 namespace senderguard {
 namespace {

@@ -6,7 +6,7 @@
 // without a domain), folded values as clients send them, IDN, and the
 // hostile cases (8-bit garbage, control bytes, nesting over the cap, huge
 // values).
-#include "senderguard/from_header.h"
+#include "senderguard/auth/from_header.h"
 
 #include <gtest/gtest.h>
 

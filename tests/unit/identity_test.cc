@@ -1,6 +1,6 @@
 // Tests for identity.h: account and address normalization and the identity
 // order. Every input here stands for something an SMTP client controls.
-#include "senderguard/identity.h"
+#include "senderguard/decide/identity.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Tests for kvlog.h: escaping of hostile values so that a value can never
 // forge a field or a line, truncation, and KvLine assembly.
-#include "senderguard/kvlog.h"
+#include "senderguard/base/kvlog.h"
 
 #include <gtest/gtest.h>
 

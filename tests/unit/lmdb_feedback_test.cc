@@ -20,8 +20,9 @@
 #include <tuple>
 #include <vector>
 
-#include "senderguard/lmdb_store.h"
-#include "senderguard/records.h"
+#include "senderguard/store/lmdb/lmdb_store.h"
+#include "senderguard/store/codec.h"
+#include "senderguard/model/records.h"
 
 namespace senderguard {
 namespace {

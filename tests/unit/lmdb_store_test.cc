@@ -2,7 +2,9 @@
 // directory per test. LMDB allows one open handle per environment per
 // process, so each test holds at most one LmdbStore (or one raw MDB_env) on
 // its directory at a time, closing one before opening the next.
-#include "senderguard/lmdb_store.h"
+#include "senderguard/store/lmdb/lmdb_store.h"
+#include "senderguard/store/codec.h"
+#include "senderguard/decide/quota.h"
 
 #include <gtest/gtest.h>
 #include <lmdb.h>

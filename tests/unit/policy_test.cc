@@ -1,6 +1,6 @@
 // Tests for policy.h: limits, dry run, and each decision's verdict, SMTP
 // codes, rendered text and log fields; and the text handed to libmilter.
-#include "senderguard/policy.h"
+#include "senderguard/policy/policy.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "senderguard/account_state.h"
+#include "senderguard/decide/account_state.h"
 
 namespace senderguard {
 namespace {

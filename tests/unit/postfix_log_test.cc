@@ -7,7 +7,7 @@
 // maillog_file unchanged. Lines marked "shape" are built from the format
 // strings in Postfix's sources where the testbed cannot produce them (a real
 // remote MX, rsyslog's ISO timestamps, 3.10's tls= field).
-#include "senderguard/postfix_log.h"
+#include "senderguard/feedback/postfix_log.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // the repeated hour on fall-back day, formatting, charges, Fits and alert
 // thresholds. Expected instants are written in UTC and converted with
 // timegm(), independently of cctz.
-#include "senderguard/quota.h"
+#include "senderguard/decide/quota.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,8 @@
 // Tests for records.h: every record type round-trips, and every damaged
 // encoding (each truncation, unknown version, trailing bytes, lengths and
 // counts over their limits) is refused with kCorruption, never a crash.
-#include "senderguard/records.h"
+#include "senderguard/model/records.h"
+#include "senderguard/store/codec.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 // idempotence, only complete days), quota multipliers up to UINT64_MAX, the
 // suspension decision in each account state, configuration ranges and day
 // strings (cross-checked against gmtime_r).
-#include "senderguard/reputation.h"
+#include "senderguard/decide/reputation.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "senderguard/quota.h"
+#include "senderguard/decide/quota.h"
 
 namespace senderguard {
 namespace {

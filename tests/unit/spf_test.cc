@@ -3,7 +3,7 @@
 // custom DNS layer, the RFC 7208 limits and the CVE-2023-42118 guard are
 // exercised end to end. Every query a case makes has an entry: ldns-testns
 // does not answer unknown questions (that would be a timeout, temperror).
-#include "senderguard/spf.h"
+#include "senderguard/auth/spf.h"
 
 #include <chrono>
 #include <iterator>
@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "senderguard/dns.h"
+#include "senderguard/auth/dns.h"
 #include "test_dns_server.h"
 
 namespace senderguard::spf {

@@ -3,7 +3,7 @@
 // token is cross-checked against an independent computation (OpenSSL's HMAC
 // one-shot and EVP_EncodeBlock, re-alphabeted to base64url), so a change of
 // the encoder cannot go unnoticed.
-#include "senderguard/token.h"
+#include "senderguard/decide/token.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>

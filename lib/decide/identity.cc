@@ -1,0 +1,157 @@
+#include "senderguard/decide/identity.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace senderguard {
+namespace {
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view StripBrackets(std::string_view s) {
+  s = Trim(s);
+  if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+  return Trim(s);
+}
+
+bool AccountByte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '@' || c == '+' || c == ':' || c == '-';
+}
+
+// RFC 1035 host name syntax, lower case, labels 1..63, total <= 253.
+bool ValidDomain(std::string_view d) {
+  if (d.empty() || d.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    char c = d[i];
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return label != 0;
+}
+
+}  // namespace
+
+std::optional<std::string> NormalizeAccount(std::string_view raw) {
+  std::string_view s = Trim(raw);
+  if (s.empty()) return std::nullopt;
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'); };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = Lower(s[i]);
+    if (AccountByte(c)) {
+      out.push_back(c);
+    } else if (c == '=' && i + 2 < s.size() &&
+               hex(Lower(s[i + 1])) && hex(Lower(s[i + 2]))) {
+      // Already an "=XX" escape: keep it, so a canonical name (as `list`
+      // prints it) normalizes to itself.
+      out.push_back('=');
+      out.push_back(Lower(s[i + 1]));
+      out.push_back(Lower(s[i + 2]));
+      i += 2;
+    } else {
+      const auto u = static_cast<unsigned char>(c);
+      out.push_back('=');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  if (out.size() > kMaxAccountName) {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a over the whole encoded name
+    for (char c : out) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    // Cut before an "=XX" escape rather than through it, then "+" and the
+    // hash: the result is short enough to be left alone when normalized again.
+    size_t cut = 200;
+    if (out[cut - 1] == '=') cut -= 1;
+    else if (out[cut - 2] == '=') cut -= 2;
+    out.resize(cut);
+    out.push_back('+');
+    for (int i = 15; i >= 0; --i) out.push_back(kHex[(h >> (4 * i)) & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> NormalizeAddress(std::string_view raw) {
+  std::string_view s = StripBrackets(raw);
+  if (s.empty() || s.size() > kMaxAddress) return std::nullopt;
+  size_t at = s.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == s.size()) return std::nullopt;
+  // Another '@' is allowed only inside a quoted local part ("a@b"@example.com).
+  if (s.substr(0, at).find('@') != std::string_view::npos &&
+      !(s.front() == '"' && at >= 2 && s[at - 1] == '"')) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return std::nullopt;
+    out.push_back(Lower(c));
+  }
+  if (!ValidDomain(std::string_view(out).substr(at + 1))) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> AddressDomain(std::string_view raw) {
+  std::string_view s = StripBrackets(raw);
+  size_t at = s.rfind('@');
+  if (at == std::string_view::npos || at + 1 >= s.size()) return std::nullopt;
+  std::string d;
+  for (char c : s.substr(at + 1)) d.push_back(Lower(c));
+  if (!d.empty() && d.back() == '.') d.pop_back();
+  if (!ValidDomain(d)) return std::nullopt;
+  return d;
+}
+
+std::string_view IdentitySourceName(IdentitySource s) {
+  switch (s) {
+    case IdentitySource::kSasl: return "sasl";
+    case IdentitySource::kSenderDomain: return "sender-domain";
+    case IdentitySource::kClientAddress: return "client-address";
+  }
+  return "?";
+}
+
+std::optional<IdentitySource> ParseIdentitySource(std::string_view name) {
+  for (auto s : {IdentitySource::kSasl, IdentitySource::kSenderDomain,
+                 IdentitySource::kClientAddress}) {
+    if (IdentitySourceName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<Identity> ResolveIdentity(const IdentityFacts& facts,
+                                        const std::vector<IdentitySource>& order) {
+  for (IdentitySource src : order) {
+    std::optional<std::string> name;
+    switch (src) {
+      case IdentitySource::kSasl:
+        if (!facts.sasl_login.empty()) name = NormalizeAccount(facts.sasl_login);
+        break;
+      case IdentitySource::kSenderDomain:
+        if (auto d = AddressDomain(facts.envelope_from)) name = NormalizeAccount(*d);
+        break;
+      case IdentitySource::kClientAddress:
+        if (!facts.client_address.empty()) name = NormalizeAccount(facts.client_address);
+        break;
+    }
+    if (name) return Identity{std::move(*name), src};
+  }
+  return std::nullopt;
+}
+
+}  // namespace senderguard

@@ -1,0 +1,1037 @@
+#include "senderguard/feedback/arf.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "senderguard/base/text.h"
+
+namespace senderguard {
+namespace {
+
+using sv = std::string_view;
+
+constexpr size_t kMaxTokenHeaderName = 128;
+// A multipart boundary is at most 70 characters (RFC 2046 §5.1.1); allow
+// some slack for sloppy generators, but keep the per-line compare short.
+constexpr size_t kMaxBoundary = 200;
+// Parameters read from one Content-Type (RFC 2231 sections count singly).
+constexpr size_t kMaxParams = 64;
+
+// ------------------------------------------------------------ bytes
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string LowerCopy(sv s) {
+  std::string r(s);
+  for (char& c : r) c = Lower(c);
+  return r;
+}
+
+bool Wsp(char c) { return c == ' ' || c == '\t'; }
+
+sv TrimWsp(sv s) {
+  while (!s.empty() && Wsp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && Wsp(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 5322 §3.6.8 ftext: printable US-ASCII except ":".
+bool FieldNameChar(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  return u >= 33 && u <= 126 && c != ':';
+}
+
+// RFC 2045 §5.1 token: printable US-ASCII except SPACE and tspecials.
+bool TokenChar(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  if (u <= 32 || u >= 127) return false;
+  return sv("()<>@,;:\\\"/[]?=").find(c) == sv::npos;
+}
+
+// Attacker-chosen text for an error message: printable ASCII only, short.
+std::string Printable(sv s, size_t max = 64) {
+  std::string r;
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    const unsigned char u = static_cast<unsigned char>(s[i]);
+    r.push_back(u >= 32 && u < 127 ? s[i] : '?');
+  }
+  if (s.size() > max) r += "...";
+  return r;
+}
+
+// Cuts s to at most max bytes, not inside a UTF-8 sequence.
+bool Cap(std::string* s, size_t max) {
+  if (s->size() <= max) return false;
+  size_t n = max;
+  for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>((*s)[n]) & 0xC0) == 0x80; ++k) --n;
+  s->resize(n);
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// ------------------------------------------------------------ header blocks
+
+struct Field {
+  sv name;
+  sv raw;  // the value after ":", still folded; without the final line break
+};
+
+struct HeaderBlock {
+  std::vector<Field> fields;
+  sv body;                    // what follows the header block
+  bool terminated = false;    // ended by a blank line or by a line that is not a field
+  bool ends_mid_line = false; // the input ended inside the block without a final LF
+};
+
+// Reads the header block at the start of `text` (see arf.h for the rules).
+Status ParseHeaderBlock(sv text, const std::string& where, HeaderBlock* out) {
+  *out = HeaderBlock{};
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    const size_t next = nl == sv::npos ? text.size() : nl + 1;
+    size_t end = nl == sv::npos ? text.size() : nl;
+    if (nl != sv::npos && end > pos && text[end - 1] == '\r') --end;
+    const sv line = text.substr(pos, end - pos);
+    if (line.empty()) {
+      out->terminated = true;
+      out->body = text.substr(next);
+      return Status::Ok();
+    }
+    // Only lines of the header block count against its limit: a long
+    // first line of a body is not a header.
+    if (Wsp(line[0])) {
+      if (out->fields.empty()) break;  // a continuation of nothing: not a header line
+      if (next > kMaxArfHeaderBlock) {
+        return Status::Invalid(where + ": header block exceeds 256 KiB");
+      }
+      Field& f = out->fields.back();
+      f.raw = sv(f.raw.data(), static_cast<size_t>(text.data() + end - f.raw.data()));
+    } else {
+      size_t i = 0;
+      while (i < line.size() && FieldNameChar(line[i])) ++i;
+      const size_t name_len = i;
+      while (i < line.size() && Wsp(line[i])) ++i;
+      if (name_len == 0 || i >= line.size() || line[i] != ':') break;  // the body starts here
+      if (next > kMaxArfHeaderBlock) {
+        return Status::Invalid(where + ": header block exceeds 256 KiB");
+      }
+      if (out->fields.size() >= kMaxArfFields) {
+        return Status::Invalid(where + ": header block has more than 1000 fields");
+      }
+      out->fields.push_back(Field{line.substr(0, name_len), line.substr(i + 1)});
+    }
+    if (nl == sv::npos) out->ends_mid_line = true;
+    pos = next;
+  }
+  if (pos < text.size()) {  // stopped at a line that is not a field
+    out->terminated = true;
+    out->body = text.substr(pos);
+  } else {
+    out->body = text.substr(text.size());
+  }
+  return Status::Ok();
+}
+
+// RFC 5322 §2.2.3: removes each line break of a folded value (a CR is
+// removed only before LF), then the surrounding whitespace.
+std::string Unfold(sv raw) {
+  std::string r;
+  r.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c == '\n') continue;
+    if (c == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
+    r.push_back(c);
+  }
+  const sv t = TrimWsp(r);
+  return std::string(t);
+}
+
+// ------------------------------------------------------------ Content-Type
+
+// Skips whitespace and (nested) comments at s[*i] (RFC 5322 §3.2.2 CFWS;
+// RFC 2045 §5.1 allows comments in Content-Type). An unterminated comment
+// runs to the end.
+void SkipCfws(sv s, size_t* i) {
+  int depth = 0;
+  while (*i < s.size()) {
+    const char c = s[*i];
+    if (depth > 0) {
+      if (c == '\\') {
+        ++*i;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        --depth;
+      }
+      ++*i;
+    } else if (c == '(') {
+      depth = 1;
+      ++*i;
+    } else if (Wsp(c) || c == '\r' || c == '\n') {
+      ++*i;
+    } else {
+      return;
+    }
+  }
+}
+
+struct Param {
+  std::string name;  // lowercased
+  std::string value;
+};
+
+struct ContentType {
+  std::string type = "text";  // lowercased; RFC 2045 §5.2 default text/plain
+  std::string subtype = "plain";
+  std::vector<Param> params;  // after RFC 2231 assembly, one per name
+  std::vector<std::string> conflicts;  // names given twice with different values
+
+  std::string Full() const { return type + "/" + subtype; }
+  bool Is(sv t, sv st) const { return type == t && subtype == st; }
+  const std::string* Get(sv name) const {
+    for (const Param& p : params) {
+      if (p.name == name) return &p.value;
+    }
+    return nullptr;
+  }
+  bool Conflicted(sv name) const {
+    return std::find(conflicts.begin(), conflicts.end(), name) != conflicts.end();
+  }
+};
+
+std::string PercentDecode(sv s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int h = HexValue(s[i + 1]), l = HexValue(s[i + 2]);
+      if (h >= 0 && l >= 0) {
+        r.push_back(static_cast<char>(h * 16 + l));
+        i += 2;
+        continue;
+      }
+    }
+    r.push_back(s[i]);
+  }
+  return r;
+}
+
+// RFC 2231 §3-4: "name*" (charset'language'%XX), "name*0", "name*1*", ...
+// Sections are joined in order from 0 up to the first missing one.
+void AssembleParams(std::vector<Param> raw, ContentType* ct) {
+  struct Section {
+    std::string base;
+    int index;  // -1 for "name*" or a plain name
+    bool extended;
+    std::string value;
+  };
+  std::vector<Section> secs;
+  for (Param& p : raw) {
+    Section s{p.name, -1, false, std::move(p.value)};
+    const size_t star = s.base.find('*');
+    if (star != std::string::npos) {
+      std::string rest = s.base.substr(star + 1);
+      s.base.resize(star);
+      if (!rest.empty() && rest.back() == '*') {
+        s.extended = true;
+        rest.pop_back();
+      } else if (rest.empty()) {
+        s.extended = true;  // "name*"
+      }
+      if (!rest.empty()) {
+        if (rest.size() > 3 || !std::all_of(rest.begin(), rest.end(),
+                                            [](char c) { return c >= '0' && c <= '9'; })) {
+          continue;  // not a section number: ignore the parameter
+        }
+        s.index = 0;
+        for (char c : rest) s.index = s.index * 10 + (c - '0');
+      }
+    }
+    secs.push_back(std::move(s));
+  }
+  auto add = [ct](std::string name, std::string value) {
+    for (const Param& p : ct->params) {
+      if (p.name == name) {
+        if (p.value != value && !ct->Conflicted(name)) ct->conflicts.push_back(name);
+        return;
+      }
+    }
+    ct->params.push_back(Param{std::move(name), std::move(value)});
+  };
+  std::vector<bool> used(secs.size(), false);
+  for (size_t i = 0; i < secs.size(); ++i) {
+    if (used[i]) continue;
+    const Section& s = secs[i];
+    if (s.index < 0) {
+      used[i] = true;
+      if (!s.extended) {
+        add(s.base, s.value);
+      } else {
+        // charset'language'value: drop the first two fields.
+        const size_t q1 = s.value.find('\'');
+        const size_t q2 = q1 == std::string::npos ? q1 : s.value.find('\'', q1 + 1);
+        add(s.base, PercentDecode(q2 == std::string::npos ? sv(s.value)
+                                                          : sv(s.value).substr(q2 + 1)));
+      }
+      continue;
+    }
+    // Sections of s.base: at most kMaxParams of them, so quadratic is fine.
+    std::string value;
+    for (int want = 0;; ++want) {
+      size_t found = secs.size();
+      for (size_t j = 0; j < secs.size(); ++j) {
+        if (!used[j] && secs[j].index == want && secs[j].base == s.base) {
+          found = j;
+          break;
+        }
+      }
+      if (found == secs.size()) break;
+      used[found] = true;
+      sv v = secs[found].value;
+      if (secs[found].extended) {
+        if (want == 0) {
+          const size_t q1 = v.find('\'');
+          const size_t q2 = q1 == sv::npos ? q1 : v.find('\'', q1 + 1);
+          if (q2 != sv::npos) v.remove_prefix(q2 + 1);
+        }
+        value += PercentDecode(v);
+      } else {
+        value += v;
+      }
+    }
+    for (size_t j = 0; j < secs.size(); ++j) {
+      if (secs[j].base == s.base && secs[j].index >= 0) used[j] = true;  // gaps: dropped
+    }
+    add(s.base, std::move(value));
+  }
+}
+
+// RFC 2045 §5.1, tolerantly: comments anywhere between tokens, unquoted
+// values holding tspecials ("boundary=----=_Part_1"), stray ";". An
+// unreadable type leaves text/plain (RFC 2045 §5.2).
+ContentType ParseContentType(sv v) {
+  ContentType ct;
+  size_t i = 0;
+  SkipCfws(v, &i);
+  size_t b = i;
+  while (i < v.size() && TokenChar(v[i])) ++i;
+  const sv type = v.substr(b, i - b);
+  SkipCfws(v, &i);
+  if (type.empty() || i >= v.size() || v[i] != '/') return ct;
+  ++i;
+  SkipCfws(v, &i);
+  b = i;
+  while (i < v.size() && TokenChar(v[i])) ++i;
+  const sv subtype = v.substr(b, i - b);
+  if (subtype.empty()) return ct;
+  ct.type = LowerCopy(type);
+  ct.subtype = LowerCopy(subtype);
+
+  std::vector<Param> raw;
+  while (raw.size() < kMaxParams) {
+    SkipCfws(v, &i);
+    if (i >= v.size()) break;
+    if (v[i] != ';') {
+      // Junk between parameters: resynchronize at the next ";" outside quotes.
+      bool quoted = false;
+      while (i < v.size() && (quoted || v[i] != ';')) {
+        if (v[i] == '\\' && quoted) {
+          ++i;
+        } else if (v[i] == '"') {
+          quoted = !quoted;
+        }
+        ++i;
+      }
+      continue;
+    }
+    ++i;
+    SkipCfws(v, &i);
+    b = i;
+    while (i < v.size() && v[i] != '=' && v[i] != ';' && !Wsp(v[i]) && v[i] != '(' &&
+           v[i] != '"') {
+      ++i;
+    }
+    const sv name = v.substr(b, i - b);
+    SkipCfws(v, &i);
+    if (name.empty() || i >= v.size() || v[i] != '=') continue;
+    ++i;
+    SkipCfws(v, &i);
+    std::string value;
+    if (i < v.size() && v[i] == '"') {
+      ++i;
+      while (i < v.size() && v[i] != '"') {
+        if (v[i] == '\\' && i + 1 < v.size()) ++i;
+        value.push_back(v[i]);
+        ++i;
+      }
+      if (i < v.size()) ++i;  // the closing quote
+    } else {
+      b = i;
+      while (i < v.size() && v[i] != ';' && !Wsp(v[i]) && v[i] != '(') ++i;
+      value.assign(v.substr(b, i - b));
+    }
+    raw.push_back(Param{LowerCopy(name), std::move(value)});
+  }
+  AssembleParams(std::move(raw), &ct);
+  return ct;
+}
+
+// ------------------------------------------------------------ decoding
+
+std::string DecodeBase64(sv in) {
+  std::string out;
+  out.reserve(in.size() / 4 * 3 + 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+') {
+      v = 62;
+    } else if (c == '/') {
+      v = 63;
+    } else if (c == '=') {
+      break;  // padding: the end of the data (RFC 2045 §6.8)
+    } else {
+      continue;  // line breaks and anything outside the alphabet are ignored
+    }
+    acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xFFFFFF;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// RFC 2045 §6.7: "=XX" is a byte, "=" at the end of a line (after optional
+// whitespace) is a soft line break; any other "=" is kept as it is.
+std::string DecodeQuotedPrintable(sv in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c != '=') {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 2 < in.size()) {
+      const int h = HexValue(in[i + 1]), l = HexValue(in[i + 2]);
+      if (h >= 0 && l >= 0) {
+        out.push_back(static_cast<char>(h * 16 + l));
+        i += 2;
+        continue;
+      }
+    }
+    size_t j = i + 1;
+    while (j < in.size() && Wsp(in[j])) ++j;
+    if (j < in.size() && in[j] == '\r' && j + 1 < in.size() && in[j + 1] == '\n') ++j;
+    if (j >= in.size() || in[j] == '\n') {
+      i = j;  // soft line break (or "=" at the very end)
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ the parser
+
+struct Entity {
+  HeaderBlock header;
+  ContentType ct;
+  std::string cte;  // lowercased Content-Transfer-Encoding; "" when absent
+};
+
+// The fields read from one original-message part.
+struct Original {
+  bool headers_only = false;
+  std::string message_id, token, from, to, subject;
+};
+
+// A multipart body cut at its delimiter lines (RFC 2046 §5.1.1).
+struct Split {
+  std::vector<sv> parts;
+  bool closed = false;  // the close delimiter was seen
+};
+
+class ArfParser {
+ public:
+  explicit ArfParser(sv token_header) : token_header_(token_header) {}
+
+  Result<ArfReport> Run(sv message);
+
+ private:
+  void Note(std::string n) {
+    if (notes_.size() >= kMaxArfNotes) return;
+    if (std::find(notes_.begin(), notes_.end(), n) != notes_.end()) return;
+    notes_.push_back(std::move(n));
+  }
+
+  // Keeps a decoded buffer alive for the views into it.
+  sv Keep(std::string s) {
+    arena_.push_back(std::make_unique<std::string>(std::move(s)));
+    return *arena_.back();
+  }
+
+  Status ReadEntity(sv text, const std::string& where, Entity* e);
+  Status Body(const Entity& e, const std::string& where, sv* out);
+  Status SplitMultipart(const Entity& e, const std::string& where, Split* out);
+  Status Search(const Entity& e, int depth, const std::string& where);
+  Status ProcessReport(const Entity& e, int depth, const std::string& where, bool* is_report,
+                       ArfReport* out);
+  Status ReadFeedbackFields(const Entity& part, const std::string& where, bool last_unclosed,
+                            ArfReport* out);
+  Status ReadOriginal(const Entity& part, const std::string& where, bool last_unclosed,
+                      Original* out);
+
+  const sv token_header_;
+  std::vector<std::unique_ptr<std::string>> arena_;
+  std::vector<std::string> notes_;
+  size_t parts_ = 0;
+  bool deep_skipped_ = false;
+  int reports_found_ = 0;
+  ArfReport report_;
+};
+
+// One occurrence of each named field, unfolded; "conflict" when the field
+// appears more than once with different values.
+struct Single {
+  bool present = false;
+  bool conflict = false;
+  std::string value;
+};
+
+Single Once(const HeaderBlock& h, sv name) {
+  Single s;
+  for (const Field& f : h.fields) {
+    if (!EqualsIgnoreCase(f.name, name)) continue;
+    std::string v = Unfold(f.raw);
+    if (!s.present) {
+      s.present = true;
+      s.value = std::move(v);
+    } else if (v != s.value) {
+      s.conflict = true;
+    }
+  }
+  return s;
+}
+
+Status ArfParser::ReadEntity(sv text, const std::string& where, Entity* e) {
+  Status st = ParseHeaderBlock(text, where, &e->header);
+  if (!st.ok()) return st;
+  const Single ct = Once(e->header, "Content-Type");
+  if (ct.conflict) return Status::Invalid(where + ": two different Content-Type fields");
+  if (ct.present) e->ct = ParseContentType(ct.value);
+  const Single cte = Once(e->header, "Content-Transfer-Encoding");
+  if (cte.conflict) {
+    return Status::Invalid(where + ": two different Content-Transfer-Encoding fields");
+  }
+  if (cte.present) {
+    size_t i = 0;
+    SkipCfws(cte.value, &i);
+    size_t b = i;
+    while (i < cte.value.size() && TokenChar(cte.value[i])) ++i;
+    e->cte = LowerCopy(sv(cte.value).substr(b, i - b));
+  }
+  return Status::Ok();
+}
+
+Status ArfParser::Body(const Entity& e, const std::string& where, sv* out) {
+  const std::string& c = e.cte;
+  if (c.empty() || c == "7bit" || c == "8bit" || c == "binary") {
+    *out = e.header.body;
+  } else if (c == "base64") {
+    *out = Keep(DecodeBase64(e.header.body));
+  } else if (c == "quoted-printable") {
+    *out = Keep(DecodeQuotedPrintable(e.header.body));
+  } else {
+    return Status::Invalid(where + ": unsupported Content-Transfer-Encoding \"" + Printable(c) +
+                           "\"");
+  }
+  return Status::Ok();
+}
+
+Status ArfParser::SplitMultipart(const Entity& e, const std::string& where, Split* out) {
+  *out = Split{};
+  const std::string* bp = e.ct.Get("boundary");
+  if (e.ct.Conflicted("boundary")) {
+    return Status::Invalid(where + ": two different boundary parameters");
+  }
+  if (bp == nullptr || bp->empty()) {
+    return Status::Invalid(where + ": " + e.ct.Full() + " has no boundary parameter");
+  }
+  const sv boundary = *bp;
+  if (boundary.size() > kMaxBoundary) {
+    return Status::Invalid(where + ": multipart boundary longer than 200 bytes");
+  }
+  sv body;
+  Status st = Body(e, where, &body);
+  if (!st.ok()) return st;
+
+  bool in_part = false;
+  size_t part_start = 0;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    const size_t nl = body.find('\n', pos);
+    const size_t next = nl == sv::npos ? body.size() : nl + 1;
+    size_t end = nl == sv::npos ? body.size() : nl;
+    if (nl != sv::npos && end > pos && body[end - 1] == '\r') --end;
+    sv line = body.substr(pos, end - pos);
+    if (line.size() >= 2 + boundary.size() && line[0] == '-' && line[1] == '-' &&
+        line.substr(2, boundary.size()) == boundary) {
+      sv rest = line.substr(2 + boundary.size());
+      const bool close = rest.size() >= 2 && rest[0] == '-' && rest[1] == '-';
+      if (close) rest.remove_prefix(2);
+      // Only transport padding may follow (RFC 2046 §5.1.1); anything else
+      // means a longer boundary ("--abc" is no delimiter of "--abcdef").
+      if (TrimWsp(rest).empty()) {
+        if (in_part) {
+          // The line break before the delimiter belongs to the delimiter.
+          size_t part_end = pos;
+          if (part_end > part_start && body[part_end - 1] == '\n') --part_end;
+          if (part_end > part_start && body[part_end - 1] == '\r') --part_end;
+          out->parts.push_back(body.substr(part_start, part_end - part_start));
+        }
+        if (close) {
+          out->closed = true;
+          return Status::Ok();
+        }
+        if (++parts_ > kMaxArfParts) return Status::Invalid("more than 100 MIME parts");
+        in_part = true;
+        part_start = next;
+      }
+    }
+    pos = next;
+  }
+  if (in_part) {
+    out->parts.push_back(body.substr(part_start));
+    Note("multipart without close delimiter");
+  }
+  return Status::Ok();
+}
+
+Status ArfParser::Search(const Entity& e, int depth, const std::string& where) {
+  if (e.ct.type == "multipart" && e.ct.subtype == "report") {
+    if (e.ct.Conflicted("report-type")) {
+      return Status::Invalid(where + ": two different report-type parameters");
+    }
+    const std::string* rt = e.ct.Get("report-type");
+    const std::string type = rt == nullptr ? "" : LowerCopy(*rt);
+    if (!type.empty() && type != "feedback-report") return Status::Ok();  // a DSN, an MDN...
+    bool is_report = false;
+    ArfReport r;
+    Status st = ProcessReport(e, depth, where, &is_report, &r);
+    if (!st.ok()) return st;
+    if (!is_report) return Status::Ok();
+    if (++reports_found_ > 1) {
+      return Status::Invalid("message holds more than one feedback report");
+    }
+    report_ = std::move(r);
+    return Status::Ok();
+  }
+  const bool multipart = e.ct.type == "multipart";
+  const bool attached = e.ct.Is("message", "rfc822");
+  if (!multipart && !attached) return Status::Ok();
+  if (depth + 1 > kMaxArfDepth) {
+    deep_skipped_ = true;
+    return Status::Ok();
+  }
+  if (attached) {
+    sv inner;
+    Status st = Body(e, where, &inner);
+    if (!st.ok()) return st;
+    Entity m;
+    const std::string w = where + " > attached message";
+    st = ReadEntity(inner, w, &m);
+    if (!st.ok()) return st;
+    return Search(m, depth + 1, w);
+  }
+  Split split;
+  Status st = SplitMultipart(e, where, &split);
+  if (!st.ok()) return st;
+  for (size_t i = 0; i < split.parts.size(); ++i) {
+    Entity part;
+    const std::string w = where + " > part " + std::to_string(i + 1);
+    st = ReadEntity(split.parts[i], w, &part);
+    if (!st.ok()) return st;
+    st = Search(part, depth + 1, w);
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status ArfParser::ProcessReport(const Entity& e, int depth, const std::string& where,
+                                bool* is_report, ArfReport* out) {
+  const std::string* rt = e.ct.Get("report-type");
+  const bool typed = rt != nullptr && !rt->empty();
+  if (depth + 1 > kMaxArfDepth) {
+    deep_skipped_ = true;
+    return Status::Ok();
+  }
+  Split split;
+  Status st = SplitMultipart(e, where, &split);
+  if (!st.ok()) return st;
+
+  std::vector<Entity> parts(split.parts.size());
+  int feedback = -1;
+  for (size_t i = 0; i < split.parts.size(); ++i) {
+    st = ReadEntity(split.parts[i], where + " > part " + std::to_string(i + 1), &parts[i]);
+    if (!st.ok()) return st;
+    if (parts[i].ct.Is("message", "feedback-report")) {
+      if (feedback >= 0) {
+        return Status::Invalid("feedback report has two message/feedback-report parts");
+      }
+      feedback = static_cast<int>(i);
+    }
+  }
+  if (feedback < 0) {
+    if (!typed) return Status::Ok();  // some other multipart/report
+    return Status::Invalid("feedback report has no message/feedback-report part");
+  }
+  *is_report = true;
+  if (!typed) Note("multipart/report without report-type");
+  const size_t last = split.parts.size() - 1;
+  const auto unclosed_last = [&](size_t i) { return !split.closed && i == last; };
+
+  st = ReadFeedbackFields(parts[static_cast<size_t>(feedback)], "feedback-report part",
+                          unclosed_last(static_cast<size_t>(feedback)), out);
+  if (!st.ok()) return st;
+
+  bool first = true;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const ContentType& ct = parts[i].ct;
+    const bool headers_only =
+        ct.Is("text", "rfc822-headers") || ct.Is("message", "rfc822-headers");
+    if (!headers_only && !ct.Is("message", "rfc822")) continue;
+    Original o;
+    o.headers_only = headers_only;
+    st = ReadOriginal(parts[i], "original message part", unclosed_last(i), &o);
+    if (!st.ok()) return st;
+    if (first) {
+      first = false;
+      out->has_original = true;
+      out->headers_only = o.headers_only;
+      out->message_id = std::move(o.message_id);
+      out->token = std::move(o.token);
+      out->original_from = std::move(o.from);
+      out->original_to = std::move(o.to);
+      out->original_subject = std::move(o.subject);
+      continue;
+    }
+    if (o.token != out->token) {
+      return Status::Invalid("original message parts disagree on the token header");
+    }
+    if (o.message_id != out->message_id) {
+      return Status::Invalid("original message parts disagree on Message-ID");
+    }
+    out->headers_only = out->headers_only && o.headers_only;
+    Note("more than one original message part");
+  }
+  return Status::Ok();
+}
+
+// Skips blank lines at the start of a part's content.
+sv SkipBlankLines(sv s, bool* skipped) {
+  *skipped = false;
+  for (;;) {
+    if (!s.empty() && s[0] == '\n') {
+      s.remove_prefix(1);
+    } else if (s.size() >= 2 && s[0] == '\r' && s[1] == '\n') {
+      s.remove_prefix(2);
+    } else {
+      return s;
+    }
+    *skipped = true;
+  }
+}
+
+// "<addr>" -> "addr"; anything else as it is.
+std::string StripAngles(std::string v) {
+  if (v.size() >= 2 && v.front() == '<') {
+    const size_t gt = v.find('>');
+    if (gt != std::string::npos && TrimWsp(sv(v).substr(gt + 1)).empty()) {
+      return v.substr(1, gt - 1);
+    }
+  }
+  return v;
+}
+
+Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& where,
+                                     bool last_unclosed, ArfReport* out) {
+  sv content;
+  Status st = Body(part, where, &content);
+  if (!st.ok()) return st;
+  bool skipped;
+  content = SkipBlankLines(content, &skipped);
+  HeaderBlock fields;
+  st = ParseHeaderBlock(content, where, &fields);
+  if (!st.ok()) return st;
+  if (last_unclosed && !fields.terminated && fields.ends_mid_line) {
+    return Status::Invalid("feedback-report part is truncated");
+  }
+  const HeaderBlock* h = &fields;
+  if (!Once(fields, "Feedback-Type").present && Once(part.header, "Feedback-Type").present) {
+    // The fields written into the part's own header, without the blank line.
+    h = &part.header;
+    Note("feedback-report fields in the part header");
+  }
+
+  // RFC 5965 §3.1: exactly once. Copies that agree once normalized are
+  // harmless; copies that disagree leave no way to tell which is meant.
+  bool seen = false;
+  for (const Field& f : h->fields) {
+    if (!EqualsIgnoreCase(f.name, "Feedback-Type")) continue;
+    const std::string v = Unfold(f.raw);
+    size_t i = 0;
+    SkipCfws(v, &i);
+    const size_t b = i;
+    while (i < v.size() && TokenChar(v[i])) ++i;
+    std::string t = LowerCopy(sv(v).substr(b, i - b));
+    if (t.empty()) return Status::Invalid("feedback report has an empty Feedback-Type field");
+    if (seen && t != out->feedback_type) {
+      return Status::Invalid("feedback report has two different Feedback-Type fields");
+    }
+    seen = true;
+    out->feedback_type = std::move(t);
+  }
+  if (!seen) return Status::Invalid("feedback report has no Feedback-Type field");
+  Cap(&out->feedback_type, kMaxArfValue);
+
+  // Descriptive fields: the first one, capped.
+  const auto first = [&](sv name, std::string* dst) {
+    for (const Field& f : h->fields) {
+      if (!EqualsIgnoreCase(f.name, name)) continue;
+      *dst = Unfold(f.raw);
+      if (Cap(dst, kMaxArfValue)) Note(std::string(name) + " truncated");
+      return true;
+    }
+    return false;
+  };
+  if (!first("User-Agent", &out->user_agent)) Note("no User-Agent field");
+  if (!first("Version", &out->version)) Note("no Version field");
+  first("Original-Envelope-Id", &out->original_envelope_id);
+  if (!first("Arrival-Date", &out->arrival_date)) first("Received-Date", &out->arrival_date);
+  first("Source-IP", &out->source_ip);
+  first("Reported-Domain", &out->reported_domain);
+
+  for (const Field& f : h->fields) {
+    if (EqualsIgnoreCase(f.name, "Original-Mail-From")) {
+      if (!out->original_mail_from.empty()) continue;
+      std::string v = StripAngles(Unfold(f.raw));
+      if (v.size() > kMaxArfValue) {
+        Note("Original-Mail-From longer than 998 bytes dropped");
+      } else {
+        out->original_mail_from = std::move(v);
+      }
+    } else if (EqualsIgnoreCase(f.name, "Original-Rcpt-To")) {
+      std::string v = StripAngles(Unfold(f.raw));
+      if (v.empty()) continue;
+      if (v.size() > kMaxArfValue) {
+        Note("Original-Rcpt-To longer than 998 bytes dropped");
+      } else if (out->original_rcpt_to.size() >= kMaxArfRecipients) {
+        Note("more than 100 Original-Rcpt-To fields; the rest dropped");
+      } else {
+        out->original_rcpt_to.push_back(std::move(v));
+      }
+    } else if (EqualsIgnoreCase(f.name, "Incidents")) {
+      const std::string v = Unfold(f.raw);
+      uint64_t n = 0;
+      bool ok = !v.empty() && v.size() <= 10;
+      for (char c : v) {
+        if (c < '0' || c > '9') ok = false;
+        if (ok) n = n * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (ok && n >= 1 && n <= UINT32_MAX) {
+        out->incidents = static_cast<uint32_t>(n);
+      } else {
+        Note("unreadable Incidents field ignored");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// The msg-id of a Message-ID value (RFC 5322 §3.6.4): comments and
+// whitespace dropped, the angle brackets kept. *ok is false for a value
+// holding more than one id; an unreadable value gives "".
+std::string MessageId(sv v, bool* ok) {
+  *ok = true;
+  std::string s;  // v without comments (outside quotes and angle brackets)
+  int depth = 0;
+  bool quoted = false, angled = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (depth > 0) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        --depth;
+      }
+      continue;
+    }
+    if (quoted) {
+      if (c == '\\' && i + 1 < v.size()) {
+        s.push_back(c);
+        s.push_back(v[++i]);
+        continue;
+      }
+      if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == '<') {
+      angled = true;
+    } else if (c == '>') {
+      angled = false;
+    } else if (c == '(' && !angled) {
+      depth = 1;
+      s.push_back(' ');  // a comment separates words
+      continue;
+    }
+    s.push_back(c);
+  }
+  const sv t = TrimWsp(s);
+  if (t.empty()) return "";
+  if (t[0] == '<') {
+    const size_t gt = t.find('>');
+    if (gt == sv::npos) return "";  // "<abc@exa": cut off
+    if (!TrimWsp(t.substr(gt + 1)).empty()) {
+      *ok = false;
+      return "";
+    }
+    return std::string(t.substr(0, gt + 1));
+  }
+  for (char c : t) {
+    if (Wsp(c) || c == '<' || c == '>') return "";
+  }
+  return std::string(t);
+}
+
+Status ArfParser::ReadOriginal(const Entity& part, const std::string& where, bool last_unclosed,
+                               Original* out) {
+  sv content;
+  Status st = Body(part, where, &content);
+  if (!st.ok()) return st;
+  bool skipped;
+  content = SkipBlankLines(content, &skipped);
+  if (skipped) Note("blank lines before the original message's header block");
+  HeaderBlock h;
+  st = ParseHeaderBlock(content, where, &h);
+  if (!st.ok()) return st;
+  if (last_unclosed && !h.terminated) {
+    // Without a close delimiter and without the blank line after its
+    // header block, the last field may have been cut anywhere.
+    return Status::Invalid("original message part is truncated");
+  }
+  if (!token_header_.empty()) {
+    const Single t = Once(h, token_header_);
+    if (t.conflict) {
+      return Status::Invalid("original message has two different " +
+                             std::string(token_header_) + " fields");
+    }
+    if (t.value.size() > kMaxArfValue) {
+      return Status::Invalid("original message's " + std::string(token_header_) +
+                             " field is longer than 998 bytes");
+    }
+    out->token = t.value;
+  }
+  bool seen = false;
+  for (const Field& f : h.fields) {
+    if (!EqualsIgnoreCase(f.name, "Message-ID")) continue;
+    const std::string v = Unfold(f.raw);
+    if (v.size() > kMaxArfValue) {
+      return Status::Invalid("original message's Message-ID field is longer than 998 bytes");
+    }
+    bool single;
+    std::string id = MessageId(v, &single);
+    if (!single) return Status::Invalid("original message's Message-ID holds more than one id");
+    if (seen && id != out->message_id) {
+      return Status::Invalid("original message has two different Message-ID fields");
+    }
+    if (!seen && id.empty()) Note("unreadable Message-ID ignored");
+    seen = true;
+    out->message_id = std::move(id);
+  }
+  const auto first = [&](sv name, std::string* dst) {
+    for (const Field& f : h.fields) {
+      if (!EqualsIgnoreCase(f.name, name)) continue;
+      *dst = Unfold(f.raw);
+      if (Cap(dst, kMaxArfValue)) Note("original " + std::string(name) + " truncated");
+      return;
+    }
+  };
+  first("From", &out->from);
+  first("To", &out->to);
+  first("Subject", &out->subject);
+  return Status::Ok();
+}
+
+Result<ArfReport> ArfParser::Run(sv message) {
+  // pipe(8) with flag F, and mbox files, start with "From sender date".
+  if (message.substr(0, 5) == "From ") {
+    const size_t nl = message.find('\n');
+    message = nl == sv::npos ? sv() : message.substr(nl + 1);
+  }
+  Entity top;
+  Status st = ReadEntity(message, "top-level", &top);
+  if (!st.ok()) return st;
+  const ContentType& ct = top.ct;
+  if (ct.Is("multipart", "report")) {
+    if (ct.Conflicted("report-type")) {
+      return Status::Invalid("top-level: two different report-type parameters");
+    }
+    const std::string* rt = ct.Get("report-type");
+    if (rt != nullptr && !rt->empty() && LowerCopy(*rt) != "feedback-report") {
+      return Status::Invalid("not a feedback report: report-type is " + Printable(*rt));
+    }
+  } else if (ct.type != "multipart" && !ct.Is("message", "rfc822")) {
+    return Status::Invalid("not a feedback report: top-level Content-Type is " +
+                           Printable(ct.Full()));
+  }
+  st = Search(top, 0, "top-level");
+  if (!st.ok()) return st;
+  if (reports_found_ == 0) {
+    std::string m = "not a feedback report: " + Printable(ct.Full());
+    m += ct.Is("multipart", "report")
+             ? " has no report-type and no message/feedback-report part"
+             : " holds no feedback report";
+    if (deep_skipped_) m += " within nesting depth 4";
+    return Status::Invalid(std::move(m));
+  }
+  report_.notes = std::move(notes_);
+  return std::move(report_);
+}
+
+bool ValidFieldName(sv name) {
+  if (name.empty() || name.size() > kMaxTokenHeaderName) return false;
+  return std::all_of(name.begin(), name.end(), FieldNameChar);
+}
+
+}  // namespace
+
+Result<ArfReport> ParseArf(std::string_view message, std::string_view token_header) {
+  if (message.size() > kMaxArfMessage) return Status::Invalid("message exceeds 16 MiB");
+  if (!token_header.empty() && !ValidFieldName(token_header)) {
+    return Status::Invalid("token header name is not a valid field name");
+  }
+  ArfParser parser(token_header);
+  return parser.Run(message);
+}
+
+}  // namespace senderguard

@@ -1,0 +1,178 @@
+// Bounce classification: what one Postfix delivery outcome means for the
+// sender's reputation and for the recipient's address.
+//
+// Input: the status word, the enhanced status code (RFC 3463) and the reply
+// text of a delivery line, as postfix_log.h reads them. The reply text is
+// written largely by the remote server, so it is untrusted: it is matched
+// with RE2 (linear time in the text, whatever the text), and only the first
+// kMaxClassifiedReply bytes of the server's words (ServerText) are read.
+//
+// The meaning comes from a rules file (TOML; the shipped one is
+// conf/bounce-rules.conf, which documents the format and the classes):
+//   1. text rules, in order, first match wins (case-insensitive regular
+//      expressions over the reply text, each optionally restricted to
+//      enhanced codes with a given prefix). The text comes first because
+//      large receivers send misleading codes: a "550 5.1.1" whose text says
+//      the mailbox is full, a "5.7.1 user unknown";
+//   2. the enhanced status code table, longest entry first ("5.1.1" before
+//      "5.1." before "5.");
+//   3. the basic reply code at the start of the remote server's text
+//      ("host mx[192.0.2.1] said: 552 ..." gives "552");
+//   4. a default: a bounce is technical/other, anything else other.
+// Then one guard: a hard verdict on the server's answer to the greeting,
+// HELO/EHLO, STARTTLS, AUTH or MAIL FROM becomes technical/policy. Those
+// commands name no recipient, so the refusal is about the sender (a
+// smarthost's "550 5.2.1 Account disabled" is our account) and must not
+// suppress anyone.
+//
+// What the status word decides regardless of the rules:
+//   "sent"                    delivered, category none; the rules are not read
+//   "deferred", "SOFTBOUNCE"  deferred (a deferral is never a bounce); the
+//                             category comes from the rules, for reports
+//   "expired"                 expired (the tailer counts it as soft, never
+//                             hard); category from the rules
+//   "bounced"                 class and category from the rules
+//   any other word            deferred, category from the rules. Address
+//                             verification probes ("deliverable",
+//                             "undeliverable") are not deliveries: callers
+//                             should skip them rather than classify them.
+//
+// Thread safety: a BounceRules is immutable once built; Classify is const and
+// may run on any number of threads at once. It keeps no state between calls
+// and allocates only a few small buffers per call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "senderguard/feedback/postfix_log.h"
+#include "senderguard/base/status.h"
+
+namespace senderguard {
+
+// Hard limits of the rules file and of classification.
+inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~40 KiB
+inline constexpr size_t kMaxBounceTextRules = 1000;
+inline constexpr size_t kMaxBounceCodeEntries = 1000;
+inline constexpr size_t kMaxBouncePattern = 1000;  // bytes of one `match`
+inline constexpr size_t kMaxClassifiedReply = 4096;  // bytes of reply text read
+
+// What an outcome counts as.
+enum class OutcomeClass : uint8_t {
+  kDelivered = 0,  // status "sent"
+  kDeferred,       // still queued; never a bounce, whatever the text says
+  kHard,           // the recipient cannot receive: counts against the sender,
+                   // and toward suppressing the recipient when
+                   // SuppressesRecipient(category)
+  kSoft,           // bounced for a reason that may pass (mailbox full,
+                   // throttling): reported, never counted
+  kTechnical,      // the receiver refused for policy, authentication, network or
+                   // size: not the recipient's fault, reported but not a hard bounce
+  kExpired,        // the message stayed queued too long (status "expired");
+                   // counted as soft, never hard
+};
+
+// Why, as far as the rules can tell.
+enum class BounceCategory : uint8_t {
+  kNone = 0,          // delivered
+  kRecipientUnknown,  // no such mailbox (5.1.1)
+  kDomainUnknown,     // no such domain, no MX, null MX (RFC 7505)
+  kMailboxDisabled,   // the mailbox exists but is closed or suspended (5.2.1)
+  kMailboxFull,       // over quota (5.2.2)
+  kRateLimited,       // the receiver throttles the sender, greylisting
+  kInactiveAccount,   // dormant account (Gmail "is inactive"): its owner can revive it
+  kPolicy,            // blocklists, reputation, spam or content filters, relay refused
+  kAuthentication,    // SPF, DKIM, DMARC, reverse DNS, the sender's own address
+  kNetwork,           // connection, DNS lookup, TLS, timeouts, mail loops
+  kTooLarge,          // the message exceeds a size limit
+  kOther,             // none of the above, or not recognized
+};
+
+// What decided a Classification.
+enum class ClassifiedBy : uint8_t {
+  kStatus = 0,    // the status word alone ("sent")
+  kTextRule,      // a text rule; Classification::rule is its index
+  kEnhancedCode,  // the enhanced status code table
+  kReplyCode,     // the basic reply code table
+  kDefault,       // nothing matched
+};
+
+std::string_view OutcomeClassName(OutcomeClass c);      // "delivered", "deferred", "hard", ...
+std::string_view BounceCategoryName(BounceCategory c);  // "none", "recipient-unknown", ...
+std::string_view ClassifiedByName(ClassifiedBy b);      // "status", "text", "dsn", "reply", "default"
+// The inverse of BounceCategoryName; nullopt for an unknown name.
+std::optional<BounceCategory> ParseBounceCategory(std::string_view name);
+
+// True for the categories whose hard bounces count toward suppressing the
+// recipient: recipient-unknown, domain-unknown, mailbox-disabled. Not
+// inactive-account: its owner can sign in again.
+bool SuppressesRecipient(BounceCategory c);
+
+// The remote server's own words in a reply text as Postfix logs it: TEXT
+// from "host NAME[ADDR] said: TEXT (in reply to CMD command)" or "host
+// NAME[ADDR] refused to talk to me: TEXT". Any other text (Postfix's own:
+// "connect to ...: Connection refused", local delivery's "unknown user") is
+// returned whole. Text rules match this, so the receiver's host name and the
+// SMTP command cannot match a rule. Returns a view into `reply`.
+std::string_view ServerText(std::string_view reply);
+
+// The basic reply code ("550") ServerText(reply) starts with; empty when
+// there is none (Postfix's own texts, local delivery). A view into `reply`.
+std::string_view BasicReplyCode(std::string_view reply);
+
+struct Classification {
+  OutcomeClass cls = OutcomeClass::kDeferred;
+  BounceCategory category = BounceCategory::kOther;
+  int rule = -1;  // index of the text rule that matched; -1 for anything else
+  ClassifiedBy by = ClassifiedBy::kDefault;
+};
+
+// A parsed rules file. Movable, not copyable; a moved-from or
+// default-constructed BounceRules has no rules (codes and text fall to the
+// default).
+class BounceRules {
+ public:
+  BounceRules();
+  ~BounceRules();
+  BounceRules(BounceRules&&) noexcept;
+  BounceRules& operator=(BounceRules&&) noexcept;
+  BounceRules(const BounceRules&) = delete;
+  BounceRules& operator=(const BounceRules&) = delete;
+
+  // Parses rules text; `name` is the file name used in messages. Errors
+  // (Status::Invalid) are "name:line: key: what is wrong", for instance
+  // "bounce-rules.conf:42: rule[7].match: bad regex: missing ): (a". The
+  // text is trusted configuration, but is still held to
+  // kMaxBounceRulesBytes, 8 KiB lines and shallow nesting.
+  static Result<BounceRules> Parse(std::string_view text, std::string_view name);
+
+  // Reads and parses a file. An unreadable file is "path:0: cannot open: why".
+  static Result<BounceRules> Load(const std::string& path);
+
+  // Classifies one delivery outcome. `status` is the word Postfix logged
+  // ("sent", "deferred", "bounced", "expired", "SOFTBOUNCE"); `dsn` the
+  // enhanced code ("5.1.1", may be empty); `reply` the text Postfix logged in
+  // parentheses after the status. Never fails.
+  Classification Classify(std::string_view status, std::string_view dsn,
+                          std::string_view reply) const;
+  // The same, with the status word already read by ParsePostfixLine.
+  Classification Classify(DeliveryStatus status, std::string_view dsn,
+                          std::string_view reply) const;
+
+  size_t size() const;        // text rules
+  size_t code_count() const;  // [[code]] entries
+  // The line of text rule `index` in the file (for log lines and `explain`);
+  // 0 when there is no such rule.
+  int RuleLine(int index) const;
+
+  struct Impl;  // opaque: defined in bounce.cc
+
+ private:
+  std::unique_ptr<const Impl> impl_;
+};
+
+}  // namespace senderguard

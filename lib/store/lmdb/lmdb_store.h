@@ -1,0 +1,175 @@
+// LmdbStore: the Store on one LMDB environment (a directory), shared by the
+// milter, the CLI and the tailer at the same time.
+//
+// Named databases: accounts, counters, alerts, suppression, audit, queue,
+// meta (schema version); for delivery feedback: days (per-account daily
+// counts, kept 90 days), bounces (hard bounces per address), msgid
+// (Message-ID + queue id index of the queue map), positions (tailer
+// sources), once (SHA-256 of each FeedbackBatch::once_key -> 8-byte
+// big-endian time recorded) and once_time (time + digest, empty values: the
+// same keys in age order). Each batch that records a key also deletes up to
+// 16 keys older than kOnceRetention from the front of once_time, so the two
+// hold about what arrived in the last 90 days (13 named databases; the
+// environment allows 16). The environment is opened with MDB_NOTLS because
+// libmilter runs one connection's callbacks on several threads; no
+// transaction outlives a call.
+//
+// Writes are group-committed: a caller that finds no batch in progress writes
+// whatever is waiting in one transaction itself (no thread hand-off), each
+// caller's part in a nested transaction so one failure does not undo the
+// others; callers arriving meanwhile wait and ride in the next batch, which a
+// writer thread takes over when the leader's own part is done. A caller
+// returns only after its part is committed. With sync_interval_ms > 0 the environment runs
+// with MDB_NOSYNC and the writer flushes at that interval: a crash of the
+// process loses nothing committed; a crash of the machine may lose the last
+// interval. A full map is grown (doubled) and the write retried.
+//
+// Quota reservations of open SMTP transactions live in this process (the
+// ledger); committed counts live in LMDB. Reserve is exact across the
+// threads of one process; a second milter process on the same environment
+// sees the other's committed counts but not its open reservations.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <lmdb.h>
+
+#include "senderguard/base/kvlog.h"
+#include "senderguard/store/store.h"
+
+namespace senderguard {
+
+inline constexpr uint64_t kSchemaVersion = 1;
+
+struct LmdbOptions {
+  std::string path;                  // directory; created (0750) if missing
+  uint64_t map_size_bytes = 256ull << 20;
+  uint64_t sync_interval_ms = 1000;  // 0: durable at every commit
+  Logger* logger = nullptr;          // may be null
+  // Long-running writers (the milter) delete what has aged out, every
+  // 10 minutes: counters and alerts of windows long past (minute windows
+  // after 2 hours, hours after 2 days, days after 40, months after 400) and
+  // queue-map entries whose last event (or acceptance) is older than
+  // queue_retention_s; daily counts after 90 days, bounce counts 90 days
+  // after their last bounce.
+  bool housekeeping = false;
+  int64_t queue_retention_s = 7 * 86400;
+};
+
+class LmdbStore final : public Store {
+ public:
+  static Result<std::unique_ptr<LmdbStore>> Open(const LmdbOptions& options);
+  ~LmdbStore() override;
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  Result<std::optional<AccountRecord>> GetAccount(std::string_view name) override;
+  Result<std::vector<AccountRecord>> ListAccounts() override;
+  Status UpdateAccount(std::string_view name, const AccountChange& change,
+                       const AuditEntry& audit) override;
+  Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
+                                                           std::string_view address) override;
+  Status AddSuppressions(const std::vector<SuppressionRecord>& records,
+                         const AuditEntry& audit) override;
+  Result<bool> RemoveSuppression(std::string_view account, std::string_view address,
+                                 const AuditEntry& audit) override;
+  Result<std::vector<SuppressionRecord>> ListSuppressions(const std::optional<std::string>& account,
+                                                          size_t limit) override;
+  Result<uint64_t> CountSuppressions(std::string_view account) override;
+  Result<ReserveOutcome> Reserve(std::string_view account, const std::vector<QuotaCharge>& charges,
+                                 bool force) override;
+  void Release(std::string_view account, const std::vector<QuotaCharge>& held) override;
+  Result<std::vector<QuotaAlert>> Commit(std::string_view account,
+                                         const std::vector<QuotaCharge>& held,
+                                         const QueueEntry* queue, int64_t now) override;
+  Result<std::vector<WindowUsage>> Usage(std::string_view account,
+                                         const std::vector<WindowUsage>& windows) override;
+  Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
+  using Store::GetQueueEntries;
+  Status GetQueueEntries(const std::vector<std::string>& queue_ids,
+                         std::vector<std::optional<QueueEntry>>* out) override;
+  Result<std::vector<std::string>> FindByMessageId(std::string_view message_id) override;
+  Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch,
+                                       const AccountReview& review) override;
+  Result<std::optional<std::string>> GetPosition(std::string_view source) override;
+  Result<std::vector<DeferredRecord>> GetDeferred(size_t max) override;
+  Result<StoredDays> GetDays(std::string_view account, int64_t first_day,
+                             int64_t last_day) override;
+  Result<std::optional<BounceRecord>> GetBounces(std::string_view address) override;
+  Status AppendAudit(const AuditEntry& entry) override;
+  Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
+  Status Maintain() override;
+
+  // Forces committed data to disk (fsync).
+  void Flush() override;
+  // Current map size in bytes (for tests and stats).
+  uint64_t MapSize();
+
+ private:
+  struct Job;
+  struct LedgerEntry {
+    uint64_t reserved = 0;   // held by open transactions
+    uint64_t unwritten = 0;  // committed by callers, not yet in LMDB
+  };
+  struct Dbis {
+    MDB_dbi accounts, counters, alerts, suppression, audit, queue, meta;
+    MDB_dbi days, bounces, msgid, positions;
+    MDB_dbi once, once_time, deferred;
+  };
+
+  explicit LmdbStore(LmdbOptions options);
+  Status OpenEnv();
+  // Runs `fn` in a read transaction.
+  Status Read(const std::function<Status(MDB_txn*)>& fn, size_t* txn_id = nullptr);
+  // Queues `apply` for the writer and waits until it is committed.
+  // `after_commit` runs under the ledger lock right after the commit.
+  Status Write(std::function<Status(MDB_txn*)> apply,
+               std::function<void()> after_commit = nullptr);
+  void WriterLoop();
+  // REQUIRES: lk holds queue_mu_ and no batch is being written. Writes queued
+  // jobs in batches, unlocking while each is written, until the queue is
+  // empty or the batch holding `until` is done; returns with lk held.
+  void WriteQueued(std::unique_lock<std::mutex>& lk, const Job* until);
+  void RunBatch(std::vector<Job*>& batch);
+  // Deletes aged-out records (see LmdbOptions::housekeeping); returns how
+  // many, and sets *more when it stopped at its per-pass cap.
+  Status Purge(MDB_txn* txn, int64_t now, size_t* deleted, bool* more);
+  void RunHousekeeping();
+  Status Grow();
+  void AdoptMapSize();
+  void Log(Logger::Level level, const std::string& line);
+  Status PutAudit(MDB_txn* txn, const AuditEntry& e);
+  Status PutQueue(MDB_txn* txn, const QueueEntry& q);
+  // Looks up `once_key` (REQUIRES: not empty) at `now`: sets *duplicate when
+  // it is recorded and not expired, else records it and prunes expired keys.
+  Status CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,
+                            bool* duplicate);
+
+  LmdbOptions options_;
+  MDB_env* env_ = nullptr;
+  Dbis dbi_{};
+  // Shared by every transaction of this process; exclusive only to change
+  // the map size (LMDB requires no open transaction then).
+  std::shared_mutex env_mu_;
+
+  std::mutex ledger_mu_;
+  std::unordered_map<std::string, LedgerEntry> ledger_;
+  size_t last_applied_txn_ = 0;  // newest of our commits reflected in ledger_
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Job*> queue_;
+  bool stopping_ = false;
+  bool leader_active_ = false;  // a thread is writing a batch
+  bool wrote_ = false;          // committed since the last fsync
+  std::thread writer_;
+  uint32_t audit_seq_ = 0;
+};
+
+}  // namespace senderguard

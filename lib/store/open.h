@@ -1,0 +1,36 @@
+// OpenStore: the one place a program's Store is built from the
+// configuration ([store] in senderguard.conf). Programs name Store, never a
+// backend: the backend is the configuration's choice.
+#pragma once
+
+#include <memory>
+
+#include "senderguard/base/kvlog.h"
+#include "senderguard/base/status.h"
+#include "senderguard/config/config.h"
+#include "senderguard/store/store.h"
+
+namespace senderguard {
+
+// How a program uses the store, beyond what the configuration says.
+struct StoreUse {
+  Logger* logger = nullptr;   // may be null; must outlive the store
+  // Long-running writers (the milter, the following tailer) delete what has
+  // aged out, in the background (LmdbOptions::housekeeping).
+  bool housekeeping = false;
+  // Every commit durable before it returns ([store] sync_interval_ms is
+  // ignored): short-lived writers (the CLI, the ARF ingester) exit right
+  // after their few writes.
+  bool durable = false;
+};
+
+// Opens (and creates, when missing) the store the configuration names.
+// Errors: those of the backend (kIo, kCorruption, kUnavailable), with a
+// message naming the store. The caller owns the result.
+Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use);
+
+// Whether the store the configuration names exists already, so a reader
+// (senderguard-tail --print, a read-only command) can refuse to create one.
+bool StoreExists(const Config& config);
+
+}  // namespace senderguard
