@@ -11,8 +11,9 @@
 # senderguard accounts), one message per connection, relayed to smtp-sink. Per phase: messages/s
 # (wall time until smtp-source ends AND the queue is empty), the milter's CPU (utime+stime from
 # /proc/PID/stat) per message, and throughput ratios. Milters listen on unix sockets: Postfix's
-# milter client over TCP stalls ~40 ms per message (Nagle + delayed ACK on the milter side, see
-# /work/shared/notes/LIBRARIES.md), which would measure the TCP stack rather than the milter.
+# milter client over TCP stalls ~40 ms per message (Nagle on Postfix's side meeting delayed ACK
+# on the milter's: the second write of a milter command waits for the ACK of the first), which
+# would measure the TCP stack rather than the milter.
 #
 # Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R]  (defaults 4000, 20, 3; as root)
 # The phases run R times interleaved (a b c, a b c, ...); the summary gives each phase's median,

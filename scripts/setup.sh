@@ -46,5 +46,6 @@ if ((${#missing[@]} > 0)); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# SG_WERROR=ON (scripts/test.sh) makes compiler warnings errors.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_WERROR="${SG_WERROR:-OFF}" >/dev/null
 cmake --build build -j"$(nproc)"
