@@ -16,16 +16,13 @@
 #include <new>
 #include <utility>
 
+#include "senderguard/auth/dns_wire.h"
 #include "senderguard/base/text.h"
 
 namespace senderguard::dkim {
 
 namespace {
 
-constexpr int kTypeTxt = 16;  // T_TXT
-constexpr int kClassIn = 1;   // C_IN
-constexpr int kRcodeNoError = 0;
-constexpr int kRcodeNxDomain = 3;
 constexpr size_t kMaxKeyName = 253;  // "<s>._domainkey.<d>", as dns::ValidQueryName
 constexpr std::string_view kKeyLabel = "._domainkey.";
 // libopendkim's id for a verifying handle: only used in its own messages.
@@ -110,63 +107,6 @@ LooseTags ReadLooseTags(std::string_view value) {
 
 std::string HeaderB(std::string_view b) { return Printable(b.substr(0, 12)); }
 
-// One name in DNS wire form (RFC 1035 §3.1), uncompressed. False when it
-// cannot be written (an empty or over-long label, over 255 bytes).
-bool EncodeName(std::string_view name, std::string* out) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string wire;
-  while (!name.empty()) {
-    const size_t dot = name.find('.');
-    const std::string_view label = name.substr(0, dot);
-    if (label.empty() || label.size() > 63) return false;
-    wire += static_cast<char>(label.size());
-    wire.append(label);
-    if (dot == std::string_view::npos) break;
-    name.remove_prefix(dot + 1);
-    if (name.empty()) return false;  // "a..": an empty last label
-  }
-  wire += '\0';
-  if (wire.size() > 255) return false;
-  out->append(wire);
-  return true;
-}
-
-void PutU16(std::string* out, unsigned v) {
-  *out += static_cast<char>((v >> 8) & 0xff);
-  *out += static_cast<char>(v & 0xff);
-}
-
-// The DNS reply libopendkim's key parser (dkim_get_key_dns) reads: a header
-// with `rcode`, one question (`qname`, or the root when it cannot be written:
-// libopendkim only checks the question's type and class) TXT IN, and one TXT
-// answer per entry of `rdata`, each owned by the question name (a
-// compression pointer to offset 12).
-std::string BuildReply(std::string_view qname, int rcode,
-                       const std::vector<std::string_view>& rdata) {
-  std::string m;
-  PutU16(&m, 0);                         // ID
-  m += static_cast<char>(0x81);          // QR, RD
-  m += static_cast<char>(0x80 | rcode);  // RA, RCODE
-  PutU16(&m, 1);                         // QDCOUNT
-  PutU16(&m, static_cast<unsigned>(rdata.size()));
-  PutU16(&m, 0);  // NSCOUNT
-  PutU16(&m, 0);  // ARCOUNT
-  if (!EncodeName(qname, &m)) m += '\0';
-  PutU16(&m, kTypeTxt);
-  PutU16(&m, kClassIn);
-  for (const std::string_view r : rdata) {
-    m += static_cast<char>(0xc0);
-    m += static_cast<char>(0x0c);
-    PutU16(&m, kTypeTxt);
-    PutU16(&m, kClassIn);
-    PutU16(&m, 0);  // TTL (libopendkim keeps no cache here)
-    PutU16(&m, 0);
-    PutU16(&m, static_cast<unsigned>(r.size()));
-    m.append(r);
-  }
-  return m;
-}
-
 std::string StatText(DKIM* handle, DKIM_STAT st) {
   std::string s = "libopendkim: ";
   const char* r = dkim_getresultstr(st);
@@ -231,7 +171,7 @@ struct Hooks {
                    void** qh) noexcept {
     try {
       if (srv == nullptr || query == nullptr || buf == nullptr || qh == nullptr ||
-          type != kTypeTxt) {
+          type != dns::kTypeTxt) {
         return DKIM_DNS_INVALID;
       }
       const auto* service = static_cast<const KeyService*>(srv);
@@ -260,21 +200,21 @@ struct Hooks {
           } else {
             Note(qname, records >= 2 ? "several TXT records" : "ok");
           }
-          reply = BuildReply(qname, kRcodeNoError, rdata);
+          reply = dns::BuildTxtReply(qname, dns::kRcodeNoError, rdata);
           break;
         }
         case Rcode::kNoData:
           Note(qname, "no TXT record");
-          reply = BuildReply(qname, kRcodeNoError, {});
+          reply = dns::BuildTxtReply(qname, dns::kRcodeNoError, {});
           break;
         case Rcode::kNxDomain:
           Note(qname, "nxdomain");
-          reply = BuildReply(qname, kRcodeNxDomain, {});
+          reply = dns::BuildTxtReply(qname, dns::kRcodeNxDomain, {});
           break;
         case Rcode::kPermFail:
           // A name that can never be asked (malformed s= or d=): no key.
           Note(qname, "invalid key name: " + a.error);
-          reply = BuildReply(qname, kRcodeNxDomain, {});
+          reply = dns::BuildTxtReply(qname, dns::kRcodeNxDomain, {});
           break;
         case Rcode::kTempFail:
           Note(qname, a.error.empty() ? "temporary DNS failure" : a.error);
