@@ -1,5 +1,12 @@
 #include "senderguard/base/toml_check.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 namespace senderguard {
 
 // Checks what toml11 does not handle gracefully: lines over 8 KiB, bytes that are not UTF-8
@@ -96,6 +103,71 @@ std::string TomlFirstLine(std::string_view what) {
     if (colon != std::string_view::npos) s.remove_prefix(colon + 2);
   }
   return std::string(s);
+}
+
+namespace {
+
+std::string TooLarge(const std::string& file, size_t max_bytes) {
+  return file + ":1: file larger than " + std::to_string(max_bytes >> 10) + " KiB";
+}
+
+}  // namespace
+
+void TomlFail(const std::string& file, const toml::value& v, std::string_view key,
+              std::string_view what) {
+  throw TomlError{file + ":" + std::to_string(v.location().line()) + ": " + std::string(key) +
+                  ": " + std::string(what)};
+}
+
+std::string TomlTypeName(const toml::value& v) {
+  std::ostringstream o;
+  o << v.type();
+  return o.str();
+}
+
+std::string TomlGetString(const std::string& file, const toml::value& v, std::string_view key,
+                          size_t max) {
+  if (!v.is_string()) TomlFail(file, v, key, "expected a string, got " + TomlTypeName(v));
+  std::string s = v.as_string().str;
+  if (s.size() > max) TomlFail(file, v, key, "longer than " + std::to_string(max) + " bytes");
+  if (s.find('\0') != std::string::npos) TomlFail(file, v, key, "contains a NUL byte");
+  return s;
+}
+
+Result<std::string> ReadTomlFile(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Invalid(path + ":0: cannot open: " + std::strerror(errno));
+  // A directory opens, and reads as an empty file: a configuration of
+  // defaults that nobody wrote.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return Status::Invalid(path + ":0: cannot open: " + std::strerror(EISDIR));
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > max_bytes) return Status::Invalid(TooLarge(path, max_bytes));
+  }
+  if (in.bad()) return Status::Invalid(path + ":0: cannot read: " + std::strerror(errno));
+  return text;
+}
+
+Status ParseToml(std::string_view text, const std::string& file, size_t max_bytes,
+                 const TomlLimits& limits, const std::function<void(const toml::value&)>& read) {
+  if (text.size() > max_bytes) return Status::Invalid(TooLarge(file, max_bytes));
+  if (auto bad = PrecheckToml(text, file, limits)) return Status::Invalid(*bad);
+  try {
+    std::istringstream in{std::string(text)};
+    read(toml::parse(in, file));
+  } catch (const TomlError& e) {
+    return Status::Invalid(e.message);
+  } catch (const toml::exception& e) {
+    return Status::Invalid(file + ":" + std::to_string(e.location().line()) +
+                           ": syntax: " + TomlFirstLine(e.what()));
+  } catch (const std::exception& e) {
+    return Status::Invalid(file + ":1: syntax: " + TomlFirstLine(e.what()));
+  }
+  return Status::Ok();
 }
 
 }  // namespace senderguard

@@ -1,11 +1,18 @@
 // Shared by the TOML files senderguard reads (the configuration, the bounce
-// rules): a check of the raw text before toml11 sees it, and toml11's error
-// messages cut to their first meaningful line.
+// rules): reading the file with a size cap, a check of the raw text before
+// toml11 sees it, the one way a reader stops at its first error, and every
+// error as "file:line: what". Thread-safe: no state.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <toml.hpp>
+
+#include "senderguard/base/status.h"
 
 namespace senderguard {
 
@@ -24,5 +31,35 @@ std::optional<std::string> PrecheckToml(std::string_view text, const std::string
 
 // toml11's messages span several lines; the first meaningful one.
 std::string TomlFirstLine(std::string_view what);
+
+// Thrown by a reader's checks (through TomlFail) to stop at the first error;
+// ParseToml turns it into its Status.
+struct TomlError {
+  std::string message;
+};
+
+// Throws TomlError "file:LINE: key: what", LINE being v's line.
+[[noreturn]] void TomlFail(const std::string& file, const toml::value& v, std::string_view key,
+                           std::string_view what);
+
+// "string", "integer", ... : v's type, for messages.
+std::string TomlTypeName(const toml::value& v);
+
+// v as a string of at most `max` bytes without NUL; TomlFail otherwise.
+std::string TomlGetString(const std::string& file, const toml::value& v, std::string_view key,
+                          size_t max);
+
+// The whole file at `path`, at most max_bytes. Errors (Status::Invalid):
+// "path:0: cannot open: why" (a directory too), "path:0: cannot read: why",
+// "path:1: file larger than N KiB".
+Result<std::string> ReadTomlFile(const std::string& path, size_t max_bytes);
+
+// Checks `text` (at most max_bytes, then PrecheckToml with `limits`), parses
+// it and hands the root table to `read`. Whatever stops it — a TomlError
+// from `read`, toml11's syntax error, any other exception — comes back as
+// Status::Invalid("file:LINE: ..."); `read` may have done part of its work
+// by then, so the caller keeps what it builds only when the result is ok.
+Status ParseToml(std::string_view text, const std::string& file, size_t max_bytes,
+                 const TomlLimits& limits, const std::function<void(const toml::value&)>& read);
 
 }  // namespace senderguard

@@ -24,22 +24,12 @@ namespace {
 constexpr size_t kMaxConfigBytes = 64 << 10;  // real files are ~3 KiB
 constexpr size_t kMaxReplyText = 400;
 
-// Raised inside the parser to stop at the first error.
-struct ConfigError {
-  std::string message;
-};
-
 [[noreturn]] void Fail(const std::string& file, const toml::value& v, std::string_view key,
                        std::string_view what) {
-  throw ConfigError{file + ":" + std::to_string(v.location().line()) + ": " + std::string(key) +
-                    ": " + std::string(what)};
+  TomlFail(file, v, key, what);
 }
 
-std::string TypeName(const toml::value& v) {
-  std::ostringstream o;
-  o << v.type();
-  return o.str();
-}
+std::string TypeName(const toml::value& v) { return TomlTypeName(v); }
 
 struct Ctx {
   const std::string& file;
@@ -63,13 +53,7 @@ int64_t GetInt(const Ctx& x, const toml::value& v, std::string_view key, int64_t
 }
 
 std::string GetString(const Ctx& x, const toml::value& v, std::string_view key, size_t max) {
-  if (!v.is_string()) Fail(x.file, v, key, "expected a string, got " + TypeName(v));
-  std::string s = v.as_string().str;
-  if (s.size() > max) Fail(x.file, v, key, "longer than " + std::to_string(max) + " bytes");
-  for (char ch : s) {
-    if (ch == '\0') Fail(x.file, v, key, "contains a NUL byte");
-  }
-  return s;
+  return TomlGetString(x.file, v, key, max);
 }
 
 std::string GetReply(const Ctx& x, const toml::value& v, std::string_view key) {
@@ -489,39 +473,23 @@ void ParseDmarc(const Ctx& x, const toml::value& t, const std::string& key) {
 
 Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view name) {
   const std::string file(name);
-  if (text.size() > kMaxConfigBytes) return Status::Invalid(file + ":1: file larger than 64 KiB");
-  if (auto bad = PrecheckToml(text, file, TomlLimits{})) return Status::Invalid(*bad);
   auto cfg = std::make_shared<Config>();
   cfg->source = file;
-  try {
-    std::istringstream in{std::string(text)};
-    const toml::value root = toml::parse(in, file);
+  Status st = ParseToml(text, file, kMaxConfigBytes, TomlLimits{}, [&](const toml::value& root) {
     Ctx x{file, *cfg};
     WalkTable(x, root, "",
               {{"store", ParseStore}, {"milter", ParseMilter}, {"quota", ParseQuota},
                {"replies", ParseReplies}, {"tail", ParseTail}, {"reputation", ParseReputation},
                {"feedback", ParseFeedback}, {"dmarc", ParseDmarc}});
-  } catch (const ConfigError& e) {
-    return Status::Invalid(e.message);
-  } catch (const toml::exception& e) {
-    return Status::Invalid(file + ":" + std::to_string(e.location().line()) +
-                           ": syntax: " + TomlFirstLine(e.what()));
-  } catch (const std::exception& e) {
-    return Status::Invalid(file + ":1: syntax: " + TomlFirstLine(e.what()));
-  }
+  });
+  if (!st.ok()) return st;
   return std::shared_ptr<const Config>(std::move(cfg));
 }
 
 Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Invalid(path + ":0: cannot open: " + std::strerror(errno));
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) return Status::Invalid(path + ":1: file larger than 64 KiB");
-  }
-  return ParseConfig(text, path);
+  auto text = ReadTomlFile(path, kMaxConfigBytes);
+  if (!text.ok()) return text.status();
+  return ParseConfig(text.value(), path);
 }
 
 std::string ConfigPath(const std::string& flag) {

@@ -109,32 +109,16 @@ RE2::Options PatternOptions() {
   return o;
 }
 
-// Raised inside the parser to stop at the first error.
-struct RulesError {
-  std::string message;
-};
-
 [[noreturn]] void Fail(const std::string& file, const toml::value& v, std::string_view key,
                        std::string_view what) {
-  throw RulesError{file + ":" + std::to_string(v.location().line()) + ": " + std::string(key) +
-                   ": " + std::string(what)};
+  TomlFail(file, v, key, what);
 }
 
-std::string TypeName(const toml::value& v) {
-  std::ostringstream o;
-  o << v.type();
-  return o.str();
-}
+std::string TypeName(const toml::value& v) { return TomlTypeName(v); }
 
 std::string GetString(const std::string& file, const toml::value& v, std::string_view key,
                       size_t max) {
-  if (!v.is_string()) Fail(file, v, key, "expected a string, got " + TypeName(v));
-  std::string s = v.as_string().str;
-  if (s.size() > max) Fail(file, v, key, "longer than " + std::to_string(max) + " bytes");
-  for (char ch : s) {
-    if (ch == '\0') Fail(file, v, key, "contains a NUL byte");
-  }
-  return s;
+  return TomlGetString(file, v, key, max);
 }
 
 RuleClass GetClass(const std::string& file, const toml::value& v, std::string_view key) {
@@ -475,46 +459,26 @@ BounceRules& BounceRules::operator=(BounceRules&&) noexcept = default;
 
 Result<BounceRules> BounceRules::Parse(std::string_view text, std::string_view name) {
   const std::string file(name);
-  if (text.size() > kMaxBounceRulesBytes)
-    return Status::Invalid(file + ":1: file larger than " +
-                           std::to_string(kMaxBounceRulesBytes >> 10) + " KiB");
-  if (auto bad = PrecheckToml(text, file, TomlLimits{.max_depth = 8, .reject_controls = true}))
-    return Status::Invalid(*bad);
   auto impl = std::make_unique<Impl>();
-  try {
-    std::istringstream in{std::string(text)};
-    const toml::value root = toml::parse(in, file);
+  auto read = [&](const toml::value& root) {
     if (const toml::value* r = Find(root, "rule")) ParseTextRules(file, *r, *impl);
     if (const toml::value* c = Find(root, "code")) ParseCodes(file, *c, *impl);
     for (const auto& [k, v] : root.as_table()) {
       if (k != "rule" && k != "code") Fail(file, v, k, "unknown key ([[rule]], [[code]])");
     }
-  } catch (const RulesError& e) {
-    return Status::Invalid(e.message);
-  } catch (const toml::exception& e) {
-    return Status::Invalid(file + ":" + std::to_string(e.location().line()) +
-                           ": syntax: " + TomlFirstLine(e.what()));
-  } catch (const std::exception& e) {
-    return Status::Invalid(file + ":1: syntax: " + TomlFirstLine(e.what()));
-  }
+  };
+  Status st = ParseToml(text, file, kMaxBounceRulesBytes,
+                        TomlLimits{.max_depth = 8, .reject_controls = true}, read);
+  if (!st.ok()) return st;
   BounceRules rules;
   rules.impl_ = std::move(impl);
   return rules;
 }
 
 Result<BounceRules> BounceRules::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Invalid(path + ":0: cannot open: " + std::strerror(errno));
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxBounceRulesBytes)
-      return Status::Invalid(path + ":1: file larger than " +
-                             std::to_string(kMaxBounceRulesBytes >> 10) + " KiB");
-  }
-  if (in.bad()) return Status::Invalid(path + ":0: cannot read: " + std::strerror(errno));
-  return Parse(text, path);
+  auto text = ReadTomlFile(path, kMaxBounceRulesBytes);
+  if (!text.ok()) return text.status();
+  return Parse(text.value(), path);
 }
 
 Classification BounceRules::Classify(std::string_view status, std::string_view dsn,

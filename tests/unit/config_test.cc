@@ -90,6 +90,26 @@ TEST(LoadConfig, ShippedFile) {
   EXPECT_EQ((*r)->source, kShipped);
 }
 
+// A directory opens and reads as an empty file: it must not pass for a
+// configuration of defaults.
+TEST(LoadConfig, DirectoryIsNotAConfiguration) {
+  auto r = LoadConfig(SG_SOURCE_DIR "/conf");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), SG_SOURCE_DIR "/conf:0: cannot open: Is a directory");
+}
+
+TEST(LoadConfig, FileOverTheCap) {
+  const std::string path = testing::TempDir() + "/big.conf";
+  {
+    std::ofstream out(path);
+    out << "# " << std::string(70 << 10, 'x') << "\n";
+  }
+  auto r = LoadConfig(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), path + ":1: file larger than 64 KiB");
+  std::remove(path.c_str());
+}
+
 TEST(LoadConfig, MissingFile) {
   auto r = LoadConfig("/nonexistent/senderguard.conf");
   ASSERT_FALSE(r.ok());
