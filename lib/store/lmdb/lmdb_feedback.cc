@@ -7,19 +7,16 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <map>
-#include <unordered_set>
 
 #include "lmdb_internal.h"
 #include "senderguard/store/codec.h"
+#include "senderguard/store/feedback_rules.h"
 
 namespace senderguard {
 
 using namespace lmdb_internal;
 
 namespace {
-
-const std::string kNoAccount;
 
 std::string DayKey(std::string_view account, int64_t day) {
   std::string k(account);
@@ -49,17 +46,6 @@ std::string OnceTimeKey(int64_t time, std::string_view digest) {
   PutBe64(&k, static_cast<uint64_t>(time));
   k.append(digest);
   return k;
-}
-
-void AddCounts(DayCountsRecord* to, const DayCountsRecord& d) {
-  auto add = [](uint64_t* a, uint64_t b) { *a = (*a > UINT64_MAX - b) ? UINT64_MAX : *a + b; };
-  add(&to->delivered, d.delivered);
-  add(&to->deferred, d.deferred);
-  add(&to->hard, d.hard);
-  add(&to->soft, d.soft);
-  add(&to->technical, d.technical);
-  add(&to->expired, d.expired);
-  add(&to->complaints, d.complaints);
 }
 
 Status ReadDays(MDB_txn* txn, MDB_dbi dbi, std::string_view account, int64_t first, int64_t last,
@@ -231,18 +217,7 @@ Result<std::optional<BounceRecord>> LmdbStore::GetBounces(std::string_view addre
 Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
                                                 const AccountReview& review) {
   // Sum the batch per (account, day) first: one read-modify-write per bucket.
-  std::map<std::pair<std::string, int64_t>, DayCountsRecord> sums;
-  std::map<std::string, uint64_t> complaints;
-  int64_t newest_day = std::max<int64_t>(DayNumber(batch.now), 0);
-  for (const auto& e : batch.events) {
-    const int64_t day = std::max<int64_t>(DayNumber(e.time), 0);
-    // Account names are at most 255 bytes (identity.h); anything longer
-    // cannot be a key and is counted as unattributed rather than failing
-    // the batch (and every retry of it).
-    const std::string& account = e.account.size() > 400 ? kNoAccount : e.account;
-    AddCounts(&sums[{account, day}], e.delta);
-    if (!account.empty()) complaints[account] += e.delta.complaints;
-  }
+  const FeedbackSums sums = SumFeedback(batch);
   FeedbackResult result;
   Status st = Write([&](MDB_txn* txn) {
     result = FeedbackResult{};
@@ -251,7 +226,7 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
       Status s = CheckAndRecordOnce(txn, batch.once_key, batch.now, &result.duplicate);
       if (!s.ok() || result.duplicate) return s;
     }
-    for (const auto& [key, delta] : sums) {
+    for (const auto& [key, delta] : sums.days) {
       const std::string k = DayKey(key.first, key.second);
       MDB_val mk = Val(k), mv;
       DayCountsRecord d;
@@ -298,38 +273,18 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
     // Hard bounces toward global suppression; complaints suppress per account.
     std::vector<SuppressionRecord> adds;
     for (const auto& e : batch.events) {
-      if (!e.hard_recipient.empty() && batch.suppress_after > 0 && e.hard_recipient.size() < 500) {
+      if (CountsHardBounce(e, batch)) {
         MDB_val mk = Val(e.hard_recipient), mv;
         BounceRecord b;
         int rc = mdb_get(txn, dbi_.bounces, &mk, &mv);
         if (rc == 0 && !Decode(View(mv), "bounces", &b).ok()) b = BounceRecord{};
         if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read bounces", rc);
-        b.address = e.hard_recipient;
-        b.count = b.count == UINT32_MAX ? b.count : b.count + 1;
-        b.last_account = e.account;
-        b.last_category = e.category;
-        b.last_time = e.time;
+        std::optional<SuppressionRecord> r = CountHardBounce(e, batch, &b);
         Status s = Put(txn, dbi_.bounces, e.hard_recipient, Encode(b), "write bounces");
         if (!s.ok()) return s;
-        if (b.count >= batch.suppress_after) {  // again after a manual removal
-          SuppressionRecord r;
-          r.address = e.hard_recipient;
-          r.reason = std::to_string(b.count) + " hard bounces (" + e.category + "), last for " +
-                     (e.account.empty() ? std::string("an unknown account") : e.account);
-          r.actor = batch.actor;
-          r.since = batch.now;
-          adds.push_back(std::move(r));
-        }
+        if (r) adds.push_back(std::move(*r));
       }
-      if (!e.complainer.empty() && !e.account.empty() && e.complainer.size() < 400) {
-        SuppressionRecord r;
-        r.account = e.account;
-        r.address = e.complainer;
-        r.reason = "spam complaint";
-        r.actor = batch.actor;
-        r.since = batch.now;
-        adds.push_back(std::move(r));
-      }
+      if (auto r = ComplaintSuppression(e, batch)) adds.push_back(std::move(*r));
     }
     for (const auto& r : adds) {
       const std::string k = SuppressionKey(r.account, r.address);
@@ -339,27 +294,14 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
       if (rc != MDB_NOTFOUND) return LmdbError("read suppression", rc);
       Status s = Put(txn, dbi_.suppression, k, Encode(r), "write suppression");
       if (!s.ok()) return s;
-      AuditEntry a;
-      a.time_us = batch.now * 1000000;
-      a.actor = batch.actor;
-      a.action = "suppress-add";
-      a.account = r.account;
-      a.detail = r.address + ": " + r.reason;
+      const AuditEntry a = SuppressionAudit(r, batch);
       s = PutAudit(txn, a);
       if (!s.ok()) return s;
       result.suppressed.push_back(r);
     }
     // Reviews of every account counted for.
     if (review) {
-      std::map<std::string, int64_t> accounts;
-      std::unordered_set<std::string_view> only;
-      if (batch.review_only) only.insert(batch.review_only->begin(), batch.review_only->end());
-      for (const auto& [key, delta] : sums) {
-        if (key.first.empty()) continue;
-        if (batch.review_only && only.count(key.first) == 0) continue;
-        auto& d = accounts[key.first];
-        d = std::max({d, key.second, newest_day});
-      }
+      const std::map<std::string, int64_t> accounts = AccountsToReview(batch, sums);
       for (const auto& [name, last_day] : accounts) {
         if (name.size() > 500) continue;
         MDB_val mk = Val(name), mv;
@@ -382,12 +324,11 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
           return LmdbError("read account", rc);
         }
         StoredDays days;
-        Status s = ReadDays(txn, dbi_.days, name, last_day - std::max(batch.review_days, 1) + 1,
-                            last_day, &days);
+        Status s = ReadDays(txn, dbi_.days, name, ReviewFirstDay(batch, last_day), last_day, &days);
         if (!s.ok()) return s;
         ReviewOutcome out;
-        auto it = complaints.find(name);
-        review(&a, days, it == complaints.end() ? 0 : it->second, &out);
+        auto it = sums.complaints.find(name);
+        review(&a, days, it == sums.complaints.end() ? 0 : it->second, &out);
         const std::string after = Encode(a);
         if (!exists || after != before) {
           s = Put(txn, dbi_.accounts, name, after, "write account");
