@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "lmdb_fixture.h"
 #include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/codec.h"
 #include "senderguard/model/records.h"
@@ -31,25 +32,6 @@ using namespace std::string_literals;
 
 constexpr int64_t kNow = 1'795'622'400;  // 2026-11-25 16:00:00 UTC
 constexpr int64_t kToday = kNow / 86400;
-
-class CapturingLogger : public Logger {
- public:
-  void Log(Level, std::string_view line) override {
-    std::lock_guard<std::mutex> lk(mu_);
-    lines_.emplace_back(line);
-  }
-  bool Saw(std::string_view needle) {
-    std::lock_guard<std::mutex> lk(mu_);
-    for (const auto& l : lines_) {
-      if (l.find(needle) != std::string::npos) return true;
-    }
-    return false;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 auto Tie(const DayCountsRecord& d) {
   return std::make_tuple(d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
@@ -112,61 +94,11 @@ std::string DayKey(std::string_view account, int64_t day) {
   return k;
 }
 
-class LmdbFeedbackTest : public ::testing::Test {
+class LmdbFeedbackTest : public lmdb_test::LmdbTest {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sg-lmdbfb-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/store";
+    LmdbTest::SetUp();
     OpenStore();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  void OpenStore() {
-    store_.reset();
-    LmdbOptions o;
-    o.path = path_;
-    o.map_size_bytes = 64ull << 20;
-    o.sync_interval_ms = 50;
-    o.logger = &logger_;
-    auto r = LmdbStore::Open(o);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    store_ = std::move(*r);
-  }
-  void CloseStore() { store_.reset(); }
-
-  // Runs `fn` on the environment through raw LMDB. REQUIRES: store closed.
-  void Raw(const std::function<void(MDB_txn*)>& fn) {
-    ASSERT_EQ(store_, nullptr);
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
-    ASSERT_EQ(mdb_env_set_mapsize(env, 64ull << 20), 0);
-    ASSERT_EQ(mdb_env_open(env, path_.c_str(), MDB_NOTLS | MDB_NOSYNC, 0640), 0);
-    MDB_txn* txn = nullptr;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    fn(txn);
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_sync(env, 1);
-    mdb_env_close(env);
-  }
-  static void RawPut(MDB_txn* txn, const char* db, std::string_view key, std::string_view value) {
-    MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0) << db;
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), const_cast<char*>(value.data())};
-    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
-  }
-  static std::string RawGet(MDB_txn* txn, const char* db, std::string_view key) {
-    MDB_dbi dbi;
-    EXPECT_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0) << db;
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
-    if (mdb_get(txn, dbi, &k, &v) != 0) return "<none>";
-    return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
   }
 
   FeedbackResult Apply(const FeedbackBatch& b, const AccountReview& review = nullptr) {
@@ -200,9 +132,6 @@ class LmdbFeedbackTest : public ::testing::Test {
     return r.ok() ? r.value() : 0;
   }
 
-  CapturingLogger logger_;
-  std::string dir_, path_;
-  std::unique_ptr<LmdbStore> store_;
 };
 
 // ---------------------------------------------------------------- day buckets
@@ -821,14 +750,6 @@ std::string Sha256(std::string_view s) {
   return std::string(reinterpret_cast<const char*>(md), len);
 }
 
-// Entries of a named database. REQUIRES: inside Raw.
-size_t RawEntries(MDB_txn* txn, const char* db) {
-  MDB_dbi dbi;
-  EXPECT_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0) << db;
-  MDB_stat st{};
-  EXPECT_EQ(mdb_stat(txn, dbi, &st), 0);
-  return st.ms_entries;
-}
 
 // A report delivered again carries the same key with whatever else the
 // second pass computed (another review outcome, a new position, another

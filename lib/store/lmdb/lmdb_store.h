@@ -5,14 +5,20 @@
 // meta (schema version); for delivery feedback: days (per-account daily
 // counts, kept 90 days), bounces (hard bounces per address), msgid
 // (Message-ID + queue id index of the queue map), positions (tailer
-// sources), once (SHA-256 of each FeedbackBatch::once_key -> 8-byte
-// big-endian time recorded) and once_time (time + digest, empty values: the
-// same keys in age order). Each batch that records a key also deletes up to
-// 16 keys older than kOnceRetention from the front of once_time, so the two
-// hold about what arrived in the last 90 days (13 named databases; the
-// environment allows 16). The environment is opened with MDB_NOTLS because
-// libmilter runs one connection's callbacks on several threads; no
-// transaction outlives a call.
+// sources), deferred (DeferredRecord per queue id), once (SHA-256 of each
+// FeedbackBatch::once_key -> 8-byte big-endian time recorded) and once_time
+// (time + digest, empty values: the same keys in age order). Each batch that
+// records a key also deletes up to 16 keys older than kOnceRetention from
+// the front of once_time, so the two hold about what arrived in the last 90
+// days (14 named databases, as in Dbis; the environment allows 16). The
+// environment is opened with MDB_NOTLS because libmilter runs one
+// connection's callbacks on several threads; no transaction outlives a call.
+//
+// Source files: lmdb_env.cc (environment, transactions, group commit, map
+// growth), lmdb_records.cc (accounts, audit, suppression, quotas, queue
+// map), lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
+// positions, deferred), lmdb_housekeeping.cc (Purge); lmdb_internal.h holds
+// what they share.
 //
 // Writes are group-committed: a caller that finds no batch in progress writes
 // whatever is waiting in one transaction itself (no thread hand-off), each

@@ -1,0 +1,81 @@
+// Private to store/lmdb: what the files of LmdbStore share (key builders,
+// MDB_val conversions, error mapping, small read/write helpers). Not
+// installed with the target's headers; nothing outside lib/store/lmdb/
+// includes it.
+//
+// Keys compare with memcmp, so integers in them are big-endian (PutBe64).
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "senderguard/base/status.h"
+#include "senderguard/model/window.h"
+#include "senderguard/store/codec.h"
+
+namespace senderguard::lmdb_internal {
+
+inline MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+inline std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+inline Status LmdbError(const char* what, int rc) {
+  if (rc == MDB_MAP_FULL) return Status::Full(std::string(what) + ": store map full");
+  return Status::Io(std::string(what) + ": " + mdb_strerror(rc));
+}
+
+// counters: account, NUL, window byte, 8-byte window start. alerts: the
+// same, then the pct byte.
+inline std::string CounterKey(std::string_view account, Window w, int64_t start) {
+  std::string k(account);
+  k.push_back('\0');
+  k.push_back(static_cast<char>(w));
+  PutBe64(&k, static_cast<uint64_t>(start));
+  return k;
+}
+
+// msgid: the first 400 bytes of the Message-ID, NUL, the queue id; the
+// value is empty.
+inline std::string MsgIdKey(std::string_view message_id, std::string_view queue_id) {
+  std::string k(message_id.substr(0, 400));  // LMDB keys are at most 511 bytes
+  k.push_back('\0');
+  k.append(queue_id.substr(0, 100));
+  return k;
+}
+
+// suppression: account ("" = global), NUL, address.
+inline std::string SuppressionKey(std::string_view account, std::string_view address) {
+  std::string k(account);
+  k.push_back('\0');
+  k.append(address);
+  return k;
+}
+
+// Reads an 8-byte counter; a value of any other size is corruption.
+inline Status GetCounter(MDB_txn* txn, MDB_dbi dbi, const std::string& key, uint64_t* out) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    *out = 0;
+    return Status::Ok();
+  }
+  if (rc != 0) return LmdbError("read counter", rc);
+  if (v.mv_size != 8) return Status::Corruption("counters: value of " + std::to_string(v.mv_size) + " bytes");
+  *out = GetBe64(View(v));
+  return Status::Ok();
+}
+
+inline Status Put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value,
+                  const char* what) {
+  MDB_val k = Val(key), v = Val(value);
+  int rc = mdb_put(txn, dbi, &k, &v, 0);
+  return rc == 0 ? Status::Ok() : LmdbError(what, rc);
+}
+
+}  // namespace senderguard::lmdb_internal
