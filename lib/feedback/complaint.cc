@@ -109,8 +109,10 @@ FeedbackBatch ComplaintBatch(const ArfReport& report, const Attribution& attribu
   e.account = attribution.account;
   e.time = now;
   e.delta.complaints = 1;
-  // Unattributed, the suppression would be the global one (account ""): a
-  // report nobody authenticated must not silence a recipient for everyone.
+  // Unattributed, nobody to suppress the address for ("" is the global
+  // list): LmdbStore skips a complainer without an account too, but a
+  // report nobody authenticated must not silence a recipient for everyone
+  // whatever the store does.
   e.complainer = attribution.account.empty() ? std::string() : std::string(complainer);
   batch.events.push_back(std::move(e));
   batch.once_key = ComplaintKey(report, attribution.account, complainer);

@@ -86,7 +86,11 @@ class ComplaintStoreTest : public ::testing::Test {
   std::unique_ptr<LmdbStore> store_;
 };
 
-TEST_F(ComplaintStoreTest, AttributeComplaintTable) {
+// Suites are named after the module (as token_test's), so ctest -R complaint
+// selects them all.
+using complaint_store = ComplaintStoreTest;
+
+TEST_F(complaint_store, AttributeComplaintTable) {
   const std::string alice = FeedbackToken(kSecret, "alice");
   const std::string bob = FeedbackToken(kSecret, "bob");
   struct Case {
@@ -149,7 +153,7 @@ TEST_F(ComplaintStoreTest, AttributeComplaintTable) {
 // The whole path as senderguard-arf takes it: attribute, build, apply.
 // The complainer is suppressed for the blamed account only, the same report
 // counts once, and an unattributed one suppresses nobody.
-TEST_F(ComplaintStoreTest, BatchAppliesOnceAndSuppressesOnlyForTheAccount) {
+TEST_F(complaint_store, BatchAppliesOnceAndSuppressesOnlyForTheAccount) {
   ArfReport r = Report(FeedbackToken(kSecret, "bob"), "<bob-1@x>");
   r.incidents = 1000;  // forged: still one complaint
   auto a = AttributeComplaint(r, kSecret, *store_);
@@ -193,7 +197,7 @@ TEST_F(ComplaintStoreTest, BatchAppliesOnceAndSuppressesOnlyForTheAccount) {
 
 // ---------------------------------------------------------------- pure parts
 
-TEST(Complaint, AccountByMessageIdTable) {
+TEST(complaint, AccountByMessageIdTable) {
   auto e = [](std::string account) { return std::optional<QueueEntry>(Q("Q", account, 0, "")); };
   const std::optional<QueueEntry> missing;
   struct Case {
@@ -215,7 +219,7 @@ TEST(Complaint, AccountByMessageIdTable) {
   }
 }
 
-TEST(Complaint, IsComplaintTable) {
+TEST(complaint, IsComplaintTable) {
   struct Case {
     std::string type;
     bool want;
@@ -233,7 +237,7 @@ TEST(Complaint, IsComplaintTable) {
   }
 }
 
-TEST(Complaint, ComplainerIsTheFirstReadableRecipient) {
+TEST(complaint, ComplainerIsTheFirstReadableRecipient) {
   struct Case {
     const char* name;
     std::vector<std::string> rcpts;
@@ -254,13 +258,13 @@ TEST(Complaint, ComplainerIsTheFirstReadableRecipient) {
   }
 }
 
-TEST(Complaint, AttributedByNames) {
+TEST(complaint, AttributedByNames) {
   EXPECT_EQ(AttributedByName(AttributedBy::kNone), "none");
   EXPECT_EQ(AttributedByName(AttributedBy::kToken), "token");
   EXPECT_EQ(AttributedByName(AttributedBy::kMessageId), "message-id");
 }
 
-TEST(Complaint, BatchCountsOneComplaintAndSuppressesOnlyWhenAttributed) {
+TEST(complaint, BatchCountsOneComplaintAndSuppressesOnlyWhenAttributed) {
   ArfReport r = Report("", "<m@x>");
   r.incidents = 1000;
   struct Case {
@@ -295,7 +299,7 @@ TEST(Complaint, BatchCountsOneComplaintAndSuppressesOnlyWhenAttributed) {
   }
 }
 
-TEST(Complaint, ComplaintKeyTable) {
+TEST(complaint, ComplaintKeyTable) {
   ArfReport by_id;
   by_id.feedback_type = "abuse";
   by_id.message_id = "<m@x>";
