@@ -24,68 +24,23 @@
 // configuration.
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 #include <string_view>
 
 #include "senderguard/base/exit_codes.h"
-#include "senderguard/feedback/arf.h"
-#include "senderguard/config/config.h"
-#include "senderguard/feedback/feedback.h"
-#include "senderguard/decide/identity.h"
-#include "senderguard/store/open.h"
 #include "senderguard/base/syslog_logger.h"
-#include "senderguard/decide/token.h"
+#include "senderguard/config/config.h"
+#include "senderguard/feedback/arf.h"
+#include "senderguard/feedback/complaint.h"
+#include "senderguard/store/open.h"
 
 namespace sg = senderguard;
-
-namespace {
-
-constexpr int kExOk = 0, kExDataErr = 65, kExTempFail = 75;
-constexpr size_t kMaxInput = 16u << 20;
-
-// The name of one complaint, for counting it once: the same report delivered
-// again yields the same name, another recipient's or another message's a
-// different one. By the original's Message-ID (RFC 5965 §2 (d)) when it has
-// one; else by the Arrival-Date and Source-IP fields (§3.2), which are
-// only good together with the complainer: one bulk send reaches a provider
-// from one IP within the same second many times over. "" when the report
-// identifies nothing (counted every time, as a complaint can't be told from
-// another). Each field is length-prefixed, so no choice of bytes in one
-// (they are untrusted and may hold any byte but LF) can forge another's; the
-// store keeps only a digest, so the length does not matter.
-std::string ComplaintKey(const sg::ArfReport& r, std::string_view account,
-                         std::string_view complainer) {
-  std::string key;
-  auto field = [&key](std::string_view v) {
-    key += std::to_string(v.size());
-    key += ':';
-    key.append(v);
-  };
-  if (!r.message_id.empty()) {
-    key = "arf1 message-id ";
-    field(account);
-    field(r.message_id);
-  } else if (!r.arrival_date.empty() && !complainer.empty()) {
-    key = "arf1 arrival ";
-    field(account);
-    field(r.arrival_date);
-    field(r.source_ip);
-  } else {
-    return key;
-  }
-  field(complainer);
-  field(r.feedback_type);
-  return key;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"senderguard-arf: counts one ARF complaint (RFC 5965) read on stdin"};
@@ -111,13 +66,13 @@ int main(int argc, char** argv) {
     if (n < 0) {
       if (errno == EINTR) continue;
       std::fprintf(stderr, "senderguard-arf: reading stdin: %s\n", std::strerror(errno));
-      return kExTempFail;
+      return sg::kExitTempFail;
     }
     if (n == 0) break;
     msg.append(buf, static_cast<size_t>(n));
-    if (msg.size() > kMaxInput) {
+    if (msg.size() > sg::kMaxArfMessage) {  // 16 MiB
       std::fprintf(stderr, "senderguard-arf: not a feedback report: message larger than 16 MiB\n");
-      return kExDataErr;
+      return sg::kExitDataError;
     }
   }
   auto parsed = sg::ParseArf(msg, cfg.feedback_header);
@@ -128,17 +83,17 @@ int main(int argc, char** argv) {
                                                 .Add("reason", "not-arf")
                                                 .Add("error", parsed.status().message())
                                                 .str());
-    return kExDataErr;
+    return sg::kExitDataError;
   }
   const sg::ArfReport& r = parsed.value();
-  if (r.feedback_type != "abuse" && r.feedback_type != "fraud") {
+  if (!sg::IsComplaint(r)) {
     // "not-spam", "virus", "auth-failure", "other": not a complaint about the sender.
     logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
                                              .Add("action", "ignore")
                                              .Add("feedback_type", r.feedback_type)
                                              .Add("message_id", r.message_id)
                                              .str());
-    return kExOk;
+    return sg::kExitOk;
   }
 
   sg::StoreUse use;
@@ -147,79 +102,27 @@ int main(int argc, char** argv) {
   auto opened = sg::OpenStore(cfg, use);
   if (!opened.ok()) {
     std::fprintf(stderr, "senderguard-arf: %s\n", opened.status().message().c_str());
-    return kExTempFail;
+    return sg::kExitTempFail;
   }
   sg::Store* store = opened.value().get();
 
-  // Attribution: the token first, then the Message-ID.
-  std::string account, by = "none";
-  if (!r.token.empty() && !cfg.feedback_secret.empty()) {
-    auto accounts = store->ListAccounts();
-    if (!accounts.ok()) {
-      std::fprintf(stderr, "senderguard-arf: %s\n", accounts.status().message().c_str());
-      return kExTempFail;
-    }
-    std::vector<std::string> names;
-    for (const auto& a : accounts.value()) names.push_back(a.name);
-    if (auto a = sg::AccountForToken(cfg.feedback_secret, r.token, names)) {
-      account = *a;
-      by = "token";
-    }
+  auto attributed = sg::AttributeComplaint(r, cfg.feedback_secret, *store);
+  if (!attributed.ok()) {
+    std::fprintf(stderr, "senderguard-arf: %s\n", attributed.status().message().c_str());
+    return sg::kExitTempFail;
   }
-  if (account.empty() && !r.message_id.empty()) {
-    auto ids = store->FindByMessageId(r.message_id);
-    if (!ids.ok()) {
-      std::fprintf(stderr, "senderguard-arf: %s\n", ids.status().message().c_str());
-      return kExTempFail;
-    }
-    auto entries = store->GetQueueEntries(ids.value());
-    if (!entries.ok()) {
-      std::fprintf(stderr, "senderguard-arf: %s\n", entries.status().message().c_str());
-      return kExTempFail;
-    }
-    for (size_t i = entries.value().size(); i-- > 0;) {  // newest first
-      const auto& e = entries.value()[i];
-      if (e && !e->account.empty()) {
-        account = e->account;
-        by = "message-id";
-        break;
-      }
-    }
-  }
-  std::string complainer;
-  for (const auto& rc : r.original_rcpt_to) {
-    if (auto a = sg::NormalizeAddress(rc)) {
-      complainer = *a;
-      break;
-    }
-  }
-
+  const std::string& account = attributed.value().account;
+  const std::string_view by = sg::AttributedByName(attributed.value().by);
+  const std::string complainer = sg::Complainer(r);
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  sg::FeedbackBatch batch;
-  batch.now = now;
-  batch.actor = "senderguard-arf";
-  batch.review_days = cfg.reputation.window_days;
-  sg::FeedbackEvent e;
-  e.account = account;
-  e.time = now;
-  // One complaint per report, whatever its Incidents field says: reports are
-  // not authenticated, and anyone who received the account's mail holds its
-  // token, so a forged "Incidents: 1000" must not suspend an account alone.
-  e.delta.complaints = 1;
-  e.complainer = account.empty() ? "" : complainer;
-  batch.events.push_back(e);
-  batch.once_key = ComplaintKey(r, account, complainer);
-  const sg::ReputationConfig rep = cfg.reputation;
-  auto review = [&rep, now](sg::AccountRecord* a, const sg::StoredDays& days, uint64_t complaints,
-                            sg::ReviewOutcome* out) {
-    sg::ReviewAccount(rep, now, "senderguard-arf", a, days, complaints, out);
-  };
-  auto res = store->ApplyFeedback(batch, review);
+  const sg::FeedbackBatch batch = sg::ComplaintBatch(r, attributed.value(), complainer,
+                                                     cfg.reputation.window_days, now);
+  auto res = store->ApplyFeedback(batch, sg::ComplaintReview(cfg.reputation, now));
   if (!res.ok()) {
     std::fprintf(stderr, "senderguard-arf: %s\n", res.status().message().c_str());
     logger.Log(sg::Logger::Level::kError,
                sg::KvLine().Add("action", "error").Add("error", res.status().message()).str());
-    return kExTempFail;
+    return sg::kExitTempFail;
   }
   // The report's line: what it is and whom it blames.
   auto report_line = [&](const char* action) {
@@ -234,7 +137,7 @@ int main(int argc, char** argv) {
   };
   if (res.value().duplicate) {
     logger.Log(sg::Logger::Level::kInfo, report_line("duplicate").str());
-    return kExOk;  // counted before: Postfix must not bounce it back to the provider
+    return sg::kExitOk;  // counted before: Postfix must not bounce it back to the provider
   }
   store->Flush();
   logger.Log(sg::Logger::Level::kInfo, report_line("complaint")
@@ -245,5 +148,5 @@ int main(int argc, char** argv) {
     logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "note").Add("note", n).str());
   }
   for (const auto& a : res.value().alerts) logger.Log(sg::Logger::Level::kWarning, a);
-  return kExOk;
+  return sg::kExitOk;
 }
