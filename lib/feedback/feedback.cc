@@ -1,12 +1,12 @@
+// The feedback engine (feedback.h, FeedbackEngine): attribution of the
+// parsed lines to accounts through the queue map, and the batch they count.
+// Beside it: the line parser (line_parser.cc), the queue-id cache
+// (queue_cache.h, queue_cache.cc) and the account review (account_review.cc).
 #include "senderguard/feedback/feedback.h"
 
 #include <algorithm>
-#include <cctype>
-#include <climits>
 
-#include "senderguard/decide/account_state.h"
 #include "senderguard/decide/identity.h"
-#include "senderguard/base/kvlog.h"
 
 namespace senderguard {
 namespace {
@@ -19,17 +19,6 @@ constexpr int64_t kLinkWindow = 2 * 86400;  // a Message-ID link reaches this fa
 // cleanup line by well under this (smtp_data_done_timeout is 600 s).
 constexpr int64_t kHopWindow = 3600;
 constexpr int64_t kTouchAfter = 86400;      // see kRemoved
-
-// "... queued as 4jZV3G6kF3z1bkqs)" -> the id, if the reply names one.
-std::string_view QueuedAs(std::string_view reply) {
-  const size_t at = reply.rfind("queued as ");
-  if (at == std::string_view::npos) return {};
-  std::string_view id = reply.substr(at + 10);
-  size_t n = 0;
-  while (n < id.size() && n < 32 && (std::isalnum(static_cast<unsigned char>(id[n])) != 0)) ++n;
-  id = id.substr(0, n);
-  return IsPostfixQueueId(id) ? id : std::string_view();
-}
 
 void CountInto(DayCountsRecord* d, OutcomeClass c) {
   switch (c) {
@@ -50,121 +39,10 @@ std::string SuppressionAddress(std::string_view logged) {
 
 }  // namespace
 
-DayCounts ToDayCounts(const DayCountsRecord& r) {
-  DayCounts d;
-  d.delivered = r.delivered;
-  d.deferred = r.deferred;
-  d.hard = r.hard;
-  d.soft = r.soft;
-  d.technical = r.technical;
-  d.expired = r.expired;
-  d.complaints = r.complaints;
-  return d;
-}
-
-DayCountsRecord ToRecord(const DayCounts& d) {
-  return DayCountsRecord{d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
-                         d.complaints};
-}
-
 FeedbackEngine::FeedbackEngine(Store* store, const BounceRules* rules, FeedbackSettings settings)
     : store_(store),
       settings_(std::move(settings)),
       parser_(rules, settings_.tz) {}
-
-// ---- the queue-id cache
-
-namespace {
-// Queue ids leave the cache with their "removed" line, so it holds the
-// messages in the queue: a table this size (32 KiB) serves most hosts.
-constexpr size_t kMinSlots = size_t{1} << 12;
-uint64_t HashId(std::string_view id) { return detail::QueueIdHash(id); }
-// The slot's tag: the hash's high half (never 0 together with an index).
-uint64_t Tag(uint64_t h) { return (h >> 32) << 32; }
-}  // namespace
-
-FeedbackEngine::Cached* FeedbackEngine::CacheTable::Find(std::string_view id, uint64_t h) {
-  if (slots_.empty()) return nullptr;
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const uint64_t s = slots_[i];
-    if (s == 0) return nullptr;
-    if ((s >> 32) == (h >> 32)) {
-      Cached& c = entries_[Index(s)];
-      if (c.entry.queue_id == id) return &c;
-    }
-  }
-}
-
-void FeedbackEngine::CacheTable::Put(QueueEntry q, bool stub) {
-  const uint64_t h = HashId(q.queue_id);
-  if (Cached* c = Find(q.queue_id, h)) {
-    c->entry = std::move(q);
-    c->stub = stub;
-    return;
-  }
-  // At most half full: short probes.
-  if ((live_ + 1) * 2 > slots_.size()) Grow();
-  uint32_t index;
-  if (!free_.empty()) {
-    index = free_.back();
-    free_.pop_back();
-    entries_[index] = Cached{std::move(q), stub};
-  } else {
-    index = static_cast<uint32_t>(entries_.size());
-    entries_.push_back(Cached{std::move(q), stub});
-  }
-  ++live_;
-  const size_t mask = slots_.size() - 1;
-  size_t i = h & mask;
-  while (slots_[i] != 0) i = (i + 1) & mask;
-  slots_[i] = Tag(h) | (static_cast<uint64_t>(index) + 1);
-}
-
-void FeedbackEngine::CacheTable::Erase(std::string_view id, uint64_t h) {
-  if (slots_.empty()) return;
-  const size_t mask = slots_.size() - 1;
-  size_t i = h & mask;
-  for (;; i = (i + 1) & mask) {
-    const uint64_t s = slots_[i];
-    if (s == 0) return;
-    if ((s >> 32) == (h >> 32) && entries_[Index(s)].entry.queue_id == id) break;
-  }
-  const uint32_t index = Index(slots_[i]);
-  // Backward shift: move up every later slot of the run whose home is not
-  // between the hole and itself.
-  for (size_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
-    const size_t home = HashId(entries_[Index(slots_[j])].entry.queue_id) & mask;
-    const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (stays) continue;
-    slots_[i] = slots_[j];
-    i = j;
-  }
-  slots_[i] = 0;
-  entries_[index] = Cached{};  // its strings go now
-  free_.push_back(index);
-  --live_;
-}
-
-void FeedbackEngine::CacheTable::Grow() {
-  std::vector<uint64_t> old = std::move(slots_);
-  slots_.assign(std::max(kMinSlots, old.size() * 2), 0);
-  const size_t mask = slots_.size() - 1;
-  for (uint64_t s : old) {
-    if (s == 0) continue;
-    const uint64_t h = HashId(entries_[Index(s)].entry.queue_id);
-    size_t i = h & mask;
-    while (slots_[i] != 0) i = (i + 1) & mask;
-    slots_[i] = s;
-  }
-}
-
-void FeedbackEngine::CacheTable::Clear() {
-  entries_.clear();
-  free_.clear();
-  live_ = 0;
-  std::fill(slots_.begin(), slots_.end(), 0);
-}
 
 void FeedbackEngine::Remember(QueueEntry q, bool stub) {
   // Never erases: callers hold pointers into the cache (the table keeps
@@ -269,29 +147,6 @@ bool FeedbackEngine::Link(Cached* c, FeedbackBatch* batch) {
   return false;
 }
 
-LineParser::LineParser(const BounceRules* rules, cctz::time_zone tz)
-    : rules_(rules), tz_(std::move(tz)) {}
-
-void LineParser::Parse(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out) {
-  ParseLines(lines, now, out);
-  Classify(out);
-}
-
-void LineParser::Classify(ParsedChunk* chunk) const {
-  for (ParsedChunk::Item& it : chunk->items) {
-    const PostfixLine& p = it.p;
-    if (p.kind == PostfixEvent::kDelivery && p.delivery != DeliveryStatus::kDeliverable &&
-        p.delivery != DeliveryStatus::kUndeliverable && p.delivery != DeliveryStatus::kOther) {
-      if (p.delivery == DeliveryStatus::kDeferred && !categorize_deferrals_) {
-        it.cl = Classification{OutcomeClass::kDeferred, BounceCategory::kNone, -1,
-                               ClassifiedBy::kStatus};
-      } else {
-        it.cl = rules_->Classify(p.delivery, p.dsn, p.reply);
-      }
-    }
-  }
-}
-
 Status FeedbackEngine::Prefetch(Store* store, ParsedChunk* chunk) {
   chunk->prefetched = false;
   chunk->prefetch_hashes.clear();
@@ -336,94 +191,6 @@ Status FeedbackEngine::Prefetch(Store* store, ParsedChunk* chunk) {
   }
   chunk->prefetched = true;
   return Status::Ok();
-}
-
-int64_t LineParser::TimeOf(std::string_view ts, int64_t now) {
-  // "Mmm dd hh:mm:ss": one conversion per minute of log rather than per
-  // second. Within a minute the time is its second 0 plus the seconds, when
-  // (checked once per minute) second 59 converts to second 0 plus 59 (no
-  // UTC offset change inside the minute, the same year chosen), and the
-  // minute is less than 362 days old (so no later year can be chosen for
-  // any second of it). Else every line takes ParseSyslogTime itself.
-  const auto two_digits = [](char a, char b) {
-    return a >= '0' && a <= '9' && b >= '0' && b <= '9' ? (a - '0') * 10 + (b - '0') : -1;
-  };
-  const int sec = ts.size() == 15 && ts[12] == ':' ? two_digits(ts[13], ts[14]) : -1;
-  if (sec < 0 || sec > 59) {
-    // ISO timestamps (and anything else): the last text converted is kept.
-    if (ts != std::string_view(last_ts_) || now != last_ts_now_ || last_ts_.empty()) {
-      auto parsed = ParseSyslogTime(ts, now, tz_);
-      last_ts_.assign(ts);
-      last_ts_now_ = now;
-      last_ts_value_ = parsed ? *parsed : now;
-    }
-    return last_ts_value_;
-  }
-  const std::string_view minute = ts.substr(0, 12);
-  if (now != minute_now_ || minute != std::string_view(minute_key_)) {
-    minute_key_.assign(minute);
-    minute_now_ = now;
-    std::string probe(minute);
-    probe += ":00";
-    const auto first = ParseSyslogTime(probe, now, tz_);
-    probe.replace(12, 3, ":59");
-    const auto last = ParseSyslogTime(probe, now, tz_);
-    constexpr int64_t kYear = 362 * 86400;
-    minute_ok_ = first && last && *last == *first + 59 && *first > now - kYear;
-    minute_base_ = first.value_or(0);
-  }
-  if (minute_ok_) return minute_base_ + sec;
-  auto parsed = ParseSyslogTime(ts, now, tz_);
-  return parsed ? *parsed : now;
-}
-
-void LineParser::ParseLines(const std::vector<RawLine>& lines, int64_t now, ParsedChunk* out) {
-  out->prefetched = false;
-  out->prefetch_hashes.clear();
-  out->prefetch_ids.clear();
-  out->prefetch_entries.clear();
-  out->items.clear();
-  out->items.reserve(lines.size());
-  out->now = now;
-  out->counts = EngineStats{};
-  EngineStats& n = out->counts;
-  for (const RawLine& raw : lines) {
-    ++n.lines;
-    // Parsed in place: a line not read gives its slot back.
-    ParsedChunk::Item& it = out->items.emplace_back();
-    const PostfixLine& p = it.p;
-    if (raw.program.empty()) {
-      ParsePostfixLine(raw.text, &it.p);
-    } else {
-      ParsePostfixMessage(raw.program, raw.text, &it.p);
-    }
-    if (p.kind == PostfixEvent::kNone) {
-      if (p.skip == PostfixSkip::kMalformed) ++n.malformed;
-      if (p.skip == PostfixSkip::kBadBytes) ++n.bad_bytes;
-      if (p.skip == PostfixSkip::kTooLong) ++n.too_long;
-      out->items.pop_back();
-      continue;
-    }
-    if (p.kind == PostfixEvent::kQueueActive) {
-      // Only a null sender matters (FeedbackEngine::Apply).
-      if (p.sender.empty() && p.queue_id.size() <= 100) {
-        it.queue_id_hash = detail::QueueIdHash(p.queue_id);
-      } else {
-        out->items.pop_back();
-      }
-      continue;
-    }
-    ++n.used;
-    int64_t t = raw.time;
-    if (t == 0) t = TimeOf(p.timestamp, now);
-    it.time = t;
-    if (p.kind == PostfixEvent::kDelivery && p.delivery == DeliveryStatus::kSent) {
-      it.queued_as = QueuedAs(p.reply);
-    }
-    it.queue_id_hash = detail::QueueIdHash(p.queue_id);
-    if (!p.new_queue_id.empty()) it.new_queue_id_hash = detail::QueueIdHash(p.new_queue_id);
-    if (!it.queued_as.empty()) it.queued_as_hash = detail::QueueIdHash(it.queued_as);
-  }
 }
 
 Status FeedbackEngine::Process(const std::vector<RawLine>& lines, int64_t now,
@@ -747,70 +514,6 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
     named.insert(e.account);
   }
   return Status::Ok();
-}
-
-// ---- review
-
-namespace {
-DayBuckets ToBuckets(const StoredDays& days) {
-  DayBuckets b;
-  b.reserve(days.size());
-  for (const auto& [day, counts] : days) b.emplace_back(day, ToDayCounts(counts));
-  return b;
-}
-int64_t SinceDay(const AccountRecord& a) {
-  return a.rates_since > 0 ? DayNumber(a.rates_since) + 1 : INT64_MIN;
-}
-}  // namespace
-
-Rates AccountRates(const ReputationConfig& cfg, int64_t now, const AccountRecord& account,
-                   const StoredDays& days) {
-  return ComputeRates(ToBuckets(days), DayNumber(now), SinceDay(account), cfg);
-}
-
-void ReviewAccount(const ReputationConfig& cfg, int64_t now, const std::string& actor,
-                   AccountRecord* a, const StoredDays& days, uint64_t batch_complaints,
-                   ReviewOutcome* out) {
-  const DayBuckets buckets = ToBuckets(days);
-  const int64_t today = DayNumber(now);
-  TierState ts{a->tier, static_cast<int>(std::min<uint32_t>(a->clean_days, INT_MAX)),
-               a->rated_through};
-  if (ts.rated_through == 0 && a->created > 0) ts.rated_through = DayNumber(a->created) - 1;
-  const TierState next = StepTier(ts, buckets, today, cfg);
-  if (next.tier != a->tier) {
-    AuditEntry e;
-    e.time_us = now * 1000000;
-    e.actor = actor;
-    e.action = "tier";
-    e.account = a->name;
-    e.detail = "tier " + std::to_string(a->tier) + " -> " + std::to_string(next.tier);
-    out->audit.push_back(e);
-    out->alerts.push_back("account=" + KvEscape(a->name) + " action=tier from=" +
-                          std::to_string(a->tier) + " to=" + std::to_string(next.tier));
-  }
-  a->tier = static_cast<uint8_t>(next.tier);
-  a->clean_days = static_cast<uint32_t>(std::max(0, next.clean_days));
-  a->rated_through = next.rated_through;
-
-  const Rates rates = ComputeRates(buckets, today, SinceDay(*a), cfg);
-  const EffectiveState eff = EffectiveAt(*a, now);
-  const SuspendDecision d = DecideSuspension(rates, eff.status, batch_complaints, cfg);
-  if (d.reason == SuspendReason::kNone) return;
-  const std::string reason = std::string(SuspendReasonName(d.reason)) + ": " + d.detail;
-  Suspend(a, reason, actor, now);
-  AuditEntry e;
-  e.time_us = now * 1000000;
-  e.actor = actor;
-  e.action = "suspend";
-  e.account = a->name;
-  e.detail = reason;
-  out->audit.push_back(e);
-  out->alerts.push_back("account=" + KvEscape(a->name) + " action=suspend reason=" +
-                        std::string(SuspendReasonName(d.reason)) +
-                        " complaint_rate=" + std::to_string(rates.complaint_rate) +
-                        " hard_rate=" + std::to_string(rates.hard_rate) +
-                        " delivered=" + std::to_string(rates.totals.delivered) +
-                        " detail=" + KvEscape(d.detail));
 }
 
 }  // namespace senderguard

@@ -134,18 +134,32 @@ TEST(Reinstate, NonPositiveDurationIsInvalidAndChangesNothing) {
 }
 
 // Reinstate takes any positive duration (not only ParseDuration's ten
-// years): a huge one must not overflow now + duration into the past.
-TEST(Reinstate, HugeDurationDoesNotOverflow) {
-  for (int64_t d : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max() - kT0 + 1}) {
+// years; account_state.h: Invalid only for an active account or a duration
+// <= 0): a huge one must not overflow now + duration into the past. It is
+// accepted, and the end saturates at the largest time.
+TEST(Reinstate, HugeDurationSaturatesInsteadOfOverflowing) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const struct {
+    int64_t duration;
+    int64_t until;
+  } cases[] = {
+      {kMax - kT0 - 1, kMax - 1},  // fits, one second short of the end
+      {kMax - kT0, kMax},          // fits exactly
+      {kMax - kT0 + 1, kMax},      // one past: saturates
+      {kMax, kMax},
+  };
+  for (const auto& c : cases) {
     AccountRecord a = Account(AccountStatus::kActive);
     Suspend(&a, "why", "ops", kT0);
-    Status s = Reinstate(&a, "bob", kT0, d);
-    if (s.ok()) {
-      EXPECT_GT(a.reinstated_until, kT0) << d;
-      EXPECT_TRUE(EffectiveAt(a, kT0 + 1).may_send) << d;
-    } else {
-      EXPECT_EQ(s.code(), Status::Code::kInvalid) << d;
-    }
+    Status s = Reinstate(&a, "bob", kT0, c.duration);
+    ASSERT_TRUE(s.ok()) << c.duration << ": " << s.message();
+    EXPECT_EQ(a.status, AccountStatus::kReinstated) << c.duration;
+    EXPECT_EQ(a.reinstated_until, c.until) << c.duration;
+    EXPECT_EQ(a.status_since, kT0) << c.duration;
+    EXPECT_EQ(a.status_actor, "bob") << c.duration;
+    EXPECT_TRUE(EffectiveAt(a, kT0 + 1).may_send) << c.duration;
+    EXPECT_TRUE(EffectiveAt(a, c.until - 1).may_send) << c.duration;
+    EXPECT_FALSE(EffectiveAt(a, c.until).may_send) << c.duration;
   }
 }
 

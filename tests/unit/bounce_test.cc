@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1069,48 +1067,6 @@ category = "mailbox-full"
   c = r->Classify("bounced", "", "host mx[192.0.2.1] said: 552 x");
   EXPECT_EQ(c.category, B::kMailboxFull);
   EXPECT_EQ(c.by, ClassifiedBy::kReplyCode);
-}
-
-// Not run by default: prints classifications per second on one core.
-// bounce_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
-TEST(BounceClassify, DISABLED_Throughput) {
-  const BounceRules& rules = Shipped();
-  const std::vector<std::pair<const char*, std::string>> inputs = {
-      {"5.1.1",
-       Said("gmail-smtp-in.l.google.com",
-            "550-5.1.1 The email account that you tried to reach does not exist. Please try "
-            "550-5.1.1 double-checking the recipient's email address for typos or 550-5.1.1 "
-            "unnecessary spaces. For more information, go to 550 5.1.1  "
-            "https://support.google.com/mail/?p=NoSuchUser x1-20020a05 - gsmtp")},
-      {"4.7.0",
-       Said("mta7.am0.yahoodns.net",
-            "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
-            "volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
-            "MAIL FROM")},
-      {"4.4.1", "connect to mx.example[192.0.2.1]:25: Connection refused"},
-      {"5.7.1",
-       Said("hotmail-com.olc.protection.outlook.com",
-            "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact "
-            "your Internet service provider since part of their network is on our block list "
-            "(S3150). [AM4PEPF00025F9A.EURP195.PROD.OUTLOOK.COM]",
-            "MAIL FROM")},
-      {"5.1.1",
-       Said("mx.example.net",
-            "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual "
-            "mailbox table")},
-      {"5.0.0", Said("mx.example.net", "550 Nein, danke")},
-  };
-  size_t sum = 0;
-  for (const auto& [d, t] : inputs) sum += static_cast<size_t>(rules.Classify("bounced", d, t).category);
-  const int n = 300000;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) {
-    const auto& [d, t] = inputs[static_cast<size_t>(i) % inputs.size()];
-    sum += static_cast<size_t>(rules.Classify("bounced", d, t).category);
-  }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%d classifications in %.3f s: %.0f/s (checksum %zu)\n", n, secs, n / secs, sum);
 }
 
 }  // namespace

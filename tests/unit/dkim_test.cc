@@ -5,12 +5,9 @@
 // libmilter hands a message over.
 #include "senderguard/auth/dkim.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +34,7 @@ using namespace std::chrono_literals;
 using senderguard::test_support::Entry;
 using senderguard::test_support::SignMessage;
 using senderguard::test_support::SignOptions;
+using senderguard::test_support::SilentServer;
 using senderguard::test_support::Split;
 using senderguard::test_support::TestDnsServer;
 using senderguard::test_support::ToCrlf;
@@ -238,32 +236,6 @@ std::string Describe(const Verification& v) {
   }
   return s;
 }
-
-// A UDP socket on loopback that reads queries and never answers.
-class SilentServer {
- public:
-  SilentServer() {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "cannot bind a UDP socket";
-      return;
-    }
-    port_ = ntohs(sa.sin_port);
-  }
-  ~SilentServer() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 // ---------------------------------------------------------------------------
 // The fixture: keys, zone, DNS server, resolver and verifier, shared by the
@@ -933,7 +905,7 @@ TEST(DkimTimeoutTest, UnansweredKeyLookupIsTemporary) {
   SilentServer silent;
   ASSERT_GT(silent.port(), 0);
   dns::ResolverOptions o;
-  o.upstreams = {"127.0.0.1@" + std::to_string(silent.port())};
+  o.upstreams = {silent.upstream()};
   o.forward_test_tld = true;
   o.timeout = 5000ms;
   auto r = dns::Resolver::Create(o);

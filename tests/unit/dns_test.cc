@@ -3,12 +3,9 @@
 // datafile, one server and one resolver (fresh cache) per test.
 #include "senderguard/auth/dns.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +29,7 @@ using namespace std::chrono_literals;
 using Rcode = DnsAnswer::Rcode;
 
 using senderguard::test_support::Entry;
+using senderguard::test_support::SilentServer;
 using senderguard::test_support::TempDir;
 using senderguard::test_support::TestDnsServer;
 
@@ -466,37 +464,11 @@ TEST_F(DnsTest, MalformedNameRefusedWithoutQuery) {
   EXPECT_EQ(s.lookups, 0u);
 }
 
-// A UDP socket on loopback that reads queries and never answers.
-class SilentServer {
- public:
-  SilentServer() {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "cannot bind a UDP socket";
-      return;
-    }
-    port_ = ntohs(sa.sin_port);
-  }
-  ~SilentServer() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 TEST(DnsTimeoutTest, UnansweredLookupTimesOut) {
   SilentServer silent;
   ASSERT_GT(silent.port(), 0);
   ResolverOptions o;
-  o.upstreams = {"127.0.0.1@" + std::to_string(silent.port())};
+  o.upstreams = {silent.upstream()};
   o.timeout = 300ms;
   auto r = Resolver::Create(o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -6,29 +6,19 @@
 
 #include <cctz/time_zone.h>
 
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "senderguard/decide/account_state.h"
+#include "test_time.h"
 
 namespace senderguard {
 namespace {
 
 using namespace std::string_literals;
+using senderguard::test_support::UtcTime;
 
-int64_t U(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
-const int64_t kNow = U(2026, 11, 25, 14, 30);
+const int64_t kNow = UtcTime(2026, 11, 25, 14, 30);
 
 std::string Field(const Decision& d, const std::string& key) {
   for (const auto& [k, v] : d.fields) {
@@ -123,7 +113,7 @@ TEST(DecideMail, SuspendedRejectsWithTemplate) {
   Config cfg;
   cfg.reply_suspended = "account {account} off: {reason}";
   AccountRecord a = Rec();
-  Suspend(&a, "spam complaints", "ops", U(2026, 11, 20, 8));
+  Suspend(&a, "spam complaints", "ops", UtcTime(2026, 11, 20, 8));
   const Decision d = DecideMail(cfg, "alice", &a, kNow);
   EXPECT_EQ(d.verdict, Verdict::kReject);
   EXPECT_EQ(d.action, "reject");

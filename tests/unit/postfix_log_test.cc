@@ -14,14 +14,14 @@
 #include <cctz/time_zone.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "test_time.h"
 
 namespace senderguard {
 namespace {
@@ -29,6 +29,7 @@ namespace {
 // One suite named after the module, so `ctest -R postfix_log` selects it.
 
 using namespace std::string_literals;
+using senderguard::test_support::UtcTime;
 using E = PostfixEvent;
 using S = PostfixSkip;
 using D = DeliveryStatus;
@@ -901,22 +902,6 @@ TEST(postfix_log, QueueIdShapes) {
 
 // ------------------------------------------------------------ timestamps
 
-// "YYYY-MM-DD HH:MM:SS" in UTC -> Unix seconds, by timegm (not cctz).
-int64_t U(const char* s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (std::sscanf(s, "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &se) != 6) {
-    ADD_FAILURE() << "bad time literal " << s;
-  }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 cctz::time_zone Zone(const char* name) {
   cctz::time_zone tz;
   if (!cctz::load_time_zone(name, &tz)) ADD_FAILURE() << "cannot load zone " << name;
@@ -998,12 +983,12 @@ TEST(postfix_log, SyslogTimeTable) {
   for (const TimeCase& c : kTimeCases) {
     SCOPED_TRACE(c.name);
     const cctz::time_zone tz = Zone(c.zone);
-    const std::optional<int64_t> got = ParseSyslogTime(c.ts, U(c.now), tz);
+    const std::optional<int64_t> got = ParseSyslogTime(c.ts, UtcTime(c.now), tz);
     if (c.want == nullptr) {
       EXPECT_FALSE(got.has_value()) << *got;
     } else {
       ASSERT_TRUE(got.has_value());
-      EXPECT_EQ(*got, U(c.want));
+      EXPECT_EQ(*got, UtcTime(c.want));
     }
   }
 }
@@ -1015,7 +1000,7 @@ TEST(postfix_log, SyslogTimeAbsurdNow) {
   EXPECT_FALSE(ParseSyslogTime("Nov 25 18:27:32", INT64_MIN, utc).has_value());
   // ISO timestamps carry their year and ignore it.
   EXPECT_EQ(ParseSyslogTime("2026-11-25T18:27:32Z", INT64_MAX, utc),
-            std::optional<int64_t>(U("2026-11-25 18:27:32")));
+            std::optional<int64_t>(UtcTime("2026-11-25 18:27:32")));
 }
 
 // The timestamp the line parser returns is what ParseSyslogTime reads.
@@ -1025,7 +1010,7 @@ TEST(postfix_log, SyslogTimeOfParsedLines) {
     SCOPED_TRACE(c.name);
     const PostfixLine got = ParsePostfixLine(c.line);
     ASSERT_FALSE(got.timestamp.empty());
-    EXPECT_TRUE(ParseSyslogTime(got.timestamp, U("2026-11-26 00:00:00"), utc).has_value());
+    EXPECT_TRUE(ParseSyslogTime(got.timestamp, UtcTime("2026-11-26 00:00:00"), utc).has_value());
   }
 }
 

@@ -9,28 +9,16 @@
 
 #include <cctz/time_zone.h>
 
-#include <cstdio>
 #include <ctime>
 #include <string>
 #include <vector>
 
+#include "test_time.h"
+
 namespace senderguard {
 namespace {
 
-// "YYYY-MM-DD HH:MM[:SS]" in UTC -> Unix seconds.
-int64_t U(const char* s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  const int n = std::sscanf(s, "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &se);
-  if (n < 5) ADD_FAILURE() << "bad time literal " << s;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  return static_cast<int64_t>(timegm(&tm));
-}
+using senderguard::test_support::UtcTime;
 
 cctz::time_zone Zone(const std::string& name) {
   cctz::time_zone tz;
@@ -175,10 +163,10 @@ class SpanAtTest : public ::testing::TestWithParam<SpanCase> {};
 TEST_P(SpanAtTest, Table) {
   const SpanCase& c = GetParam();
   const cctz::time_zone tz = Zone(c.zone);
-  const int64_t now = U(c.now);
+  const int64_t now = UtcTime(c.now);
   const WindowSpan s = SpanAt(c.window, now, tz);
-  EXPECT_EQ(Utc(s.start), Utc(U(c.start))) << "start";
-  EXPECT_EQ(Utc(s.reset), Utc(U(c.reset))) << "reset";
+  EXPECT_EQ(Utc(s.start), Utc(UtcTime(c.start))) << "start";
+  EXPECT_EQ(Utc(s.reset), Utc(UtcTime(c.reset))) << "reset";
   EXPECT_LE(s.start, now);
   EXPECT_LT(now, s.reset);
 }
@@ -215,7 +203,7 @@ TEST(SpanAt, SweepSpansTileTime) {
     const cctz::time_zone tz = Zone(sw.zone);
     for (Window w : kAllWindows) {
       int here = 0;  // report the first two of each zone and window
-      for (int64_t t = U(sw.from); t < U(sw.to); t += sw.step) {
+      for (int64_t t = UtcTime(sw.from); t < UtcTime(sw.to); t += sw.step) {
         const WindowSpan s = SpanAt(w, t, tz);
         const WindowSpan again = SpanAt(w, s.start, tz);
         const WindowSpan next = SpanAt(w, s.reset, tz);
@@ -246,14 +234,14 @@ TEST(SpanAt, SkippedMidnightStartsAtTransition) {
   // Past years only: future Cuban DST dates differ between tzdata releases.
   const cctz::time_zone tz = Zone("America/Havana");
   // 2023-03-12 00:00 CST (-5) = 05:00 UTC jumps to 01:00 CDT (-4).
-  const WindowSpan s = SpanAt(Window::kDay, U("2023-03-12 12:00"), tz);
-  EXPECT_EQ(Utc(s.start), Utc(U("2023-03-12 05:00")));
-  EXPECT_EQ(Utc(s.reset), Utc(U("2023-03-13 04:00")));
+  const WindowSpan s = SpanAt(Window::kDay, UtcTime("2023-03-12 12:00"), tz);
+  EXPECT_EQ(Utc(s.start), Utc(UtcTime("2023-03-12 05:00")));
+  EXPECT_EQ(Utc(s.reset), Utc(UtcTime("2023-03-13 04:00")));
   // Its fall-back (2023-11-05 01:00 CDT -> 00:00 CST) repeats 00:00-01:00
   // local: the day starts at the first 00:00 and ends at the next midnight.
-  const WindowSpan f = SpanAt(Window::kDay, U("2023-11-05 05:30"), tz);
-  EXPECT_EQ(Utc(f.start), Utc(U("2023-11-05 04:00")));
-  EXPECT_EQ(Utc(f.reset), Utc(U("2023-11-06 05:00")));
+  const WindowSpan f = SpanAt(Window::kDay, UtcTime("2023-11-05 05:30"), tz);
+  EXPECT_EQ(Utc(f.start), Utc(UtcTime("2023-11-05 04:00")));
+  EXPECT_EQ(Utc(f.reset), Utc(UtcTime("2023-11-06 05:00")));
 }
 
 // ----------------------------------------------------------- formatting
@@ -281,16 +269,16 @@ TEST(FormatLocal, Table) {
       {"UTC", "2028-02-29 23:59:59", "2028-02-29 23:59 UTC"},
   };
   for (const auto& c : cases) {
-    EXPECT_EQ(FormatLocal(U(c.t), Zone(c.zone)), c.local) << c.zone << " " << c.t;
+    EXPECT_EQ(FormatLocal(UtcTime(c.t), Zone(c.zone)), c.local) << c.zone << " " << c.t;
   }
 }
 
 TEST(FormatUtc, Table) {
   EXPECT_EQ(FormatUtc(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(FormatUtc(-1), "1969-12-31T23:59:59Z");
-  EXPECT_EQ(FormatUtc(U("2026-11-25 00:00:00")), "2026-11-25T00:00:00Z");
-  EXPECT_EQ(FormatUtc(U("2028-02-29 13:14:15")), "2028-02-29T13:14:15Z");
-  EXPECT_EQ(FormatUtc(U("2100-03-01 00:00:00")), "2100-03-01T00:00:00Z");
+  EXPECT_EQ(FormatUtc(UtcTime("2026-11-25 00:00:00")), "2026-11-25T00:00:00Z");
+  EXPECT_EQ(FormatUtc(UtcTime("2028-02-29 13:14:15")), "2028-02-29T13:14:15Z");
+  EXPECT_EQ(FormatUtc(UtcTime("2100-03-01 00:00:00")), "2100-03-01T00:00:00Z");
 }
 
 // ------------------------------------------------------------ ChargesFor
@@ -303,7 +291,7 @@ std::array<WindowPolicy, kWindowCount> Policies(CountUnit unit) {
 
 TEST(ChargesFor, RecipientsModeChargesEveryRecipient) {
   const cctz::time_zone tz = cctz::utc_time_zone();
-  const int64_t now = U("2026-11-25 13:45:17");
+  const int64_t now = UtcTime("2026-11-25 13:45:17");
   const std::array<uint64_t, kWindowCount> limits = {10, 100, 1000, 10000};
   for (bool first : {true, false}) {
     const auto c = ChargesFor(limits, Policies(CountUnit::kRecipients), now, tz, first);
@@ -320,7 +308,7 @@ TEST(ChargesFor, RecipientsModeChargesEveryRecipient) {
 
 TEST(ChargesFor, MessagesModeChargesFirstRecipientOnly) {
   const cctz::time_zone tz = cctz::utc_time_zone();
-  const int64_t now = U("2026-11-25 13:45:17");
+  const int64_t now = UtcTime("2026-11-25 13:45:17");
   const std::array<uint64_t, kWindowCount> limits = {10, 100, 1000, 10000};
   auto first = ChargesFor(limits, Policies(CountUnit::kMessages), now, tz, true);
   auto later = ChargesFor(limits, Policies(CountUnit::kMessages), now, tz, false);
@@ -332,7 +320,7 @@ TEST(ChargesFor, MessagesModeChargesFirstRecipientOnly) {
 
 TEST(ChargesFor, MixedModesAndUnlimitedWindowsLeftOut) {
   const cctz::time_zone tz = Zone("Europe/Berlin");
-  const int64_t now = U("2026-10-25 01:30");
+  const int64_t now = UtcTime("2026-10-25 01:30");
   auto policy = Policies(CountUnit::kRecipients);
   policy[Index(Window::kDay)].unit = CountUnit::kMessages;
   const std::array<uint64_t, kWindowCount> limits = {kUnlimited, 0, 500, kUnlimited};
@@ -343,7 +331,7 @@ TEST(ChargesFor, MixedModesAndUnlimitedWindowsLeftOut) {
   EXPECT_EQ(c[0].amount, 1u);
   EXPECT_EQ(c[1].window, Window::kDay);
   EXPECT_EQ(c[1].amount, 0u);
-  EXPECT_EQ(Utc(c[1].span.reset), Utc(U("2026-10-25 23:00")));
+  EXPECT_EQ(Utc(c[1].span.reset), Utc(UtcTime("2026-10-25 23:00")));
 }
 
 TEST(ChargesFor, AllUnlimitedGivesNothing) {

@@ -1,11 +1,15 @@
 // Test helpers shared by the unit tests that need a real DNS server:
-// TempDir, TestDnsServer (ldns-testns on 127.0.0.1, a port it picks itself)
-// and Entry (one ldns-testns datafile entry). Header-only, for tests.
+// TempDir, TestDnsServer (ldns-testns on 127.0.0.1, a port it picks itself),
+// SilentServer (a loopback UDP port that never answers, for timeouts) and
+// Entry (one ldns-testns datafile entry). Header-only, for tests.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +126,38 @@ class TestDnsServer {
  private:
   TempDir dir_;
   pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// A UDP socket on loopback that reads queries and never answers: a resolver
+// pointed at it times out (a stopped TestDnsServer leaves a closed port).
+// Closed by the destructor.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+      ADD_FAILURE() << "cannot bind a UDP socket";
+      return;
+    }
+    port_ = ntohs(sa.sin_port);
+  }
+  ~SilentServer() {
+    if (fd_ >= 0) close(fd_);
+  }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+
+  int port() const { return port_; }
+  std::string upstream() const { return "127.0.0.1@" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
   int port_ = 0;
 };
 
