@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "committer.h"
 #include "file_source.h"
 #include "journal_source.h"
 #include "senderguard/base/exit_codes.h"
@@ -123,70 +124,6 @@ int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRu
                static_cast<unsigned long long>(s.malformed));
   return 0;
 }
-
-// Commits batches on a thread of its own, in order, one at a time, so the
-// next chunk is attributed while the previous one is written (and read and
-// classified on the ChunkReader's thread: three stages over the cores).
-// Each batch carries its own position: whatever is committed is consistent
-// with it.
-class Committer {
- public:
-  Committer(sg::Store* store, sg::Logger* logger, sg::ReputationConfig rep)
-      : store_(store), logger_(logger), rep_(std::move(rep)) {}
-  ~Committer() { (void)Wait(); }
-
-  // Waits for the batch in flight (if any), then starts this one.
-  bool Submit(sg::FeedbackBatch batch) {
-    if (!Wait()) return false;
-    inflight_ = std::thread([this, b = std::move(batch)]() mutable { ok_ = Run(b); });
-    return true;
-  }
-  // Waits for the batch in flight; false if it could not be committed
-  // (only when stopping: otherwise it retries until it can).
-  bool Wait() {
-    if (inflight_.joinable()) inflight_.join();
-    return ok_;
-  }
-
- private:
-  bool Run(const sg::FeedbackBatch& batch) {
-    const int64_t now = batch.now;
-    const std::string actor = batch.actor;
-    const sg::ReputationConfig& rep = rep_;
-    auto review = [&rep, now, &actor](sg::AccountRecord* a, const sg::StoredDays& days,
-                                      uint64_t complaints, sg::ReviewOutcome* out) {
-      sg::ReviewAccount(rep, now, actor, a, days, complaints, out);
-    };
-    // On failure retry the same batch: the stored position does not move
-    // until it lands, so nothing is lost or repeated.
-    for (int attempt = 0;; ++attempt) {
-      auto res = store_->ApplyFeedback(batch, review);
-      if (res.ok()) {
-        for (const auto& s : res.value().suppressed) {
-          logger_->Log(sg::Logger::Level::kInfo,
-                       sg::KvLine()
-                           .Add("action", "suppress")
-                           .Add("account", s.account.empty() ? "*" : s.account)
-                           .Add("recipient", s.address)
-                           .Add("reason", s.reason)
-                           .str());
-        }
-        for (const auto& a : res.value().alerts) logger_->Log(sg::Logger::Level::kWarning, a);
-        return true;
-      }
-      logger_->Log(sg::Logger::Level::kError,
-                   sg::KvLine().Add("action", "commit-error").Add("error", res.status().message()).str());
-      if (g_stop) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
-    }
-  }
-
-  sg::Store* store_;
-  sg::Logger* logger_;
-  sg::ReputationConfig rep_;
-  std::thread inflight_;
-  bool ok_ = true;
-};
 
 // A chunk of the source, read and parsed: the lines' bytes (the file
 // source's buffers, handed over, or else a copy), the parse, and the
@@ -434,7 +371,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, sg::BounceRules* rules
                                                  .Add("error", deferred.status().message())
                                                  .str());
   }
-  Committer committer(store, logger, cfg.reputation);
+  sg::tail::Committer committer(store, logger, cfg.reputation, g_stop);
   auto last_stats = std::chrono::steady_clock::now();
   uint64_t lines_at_stats = 0;
   int64_t newest = 0;
