@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "chunk_reader.h"
 #include "committer.h"
 #include "file_source.h"
 #include "journal_source.h"
@@ -47,17 +48,14 @@
 namespace sg = senderguard;
 using sg::tail::FileSource;
 using sg::tail::JournalSource;
+using sg::tail::Chunk;
+using sg::tail::ChunkReader;
+using sg::tail::kChunkLines;
 
 namespace {
 
 std::atomic<bool> g_stop{false};
 extern "C" void OnSignal(int) { g_stop = true; }
-
-constexpr size_t kChunkLines = 8192;
-// Lines per commit when following: several reads of kChunkLines at most,
-// when they are there. Larger commits rewrite the same pages (an account's
-// day, the position) fewer times.
-constexpr size_t kCommitLines = 32768;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -125,229 +123,6 @@ int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRu
   return 0;
 }
 
-// A chunk of the source, read and parsed: the lines' bytes (the file
-// source's buffers, handed over, or else a copy), the parse, and the
-// position after it.
-struct Chunk {
-  // bufs[0, nbufs): FileSource::AdvanceInto. The lines are views into these
-  // strings' heap blocks (always far beyond the small-string size), which
-  // neither a swap nor the vector's growth moves.
-  std::vector<std::string> bufs;
-  size_t nbufs = 0;
-  std::string bytes;              // other sources: a copy
-  std::vector<sg::RawLine> lines;
-  sg::ParsedChunk parsed;
-  std::string position;
-};
-
-// Reads the source in chunks and prepares them for the attribution thread,
-// in log order. Threaded, two stages run up to kAhead chunks ahead: one
-// thread reads and parses (sg::LineParser::ParseLines: parse, timestamps),
-// another classifies the bounces and reads the chunk's queue-map entries
-// ahead (sg::FeedbackEngine::Prefetch), so that the attribution thread
-// only attributes; with the committer that is four stages over the cores.
-// Not threaded, Next() reads, parses and classifies inline (the journal: an
-// sd_journal stays on the thread that opened it) and Apply reads the store.
-// The source's in-memory position moves on as chunks are handed out; the
-// stored position moves only with the commit of each chunk's batch, so a
-// chunk read but not committed is read again after a restart.
-template <typename Source>
-class ChunkReader {
- public:
-  static constexpr size_t kAhead = 2;
-
-  ChunkReader(Source* src, bool once, const sg::Config& cfg, const sg::BounceRules& rules,
-              sg::Store* store, sg::Logger* logger, bool threaded)
-      : src_(src), once_(once), cfg_(cfg), store_(store), logger_(logger),
-        parser_(&rules, cfg.tail_tz), threaded_(threaded) {
-    parser_.set_categorize_deferrals(false);  // counted, never shown: see LineParser
-    for (size_t i = 0; i < kAhead + 2; ++i) free_.push_back(std::make_unique<Chunk>());
-    if (threaded_) thread_ = std::thread([this] { Run(); });
-  }
-  // Threaded, reading and parsing start at construction and classifying
-  // here: the rules may still be loading until then (they compile while the
-  // first chunk is read). Not threaded, Next() classifies: call it before.
-  void StartClassifying() {
-    if (threaded_ && !prepare_thread_.joinable()) prepare_thread_ = std::thread([this] { Prepare(); });
-  }
-  ~ChunkReader() { Stop(); }
-
-  // The next chunk in log order, or null at the end (then rc() says why:
-  // 0, or 74 after a read error with --once). Return it with Recycle.
-  std::unique_ptr<Chunk> Next() {
-    if (!threaded_) {
-      std::unique_ptr<Chunk> c = std::move(free_.front());
-      free_.pop_front();
-      if (ReadOne(c.get())) {
-        parser_.Classify(&c->parsed);
-        return c;
-      }
-      free_.push_back(std::move(c));
-      return nullptr;
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !full_.empty() || ended_; });
-    if (full_.empty()) return nullptr;
-    std::unique_ptr<Chunk> c = std::move(full_.front());
-    full_.pop_front();
-    return c;
-  }
-  void Recycle(std::unique_ptr<Chunk> c) {
-    std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(std::move(c));
-    cv_.notify_all();
-  }
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-    if (prepare_thread_.joinable()) prepare_thread_.join();
-  }
-  int rc() const { return rc_; }
-
- private:
-  // One stage of the pipeline: takes chunks from `in` in order until it is
-  // empty and `in_ended` (or Stop), runs `work` on each without the lock,
-  // hands it to `out` (false from `work`: the end), then sets `out_ended`.
-  template <typename Work>
-  void Stage(std::deque<std::unique_ptr<Chunk>>& in, const bool& in_ended,
-             std::deque<std::unique_ptr<Chunk>>& out, bool& out_ended, Work work) {
-    for (;;) {
-      std::unique_ptr<Chunk> c;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return !in.empty() || in_ended || stop_; });
-        if (stop_ || in.empty()) break;
-        c = std::move(in.front());
-        in.pop_front();
-      }
-      if (!work(c.get())) break;
-      std::lock_guard<std::mutex> lock(mu_);
-      out.push_back(std::move(c));
-      cv_.notify_all();
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    out_ended = true;
-    cv_.notify_all();
-  }
-
-  // The first stage: reads and parses free chunks (there is always one
-  // more to fill until the end of the source).
-  void Run() {
-    static constexpr bool kEndless = false;
-    Stage(free_, kEndless, parsed_, read_ended_, [this](Chunk* c) { return ReadOne(c); });
-  }
-
-  // The second stage: classifies and reads ahead, chunk by chunk, in order.
-  void Prepare() {
-    Stage(parsed_, read_ended_, full_, ended_, [this](Chunk* c) {
-      parser_.Classify(&c->parsed);
-      // A failed read ahead leaves the reads to Apply, which retries them.
-      (void)sg::FeedbackEngine::Prefetch(store_, &c->parsed);
-      return true;
-    });
-  }
-
-  bool Stopping() {
-    if (g_stop) return true;
-    std::lock_guard<std::mutex> lock(mu_);
-    return stop_;
-  }
-
-  // Fills *c with the next chunk; false at the end (once: nothing more to
-  // read; following: stopping). A chunk gathers several reads of the source
-  // (up to kCommitLines lines), as many as there are without waiting: fewer,
-  // larger commits.
-  bool ReadOne(Chunk* c) {
-    c->bytes.clear();
-    c->nbufs = 0;
-    c->lines.clear();
-    lens_.clear();
-    for (;;) {
-      if (Stopping()) return false;
-      sg::Status st = src_->Read(&lines_, std::min(kChunkLines, kCommitLines - c->lines.size() - lens_.size()));
-      if (!st.ok()) {
-        logger_->Log(sg::Logger::Level::kError, sg::KvLine()
-                                                    .Add("source", src_->Key())
-                                                    .Add("action", "read-error")
-                                                    .Add("error", st.message())
-                                                    .str());
-        if (!c->lines.empty() || !lens_.empty()) break;  // hand out what was read; the error comes back
-        if (once_) {
-          rc_ = 74;  // EX_IOERR
-          return false;
-        }
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        continue;
-      }
-      if (lines_.empty()) {
-        if (!c->lines.empty() || !lens_.empty()) break;
-        if (once_) return false;
-        if constexpr (std::is_same_v<Source, JournalSource>) {
-          src_->Wait(cfg_.tail_poll_ms);
-        } else {
-          std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.tail_poll_ms));
-        }
-        continue;
-      }
-      c->position = src_->PendingPosition();
-      if constexpr (std::is_same_v<Source, FileSource>) {
-        // The file source hands its buffer over: the views stay valid.
-        if (c->nbufs == c->bufs.size()) c->bufs.emplace_back();
-        c->lines.insert(c->lines.end(), lines_.begin(), lines_.end());
-        src_->AdvanceInto(&c->bufs[c->nbufs++]);
-      } else {
-        // Copies: the source's buffer moves on at Advance.
-        for (const auto& l : lines_) {
-          c->bytes.append(l.text);
-          c->bytes.append(l.program);
-          lens_.push_back(Lens{l.text.size(), l.program.size(), l.time});
-        }
-        src_->Advance();
-      }
-      if (c->lines.size() + lens_.size() >= kCommitLines) break;
-    }
-    if (!lens_.empty()) {
-      const char* at = c->bytes.data();
-      c->lines.reserve(lens_.size());
-      for (const Lens& l : lens_) {
-        sg::RawLine r;
-        r.text = std::string_view(at, l.text);
-        at += l.text;
-        if (l.program != 0) r.program = std::string_view(at, l.program);
-        at += l.program;
-        r.time = l.time;
-        c->lines.push_back(r);
-      }
-    }
-    parser_.ParseLines(c->lines, Now(), &c->parsed);
-    return true;
-  }
-
-  struct Lens {
-    size_t text, program;
-    int64_t time;
-  };
-  Source* src_;
-  const bool once_;
-  const sg::Config& cfg_;
-  sg::Store* store_;
-  sg::Logger* logger_;
-  sg::LineParser parser_;  // ParseLines on the reading thread, Classify (const) on the other
-  std::vector<sg::RawLine> lines_;
-  std::vector<Lens> lens_;
-  const bool threaded_;
-  int rc_ = 0;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<Chunk>> free_, parsed_, full_;
-  bool stop_ = false, read_ended_ = false, ended_ = false;
-  std::thread thread_, prepare_thread_;
-};
-
 // `rules` is filled by load_rules(), which Follow calls once reading has
 // begun (so that the rules compile while the first chunk is read); false
 // from it stops before anything is classified or committed.
@@ -378,7 +153,7 @@ int Follow(Source& src, bool once, const sg::Config& cfg, sg::BounceRules* rules
   const std::string actor = "senderguard-tail";
   const std::string key = src.Key();
   ChunkReader<Source> reader(&src, once, cfg, *rules, store, logger,
-                             !std::is_same_v<Source, JournalSource>);
+                             !std::is_same_v<Source, JournalSource>, g_stop);
   if (!load_rules()) {
     reader.Stop();
     return sg::kExitConfig;
