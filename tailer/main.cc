@@ -32,13 +32,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "chunk_reader.h"
 #include "committer.h"
 #include "file_source.h"
 #include "journal_source.h"
+#include "print.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/feedback.h"
@@ -50,7 +50,6 @@ using sg::tail::FileSource;
 using sg::tail::JournalSource;
 using sg::tail::Chunk;
 using sg::tail::ChunkReader;
-using sg::tail::kChunkLines;
 
 namespace {
 
@@ -58,70 +57,6 @@ std::atomic<bool> g_stop{false};
 extern "C" void OnSignal(int) { g_stop = true; }
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-std::string Json(const sg::Outcome& o) {
-  nlohmann::ordered_json j;  // fields in a fixed order, for people and for grep
-  j["time"] = o.time;
-  j["queue_id"] = o.queue_id;
-  j["recipient"] = o.recipient;
-  if (o.account.empty()) j["account"] = nullptr;
-  else j["account"] = o.account;
-  j["status"] = o.status;
-  j["dsn"] = o.dsn;
-  j["class"] = o.hop ? "forwarded" : std::string(sg::OutcomeClassName(o.cls));
-  j["category"] = std::string(sg::BounceCategoryName(o.category));
-  j["relay"] = o.relay;
-  j["reply"] = o.reply;
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
-// --once --print FILE: classify and attribute, print JSON lines, write nothing.
-int PrintFile(const std::string& file, const sg::Config& cfg, const sg::BounceRules& rules,
-              sg::Store* store, sg::Logger* logger) {
-  FileSource src(file, logger);
-  sg::Status st = src.Restore(std::nullopt);
-  if (!st.ok()) {
-    std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
-    return 66;  // EX_NOINPUT
-  }
-  if (::access(file.c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "senderguard-tail: %s: cannot read\n", file.c_str());
-    return 66;
-  }
-  sg::FeedbackSettings fs;
-  fs.tz = cfg.tail_tz;
-  fs.filter_transports = cfg.tail_filter_transports;
-  sg::FeedbackEngine engine(store, &rules, fs);
-  std::vector<sg::RawLine> lines;
-  std::vector<sg::Outcome> outs;
-  for (;;) {
-    st = src.Read(&lines, kChunkLines);
-    if (!st.ok()) {
-      std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
-      return 74;
-    }
-    if (lines.empty()) break;
-    sg::FeedbackBatch batch;
-    outs.clear();
-    st = engine.Process(lines, Now(), &batch, &outs);
-    if (!st.ok()) {
-      std::fprintf(stderr, "senderguard-tail: store: %s\n", st.message().c_str());
-      return 74;
-    }
-    for (const auto& o : outs) std::cout << Json(o) << '\n';
-    src.Advance();
-  }
-  std::cout.flush();
-  const auto& s = engine.stats();
-  std::fprintf(stderr,
-               "senderguard-tail: lines=%llu used=%llu outcomes=%llu unattributed=%llu "
-               "malformed=%llu\n",
-               static_cast<unsigned long long>(s.lines), static_cast<unsigned long long>(s.used),
-               static_cast<unsigned long long>(s.outcomes),
-               static_cast<unsigned long long>(s.unattributed),
-               static_cast<unsigned long long>(s.malformed));
-  return 0;
-}
 
 // `rules` is filled by load_rules(), which Follow calls once reading has
 // begun (so that the rules compile while the first chunk is read); false
@@ -304,7 +239,7 @@ int main(int argc, char** argv) {
       auto opened = sg::OpenStore(*cfg, use);
       if (opened.ok()) store = std::move(opened.value());
     }
-    return PrintFile(print_file, *cfg, rules, store.get(), &logger);
+    return sg::tail::PrintFile(print_file, *cfg, rules, store.get(), &logger);
   }
 
   struct sigaction sa {};
