@@ -16,149 +16,38 @@
 // line.
 //
 // Signals: SIGTERM/SIGINT finish the chunk in hand and exit 0.
+//
+// The pipeline: follow.h (the loop), chunk_reader.h (read, parse, classify),
+// committer.h (the commits); print.h for --print.
 #include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <ctime>
-#include <deque>
-#include <functional>
 #include <future>
-#include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
+#include <string>
 
-#include "chunk_reader.h"
-#include "committer.h"
 #include "file_source.h"
+#include "follow.h"
 #include "journal_source.h"
 #include "print.h"
 #include "senderguard/base/exit_codes.h"
+#include "senderguard/base/syslog_logger.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/feedback.h"
 #include "senderguard/store/open.h"
-#include "senderguard/base/syslog_logger.h"
 
 namespace sg = senderguard;
 using sg::tail::FileSource;
 using sg::tail::JournalSource;
-using sg::tail::Chunk;
-using sg::tail::ChunkReader;
 
 namespace {
 
 std::atomic<bool> g_stop{false};
 extern "C" void OnSignal(int) { g_stop = true; }
-
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-// `rules` is filled by load_rules(), which Follow calls once reading has
-// begun (so that the rules compile while the first chunk is read); false
-// from it stops before anything is classified or committed.
-template <typename Source>
-int Follow(Source& src, bool once, const sg::Config& cfg, sg::BounceRules* rules,
-           const std::function<bool()>& load_rules, sg::Store* store, sg::Logger* logger) {
-  sg::FeedbackSettings fs;
-  fs.tz = cfg.tail_tz;
-  fs.suppress_after = cfg.suppress_after_hard_bounces;
-  fs.filter_transports = cfg.tail_filter_transports;
-  fs.reputation = cfg.reputation;
-  auto engine_owner = std::make_unique<sg::FeedbackEngine>(store, rules, fs);
-  sg::FeedbackEngine& engine = *engine_owner;
-  // The recipients still deferred when the last run stopped, for the count
-  // of their expiry.
-  if (auto deferred = store->GetDeferred(sg::FeedbackEngine::kMaxPendingMessages); deferred.ok()) {
-    engine.RestorePending(deferred.value(), Now());
-  } else {
-    logger->Log(sg::Logger::Level::kWarning, sg::KvLine()
-                                                 .Add("action", "deferred-unread")
-                                                 .Add("error", deferred.status().message())
-                                                 .str());
-  }
-  sg::tail::Committer committer(store, logger, cfg.reputation, g_stop);
-  auto last_stats = std::chrono::steady_clock::now();
-  uint64_t lines_at_stats = 0;
-  int64_t newest = 0;
-  const std::string actor = "senderguard-tail";
-  const std::string key = src.Key();
-  ChunkReader<Source> reader(&src, once, cfg, *rules, store, logger,
-                             !std::is_same_v<Source, JournalSource>, g_stop);
-  if (!load_rules()) {
-    reader.Stop();
-    return sg::kExitConfig;
-  }
-  reader.StartClassifying();
-  for (;;) {
-    std::unique_ptr<Chunk> chunk = reader.Next();
-    if (chunk == nullptr) break;
-    sg::FeedbackBatch batch;
-    batch.source = key;
-    batch.position = std::move(chunk->position);
-    batch.suppress_after = cfg.suppress_after_hard_bounces;
-    batch.review_days = cfg.reputation.window_days;
-    batch.now = chunk->parsed.now;
-    batch.actor = actor;
-    // Reads of the store may fail (map being resized by another process...):
-    // retry the same lines, nothing was appended.
-    sg::Status st;
-    for (int attempt = 0;; ++attempt) {
-      st = engine.Apply(chunk->parsed, &batch, nullptr);
-      if (st.ok() || g_stop) break;
-      logger->Log(sg::Logger::Level::kError,
-                  sg::KvLine().Add("action", "store-read-error").Add("error", st.message()).str());
-      batch.events.clear();
-      batch.queue_puts.clear();
-      batch.queue_stubs.clear();
-      batch.deferred.clear();
-      batch.review_only.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
-    }
-    // The batch holds copies: the chunk's bytes may go.
-    reader.Recycle(std::move(chunk));
-    if (!st.ok()) break;
-    for (const auto& e : batch.events) newest = std::max(newest, e.time);
-    if (!committer.Submit(std::move(batch))) return 75;  // EX_TEMPFAIL: position not moved
-    const auto t = std::chrono::steady_clock::now();
-    if (t - last_stats >= std::chrono::seconds(60)) {
-      const auto& s = engine.stats();
-      const double secs = std::chrono::duration<double>(t - last_stats).count();
-      logger->Log(sg::Logger::Level::kInfo,
-                  sg::KvLine()
-                      .Add("action", "stats")
-                      .Add("source", key)
-                      .Add("lines", std::to_string(s.lines))
-                      .Add("lines_per_s", std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
-                      .Add("outcomes", std::to_string(s.outcomes))
-                      .Add("unattributed", std::to_string(s.unattributed))
-                      .Add("malformed", std::to_string(s.malformed))
-                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, Now() - newest) : 0))
-                      .str());
-      last_stats = t;
-      lines_at_stats = s.lines;
-    }
-  }
-  reader.Stop();
-  const int rc = reader.rc();
-  // The engine's cache goes while the last batch commits.
-  const sg::EngineStats s = engine.stats();
-  engine_owner.reset();
-  if (!committer.Wait()) return 75;
-  store->Flush();
-  logger->Log(sg::Logger::Level::kInfo, sg::KvLine()
-                                            .Add("action", "stop")
-                                            .Add("lines", std::to_string(s.lines))
-                                            .Add("outcomes", std::to_string(s.outcomes))
-                                            .Add("unattributed", std::to_string(s.unattributed))
-                                            .Add("queue_reads", std::to_string(s.queue_reads))
-                                            .str());
-  return rc;
-}
 
 }  // namespace
 
@@ -198,7 +87,7 @@ int main(int argc, char** argv) {
   if (cfg->log_stderr) logger.set_stderr(true);
   if (!print_file.empty() && !once) {
     std::fprintf(stderr, "senderguard-tail: --print goes with --once\n");
-    return 64;
+    return sg::kExitUsageError;
   }
   const std::string rules_path = rules_flag.empty() ? cfg->tail_rules : rules_flag;
   // Compiling the rules takes tens of milliseconds: following, they load on
@@ -257,7 +146,7 @@ int main(int argc, char** argv) {
   auto io_error = [&](const std::string& message) {
     if (!take_rules()) return sg::kExitConfig;
     std::fprintf(stderr, "senderguard-tail: %s\n", message.c_str());
-    return 74;  // EX_IOERR
+    return sg::kExitIoError;
   };
   auto opened = sg::OpenStore(*cfg, use);
   if (!opened.ok()) return io_error(opened.status().message());
@@ -282,10 +171,10 @@ int main(int argc, char** argv) {
     JournalSource src(source, &logger);
     sg::Status st = src.Restore(pos.value(), from_start);
     if (!st.ok()) return io_error(st.message());
-    return Follow(src, once, *cfg, &rules, load_rules, store, &logger);
+    return sg::tail::Follow(src, once, *cfg, &rules, load_rules, store, &logger, g_stop);
   }
   FileSource src(source, &logger);
   sg::Status st = src.Restore(pos.value());
   if (!st.ok()) return io_error(st.message());
-  return Follow(src, once, *cfg, &rules, load_rules, store, &logger);
+  return sg::tail::Follow(src, once, *cfg, &rules, load_rules, store, &logger, g_stop);
 }
