@@ -1,0 +1,129 @@
+#include "follow.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+#include "chunk_reader.h"
+#include "committer.h"
+#include "senderguard/base/exit_codes.h"
+
+namespace senderguard::tail {
+namespace {
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+template <typename Source>
+int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
+           const std::function<bool()>& load_rules, Store* store, Logger* logger,
+           const std::atomic<bool>& stop) {
+  FeedbackSettings fs;
+  fs.tz = cfg.tail_tz;
+  fs.suppress_after = cfg.suppress_after_hard_bounces;
+  fs.filter_transports = cfg.tail_filter_transports;
+  fs.reputation = cfg.reputation;
+  auto engine_owner = std::make_unique<FeedbackEngine>(store, rules, fs);
+  FeedbackEngine& engine = *engine_owner;
+  // The recipients still deferred when the last run stopped, for the count
+  // of their expiry.
+  if (auto deferred = store->GetDeferred(FeedbackEngine::kMaxPendingMessages); deferred.ok()) {
+    engine.RestorePending(deferred.value(), Now());
+  } else {
+    logger->Log(Logger::Level::kWarning, KvLine()
+                                             .Add("action", "deferred-unread")
+                                             .Add("error", deferred.status().message())
+                                             .str());
+  }
+  Committer committer(store, logger, cfg.reputation, stop);
+  auto last_stats = std::chrono::steady_clock::now();
+  uint64_t lines_at_stats = 0;
+  int64_t newest = 0;
+  const std::string actor = "senderguard-tail";
+  const std::string key = src.Key();
+  ChunkReader<Source> reader(&src, once, cfg, *rules, store, logger,
+                             !std::is_same_v<Source, JournalSource>, stop);
+  if (!load_rules()) {
+    reader.Stop();
+    return kExitConfig;
+  }
+  reader.StartClassifying();
+  for (;;) {
+    std::unique_ptr<Chunk> chunk = reader.Next();
+    if (chunk == nullptr) break;
+    FeedbackBatch batch;
+    batch.source = key;
+    batch.position = std::move(chunk->position);
+    batch.suppress_after = cfg.suppress_after_hard_bounces;
+    batch.review_days = cfg.reputation.window_days;
+    batch.now = chunk->parsed.now;
+    batch.actor = actor;
+    // Reads of the store may fail (map being resized by another process...):
+    // retry the same lines, nothing was appended.
+    Status st;
+    for (int attempt = 0;; ++attempt) {
+      st = engine.Apply(chunk->parsed, &batch, nullptr);
+      if (st.ok() || stop) break;
+      logger->Log(Logger::Level::kError,
+                  KvLine().Add("action", "store-read-error").Add("error", st.message()).str());
+      batch.events.clear();
+      batch.queue_puts.clear();
+      batch.queue_stubs.clear();
+      batch.deferred.clear();
+      batch.review_only.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
+    }
+    // The batch holds copies: the chunk's bytes may go.
+    reader.Recycle(std::move(chunk));
+    if (!st.ok()) break;
+    for (const auto& e : batch.events) newest = std::max(newest, e.time);
+    if (!committer.Submit(std::move(batch))) return kExitTempFail;  // position not moved
+    const auto t = std::chrono::steady_clock::now();
+    if (t - last_stats >= std::chrono::seconds(60)) {
+      const auto& s = engine.stats();
+      const double secs = std::chrono::duration<double>(t - last_stats).count();
+      logger->Log(Logger::Level::kInfo,
+                  KvLine()
+                      .Add("action", "stats")
+                      .Add("source", key)
+                      .Add("lines", std::to_string(s.lines))
+                      .Add("lines_per_s", std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
+                      .Add("outcomes", std::to_string(s.outcomes))
+                      .Add("unattributed", std::to_string(s.unattributed))
+                      .Add("malformed", std::to_string(s.malformed))
+                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, Now() - newest) : 0))
+                      .str());
+      last_stats = t;
+      lines_at_stats = s.lines;
+    }
+  }
+  reader.Stop();
+  const int rc = reader.rc();
+  // The engine's cache goes while the last batch commits.
+  const EngineStats s = engine.stats();
+  engine_owner.reset();
+  if (!committer.Wait()) return kExitTempFail;
+  store->Flush();
+  logger->Log(Logger::Level::kInfo, KvLine()
+                                        .Add("action", "stop")
+                                        .Add("lines", std::to_string(s.lines))
+                                        .Add("outcomes", std::to_string(s.outcomes))
+                                        .Add("unattributed", std::to_string(s.unattributed))
+                                        .Add("queue_reads", std::to_string(s.queue_reads))
+                                        .str());
+  return rc;
+}
+
+template int Follow<FileSource>(FileSource&, bool, const Config&, BounceRules*,
+                                const std::function<bool()>&, Store*, Logger*,
+                                const std::atomic<bool>&);
+template int Follow<JournalSource>(JournalSource&, bool, const Config&, BounceRules*,
+                                   const std::function<bool()>&, Store*, Logger*,
+                                   const std::atomic<bool>&);
+
+}  // namespace senderguard::tail

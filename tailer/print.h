@@ -1,0 +1,28 @@
+// PrintFile: senderguard-tail --once --print FILE. Reads FILE to its end,
+// classifies and attributes each delivery outcome (through the queue map of
+// `store`, when there is one) and prints it on stdout as one JSON object per
+// line, fields in a fixed order; then one line of totals on stderr. Writes
+// nothing to the store, and does not follow the file.
+//
+// Text from the log (recipient, reply...) is printed JSON-escaped; bytes
+// that are not UTF-8 become U+FFFD.
+//
+// Runs on the calling thread only. *store (may be null: nothing is
+// attributed) and *logger must outlive the call.
+#pragma once
+
+#include <string>
+
+#include "senderguard/base/kvlog.h"
+#include "senderguard/config/config.h"
+#include "senderguard/feedback/feedback.h"
+#include "senderguard/store/store.h"
+
+namespace senderguard::tail {
+
+// Returns the exit code: 0; 66 when FILE cannot be opened or read; 74 on a
+// read error or when the store cannot be read.
+int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rules, Store* store,
+              Logger* logger);
+
+}  // namespace senderguard::tail
