@@ -10,6 +10,7 @@
 #include <string>
 
 #include "senderguard/base/exit_codes.h"
+#include "senderguard/base/text.h"
 #include "senderguard/config/config.h"
 #include "senderguard/model/records.h"
 #include "senderguard/store/store.h"
@@ -58,6 +59,15 @@ T Take(Result<T> r) {
 }
 
 void PrintJson(const nlohmann::json& j);
+
+// The human (table and plain) output prints every text that is stored or
+// comes from a user or a remote party (reasons, actors, addresses, account
+// names, audit details, error messages quoting an argument) through
+// Printable (text.h): one line of printable ASCII, so a newline cannot forge
+// a row and no ESC or C1 control reaches the terminal. kMaxShown is its cap
+// here: enough for a whole 1000-byte reason even if every byte is escaped.
+// JSON output keeps the text as it is (nlohmann escapes it).
+inline constexpr size_t kMaxShown = 4096;
 
 // Subcommands, one file each.
 void AddListCommand(CLI::App& app, Env& env);

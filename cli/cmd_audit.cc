@@ -28,8 +28,10 @@ void AddAuditCommand(CLI::App& app, Env& env) {
       return;
     }
     for (const auto& e : entries) {
-      std::printf("%s  %-20s %-16s %-24s %s\n", FormatUtc(e.time_us / 1000000).c_str(), e.actor.c_str(),
-                  e.action.c_str(), e.account.empty() ? "-" : e.account.c_str(), e.detail.c_str());
+      std::printf("%s  %-20s %-16s %-24s %s\n", FormatUtc(e.time_us / 1000000).c_str(),
+                  Printable(e.actor, kMaxShown).c_str(), Printable(e.action, kMaxShown).c_str(),
+                  e.account.empty() ? "-" : Printable(e.account, kMaxShown).c_str(),
+                  Printable(e.detail, kMaxShown).c_str());
     }
   });
 }

@@ -59,7 +59,8 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
           return Status::Ok();
         },
         env.Audit("domain-add", name, d)));
-    std::printf("%s: %s %s\n", name.c_str(), d.c_str(), added ? "verified" : "was already verified");
+    std::printf("%s: %s %s\n", Printable(name, kMaxShown).c_str(), Printable(d, kMaxShown).c_str(),
+                added ? "verified" : "was already verified");
   });
 
   auto* remove = cmd->add_subcommand("remove", "Forget a verified domain of ACCOUNT");
@@ -85,7 +86,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
         },
         env.Audit("domain-remove", name, d)));
     if (!removed) throw Failure{kExitNotFound, name + ": " + d + " is not a verified domain"};
-    std::printf("%s: %s removed\n", name.c_str(), d.c_str());
+    std::printf("%s: %s removed\n", Printable(name, kMaxShown).c_str(), Printable(d, kMaxShown).c_str());
   });
 
   auto* list = cmd->add_subcommand("list", "List ACCOUNT's verified domains");
@@ -99,9 +100,9 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
       PrintJson({{"account", name}, {"only", rec->domains_only}, {"domains", rec->domains}});
       return;
     }
-    std::printf("# %s: %zu verified domain(s); other From: domains are %s\n", name.c_str(),
+    std::printf("# %s: %zu verified domain(s); other From: domains are %s\n", Printable(name, kMaxShown).c_str(),
                 rec->domains.size(), rec->domains_only ? "refused" : "allowed");
-    for (const auto& d : rec->domains) std::printf("%s\n", d.c_str());
+    for (const auto& d : rec->domains) std::printf("%s\n", Printable(d, kMaxShown).c_str());
   });
 
   auto* only = cmd->add_subcommand("only", "Refuse (on) or allow (off) From: domains ACCOUNT has not verified");
@@ -120,7 +121,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
           return Status::Ok();
         },
         env.Audit("domains-only", name, onoff)));
-    std::printf("%s: From: domains other than the verified ones are %s\n", name.c_str(),
+    std::printf("%s: From: domains other than the verified ones are %s\n", Printable(name, kMaxShown).c_str(),
                 on ? "refused" : "allowed");
   });
 }

@@ -29,7 +29,7 @@ void AddListCommand(CLI::App& app, Env& env) {
       std::string state = j["state"].get<std::string>();
       if (j["dry_run"].get<bool>()) state += "*";
       std::printf("%-32s %-11s %4d %5d %-21s %-21s %-21s %-21s\n",
-                  j["account"].get<std::string>().c_str(), state.c_str(),
+                  Printable(j["account"].get<std::string>(), kMaxShown).c_str(), state.c_str(),
                   j["reputation"]["tier"].get<int>(), j["reputation"]["score"].get<int>(),
                   cells[0].c_str(), cells[1].c_str(), cells[2].c_str(), cells[3].c_str());
     }

@@ -50,7 +50,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
           return Status::Ok();
         },
         env.Audit("quota-set", name, detail)));
-    std::printf("%s: quota %s\n", name.c_str(), detail.c_str());
+    std::printf("%s: quota %s\n", Printable(name, kMaxShown).c_str(), Printable(detail, kMaxShown).c_str());
   });
   auto* clear = quota->add_subcommand("clear", "Return every window to the configured default");
   clear->add_option("ACCOUNT", account, "account name")->required();
@@ -65,7 +65,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
           return Status::Ok();
         },
         env.Audit("quota-clear", name, "all windows back to defaults")));
-    std::printf("%s: quotas back to the configured defaults\n", name.c_str());
+    std::printf("%s: quotas back to the configured defaults\n", Printable(name, kMaxShown).c_str());
   });
 }
 

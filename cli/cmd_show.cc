@@ -92,12 +92,12 @@ void AddShowCommand(CLI::App& app, Env& env) {
       PrintJson(j);
       return;
     }
-    std::printf("account:    %s\n", name.c_str());
+    std::printf("account:    %s\n", Printable(name, kMaxShown).c_str());
     std::string state = j["state"].get<std::string>();
     if (rec->status != AccountStatus::kActive) {
-      if (!j["reason"].is_null()) state += ": " + j["reason"].get<std::string>();
+      if (!j["reason"].is_null()) state += ": " + Printable(j["reason"].get<std::string>(), kMaxShown);
       if (!j["since"].is_null()) state += " (since " + j["since"].get<std::string>();
-      if (!j["changed_by"].is_null()) state += " by " + j["changed_by"].get<std::string>();
+      if (!j["changed_by"].is_null()) state += " by " + Printable(j["changed_by"].get<std::string>(), kMaxShown);
       if (!j["since"].is_null()) state += ")";
     }
     std::printf("state:      %s\n", state.c_str());
@@ -107,7 +107,7 @@ void AddShowCommand(CLI::App& app, Env& env) {
     std::printf("dry-run:    %s\n", j["dry_run"].get<bool>() ? "yes" : "no");
     if (!rec->domains.empty() || rec->domains_only) {
       std::string list;
-      for (const auto& d : rec->domains) list += (list.empty() ? "" : ", ") + d;
+      for (const auto& d : rec->domains) list += (list.empty() ? "" : ", ") + Printable(d, kMaxShown);
       std::printf("domains:    %s%s\n", list.empty() ? "(none)" : list.c_str(),
                   rec->domains_only ? " (only these From: domains)" : "");
     }

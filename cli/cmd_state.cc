@@ -26,7 +26,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
           return Status::Ok();
         },
         env.Audit("suspend", name, reason)));
-    std::printf("%s: suspended (%s)\n", name.c_str(), reason.c_str());
+    std::printf("%s: suspended (%s)\n", Printable(name, kMaxShown).c_str(), Printable(reason, kMaxShown).c_str());
   });
 
   auto* reinstate = app.add_subcommand("reinstate", "Let a suspended account send again, for good or --for a time");
@@ -54,7 +54,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
           return st;
         },
         env.Audit("reinstate", name, detail)));
-    std::printf("%s: reinstated %s\n", name.c_str(), detail.c_str());
+    std::printf("%s: reinstated %s\n", Printable(name, kMaxShown).c_str(), detail.c_str());
   });
 
   auto* dry = app.add_subcommand("dry-run", "Log what would be refused for an account, refuse nothing");
@@ -70,7 +70,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
           return Status::Ok();
         },
         env.Audit("dry-run", name, onoff)));
-    std::printf("%s: dry run %s\n", name.c_str(), onoff.c_str());
+    std::printf("%s: dry run %s\n", Printable(name, kMaxShown).c_str(), onoff.c_str());
   });
 }
 

@@ -42,8 +42,9 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     r.actor = env.Actor();
     r.since = env.Now();
     Check(env.store().AddSuppressions({r}, env.Audit("suppress-add", r.account, r.address + ": " + reason)));
-    std::printf("%s: suppressed %s (%s)\n", r.address.c_str(),
-                r.account.empty() ? "globally" : ("for " + r.account).c_str(), reason.c_str());
+    std::printf("%s: suppressed %s (%s)\n", Printable(r.address, kMaxShown).c_str(),
+                r.account.empty() ? "globally" : ("for " + Printable(r.account, kMaxShown)).c_str(),
+                Printable(reason, kMaxShown).c_str());
   });
 
   auto* rm = sup->add_subcommand("remove", "Remove an address from the global list or --account's");
@@ -54,7 +55,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     const std::string addr = env.Address(address);
     bool removed = Take(env.store().RemoveSuppression(owner, addr, env.Audit("suppress-remove", owner, addr)));
     if (!removed) throw Failure{kExitNotFound, addr + " is not on the " + (owner.empty() ? "global" : owner + "'s") + " list"};
-    std::printf("%s: removed from the %s list\n", addr.c_str(), owner.empty() ? "global" : (owner + "'s").c_str());
+    std::printf("%s: removed from the %s list\n", Printable(addr, kMaxShown).c_str(),
+                owner.empty() ? "global" : (Printable(owner, kMaxShown) + "'s").c_str());
   });
 
   auto* check = sup->add_subcommand("check", "Is an address refused (globally, or for --account)? exit 0 yes, 1 no");
@@ -69,10 +71,11 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
       PrintJson(nlohmann::json{{"address", addr}, {"suppressed", found.has_value()},
                                {"entry", found ? EntryJson(*found) : nlohmann::json(nullptr)}});
     } else if (found) {
-      std::printf("%s: suppressed (%s list): %s\n", addr.c_str(),
-                  found->account.empty() ? "global" : found->account.c_str(), found->reason.c_str());
+      std::printf("%s: suppressed (%s list): %s\n", Printable(addr, kMaxShown).c_str(),
+                  found->account.empty() ? "global" : Printable(found->account, kMaxShown).c_str(),
+                  Printable(found->reason, kMaxShown).c_str());
     } else {
-      std::printf("%s: not suppressed\n", addr.c_str());
+      std::printf("%s: not suppressed\n", Printable(addr, kMaxShown).c_str());
     }
     if (!found) throw Failure{kExitNotFound, ""};
   });
@@ -95,8 +98,9 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     }
     std::printf("%-40s %-24s %-20s %s\n", "ADDRESS", "LIST", "SINCE", "REASON");
     for (const auto& e : entries) {
-      std::printf("%-40s %-24s %-20s %s\n", e.address.c_str(), e.account.empty() ? "(global)" : e.account.c_str(),
-                  FormatUtc(e.since).c_str(), e.reason.c_str());
+      std::printf("%-40s %-24s %-20s %s\n", Printable(e.address, kMaxShown).c_str(),
+                  e.account.empty() ? "(global)" : Printable(e.account, kMaxShown).c_str(),
+                  FormatUtc(e.since).c_str(), Printable(e.reason, kMaxShown).c_str());
     }
     std::printf("%zu entr%s\n", entries.size(), entries.size() == 1 ? "y" : "ies");
   });
@@ -138,7 +142,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
       total += batch.size();
       Check(env.store().AddSuppressions(batch, env.Audit("suppress-import", owner, file + ": " + std::to_string(batch.size()) + " addresses")));
     }
-    std::printf("imported %zu address(es) into the %s list\n", total, owner.empty() ? "global" : (owner + "'s").c_str());
+    std::printf("imported %zu address(es) into the %s list\n", total,
+                owner.empty() ? "global" : (Printable(owner, kMaxShown) + "'s").c_str());
   });
 }
 

@@ -33,10 +33,13 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
   } catch (const Failure& f) {
-    if (!f.message.empty()) std::fprintf(stderr, "senderguardctl: %s\n", f.message.c_str());
+    // Messages quote arguments and store errors: escaped like all output.
+    if (!f.message.empty()) {
+      std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(f.message, kMaxShown).c_str());
+    }
     return f.status;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "senderguardctl: %s\n", e.what());
+    std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(e.what(), kMaxShown).c_str());
     return kExitStore;
   }
   return 0;

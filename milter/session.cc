@@ -154,24 +154,10 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
   return {};
 }
 
-namespace {
-// The header value without folding and surrounding white space, capped.
-std::string Unfold(std::string_view v) {
-  std::string out;
-  for (char c : v.substr(0, 998)) {
-    if (c == '\r' || c == '\n') continue;
-    out.push_back(c == '\t' ? ' ' : c);
-  }
-  const size_t b = out.find_first_not_of(' ');
-  const size_t e = out.find_last_not_of(' ');
-  return b == std::string::npos ? std::string() : out.substr(b, e - b + 1);
-}
-}  // namespace
-
 void Session::OnHeader(std::string_view name, std::string_view value) {
   if (!txn_.active) return;
   if (txn_.message_id.empty() && EqualsIgnoreCase(name, "Message-ID")) {
-    txn_.message_id = Unfold(value);
+    txn_.message_id = FlattenHeader(value);
   } else if (EqualsIgnoreCase(name, cfg_->feedback_header)) {
     ++txn_.token_headers;
   }

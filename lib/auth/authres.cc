@@ -20,24 +20,36 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-// Printable ASCII only, cut; `forbid` are replaced too.
-std::string Clean(std::string_view s, std::string_view forbid) {
-  std::string out;
-  for (unsigned char c : s.substr(0, kMaxText)) {
-    const bool bad = c < 32 || c >= 127 || forbid.find(static_cast<char>(c)) != std::string_view::npos;
-    out.push_back(bad ? '?' : static_cast<char>(c));
+// Text we put in the header is first escaped by the one policy (Printable:
+// printable ASCII, '\\' doubled, other bytes as \xNN, at most kMaxText
+// bytes); then each syntax gets what it needs on top.
+
+// An authserv-id, method, result or property name: a token, so the bytes in
+// `forbid` (and so the '\\' of an escape) become '?'. These are our own
+// words or the configuration's; the '?' only keeps a bad one a token.
+std::string Token(std::string_view s, std::string_view forbid) {
+  std::string out = Printable(s, kMaxText);
+  for (char& c : out) {
+    if (forbid.find(c) != std::string_view::npos) c = '?';
   }
   return out;
 }
 
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : Clean(s, "")) {
-    if (c == '"' || c == '\\') out.push_back('\\');
+// `s` with each byte of `specials` written as an RFC 5322 §3.2.1
+// quoted-pair.
+std::string QuotedPairs(std::string_view s, std::string_view specials) {
+  std::string out;
+  for (char c : Printable(s, kMaxText)) {
+    if (specials.find(c) != std::string_view::npos) out.push_back('\\');
     out.push_back(c);
   }
-  return out + "\"";
+  return out;
 }
+
+std::string Quoted(std::string_view s) { return "\"" + QuotedPairs(s, "\"\\") + "\""; }
+
+// A comment's text (RFC 5322 §3.2.2 ctext, quoted-pairs for the rest).
+std::string Comment(std::string_view s) { return "(" + QuotedPairs(s, "()\\") + ")"; }
 
 // A property value: a token, or a domain/address as it is (RFC 8601 §2.2
 // pvalue allows [local-part "@"] domain-name), else a quoted string.
@@ -52,13 +64,13 @@ std::string Value(std::string_view v) {
 }  // namespace
 
 std::string Build(std::string_view authserv_id, const std::vector<ResInfo>& results) {
-  std::string out = Clean(authserv_id, " ;()\"\\");
+  std::string out = Token(authserv_id, " ;()\"\\");
   if (results.empty()) return out + "; none";
   for (const auto& r : results) {
-    out += ";\n\t" + Clean(r.method, " ;=()\"\\") + "=" + Clean(r.result, " ;=()\"\\");
-    if (!r.comment.empty()) out += " (" + Clean(r.comment, "()\\") + ")";
+    out += ";\n\t" + Token(r.method, " ;=()\"\\") + "=" + Token(r.result, " ;=()\"\\");
+    if (!r.comment.empty()) out += " " + Comment(r.comment);
     if (!r.reason.empty()) out += " reason=" + Quoted(r.reason);
-    for (const auto& [k, v] : r.properties) out += " " + Clean(k, " ;=()\"\\") + "=" + Value(v);
+    for (const auto& [k, v] : r.properties) out += " " + Token(k, " ;=()\"\\") + "=" + Value(v);
   }
   return out;
 }

@@ -28,34 +28,14 @@ constexpr std::string_view kKeyLabel = "._domainkey.";
 // libopendkim's id for a verifying handle: only used in its own messages.
 const unsigned char kHandleId[] = "senderguard";
 
-// `text` as printable ASCII: bytes outside 0x20..0x7e (and the backslash)
-// written as \xNN, cut to kMaxResultText bytes ("..." marks a cut).
-std::string Printable(std::string_view text) {
-  std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    const size_t need = (c >= 0x20 && c <= 0x7e && c != '\\') ? 1 : 4;
-    if (out.size() + need > kMaxResultText - 3) {
-      out += "...";
-      return out;
-    }
-    if (need == 1) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
+// Text for a result or a note (header fields, key records, libopendkim's
+// messages that quote them): the one escaping policy (text.h), at most
+// kMaxResultText bytes. libopendkim gives NULL for a missing value: "".
+std::string ResultText(std::string_view text) { return Printable(text, kMaxResultText); }
+std::string ResultText(const unsigned char* text) {
+  return text == nullptr ? std::string() : ResultText(reinterpret_cast<const char*>(text));
 }
 
-std::string Printable(const unsigned char* text) {
-  return text == nullptr ? std::string() : Printable(reinterpret_cast<const char*>(text));
-}
-
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
 bool IsFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 // A field name libopendkim takes as is: printable ASCII other than ':' and
@@ -105,7 +85,7 @@ LooseTags ReadLooseTags(std::string_view value) {
   return t;
 }
 
-std::string HeaderB(std::string_view b) { return Printable(b.substr(0, 12)); }
+std::string HeaderB(std::string_view b) { return ResultText(b.substr(0, 12)); }
 
 std::string StatText(DKIM* handle, DKIM_STAT st) {
   std::string s = "libopendkim: ";
@@ -118,7 +98,7 @@ std::string StatText(DKIM* handle, DKIM_STAT st) {
       s += e;
     }
   }
-  return Printable(s);
+  return ResultText(s);
 }
 
 // The key lookup notes of the message whose libopendkim call is running on
@@ -141,7 +121,7 @@ class LookupScope {
 
 void Note(std::string_view qname, std::string text) {
   if (tls_lookups == nullptr || tls_lookups->size() >= 64) return;
-  tls_lookups->emplace_back(std::string(qname), Printable(text));
+  tls_lookups->emplace_back(std::string(qname), ResultText(text));
 }
 
 }  // namespace
@@ -469,7 +449,7 @@ void Message::HandOver(std::string_view name, std::string_view trimmed, bool nam
     return;
   }
   if (!name_ok) {
-    Fail("header field name not acceptable: \"" + Printable(name) + "\"", false);
+    Fail("header field name not acceptable: \"" + ResultText(name) + "\"", false);
     return;
   }
   // The field as libopendkim wants it: "name:value", folded lines joined by
@@ -477,7 +457,7 @@ void Message::HandOver(std::string_view name, std::string_view trimmed, bool nam
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.remove_suffix(1);
   // Turning LF into CRLF only adds bytes: check the size before copying.
   if (name.size() + 1 + value.size() > kMaxFieldBytes) {
-    Fail("header field \"" + Printable(trimmed) + "\" over " + std::to_string(kMaxFieldBytes) +
+    Fail("header field \"" + ResultText(trimmed) + "\" over " + std::to_string(kMaxFieldBytes) +
              " bytes",
          false);
     return;
@@ -489,14 +469,14 @@ void Message::HandOver(std::string_view name, std::string_view trimmed, bool nam
   for (size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     if (c == '\0') {
-      Fail("NUL byte in header field \"" + Printable(trimmed) + "\"", false);
+      Fail("NUL byte in header field \"" + ResultText(trimmed) + "\"", false);
       return;
     }
     if (c == '\n' && (i == 0 || value[i - 1] != '\r')) scratch_ += '\r';
     scratch_ += c;
   }
   if (scratch_.size() > kMaxFieldBytes) {
-    Fail("header field \"" + Printable(trimmed) + "\" over " + std::to_string(kMaxFieldBytes) +
+    Fail("header field \"" + ResultText(trimmed) + "\" over " + std::to_string(kMaxFieldBytes) +
              " bytes",
          false);
     return;
@@ -519,7 +499,7 @@ void Message::HandOver(std::string_view name, std::string_view trimmed, bool nam
     if (st == DKIM_STAT_SYNTAX || st == DKIM_STAT_CANTVRFY) {
       f.malformed = true;
       const char* e = dkim_geterror(handle_);
-      f.reason = Printable(std::string("malformed signature: ") +
+      f.reason = ResultText(std::string("malformed signature: ") +
                            (e != nullptr && e[0] != '\0' ? e : "syntax error"));
     } else if (st != DKIM_STAT_OK) {
       Fail(StatText(handle_, st), true);
@@ -528,7 +508,7 @@ void Message::HandOver(std::string_view name, std::string_view trimmed, bool nam
     return;
   }
   if (st == DKIM_STAT_SYNTAX) {
-    Fail("header field \"" + Printable(trimmed) + "\" refused: " + StatText(handle_, st), false);
+    Fail("header field \"" + ResultText(trimmed) + "\" refused: " + StatText(handle_, st), false);
   } else if (st != DKIM_STAT_OK) {
     Fail(StatText(handle_, st), true);
   }
@@ -657,9 +637,9 @@ Signature Describe(DKIM_SIGINFO* sig, unsigned min_key_bits,
   Signature s;
   const unsigned char* domain = dkim_sig_getdomain(sig);
   const unsigned char* selector = dkim_sig_getselector(sig);
-  s.domain = Printable(domain);
-  s.selector = Printable(selector);
-  s.algorithm = Printable(
+  s.domain = ResultText(domain);
+  s.selector = ResultText(selector);
+  s.algorithm = ResultText(
       dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("a"))));
   const unsigned char* b =
       dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("b")));
@@ -730,7 +710,7 @@ Signature Describe(DKIM_SIGINFO* sig, unsigned min_key_bits,
       if (error == DKIM_SIGERROR_MULTIREPLY) reason = "several key records";
       break;
   }
-  s.reason = Printable(reason);
+  s.reason = ResultText(reason);
   return s;
 }
 
@@ -755,16 +735,16 @@ Verification Message::Collect() {
   for (const SigField& f : fields_) {
     Signature s;
     if (f.malformed || !error_.empty() || sigs == nullptr || next >= static_cast<size_t>(nsigs)) {
-      s.domain = Printable(f.tags.d);
-      s.selector = Printable(f.tags.s);
-      s.algorithm = Printable(f.tags.a);
+      s.domain = ResultText(f.tags.d);
+      s.selector = ResultText(f.tags.s);
+      s.algorithm = ResultText(f.tags.a);
       s.header_b = HeaderB(f.tags.b);
       if (f.malformed) {
         s.result = SigResult::kPermError;
         s.reason = f.reason;
       } else if (!error_.empty()) {
         s.result = error_temporary_ ? SigResult::kTempError : SigResult::kPermError;
-        s.reason = Printable(error_);
+        s.reason = ResultText(error_);
       } else {
         s.result = SigResult::kNeutral;
         s.reason = "not evaluated";
@@ -775,9 +755,9 @@ Verification Message::Collect() {
     const size_t index = next++;
     DKIM_SIGINFO* sig = sigs[index];
     if ((dkim_sig_getflags(sig) & DKIM_SIGFLAG_IGNORE) != 0) {
-      s.domain = Printable(dkim_sig_getdomain(sig));
-      s.selector = Printable(dkim_sig_getselector(sig));
-      s.algorithm = Printable(f.tags.a);
+      s.domain = ResultText(dkim_sig_getdomain(sig));
+      s.selector = ResultText(dkim_sig_getselector(sig));
+      s.algorithm = ResultText(f.tags.a);
       s.header_b = HeaderB(f.tags.b);
       s.result = SigResult::kPermError;
       s.reason =

@@ -75,9 +75,9 @@
 // max_signatures DKIM-Signature fields (the first ones, top down) are handed
 // to libopendkim; further ones are not, and are counted in
 // Verification::signatures_ignored (RFC 6376 §6.1 lets a verifier limit the
-// signatures it tries). Every string copied into a result is printable
-// ASCII, other bytes (and the backslash) written as \xNN, and cut
-// (kMaxResultText). An unsigned message always gives an empty Verification,
+// signatures it tries). Every string copied into a result is escaped by
+// Printable (base/text.h: printable ASCII, '\' doubled, other bytes as
+// \xNN) and cut (kMaxResultText). An unsigned message always gives an empty Verification,
 // whatever else was wrong with it (that is not DKIM's business).
 //
 // Known limits of libopendkim 2.11 that apply here: a key record longer

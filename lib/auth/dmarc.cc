@@ -12,64 +12,19 @@
 #include <set>
 #include <utility>
 
+#include "senderguard/base/text.h"
+
 namespace senderguard::dmarc {
 namespace {
 
 using sv = std::string_view;
 
 constexpr size_t kMaxNotes = 12;
-constexpr size_t kMaxQuoted = 80;  // characters of input quoted in a note or reason
+constexpr size_t kMaxQuoted = 80;  // bytes of escaped input in a note or reason, "..." included
 constexpr size_t kMaxDomainInput = 1024;
 
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerAscii(sv s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool EqualsNoCase(sv a, sv b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-sv TrimWsp(sv s) {
-  while (!s.empty() && IsWsp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsWsp(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Input bytes quoted for a log: printable ASCII as is (backslash doubled),
-// anything else as \xNN; the output is cut at about kMaxQuoted characters.
-std::string Quote(sv s) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (out.size() >= kMaxQuoted) {
-      out += "...";
-      break;
-    }
-    const char c = s[i];
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (u >= 0x20 && u < 0x7f) {
-      out.push_back(c);
-    } else {
-      out += "\\x";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    }
-  }
-  return out;
-}
 
 void AddNote(Record* r, std::string note) {
   if (r->notes.size() < kMaxNotes) {
@@ -116,9 +71,9 @@ bool UnderOrEqual(sv sub, sv parent) {
 }
 
 std::optional<Policy> ParsePolicyValue(sv v) {
-  if (EqualsNoCase(v, "none")) return Policy::kNone;
-  if (EqualsNoCase(v, "quarantine")) return Policy::kQuarantine;
-  if (EqualsNoCase(v, "reject")) return Policy::kReject;
+  if (EqualsIgnoreCase(v, "none")) return Policy::kNone;
+  if (EqualsIgnoreCase(v, "quarantine")) return Policy::kQuarantine;
+  if (EqualsIgnoreCase(v, "reject")) return Policy::kReject;
   return std::nullopt;
 }
 
@@ -146,7 +101,7 @@ bool IsUriChar(char c) {
   }
 }
 
-bool IsHex(char c) { return IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); }
+bool IsHex(char c) { return IsDigit(c) || (AsciiLower(c) >= 'a' && AsciiLower(c) <= 'f'); }
 
 // dmarc-uri (RFC 3986 URI): scheme ":" then URI characters and %XX escapes.
 bool ValidUri(sv u) {
@@ -174,7 +129,7 @@ sv StripObsSize(sv u) {
   if (bang == sv::npos) return u;
   sv size = u.substr(bang + 1);
   if (!size.empty()) {
-    const char last = Lower(size.back());
+    const char last = AsciiLower(size.back());
     if (last == 'k' || last == 'm' || last == 'g' || last == 't') size.remove_suffix(1);
   }
   if (size.empty() || !std::all_of(size.begin(), size.end(), IsDigit)) return u;
@@ -192,7 +147,7 @@ void ParseUriList(sv tag, sv value, std::vector<std::string>* out, Record* r) {
     if (ValidUri(uri)) {
       out->emplace_back(uri);
     } else {
-      AddNote(r, std::string(tag) + ": invalid URI \"" + Quote(item) + "\" ignored");
+      AddNote(r, std::string(tag) + ": invalid URI \"" + Printable(item, kMaxQuoted) + "\" ignored");
     }
     start = comma + 1;
   }
@@ -241,7 +196,7 @@ bool SafeForLibopendmarc(sv text) {
     const size_t eq = part.find('=');
     std::string name;
     for (char c : part.substr(0, eq == sv::npos ? part.size() : eq)) {
-      if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f') name.push_back(Lower(c));
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f') name.push_back(AsciiLower(c));
     }
     if (name == "rf" && part.size() >= 31) return false;
     start = semi + 1;
@@ -481,7 +436,7 @@ std::optional<std::string> NormalizeDomain(sv name) {
     const bool ascii = std::all_of(label.begin(), label.end(),
                                    [](char c) { return static_cast<unsigned char>(c) < 0x80; });
     if (ascii) {
-      out += LowerAscii(label);
+      out += AsciiLower(label);
       continue;
     }
     const std::string in(label);
@@ -493,7 +448,7 @@ std::optional<std::string> NormalizeDomain(sv name) {
       idn2_free(res);
       return std::nullopt;
     }
-    out += LowerAscii(res);
+    out += AsciiLower(res);
     idn2_free(res);
   }
   if (out.empty() || out.size() > 253) return std::nullopt;
@@ -508,7 +463,7 @@ std::optional<std::string> NormalizeDomain(sv name) {
 
 bool IsDmarcRecord(sv txt) {
   size_t i = 0;
-  if (txt.empty() || Lower(txt[0]) != 'v') return false;
+  if (txt.empty() || AsciiLower(txt[0]) != 'v') return false;
   i = 1;
   while (i < txt.size() && IsWsp(txt[i])) ++i;
   if (i >= txt.size() || txt[i] != '=') return false;
@@ -550,7 +505,7 @@ ParsedRecord Parse(sv text, bool cross_check) {
   }
   if (!IsDmarcRecord(text)) {
     out.error = RecordError::kNotDmarc;
-    out.reason = "does not start with v=DMARC1: \"" + Quote(text.substr(0, 24)) + "\"";
+    out.reason = "does not start with v=DMARC1: \"" + Printable(text.substr(0, 24), kMaxQuoted) + "\"";
     return out;
   }
 
@@ -568,22 +523,22 @@ ParsedRecord Parse(sv text, bool cross_check) {
     if (part.empty()) continue;  // ";;" or a final ";"
     const size_t eq = part.find('=');
     if (eq == sv::npos) {
-      AddNote(&r, "\"" + Quote(part) + "\" ignored: no \"=\"");
+      AddNote(&r, "\"" + Printable(part, kMaxQuoted) + "\" ignored: no \"=\"");
       continue;
     }
     const sv name = TrimWsp(part.substr(0, eq));
     const sv value = TrimWsp(part.substr(eq + 1));
     if (name.empty() || !std::all_of(name.begin(), name.end(), IsAlpha)) {
-      AddNote(&r, "\"" + Quote(part) + "\" ignored: not a tag");
+      AddNote(&r, "\"" + Printable(part, kMaxQuoted) + "\" ignored: not a tag");
       continue;
     }
-    const std::string tag = LowerAscii(name);
+    const std::string tag = AsciiLower(name);
     if (!seen.insert(tag).second) {
-      AddNote(&r, "repeated " + Quote(tag) + "= ignored");
+      AddNote(&r, "repeated " + Printable(tag, kMaxQuoted) + "= ignored");
       continue;
     }
     const bool value_ok = !value.empty() && ValidValueBytes(value);
-    const std::string shown = Quote(tag) + "=" + Quote(value);
+    const std::string shown = Printable(tag, kMaxQuoted) + "=" + Printable(value, kMaxQuoted);
 
     if (tag == "p" || tag == "sp" || tag == "np") {
       const std::optional<Policy> pol = value_ok ? ParsePolicyValue(value) : std::nullopt;
@@ -599,26 +554,26 @@ ParsedRecord Parse(sv text, bool cross_check) {
       }
     } else if (tag == "adkim" || tag == "aspf") {
       AlignMode* m = tag == "adkim" ? &r.adkim : &r.aspf;
-      if (value_ok && EqualsNoCase(value, "s")) {
+      if (value_ok && EqualsIgnoreCase(value, "s")) {
         *m = AlignMode::kStrict;
-      } else if (value_ok && EqualsNoCase(value, "r")) {
+      } else if (value_ok && EqualsIgnoreCase(value, "r")) {
         *m = AlignMode::kRelaxed;
       } else {
         AddNote(&r, shown + " invalid: r used");
       }
     } else if (tag == "t") {
-      if (value_ok && (EqualsNoCase(value, "y") || EqualsNoCase(value, "n"))) {
+      if (value_ok && (EqualsIgnoreCase(value, "y") || EqualsIgnoreCase(value, "n"))) {
         t_present = true;
-        t_value = EqualsNoCase(value, "y");
+        t_value = EqualsIgnoreCase(value, "y");
       } else {
         AddNote(&r, shown + " invalid: n used");
       }
     } else if (tag == "psd") {
-      if (value_ok && EqualsNoCase(value, "y")) {
+      if (value_ok && EqualsIgnoreCase(value, "y")) {
         r.psd = Psd::kYes;
-      } else if (value_ok && EqualsNoCase(value, "n")) {
+      } else if (value_ok && EqualsIgnoreCase(value, "n")) {
         r.psd = Psd::kNo;
-      } else if (value_ok && EqualsNoCase(value, "u")) {
+      } else if (value_ok && EqualsIgnoreCase(value, "u")) {
         r.psd = Psd::kUnspecified;
       } else {
         AddNote(&r, shown + " invalid: u used");
@@ -643,7 +598,7 @@ ParsedRecord Parse(sv text, bool cross_check) {
     } else if (tag == "fo") {
       // Failure-report options: senderguard sends no failure reports.
     } else {
-      AddNote(&r, "unknown tag " + Quote(tag) + "= ignored");
+      AddNote(&r, "unknown tag " + Printable(tag, kMaxQuoted) + "= ignored");
     }
   }
 
@@ -726,7 +681,7 @@ Discovery Discover(sv author_domain, const TxtLookup& lookup, const ExistenceLoo
   const std::optional<std::string> author = NormalizeDomain(author_domain);
   if (!author) {
     d.status = DiscoveryStatus::kInvalidDomain;
-    d.reason = "author domain is not a domain name: \"" + Quote(author_domain) + "\"";
+    d.reason = "author domain is not a domain name: \"" + Printable(author_domain, kMaxQuoted) + "\"";
     return d;
   }
   d.author_domain = *author;

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +22,8 @@
 #include <utility>
 
 #include <unbound.h>
+
+#include "senderguard/base/text.h"
 
 namespace senderguard::dns {
 
@@ -330,7 +331,7 @@ Resolver::Resolver(ub_ctx* ctx, int wake_fd, const ResolverOptions& o)
 std::string Resolver::CacheKey(std::string_view name, uint16_t type) {
   std::string key = std::to_string(type) + " ";
   for (char c : name.substr(0, name.size() - (name.size() > 1 && name.back() == '.' ? 1 : 0))) {
-    key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    key.push_back(AsciiLower(c));  // not std::tolower: the locale must not matter
   }
   return key;
 }

@@ -8,11 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include "senderguard/base/text.h"
+
 namespace senderguard {
 namespace {
 
 using sv = std::string_view;
 constexpr size_t npos = sv::npos;
+
+// Input quoted in a detail: 100 bytes of escaped text, then "..." if cut.
+constexpr size_t kMaxShown = 103;
 
 // ------------------------------------------------------------ bytes
 
@@ -43,7 +48,6 @@ constexpr std::array<uint8_t, 256> kClass = [] {
 }();
 
 uint8_t Class(char c) { return kClass[static_cast<unsigned char>(c)]; }
-bool Wsp(char c) { return c == ' ' || c == '\t'; }
 
 // The length of the line break that starts at s[i] when it is folding
 // (RFC 5322 §3.2.2: CRLF followed by white space; a bare LF the same, since
@@ -58,28 +62,7 @@ size_t FoldLength(sv s, size_t i) {
   } else {
     return 0;
   }
-  return i + k == s.size() || Wsp(s[i + k]) ? k : 0;
-}
-
-// Appends s as printable ASCII: "\\" and bytes outside 0x20..0x7e as \xNN,
-// cut with "..." once it has added `max` bytes.
-void AppendEscaped(std::string* out, sv s, size_t max) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const size_t end = out->size() + max;
-  for (char ch : s) {
-    if (out->size() >= end) {
-      out->append("...");
-      return;
-    }
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out->push_back(ch);
-    } else {
-      out->append("\\x");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    }
-  }
+  return i + k == s.size() || IsWsp(s[i + k]) ? k : 0;
 }
 
 // Quoted text and literals as written, unfolded. The lexer let CR and LF in
@@ -88,41 +71,6 @@ void AppendUnfolded(std::string* out, sv s) {
   for (char c : s) {
     if (c != '\r' && c != '\n') out->push_back(c);
   }
-}
-
-// RFC 3629 §4: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool ValidUtf8(sv s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 // ------------------------------------------------------------ lexer
@@ -170,7 +118,7 @@ class Lexer {
     size_t i = 0;
     while (i < n) {
       const char c = s_[i];
-      if (Wsp(c)) {
+      if (IsWsp(c)) {
         ++i;
         continue;
       }
@@ -564,8 +512,6 @@ bool Ascii(sv s) {
   return true;
 }
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // One label to A-label form with libidn2 (UTS #46 non-transitional mapping,
 // NFC, IDNA2008 rules). REQUIRES: `label` holds no NUL (the lexer refused it).
 bool ToALabel(sv label, std::string* out, std::string* why) {
@@ -610,7 +556,7 @@ bool NormalizeDomain(sv raw, std::string* out, std::string* why) {
     }
     if (Ascii(label)) {
       const size_t from = d.size();
-      for (char c : label) d.push_back(Lower(c));
+      for (char c : label) d.push_back(AsciiLower(c));
       if (d.compare(from, 4, "xn--") == 0) {
         const std::string lowered = d.substr(from);
         d.resize(from);
@@ -719,7 +665,7 @@ Author ParseAuthor(const std::vector<std::string_view>& from_values) {
   for (const Mailbox& m : parser.mailboxes) {
     if (m.domain_at == npos) {
       std::string d = "mailbox without a domain: ";
-      AppendEscaped(&d, m.address.empty() ? "<>" : m.address, 100);
+      AppendPrintable(&d, m.address.empty() ? "<>" : m.address, kMaxShown);
       return Fail(std::move(a), AuthorError::kNoDomain, std::move(d));
     }
   }
@@ -740,7 +686,7 @@ Author ParseAuthor(const std::vector<std::string_view>& from_values) {
       continue;
     }
     std::string detail = "bad domain ";
-    AppendEscaped(&detail, raw, 100);
+    AppendPrintable(&detail, raw, kMaxShown);
     detail += ": " + reason;
     return Fail(std::move(a), AuthorError::kBadDomain, std::move(detail));
   }
@@ -748,9 +694,9 @@ Author ParseAuthor(const std::vector<std::string_view>& from_values) {
   for (const std::string& d : domains) {
     if (d != domains.front()) {
       std::string detail = std::to_string(domains.size()) + " mailboxes, domains differ: ";
-      AppendEscaped(&detail, domains.front(), 100);
+      AppendPrintable(&detail, domains.front(), kMaxShown);
       detail.push_back(' ');
-      AppendEscaped(&detail, d, 100);
+      AppendPrintable(&detail, d, kMaxShown);
       return Fail(std::move(a), AuthorError::kMultipleDomains, std::move(detail));
     }
   }

@@ -27,6 +27,7 @@ extern "C" {
 #include <vector>
 
 #include "senderguard/base/kvlog.h"
+#include "senderguard/base/text.h"
 
 namespace senderguard::spf {
 namespace {
@@ -42,38 +43,6 @@ constexpr size_t kMaxPtrNames = 10;
 constexpr char kExplanation[] = "not%_authorized%_by%_SPF";
 // What the get_exp hook returns instead of fetching the "exp=" TXT record.
 constexpr char kFetchedExplanation[] = "explanation not fetched";
-
-// `in` as printable ASCII: bytes 0x20..0x7e other than '\' as they are, the
-// others as \xNN; cut at kMaxReasonBytes (marked "..."), never inside an
-// escape.
-std::string Printable(std::string_view in) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(ch);
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-    if (out.size() > kMaxReasonBytes + 4) break;  // enough to know it is cut
-  }
-  if (out.size() > kMaxReasonBytes) {
-    size_t cut = kMaxReasonBytes - 3;
-    // Every '\' in `out` starts a 4-byte escape: do not split one.
-    for (size_t k = 1; k <= 3; ++k) {
-      if (out[cut - k] == '\\') {
-        cut -= k;
-        break;
-      }
-    }
-    out.resize(cut);
-    out += "...";
-  }
-  return out;
-}
 
 // libspf2 compiles a TXT record when it starts with "v=spf1" in any case and
 // then a space or its end (SPF_server_get_record, SPF_record_compile).
@@ -536,7 +505,7 @@ SpfCheck Checker::CheckMailFrom(std::string_view ip, std::string_view helo,
   SpfCheck out;
   const auto done = [&out](SpfResult result, std::string_view reason) {
     out.result = result;
-    out.reason = Printable(reason);
+    out.reason = Printable(reason, kMaxReasonBytes);
     return out;
   };
 
@@ -558,7 +527,7 @@ SpfCheck Checker::CheckMailFrom(std::string_view ip, std::string_view helo,
     if (at == std::string_view::npos) return done(SpfResult::kNone, "sender without @domain");
     domain = mail_from.substr(at + 1);
   }
-  out.domain = Printable(domain);
+  out.domain = Printable(domain, kMaxReasonBytes);
   if (domain.empty()) {
     return done(SpfResult::kNone, helo_usable ? "no domain to check" : "unusable HELO name");
   }

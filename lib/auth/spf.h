@@ -120,11 +120,11 @@ std::string_view SpfResultName(SpfResult r);
 struct SpfCheck {
   SpfResult result = SpfResult::kNone;
   // The domain whose policy was checked: the MAIL FROM domain (after the last
-  // '@'), or the HELO name for the null sender (RFC 7208 §2.4). Printable
-  // ASCII, other bytes as \xNN, at most kMaxReasonBytes. Empty when there was
-  // none.
+  // '@'), or the HELO name for the null sender (RFC 7208 §2.4). Escaped by
+  // Printable (base/text.h: printable ASCII, '\' doubled, other bytes as
+  // \xNN), at most kMaxReasonBytes. Empty when there was none.
   std::string domain;
-  // One printable-ASCII line (bytes from outside written as \xNN, at most
+  // One printable-ASCII line (text from outside escaped by Printable, at most
   // kMaxReasonBytes) saying why: libspf2's reason or first error, or which
   // limit, guard or input check decided.
   std::string reason;

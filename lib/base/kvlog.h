@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "senderguard/base/text.h"  // KvEscape, the escaping of one value
+
 namespace senderguard {
 
 // Where log lines go. Implementations must be thread-safe.
@@ -18,12 +20,14 @@ class Logger {
   virtual void Log(Level level, std::string_view line) = 0;
 };
 
-// Builds "k1=v1 k2=v2". A value that is empty or holds a space, '"', '=',
-// '\\' or a non-printable byte is written in double quotes with \" \\ and
-// \xNN escapes. Values are cut at kMaxValue bytes (marked with "...").
+// Builds "k1=v1 k2=v2". Each value is written by KvEscape (text.h): the
+// one escaping policy, '"' escaped too, and in double quotes when it is empty
+// or holds a space, '=' or an escape; at most kMaxValue bytes inside the
+// quotes, "..." included. Keys are the caller's constants, written as given.
+// Not thread-safe; build one line per thread.
 class KvLine {
  public:
-  static constexpr size_t kMaxValue = 256;
+  static constexpr size_t kMaxValue = kMaxPrintable;
   KvLine& Add(std::string_view key, std::string_view value);
   KvLine& Add(std::string_view key, int64_t value);
   KvLine& Add(std::string_view key, uint64_t value);
@@ -33,8 +37,5 @@ class KvLine {
  private:
   std::string s_;
 };
-
-// The escaping KvLine uses, for one value.
-std::string KvEscape(std::string_view value);
 
 }  // namespace senderguard

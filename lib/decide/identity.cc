@@ -3,21 +3,15 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "senderguard/base/text.h"
+
 namespace senderguard {
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string_view StripBrackets(std::string_view s) {
-  s = Trim(s);
+  s = TrimWsp(s);
   if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
-  return Trim(s);
+  return TrimWsp(s);
 }
 
 bool AccountByte(char c) {
@@ -45,23 +39,23 @@ bool ValidDomain(std::string_view d) {
 }  // namespace
 
 std::optional<std::string> NormalizeAccount(std::string_view raw) {
-  std::string_view s = Trim(raw);
+  std::string_view s = TrimWsp(raw);
   if (s.empty()) return std::nullopt;
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
   auto hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'); };
   for (size_t i = 0; i < s.size(); ++i) {
-    const char c = Lower(s[i]);
+    const char c = AsciiLower(s[i]);
     if (AccountByte(c)) {
       out.push_back(c);
     } else if (c == '=' && i + 2 < s.size() &&
-               hex(Lower(s[i + 1])) && hex(Lower(s[i + 2]))) {
+               hex(AsciiLower(s[i + 1])) && hex(AsciiLower(s[i + 2]))) {
       // Already an "=XX" escape: keep it, so a canonical name (as `list`
       // prints it) normalizes to itself.
       out.push_back('=');
-      out.push_back(Lower(s[i + 1]));
-      out.push_back(Lower(s[i + 2]));
+      out.push_back(AsciiLower(s[i + 1]));
+      out.push_back(AsciiLower(s[i + 2]));
       i += 2;
     } else {
       const auto u = static_cast<unsigned char>(c);
@@ -100,7 +94,7 @@ std::optional<std::string> NormalizeAddress(std::string_view raw) {
   for (char c : s) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) return std::nullopt;
-    out.push_back(Lower(c));
+    out.push_back(AsciiLower(c));
   }
   if (!ValidDomain(std::string_view(out).substr(at + 1))) return std::nullopt;
   return out;
@@ -111,7 +105,7 @@ std::optional<std::string> AddressDomain(std::string_view raw) {
   size_t at = s.rfind('@');
   if (at == std::string_view::npos || at + 1 >= s.size()) return std::nullopt;
   std::string d;
-  for (char c : s.substr(at + 1)) d.push_back(Lower(c));
+  for (char c : s.substr(at + 1)) d.push_back(AsciiLower(c));
   if (!d.empty() && d.back() == '.') d.pop_back();
   if (!ValidDomain(d)) return std::nullopt;
   return d;

@@ -17,24 +17,10 @@ constexpr size_t kMaxTokenHeaderName = 128;
 constexpr size_t kMaxBoundary = 200;
 // Parameters read from one Content-Type (RFC 2231 sections count singly).
 constexpr size_t kMaxParams = 64;
+// Attacker text quoted in an error message (Printable), "..." included.
+constexpr size_t kMaxQuoted = 67;
 
 // ------------------------------------------------------------ bytes
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerCopy(sv s) {
-  std::string r(s);
-  for (char& c : r) c = Lower(c);
-  return r;
-}
-
-bool Wsp(char c) { return c == ' ' || c == '\t'; }
-
-sv TrimWsp(sv s) {
-  while (!s.empty() && Wsp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && Wsp(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // RFC 5322 §3.6.8 ftext: printable US-ASCII except ":".
 bool FieldNameChar(char c) {
@@ -47,17 +33,6 @@ bool TokenChar(char c) {
   const unsigned char u = static_cast<unsigned char>(c);
   if (u <= 32 || u >= 127) return false;
   return sv("()<>@,;:\\\"/[]?=").find(c) == sv::npos;
-}
-
-// Attacker-chosen text for an error message: printable ASCII only, short.
-std::string Printable(sv s, size_t max = 64) {
-  std::string r;
-  for (size_t i = 0; i < s.size() && i < max; ++i) {
-    const unsigned char u = static_cast<unsigned char>(s[i]);
-    r.push_back(u >= 32 && u < 127 ? s[i] : '?');
-  }
-  if (s.size() > max) r += "...";
-  return r;
 }
 
 // Cuts s to at most max bytes, not inside a UTF-8 sequence.
@@ -107,7 +82,7 @@ Status ParseHeaderBlock(sv text, const std::string& where, HeaderBlock* out) {
     }
     // Only lines of the header block count against its limit: a long
     // first line of a body is not a header.
-    if (Wsp(line[0])) {
+    if (IsWsp(line[0])) {
       if (out->fields.empty()) break;  // a continuation of nothing: not a header line
       if (next > kMaxArfHeaderBlock) {
         return Status::Invalid(where + ": header block exceeds 256 KiB");
@@ -118,7 +93,7 @@ Status ParseHeaderBlock(sv text, const std::string& where, HeaderBlock* out) {
       size_t i = 0;
       while (i < line.size() && FieldNameChar(line[i])) ++i;
       const size_t name_len = i;
-      while (i < line.size() && Wsp(line[i])) ++i;
+      while (i < line.size() && IsWsp(line[i])) ++i;
       if (name_len == 0 || i >= line.size() || line[i] != ':') break;  // the body starts here
       if (next > kMaxArfHeaderBlock) {
         return Status::Invalid(where + ": header block exceeds 256 KiB");
@@ -138,21 +113,6 @@ Status ParseHeaderBlock(sv text, const std::string& where, HeaderBlock* out) {
     out->body = text.substr(text.size());
   }
   return Status::Ok();
-}
-
-// RFC 5322 §2.2.3: removes each line break of a folded value (a CR is
-// removed only before LF), then the surrounding whitespace.
-std::string Unfold(sv raw) {
-  std::string r;
-  r.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (c == '\n') continue;
-    if (c == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
-    r.push_back(c);
-  }
-  const sv t = TrimWsp(r);
-  return std::string(t);
 }
 
 // ------------------------------------------------------------ Content-Type
@@ -176,7 +136,7 @@ void SkipCfws(sv s, size_t* i) {
     } else if (c == '(') {
       depth = 1;
       ++*i;
-    } else if (Wsp(c) || c == '\r' || c == '\n') {
+    } else if (IsWsp(c) || c == '\r' || c == '\n') {
       ++*i;
     } else {
       return;
@@ -332,8 +292,8 @@ ContentType ParseContentType(sv v) {
   while (i < v.size() && TokenChar(v[i])) ++i;
   const sv subtype = v.substr(b, i - b);
   if (subtype.empty()) return ct;
-  ct.type = LowerCopy(type);
-  ct.subtype = LowerCopy(subtype);
+  ct.type = AsciiLower(type);
+  ct.subtype = AsciiLower(subtype);
 
   std::vector<Param> raw;
   while (raw.size() < kMaxParams) {
@@ -355,7 +315,7 @@ ContentType ParseContentType(sv v) {
     ++i;
     SkipCfws(v, &i);
     b = i;
-    while (i < v.size() && v[i] != '=' && v[i] != ';' && !Wsp(v[i]) && v[i] != '(' &&
+    while (i < v.size() && v[i] != '=' && v[i] != ';' && !IsWsp(v[i]) && v[i] != '(' &&
            v[i] != '"') {
       ++i;
     }
@@ -375,10 +335,10 @@ ContentType ParseContentType(sv v) {
       if (i < v.size()) ++i;  // the closing quote
     } else {
       b = i;
-      while (i < v.size() && v[i] != ';' && !Wsp(v[i]) && v[i] != '(') ++i;
+      while (i < v.size() && v[i] != ';' && !IsWsp(v[i]) && v[i] != '(') ++i;
       value.assign(v.substr(b, i - b));
     }
-    raw.push_back(Param{LowerCopy(name), std::move(value)});
+    raw.push_back(Param{AsciiLower(name), std::move(value)});
   }
   AssembleParams(std::move(raw), &ct);
   return ct;
@@ -438,7 +398,7 @@ std::string DecodeQuotedPrintable(sv in) {
       }
     }
     size_t j = i + 1;
-    while (j < in.size() && Wsp(in[j])) ++j;
+    while (j < in.size() && IsWsp(in[j])) ++j;
     if (j < in.size() && in[j] == '\r' && j + 1 < in.size() && in[j + 1] == '\n') ++j;
     if (j >= in.size() || in[j] == '\n') {
       i = j;  // soft line break (or "=" at the very end)
@@ -520,7 +480,7 @@ Single Once(const HeaderBlock& h, sv name) {
   Single s;
   for (const Field& f : h.fields) {
     if (!EqualsIgnoreCase(f.name, name)) continue;
-    std::string v = Unfold(f.raw);
+    std::string v = UnfoldHeader(f.raw);
     if (!s.present) {
       s.present = true;
       s.value = std::move(v);
@@ -546,7 +506,7 @@ Status ArfParser::ReadEntity(sv text, const std::string& where, Entity* e) {
     SkipCfws(cte.value, &i);
     size_t b = i;
     while (i < cte.value.size() && TokenChar(cte.value[i])) ++i;
-    e->cte = LowerCopy(sv(cte.value).substr(b, i - b));
+    e->cte = AsciiLower(sv(cte.value).substr(b, i - b));
   }
   return Status::Ok();
 }
@@ -560,7 +520,7 @@ Status ArfParser::Body(const Entity& e, const std::string& where, sv* out) {
   } else if (c == "quoted-printable") {
     *out = Keep(DecodeQuotedPrintable(e.header.body));
   } else {
-    return Status::Invalid(where + ": unsupported Content-Transfer-Encoding \"" + Printable(c) +
+    return Status::Invalid(where + ": unsupported Content-Transfer-Encoding \"" + Printable(c, kMaxQuoted) +
                            "\"");
   }
   return Status::Ok();
@@ -631,7 +591,7 @@ Status ArfParser::Search(const Entity& e, int depth, const std::string& where) {
       return Status::Invalid(where + ": two different report-type parameters");
     }
     const std::string* rt = e.ct.Get("report-type");
-    const std::string type = rt == nullptr ? "" : LowerCopy(*rt);
+    const std::string type = rt == nullptr ? "" : AsciiLower(*rt);
     if (!type.empty() && type != "feedback-report") return Status::Ok();  // a DSN, an MDN...
     bool is_report = false;
     ArfReport r;
@@ -796,12 +756,12 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
   bool seen = false;
   for (const Field& f : h->fields) {
     if (!EqualsIgnoreCase(f.name, "Feedback-Type")) continue;
-    const std::string v = Unfold(f.raw);
+    const std::string v = UnfoldHeader(f.raw);
     size_t i = 0;
     SkipCfws(v, &i);
     const size_t b = i;
     while (i < v.size() && TokenChar(v[i])) ++i;
-    std::string t = LowerCopy(sv(v).substr(b, i - b));
+    std::string t = AsciiLower(sv(v).substr(b, i - b));
     if (t.empty()) return Status::Invalid("feedback report has an empty Feedback-Type field");
     if (seen && t != out->feedback_type) {
       return Status::Invalid("feedback report has two different Feedback-Type fields");
@@ -816,7 +776,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
   const auto first = [&](sv name, std::string* dst) {
     for (const Field& f : h->fields) {
       if (!EqualsIgnoreCase(f.name, name)) continue;
-      *dst = Unfold(f.raw);
+      *dst = UnfoldHeader(f.raw);
       if (Cap(dst, kMaxArfValue)) Note(std::string(name) + " truncated");
       return true;
     }
@@ -832,14 +792,14 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
   for (const Field& f : h->fields) {
     if (EqualsIgnoreCase(f.name, "Original-Mail-From")) {
       if (!out->original_mail_from.empty()) continue;
-      std::string v = StripAngles(Unfold(f.raw));
+      std::string v = StripAngles(UnfoldHeader(f.raw));
       if (v.size() > kMaxArfValue) {
         Note("Original-Mail-From longer than 998 bytes dropped");
       } else {
         out->original_mail_from = std::move(v);
       }
     } else if (EqualsIgnoreCase(f.name, "Original-Rcpt-To")) {
-      std::string v = StripAngles(Unfold(f.raw));
+      std::string v = StripAngles(UnfoldHeader(f.raw));
       if (v.empty()) continue;
       if (v.size() > kMaxArfValue) {
         Note("Original-Rcpt-To longer than 998 bytes dropped");
@@ -849,7 +809,7 @@ Status ArfParser::ReadFeedbackFields(const Entity& part, const std::string& wher
         out->original_rcpt_to.push_back(std::move(v));
       }
     } else if (EqualsIgnoreCase(f.name, "Incidents")) {
-      const std::string v = Unfold(f.raw);
+      const std::string v = UnfoldHeader(f.raw);
       uint64_t n = 0;
       bool ok = !v.empty() && v.size() <= 10;
       for (char c : v) {
@@ -918,7 +878,7 @@ std::string MessageId(sv v, bool* ok) {
     return std::string(t.substr(0, gt + 1));
   }
   for (char c : t) {
-    if (Wsp(c) || c == '<' || c == '>') return "";
+    if (IsWsp(c) || c == '<' || c == '>') return "";
   }
   return std::string(t);
 }
@@ -954,7 +914,7 @@ Status ArfParser::ReadOriginal(const Entity& part, const std::string& where, boo
   bool seen = false;
   for (const Field& f : h.fields) {
     if (!EqualsIgnoreCase(f.name, "Message-ID")) continue;
-    const std::string v = Unfold(f.raw);
+    const std::string v = UnfoldHeader(f.raw);
     if (v.size() > kMaxArfValue) {
       return Status::Invalid("original message's Message-ID field is longer than 998 bytes");
     }
@@ -971,7 +931,7 @@ Status ArfParser::ReadOriginal(const Entity& part, const std::string& where, boo
   const auto first = [&](sv name, std::string* dst) {
     for (const Field& f : h.fields) {
       if (!EqualsIgnoreCase(f.name, name)) continue;
-      *dst = Unfold(f.raw);
+      *dst = UnfoldHeader(f.raw);
       if (Cap(dst, kMaxArfValue)) Note("original " + std::string(name) + " truncated");
       return;
     }
@@ -997,17 +957,17 @@ Result<ArfReport> ArfParser::Run(sv message) {
       return Status::Invalid("top-level: two different report-type parameters");
     }
     const std::string* rt = ct.Get("report-type");
-    if (rt != nullptr && !rt->empty() && LowerCopy(*rt) != "feedback-report") {
-      return Status::Invalid("not a feedback report: report-type is " + Printable(*rt));
+    if (rt != nullptr && !rt->empty() && AsciiLower(*rt) != "feedback-report") {
+      return Status::Invalid("not a feedback report: report-type is " + Printable(*rt, kMaxQuoted));
     }
   } else if (ct.type != "multipart" && !ct.Is("message", "rfc822")) {
     return Status::Invalid("not a feedback report: top-level Content-Type is " +
-                           Printable(ct.Full()));
+                           Printable(ct.Full(), kMaxQuoted));
   }
   st = Search(top, 0, "top-level");
   if (!st.ok()) return st;
   if (reports_found_ == 0) {
-    std::string m = "not a feedback report: " + Printable(ct.Full());
+    std::string m = "not a feedback report: " + Printable(ct.Full(), kMaxQuoted);
     m += ct.Is("multipart", "report")
              ? " has no report-type and no message/feedback-report part"
              : " holds no feedback report";

@@ -5,9 +5,8 @@
 #include <array>
 #include <chrono>
 #include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+
+#include "senderguard/base/text.h"
 
 namespace senderguard {
 namespace {
@@ -186,79 +185,6 @@ bool ValidCivil(int64_t y, int mo, int d, int h, int mi, int s) {
 
 int64_t ToUnix(cctz::time_point<cctz::seconds> tp) {
   return std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count();
-}
-
-// ------------------------------------------------------------ bytes
-
-// True when every byte is printable ASCII (0x20..0x7e) or part of a valid
-// UTF-8 sequence (RFC 3629 §4: no overlong forms, no surrogates, nothing
-// above U+10FFFF). Checks sixteen ASCII bytes at a time with SSE2 (every
-// x86-64 has it), else eight.
-bool CleanBytes(sv s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  size_t i = 0;
-  while (i < n) {
-#if defined(__SSE2__)
-    // Signed, bytes 0x80..0xff are negative: "< 0x20" flags them with the
-    // control bytes; 0x7f is flagged apart.
-    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
-    while (i + 16 <= n) {
-      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-      const int bad = _mm_movemask_epi8(
-          _mm_or_si128(_mm_cmplt_epi8(w, space), _mm_cmpeq_epi8(w, del)));
-      if (bad != 0) {
-        i += static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(bad)));
-        break;
-      }
-      i += 16;
-    }
-    if (i >= n) break;
-#endif
-    if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      // Any byte >= 0x80, any byte < 0x20, any byte == 0x7f (exact as an
-      // "any" test: a borrow only spreads above a byte that already hit).
-      const uint64_t below = (w - kOnes * 0x20) & ~w;
-      const uint64_t del = w ^ (kOnes * 0x7f);
-      const uint64_t is_del = (del - kOnes) & ~del;
-      if (((w | below | is_del) & kHigh) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 // ------------------------------------------------------------ bodies
@@ -476,7 +402,7 @@ void ParseBody(sv body, sv whole, PostfixLine* out) {
   // Postfix writes only printable text (msg_output.c), so a NUL, a control
   // byte or a broken UTF-8 sequence means the line is damaged or forged.
   // Checked last, and only on lines we use, to keep the common path short.
-  if (!CleanBytes(whole)) {
+  if (!PrintableUtf8(whole)) {
     *out = PostfixLine{};
     out->skip = PostfixSkip::kBadBytes;
     return;
@@ -565,7 +491,7 @@ void ParsePostfixMessage(std::string_view program, std::string_view message, Pos
   if (!SplitProgram(program, out)) return;
   ParseBody(body, body, out);
   // ParseBody checked the message's bytes; the tag needs the same check.
-  if (out->kind != PostfixEvent::kNone && !CleanBytes(program)) {
+  if (out->kind != PostfixEvent::kNone && !PrintableUtf8(program)) {
     *out = PostfixLine{};
     out->skip = PostfixSkip::kBadBytes;
   }

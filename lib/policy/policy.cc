@@ -204,22 +204,4 @@ Decision DecideError(const Config& cfg, std::string_view what) {
   return d;
 }
 
-std::string MilterReplyText(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '%') {
-      out += "%%";
-    } else if (u < 0x20 || u == 0x7f) {
-      out.push_back(' ');
-    } else if (u >= 0x80) {
-      out.push_back('?');  // SMTP reply text is ASCII
-    } else {
-      out.push_back(c);
-    }
-    if (out.size() > 900) break;
-  }
-  return out;
-}
-
 }  // namespace senderguard

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "senderguard/base/text.h"  // MilterReplyText, for a Decision's reply text
 #include "senderguard/config/config.h"
 #include "senderguard/auth/dmarc.h"
 #include "senderguard/auth/from_header.h"
@@ -85,9 +86,5 @@ Decision DecideDmarc(const Config& cfg, std::string_view account, const AccountR
 
 // What to answer when a decision could not be made (configured on_error).
 Decision DecideError(const Config& cfg, std::string_view what);
-
-// The text to give libmilter: '%' doubled (smfi_setreply reads it as a
-// format), CR/LF and other controls replaced, cut to fit its 980-byte limit.
-std::string MilterReplyText(std::string_view text);
 
 }  // namespace senderguard

@@ -394,7 +394,7 @@ TEST(FromHeader, SingleLabelIsMarked) {
 TEST(FromHeader, DetailEscapesTheInput) {
   const Author nd = ParseAuthor({"\"x\ty\xff\\\\\"\r\n "});
   EXPECT_EQ(nd.error, E::kNoDomain);
-  EXPECT_EQ(nd.detail, "mailbox without a domain: \"x\\x09y\\xff\\x5c\\x5c\"");
+  EXPECT_EQ(nd.detail, "mailbox without a domain: \"x\\x09y\\xff\\\\\\\\\"");
   EXPECT_EQ(ParseAuthor({"<@relay.example:>"}).detail, "mailbox without a domain: <>");
   const Author bd = ParseAuthor({"a@[1.2.3.4\r\n\t]"});
   EXPECT_EQ(bd.error, E::kBadDomain);

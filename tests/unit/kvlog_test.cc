@@ -47,15 +47,18 @@ const std::vector<EscapeCase> kEscapeCases = {
     {"utf8", "\xc3\xa9t\xc3\xa9", "\"\\xc3\\xa9t\\xc3\\xa9\""},
     {"high_byte", "\xff", "\"\\xff\""},
     {"exactly_256", k256, k256},
-    {"257_truncated", k256 + "b", k256 + "..."},
-    {"huge_truncated", std::string(1 << 20, 'z'), std::string(256, 'z') + "..."},
-    {"truncated_quoted", "a b" + std::string(300, 'c'), "\"a b" + std::string(253, 'c') + "...\""},
-    {"special_after_cut", k256 + " x=y\n", k256 + "..."},
-    {"special_at_last_kept", std::string(255, 'a') + "\n" + "zzz",
-     "\"" + std::string(255, 'a') + "\\x0a...\""},
+    // The cap bounds what is written (kMaxValue bytes inside the quotes, "..."
+    // included), never inside an escape.
+    {"257_truncated", k256 + "b", std::string(253, 'a') + "..."},
+    {"huge_truncated", std::string(1 << 20, 'z'), std::string(253, 'z') + "..."},
+    {"truncated_quoted", "a b" + std::string(300, 'c'), "\"a b" + std::string(250, 'c') + "...\""},
+    {"special_after_cut", k256 + " x=y\n", std::string(253, 'a') + "..."},
+    {"special_at_last_kept", std::string(249, 'a') + "\n" + "zzzz",
+     "\"" + std::string(249, 'a') + "\\x0a...\""},
+    {"escape_not_split", std::string(250, 'a') + "\n\n", std::string(250, 'a') + "..."},
     {"all_escaped_truncated", std::string(300, '\n'), [] {
        std::string s = "\"";
-       for (int i = 0; i < 256; ++i) s += "\\x0a";
+       for (int i = 0; i < 63; ++i) s += "\\x0a";
        return s + "...\"";
      }()},
 };
@@ -144,8 +147,16 @@ TEST(KvLine, InjectionCannotForgeAField) {
   EXPECT_EQ(l.str().find('\n'), std::string::npos);
 }
 
+// Bytes the escaped value takes (inside any quotes).
+size_t EscapedSize(const std::string& v) {
+  size_t n = 0;
+  for (unsigned char c : v) n += c == '"' || c == '\\' ? 2 : c >= 0x20 && c < 0x7f ? 1 : 4;
+  return n;
+}
+
 // Random hostile values: every line parses back to exactly the fields put in
-// (values up to the cap come back byte for byte), with no raw newline.
+// (values whose escaped form fits the cap come back byte for byte, the others
+// as a prefix and "..."), with no raw newline.
 TEST(KvLine, RandomValuesRoundTrip) {
   std::mt19937 rng(20261125);
   const std::string alphabet = " \"=\\\n\r\t\0\x7f\xff\xc3\xa9" "abcxyz019._-@"s;
@@ -173,10 +184,17 @@ TEST(KvLine, RandomValuesRoundTrip) {
     ASSERT_EQ(fields.size(), values.size()) << line;
     for (size_t f = 0; f < values.size(); ++f) {
       EXPECT_EQ(fields[f].first, "k" + std::to_string(f));
-      if (values[f].size() <= KvLine::kMaxValue) {
-        EXPECT_EQ(fields[f].second, values[f]) << line;
+      const std::string& got = fields[f].second;
+      if (EscapedSize(values[f]) <= KvLine::kMaxValue) {
+        EXPECT_EQ(got, values[f]) << line;
       } else {
-        EXPECT_EQ(fields[f].second, values[f].substr(0, KvLine::kMaxValue) + "...") << line;
+        ASSERT_GE(got.size(), 3u) << line;
+        EXPECT_EQ(got.substr(got.size() - 3), "...") << line;
+        const std::string kept = got.substr(0, got.size() - 3);
+        EXPECT_EQ(values[f].compare(0, kept.size(), kept), 0) << line;
+        EXPECT_LE(EscapedSize(kept) + 3, KvLine::kMaxValue) << line;
+        // Cut no earlier than it had to be: the next byte would not fit.
+        EXPECT_GT(EscapedSize(values[f].substr(0, kept.size() + 1)), KvLine::kMaxValue - 3) << line;
       }
     }
   }

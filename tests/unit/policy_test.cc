@@ -470,13 +470,15 @@ TEST(MilterReplyText, Table) {
       {"empty", "", ""},
       {"percent", "100% used", "100%% used"},
       {"format_attack", "%s%n%x", "%%s%%n%%x"},
-      {"crlf", "a\r\nb", "a  b"},
-      {"lf_smtp_injection", "x\n250 ok", "x 250 ok"},
-      {"nul", "a\0b"s, "a b"},
-      {"tab", "a\tb", "a b"},
-      {"del", "a\x7f" "b", "a b"},
-      {"utf8", "d\xc3\xa9j\xc3\xa0", "d??j??"},
-      {"high_byte", "\xff", "?"},
+      // The one escaping policy (text.h's Printable): ASCII, bytes kept as \xNN.
+      {"crlf", "a\r\nb", "a\\x0d\\x0ab"},
+      {"lf_smtp_injection", "x\n250 ok", "x\\x0a250 ok"},
+      {"nul", "a\0b"s, "a\\x00b"},
+      {"tab", "a\tb", "a\\x09b"},
+      {"del", "a\x7f" "b", "a\\x7fb"},
+      {"utf8", "d\xc3\xa9j\xc3\xa0", "d\\xc3\\xa9j\\xc3\\xa0"},
+      {"high_byte", "\xff", "\\xff"},
+      {"backslash", "a\\b", "a\\\\b"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(MilterReplyText(c.in), c.want) << c.name;
