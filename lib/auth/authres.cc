@@ -46,19 +46,10 @@ std::string QuotedPairs(std::string_view s, std::string_view specials) {
   return out;
 }
 
-// Built by appending: `"literal" + std::string&&` draws a false -Wrestrict
-// from g++ 12 at -O3 (GCC bug 105329).
-std::string Enclosed(char open, std::string_view s, std::string_view specials, char close) {
-  std::string out(1, open);
-  out.append(QuotedPairs(s, specials));
-  out.push_back(close);
-  return out;
-}
-
-std::string Quoted(std::string_view s) { return Enclosed('"', s, "\"\\", '"'); }
+std::string Quoted(std::string_view s) { return "\"" + QuotedPairs(s, "\"\\") + "\""; }
 
 // A comment's text (RFC 5322 §3.2.2 ctext, quoted-pairs for the rest).
-std::string Comment(std::string_view s) { return Enclosed('(', s, "()\\", ')'); }
+std::string Comment(std::string_view s) { return "(" + QuotedPairs(s, "()\\") + ")"; }
 
 // A property value: a token, or a domain/address as it is (RFC 8601 §2.2
 // pvalue allows [local-part "@"] domain-name), else a quoted string.
@@ -75,15 +66,11 @@ std::string Value(std::string_view v) {
 std::string Build(std::string_view authserv_id, const std::vector<ResInfo>& results) {
   std::string out = Token(authserv_id, " ;()\"\\");
   if (results.empty()) return out + "; none";
-  // Appended piece by piece (see Enclosed).
   for (const auto& r : results) {
-    out.append(";\n\t").append(Token(r.method, " ;=()\"\\")).append("=");
-    out.append(Token(r.result, " ;=()\"\\"));
-    if (!r.comment.empty()) out.append(" ").append(Comment(r.comment));
-    if (!r.reason.empty()) out.append(" reason=").append(Quoted(r.reason));
-    for (const auto& [k, v] : r.properties) {
-      out.append(" ").append(Token(k, " ;=()\"\\")).append("=").append(Value(v));
-    }
+    out += ";\n\t" + Token(r.method, " ;=()\"\\") + "=" + Token(r.result, " ;=()\"\\");
+    if (!r.comment.empty()) out += " " + Comment(r.comment);
+    if (!r.reason.empty()) out += " reason=" + Quoted(r.reason);
+    for (const auto& [k, v] : r.properties) out += " " + Token(k, " ;=()\"\\") + "=" + Value(v);
   }
   return out;
 }

@@ -21,15 +21,6 @@ using sv = std::string_view;
 
 constexpr size_t kMaxNotes = 12;
 constexpr size_t kMaxQuoted = 80;  // bytes of escaped input in a note or reason, "..." included
-
-// `s` escaped, in double quotes. Appended, not `"\"" + std::string&&`, which
-// draws a false -Wrestrict from g++ 12 at -O3 (GCC bug 105329).
-std::string QuotedText(std::string_view s) {
-  std::string out(1, '"');
-  out.append(Printable(s, kMaxQuoted));
-  out.push_back('"');
-  return out;
-}
 constexpr size_t kMaxDomainInput = 1024;
 
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -532,13 +523,13 @@ ParsedRecord Parse(sv text, bool cross_check) {
     if (part.empty()) continue;  // ";;" or a final ";"
     const size_t eq = part.find('=');
     if (eq == sv::npos) {
-      AddNote(&r, QuotedText(part) + " ignored: no \"=\"");
+      AddNote(&r, "\"" + Printable(part, kMaxQuoted) + "\" ignored: no \"=\"");
       continue;
     }
     const sv name = TrimWsp(part.substr(0, eq));
     const sv value = TrimWsp(part.substr(eq + 1));
     if (name.empty() || !std::all_of(name.begin(), name.end(), IsAlpha)) {
-      AddNote(&r, QuotedText(part) + " ignored: not a tag");
+      AddNote(&r, "\"" + Printable(part, kMaxQuoted) + "\" ignored: not a tag");
       continue;
     }
     const std::string tag = AsciiLower(name);
