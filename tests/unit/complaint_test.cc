@@ -267,21 +267,27 @@ TEST(complaint, AttributedByNames) {
 TEST(complaint, BatchCountsOneComplaintAndSuppressesOnlyWhenAttributed) {
   ArfReport r = Report("", "<m@x>");
   r.incidents = 1000;
+  // Plain fields, not an Attribution member: g++ 12 at -O3 takes a table of
+  // nested std::string aggregates for "maybe uninitialized".
   struct Case {
     const char* name;
-    Attribution attribution;
-    std::string complainer;
-    std::string want_complainer;
+    const char* account;
+    AttributedBy by;
+    const char* complainer;
+    const char* want_complainer;
   };
-  const std::vector<Case> cases = {
-      {"attributed", {"alice", AttributedBy::kToken}, "v@x.example", "v@x.example"},
-      {"by_message_id", {"bob", AttributedBy::kMessageId}, "v@x.example", "v@x.example"},
-      {"unattributed", {"", AttributedBy::kNone}, "v@x.example", ""},
-      {"no_complainer", {"alice", AttributedBy::kToken}, "", ""},
+  const Case cases[] = {
+      {"attributed", "alice", AttributedBy::kToken, "v@x.example", "v@x.example"},
+      {"by_message_id", "bob", AttributedBy::kMessageId, "v@x.example", "v@x.example"},
+      {"unattributed", "", AttributedBy::kNone, "v@x.example", ""},
+      {"no_complainer", "alice", AttributedBy::kToken, "", ""},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    const FeedbackBatch b = ComplaintBatch(r, c.attribution, c.complainer, 17, kNow);
+    Attribution attribution;
+    attribution.account = c.account;
+    attribution.by = c.by;
+    const FeedbackBatch b = ComplaintBatch(r, attribution, c.complainer, 17, kNow);
     EXPECT_EQ(b.now, kNow);
     EXPECT_EQ(b.actor, "senderguard-arf");
     EXPECT_EQ(b.review_days, 17);
@@ -289,13 +295,13 @@ TEST(complaint, BatchCountsOneComplaintAndSuppressesOnlyWhenAttributed) {
     EXPECT_TRUE(b.queue_puts.empty());
     ASSERT_EQ(b.events.size(), 1u);
     const FeedbackEvent& e = b.events[0];
-    EXPECT_EQ(e.account, c.attribution.account);
+    EXPECT_EQ(e.account, attribution.account);
     EXPECT_EQ(e.time, kNow);
     EXPECT_EQ(e.delta.complaints, 1u);
     EXPECT_EQ(e.delta.delivered + e.delta.hard + e.delta.soft + e.delta.expired, 0u);
     EXPECT_EQ(e.complainer, c.want_complainer);
     EXPECT_TRUE(e.hard_recipient.empty());
-    EXPECT_EQ(b.once_key, ComplaintKey(r, c.attribution.account, c.complainer));
+    EXPECT_EQ(b.once_key, ComplaintKey(r, attribution.account, c.complainer));
   }
 }
 
