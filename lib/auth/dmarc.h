@@ -30,7 +30,11 @@
 //
 // libopendmarc 1.4.2 is used as the record parser where it is right and safe:
 // see ParseRecord. Its own policy lookup, organizational-domain code and
-// alignment are not used (see shared/notes/LIBRARIES.md for why).
+// alignment are not used: as reproduced on Debian 12, it reports strict
+// alignment as a pass through the organizational domain, takes the first of
+// several DMARC records (or a record not starting with v=DMARC1), fails its
+// organizational-domain lookup on upper case and unknown TLDs, ignores pct=
+// and turns a DNS temporary failure into an organizational-domain fallback.
 #pragma once
 
 #include <cstddef>
