@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "cli.h"
+#include "senderguard/base/clock.h"
 #include "senderguard/decide/identity.h"
 #include "senderguard/store/open.h"
 
@@ -67,7 +68,7 @@ std::string Env::Address(const std::string& raw) const {
   return *n;
 }
 
-int64_t Env::Now() const { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t Env::Now() const { return UnixNow(); }
 
 void Check(const Status& s) {
   if (s.ok()) return;

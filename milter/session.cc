@@ -3,17 +3,13 @@
 #include <cctype>
 #include <ctime>
 
+#include "senderguard/base/clock.h"
 #include "senderguard/base/text.h"
 #include "senderguard/auth/authres.h"
 #include "senderguard/base/notify.h"
 #include "senderguard/decide/token.h"
 
 namespace senderguard::milter {
-namespace {
-
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-}  // namespace
 
 Session::Session(Context* ctx, std::string client_address)
     : ctx_(ctx), cfg_(ctx->config()), client_address_(std::move(client_address)) {}
@@ -107,7 +103,7 @@ StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl
   auto rec = ctx_->store()->GetAccount(txn_.identity->account);
   if (!rec.ok()) return Act(DecideError(*cfg_, rec.status().message()), "mail", "");
   txn_.record = std::move(*rec);
-  Decision d = DecideMail(*cfg_, txn_.identity->account, record(), Now());
+  Decision d = DecideMail(*cfg_, txn_.identity->account, record(), UnixNow());
   if (d.verdict != Verdict::kContinue || d.action != "accept") {
     StepResult r = Act(d, "mail", "");
     if (r.verdict != Verdict::kContinue) return r;
@@ -133,7 +129,7 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
       if (r.verdict != Verdict::kContinue) return r;
     }
   }
-  const int64_t now = Now();
+  const int64_t now = UnixNow();
   const auto charges = ChargesFor(EffectiveLimits(*cfg_, record()), cfg_->windows, now, cfg_->tz,
                                   txn_.recipients.empty());
   if (!charges.empty()) {
@@ -231,7 +227,7 @@ StepResult Session::OnEom(std::string_view queue_id) {
   QueueEntry q;
   q.queue_id = std::string(queue_id);
   q.account = account;
-  q.time = Now();
+  q.time = UnixNow();
   q.recipients = txn_.recipients;
   q.message_id = txn_.message_id;
   auto alerts = ctx_->store()->Commit(account, txn_.held, &q, q.time);

@@ -5,14 +5,10 @@
 #include <ctime>
 #include <type_traits>
 
+#include "senderguard/base/clock.h"
 #include "senderguard/base/exit_codes.h"
 
 namespace senderguard::tail {
-namespace {
-
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-}  // namespace
 
 template <typename Source>
 ChunkReader<Source>::ChunkReader(Source* src, bool once, const Config& cfg,
@@ -193,7 +189,7 @@ bool ChunkReader<Source>::ReadOne(Chunk* c) {
       c->lines.push_back(r);
     }
   }
-  parser_.ParseLines(c->lines, Now(), &c->parsed);
+  parser_.ParseLines(c->lines, UnixNow(), &c->parsed);
   return true;
 }
 

@@ -10,14 +10,10 @@
 
 #include "chunk_reader.h"
 #include "committer.h"
+#include "senderguard/base/clock.h"
 #include "senderguard/base/exit_codes.h"
 
 namespace senderguard::tail {
-namespace {
-
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-}  // namespace
 
 template <typename Source>
 int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
@@ -33,7 +29,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   // The recipients still deferred when the last run stopped, for the count
   // of their expiry.
   if (auto deferred = store->GetDeferred(FeedbackEngine::kMaxPendingMessages); deferred.ok()) {
-    engine.RestorePending(deferred.value(), Now());
+    engine.RestorePending(deferred.value(), UnixNow());
   } else {
     logger->Log(Logger::Level::kWarning, KvLine()
                                              .Add("action", "deferred-unread")
@@ -96,7 +92,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
                       .Add("outcomes", std::to_string(s.outcomes))
                       .Add("unattributed", std::to_string(s.unattributed))
                       .Add("malformed", std::to_string(s.malformed))
-                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, Now() - newest) : 0))
+                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, UnixNow() - newest) : 0))
                       .str());
       last_stats = t;
       lines_at_stats = s.lines;

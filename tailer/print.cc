@@ -11,12 +11,12 @@
 
 #include "chunk_reader.h"
 #include "file_source.h"
+#include "senderguard/base/clock.h"
 #include "senderguard/base/exit_codes.h"
 
 namespace senderguard::tail {
 namespace {
 
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 std::string Json(const Outcome& o) {
   nlohmann::ordered_json j;  // fields in a fixed order, for people and for grep
@@ -63,7 +63,7 @@ int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rul
     if (lines.empty()) break;
     FeedbackBatch batch;
     outs.clear();
-    st = engine.Process(lines, Now(), &batch, &outs);
+    st = engine.Process(lines, UnixNow(), &batch, &outs);
     if (!st.ok()) {
       std::fprintf(stderr, "senderguard-tail: store: %s\n", st.message().c_str());
       return kExitIoError;
