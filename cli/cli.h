@@ -35,7 +35,14 @@ class Env {
   bool json = false;
 
   const Config& config();
+  // The store, opened (and created when missing) on first use: for commands
+  // that write.
   Store& store();
+  // The store, which must exist already: for commands that only read (and
+  // those that change an account that must exist), so that a mistyped
+  // [store] path is an error, not an empty store made there. Throws
+  // Failure{kExitStore} naming the path when there is none.
+  Store& existing_store();
   // "alice" or "root (sudo alice)": who runs this command, for the audit log.
   std::string Actor() const;
   AuditEntry Audit(std::string action, std::string account, std::string detail) const;

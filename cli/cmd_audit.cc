@@ -15,7 +15,7 @@ void AddAuditCommand(CLI::App& app, Env& env) {
   cmd->add_flag("--json", env.json, "one JSON document");
   cmd->callback([&env] {
     const std::string name = account.empty() ? std::string() : env.Account(account);
-    auto entries = Take(env.store().ListAudit(name, limit));
+    auto entries = Take(env.existing_store().ListAudit(name, limit));
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : entries) {
       arr.push_back(nlohmann::json{{"time", FormatUtc(e.time_us / 1000000)}, {"time_us", e.time_us},

@@ -69,7 +69,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   remove->callback([&env] {
     const std::string name = env.Account(account);
     const std::string d = Domain(domain);
-    auto rec = Take(env.store().GetAccount(name));
+    auto rec = Take(env.existing_store().GetAccount(name));
     if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
     bool removed = false;
     Check(env.store().UpdateAccount(
@@ -94,7 +94,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   list->add_flag("--json", env.json, "one JSON document");
   list->callback([&env] {
     const std::string name = env.Account(account);
-    auto rec = Take(env.store().GetAccount(name));
+    auto rec = Take(env.existing_store().GetAccount(name));
     if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
     if (env.json) {
       PrintJson({{"account", name}, {"only", rec->domains_only}, {"domains", rec->domains}});

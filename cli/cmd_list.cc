@@ -10,7 +10,7 @@ void AddListCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("list", "List accounts with their state and usage");
   cmd->add_flag("--json", env.json, "one JSON document");
   cmd->callback([&env] {
-    const auto accounts = Take(env.store().ListAccounts());
+    const auto accounts = Take(env.existing_store().ListAccounts());
     nlohmann::json all = nlohmann::json::array();
     for (const auto& a : accounts) all.push_back(AccountJson(env, a));
     if (env.json) {

@@ -56,7 +56,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
   clear->add_option("ACCOUNT", account, "account name")->required();
   clear->callback([&env] {
     const std::string name = env.Account(account);
-    auto rec = Take(env.store().GetAccount(name));
+    auto rec = Take(env.existing_store().GetAccount(name));
     if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
     Check(env.store().UpdateAccount(
         name,

@@ -32,7 +32,7 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   const auto limits = EffectiveLimits(cfg, &rec);
   std::vector<WindowUsage> want;
   for (Window w : kAllWindows) want.push_back(WindowUsage{w, SpanAt(w, now, cfg.tz), 0});
-  const auto usage = Take(env.store().Usage(rec.name, want));
+  const auto usage = Take(env.existing_store().Usage(rec.name, want));
   nlohmann::json windows = nlohmann::json::array();
   for (const auto& u : usage) {
     const size_t i = Index(u.window);
@@ -51,7 +51,7 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   // Reputation over the configured window, from the tailer's daily counts.
   const ReputationConfig& rc = cfg.reputation;
   const int64_t today = DayNumber(now);
-  const StoredDays days = Take(env.store().GetDays(rec.name, today - rc.window_days + 1, today));
+  const StoredDays days = Take(env.existing_store().GetDays(rec.name, today - rc.window_days + 1, today));
   const Rates r = AccountRates(rc, now, rec, days);
   nlohmann::json rep;
   rep["window_days"] = rc.window_days;
@@ -84,10 +84,10 @@ void AddShowCommand(CLI::App& app, Env& env) {
   cmd->add_flag("--json", env.json, "one JSON document");
   cmd->callback([&env] {
     const std::string name = env.Account(account);
-    auto rec = Take(env.store().GetAccount(name));
+    auto rec = Take(env.existing_store().GetAccount(name));
     if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
     nlohmann::json j = AccountJson(env, *rec);
-    j["suppressed"] = Take(env.store().CountSuppressions(name));
+    j["suppressed"] = Take(env.existing_store().CountSuppressions(name));
     if (env.json) {
       PrintJson(j);
       return;

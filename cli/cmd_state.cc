@@ -31,15 +31,15 @@ void AddStateCommands(CLI::App& app, Env& env) {
 
   auto* reinstate = app.add_subcommand("reinstate", "Let a suspended account send again, for good or --for a time");
   reinstate->add_option("ACCOUNT", account, "account name")->required();
-  reinstate->add_option("--for", duration, "e.g. 24h, 1d, 90m: then suspended again by itself");
-  reinstate->callback([&env] {
+  auto* for_opt = reinstate->add_option("--for", duration, "e.g. 24h, 1d, 90m: then suspended again by itself");
+  reinstate->callback([&env, for_opt] {
     const std::string name = env.Account(account);
     std::optional<int64_t> secs;
-    if (!duration.empty()) {
+    if (for_opt->count() > 0) {  // given, even empty: "" is not "for good"
       secs = ParseDuration(duration);
       if (!secs) throw Failure{kExitUsage, "bad --for \"" + duration + "\": e.g. 24h, 1d, 90m, 3600s"};
     }
-    auto rec = Take(env.store().GetAccount(name));
+    auto rec = Take(env.existing_store().GetAccount(name));
     if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
     const int64_t now = env.Now();
     const std::string actor = env.Actor();

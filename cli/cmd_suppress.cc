@@ -27,12 +27,18 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   static std::string address, account, reason = "added by postmaster", file;
   static size_t limit = 1000;
   static bool global_only = false;
+  // Whether --account was given at all: `--account ""` (an empty variable in
+  // a script) is an empty account name, refused, never the global list.
+  static bool account_given = false;
+  auto add_account = [](CLI::App* sub, const char* help) {
+    sub->add_option("--account", account, help)->each([](const std::string&) { account_given = true; });
+  };
 
-  auto scope = [&env]() { return account.empty() ? std::string() : env.Account(account); };
+  auto scope = [&env]() { return account_given ? env.Account(account) : std::string(); };
 
   auto* add = sup->add_subcommand("add", "Suppress an address (globally, or for --account)");
   add->add_option("ADDRESS", address)->required();
-  add->add_option("--account", account, "only for this account");
+  add_account(add, "only for this account");
   add->add_option("--reason", reason, "shown in the SMTP refusal");
   add->callback([&env, scope] {
     SuppressionRecord r;
@@ -49,7 +55,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
 
   auto* rm = sup->add_subcommand("remove", "Remove an address from the global list or --account's");
   rm->add_option("ADDRESS", address)->required();
-  rm->add_option("--account", account, "the account's list");
+  add_account(rm, "the account's list");
   rm->callback([&env, scope] {
     const std::string owner = scope();
     const std::string addr = env.Address(address);
@@ -61,12 +67,12 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
 
   auto* check = sup->add_subcommand("check", "Is an address refused (globally, or for --account)? exit 0 yes, 1 no");
   check->add_option("ADDRESS", address)->required();
-  check->add_option("--account", account, "check as this account would send");
+  add_account(check, "check as this account would send");
   check->add_flag("--json", env.json, "one JSON document");
   check->callback([&env, scope] {
     const std::string owner = scope();
     const std::string addr = env.Address(address);
-    auto found = Take(env.store().FindSuppression(owner, addr));
+    auto found = Take(env.existing_store().FindSuppression(owner, addr));
     if (env.json) {
       PrintJson(nlohmann::json{{"address", addr}, {"suppressed", found.has_value()},
                                {"entry", found ? EntryJson(*found) : nlohmann::json(nullptr)}});
@@ -81,15 +87,15 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   });
 
   auto* list = sup->add_subcommand("list", "List suppressed addresses");
-  list->add_option("--account", account, "only this account's list (default: all lists)");
+  add_account(list, "only this account's list (default: all lists)");
   list->add_flag("--global", global_only, "only the global list");
   list->add_option("--limit", limit, "at most this many (default 1000)");
   list->add_flag("--json", env.json, "one JSON document");
   list->callback([&env] {
     std::optional<std::string> owner;
     if (global_only) owner = std::string();
-    else if (!account.empty()) owner = env.Account(account);
-    auto entries = Take(env.store().ListSuppressions(owner, limit));
+    else if (account_given) owner = env.Account(account);
+    auto entries = Take(env.existing_store().ListSuppressions(owner, limit));
     if (env.json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& e : entries) arr.push_back(EntryJson(e));
@@ -107,7 +113,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
 
   auto* imp = sup->add_subcommand("import", "Suppress every address in FILE (one per line, '#' comments; ADDRESS[,REASON])");
   imp->add_option("FILE", file)->required();
-  imp->add_option("--account", account, "for this account (default: global)");
+  add_account(imp, "for this account (default: global)");
   imp->add_option("--reason", reason, "reason for lines without one");
   imp->callback([&env, scope] {
     std::ifstream in(file);

@@ -34,6 +34,14 @@ Store& Env::store() {
   return *store_;
 }
 
+Store& Env::existing_store() {
+  if (!store_ && !StoreExists(config())) {
+    throw Failure{kExitStore, "no store at " + config().store_path + " (the configuration's [store] path, " +
+                                  config().source + "): nothing has been recorded there"};
+  }
+  return store();
+}
+
 std::string Env::Actor() const {
   std::string name;
   if (struct passwd* pw = getpwuid(getuid())) name = pw->pw_name;
