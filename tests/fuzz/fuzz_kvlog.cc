@@ -1,7 +1,8 @@
 // Fuzz target: KvEscape and KvLine on arbitrary bytes. The promise of
 // kvlog.h: a value can never forge a field or a line. So the escaped value
 // holds no raw space, '=' or newline outside double quotes, only printable
-// ASCII anywhere, and reads back (unescaped) to the value, cut at kMaxValue.
+// ASCII anywhere, and reads back (unescaped) to the value, or to its longest
+// prefix whose escaped form fits kMaxValue with a "..." mark.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -61,17 +62,32 @@ std::string Unescape(const std::string& out) {
   return v;
 }
 
+// The size of `v` escaped, quotes not counted: printable ASCII 1 byte, '"'
+// and '\\' 2, every other byte 4 ("\\xNN").
+size_t EscapedSize(std::string_view v) {
+  size_t n = 0;
+  for (unsigned char c : v) n += c == '"' || c == '\\' ? 2 : c >= 0x20 && c < 0x7f ? 1 : 4;
+  return n;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   const std::string out = senderguard::KvEscape(in);
   const std::string back = Unescape(out);
+  // The cap counts bytes written (text.h): a value whose escaped form fits
+  // reads back byte for byte; a longer one as its longest prefix that fits
+  // with the "..." mark.
   constexpr size_t kMax = senderguard::KvLine::kMaxValue;
-  if (in.size() <= kMax) {
+  if (EscapedSize(in) <= kMax) {
     Check(back == in, "does not read back", out);
   } else {
-    Check(back == std::string(in.substr(0, kMax)) + "...", "truncation", out);
+    Check(back.size() >= 3 && back.compare(back.size() - 3, 3, "...") == 0, "no cut mark", out);
+    const std::string_view kept = std::string_view(back).substr(0, back.size() - 3);
+    Check(in.substr(0, kept.size()) == kept, "cut value is not a prefix", out);
+    Check(EscapedSize(kept) + 3 <= kMax, "cut value over the cap", out);
+    Check(EscapedSize(in.substr(0, kept.size() + 1)) > kMax - 3, "cut earlier than needed", out);
   }
 
   // Two fields around the hostile value: still exactly three fields.
