@@ -1,3 +1,6 @@
+// The author of a message (RFC 5322 §3.6.2 From:, §3.4 addresses) for
+// DMARC: see from_header.h. Over 600 lines by design: one RFC 5322
+// address-list lexer and parser, hostile input in mind.
 #include "senderguard/auth/from_header.h"
 
 #include <idn2.h>
