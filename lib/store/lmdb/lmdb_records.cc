@@ -1,5 +1,5 @@
 // LmdbStore's records: accounts, audit, suppression, quota counters and
-// alerts (with the in-process reservation ledger), the queue map and its
+// alerts (Commit; the holds of open transactions are in lmdb_holds.cc), the queue map and its
 // Message-ID index.
 #include "senderguard/store/lmdb/lmdb_store.h"
 
