@@ -455,7 +455,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
             "550-5.7.1 this message has been blocked. For more information, go to 550 5.7.1  "
             "https://support.google.com/mail/?p=UnsolicitedMessageError a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       {"gmail_gcdp", "bounced", "5.7.1",
        Said("aspmx.l.google.com",
             "550 5.7.1 This message violates example.com email policy. - gcdp a1 - gsmtp",
@@ -467,7 +467,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
             "552-5.7.0 security issue. To review our message and attachment content "
             "guidelines, 552 5.7.0  https://support.google.com/mail/?p=BlockedMessage a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       {"icloud_cs01", "bounced", "5.7.1",
        Said("mx01.mail.icloud.com",
             "550 5.7.1 [CS01] Message rejected due to local policy. Please visit "
@@ -492,7 +492,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
        Said("mxs.mail.ru",
             "550 spam message rejected. Please visit http://help.mail.ru/notspam-support/id?c=x",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       {"relay_access_denied", "bounced", "5.7.1",
        Said("mx.example.net", "554 5.7.1 <bob@example.net>: Relay access denied"), C::kTechnical,
        B::kPolicy},
@@ -517,7 +517,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
       {"zoho_virus", "bounced", "5.7.1",
        Said("mx.zoho.com", "552 5.7.1 virus Eicar-Test-Signature detected by Zoho Mail",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       // A hard verdict at MAIL FROM or the greeting is about the sender.
       {"smarthost_account_disabled_at_mail_from", "bounced", "5.2.1",
        Said("smtp.relay.example", "550 5.2.1 Account disabled", "MAIL FROM"), C::kTechnical,
@@ -558,7 +558,7 @@ TEST(BounceClassify, Authentication) {
             "550-5.7.25 PTR record setup, or the corresponding forward DNS entry does not "
             "550-5.7.25 point to the sending IP. a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kAuthentication},
+       C::kTechnical, B::kPolicy},
       {"yahoo_579", "bounced", "5.7.9",
        Said("mta7.am0.yahoodns.net",
             "554 5.7.9 Message not accepted for policy reasons.  See "
@@ -598,7 +598,7 @@ TEST(BounceClassify, Authentication) {
       {"postfix_reverse_hostname", "deferred", "4.7.1",
        Said("mx.example.net",
             "450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]"),
-       C::kDeferred, B::kAuthentication},
+       C::kDeferred, B::kPolicy},
   });
 }
 
