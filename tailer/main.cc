@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 
+#include "explain.h"
 #include "file_source.h"
 #include "follow.h"
 #include "journal_source.h"
@@ -53,7 +54,7 @@ extern "C" void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   CLI::App app{"senderguard-tail: feeds Postfix's delivery outcomes back into senderguard"};
-  std::string config_flag, print_file, rules_flag;
+  std::string config_flag, print_file, rules_flag, explain_reply, explain_dsn;
   bool once = false, log_stderr = false, check = false, from_start = false;
   app.add_option("-c,--config", config_flag, "configuration file (default $SENDERGUARD_CONF or " +
                                                  std::string(sg::kDefaultConfigPath) + ")");
@@ -65,7 +66,15 @@ int main(int argc, char** argv) {
   app.add_flag("--stderr", log_stderr, "log to stderr too");
   app.add_flag("--check", check, "check the configuration and the rules, then exit");
   app.add_flag("--from-start", from_start, "journal: with no stored cursor, start at the oldest entry");
+  auto* explain = app.add_option("--explain-reply", explain_reply,
+                                 "print which bounce rule classifies TEXT and why, then exit");
+  app.add_option("--dsn", explain_dsn, "with --explain-reply: its enhanced code");
   CLI11_PARSE(app, argc, argv);
+  const bool explaining = explain->count() > 0;
+  if (!explain_dsn.empty() && !explaining) {
+    std::fprintf(stderr, "senderguard-tail: --dsn goes with --explain-reply\n");
+    return sg::kExitUsageError;
+  }
 
   const std::string path = sg::ConfigPath(config_flag);
   sg::SyslogLogger logger("senderguard-tail", log_stderr);
@@ -73,8 +82,9 @@ int main(int argc, char** argv) {
   {
     auto loaded = sg::LoadConfig(path);
     if (!loaded.ok()) {
-      // --print needs no configuration: defaults do.
-      if (!print_file.empty() && config_flag.empty() && ::access(path.c_str(), F_OK) != 0) {
+      // --print and --explain-reply need no configuration: defaults do.
+      if ((!print_file.empty() || explaining) && config_flag.empty() &&
+          ::access(path.c_str(), F_OK) != 0) {
         cfg = std::make_shared<sg::Config>();
       } else {
         std::fprintf(stderr, "senderguard-tail: %s\n", loaded.status().message().c_str());
@@ -109,8 +119,11 @@ int main(int argc, char** argv) {
     rules = std::move(loaded.value());
     return true;
   };
-  if (check || !print_file.empty()) {
+  if (check || !print_file.empty() || explaining) {
     if (!take_rules()) return sg::kExitConfig;
+  }
+  if (explaining) {
+    return sg::tail::ExplainReply(rules, rules_path, explain_reply, explain_dsn, stdout);
   }
   if (check) {
     std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());

@@ -377,7 +377,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
           o.account = account;
           o.status = "expired";
           o.cls = OutcomeClass::kExpired;
-          o.category = BounceCategory::kOther;
+          o.category = BounceCategory::kExpired;
           o.time = it.time;
           outcomes->push_back(std::move(o));
         }
