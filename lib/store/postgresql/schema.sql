@@ -16,6 +16,10 @@
 -- once released is never edited: a change is a new migration at the end. On an empty
 -- database `psql --single-transaction -f schema.sql` applies them all.
 --
+-- Keys (account names, addresses, domains, node names) are at most 1024 bytes: a btree entry
+-- must stay under about 2.7 kB, and the programs cap account names at 255 bytes and
+-- addresses at 254 (decide/identity.h) anyway. A longer one is refused by a CHECK.
+--
 -- Objects are created unqualified, in the first schema of the connecting role's search_path:
 -- give senderguard a database (or a schema named after its role) of its own.
 --
@@ -43,7 +47,7 @@ INSERT INTO sg_meta (schema_version) VALUES (1);
 
 -- ---- accounts (model/records.h AccountRecord)
 CREATE TABLE accounts (
-  name text PRIMARY KEY,
+  name text PRIMARY KEY CHECK (octet_length(name) <= 1024),
   -- Per-window override: NULL = the configured default (kInheritLimit), -1 = unlimited
   -- (kUnlimited), else the limit.
   limit_minute bigint CHECK (limit_minute >= -1),
@@ -67,15 +71,15 @@ CREATE TABLE accounts (
 -- The From: domains an account verified (AccountRecord::domains).
 CREATE TABLE account_domains (
   account text NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
-  domain text NOT NULL,
+  domain text NOT NULL CHECK (octet_length(domain) <= 1024),
   PRIMARY KEY (account, domain)
 );
 CREATE INDEX account_domains_domain ON account_domains (domain);
 
 -- ---- suppression (SuppressionRecord); account '' = global
 CREATE TABLE suppression (
-  account text NOT NULL DEFAULT '',
-  address text NOT NULL,
+  account text NOT NULL DEFAULT '' CHECK (octet_length(account) <= 1024),
+  address text NOT NULL CHECK (octet_length(address) <= 1024),
   reason text NOT NULL DEFAULT '',
   actor text NOT NULL DEFAULT '',
   since bigint NOT NULL DEFAULT 0,
@@ -102,7 +106,7 @@ CREATE INDEX audit_account ON audit (account, id);
 -- late: units reported against a lease that had expired or was closed: sent, but outside
 --   the pool (docs/fleet.md, "the one case"); never part of committed.
 CREATE TABLE quota_windows (
-  account text NOT NULL,
+  account text NOT NULL CHECK (octet_length(account) <= 1024),
   win integer NOT NULL CHECK (win BETWEEN 0 AND 3),
   start bigint NOT NULL,
   reset bigint NOT NULL,
@@ -123,7 +127,7 @@ CREATE TABLE quota_windows (
 -- gives nothing more, accepts no commit, and its held units go back to the pool.
 CREATE TABLE leases (
   id bigserial PRIMARY KEY,
-  node text NOT NULL,
+  node text NOT NULL CHECK (octet_length(node) <= 1024),
   account text NOT NULL,
   win integer NOT NULL,
   start bigint NOT NULL,
@@ -149,8 +153,8 @@ CREATE INDEX leases_closed ON leases (closed_at) WHERE state <> 'open';
 -- same transaction as its effect; a later call with that key (a retry after a lost reply)
 -- changes nothing and gets the same answer. A key reused for another request is an error.
 CREATE TABLE lease_ops (
-  node text NOT NULL,
-  idem_key text NOT NULL,
+  node text NOT NULL CHECK (octet_length(node) <= 1024),
+  idem_key text NOT NULL CHECK (octet_length(idem_key) <= 1024),
   op text NOT NULL CHECK (op IN ('take', 'commit', 'return')),
   request text NOT NULL,        -- the call's other arguments, to refuse a reused key
   lease_id bigint,
@@ -166,7 +170,7 @@ CREATE INDEX lease_ops_at ON lease_ops (at);
 
 -- ---- delivery feedback (the tailers and the ARF ingester of every node)
 CREATE TABLE day_counts (            -- DayCountsRecord; day = UTC day number (DayNumber)
-  account text NOT NULL,
+  account text NOT NULL CHECK (octet_length(account) <= 1024),
   day bigint NOT NULL,
   delivered bigint NOT NULL DEFAULT 0 CHECK (delivered >= 0),
   deferred bigint NOT NULL DEFAULT 0 CHECK (deferred >= 0),
@@ -179,7 +183,7 @@ CREATE TABLE day_counts (            -- DayCountsRecord; day = UTC day number (D
 );
 
 CREATE TABLE bounces (               -- BounceRecord: hard bounces toward global suppression
-  address text PRIMARY KEY,
+  address text PRIMARY KEY CHECK (octet_length(address) <= 1024),
   count integer NOT NULL DEFAULT 0 CHECK (count >= 0),
   last_account text NOT NULL DEFAULT '',
   last_category text NOT NULL DEFAULT '',
@@ -188,8 +192,8 @@ CREATE TABLE bounces (               -- BounceRecord: hard bounces toward global
 
 -- A tailer's log position, written in the transaction of the batch it ends (exactly once).
 CREATE TABLE positions (
-  node text NOT NULL,
-  source text NOT NULL,             -- "file:/var/log/mail.log", "journal:..."
+  node text NOT NULL CHECK (octet_length(node) <= 1024),
+  source text NOT NULL CHECK (octet_length(source) <= 1024),  -- "file:/var/log/mail.log", ...
   position text NOT NULL,           -- opaque to the store
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (node, source)
@@ -221,8 +225,9 @@ $$;
 -- suppression), in commit order: seq is taken at commit time under one advisory lock
 -- (5347, 2), so when a reader sees seq N committed, every seq below N is committed and
 -- visible too, and "changes after N" misses nothing. Each change is also sent with
--- NOTIFY sg_changes, payload {"seq":N,"kind":K,"account":A[,"address":X]} (the first 100
--- of a transaction only; the key is left out of a payload over 7000 bytes). A listener
+-- NOTIFY sg_changes, payload {"seq": N, "kind": K, "account": A[, "address": X]} (the first
+-- 100 of a transaction only; keys are capped, so a payload stays far below NOTIFY's 8000
+-- bytes). A listener
 -- applies what it is told, and on any gap in seq (or after reconnecting: NOTIFY does not
 -- survive a failover) reads sg_changes_since(its last seq).
 -- Bulk writers (store copy) run SET LOCAL sg.bulk = 'on': their rows are not logged one by
@@ -245,14 +250,13 @@ DECLARE
   v_i integer;
   v_seq bigint;
   v_n integer;
-  v_payload text;
 BEGIN
   PERFORM pg_advisory_xact_lock(5347, 2);
   IF current_setting('sg.bulk', true) = 'on' THEN
     IF coalesce(current_setting('sg.bulk_logged', true), '') <> 'on' THEN
       INSERT INTO changes (kind) VALUES ('resync') RETURNING seq INTO v_seq;
       PERFORM set_config('sg.bulk_logged', 'on', true);
-      PERFORM pg_notify('sg_changes', json_build_object('seq', v_seq, 'kind', 'resync')::text);
+      PERFORM pg_notify('sg_changes', jsonb_build_object('seq', v_seq, 'kind', 'resync')::text);
     END IF;
     RETURN NULL;
   END IF;
@@ -278,12 +282,8 @@ BEGIN
       RETURNING seq INTO v_seq;
     v_n := coalesce(nullif(current_setting('sg.notified', true), ''), '0')::integer;
     IF v_n < 100 THEN
-      v_payload := json_strip_nulls(json_build_object('seq', v_seq, 'kind', v_kind,
-                                    'account', v_keys[v_i][1], 'address', v_keys[v_i][2]))::text;
-      IF octet_length(v_payload) > 7000 THEN
-        v_payload := json_build_object('seq', v_seq, 'kind', v_kind)::text;
-      END IF;
-      PERFORM pg_notify('sg_changes', v_payload);
+      PERFORM pg_notify('sg_changes', jsonb_strip_nulls(jsonb_build_object('seq', v_seq,
+        'kind', v_kind, 'account', v_keys[v_i][1], 'address', v_keys[v_i][2]))::text);
       PERFORM set_config('sg.notified', (v_n + 1)::text, true);
     END IF;
   END LOOP;
