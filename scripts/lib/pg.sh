@@ -91,6 +91,7 @@ _pg_exit_trap() {
     local rc=$?
     pg_stop || true
     if [[ -n ${_PG_PREV_EXIT_TRAP:-} ]]; then
+        set +e # the shell is exiting: the previous trap sees the exit status as its $?
         (exit "$rc")
         eval "$_PG_PREV_EXIT_TRAP"
     fi
@@ -116,7 +117,13 @@ pg_start() {
     PG_CONNINFO_MULTI=
     _PG_DATAS=()
     _PG_STOPPED=0
-    _PG_PREV_EXIT_TRAP=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//" -e "s/'\\\\''/'/g")
+    # The EXIT trap in place, as `trap -- 'CMD' EXIT` (read in this shell: a pipeline would
+    # run `trap` in a subshell, which sees no traps), unquoted back to CMD.
+    _PG_PREV_EXIT_TRAP=$(trap -p EXIT)
+    if [[ -n $_PG_PREV_EXIT_TRAP ]]; then
+        eval "_pg_set_prev() { _PG_PREV_EXIT_TRAP=\$3; }; _pg_set_prev ${_PG_PREV_EXIT_TRAP}"
+        unset -f _pg_set_prev
+    fi
     [[ $_PG_PREV_EXIT_TRAP == _pg_exit_trap ]] && _PG_PREV_EXIT_TRAP=
     trap _pg_exit_trap EXIT
     trap 'exit 129' HUP
