@@ -73,10 +73,10 @@ expect_eq "alerts fire once each, at 80, 90 and 100 percent" "${alerts[*]}" "8:{
 
 # ---- expiry: a node that stops calling loses what it held after the TTL, keeps what it
 # committed, and cannot commit against the dead lease.
-read -r E g _ < <(take n1 exp 100 10 e1 1000)
+read -r E g _ < <(take n1 exp 100 10 e1 3000)
 q "SELECT 1 FROM sg_lease_commit('n1', $E, 4, 'e2')" >/dev/null
 expect_eq "before the TTL the block is held" "$(take n2 exp 100 0 e3 | cut -d' ' -f3)" "90"
-sleep 1.5
+sleep 3.5
 expect_eq "sg_lease_expire reclaims the 6 units held" "$(q "SELECT * FROM sg_lease_expire()")" "1 6"
 expect_eq "... committed stays committed" \
     "$(q "SELECT committed, outstanding, late FROM quota_windows WHERE account = 'exp'")" "4 0 0"
