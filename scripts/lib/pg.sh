@@ -42,6 +42,7 @@
 
 _PG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # _tb_free_port, _tb_now_ms: the testbed's conventions (defining functions only).
+# shellcheck source=testbed.sh
 declare -F _tb_free_port >/dev/null || . "$_PG_LIB_DIR/testbed.sh"
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -136,9 +137,9 @@ pg_start() {
         _pg_die "pg_start: initdb failed"
         return 1
     fi
-    local try
+    local _try
     cp -p "$PG_DATA/postgresql.conf" "$PG_DIR/postgresql.conf.orig"
-    for try in 1 2 3; do
+    for _try in 1 2 3; do
         PG_PORT=$(_tb_free_port)
         _pg_conf "$PG_DATA" "$PG_PORT"
         _PG_DATAS=("$PG_DATA")
@@ -216,6 +217,7 @@ pg_failover() {
     _pg_as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA2" -w -t 60 promote >/dev/null
     PG_PSQL_CONNINFO=$(_pg_conninfo "$PG_PORT2") pg_psql \
         -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c "SELECT pg_reload_conf()" >/dev/null
+    # shellcheck disable=SC2034 # for the caller
     PG_PRIMARY_PORT=$PG_PORT2
     PG_CONNINFO=$(_pg_conninfo "$PG_PORT2")
     export PG_CONNINFO

@@ -74,12 +74,12 @@ pg_psql -c "$(takeq lostA kA)" -c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
 q "$(takeq lostB kB0)" >/dev/null
 pg_psql -c "BEGIN" -c "SELECT 1 FROM quota_windows WHERE account = 'lostB' FOR UPDATE" \
     -c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
-for i in $(seq 1 200); do
+for _ in $(seq 1 200); do
     [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(300)'") == 2 ]] && break
     sleep 0.05
 done
 pg_psql -c "$(takeq lostB kB)" >/dev/null 2>&1 &
-for i in $(seq 1 200); do
+for _ in $(seq 1 200); do
     [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%kB''%'") == 1 ]] && break
     sleep 0.05
 done

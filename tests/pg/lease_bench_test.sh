@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SECS=${PG_BENCH_SECONDS:-5}
+# shellcheck disable=SC2034 # read by pg_start
 PG_FSYNC=on
 pgt_start
 S=1700000000

@@ -7,6 +7,7 @@
 # Exits 77 (ctest's SKIP_RETURN_CODE) when not root: the server runs as the postgres user.
 set -euo pipefail
 PGT_SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck disable=SC2034 # for the tests
 PGT_DIR=$PGT_SRC/tests/pg
 PGT_SCHEMA=$PGT_SRC/lib/store/postgresql/schema.sql
 if [[ $(id -u) != 0 ]]; then

@@ -29,7 +29,7 @@ DO $$ DECLARE n integer := 0; BEGIN
 SELECT 'listener done';
 EOF
 LISTENER=$!
-for i in $(seq 1 200); do
+for _ in $(seq 1 200); do
     [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DO \$\$ DECLARE n integer%'") == 1 ]] && break
     sleep 0.05
 done
@@ -49,7 +49,7 @@ pg_psql -c "BEGIN" -c "SET LOCAL sg.bulk = 'on'" \
 # so a node that read up to the early one still reads the late one.
 pg_psql -c "BEGIN" -c "INSERT INTO accounts (name) VALUES ('slow')" -c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
 SLOW=$!
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
     [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)'") == 1 ]] && break
     sleep 0.05
 done
