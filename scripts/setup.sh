@@ -25,6 +25,9 @@ PACKAGES=(
   # test messages are signed with keys made by opendkim-genkey; DMARC verdicts are cross-checked
   # against Mail::DMARC (libmail-dmarc-perl), an independent implementation
   opendkim-tools libmail-dmarc-perl
+  # the PostgreSQL store: libpq for the backend; the server (with pgbench) and psql for
+  # tests/pg, which start private servers (scripts/lib/pg.sh), never the package's cluster
+  postgresql-15 postgresql-client-15 libpq-dev
   # tools the scripts use
   iproute2 procps findutils openssl
 )
@@ -43,6 +46,17 @@ if ((${#missing[@]} > 0)); then
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # postgresql-15's postinst creates a cluster 15/main on port 5432 and starts it through
+  # invoke-rc.d: in a container without systemd, Docker's policy-rc.d (exit 101) keeps it
+  # down; without a policy-rc.d the init script would start it, and under systemd it is
+  # enabled and started. The tests never use it, so none is created: postgresql-common goes
+  # in first and create_main_cluster is turned off (createcluster.conf(5)) before the server.
+  # (`pg_createcluster 15 main --start` makes one later if wanted.)
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+    apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+    sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+      /etc/postgresql-common/createcluster.conf
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
