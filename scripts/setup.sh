@@ -28,6 +28,8 @@ PACKAGES=(
   # the PostgreSQL store: libpq for the backend; the server (with pgbench) and psql for
   # tests/pg, which start private servers (scripts/lib/pg.sh), never the package's cluster
   postgresql-15 postgresql-client-15 libpq-dev
+  # the Sendmail test authenticates (SMTP AUTH PLAIN) through Cyrus SASL's PLAIN/LOGIN plugins
+  libsasl2-modules
   # tools the scripts use
   iproute2 procps findutils openssl
 )
@@ -58,6 +60,17 @@ if ((${#missing[@]} > 0)); then
       /etc/postgresql-common/createcluster.conf
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's Sendmail for tests/e2e/sendmail_test.sh: sendmail-bin conflicts with postfix as a
+# package, so its .debs (and m4, libwrap0, sasl2-bin) are downloaded and unpacked, once, into
+# build/sendmail (scripts/lib/sendmail.sh); nothing of it is installed.
+# shellcheck source=lib/sendmail.sh
+. scripts/lib/sendmail.sh
+if [[ $(id -u) == 0 ]]; then
+  sm_fetch build/sendmail
+elif [[ ! -f build/sendmail/root/.complete ]]; then
+  echo "setup: not root: Debian's Sendmail for the tests not fetched into build/sendmail" >&2
 fi
 
 # SG_WERROR=ON (scripts/test.sh) makes compiler warnings errors.
