@@ -22,16 +22,19 @@
 #   (hosts from files only: no DNS query ever leaves the machine);
 # - it listens on 127.0.0.1 only (no MSA on 587), relays everything with the relay mailer to
 #   [127.0.0.1]:$TB_SINK_PORT (SMART_HOST([127.0.0.1]) alone would not: 127.0.0.1 is itself);
-# - SASL (PLAIN, LOGIN) from a Sendmail.conf and a sasldb in $TB_DIR/sendmail/sasl: Cyrus SASL
-#   reads SASL_CONF_PATH because the unpacked binary is not setgid;
+# - SASL (PLAIN, LOGIN) from a Sendmail.conf and a sasldb in $TB_DIR/sendmail/sasl, mounted in
+#   the instance's namespace on /usr/lib/sasl2 (an empty directory of libsasl2-2, on Cyrus
+#   SASL's search path): SASL_CONF_PATH in Sendmail's environment is not honoured;
 # - it runs in its own UTS and mount namespaces (unshare -u -m): a fully qualified host name
 #   (Sendmail sleeps 60 s at start on an unqualified one), a private /etc/hosts, and a private
 #   /dev whose log socket is a syslog receiver writing $TB_DIR/log/sendmail.log (Sendmail logs
 #   only to syslog; the machine's /dev/log, if any, sees nothing);
+# - the unpacked binary is not setgid (sm_fetch drops the bit), so the loader honours
+#   LD_LIBRARY_PATH for the unpacked libwrap;
 # - sm_stop stops the daemon and then every process left in its UTS namespace (its SMTP and
 #   delivery children): nothing is matched by name.
 #
-# Variables read: SM_CACHE (default $TB_SRC/build/sendmail), SM_MILTER (a Sendmail socket spec,
+# Variables read: SM_CACHE (default build/sendmail of this checkout), SM_MILTER (a Sendmail socket spec,
 # e.g. unix:/path/milter.sock; none if empty), SM_MC_EXTRA (.mc lines), SM_HOSTNAME.
 # Variables set: SM_DIR, SM_PID, SM_LOG (Sendmail's syslog lines), SM_CF.
 
@@ -70,7 +73,7 @@ sm_fetch() {
         dpkg-deb -x "$deb" "$root.new" || { _sm_die "sm_fetch: dpkg-deb -x $deb failed"; return 1; }
     done
     # The binary is setgid (group smmsp on a real install): the loader would ignore
-    # LD_LIBRARY_PATH (the unpacked libwrap) and Cyrus SASL would ignore SASL_CONF_PATH.
+    # LD_LIBRARY_PATH (the unpacked libwrap).
     chmod g-s "$root.new/usr/libexec/sendmail/sendmail"
     missing=$(LD_LIBRARY_PATH=$root.new/usr/lib/x86_64-linux-gnu \
         ldd "$root.new/usr/libexec/sendmail/sendmail" "$root.new/usr/sbin/saslpasswd2" |
@@ -163,6 +166,8 @@ sm_start() {
     root=$(sm_root)
     [[ -x $root/usr/libexec/sendmail/sendmail ]] ||
         { _sm_die "sm_start: no unpacked Sendmail in $root (run sm_fetch)"; return 1; }
+    [[ -d /usr/lib/sasl2 ]] ||
+        { _sm_die "sm_start: /usr/lib/sasl2 (of libsasl2-2) is missing: nowhere to mount Sendmail.conf"; return 1; }
     SM_DIR=$TB_DIR/sendmail
     SM_CF=$SM_DIR/sendmail.cf
     SM_LOG=$TB_DIR/log/sendmail.log
@@ -172,7 +177,7 @@ sm_start() {
     printf 'hosts\tfiles\naliases\tfiles\n' >"$SM_DIR/service.switch"
     : >"$SM_DIR/aliases"
     : >"$SM_DIR/sendmail.st"
-    # Inside the namespace this directory is mounted on /usr/lib/sasl2 (see sm_start).
+    # Inside the namespace this directory is mounted on /usr/lib/sasl2 (below).
     printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: /usr/lib/sasl2/sasldb2\nmech_list: PLAIN LOGIN\n' \
         >"$SM_DIR/sasl/Sendmail.conf"
     # (errexit off in the trap: sm_stop returns the exit status it was given, and tb_stop must
@@ -213,7 +218,9 @@ sm_start() {
             echo "$4" >/proc/sys/kernel/hostname
             mount --bind "$d/hosts" /etc/hosts
             mount --bind "$d/sasl" /usr/lib/sasl2
-            for n in null zero full random urandom; do mount --bind "/dev/$n" "$d/dev/$n"; done
+            for n in null zero full random urandom; do
+                if [ -e "/dev/$n" ]; then mount --bind "/dev/$n" "$d/dev/$n"; fi
+            done
             mount --rbind "$d/dev" /dev
             exec "$bin" -C "$cf" -bD
         ' sm "$SM_DIR" "$SM_CF" "$root/usr/libexec/sendmail/sendmail" "$SM_HOSTNAME" \
