@@ -97,18 +97,20 @@ expect "$T" '^<\*\* 550 5\.7\.1 yahoo\.test publishes DMARC p=reject and this me
     "From: yahoo.test refused at end of DATA with the DMARC text"
 check "DMARC refusal logged" grep -q 'account=erin source=sasl stage=eom action=reject reason=dmarc .*from_domain=yahoo.test dmarc=fail policy=reject' "$SG_LOG"
 sgctl domains add erin brand.test >/dev/null
-sed -i 's/someone@yahoo\.test/news@brand.test/; s/dmarc1@/dmarc2@/' "$MSG"
+# (with a forged copy of the feedback-token header, which the milter deletes: SMFIF_CHGHDRS)
+sed -i 's/someone@yahoo\.test/news@brand.test/; s/dmarc1@/dmarc2@/; 1i X-Senderguard-ID: forged' "$MSG"
 send_as erin "$T" --from bounce@esp.test --to rcpt@dest.test --data "@$MSG"
 expect "$T" '^<-  250 2\.0\.0 [A-Za-z0-9]+ Message accepted' "the account's verified domain is accepted"
 
-# 6. headers the milter adds reach the receiver (Sendmail granted SMFIF_ADDHDRS)
+# 6. header changes reach the receiver (Sendmail granted SMFIF_ADDHDRS and SMFIF_CHGHDRS)
 for ((i = 0; i < 100; i++)); do
     grep -lq 'news@brand.test' "$TB_SINK_DIR"/* 2>/dev/null && break
     sleep 0.1
 done
 F=$(grep -l 'news@brand.test' "$TB_SINK_DIR"/* 2>/dev/null | head -n 1 || true)
-if [[ -n $F ]] && grep -q '^X-Senderguard-ID: ' "$F" && grep -q '^Authentication-Results: ' "$F"; then
-    ok "delivered message carries the feedback token and Authentication-Results"
+if [[ -n $F ]] && [[ $(grep -c '^X-Senderguard-ID: v1\.' "$F") == 1 ]] && ! grep -q '^X-Senderguard-ID: forged' "$F" &&
+    grep -q '^Authentication-Results: ' "$F"; then
+    ok "delivered message carries our feedback token (the forged copy deleted) and Authentication-Results"
 else
     not_ok "delivered message headers (${F:-no message in the sink})"
     [[ -z $F ]] || sed 's/^/#   /' "$F" | head -n 20
