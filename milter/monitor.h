@@ -19,7 +19,7 @@ class Context;
 
 // Records the time from its construction to its destruction as the decision
 // latency of `stage` (monitor::MilterMetrics::RecordLatency). *ctx must
-// outlive it. Costs two reads of the monotonic clock (vDSO, no system call).
+// outlive it. Costs two reads of the monotonic clock.
 class LatencyTimer {
  public:
   LatencyTimer(Context* ctx, monitor::Stage stage);
