@@ -4,6 +4,8 @@
 # checks that each page has the sections the issue asks for.
 # Usage: man/render_test.sh PAGE...   (the built roff files, e.g. build/man/senderguard-tail.8)
 set -uo pipefail
+# A locale that always exists, so that man(1) has nothing to say about it.
+export LC_ALL=C.UTF-8
 fail=0
 for page in "$@"; do
     name=${page##*/}

@@ -39,10 +39,17 @@ TLOG=$TB_DIR/log/tail.log
 T=$TB_DIR/t.out
 
 # The directory is not there yet: the milter says so, and keeps running.
-sleep 1.5
-grep -q "action=textfile-error path=$MPROM error=\"$MPROM.tmp: cannot create: No such file" "$SG_LOG" \
-    && ok "a textfile that cannot be written is logged (action=textfile-error)" \
-    || not_ok "textfile-error logged"
+# wait_line FILE PATTERN: waits up to 10 s for a line of FILE matching PATTERN (grep -E)
+wait_line() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -qE -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "a textfile that cannot be written is logged (action=textfile-error)" \
+    wait_line "$SG_LOG" "action=textfile-error path=$MPROM error=\"$MPROM\.tmp: cannot create: No such file"
 mkdir "$TB_DIR/prom"
 
 "$E2E_BIN/senderguard-tail" -c "$SG_CONF" --stderr >>"$TLOG" 2>&1 &
@@ -62,11 +69,12 @@ check "milter: summary lines once a second" wait_summaries "$SG_LOG" 3
 check "tailer: summary lines once a second" wait_summaries "$TLOG" 2
 check "milter: the .prom file appears" test -s "$MPROM"
 check "tailer: the .prom file appears" test -s "$TPROM"
-ZERO='action=summary interval_s=1 accepted=0 rejected=0 tempfailed=0 would_reject=0 would_tempfail=0 rejected_suspended=0 rejected_suppressed=0 rejected_quota=0 rejected_dmarc=0 rejected_dmarc_author=0 rejected_dmarc_unverified_domain=0 rejected_error=0 tempfailed_quota=0 tempfailed_dmarc_temperror=0 tempfailed_error=0 dmarc_pass=0 dmarc_fail=0 dmarc_none=0 dmarc_temperror=0 dmarc_permerror=0 store_errors=0 decisions=0 latency_p50_us=0 latency_p99_us=0 latency_max_us=0'
-grep -qF "senderguard-milter[info]: $ZERO" "$SG_LOG" \
+ZERO=' accepted=0 rejected=0 tempfailed=0 would_reject=0 would_tempfail=0 rejected_suspended=0 rejected_suppressed=0 rejected_quota=0 rejected_dmarc=0 rejected_dmarc_author=0 rejected_dmarc_unverified_domain=0 rejected_error=0 tempfailed_quota=0 tempfailed_dmarc_temperror=0 tempfailed_error=0 dmarc_pass=0 dmarc_fail=0 dmarc_none=0 dmarc_temperror=0 dmarc_permerror=0 store_errors=0 decisions=0 latency_p50_us=0 latency_p99_us=0 latency_max_us=0'
+# (interval_s is 1, or more when this busy machine woke the reporter late)
+grep -E '^senderguard-milter\[info\]: action=summary interval_s=[0-9]+ ' "$SG_LOG" | grep -qF "$ZERO" \
     && ok "milter: nothing happened yet, the summary is written all zeros" \
     || not_ok "milter: all-zero summary ($(grep -m1 'action=summary' "$SG_LOG"))"
-grep -qE 'senderguard-tail\[info\]: action=summary interval_s=1 source=file:[^ ]*postfix\.log lines=[0-9]+ delivered=0 deferred=0 hard=0 soft=0 technical=0 expired=0 unattributed=0 malformed=0 lag_s=0$' "$TLOG" \
+grep -qE 'senderguard-tail\[info\]: action=summary interval_s=[0-9]+ source=file:[^ ]*postfix\.log lines=[0-9]+ delivered=0 deferred=0 hard=0 soft=0 technical=0 expired=0 unattributed=0 malformed=0 lag_s=0$' "$TLOG" \
     && ok "tailer: nothing delivered yet, the summary is written with zeros" \
     || not_ok "tailer: zero summary ($(grep -m1 'action=summary' "$TLOG"))"
 
@@ -148,8 +156,9 @@ if grep 'action=summary' "$SG_LOG" | grep -v ' decisions=0 ' |
 else
     not_ok "milter summaries: latencies"
 fi
-n=$(grep -c 'senderguard-milter\[info\]: action=summary interval_s=1 ' "$SG_LOG")
-((n >= 5)) && ok "milter: $n summaries of 1 s" || not_ok "milter: only $n summaries of 1 s"
+n=$(grep -c 'senderguard-milter\[info\]: action=summary interval_s=' "$SG_LOG")
+n1=$(grep -c 'senderguard-milter\[info\]: action=summary interval_s=1 ' "$SG_LOG")
+((n >= 5 && n1 >= n / 2)) && ok "milter: $n summaries, $n1 of them of 1 s" || not_ok "milter: $n summaries, $n1 of 1 s"
 
 # ---- the milter's file: the totals, valid text format
 check "milter .prom is valid Prometheus text format, no address in a label" perl "$E2E_SRC/tests/e2e/prom_check.pl" "$MPROM"
