@@ -32,6 +32,9 @@ PACKAGES=(
   libsasl2-modules
   # tools the scripts use
   iproute2 procps findutils openssl
+  # the manual pages: scdoc turns man/*.scd into roff at build time; groff-base and man-db
+  # render them in the man_render test (groff -ww, man -l); perl checks the .prom files
+  scdoc groff-base man-db perl
 )
 
 missing=()
