@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1088,21 +1089,26 @@ category = "mailbox-full"
 }
 
 // ---------------------------------------------------------------------------
-// The corpus: tests/data/bounce-replies.tsv, replies from public sources with
-// the class and category a postmaster gives them. The shipped rules must
-// agree on hard versus not hard for >= 97% of them and on the category for
-// >= 90% (issue 16). bounce_bench --agreement prints the same figures and
+// The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
+// written from) and tests/data/bounce-replies-2.tsv (199 others, labelled by an
+// independent postmaster as a held-out set, on which the first rules scored
+// 87.9% hard/soft and 59.8% category), replies from public sources with the
+// class and category a postmaster gives them. The shipped rules must agree on
+// hard versus not hard for >= 97% of each and on the category for >= 90% of
+// each (issue 16). bounce_bench --agreement FILE prints the same figures and
 // every miss.
+
+constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv"};
 
 struct CorpusLine {
   int line = 0;
   std::string reply, dsn, command, cls, category, source;
 };
 
-std::vector<CorpusLine> LoadCorpus() {
+std::vector<CorpusLine> LoadCorpus(const std::string& name) {
   std::vector<CorpusLine> out;
-  std::ifstream in(SG_SOURCE_DIR "/tests/data/bounce-replies.tsv");
-  EXPECT_TRUE(in.good()) << "cannot open tests/data/bounce-replies.tsv";
+  std::ifstream in(std::string(SG_SOURCE_DIR "/tests/data/") + name);
+  EXPECT_TRUE(in.good()) << "cannot open tests/data/" << name;
   std::string text;
   for (int n = 1; std::getline(in, text); ++n) {
     if (text.empty() || text[0] == '#') continue;
@@ -1113,7 +1119,7 @@ std::vector<CorpusLine> LoadCorpus() {
       if (tab == std::string::npos) break;
       start = tab + 1;
     }
-    EXPECT_EQ(f.size(), 6u) << "bounce-replies.tsv:" << n;
+    EXPECT_EQ(f.size(), 6u) << name << ":" << n;
     if (f.size() != 6) continue;
     out.push_back({n, f[0], f[1], f[2], f[3], f[4], f[5]});
   }
@@ -1126,21 +1132,42 @@ std::string AsLogged(const CorpusLine& c) {
 }
 
 TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
-  const std::vector<CorpusLine> corpus = LoadCorpus();
-  EXPECT_GE(corpus.size(), 250u);
-  for (const auto& c : corpus) {
-    EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical") << c.line;
-    auto cat = ParseBounceCategory(c.category);
-    EXPECT_TRUE(cat.has_value() && *cat != B::kNone) << c.line << ": " << c.category;
-    EXPECT_FALSE(c.source.empty()) << c.line;
-    EXPECT_FALSE(c.reply.empty()) << c.line;
+  for (const char* name : kCorpora) {
+    const std::vector<CorpusLine> corpus = LoadCorpus(name);
+    EXPECT_GE(corpus.size(), 150u) << name;
+    for (const auto& c : corpus) {
+      EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical")
+          << name << ":" << c.line;
+      auto cat = ParseBounceCategory(c.category);
+      EXPECT_TRUE(cat.has_value() && *cat != B::kNone)
+          << name << ":" << c.line << ": " << c.category;
+      EXPECT_FALSE(c.source.empty()) << name << ":" << c.line;
+      EXPECT_FALSE(c.reply.empty()) << name << ":" << c.line;
+    }
   }
 }
 
-TEST(BounceCorpus, ShippedRulesMeetTheTargets) {
+TEST(BounceCorpus, TheTwoCorporaShareNoReply) {
+  std::set<std::string> first;
+  for (const auto& c : LoadCorpus(kCorpora[0])) first.insert(c.reply);
+  for (const auto& c : LoadCorpus(kCorpora[1]))
+    EXPECT_EQ(first.count(c.reply), 0u) << kCorpora[1] << ":" << c.line << ": " << c.reply;
+}
+
+// At most the first `max` bytes of UTF-8 `s`, cut at a character boundary.
+std::string Head(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+// Each corpus on its own: a file the rules do well on must not hide one they
+// do badly on.
+void ExpectCorpusMeetsTheTargets(const std::string& name) {
   const BounceRules& rules = Shipped();
-  const std::vector<CorpusLine> corpus = LoadCorpus();
-  ASSERT_FALSE(corpus.empty());
+  const std::vector<CorpusLine> corpus = LoadCorpus(name);
+  ASSERT_FALSE(corpus.empty()) << name;
   size_t hard_ok = 0, cat_ok = 0;
   std::string misses;
   for (const auto& c : corpus) {
@@ -1150,23 +1177,29 @@ TEST(BounceCorpus, ShippedRulesMeetTheTargets) {
     hard_ok += hard;
     cat_ok += cat;
     if (!hard || !cat) {
-      misses += "  line " + std::to_string(c.line) + ": want " + c.cls + "/" + c.category +
-                ", got " + std::string(OutcomeClassName(got.cls)) + "/" +
+      misses += "  " + name + ":" + std::to_string(c.line) + ": want " + c.cls + "/" +
+                c.category + ", got " + std::string(OutcomeClassName(got.cls)) + "/" +
                 std::string(BounceCategoryName(got.category)) + " (rules line " +
-                std::to_string(rules.RuleLine(got.rule)) + "): " + c.reply.substr(0, 90) + "\n";
+                std::to_string(rules.RuleLine(got.rule)) + "): " + Head(c.reply, 90) + "\n";
     }
   }
   const double n = static_cast<double>(corpus.size());
   const double hard_pct = 100.0 * static_cast<double>(hard_ok) / n;
   const double cat_pct = 100.0 * static_cast<double>(cat_ok) / n;
-  std::printf("bounce corpus: %zu replies; hard/soft agreement %zu/%zu = %.1f%%; category "
+  std::printf("%s: %zu replies; hard/soft agreement %zu/%zu = %.1f%%; category "
               "agreement %zu/%zu = %.1f%%\n%s",
-              corpus.size(), hard_ok, corpus.size(), hard_pct, cat_ok, corpus.size(), cat_pct,
-              misses.c_str());
-  RecordProperty("hard_soft_pct", std::to_string(hard_pct));
-  RecordProperty("category_pct", std::to_string(cat_pct));
-  EXPECT_GE(hard_pct, 97.0) << misses;
-  EXPECT_GE(cat_pct, 90.0) << misses;
+              name.c_str(), corpus.size(), hard_ok, corpus.size(), hard_pct, cat_ok,
+              corpus.size(), cat_pct, misses.c_str());
+  ::testing::Test::RecordProperty("hard_soft_pct", std::to_string(hard_pct));
+  ::testing::Test::RecordProperty("category_pct", std::to_string(cat_pct));
+  EXPECT_GE(hard_pct, 97.0) << name << "\n" << misses;
+  EXPECT_GE(cat_pct, 90.0) << name << "\n" << misses;
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargets) { ExpectCorpusMeetsTheTargets(kCorpora[0]); }
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[1]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1420,9 +1453,9 @@ TEST(BounceFamilies, AccessDeniedWordings) {
 }
 
 // ---------------------------------------------------------------------------
-// The families of the misses on a held-out set of replies (issue 16): each
-// table holds texts of the family from public sources, most of them not in
-// the corpus, so that a rule written for one string fails here.
+// The families of the misses on the second corpus (issue 16): each table
+// holds texts of the family from public sources, most of them not in either
+// corpus, so that a rule written for one string fails here.
 
 // The words outrank a code that says otherwise, when they clearly say quota,
 // rate or a missing mailbox.
