@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "senderguard/base/exit_codes.h"
+#include "senderguard/base/text.h"
 #include "senderguard/feedback/bounce.h"
 
 namespace {
@@ -102,6 +103,19 @@ void Usage() {
                "       bounce_bench [--rules FILE] --agreement [CORPUS]\n");
 }
 
+// At most the first `max` bytes of `s`, for the miss listing: when `s` is
+// UTF-8, cut back to a character boundary so that a Japanese or German reply
+// does not end in half a character (which a terminal shows as U+FFFD). Bytes
+// that are not UTF-8 (a Latin-1 reply) are cut where they fall.
+std::string_view Head(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  if (senderguard::ValidUtf8(s)) {
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  }
+  return s.substr(0, cut);
+}
+
 std::vector<std::string> SplitTabs(const std::string& line) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -149,7 +163,7 @@ int Agreement(const BounceRules& rules, const std::string& path) {
       to << "  " << path << ":" << lineno << ": want " << f[3] << "/" << f[4] << ", got " << cls
          << "/" << cat << " (" << senderguard::ClassifiedByName(e.result.by);
       if (e.line > 0) to << " at rules line " << e.line;
-      to << "): " << f[0].substr(0, 110) << "\n";
+      to << "): " << Head(f[0], 110) << "\n";
     }
   }
   if (n == 0) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -510,12 +511,13 @@ TEST(BounceClassify, PolicyAndBlocklists) {
        Said("mx-aol.mail.gm0.yahoodns.net",
             "521 5.2.1 :  AOL will not accept delivery of this message.", "end of DATA"),
        C::kTechnical, B::kPolicy},
+      // A malformed message is its format, neither who sends it nor spam: other.
       {"gmail_multiple_from", "bounced", "5.7.1",
        Said("gmail-smtp-in.l.google.com",
             "550-5.7.1 [192.0.2.1] Messages with multiple addresses in From: header are not "
             "550 5.7.1 accepted. a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kOther},
       {"zoho_virus", "bounced", "5.7.1",
        Said("mx.zoho.com", "552 5.7.1 virus Eicar-Test-Signature detected by Zoho Mail",
             "end of DATA"),
@@ -695,8 +697,12 @@ TEST(BounceClassify, FallbacksByCode) {
       {"dsn_5_4_4", "bounced", "5.4.4", "Nein", C::kHard, B::kDomainUnknown},
       {"dsn_5_7_26", "bounced", "5.7.26", Said("mx.example.net", "550 5.7.26 Nein"),
        C::kTechnical, B::kAuthentication},
-      {"reply_551_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "551 Nein"), C::kHard,
-       B::kRecipientUnknown},
+      // A bare 551 or 553 is never hard: both are used for relaying, senders and
+      // full mailboxes as often as for unknown users (conf/bounce-rules.conf).
+      {"reply_551_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "551 Nein"),
+       C::kTechnical, B::kOther},
+      {"reply_553_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "553 Nein"),
+       C::kTechnical, B::kOther},
       {"reply_550_is_not_hard", "bounced", "5.0.0", Said("mx.example.net", "550 Nein"),
        C::kTechnical, B::kOther},
       {"refused_to_talk_554", "bounced", "5.0.0",
@@ -1083,21 +1089,26 @@ category = "mailbox-full"
 }
 
 // ---------------------------------------------------------------------------
-// The corpus: tests/data/bounce-replies.tsv, replies from public sources with
-// the class and category a postmaster gives them. The shipped rules must
-// agree on hard versus not hard for >= 97% of them and on the category for
-// >= 90% (issue 16). bounce_bench --agreement prints the same figures and
+// The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
+// written from) and tests/data/bounce-replies-2.tsv (199 others, labelled by an
+// independent postmaster as a held-out set, on which the first rules scored
+// 87.9% hard/soft and 59.8% category), replies from public sources with the
+// class and category a postmaster gives them. The shipped rules must agree on
+// hard versus not hard for >= 97% of each and on the category for >= 90% of
+// each (issue 16). bounce_bench --agreement FILE prints the same figures and
 // every miss.
+
+constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv"};
 
 struct CorpusLine {
   int line = 0;
   std::string reply, dsn, command, cls, category, source;
 };
 
-std::vector<CorpusLine> LoadCorpus() {
+std::vector<CorpusLine> LoadCorpus(const std::string& name) {
   std::vector<CorpusLine> out;
-  std::ifstream in(SG_SOURCE_DIR "/tests/data/bounce-replies.tsv");
-  EXPECT_TRUE(in.good()) << "cannot open tests/data/bounce-replies.tsv";
+  std::ifstream in(std::string(SG_SOURCE_DIR "/tests/data/") + name);
+  EXPECT_TRUE(in.good()) << "cannot open tests/data/" << name;
   std::string text;
   for (int n = 1; std::getline(in, text); ++n) {
     if (text.empty() || text[0] == '#') continue;
@@ -1108,7 +1119,7 @@ std::vector<CorpusLine> LoadCorpus() {
       if (tab == std::string::npos) break;
       start = tab + 1;
     }
-    EXPECT_EQ(f.size(), 6u) << "bounce-replies.tsv:" << n;
+    EXPECT_EQ(f.size(), 6u) << name << ":" << n;
     if (f.size() != 6) continue;
     out.push_back({n, f[0], f[1], f[2], f[3], f[4], f[5]});
   }
@@ -1121,21 +1132,42 @@ std::string AsLogged(const CorpusLine& c) {
 }
 
 TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
-  const std::vector<CorpusLine> corpus = LoadCorpus();
-  EXPECT_GE(corpus.size(), 250u);
-  for (const auto& c : corpus) {
-    EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical") << c.line;
-    auto cat = ParseBounceCategory(c.category);
-    EXPECT_TRUE(cat.has_value() && *cat != B::kNone) << c.line << ": " << c.category;
-    EXPECT_FALSE(c.source.empty()) << c.line;
-    EXPECT_FALSE(c.reply.empty()) << c.line;
+  for (const char* name : kCorpora) {
+    const std::vector<CorpusLine> corpus = LoadCorpus(name);
+    EXPECT_GE(corpus.size(), 150u) << name;
+    for (const auto& c : corpus) {
+      EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical")
+          << name << ":" << c.line;
+      auto cat = ParseBounceCategory(c.category);
+      EXPECT_TRUE(cat.has_value() && *cat != B::kNone)
+          << name << ":" << c.line << ": " << c.category;
+      EXPECT_FALSE(c.source.empty()) << name << ":" << c.line;
+      EXPECT_FALSE(c.reply.empty()) << name << ":" << c.line;
+    }
   }
 }
 
-TEST(BounceCorpus, ShippedRulesMeetTheTargets) {
+TEST(BounceCorpus, TheTwoCorporaShareNoReply) {
+  std::set<std::string> first;
+  for (const auto& c : LoadCorpus(kCorpora[0])) first.insert(c.reply);
+  for (const auto& c : LoadCorpus(kCorpora[1]))
+    EXPECT_EQ(first.count(c.reply), 0u) << kCorpora[1] << ":" << c.line << ": " << c.reply;
+}
+
+// At most the first `max` bytes of UTF-8 `s`, cut at a character boundary.
+std::string Head(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+// Each corpus on its own: a file the rules do well on must not hide one they
+// do badly on.
+void ExpectCorpusMeetsTheTargets(const std::string& name) {
   const BounceRules& rules = Shipped();
-  const std::vector<CorpusLine> corpus = LoadCorpus();
-  ASSERT_FALSE(corpus.empty());
+  const std::vector<CorpusLine> corpus = LoadCorpus(name);
+  ASSERT_FALSE(corpus.empty()) << name;
   size_t hard_ok = 0, cat_ok = 0;
   std::string misses;
   for (const auto& c : corpus) {
@@ -1145,23 +1177,29 @@ TEST(BounceCorpus, ShippedRulesMeetTheTargets) {
     hard_ok += hard;
     cat_ok += cat;
     if (!hard || !cat) {
-      misses += "  line " + std::to_string(c.line) + ": want " + c.cls + "/" + c.category +
-                ", got " + std::string(OutcomeClassName(got.cls)) + "/" +
+      misses += "  " + name + ":" + std::to_string(c.line) + ": want " + c.cls + "/" +
+                c.category + ", got " + std::string(OutcomeClassName(got.cls)) + "/" +
                 std::string(BounceCategoryName(got.category)) + " (rules line " +
-                std::to_string(rules.RuleLine(got.rule)) + "): " + c.reply.substr(0, 90) + "\n";
+                std::to_string(rules.RuleLine(got.rule)) + "): " + Head(c.reply, 90) + "\n";
     }
   }
   const double n = static_cast<double>(corpus.size());
   const double hard_pct = 100.0 * static_cast<double>(hard_ok) / n;
   const double cat_pct = 100.0 * static_cast<double>(cat_ok) / n;
-  std::printf("bounce corpus: %zu replies; hard/soft agreement %zu/%zu = %.1f%%; category "
+  std::printf("%s: %zu replies; hard/soft agreement %zu/%zu = %.1f%%; category "
               "agreement %zu/%zu = %.1f%%\n%s",
-              corpus.size(), hard_ok, corpus.size(), hard_pct, cat_ok, corpus.size(), cat_pct,
-              misses.c_str());
-  RecordProperty("hard_soft_pct", std::to_string(hard_pct));
-  RecordProperty("category_pct", std::to_string(cat_pct));
-  EXPECT_GE(hard_pct, 97.0) << misses;
-  EXPECT_GE(cat_pct, 90.0) << misses;
+              name.c_str(), corpus.size(), hard_ok, corpus.size(), hard_pct, cat_ok,
+              corpus.size(), cat_pct, misses.c_str());
+  ::testing::Test::RecordProperty("hard_soft_pct", std::to_string(hard_pct));
+  ::testing::Test::RecordProperty("category_pct", std::to_string(cat_pct));
+  EXPECT_GE(hard_pct, 97.0) << name << "\n" << misses;
+  EXPECT_GE(cat_pct, 90.0) << name << "\n" << misses;
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargets) { ExpectCorpusMeetsTheTargets(kCorpora[0]); }
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[1]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1411,6 +1449,341 @@ TEST(BounceFamilies, AccessDeniedWordings) {
        Said("example-com.mail.protection.outlook.com",
             "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)"),
        C::kHard, B::kRecipientUnknown},
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The families of the misses on the second corpus (issue 16): each table
+// holds texts of the family from public sources, most of them not in either
+// corpus, so that a rule written for one string fails here.
+
+// The words outrank a code that says otherwise, when they clearly say quota,
+// rate or a missing mailbox.
+TEST(BounceFamilies, WordsOutrankAMisleadingCode) {
+  Check({
+      {"comcast_quota_under_5_1_1", "bounced", "5.1.1",
+       Said("mx1.comcast.net",
+            "552 5.1.1 <bob@example.net> recipient rejected - extended quota violation"),
+       C::kSoft, B::kMailboxFull},
+      {"comcast_rate_under_4_1_1", "bounced", "4.1.1",
+       Said("mx1.comcast.net", "452 4.1.1 <bob@example.net> too many recent messages; Try "
+                               "again later"),
+       C::kSoft, B::kRateLimited},
+      {"no_mailbox_under_5_7_1", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 No mailbox found for <bob@example.net>"), C::kHard,
+       B::kRecipientUnknown},
+      {"o365_per_hour_receive", "bounced", "5.2.122",
+       Said("example-com.mail.protection.outlook.com",
+            "554 5.2.122 The recipient has exceeded their limit for the number of messages they "
+            "can receive per hour."),
+       C::kSoft, B::kRateLimited},
+      {"facebook_preferences_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.facebook.com", "550 5.1.1 RCP-P2 Refused due to recipient preferences"),
+       C::kTechnical, B::kPolicy},
+      {"disk_space_limit_under_5_7_0", "bounced", "5.7.0",
+       "The recipient mailbox has exceeded its disk space limit.", C::kSoft, B::kMailboxFull},
+      {"biglobe_local_limit", "bounced", "5.0.0",
+       "The number of messages in the recipient's mailbox exceeded the local limit.", C::kSoft,
+       B::kMailboxFull},
+  });
+}
+
+// A bare 55x code with words no rule knows is never hard; it is hard only when
+// the words say the recipient, user, mailbox or address is unknown.
+TEST(BounceFamilies, BareReplyCodeIsNeverHardWithoutWords) {
+  Check({
+      {"hermes_551_full", "bounced", "5.0.0",
+       Said("mx.163.example", "551 bounce as<the destination mailbox <bob@example.net> is "
+                              "full> queue as 100.1.ZmxEL.720k.1140313037.bob@example.net"),
+       C::kSoft, B::kMailboxFull},
+      {"qmail_553_rcpthosts", "bounced", "5.0.0",
+       Said("mx.example.net", "553 sorry, that domain isn't in my list of allowed rcpthosts "
+                              "(#5.5.3 - chkuser)"),
+       C::kTechnical, B::kPolicy},
+      {"improvmx_551_loop", "bounced", "5.7.1",
+       Said("mx1.improvmx.com", "551 5.7.1 Loop detected: Email is sent and forwarded from/to "
+                                "improvmx.com. (#id-5.9.0)"),
+       C::kTechnical, B::kNetwork},
+      {"rfc5321_551_user_not_local", "bounced", "5.0.0",
+       Said("mx.example.net", "551 User not local; please try <bob@example.org>"), C::kHard,
+       B::kRecipientUnknown},
+      {"rfc5321_553_name_not_allowed", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Requested action not taken: mailbox name not allowed"),
+       C::kHard, B::kRecipientUnknown},
+      {"bmh_551_user_paren_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 User (bob@example.net) unknown."), C::kHard,
+       B::kRecipientUnknown},
+  });
+}
+
+// Rules that matched too much: a size limit is not an authorization, an
+// organisation's queue quota is not a full mailbox.
+TEST(BounceFamilies, NarrowRulesDoNotSwallowOthers) {
+  Check({
+      {"exchange_sendsizelimit_sender", "bounced", "5.2.3",
+       Said("mx.example.net", "550 5.2.3 RESOLVER.RST.SendSizeLimit.Sender; message too large "
+                              "for this sender"),
+       C::kTechnical, B::kTooLarge},
+      {"exchange_notauthorized_still_policy", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 RESOLVER.RST.NotAuthorized; not authorized"),
+       C::kTechnical, B::kPolicy},
+      {"size_limit_class", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message rejected: size limit exceeded (20971520)", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      {"organization_queue_quota", "bounced", "4.7.3",
+       Said("example-com.mail.protection.outlook.com",
+            "450 4.7.3 Organization queue quota exceeded."),
+       C::kSoft, B::kRateLimited},
+      {"domain_sending_quota", "bounced", "5.4.5",
+       Said("mx.example.net", "550 5.4.5 <bob@example.net>: Recipient address rejected: Domain "
+                              "Sending Quota Exceeded"),
+       C::kSoft, B::kRateLimited},
+      {"mailbox_quota_still_full", "bounced", "5.2.2",
+       Said("mx.example.net", "552 5.2.2 <bob@example.net>: Recipient address rejected: Quota "
+                              "exceeded (mailbox for user is full)"),
+       C::kSoft, B::kMailboxFull},
+  });
+}
+
+// Providers' throttling and blocking words.
+TEST(BounceFamilies, ProviderThrottlingAndBlocking) {
+  Check({
+      {"qq_domain_frequency", "bounced", "5.0.0",
+       Said("mx3.qq.com", "550 Domain frequency limited", "MAIL FROM"), C::kSoft,
+       B::kRateLimited},
+      {"qq_connection_frequency", "bounced", "5.0.0",
+       Said("mx3.qq.com", "550 Connection frequency limited", "end of DATA"), C::kSoft,
+       B::kRateLimited},
+      {"qq_recipient_protection_not_unknown", "bounced", "5.0.0",
+       Said("mx3.qq.com", "550 Mailbox unavailable or access denied"), C::kSoft,
+       B::kRateLimited},
+      {"ses_daily_quota", "bounced", "5.0.0",
+       Said("email-smtp.us-east-1.amazonaws.com", "454 Throttling failure: Daily message quota "
+                                                  "exceeded.", "MAIL FROM"),
+       C::kSoft, B::kRateLimited},
+      {"cpanel_max_per_hour", "bounced", "5.0.0",
+       "Domain example.com has exceeded the max emails per hour (500/500 (100%)) allowed.  "
+       "Message discarded.",
+       C::kSoft, B::kRateLimited},
+      {"yandex_come_back_later", "bounced", "4.7.1",
+       Said("mx.yandex.ru", "451 4.7.1 Sorry, the service is currently unavailable. Please come "
+                            "back later."),
+       C::kSoft, B::kRateLimited},
+      {"mailru_ip_blocked", "bounced", "5.0.0",
+       Said("mxs.mail.ru", "550 Access from ip address 203.0.113.9 blocked. Visit "
+                           "http://win.mail.ru/cgi-bin/support_bl?ip=203.0.113.9", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"earthlink_ip_blocked", "bounced", "5.0.0",
+       Said("mx.earthlink.net", "550 IP 203.0.113.9 is blocked by EarthLink. Go to "
+                                "earthlink.net/block for details.", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"microsoft_temporary_server_error", "bounced", "4.7.0",
+       Said("outlook.com", "451 4.7.0 Temporary server error. Please try again later. PRX4"),
+       C::kSoft, B::kOther},
+  });
+}
+
+// A content filter's words beyond "spam": score, bulk, mass mailer, URI
+// lists, spam traps, content refused. A sender judged a spammer is policy.
+TEST(BounceFamilies, SpamFilterWordsAndSpammerSenders) {
+  Check({
+      {"scored_too_high", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 Message scored too high on spam scale. For help, "
+                              "please quote incident ID 22492290.", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"spamassassin_score", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected: SpamAssassin score 12.3 over 5.0", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"surbl_listed_link", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 Message contains a domain listed on SURBL",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"cyberoam_bulk", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Cyberoam Anti Spam Engine has identified this email as a bulk "
+                              "email.", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"content_reject", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Content reject. FAAAANsG60M9BmDT.1", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"google_groups_spam_classification", "bounced", "5.0.0",
+       "Your email to group staff@example.com was rejected due to spam classification. To "
+       "address this issue, make sure SPF and DKIM pass.",
+       C::kTechnical, B::kSpam},
+      {"spam_trap_hit", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Message rejected: spam trap hit", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"free_spams_from_ip", "bounced", "5.0.0",
+       Said("mx1.free.fr", "550 Too many spams from your IP (203.0.113.9), please visit "
+                           "http://postmaster.free.fr/", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"sender_rejected_by_antispam", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Sender domain example.com rejected due to anti-spam policy",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+  });
+}
+
+// Relaying refused in other words is policy.
+TEST(BounceFamilies, RelayDeniedVariants) {
+  Check({
+      {"messagelabs_as_a_relay", "bounced", "5.0.0",
+       Said("cluster1.eu.messagelabs.com",
+            "553-you are trying to use me [server-10.tower-57.messagelabs 553-.com] as a relay, "
+            "but I have not been configured to let 553-you [192.0.2.1, mail.example.org] do "
+            "this. (#5.7.1)"),
+       C::kTechnical, B::kPolicy},
+      {"not_a_gateway", "bounced", "5.0.0",
+       Said("mx.example.net", "550 not local host example.com, not a gateway"), C::kTechnical,
+       B::kPolicy},
+      {"unauthorized_relay", "bounced", "5.0.0",
+       Said("mx.example.net", "500 Unauthorized relay msg rejected"), C::kTechnical, B::kPolicy},
+      {"not_permitted_to_relay", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 203.0.113.9 is not permitted to relay mail"),
+       C::kTechnical, B::kPolicy},
+      // Still the iCloud Hide My Email address turned off, not our relaying.
+      {"icloud_relay_for_user", "bounced", "5.7.1",
+       Said("mx01.mail.icloud.com", "550 5.7.1 Relay not permitted for user."), C::kHard,
+       B::kMailboxDisabled},
+  });
+}
+
+// Our sender identity refused: authentication, per the categories.
+TEST(BounceFamilies, SenderIdentityIsAuthentication) {
+  Check({
+      {"sendmail_sender_domain_resolves_not", "bounced", "5.1.8",
+       Said("mx.example.net", "553 5.1.8 <alice@nx.example.com>... Domain of sender address "
+                              "alice@nx.example.com does not exist", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"x_1_7_unknown_domain", "bounced", "5.1.7",
+       Said("mx.example.net", "550 5.1.7 <alice@nx.example.com>: unknown domain", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"ses_not_verified", "bounced", "5.0.0",
+       Said("email-smtp.us-east-1.amazonaws.com",
+            "554 Message rejected: Email address is not verified. The following identities "
+            "failed the check in region US-EAST-1: alice@example.com", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"exim_unrouteable_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Unrouteable sender address", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"invalid_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Invalid sender <alice@example.com>", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"sender_id_pra", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Sender ID (PRA) not permitted", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"mail_from_mismatch", "bounced", "5.0.0",
+       Said("mx.163.example", "550 MAIL FROM <alice@example.com> mismatches the message header "
+                              "From", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// Unknown users in other languages and other MTAs' own words; give-ups and
+// domains that do not exist in the words of MTAs other than Postfix.
+TEST(BounceFamilies, OtherLanguagesAndOtherMtas) {
+  Check({
+      {"domino_fr", "bounced", "5.0.0",
+       "Utilisateur bob (bob@example.fr) non r\u00e9pertori\u00e9 dans l'annuaire Domino",
+       C::kHard, B::kRecipientUnknown},
+      {"domino_es", "bounced", "5.0.0",
+       "El usuario bob (bob@example.es) no se encuentra en el Directorio de Domino", C::kHard,
+       B::kRecipientUnknown},
+      {"japanese_user_does_not_exist", "bounced", "5.0.0",
+       "\u5b9b\u5148\u306e\u30e6\u30fc\u30b6\u306f\u5b58\u5728\u3057\u307e\u305b\u3093",
+       C::kHard, B::kRecipientUnknown},
+      {"portuguese_usuario_inexistente", "bounced", "5.0.0",
+       Said("mx.example.com.br", "550 Usu\u00e1rio inexistente"), C::kHard, B::kRecipientUnknown},
+      {"spanish_destinatario_desconocido", "bounced", "5.0.0",
+       Said("mx.example.es", "550 5.1.1 Destinatario desconocido"), C::kHard,
+       B::kRecipientUnknown},
+      {"notes_public_nab", "bounced", "5.0.0",
+       "User bob (bob@example.com) not listed in public Name & Address Book", C::kHard,
+       B::kRecipientUnknown},
+      {"exchange2003_not_recognized", "bounced", "5.0.0", "The recipient name is not recognized",
+       C::kHard, B::kRecipientUnknown},
+      {"dma_giving_up", "bounced", "5.0.0",
+       "Could not deliver for the last 86400 seconds. Giving up.", C::kSoft, B::kExpired},
+      {"opensmtpd_envelope_expired", "bounced", "5.0.0", "Envelope expired", C::kSoft,
+       B::kExpired},
+      {"dma_dns_lookup_failure", "bounced", "5.0.0",
+       "DNS lookup failure: host mx.nx.example not found", C::kHard, B::kDomainUnknown},
+      {"qmail_no_host", "bounced", "5.0.0",
+       "Sorry, I couldn't find any host named nx.example. (#5.1.2)", C::kHard,
+       B::kDomainUnknown},
+      {"exim_no_smtp_service", "bounced", "5.0.0",
+       "an MX or SRV record indicated no SMTP service", C::kHard, B::kDomainUnknown},
+      {"postfix_malformed_ns_reply_is_network", "bounced", "5.4.4",
+       "Host or domain name not found. Name service error for name=example.org type=MX: "
+       "Malformed or unexpected name server reply",
+       C::kTechnical, B::kNetwork},
+      {"sendmail_name_server_timeout", "bounced", "4.0.0",
+       Said("mx.example.net", "451 example.com.tw: Name server timeout"), C::kTechnical,
+       B::kNetwork},
+      {"qmail_no_smtp_connection", "bounced", "5.0.0",
+       "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)", C::kTechnical,
+       B::kNetwork},
+  });
+}
+
+// The state of the recipient's account: blocked, not activated, inactive,
+// locked for a while.
+TEST(BounceFamilies, AccountStateWordings) {
+  Check({
+      {"account_blocked", "bounced", "5.0.0",
+       Said("mx.example.net", "550 The recipient account is blocked"), C::kHard,
+       B::kMailboxDisabled},
+      {"not_activated", "bounced", "5.0.0",
+       Said("mx.example.net", "550 <bob@example.net>... User account not activated"), C::kHard,
+       B::kMailboxDisabled},
+      {"account_expired", "bounced", "5.0.0", Said("mx.example.net", "550 account expired"),
+       C::kHard, B::kMailboxDisabled},
+      {"rejected_blocked", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 <bob@example.net>: Recipient address rejected: "
+                              "Disabled"),
+       C::kHard, B::kMailboxDisabled},
+      {"disabled_due_to_inactivity", "bounced", "5.2.1",
+       Said("mx.example.net", "550 5.2.1 This account has been disabled due to inactivity"),
+       C::kHard, B::kInactiveAccount},
+      {"closed_due_to_inactivity_is_final", "bounced", "5.0.0",
+       Said("mx.example.net", "550 <bob@example.net>: Account closed due to inactivity"),
+       C::kHard, B::kMailboxDisabled},
+      {"temporarily_suspended", "bounced", "4.2.1",
+       Said("mx.example.net", "450 4.2.1 <bob@example.net>: This account has been temporarily "
+                              "suspended"),
+       C::kSoft, B::kMailboxDisabled},
+      // Our own account at a smarthost is not the recipient's.
+      {"our_account_temporarily_suspended", "bounced", "5.7.1",
+       Said("smtp.provider.example", "550 5.7.1 Your account has been temporarily suspended",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"our_address_blocked", "bounced", "5.7.1",
+       Said("smtp.provider.example", "554 5.7.1 Your e-mail address has been blocked",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"client_host_rejected_blocked_is_not_a_mailbox", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 <mail.example.org[192.0.2.1]>: Client host rejected: "
+                              "Blocked"),
+       C::kTechnical, B::kPolicy},
+  });
+}
+
+// A malformed message is its format (other), even when the header named is
+// DKIM's.
+TEST(BounceFamilies, MalformedMessagesAreOther) {
+  Check({
+      {"ses_duplicate_header", "bounced", "5.0.0",
+       Said("email-smtp.us-east-1.amazonaws.com", "554 Transaction failed: Duplicate header "
+                                                  "'DKIM-Signature'.", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"yahoo_headers_not_rfc", "bounced", "5.0.0",
+       Said("mta5.am0.yahoodns.net", "554 Message not allowed - Headers are not RFC "
+                                     "compliant[291]", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"gmail_no_from", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 [192.0.2.1 14] Messages missing a valid address in From: header, or "
+            "having no From: header, are not accepted.", "end of DATA"),
+       C::kTechnical, B::kOther},
   });
 }
 
