@@ -1538,6 +1538,11 @@ TEST(BounceFamilies, NarrowRulesDoNotSwallowOthers) {
        Said("mx.example.net", "550 5.4.5 <bob@example.net>: Recipient address rejected: Domain "
                               "Sending Quota Exceeded"),
        C::kSoft, B::kRateLimited},
+      // Exim's default ACL: the sender sent to too many unknown recipients.
+      // Not the recipient's fault: never hard (found by a held-out set).
+      {"exim_too_many_bad_recipients", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected for too many bad recipients"), C::kTechnical,
+       B::kOther},
       {"mailbox_quota_still_full", "bounced", "5.2.2",
        Said("mx.example.net", "552 5.2.2 <bob@example.net>: Recipient address rejected: Quota "
                               "exceeded (mailbox for user is full)"),
