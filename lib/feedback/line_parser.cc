@@ -56,7 +56,11 @@ int64_t LineParser::TimeOf(std::string_view ts, int64_t now) {
   const auto two_digits = [](char a, char b) {
     return a >= '0' && a <= '9' && b >= '0' && b <= '9' ? (a - '0') * 10 + (b - '0') : -1;
   };
-  const int sec = ts.size() == 15 && ts[12] == ':' ? two_digits(ts[13], ts[14]) : -1;
+  // (A fraction, "Nov 25 18:27:32.123456" from journalctl -o short-precise,
+  // is dropped: the parser checked its digits.)
+  const int sec = (ts.size() == 15 || (ts.size() > 15 && ts[15] == '.')) && ts[12] == ':'
+                      ? two_digits(ts[13], ts[14])
+                      : -1;
   if (sec < 0 || sec > 59) {
     // ISO timestamps (and anything else): the last text converted is kept.
     if (ts != std::string_view(last_ts_) || now != last_ts_now_ || last_ts_.empty()) {
@@ -122,6 +126,7 @@ void LineParser::ParseLines(const std::vector<RawLine>& lines, int64_t now, Pars
       continue;
     }
     ++n.used;
+    if (p.cut) ++n.cut;
     int64_t t = raw.time;
     if (t == 0) t = TimeOf(p.timestamp, now);
     it.time = t;
