@@ -14,6 +14,17 @@
 #include "senderguard/base/exit_codes.h"
 
 namespace senderguard::tail {
+namespace {
+
+// Adds the forged lines the source skipped: the journal can tell
+// (journal_source.h), a file cannot (nothing is added).
+template <typename Source>
+KvLine& AddForged(const Source& src, KvLine& line) {
+  if constexpr (std::is_same_v<Source, JournalSource>) line.Add("forged", std::to_string(src.forged()));
+  return line;
+}
+
+}  // namespace
 
 template <typename Source>
 int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
@@ -84,7 +95,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
       const auto& s = engine.stats();
       const double secs = std::chrono::duration<double>(t - last_stats).count();
       logger->Log(Logger::Level::kInfo,
-                  KvLine()
+                  AddForged(src, KvLine()
                       .Add("action", "stats")
                       .Add("source", key)
                       .Add("lines", std::to_string(s.lines))
@@ -92,7 +103,8 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
                       .Add("outcomes", std::to_string(s.outcomes))
                       .Add("unattributed", std::to_string(s.unattributed))
                       .Add("malformed", std::to_string(s.malformed))
-                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, UnixNow() - newest) : 0))
+                      .Add("cut", std::to_string(s.cut))
+                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, UnixNow() - newest) : 0)))
                       .str());
       last_stats = t;
       lines_at_stats = s.lines;
@@ -105,12 +117,13 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   engine_owner.reset();
   if (!committer.Wait()) return kExitTempFail;
   store->Flush();
-  logger->Log(Logger::Level::kInfo, KvLine()
+  logger->Log(Logger::Level::kInfo, AddForged(src, KvLine()
                                         .Add("action", "stop")
                                         .Add("lines", std::to_string(s.lines))
                                         .Add("outcomes", std::to_string(s.outcomes))
                                         .Add("unattributed", std::to_string(s.unattributed))
-                                        .Add("queue_reads", std::to_string(s.queue_reads))
+                                        .Add("cut", std::to_string(s.cut))
+                                        .Add("queue_reads", std::to_string(s.queue_reads)))
                                         .str());
   return rc;
 }

@@ -6,9 +6,11 @@
 // syslog, and the recipient, Message-ID and reply text inside genuine
 // Postfix lines come from SMTP clients and remote servers. Lines are parsed
 // with hard limits (postfix_log.h) and only attributed through queue ids the
-// milter recorded. Runs as the user systemd gives it (it needs read access to
-// the log or the journal, and write access to the store); writes only the
-// LMDB store under [store] path. Spawns nothing.
+// milter recorded; from the journal, only entries written by Postfix's
+// mail_owner or root are read (journal_source.h: others are forged). Runs as
+// the user systemd gives it (it needs read access to the log or the journal,
+// and write access to the store); writes only the LMDB store under [store]
+// path. Spawns nothing.
 //
 // Exactly once: the position in the source (file identity and offset, or
 // journal cursor) is committed in the same LMDB transaction as the counts it
@@ -29,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "file_source.h"
 #include "follow.h"
@@ -112,6 +115,19 @@ int main(int argc, char** argv) {
   if (check || !print_file.empty()) {
     if (!take_rules()) return sg::kExitConfig;
   }
+  const std::string& source = cfg->tail_source;
+  const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
+  // Whose journal entries count (Postfix's mail_owner and root): an unknown
+  // user is a configuration error, found before anything is created.
+  std::vector<uid_t> trusted;
+  if (journal && print_file.empty()) {
+    auto uids = sg::tail::TrustedJournalUids(cfg->tail_postfix_user);
+    if (!uids.ok()) {
+      std::fprintf(stderr, "senderguard-tail: %s\n", uids.status().message().c_str());
+      return sg::kExitConfig;
+    }
+    trusted = std::move(uids.value());
+  }
   if (check) {
     std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
     return 0;
@@ -151,8 +167,6 @@ int main(int argc, char** argv) {
   auto opened = sg::OpenStore(*cfg, use);
   if (!opened.ok()) return io_error(opened.status().message());
   sg::Store* store = opened.value().get();
-  const std::string& source = cfg->tail_source;
-  const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
   const std::string key = journal ? source : "file:" + source;
   auto pos = store->GetPosition(key);
   if (!pos.ok()) return io_error(pos.status().message());
@@ -168,7 +182,7 @@ int main(int argc, char** argv) {
     return true;
   };
   if (journal) {
-    JournalSource src(source, &logger);
+    JournalSource src(source, std::move(trusted), &logger);
     sg::Status st = src.Restore(pos.value(), from_start);
     if (!st.ok()) return io_error(st.message());
     return sg::tail::Follow(src, once, *cfg, &rules, load_rules, store, &logger, g_stop);
