@@ -166,6 +166,11 @@ class LineParser {
   int64_t minute_now_ = 0;
   int64_t minute_base_ = 0;
   bool minute_ok_ = false;
+  // ISO timestamps: "YYYY-MM-DDTHH:MM:" + offset of the last minute
+  // converted, and the time of its second 0 (iso_ok_: a valid date).
+  std::string iso_key_;
+  int64_t iso_base_ = 0;
+  bool iso_ok_ = false;
   std::string last_ts_;  // other timestamps: the last converted, at which now, its value
   int64_t last_ts_now_ = 0;
   int64_t last_ts_value_ = 0;

@@ -1514,6 +1514,58 @@ TEST(LineParserTimeTest, EveryLineGetsWhatParseSyslogTimeGives) {
   }
 }
 
+// ISO timestamps, one conversion per minute and offset: every second of
+// spans over a year's turn, a leap day, an impossible date and offsets, with
+// and without fractions, against ParseSyslogTime line by line.
+TEST(LineParserTimeTest, IsoLinesGetWhatParseSyslogTimeGives) {
+  struct Span {
+    cctz::civil_second from;  // UTC, every 13 s for `minutes`
+    int minutes;
+    const char* zone;         // the written offset
+    int offset_s;
+  };
+  const Span spans[] = {
+      {cctz::civil_second(2026, 12, 31, 23, 50, 0), 20, "+00:00", 0},
+      {cctz::civil_second(2026, 12, 31, 23, 50, 0), 20, "Z", 0},
+      {cctz::civil_second(2028, 2, 28, 23, 55, 0), 10, "+0100", 3600},
+      {cctz::civil_second(2026, 11, 25, 18, 0, 0), 30, "-05:30", -19800},
+  };
+  const int64_t now = 1'795'622'400;
+  for (const Span& sp : spans) {
+    std::vector<std::string> texts;
+    for (int s = 0; s < sp.minutes * 60; s += 13) {
+      const cctz::civil_second c = sp.from + s + sp.offset_s;  // local wall time
+      char b[64];
+      std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d", static_cast<int>(c.year()),
+                    c.month(), c.day(), c.hour(), c.minute(), c.second());
+      const std::string stamp = b;
+      for (const char* frac : {"", ".5", ".123456"}) {
+        texts.push_back(stamp + frac + sp.zone + " mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+      }
+    }
+    // The same minute written with other offsets, one line after the other.
+    for (const char* z : {"+00:00", "+01:00", "Z", "-0100", "+00:00"}) {
+      texts.push_back(std::string("2026-11-25T18:00:05.5") + z +
+                      " mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    }
+    // A date that does not exist, then a good one again.
+    texts.push_back("2027-02-30T10:00:01.1Z mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    texts.push_back("2027-02-28T10:00:01.1Z mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    std::vector<RawLine> lines;
+    for (const auto& t : texts) lines.push_back(RawLine{t, {}, 0});
+    LineParser parser(nullptr, cctz::utc_time_zone());
+    ParsedChunk parsed;
+    parser.ParseLines(lines, now, &parsed);
+    ASSERT_EQ(parsed.items.size(), texts.size()) << sp.zone;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::string ts = texts[i].substr(0, texts[i].find(' '));
+      EXPECT_EQ(parsed.items[i].time,
+                ParseSyslogTime(ts, now, cctz::utc_time_zone()).value_or(now))
+          << ts;
+    }
+  }
+}
+
 // Entries leave the engine's cache with their "removed" line (erase by
 // backward shift, reuse of the freed entries): thousands of messages in
 // overlapping lifetimes, over many chunks, with queue ids reused by other
