@@ -20,7 +20,9 @@ namespace {
 // (journal_source.h), a file cannot (nothing is added).
 template <typename Source>
 KvLine& AddForged(const Source& src, KvLine& line) {
-  if constexpr (std::is_same_v<Source, JournalSource>) line.Add("forged", std::to_string(src.forged()));
+  if constexpr (std::is_same_v<Source, JournalSource>) {
+    line.Add("forged", std::to_string(src.forged()));
+  }
   return line;
 }
 
@@ -94,18 +96,19 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
     if (t - last_stats >= std::chrono::seconds(60)) {
       const auto& s = engine.stats();
       const double secs = std::chrono::duration<double>(t - last_stats).count();
-      logger->Log(Logger::Level::kInfo,
-                  AddForged(src, KvLine()
-                      .Add("action", "stats")
-                      .Add("source", key)
-                      .Add("lines", std::to_string(s.lines))
-                      .Add("lines_per_s", std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
-                      .Add("outcomes", std::to_string(s.outcomes))
-                      .Add("unattributed", std::to_string(s.unattributed))
-                      .Add("malformed", std::to_string(s.malformed))
-                      .Add("cut", std::to_string(s.cut))
-                      .Add("lag_s", std::to_string(newest > 0 ? std::max<int64_t>(0, UnixNow() - newest) : 0)))
-                      .str());
+      KvLine line;
+      line.Add("action", "stats")
+          .Add("source", key)
+          .Add("lines", std::to_string(s.lines))
+          .Add("lines_per_s",
+               std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
+          .Add("outcomes", std::to_string(s.outcomes))
+          .Add("unattributed", std::to_string(s.unattributed))
+          .Add("malformed", std::to_string(s.malformed))
+          .Add("cut", std::to_string(s.cut))
+          .Add("lag_s",
+               std::to_string(newest > 0 ? std::max<int64_t>(0, UnixNow() - newest) : 0));
+      logger->Log(Logger::Level::kInfo, AddForged(src, line).str());
       last_stats = t;
       lines_at_stats = s.lines;
     }
@@ -117,14 +120,14 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   engine_owner.reset();
   if (!committer.Wait()) return kExitTempFail;
   store->Flush();
-  logger->Log(Logger::Level::kInfo, AddForged(src, KvLine()
-                                        .Add("action", "stop")
-                                        .Add("lines", std::to_string(s.lines))
-                                        .Add("outcomes", std::to_string(s.outcomes))
-                                        .Add("unattributed", std::to_string(s.unattributed))
-                                        .Add("cut", std::to_string(s.cut))
-                                        .Add("queue_reads", std::to_string(s.queue_reads)))
-                                        .str());
+  KvLine line;
+  line.Add("action", "stop")
+      .Add("lines", std::to_string(s.lines))
+      .Add("outcomes", std::to_string(s.outcomes))
+      .Add("unattributed", std::to_string(s.unattributed))
+      .Add("cut", std::to_string(s.cut))
+      .Add("queue_reads", std::to_string(s.queue_reads));
+  logger->Log(Logger::Level::kInfo, AddForged(src, line).str());
   return rc;
 }
 

@@ -443,7 +443,8 @@ void ParseBody(sv body, sv whole, PostfixLine* out) {
   // (A cut line is checked up to the end of its reply: the bytes of a
   // character the cut split are not part of it.)
   if (out->cut) {
-    whole = whole.substr(0, static_cast<size_t>(out->reply.data() + out->reply.size() - whole.data()));
+    const char* end = out->reply.data() + out->reply.size();
+    whole = whole.substr(0, static_cast<size_t>(end - whole.data()));
   }
   if (!PrintableUtf8(whole)) {
     *out = PostfixLine{};
