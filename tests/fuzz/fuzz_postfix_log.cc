@@ -185,7 +185,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(p.skip == PostfixSkip::kTooLong, "long line not refused", in.substr(0, 100));
   }
   if (!p.timestamp.empty()) {
-    Check(p.timestamp.data() == in.data(), "timestamp starts the line", in);
+    // It starts the line, or in RFC 5424 follows "<PRI>VERSION ".
+    const size_t sp = in.find(' ');
+    const bool after_pri =
+        in[0] == '<' && sp != std::string_view::npos && p.timestamp.data() == in.data() + sp + 1;
+    Check(p.timestamp.data() == in.data() || after_pri, "timestamp starts the line", in);
     for (int64_t now : {int64_t{0}, int64_t{1795632452}, int64_t{-86400 * 365}, INT64_MAX,
                         INT64_MIN, int64_t{1} << 40}) {
       (void)senderguard::ParseSyslogTime(p.timestamp, now, berlin);
