@@ -167,13 +167,13 @@ struct PostfixLine {
   std::string_view dsn{};        // "5.1.1" (RFC 3463 §2: class.subject.detail)
   std::string_view status{};     // the word: "sent", "deferred", "bounced", ...
   DeliveryStatus delivery = DeliveryStatus::kOther;
+  // The line was cut inside the reply (see "Cut lines" above): `reply` runs
+  // to the end of what is left. (Here, in the padding after `delivery`.)
+  bool cut = false;
   // The text in the parentheses after the status word, from the first "("
   // after "status=WORD " to the ")" that ends the line. The remote server
   // writes much of it, so it may hold parentheses, commas and "status=".
   std::string_view reply{};
-  // The line was cut inside the reply (see "Cut lines" above): `reply` runs
-  // to the end of what is left.
-  bool cut = false;
 
   // kQueueActive, kExpired.
   std::string_view sender{};  // between "from=<" and ">"; empty for the null sender
