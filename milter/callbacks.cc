@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "monitor.h"
 #include "senderguard/base/kvlog.h"
 
 namespace senderguard::milter {
@@ -122,6 +123,7 @@ extern "C" sfsistat OnHelo(SMFICTX* ctx, char* helo) {
 }
 
 extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
+  const LatencyTimer timer(g_ctx, monitor::Stage::kMail);
   return Guard(ctx, "mail", [&] {
     Session* s = Priv(ctx);
     if (s == nullptr) return SMFIS_CONTINUE;
@@ -131,6 +133,7 @@ extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
 }
 
 extern "C" sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
+  const LatencyTimer timer(g_ctx, monitor::Stage::kRcpt);
   return Guard(ctx, "rcpt", [&] {
     Session* s = Priv(ctx);
     if (s == nullptr) return SMFIS_CONTINUE;
@@ -165,6 +168,7 @@ extern "C" sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
 }
 
 extern "C" sfsistat OnEom(SMFICTX* ctx) {
+  const LatencyTimer timer(g_ctx, monitor::Stage::kEom);
   return Guard(ctx, "eom", [&] {
     Session* s = Priv(ctx);
     if (s == nullptr) return SMFIS_CONTINUE;

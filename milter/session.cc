@@ -56,6 +56,13 @@ void Session::LogDecision(const Decision& d, std::string_view stage, std::string
   }
   const bool refused = d.verdict != Verdict::kContinue || d.reason == "error";
   ctx_->logger()->Log(refused ? Logger::Level::kWarning : Logger::Level::kInfo, line.str());
+  ctx_->metrics()->CountDecision(monitor::ParseStage(stage), monitor::ParseAction(d.action),
+                                 monitor::ParseReason(d.reason));
+}
+
+Decision Session::StoreError(std::string_view what) {
+  ctx_->metrics()->CountStoreError();
+  return DecideError(*cfg_, what);
 }
 
 StepResult Session::Act(const Decision& d, std::string_view stage, std::string_view queue_id) {
@@ -101,7 +108,7 @@ StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl
     return {};
   }
   auto rec = ctx_->store()->GetAccount(txn_.identity->account);
-  if (!rec.ok()) return Act(DecideError(*cfg_, rec.status().message()), "mail", "");
+  if (!rec.ok()) return Act(StoreError(rec.status().message()), "mail", "");
   txn_.record = std::move(*rec);
   Decision d = DecideMail(*cfg_, txn_.identity->account, record(), UnixNow());
   if (d.verdict != Verdict::kContinue || d.action != "accept") {
@@ -122,7 +129,7 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
   const std::optional<std::string> addr = NormalizeAddress(recipient);
   if (addr) {
     auto sup = store->FindSuppression(account, *addr);
-    if (!sup.ok()) return Act(DecideError(*cfg_, sup.status().message()), "rcpt", queue_id);
+    if (!sup.ok()) return Act(StoreError(sup.status().message()), "rcpt", queue_id);
     if (*sup) {
       Decision d = DecideSuppressed(*cfg_, account, record(), *addr, **sup);
       StepResult r = Act(d, "rcpt", queue_id);
@@ -134,7 +141,7 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
                                   txn_.recipients.empty());
   if (!charges.empty()) {
     auto out = store->Reserve(account, charges, false);
-    if (!out.ok()) return Act(DecideError(*cfg_, out.status().message()), "rcpt", queue_id);
+    if (!out.ok()) return Act(StoreError(out.status().message()), "rcpt", queue_id);
     if (!out->ok) {
       Decision d = DecideQuota(*cfg_, account, record(), charges[out->refused], *out);
       d.fields.insert(d.fields.begin(), {"rcpt", addr ? *addr : std::string(recipient)});
@@ -142,7 +149,7 @@ StepResult Session::OnRcpt(std::string_view recipient, std::string_view queue_id
       if (r.verdict != Verdict::kContinue) return r;
       // Dry run: count it anyway, as the mail goes through.
       auto forced = store->Reserve(account, charges, true);
-      if (!forced.ok()) return Act(DecideError(*cfg_, forced.status().message()), "rcpt", queue_id);
+      if (!forced.ok()) return Act(StoreError(forced.status().message()), "rcpt", queue_id);
     }
     Hold(charges);
   }
@@ -182,6 +189,8 @@ Decision Session::CheckAuthentication(std::vector<HeaderEdit>* edits,
   const std::string id = AuthservId();
   AuthOutcome out = txn_.auth->Finish(record(), id);
   *fields = std::move(out.fields);
+  for (const auto& [k, v] : *fields)
+    if (k == "dmarc") ctx_->metrics()->CountDmarc(monitor::ParseDmarcResult(v));
   // Ours goes on top (the ones claiming our name are deleted by CleanupEdits).
   if (!out.authentication_results.empty())
     edits->push_back({"Authentication-Results", 0, out.authentication_results});
@@ -233,7 +242,7 @@ StepResult Session::OnEom(std::string_view queue_id) {
   auto alerts = ctx_->store()->Commit(account, txn_.held, &q, q.time);
   txn_.held.clear();  // Commit took the hold, or released it on failure
   if (!alerts.ok()) {
-    StepResult r = Act(DecideError(*cfg_, alerts.status().message()), "eom", queue_id);
+    StepResult r = Act(StoreError(alerts.status().message()), "eom", queue_id);
     if (r.verdict == Verdict::kContinue) r.edits = std::move(cleanup);
     txn_ = Txn{};
     return r;

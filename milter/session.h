@@ -16,6 +16,7 @@
 #include "senderguard/base/kvlog.h"
 #include "senderguard/policy/policy.h"
 #include "senderguard/model/records.h"
+#include "senderguard/monitor/metrics.h"
 #include "senderguard/store/store.h"
 
 namespace senderguard::milter {
@@ -39,6 +40,8 @@ class Context {
   // DNS, SPF and DKIM for DMARC; set up at start whatever [dmarc] mode says
   // (a reload may turn it on), so never null once the milter runs.
   AuthServices* auth() const { return auth_; }
+  // The counters every connection adds to (thread-safe, lock-free).
+  monitor::MilterMetrics* metrics() { return &metrics_; }
 
  private:
   mutable std::mutex mu_;
@@ -46,6 +49,7 @@ class Context {
   Store* store_;
   Logger* logger_;
   AuthServices* auth_;
+  monitor::MilterMetrics metrics_;
 };
 
 // A change to the message's header, made at end of message: delete the
@@ -120,7 +124,11 @@ class Session {
   };
   void ResetTxn();
   StepResult Act(const Decision& d, std::string_view stage, std::string_view queue_id);
+  // Logs the decision's line and counts it (monitor::MilterMetrics).
   void LogDecision(const Decision& d, std::string_view stage, std::string_view queue_id);
+  // The on_error decision for a store operation that failed, counted as a
+  // store error.
+  Decision StoreError(std::string_view what);
   void Hold(const std::vector<QuotaCharge>& charges);
   void Alert(const QuotaAlert& a, std::string_view queue_id);
   const AccountRecord* record() const { return txn_.record ? &*txn_.record : nullptr; }

@@ -25,8 +25,16 @@ PACKAGES=(
   # test messages are signed with keys made by opendkim-genkey; DMARC verdicts are cross-checked
   # against Mail::DMARC (libmail-dmarc-perl), an independent implementation
   opendkim-tools libmail-dmarc-perl
+  # the PostgreSQL store: libpq for the backend; the server (with pgbench) and psql for
+  # tests/pg, which start private servers (scripts/lib/pg.sh), never the package's cluster
+  postgresql-15 postgresql-client-15 libpq-dev
+  # the Sendmail test authenticates (SMTP AUTH PLAIN) through Cyrus SASL's PLAIN/LOGIN plugins
+  libsasl2-modules
   # tools the scripts use
   iproute2 procps findutils openssl
+  # the manual pages: scdoc turns man/*.scd into roff at build time; groff-base and man-db
+  # render them in the man_render test (groff -ww, man -l); perl checks the .prom files
+  scdoc groff-base man-db perl
 )
 
 missing=()
@@ -43,7 +51,29 @@ if ((${#missing[@]} > 0)); then
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # postgresql-15's postinst creates a cluster 15/main on port 5432 and starts it through
+  # invoke-rc.d: in a container without systemd, Docker's policy-rc.d (exit 101) keeps it
+  # down; without a policy-rc.d the init script would start it, and under systemd it is
+  # enabled and started. The tests never use it, so none is created: postgresql-common goes
+  # in first and create_main_cluster is turned off (createcluster.conf(5)) before the server.
+  # (`pg_createcluster 15 main --start` makes one later if wanted.)
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+    apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+    sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+      /etc/postgresql-common/createcluster.conf
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's Sendmail for tests/e2e/sendmail_test.sh: sendmail-bin conflicts with postfix as a
+# package, so its .debs (and m4, libwrap0, sasl2-bin) are downloaded and unpacked, once, into
+# build/sendmail (scripts/lib/sendmail.sh); nothing of it is installed.
+# shellcheck source=lib/sendmail.sh
+. scripts/lib/sendmail.sh
+if [[ $(id -u) == 0 ]]; then
+  sm_fetch build/sendmail
+elif [[ ! -f build/sendmail/root/.complete ]]; then
+  echo "setup: not root: Debian's Sendmail for the tests not fetched into build/sendmail" >&2
 fi
 
 # SG_WERROR=ON (scripts/test.sh) makes compiler warnings errors.

@@ -10,6 +10,7 @@
 
 #include "chunk_reader.h"
 #include "committer.h"
+#include "monitor.h"
 #include "senderguard/base/clock.h"
 #include "senderguard/base/exit_codes.h"
 
@@ -50,9 +51,6 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
                                              .str());
   }
   Committer committer(store, logger, cfg.reputation, stop);
-  auto last_stats = std::chrono::steady_clock::now();
-  uint64_t lines_at_stats = 0;
-  int64_t newest = 0;
   const std::string actor = "senderguard-tail";
   const std::string key = src.Key();
   ChunkReader<Source> reader(&src, once, cfg, *rules, store, logger,
@@ -62,6 +60,8 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
     return kExitConfig;
   }
   reader.StartClassifying();
+  monitor::TailMetrics metrics;
+  Reporter reporter(cfg, key, logger, &metrics);  // action=summary and [monitoring] textfile
   for (;;) {
     std::unique_ptr<Chunk> chunk = reader.Next();
     if (chunk == nullptr) break;
@@ -87,31 +87,11 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
       batch.review_only.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
     }
+    if (st.ok()) CountChunk(*chunk, batch, engine.stats(), &metrics);
     // The batch holds copies: the chunk's bytes may go.
     reader.Recycle(std::move(chunk));
     if (!st.ok()) break;
-    for (const auto& e : batch.events) newest = std::max(newest, e.time);
     if (!committer.Submit(std::move(batch))) return kExitTempFail;  // position not moved
-    const auto t = std::chrono::steady_clock::now();
-    if (t - last_stats >= std::chrono::seconds(60)) {
-      const auto& s = engine.stats();
-      const double secs = std::chrono::duration<double>(t - last_stats).count();
-      KvLine line;
-      line.Add("action", "stats")
-          .Add("source", key)
-          .Add("lines", std::to_string(s.lines))
-          .Add("lines_per_s",
-               std::to_string(static_cast<uint64_t>((s.lines - lines_at_stats) / secs)))
-          .Add("outcomes", std::to_string(s.outcomes))
-          .Add("unattributed", std::to_string(s.unattributed))
-          .Add("malformed", std::to_string(s.malformed))
-          .Add("cut", std::to_string(s.cut))
-          .Add("lag_s",
-               std::to_string(newest > 0 ? std::max<int64_t>(0, UnixNow() - newest) : 0));
-      logger->Log(Logger::Level::kInfo, AddForged(src, line).str());
-      last_stats = t;
-      lines_at_stats = s.lines;
-    }
   }
   reader.Stop();
   const int rc = reader.rc();
@@ -120,6 +100,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   engine_owner.reset();
   if (!committer.Wait()) return kExitTempFail;
   store->Flush();
+  reporter.Stop();
   KvLine line;
   line.Add("action", "stop")
       .Add("lines", std::to_string(s.lines))

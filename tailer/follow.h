@@ -3,9 +3,10 @@
 // hands its batch, with the source's position after it, to the Committer;
 // once (--once) until the end of the source, else until `stop` is set.
 //
-// Logs "action=stats" each minute, "action=store-read-error" for each
-// failed read of the store (the chunk is attributed again), and
-// "action=stop" with the totals at the end.
+// Logs "action=summary" each [monitoring] interval and once more at the end
+// (monitor.h), "action=store-read-error" for each failed read of the store
+// (the chunk is attributed again), and "action=stop" with the totals at the
+// end.
 //
 // Returns the exit code: 0; 74 after a read error of the source with --once;
 // 75 when a batch could not be committed before stopping (the stored

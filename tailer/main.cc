@@ -6,11 +6,10 @@
 // syslog, and the recipient, Message-ID and reply text inside genuine
 // Postfix lines come from SMTP clients and remote servers. Lines are parsed
 // with hard limits (postfix_log.h) and only attributed through queue ids the
-// milter recorded; from the journal, only entries written by Postfix's
-// mail_owner or root are read (journal_source.h: others are forged). Runs as
-// the user systemd gives it (it needs read access to the log or the journal,
-// and write access to the store); writes only the LMDB store under [store]
-// path. Spawns nothing.
+// milter recorded; journal entries count only if Postfix's user or root wrote
+// them (journal_source.h). Runs as the user systemd gives it (it needs read
+// access to the log or the journal, and write access to the store); writes
+// only the LMDB store under [store] path. Spawns nothing.
 //
 // Exactly once: the position in the source (file identity and offset, or
 // journal cursor) is committed in the same LMDB transaction as the counts it
@@ -31,8 +30,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
+#include "explain.h"
 #include "file_source.h"
 #include "follow.h"
 #include "journal_source.h"
@@ -56,7 +55,7 @@ extern "C" void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   CLI::App app{"senderguard-tail: feeds Postfix's delivery outcomes back into senderguard"};
-  std::string config_flag, print_file, rules_flag;
+  std::string config_flag, print_file, rules_flag, explain_reply, explain_dsn;
   bool once = false, log_stderr = false, check = false, from_start = false;
   app.add_option("-c,--config", config_flag, "configuration file (default $SENDERGUARD_CONF or " +
                                                  std::string(sg::kDefaultConfigPath) + ")");
@@ -68,7 +67,15 @@ int main(int argc, char** argv) {
   app.add_flag("--stderr", log_stderr, "log to stderr too");
   app.add_flag("--check", check, "check the configuration and the rules, then exit");
   app.add_flag("--from-start", from_start, "journal: with no stored cursor, start at the oldest entry");
+  auto* explain = app.add_option("--explain-reply", explain_reply,
+                                 "print which bounce rule classifies TEXT and why, then exit");
+  app.add_option("--dsn", explain_dsn, "with --explain-reply: its enhanced code");
   CLI11_PARSE(app, argc, argv);
+  const bool explaining = explain->count() > 0;
+  if (!explain_dsn.empty() && !explaining) {
+    std::fprintf(stderr, "senderguard-tail: --dsn goes with --explain-reply\n");
+    return sg::kExitUsageError;
+  }
 
   const std::string path = sg::ConfigPath(config_flag);
   sg::SyslogLogger logger("senderguard-tail", log_stderr);
@@ -76,8 +83,9 @@ int main(int argc, char** argv) {
   {
     auto loaded = sg::LoadConfig(path);
     if (!loaded.ok()) {
-      // --print needs no configuration: defaults do.
-      if (!print_file.empty() && config_flag.empty() && ::access(path.c_str(), F_OK) != 0) {
+      // --print and --explain-reply need no configuration: defaults do.
+      if ((!print_file.empty() || explaining) && config_flag.empty() &&
+          ::access(path.c_str(), F_OK) != 0) {
         cfg = std::make_shared<sg::Config>();
       } else {
         std::fprintf(stderr, "senderguard-tail: %s\n", loaded.status().message().c_str());
@@ -112,21 +120,18 @@ int main(int argc, char** argv) {
     rules = std::move(loaded.value());
     return true;
   };
-  if (check || !print_file.empty()) {
-    if (!take_rules()) return sg::kExitConfig;
+  if ((check || !print_file.empty() || explaining) && !take_rules()) return sg::kExitConfig;
+  if (explaining) {
+    return sg::tail::ExplainReply(rules, rules_path, explain_reply, explain_dsn, stdout);
   }
   const std::string& source = cfg->tail_source;
   const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
-  // Whose journal entries count (Postfix's mail_owner and root): an unknown
-  // user is a configuration error, found before anything is created.
-  std::vector<uid_t> trusted;
-  if (journal && print_file.empty()) {
-    auto uids = sg::tail::TrustedJournalUids(cfg->tail_postfix_user);
-    if (!uids.ok()) {
-      std::fprintf(stderr, "senderguard-tail: %s\n", uids.status().message().c_str());
-      return sg::kExitConfig;
-    }
-    trusted = std::move(uids.value());
+  auto trusted = journal && print_file.empty()  // whose entries count, before anything is made
+                     ? sg::tail::TrustedJournalUids(cfg->tail_postfix_user)
+                     : sg::Result<std::vector<uid_t>>(std::vector<uid_t>{});
+  if (!trusted.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", trusted.status().message().c_str());
+    return sg::kExitConfig;
   }
   if (check) {
     std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
@@ -182,7 +187,7 @@ int main(int argc, char** argv) {
     return true;
   };
   if (journal) {
-    JournalSource src(source, std::move(trusted), &logger);
+    JournalSource src(source, std::move(trusted.value()), &logger);
     sg::Status st = src.Restore(pos.value(), from_start);
     if (!st.ok()) return io_error(st.message());
     return sg::tail::Follow(src, once, *cfg, &rules, load_rules, store, &logger, g_stop);

@@ -17,6 +17,7 @@
 
 #include "senderguard/auth/dmarc.h"
 #include "senderguard/base/toml_check.h"
+#include "senderguard/decide/account_state.h"  // ParseDuration
 
 namespace senderguard {
 namespace {
@@ -480,6 +481,34 @@ void ParseDmarc(const Ctx& x, const toml::value& t, const std::string& key) {
         }}});
 }
 
+void ParseMonitoring(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(
+      x, t, key,
+      {{"interval", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          const std::string s = GetString(x, v, k, 16);
+          const std::optional<int64_t> d = ParseDuration(s);
+          if (!d || *d < 1 || *d > 3600)
+            Fail(x.file, v, k, "expected a duration from \"1s\" to \"1h\" such as \"60s\" or \"5m\", got \"" + s + "\"");
+          x.c.monitoring_interval_s = *d;
+        }},
+       {"textfile", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          const std::string s = GetString(x, v, k, 4000);
+          if (!s.empty()) {
+            // Every daemon reads this file: without {program} they would
+            // overwrite each other's.
+            if (s[0] != '/') Fail(x.file, v, k, "must be an absolute path");
+            if (s.find("{program}") == std::string::npos)
+              Fail(x.file, v, k,
+                   "must contain {program} (each daemon writes its own file), e.g. "
+                   "\"/var/lib/prometheus/node-exporter/{program}.prom\"");
+            if (s.size() < 5 || s.compare(s.size() - 5, 5, ".prom") != 0)
+              Fail(x.file, v, k, "must end in .prom (node_exporter's textfile collector reads only *.prom)");
+          }
+          x.c.monitoring_textfile = s;
+        }}});
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view name) {
@@ -491,7 +520,7 @@ Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::st
     WalkTable(x, root, "",
               {{"store", ParseStore}, {"milter", ParseMilter}, {"quota", ParseQuota},
                {"replies", ParseReplies}, {"tail", ParseTail}, {"reputation", ParseReputation},
-               {"feedback", ParseFeedback}, {"dmarc", ParseDmarc}});
+               {"feedback", ParseFeedback}, {"dmarc", ParseDmarc}, {"monitoring", ParseMonitoring}});
   });
   if (!st.ok()) return st;
   return std::shared_ptr<const Config>(std::move(cfg));
@@ -507,6 +536,11 @@ std::string ConfigPath(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("SENDERGUARD_CONF"); env != nullptr && *env != '\0') return env;
   return kDefaultConfigPath;
+}
+
+std::string MonitoringTextfile(const Config& cfg, std::string_view program) {
+  if (cfg.monitoring_textfile.empty()) return {};
+  return RenderTemplate(cfg.monitoring_textfile, {{"program", std::string(program)}});
 }
 
 std::string RenderTemplate(std::string_view tpl,

@@ -113,6 +113,12 @@ struct Config {
   // complaint names its account; empty secret: no token.
   std::string feedback_header = "X-Senderguard-ID";
   std::string feedback_secret;
+
+  // [monitoring] The daemons' "action=summary" line and Prometheus file.
+  int64_t monitoring_interval_s = 60;  // 1..3600 s
+  // node_exporter textfile, with "{program}" for the daemon's name; empty:
+  // no file.
+  std::string monitoring_textfile;
 };
 
 // Parses configuration text. `name` is used in messages.
@@ -123,6 +129,10 @@ Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path);
 
 // The file to read: `flag` when not empty, else $SENDERGUARD_CONF, else the default.
 std::string ConfigPath(const std::string& flag);
+
+// [monitoring] textfile for `program` ("senderguard-milter",
+// "senderguard-tail"): its {program} replaced; empty when unset.
+std::string MonitoringTextfile(const Config& cfg, std::string_view program);
 
 // Replaces {name} in `tpl` with values from `vars` (pairs of name, value);
 // an unknown placeholder is left as it is.

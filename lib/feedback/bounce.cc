@@ -33,7 +33,8 @@ struct Verdict {
 constexpr std::string_view kCategoryNames[] = {
     "none",         "recipient-unknown", "domain-unknown",   "mailbox-disabled",
     "mailbox-full", "rate-limited",      "inactive-account", "policy",
-    "authentication", "network",         "too-large",        "other",
+    "authentication", "network",         "too-large",        "spam",
+    "expired",        "other",
 };
 static_assert(std::size(kCategoryNames) == static_cast<size_t>(BounceCategory::kOther) + 1);
 
@@ -71,10 +72,20 @@ struct BounceRules::Impl {
     Verdict verdict;
     int line = 0;
     std::string pattern;
+    std::string comment;
   };
   struct CodeEntry {
     std::string key;  // a dsn pattern, or a three-digit reply code
     Verdict verdict;
+    int line = 0;
+    std::string comment;
+  };
+  // What decided, for Explain.
+  struct Decision {
+    Classification c;
+    RuleClass rule_class = RuleClass::kTechnical;
+    const CodeEntry* code = nullptr;
+    bool guard = false;
   };
 
   std::vector<TextRule> rules;
@@ -91,9 +102,9 @@ struct BounceRules::Impl {
   // The verdict and what gave it, for any status but "sent".
   std::optional<std::pair<Verdict, int>> MatchText(std::string_view dsn,
                                                    std::string_view text) const;
-  Classification Decide(std::string_view dsn, std::string_view reply) const;
-  Classification DecideText(std::string_view dsn, std::string_view server,
-                            std::string_view text) const;
+  Decision Decide(std::string_view dsn, std::string_view reply) const;
+  Decision DecideText(std::string_view dsn, std::string_view server,
+                      std::string_view text) const;
 };
 
 namespace {
@@ -208,7 +219,8 @@ void ParseTextRules(const std::string& file, const toml::value& v, BounceRules::
     r.verdict.category =
         GetCategory(file, Require(file, t, prefix, "category"), prefix + ".category");
     if (const toml::value* d = Find(t, "dsn")) r.dsn = GetDsn(file, *d, prefix + ".dsn");
-    if (const toml::value* c = Find(t, "comment")) GetString(file, *c, prefix + ".comment", 4000);
+    if (const toml::value* c = Find(t, "comment"))
+      r.comment = GetString(file, *c, prefix + ".comment", 4000);
     impl.rules.push_back(std::move(r));
     patterns.emplace_back(std::move(pattern), &m);
   }
@@ -266,7 +278,9 @@ void ParseCodes(const std::string& file, const toml::value& v, BounceRules::Impl
     e.verdict.cls = GetClass(file, Require(file, t, prefix, "class"), prefix + ".class");
     e.verdict.category =
         GetCategory(file, Require(file, t, prefix, "category"), prefix + ".category");
-    if (const toml::value* c = Find(t, "comment")) GetString(file, *c, prefix + ".comment", 4000);
+    if (const toml::value* c = Find(t, "comment"))
+      e.comment = GetString(file, *c, prefix + ".comment", 4000);
+    e.line = static_cast<int>((d != nullptr ? *d : *r).location().line());
     into->push_back(std::move(e));
   }
 }
@@ -416,40 +430,47 @@ std::optional<std::pair<Verdict, int>> BounceRules::Impl::MatchText(std::string_
   return std::make_pair(rules[best].verdict, best);
 }
 
-Classification BounceRules::Impl::Decide(std::string_view dsn, std::string_view reply) const {
+BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn,
+                                                      std::string_view reply) const {
   const std::string_view server = ServerText(reply);
   const std::string_view text = server.substr(0, kMaxClassifiedReply);
-  Classification c = DecideText(dsn, server, text);
+  Decision d = DecideText(dsn, server, text);
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
   // smarthost is about our account), so it counts as technical/policy.
-  if (c.cls == OutcomeClass::kHard && BeforeRecipient(reply)) {
-    c.cls = OutcomeClass::kTechnical;
-    c.category = BounceCategory::kPolicy;
+  if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(reply)) {
+    d.c.cls = OutcomeClass::kTechnical;
+    d.c.category = BounceCategory::kPolicy;
+    d.guard = true;
   }
-  return c;
+  return d;
 }
 
-Classification BounceRules::Impl::DecideText(std::string_view dsn, std::string_view server,
-                                             std::string_view text) const {
+BounceRules::Impl::Decision BounceRules::Impl::DecideText(std::string_view dsn,
+                                                          std::string_view server,
+                                                          std::string_view text) const {
   if (auto m = MatchText(dsn, text)) {
-    return {FromRule(m->first.cls), m->first.category, m->second, ClassifiedBy::kTextRule};
+    return {{FromRule(m->first.cls), m->first.category, m->second, ClassifiedBy::kTextRule},
+            m->first.cls, nullptr, false};
   }
   const CodeEntry* best = nullptr;
   for (const auto& e : dsn_codes) {
     if (DsnMatches(e.key, dsn) && (best == nullptr || e.key.size() > best->key.size())) best = &e;
   }
   if (best != nullptr) {
-    return {FromRule(best->verdict.cls), best->verdict.category, -1, ClassifiedBy::kEnhancedCode};
+    return {{FromRule(best->verdict.cls), best->verdict.category, -1, ClassifiedBy::kEnhancedCode},
+            best->verdict.cls, best, false};
   }
   if (std::string_view code = BasicReplyCode(server); !code.empty()) {
     for (const auto& e : reply_codes) {
       if (e.key == code) {
-        return {FromRule(e.verdict.cls), e.verdict.category, -1, ClassifiedBy::kReplyCode};
+        return {{FromRule(e.verdict.cls), e.verdict.category, -1, ClassifiedBy::kReplyCode},
+                e.verdict.cls, &e, false};
       }
     }
   }
-  return {OutcomeClass::kTechnical, BounceCategory::kOther, -1, ClassifiedBy::kDefault};
+  return {{OutcomeClass::kTechnical, BounceCategory::kOther, -1, ClassifiedBy::kDefault},
+          RuleClass::kTechnical, nullptr, false};
 }
 
 BounceRules::BounceRules() = default;
@@ -498,7 +519,7 @@ Classification BounceRules::Classify(DeliveryStatus status, std::string_view dsn
     return {OutcomeClass::kDelivered, BounceCategory::kNone, -1, ClassifiedBy::kStatus};
   }
   static const Impl kEmpty;
-  Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply);
+  Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply).c;
   switch (status) {
     case DeliveryStatus::kBounced:
       break;
@@ -510,6 +531,44 @@ Classification BounceRules::Classify(DeliveryStatus status, std::string_view dsn
       break;
   }
   return c;
+}
+
+namespace {
+
+std::string_view RuleClassName(RuleClass c) {
+  switch (c) {
+    case RuleClass::kHard: return "hard";
+    case RuleClass::kSoft: return "soft";
+    case RuleClass::kTechnical: break;
+  }
+  return "technical";
+}
+
+}  // namespace
+
+BounceRules::Explanation BounceRules::Explain(std::string_view status, std::string_view dsn,
+                                              std::string_view reply) const {
+  Explanation e;
+  e.result = Classify(status, dsn, reply);
+  if (e.result.by == ClassifiedBy::kStatus) return e;
+  static const Impl kEmpty;
+  const Impl& impl = impl_ != nullptr ? *impl_ : kEmpty;
+  const Impl::Decision d = impl.Decide(dsn, reply);
+  e.server_text = ServerText(reply).substr(0, kMaxClassifiedReply);
+  e.rule_class = RuleClassName(d.rule_class);
+  e.sender_guard = d.guard;
+  if (d.c.by == ClassifiedBy::kTextRule) {
+    const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
+    e.line = r.line;
+    e.pattern = r.pattern;
+    e.dsn_restriction = r.dsn;
+    e.comment = r.comment;
+  } else if (d.code != nullptr) {
+    e.line = d.code->line;
+    e.code_key = d.code->key;
+    e.comment = d.code->comment;
+  }
+  return e;
 }
 
 size_t BounceRules::size() const { return impl_ != nullptr ? impl_->rules.size() : 0; }

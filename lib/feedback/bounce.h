@@ -55,7 +55,7 @@
 namespace senderguard {
 
 // Hard limits of the rules file and of classification.
-inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~40 KiB
+inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~75 KiB
 inline constexpr size_t kMaxBounceTextRules = 1000;
 inline constexpr size_t kMaxBounceCodeEntries = 1000;
 inline constexpr size_t kMaxBouncePattern = 1000;  // bytes of one `match`
@@ -85,11 +85,17 @@ enum class BounceCategory : uint8_t {
   kMailboxFull,       // over quota (5.2.2)
   kRateLimited,       // the receiver throttles the sender, greylisting
   kInactiveAccount,   // dormant account (Gmail "is inactive"): its owner can revive it
-  kPolicy,            // blocklists, reputation, spam or content filters, relay refused
-  kAuthentication,    // SPF, DKIM, DMARC, reverse DNS, the sender's own address
+  kPolicy,            // who is sending: the IP's reputation, blocklists, reverse DNS
+                      // (PTR), HELO, relaying refused, the receiver's local rules
+  kAuthentication,    // SPF, DKIM, DMARC, the sender's own address
   kNetwork,           // connection, DNS lookup, TLS, timeouts, mail loops
   kTooLarge,          // the message exceeds a size limit
+  kSpam,              // what is sent: the content judged spam, a virus or phishing
+  kExpired,           // a receiver or relay gave up after its own retries ("4.4.7
+                      // Message expired", "retry timeout exceeded"), and qmgr's expiry
   kOther,             // none of the above, or not recognized
+  // New values go before kOther: the names, not the numbers, are stored
+  // (BounceRecord::last_category), so appending keeps old data readable.
 };
 
 // What decided a Classification.
@@ -162,6 +168,28 @@ class BounceRules {
   // The same, with the status word already read by ParsePostfixLine.
   Classification Classify(DeliveryStatus status, std::string_view dsn,
                           std::string_view reply) const;
+
+  // What decided one classification and why, for `senderguard-tail
+  // --explain-reply`. Views point into this BounceRules (pattern, comment,
+  // key) or into the `reply` given to Explain (server_text): both must
+  // outlive the Explanation.
+  struct Explanation {
+    Classification result;     // exactly what Classify returns
+    std::string_view server_text;  // the text the rules read (ServerText)
+    // The verdict the rule or entry gave, before the status word and the
+    // guard: "hard", "soft" or "technical" (empty for status "sent").
+    std::string_view rule_class;
+    int line = 0;                  // line of the rule or [[code]] entry; 0 if none
+    std::string_view pattern;      // text rule: its `match`
+    std::string_view dsn_restriction;  // text rule: its `dsn`, if any
+    std::string_view code_key;     // [[code]] entry: its `dsn` or `reply`
+    std::string_view comment;      // the rule's or entry's comment
+    bool sender_guard = false;     // a hard verdict on an answer to a command
+                                   // naming no recipient became technical/policy
+  };
+  // Classifies like Classify and says why. Never fails; pure.
+  Explanation Explain(std::string_view status, std::string_view dsn,
+                      std::string_view reply) const;
 
   size_t size() const;        // text rules
   size_t code_count() const;  // [[code]] entries

@@ -337,7 +337,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
     if (p.kind == PostfixEvent::kExpired) {
       o.status = "expired";
       o.cls = OutcomeClass::kExpired;
-      o.category = BounceCategory::kOther;
+      o.category = BounceCategory::kExpired;
     } else {
       o.recipient = std::string(p.recipient);
       o.status = std::string(p.status);
@@ -420,7 +420,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
           o.account = account;
           o.status = "expired";
           o.cls = OutcomeClass::kExpired;
-          o.category = BounceCategory::kOther;
+          o.category = BounceCategory::kExpired;
           o.origin = account.empty() ? OutcomeOrigin::kUnattributed : OutcomeOrigin::kAccount;
           o.time = it.time;
           outcomes->push_back(std::move(o));

@@ -153,7 +153,8 @@ class Store {
   // Holds `charges` for an open transaction if every one fits beside the
   // committed count and what other open transactions hold; holds nothing
   // when one does not fit. With `force`, holds them regardless (dry run).
-  // Exact across all threads of this process.
+  // Exact across all threads of this process; a backend shared by several
+  // processes (LMDB) or nodes is exact across all of them.
   virtual Result<ReserveOutcome> Reserve(std::string_view account,
                                          const std::vector<QuotaCharge>& charges, bool force) = 0;
   // Gives back what Reserve held (transaction aborted or refused).

@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # Shared helpers of the end-to-end tests: a private Postfix (scripts/lib/testbed.sh) with
 # senderguard-milter attached over a unix socket, relaying to smtp-sink, all on 127.0.0.1.
+# With E2E_MTA=sendmail, a private Sendmail (scripts/lib/sendmail.sh) takes Postfix's place,
+# on the same port, with the same milter and sink.
 #
-#   e2e_start [EXTRA_TOML]   # config + milter + Postfix; EXTRA_TOML is appended to the config
+#   e2e_start [EXTRA_TOML]   # config + milter + MTA; EXTRA_TOML is appended to the config
 #   sgctl ARGS...            # senderguardctl on the test's store
 #   send OUT ARGS...         # swaks transcript into OUT (never fails)
 #   expect OUT PATTERN WHAT  # the transcript has a line matching PATTERN (grep -E)
@@ -12,6 +14,9 @@ E2E_SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 E2E_BIN=${SG_BIN_DIR:-$E2E_SRC/build/bin}
 # shellcheck source=../../scripts/lib/testbed.sh
 . "$E2E_SRC/scripts/lib/testbed.sh"
+# shellcheck source=../../scripts/lib/sendmail.sh
+. "$E2E_SRC/scripts/lib/sendmail.sh"
+SM_CACHE=${SM_CACHE:-$(dirname "$E2E_BIN")/sendmail}
 
 # SG_E2E_TRACE=FILE: a timestamped shell trace of the test goes to FILE (to see where time goes).
 if [[ -n ${SG_E2E_TRACE:-} ]]; then
@@ -54,7 +59,11 @@ EOF2
     e2e_default_dmarc "$extra"
     tb_start_sink
     e2e_start_milter
-    tb_start_postfix "unix:$SG_SOCK"
+    if [[ ${E2E_MTA:-postfix} == sendmail ]]; then
+        SM_MILTER="unix:$SG_SOCK" sm_start
+    else
+        tb_start_postfix "unix:$SG_SOCK"
+    fi
 }
 
 # e2e_start_replier RULES [EXTRA_TOML]: as e2e_start, with tests/tools/smtp_replier answering

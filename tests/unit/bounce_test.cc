@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -455,7 +458,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
             "550-5.7.1 this message has been blocked. For more information, go to 550 5.7.1  "
             "https://support.google.com/mail/?p=UnsolicitedMessageError a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       {"gmail_gcdp", "bounced", "5.7.1",
        Said("aspmx.l.google.com",
             "550 5.7.1 This message violates example.com email policy. - gcdp a1 - gsmtp",
@@ -467,7 +470,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
             "552-5.7.0 security issue. To review our message and attachment content "
             "guidelines, 552 5.7.0  https://support.google.com/mail/?p=BlockedMessage a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       {"icloud_cs01", "bounced", "5.7.1",
        Said("mx01.mail.icloud.com",
             "550 5.7.1 [CS01] Message rejected due to local policy. Please visit "
@@ -492,7 +495,7 @@ TEST(BounceClassify, PolicyAndBlocklists) {
        Said("mxs.mail.ru",
             "550 spam message rejected. Please visit http://help.mail.ru/notspam-support/id?c=x",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       {"relay_access_denied", "bounced", "5.7.1",
        Said("mx.example.net", "554 5.7.1 <bob@example.net>: Relay access denied"), C::kTechnical,
        B::kPolicy},
@@ -508,16 +511,17 @@ TEST(BounceClassify, PolicyAndBlocklists) {
        Said("mx-aol.mail.gm0.yahoodns.net",
             "521 5.2.1 :  AOL will not accept delivery of this message.", "end of DATA"),
        C::kTechnical, B::kPolicy},
+      // A malformed message is its format, neither who sends it nor spam: other.
       {"gmail_multiple_from", "bounced", "5.7.1",
        Said("gmail-smtp-in.l.google.com",
             "550-5.7.1 [192.0.2.1] Messages with multiple addresses in From: header are not "
             "550 5.7.1 accepted. a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kOther},
       {"zoho_virus", "bounced", "5.7.1",
        Said("mx.zoho.com", "552 5.7.1 virus Eicar-Test-Signature detected by Zoho Mail",
             "end of DATA"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kSpam},
       // A hard verdict at MAIL FROM or the greeting is about the sender.
       {"smarthost_account_disabled_at_mail_from", "bounced", "5.2.1",
        Said("smtp.relay.example", "550 5.2.1 Account disabled", "MAIL FROM"), C::kTechnical,
@@ -558,7 +562,7 @@ TEST(BounceClassify, Authentication) {
             "550-5.7.25 PTR record setup, or the corresponding forward DNS entry does not "
             "550-5.7.25 point to the sending IP. a1 - gsmtp",
             "end of DATA"),
-       C::kTechnical, B::kAuthentication},
+       C::kTechnical, B::kPolicy},
       {"yahoo_579", "bounced", "5.7.9",
        Said("mta7.am0.yahoodns.net",
             "554 5.7.9 Message not accepted for policy reasons.  See "
@@ -598,7 +602,7 @@ TEST(BounceClassify, Authentication) {
       {"postfix_reverse_hostname", "deferred", "4.7.1",
        Said("mx.example.net",
             "450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]"),
-       C::kDeferred, B::kAuthentication},
+       C::kDeferred, B::kPolicy},
   });
 }
 
@@ -693,8 +697,12 @@ TEST(BounceClassify, FallbacksByCode) {
       {"dsn_5_4_4", "bounced", "5.4.4", "Nein", C::kHard, B::kDomainUnknown},
       {"dsn_5_7_26", "bounced", "5.7.26", Said("mx.example.net", "550 5.7.26 Nein"),
        C::kTechnical, B::kAuthentication},
-      {"reply_551_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "551 Nein"), C::kHard,
-       B::kRecipientUnknown},
+      // A bare 551 or 553 is never hard: both are used for relaying, senders and
+      // full mailboxes as often as for unknown users (conf/bounce-rules.conf).
+      {"reply_551_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "551 Nein"),
+       C::kTechnical, B::kOther},
+      {"reply_553_no_enhanced", "bounced", "5.0.0", Said("mx.example.net", "553 Nein"),
+       C::kTechnical, B::kOther},
       {"reply_550_is_not_hard", "bounced", "5.0.0", Said("mx.example.net", "550 Nein"),
        C::kTechnical, B::kOther},
       {"refused_to_talk_554", "bounced", "5.0.0",
@@ -851,6 +859,17 @@ TEST(BounceNames, RoundTrip) {
   EXPECT_FALSE(SuppressesRecipient(B::kMailboxFull));
   EXPECT_FALSE(SuppressesRecipient(B::kPolicy));
   EXPECT_FALSE(SuppressesRecipient(B::kNone));
+  // The categories of issue 16, appended before kOther: names are what the
+  // store keeps (BounceRecord::last_category), so the old names keep their
+  // meaning and old records read the same.
+  EXPECT_EQ(BounceCategoryName(B::kSpam), "spam");
+  EXPECT_EQ(BounceCategoryName(B::kExpired), "expired");
+  EXPECT_EQ(ParseBounceCategory("spam"), B::kSpam);
+  EXPECT_EQ(ParseBounceCategory("expired"), B::kExpired);
+  EXPECT_EQ(ParseBounceCategory("policy"), B::kPolicy);
+  EXPECT_EQ(ParseBounceCategory("recipient-unknown"), B::kRecipientUnknown);
+  EXPECT_FALSE(SuppressesRecipient(B::kSpam));
+  EXPECT_FALSE(SuppressesRecipient(B::kExpired));
 }
 
 TEST(BasicReplyCode, Shapes) {
@@ -1067,6 +1086,772 @@ category = "mailbox-full"
   c = r->Classify("bounced", "", "host mx[192.0.2.1] said: 552 x");
   EXPECT_EQ(c.category, B::kMailboxFull);
   EXPECT_EQ(c.by, ClassifiedBy::kReplyCode);
+}
+
+// ---------------------------------------------------------------------------
+// The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
+// written from) and tests/data/bounce-replies-2.tsv (199 others, labelled by an
+// independent postmaster as a held-out set, on which the first rules scored
+// 87.9% hard/soft and 59.8% category), replies from public sources with the
+// class and category a postmaster gives them. The shipped rules must agree on
+// hard versus not hard for >= 97% of each and on the category for >= 90% of
+// each (issue 16). bounce_bench --agreement FILE prints the same figures and
+// every miss.
+
+constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv"};
+
+struct CorpusLine {
+  int line = 0;
+  std::string reply, dsn, command, cls, category, source;
+};
+
+std::vector<CorpusLine> LoadCorpus(const std::string& name) {
+  std::vector<CorpusLine> out;
+  std::ifstream in(std::string(SG_SOURCE_DIR "/tests/data/") + name);
+  EXPECT_TRUE(in.good()) << "cannot open tests/data/" << name;
+  std::string text;
+  for (int n = 1; std::getline(in, text); ++n) {
+    if (text.empty() || text[0] == '#') continue;
+    std::vector<std::string> f;
+    for (size_t start = 0;;) {
+      const size_t tab = text.find('\t', start);
+      f.push_back(text.substr(start, tab == std::string::npos ? tab : tab - start));
+      if (tab == std::string::npos) break;
+      start = tab + 1;
+    }
+    EXPECT_EQ(f.size(), 6u) << name << ":" << n;
+    if (f.size() != 6) continue;
+    out.push_back({n, f[0], f[1], f[2], f[3], f[4], f[5]});
+  }
+  return out;
+}
+
+// The reply as Postfix's smtp client logs it ("-": a text Postfix wrote).
+std::string AsLogged(const CorpusLine& c) {
+  return c.command == "-" ? c.reply : Said("mx.example.net", c.reply, c.command);
+}
+
+TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
+  for (const char* name : kCorpora) {
+    const std::vector<CorpusLine> corpus = LoadCorpus(name);
+    EXPECT_GE(corpus.size(), 150u) << name;
+    for (const auto& c : corpus) {
+      EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical")
+          << name << ":" << c.line;
+      auto cat = ParseBounceCategory(c.category);
+      EXPECT_TRUE(cat.has_value() && *cat != B::kNone)
+          << name << ":" << c.line << ": " << c.category;
+      EXPECT_FALSE(c.source.empty()) << name << ":" << c.line;
+      EXPECT_FALSE(c.reply.empty()) << name << ":" << c.line;
+    }
+  }
+}
+
+TEST(BounceCorpus, TheTwoCorporaShareNoReply) {
+  std::set<std::string> first;
+  for (const auto& c : LoadCorpus(kCorpora[0])) first.insert(c.reply);
+  for (const auto& c : LoadCorpus(kCorpora[1]))
+    EXPECT_EQ(first.count(c.reply), 0u) << kCorpora[1] << ":" << c.line << ": " << c.reply;
+}
+
+// At most the first `max` bytes of UTF-8 `s`, cut at a character boundary.
+std::string Head(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+// Each corpus on its own: a file the rules do well on must not hide one they
+// do badly on.
+void ExpectCorpusMeetsTheTargets(const std::string& name) {
+  const BounceRules& rules = Shipped();
+  const std::vector<CorpusLine> corpus = LoadCorpus(name);
+  ASSERT_FALSE(corpus.empty()) << name;
+  size_t hard_ok = 0, cat_ok = 0;
+  std::string misses;
+  for (const auto& c : corpus) {
+    const Classification got = rules.Classify("bounced", c.dsn, AsLogged(c));
+    const bool hard = (got.cls == C::kHard) == (c.cls == "hard");
+    const bool cat = BounceCategoryName(got.category) == c.category;
+    hard_ok += hard;
+    cat_ok += cat;
+    if (!hard || !cat) {
+      misses += "  " + name + ":" + std::to_string(c.line) + ": want " + c.cls + "/" +
+                c.category + ", got " + std::string(OutcomeClassName(got.cls)) + "/" +
+                std::string(BounceCategoryName(got.category)) + " (rules line " +
+                std::to_string(rules.RuleLine(got.rule)) + "): " + Head(c.reply, 90) + "\n";
+    }
+  }
+  const double n = static_cast<double>(corpus.size());
+  const double hard_pct = 100.0 * static_cast<double>(hard_ok) / n;
+  const double cat_pct = 100.0 * static_cast<double>(cat_ok) / n;
+  std::printf("%s: %zu replies; hard/soft agreement %zu/%zu = %.1f%%; category "
+              "agreement %zu/%zu = %.1f%%\n%s",
+              name.c_str(), corpus.size(), hard_ok, corpus.size(), hard_pct, cat_ok,
+              corpus.size(), cat_pct, misses.c_str());
+  ::testing::Test::RecordProperty("hard_soft_pct", std::to_string(hard_pct));
+  ::testing::Test::RecordProperty("category_pct", std::to_string(cat_pct));
+  EXPECT_GE(hard_pct, 97.0) << name << "\n" << misses;
+  EXPECT_GE(cat_pct, 90.0) << name << "\n" << misses;
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargets) { ExpectCorpusMeetsTheTargets(kCorpora[0]); }
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[1]);
+}
+
+// ---------------------------------------------------------------------------
+// The families of issue 16, one test each (texts from the corpus's sources).
+
+TEST(BounceFamilies, PostfixNullMxAndHostNotFoundAreDomainUnknown) {
+  Check({
+      // RFC 7505 null MX as Postfix's dns_lookup.c words it (smtp_addr.c: dsn 5.1.0).
+      {"nullmx", "bounced", "5.1.0", "Domain example.com does not accept mail (nullMX)", C::kHard,
+       B::kDomainUnknown},
+      {"nullmx_subdomain", "bounced", "5.1.0",
+       "Domain mail.example.org does not accept mail (nullMX)", C::kHard, B::kDomainUnknown},
+      {"rfc7505_556", "bounced", "5.1.10",
+       Said("mx.example.net", "556 5.1.10 Recipient address has null MX"), C::kHard,
+       B::kDomainUnknown},
+      {"host_not_found_mx", "bounced", "5.4.4",
+       "Host or domain name not found. Name service error for name=example.invalid type=MX: "
+       "Host not found",
+       C::kHard, B::kDomainUnknown},
+      {"no_data_record", "bounced", "5.4.4",
+       "Host or domain name not found. Name service error for name=mx.example.net type=AAAA: "
+       "Host found but no data record of requested type",
+       C::kHard, B::kDomainUnknown},
+      {"native_lookup", "bounced", "5.4.4",
+       "unable to look up host mx.example.com: Name or service not known", C::kHard,
+       B::kDomainUnknown},
+      {"host_not_found_short", "bounced", "5.4.4", "mx1.example.com: host not found", C::kHard,
+       B::kDomainUnknown},
+      {"exim_mx_to_nowhere", "bounced", "5.0.0",
+       "all relevant MX records point to non-existent hosts", C::kHard, B::kDomainUnknown},
+      // Not the domain's fault: temporary, or a broken name server.
+      {"try_again", "bounced", "4.4.3",
+       "Host or domain name not found. Name service error for name=example.net type=MX: Host "
+       "not found, try again",
+       C::kTechnical, B::kNetwork},
+      {"non_recoverable", "bounced", "5.4.3",
+       "Host or domain name not found. Name service error for name=example.org type=MX: "
+       "Non-recoverable error",
+       C::kTechnical, B::kNetwork},
+      {"temp_resolution", "bounced", "4.4.4",
+       "unable to look up host mx.example.com: Temporary failure in name resolution",
+       C::kTechnical, B::kNetwork},
+      // Our own sender domain's null MX is ours, not the recipient's.
+      {"sender_null_mx", "bounced", "5.7.27",
+       Said("mx.example.net", "550 5.7.27 Sender address has null MX", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      // A 4.x "Domain not found" is a lookup that may pass.
+      {"domain_not_found_4xx", "bounced", "4.1.2",
+       Said("mx.example.net", "450 4.1.2 <bob@nx.example>: Recipient address rejected: Domain "
+                              "not found"),
+       C::kSoft, B::kDomainUnknown},
+  });
+}
+
+TEST(BounceFamilies, UnknownUserInOtherLanguagesAndServers) {
+  Check({
+      {"webde_german", "bounced", "5.0.0",
+       Said("mx-ha02.web.de", "550 Benutzer nicht bekannt/User unknown"), C::kHard,
+       B::kRecipientUnknown},
+      {"orange_french", "bounced", "5.1.1",
+       Said("smtp-in.orange.fr",
+            "550 5.1.1 <bob@orange.fr>: Adresse d au moins un destinataire invalide. Invalid "
+            "recipient. OFR_416 [416]"),
+       C::kHard, B::kRecipientUnknown},
+      {"aruba_italian", "bounced", "5.0.0",
+       Said("mx.pec.aruba.it",
+            "554 bob@example.it: Messaggio rifiutato dal sistema. Indirizzo destinatario "
+            "sconosciuto o non abilitato alla ricezione di posta non certificata"),
+       C::kHard, B::kRecipientUnknown},
+      {"interia_polish_english", "bounced", "5.1.1",
+       Said("mx.poczta.interia.pl", "550 5.1.1 Account not found"), C::kHard,
+       B::kRecipientUnknown},
+      {"docomo", "bounced", "5.0.0", Said("mfsmax.docomo.ne.jp", "550 Unknown user bob@docomo.ne.jp"),
+       C::kHard, B::kRecipientUnknown},
+      {"au_kddi", "bounced", "5.0.0", Said("lsean.ezweb.ne.jp", "550 <bob@ezweb.ne.jp>: User unknown"),
+       C::kHard, B::kRecipientUnknown},
+      {"softbank", "bounced", "5.0.0",
+       Said("mx.softbank.jp", "550 Invalid recipient: <bob@i.softbank.jp>"), C::kHard,
+       B::kRecipientUnknown},
+      {"coremail_does_no_exists", "bounced", "5.0.0",
+       Said("mx.example.cn", "550 RC:LD The email account that you tried to reach does no exists."),
+       C::kHard, B::kRecipientUnknown},
+      {"not_exist", "bounced", "5.1.1",
+       Said("mx.example.cn", "551 5.1.1 recipient is not exist"), C::kHard, B::kRecipientUnknown},
+      {"domino_directory", "bounced", "5.0.0",
+       Said("domino.example.com", "550 5.0.0 User bob@example.com not listed in Domino Directory"),
+       C::kHard, B::kRecipientUnknown},
+      {"exchange_recipnotfound", "bounced", "5.1.1",
+       Said("exchange.example.com", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"), C::kHard,
+       B::kRecipientUnknown},
+      {"ironport_address_rejected", "bounced", "5.1.0",
+       Said("esa1.example.nl", "550 #5.1.0 Address rejected bob@example.nl"), C::kHard,
+       B::kRecipientUnknown},
+      // The same words for the sender are not the recipient's.
+      {"postfix_sender_rejected_5_1_0", "bounced", "5.1.0",
+       Said("mx.example.net", "550 5.1.0 <alice@example.com>: Sender address rejected: User "
+                              "unknown in local recipient table",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+TEST(BounceFamilies, UnknownUserAtEndOfData) {
+  Check({
+      {"yahoo_dd", "bounced", "5.0.0",
+       Said("mta7.am0.yahoodns.net",
+            "554 delivery error: dd This user doesn't have a yahoo.com account (bob@yahoo.com) "
+            "[0] - mta1481.mail.ne1.yahoo.com",
+            "end of DATA"),
+       C::kHard, B::kRecipientUnknown},
+      {"filter_after_data", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown",
+            "end of DATA"),
+       C::kHard, B::kRecipientUnknown},
+      {"domino_last_line", "bounced", "5.0.0",
+       Said("domino.example.com", "554 Transaction failed: 550 5.1.1 bob@example.com: user unknown",
+            "end of DATA"),
+       C::kHard, B::kRecipientUnknown},
+      {"163_invalid", "bounced", "5.0.0",
+       Said("mx.163.com",
+            "554 One or more of the sender or recipients in your email are invalid and not "
+            "accepted.",
+            "end of DATA"),
+       C::kHard, B::kRecipientUnknown},
+  });
+}
+
+TEST(BounceFamilies, ReceiversExpiryTextsAreExpiredNotNetwork) {
+  Check({
+      {"exchange_queue_expired", "bounced", "4.4.7",
+       "550 4.4.7 QUEUE.Expired; message expired", C::kSoft, B::kExpired},
+      {"message_expired_attempts", "bounced", "4.4.7",
+       Said("relay.example.net", "450 4.4.7 Message expired after 5 delivery attempts",
+            "end of DATA"),
+       C::kSoft, B::kExpired},
+      {"qmail_queue_too_long", "bounced", "4.4.7",
+       "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1) I'm not going to try "
+       "again; this message has been in the queue too long.",
+       C::kSoft, B::kExpired},
+      {"qmail_given_up", "bounced", "5.0.0",
+       "Hi. This is the qmail-send program. I'm afraid I wasn't able to deliver your message. "
+       "This is a permanent error; I've given up. Sorry it didn't work out.",
+       C::kSoft, B::kExpired},
+      {"exim_retry_timeout", "bounced", "5.0.0",
+       Said("relay.example.net", "550 retry timeout exceeded", "end of DATA"), C::kSoft,
+       B::kExpired},
+      {"sendmail_5_days", "bounced", "4.4.7",
+       "Deferred: Connection timed out with mx.example.com. Message could not be delivered for 5 "
+       "days",
+       C::kSoft, B::kExpired},
+      {"rfc3463_by_code", "bounced", "5.4.7", Said("relay.example.net", "554 5.4.7 Gave up"),
+       C::kSoft, B::kExpired},
+      // qmgr's "status=expired" keeps its own class; the category still says why.
+      {"status_expired", "expired", "4.4.1",
+       "connect to mx.example.com[192.0.2.1]:25: Connection timed out", C::kExpired, B::kNetwork},
+      // A plain network error is not an expiry.
+      {"connection_timed_out", "bounced", "4.4.1",
+       "connect to mx.example.com[192.0.2.1]:25: Connection timed out", C::kTechnical,
+       B::kNetwork},
+  });
+}
+
+TEST(BounceFamilies, ContentIsSpamWhoIsSendingIsPolicy) {
+  Check({
+      // What is sent: spam.
+      {"gmail_unsolicited", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 Our system has detected that this message is likely unsolicited mail. To "
+            "reduce the amount of spam sent to Gmail, this message has been blocked.",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"free_spam_detected", "bounced", "5.0.0", Said("mx1.free.fr", "550 spam detected", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"sfr_content", "bounced", "5.7.1",
+       Said("smtp-in.sfr.fr", "550 5.7.1 Message content rejected", "end of DATA"), C::kTechnical,
+       B::kSpam},
+      {"orange_ofr_506", "bounced", "5.2.0",
+       Said("smtp-in.orange.fr", "550 5.2.0 Mail rejete. Mail rejected. ofr_506 [506]",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"gmail_attachment", "bounced", "5.7.0",
+       Said("gmail-smtp-in.l.google.com",
+            "552-5.7.0 Our system detected an illegal attachment on your message. - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"blacklisted_url", "bounced", "5.7.1",
+       Said("mx.example.nl", "554 5.7.1 rejected content, blacklisted url", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      // Who is sending: policy (IP, PTR, RBL, relay, HELO).
+      {"gmail_ip_rate_of_unsolicited", "bounced", "4.7.0",
+       Said("gmail-smtp-in.l.google.com",
+            "421-4.7.0 Our system has detected an unusual rate of unsolicited mail originating "
+            "from your IP address. To protect our users from spam, mail sent from your IP "
+            "address has been temporarily blocked.",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"gmail_low_reputation", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 This message is suspicious due to the very low reputation of the sending "
+            "IP address. To best protect our users from spam, the message has been blocked.",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"comcast_blocked_for_spam", "bounced", "5.0.0",
+       Said("mx1.comcast.net",
+            "554 resimta-po-01v.sys.comcast.net comcast 192.0.2.1 Comcast BL009 Blocked for "
+            "spam.",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"gmail_ptr", "bounced", "5.7.25",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.25 The IP address sending this message does not have a PTR record setup"),
+       C::kTechnical, B::kPolicy},
+      {"helo_fqdn", "bounced", "5.0.0",
+       Said("mx.example.com.br", "550 R1: HELO should be a FQDN or address literal (See RFC "
+                                 "2821 4.1.1.1)"),
+       C::kTechnical, B::kPolicy},
+      {"relay_pt", "bounced", "5.0.0",
+       Said("mx.example.pt", "550 alguém@exemplo.com... Retransmissão Negada"), C::kTechnical,
+       B::kPolicy},
+  });
+}
+
+TEST(BounceFamilies, AccessDeniedWordings) {
+  Check({
+      {"postfix_access_map", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 <bob@example.net>: Recipient address rejected: Access "
+                              "denied"),
+       C::kTechnical, B::kPolicy},
+      {"broadcom_521", "bounced", "5.0.0", Said("mx.example.net", "521 access denied"),
+       C::kTechnical, B::kPolicy},
+      {"denied_by_policy", "bounced", "5.0.0",
+       Said("vip-smtp.example.com", "550 Denied by policy", "end of DATA"), C::kTechnical,
+       B::kPolicy},
+      {"barracuda_blocked", "bounced", "5.0.0",
+       Said("d1234.ess.barracudanetworks.com",
+            "550 permanent failure for one or more recipients (bob@example.com:blocked)",
+            "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      {"mimecast_sender_blocked", "bounced", "4.0.0",
+       Said("eu-smtp-inbound-1.mimecast.com", "421 Sender address blocked", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"interia_doesnt_want", "bounced", "5.7.1",
+       Said("mx.poczta.interia.pl", "550 5.7.1 Recipient doesn't want your mail", "end of DATA"),
+       C::kTechnical, B::kPolicy},
+      // Exchange Online's directory-based edge blocking is the address, not policy.
+      {"o365_dbeb", "bounced", "5.4.1",
+       Said("example-com.mail.protection.outlook.com",
+            "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)"),
+       C::kHard, B::kRecipientUnknown},
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The families of the misses on the second corpus (issue 16): each table
+// holds texts of the family from public sources, most of them not in either
+// corpus, so that a rule written for one string fails here.
+
+// The words outrank a code that says otherwise, when they clearly say quota,
+// rate or a missing mailbox.
+TEST(BounceFamilies, WordsOutrankAMisleadingCode) {
+  Check({
+      {"comcast_quota_under_5_1_1", "bounced", "5.1.1",
+       Said("mx1.comcast.net",
+            "552 5.1.1 <bob@example.net> recipient rejected - extended quota violation"),
+       C::kSoft, B::kMailboxFull},
+      {"comcast_rate_under_4_1_1", "bounced", "4.1.1",
+       Said("mx1.comcast.net", "452 4.1.1 <bob@example.net> too many recent messages; Try "
+                               "again later"),
+       C::kSoft, B::kRateLimited},
+      {"no_mailbox_under_5_7_1", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 No mailbox found for <bob@example.net>"), C::kHard,
+       B::kRecipientUnknown},
+      {"o365_per_hour_receive", "bounced", "5.2.122",
+       Said("example-com.mail.protection.outlook.com",
+            "554 5.2.122 The recipient has exceeded their limit for the number of messages they "
+            "can receive per hour."),
+       C::kSoft, B::kRateLimited},
+      {"facebook_preferences_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.facebook.com", "550 5.1.1 RCP-P2 Refused due to recipient preferences"),
+       C::kTechnical, B::kPolicy},
+      {"disk_space_limit_under_5_7_0", "bounced", "5.7.0",
+       "The recipient mailbox has exceeded its disk space limit.", C::kSoft, B::kMailboxFull},
+      {"biglobe_local_limit", "bounced", "5.0.0",
+       "The number of messages in the recipient's mailbox exceeded the local limit.", C::kSoft,
+       B::kMailboxFull},
+  });
+}
+
+// A bare 55x code with words no rule knows is never hard; it is hard only when
+// the words say the recipient, user, mailbox or address is unknown.
+TEST(BounceFamilies, BareReplyCodeIsNeverHardWithoutWords) {
+  Check({
+      {"hermes_551_full", "bounced", "5.0.0",
+       Said("mx.163.example", "551 bounce as<the destination mailbox <bob@example.net> is "
+                              "full> queue as 100.1.ZmxEL.720k.1140313037.bob@example.net"),
+       C::kSoft, B::kMailboxFull},
+      {"qmail_553_rcpthosts", "bounced", "5.0.0",
+       Said("mx.example.net", "553 sorry, that domain isn't in my list of allowed rcpthosts "
+                              "(#5.5.3 - chkuser)"),
+       C::kTechnical, B::kPolicy},
+      {"improvmx_551_loop", "bounced", "5.7.1",
+       Said("mx1.improvmx.com", "551 5.7.1 Loop detected: Email is sent and forwarded from/to "
+                                "improvmx.com. (#id-5.9.0)"),
+       C::kTechnical, B::kNetwork},
+      {"rfc5321_551_user_not_local", "bounced", "5.0.0",
+       Said("mx.example.net", "551 User not local; please try <bob@example.org>"), C::kHard,
+       B::kRecipientUnknown},
+      {"rfc5321_553_name_not_allowed", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Requested action not taken: mailbox name not allowed"),
+       C::kHard, B::kRecipientUnknown},
+      {"bmh_551_user_paren_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 User (bob@example.net) unknown."), C::kHard,
+       B::kRecipientUnknown},
+  });
+}
+
+// Rules that matched too much: a size limit is not an authorization, an
+// organisation's queue quota is not a full mailbox.
+TEST(BounceFamilies, NarrowRulesDoNotSwallowOthers) {
+  Check({
+      {"exchange_sendsizelimit_sender", "bounced", "5.2.3",
+       Said("mx.example.net", "550 5.2.3 RESOLVER.RST.SendSizeLimit.Sender; message too large "
+                              "for this sender"),
+       C::kTechnical, B::kTooLarge},
+      {"exchange_notauthorized_still_policy", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 RESOLVER.RST.NotAuthorized; not authorized"),
+       C::kTechnical, B::kPolicy},
+      {"size_limit_class", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message rejected: size limit exceeded (20971520)", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      {"organization_queue_quota", "bounced", "4.7.3",
+       Said("example-com.mail.protection.outlook.com",
+            "450 4.7.3 Organization queue quota exceeded."),
+       C::kSoft, B::kRateLimited},
+      {"domain_sending_quota", "bounced", "5.4.5",
+       Said("mx.example.net", "550 5.4.5 <bob@example.net>: Recipient address rejected: Domain "
+                              "Sending Quota Exceeded"),
+       C::kSoft, B::kRateLimited},
+      {"mailbox_quota_still_full", "bounced", "5.2.2",
+       Said("mx.example.net", "552 5.2.2 <bob@example.net>: Recipient address rejected: Quota "
+                              "exceeded (mailbox for user is full)"),
+       C::kSoft, B::kMailboxFull},
+  });
+}
+
+// Providers' throttling and blocking words.
+TEST(BounceFamilies, ProviderThrottlingAndBlocking) {
+  Check({
+      {"qq_domain_frequency", "bounced", "5.0.0",
+       Said("mx3.qq.com", "550 Domain frequency limited", "MAIL FROM"), C::kSoft,
+       B::kRateLimited},
+      {"qq_connection_frequency", "bounced", "5.0.0",
+       Said("mx3.qq.com", "550 Connection frequency limited", "end of DATA"), C::kSoft,
+       B::kRateLimited},
+      {"qq_recipient_protection_not_unknown", "bounced", "5.0.0",
+       Said("mx3.qq.com", "550 Mailbox unavailable or access denied"), C::kSoft,
+       B::kRateLimited},
+      {"ses_daily_quota", "bounced", "5.0.0",
+       Said("email-smtp.us-east-1.amazonaws.com", "454 Throttling failure: Daily message quota "
+                                                  "exceeded.", "MAIL FROM"),
+       C::kSoft, B::kRateLimited},
+      {"cpanel_max_per_hour", "bounced", "5.0.0",
+       "Domain example.com has exceeded the max emails per hour (500/500 (100%)) allowed.  "
+       "Message discarded.",
+       C::kSoft, B::kRateLimited},
+      {"yandex_come_back_later", "bounced", "4.7.1",
+       Said("mx.yandex.ru", "451 4.7.1 Sorry, the service is currently unavailable. Please come "
+                            "back later."),
+       C::kSoft, B::kRateLimited},
+      {"mailru_ip_blocked", "bounced", "5.0.0",
+       Said("mxs.mail.ru", "550 Access from ip address 203.0.113.9 blocked. Visit "
+                           "http://win.mail.ru/cgi-bin/support_bl?ip=203.0.113.9", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"earthlink_ip_blocked", "bounced", "5.0.0",
+       Said("mx.earthlink.net", "550 IP 203.0.113.9 is blocked by EarthLink. Go to "
+                                "earthlink.net/block for details.", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"microsoft_temporary_server_error", "bounced", "4.7.0",
+       Said("outlook.com", "451 4.7.0 Temporary server error. Please try again later. PRX4"),
+       C::kSoft, B::kOther},
+  });
+}
+
+// A content filter's words beyond "spam": score, bulk, mass mailer, URI
+// lists, spam traps, content refused. A sender judged a spammer is policy.
+TEST(BounceFamilies, SpamFilterWordsAndSpammerSenders) {
+  Check({
+      {"scored_too_high", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 Message scored too high on spam scale. For help, "
+                              "please quote incident ID 22492290.", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"spamassassin_score", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected: SpamAssassin score 12.3 over 5.0", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"surbl_listed_link", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 Message contains a domain listed on SURBL",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"cyberoam_bulk", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Cyberoam Anti Spam Engine has identified this email as a bulk "
+                              "email.", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"content_reject", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Content reject. FAAAANsG60M9BmDT.1", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"google_groups_spam_classification", "bounced", "5.0.0",
+       "Your email to group staff@example.com was rejected due to spam classification. To "
+       "address this issue, make sure SPF and DKIM pass.",
+       C::kTechnical, B::kSpam},
+      {"spam_trap_hit", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Message rejected: spam trap hit", "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"free_spams_from_ip", "bounced", "5.0.0",
+       Said("mx1.free.fr", "550 Too many spams from your IP (203.0.113.9), please visit "
+                           "http://postmaster.free.fr/", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"sender_rejected_by_antispam", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Sender domain example.com rejected due to anti-spam policy",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+  });
+}
+
+// Relaying refused in other words is policy.
+TEST(BounceFamilies, RelayDeniedVariants) {
+  Check({
+      {"messagelabs_as_a_relay", "bounced", "5.0.0",
+       Said("cluster1.eu.messagelabs.com",
+            "553-you are trying to use me [server-10.tower-57.messagelabs 553-.com] as a relay, "
+            "but I have not been configured to let 553-you [192.0.2.1, mail.example.org] do "
+            "this. (#5.7.1)"),
+       C::kTechnical, B::kPolicy},
+      {"not_a_gateway", "bounced", "5.0.0",
+       Said("mx.example.net", "550 not local host example.com, not a gateway"), C::kTechnical,
+       B::kPolicy},
+      {"unauthorized_relay", "bounced", "5.0.0",
+       Said("mx.example.net", "500 Unauthorized relay msg rejected"), C::kTechnical, B::kPolicy},
+      {"not_permitted_to_relay", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 203.0.113.9 is not permitted to relay mail"),
+       C::kTechnical, B::kPolicy},
+      // Still the iCloud Hide My Email address turned off, not our relaying.
+      {"icloud_relay_for_user", "bounced", "5.7.1",
+       Said("mx01.mail.icloud.com", "550 5.7.1 Relay not permitted for user."), C::kHard,
+       B::kMailboxDisabled},
+  });
+}
+
+// Our sender identity refused: authentication, per the categories.
+TEST(BounceFamilies, SenderIdentityIsAuthentication) {
+  Check({
+      {"sendmail_sender_domain_resolves_not", "bounced", "5.1.8",
+       Said("mx.example.net", "553 5.1.8 <alice@nx.example.com>... Domain of sender address "
+                              "alice@nx.example.com does not exist", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"x_1_7_unknown_domain", "bounced", "5.1.7",
+       Said("mx.example.net", "550 5.1.7 <alice@nx.example.com>: unknown domain", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"ses_not_verified", "bounced", "5.0.0",
+       Said("email-smtp.us-east-1.amazonaws.com",
+            "554 Message rejected: Email address is not verified. The following identities "
+            "failed the check in region US-EAST-1: alice@example.com", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"exim_unrouteable_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Unrouteable sender address", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"invalid_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Invalid sender <alice@example.com>", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"sender_id_pra", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Sender ID (PRA) not permitted", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"mail_from_mismatch", "bounced", "5.0.0",
+       Said("mx.163.example", "550 MAIL FROM <alice@example.com> mismatches the message header "
+                              "From", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// Unknown users in other languages and other MTAs' own words; give-ups and
+// domains that do not exist in the words of MTAs other than Postfix.
+TEST(BounceFamilies, OtherLanguagesAndOtherMtas) {
+  Check({
+      {"domino_fr", "bounced", "5.0.0",
+       "Utilisateur bob (bob@example.fr) non r\u00e9pertori\u00e9 dans l'annuaire Domino",
+       C::kHard, B::kRecipientUnknown},
+      {"domino_es", "bounced", "5.0.0",
+       "El usuario bob (bob@example.es) no se encuentra en el Directorio de Domino", C::kHard,
+       B::kRecipientUnknown},
+      {"japanese_user_does_not_exist", "bounced", "5.0.0",
+       "\u5b9b\u5148\u306e\u30e6\u30fc\u30b6\u306f\u5b58\u5728\u3057\u307e\u305b\u3093",
+       C::kHard, B::kRecipientUnknown},
+      {"portuguese_usuario_inexistente", "bounced", "5.0.0",
+       Said("mx.example.com.br", "550 Usu\u00e1rio inexistente"), C::kHard, B::kRecipientUnknown},
+      {"spanish_destinatario_desconocido", "bounced", "5.0.0",
+       Said("mx.example.es", "550 5.1.1 Destinatario desconocido"), C::kHard,
+       B::kRecipientUnknown},
+      {"notes_public_nab", "bounced", "5.0.0",
+       "User bob (bob@example.com) not listed in public Name & Address Book", C::kHard,
+       B::kRecipientUnknown},
+      {"exchange2003_not_recognized", "bounced", "5.0.0", "The recipient name is not recognized",
+       C::kHard, B::kRecipientUnknown},
+      {"dma_giving_up", "bounced", "5.0.0",
+       "Could not deliver for the last 86400 seconds. Giving up.", C::kSoft, B::kExpired},
+      {"opensmtpd_envelope_expired", "bounced", "5.0.0", "Envelope expired", C::kSoft,
+       B::kExpired},
+      {"dma_dns_lookup_failure", "bounced", "5.0.0",
+       "DNS lookup failure: host mx.nx.example not found", C::kHard, B::kDomainUnknown},
+      {"qmail_no_host", "bounced", "5.0.0",
+       "Sorry, I couldn't find any host named nx.example. (#5.1.2)", C::kHard,
+       B::kDomainUnknown},
+      {"exim_no_smtp_service", "bounced", "5.0.0",
+       "an MX or SRV record indicated no SMTP service", C::kHard, B::kDomainUnknown},
+      {"postfix_malformed_ns_reply_is_network", "bounced", "5.4.4",
+       "Host or domain name not found. Name service error for name=example.org type=MX: "
+       "Malformed or unexpected name server reply",
+       C::kTechnical, B::kNetwork},
+      {"sendmail_name_server_timeout", "bounced", "4.0.0",
+       Said("mx.example.net", "451 example.com.tw: Name server timeout"), C::kTechnical,
+       B::kNetwork},
+      {"qmail_no_smtp_connection", "bounced", "5.0.0",
+       "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)", C::kTechnical,
+       B::kNetwork},
+  });
+}
+
+// The state of the recipient's account: blocked, not activated, inactive,
+// locked for a while.
+TEST(BounceFamilies, AccountStateWordings) {
+  Check({
+      {"account_blocked", "bounced", "5.0.0",
+       Said("mx.example.net", "550 The recipient account is blocked"), C::kHard,
+       B::kMailboxDisabled},
+      {"not_activated", "bounced", "5.0.0",
+       Said("mx.example.net", "550 <bob@example.net>... User account not activated"), C::kHard,
+       B::kMailboxDisabled},
+      {"account_expired", "bounced", "5.0.0", Said("mx.example.net", "550 account expired"),
+       C::kHard, B::kMailboxDisabled},
+      {"rejected_blocked", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 <bob@example.net>: Recipient address rejected: "
+                              "Disabled"),
+       C::kHard, B::kMailboxDisabled},
+      {"disabled_due_to_inactivity", "bounced", "5.2.1",
+       Said("mx.example.net", "550 5.2.1 This account has been disabled due to inactivity"),
+       C::kHard, B::kInactiveAccount},
+      {"closed_due_to_inactivity_is_final", "bounced", "5.0.0",
+       Said("mx.example.net", "550 <bob@example.net>: Account closed due to inactivity"),
+       C::kHard, B::kMailboxDisabled},
+      {"temporarily_suspended", "bounced", "4.2.1",
+       Said("mx.example.net", "450 4.2.1 <bob@example.net>: This account has been temporarily "
+                              "suspended"),
+       C::kSoft, B::kMailboxDisabled},
+      // Our own account at a smarthost is not the recipient's.
+      {"our_account_temporarily_suspended", "bounced", "5.7.1",
+       Said("smtp.provider.example", "550 5.7.1 Your account has been temporarily suspended",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"our_address_blocked", "bounced", "5.7.1",
+       Said("smtp.provider.example", "554 5.7.1 Your e-mail address has been blocked",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"client_host_rejected_blocked_is_not_a_mailbox", "bounced", "5.7.1",
+       Said("mx.example.net", "554 5.7.1 <mail.example.org[192.0.2.1]>: Client host rejected: "
+                              "Blocked"),
+       C::kTechnical, B::kPolicy},
+  });
+}
+
+// A malformed message is its format (other), even when the header named is
+// DKIM's.
+TEST(BounceFamilies, MalformedMessagesAreOther) {
+  Check({
+      {"ses_duplicate_header", "bounced", "5.0.0",
+       Said("email-smtp.us-east-1.amazonaws.com", "554 Transaction failed: Duplicate header "
+                                                  "'DKIM-Signature'.", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"yahoo_headers_not_rfc", "bounced", "5.0.0",
+       Said("mta5.am0.yahoodns.net", "554 Message not allowed - Headers are not RFC "
+                                     "compliant[291]", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"gmail_no_from", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 [192.0.2.1 14] Messages missing a valid address in From: header, or "
+            "having no From: header, are not accepted.", "end of DATA"),
+       C::kTechnical, B::kOther},
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Explain: the same verdict as Classify, and what decided it.
+
+TEST(BounceExplain, SaysWhichRuleOrEntryDecided) {
+  const BounceRules& rules = Shipped();
+  // A text rule: its index, line, pattern and comment.
+  const std::string user_unknown = Said(
+      "mx.example.net",
+      "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual mailbox "
+      "table");
+  BounceRules::Explanation e = rules.Explain("bounced", "5.1.1", user_unknown);
+  EXPECT_EQ(e.result.by, ClassifiedBy::kTextRule);
+  EXPECT_EQ(e.result.cls, C::kHard);
+  EXPECT_EQ(e.line, rules.RuleLine(e.result.rule));
+  EXPECT_GT(e.line, 0);
+  EXPECT_NE(e.pattern.find("user unknown"), std::string_view::npos);
+  EXPECT_NE(e.comment.find("virtual mailbox table"), std::string_view::npos);
+  EXPECT_EQ(e.rule_class, "hard");
+  EXPECT_EQ(e.server_text.substr(0, 9), "550 5.1.1");
+  EXPECT_FALSE(e.sender_guard);
+  const Classification c = rules.Classify("bounced", "5.1.1", user_unknown);
+  EXPECT_EQ(e.result.cls, c.cls);
+  EXPECT_EQ(e.result.category, c.category);
+  EXPECT_EQ(e.result.rule, c.rule);
+
+  // A dsn entry: its key and line.
+  e = rules.Explain("bounced", "5.2.1", Said("mx.example.net", "550 5.2.1 Nope"));
+  EXPECT_EQ(e.result.by, ClassifiedBy::kEnhancedCode);
+  EXPECT_EQ(e.code_key, "5.2.1");
+  EXPECT_GT(e.line, 0);
+  EXPECT_TRUE(e.pattern.empty());
+
+  // A reply-code entry.
+  e = rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Nein, danke"));
+  EXPECT_EQ(e.result.by, ClassifiedBy::kReplyCode);
+  EXPECT_EQ(e.code_key, "550");
+  EXPECT_GT(e.line, 0);
+
+  // Nothing: the fallback.
+  e = rules.Explain("bounced", "", "hello world");
+  EXPECT_EQ(e.result.by, ClassifiedBy::kDefault);
+  EXPECT_EQ(e.result.cls, C::kTechnical);
+  EXPECT_EQ(e.result.category, B::kOther);
+  EXPECT_EQ(e.line, 0);
+
+  // The guard: a hard rule on an answer to MAIL FROM.
+  e = rules.Explain("bounced", "5.2.1",
+                    Said("smarthost.test", "550 5.2.1 Account disabled", "MAIL FROM"));
+  EXPECT_TRUE(e.sender_guard);
+  EXPECT_EQ(e.rule_class, "hard");
+  EXPECT_EQ(e.result.cls, C::kTechnical);
+  EXPECT_EQ(e.result.category, B::kPolicy);
+
+  // The status word: "sent" reads no rule; "deferred" keeps the rule's category.
+  e = rules.Explain("sent", "2.0.0", "250 ok");
+  EXPECT_EQ(e.result.by, ClassifiedBy::kStatus);
+  EXPECT_EQ(e.line, 0);
+  e = rules.Explain("deferred", "5.1.1", user_unknown);
+  EXPECT_EQ(e.result.cls, C::kDeferred);
+  EXPECT_EQ(e.rule_class, "hard");
+
+  // No rules at all.
+  BounceRules none;
+  e = none.Explain("bounced", "5.1.1", user_unknown);
+  EXPECT_EQ(e.result.by, ClassifiedBy::kDefault);
 }
 
 }  // namespace

@@ -72,6 +72,9 @@ void ExpectDefaults(const Config& c) {
   EXPECT_EQ(c.dns_timeout_ms, 5000u);
   EXPECT_FALSE(c.dns_test_tld);
   EXPECT_NE(c.reply_dmarc_reject.find("p={policy}"), std::string::npos);
+  EXPECT_EQ(c.monitoring_interval_s, 60);
+  EXPECT_EQ(c.monitoring_textfile, "");
+  EXPECT_EQ(MonitoringTextfile(c, "senderguard-milter"), "");
 }
 
 TEST(ParseConfig, ShippedFileGivesDocumentedDefaults) {
@@ -220,6 +223,10 @@ TEST(ParseConfig, GoodVariants) {
                     "exempt_accounts = [\"Alice\"]\nupstream = [\"127.0.0.1@5353\", \"::1\"]\n"
                     "dns_timeout_ms = 10\ntest_tld = true\n"},
       {"dmarc_off", "[dmarc]\nmode = \"off\"\n"},
+      {"monitoring_min", "[monitoring]\ninterval = \"1s\"\n"},
+      {"monitoring_max", "[monitoring]\ninterval = \"1h\"\n"},
+      {"monitoring_minutes", "[monitoring]\ninterval = \"5m\"\n"},
+      {"monitoring_textfile_off", "[monitoring]\ntextfile = \"\"\n"},
       {"dmarc_helo", "[dmarc]\nhelo_name = \"mx1.esp.example\"\n[replies]\ndmarc_reject_inbound = \"no\"\n"},
   };
   for (const auto& c : cases) {
@@ -367,6 +374,21 @@ const std::vector<BadCase> kBadCases = {
     {"literal_string_bad_utf8", "a = '\x80'\n", "t.conf:1: syntax: "},
     {"literal_string_bad_utf8_line_3", "[milter]\n\nsocket_group = 'n\x9c'\n", "t.conf:3: syntax: "},
     {"too_large", std::string((64 << 10) + 1, '#'), "t.conf:1: file larger than 64 KiB"},
+    {"monitoring_interval_zero", "[monitoring]\ninterval = \"0s\"\n",
+     "t.conf:2: monitoring.interval: expected a duration from \"1s\" to \"1h\""},
+    {"monitoring_interval_over", "[monitoring]\ninterval = \"61m\"\n",
+     "t.conf:2: monitoring.interval: expected a duration"},
+    {"monitoring_interval_word", "[monitoring]\ninterval = \"often\"\n",
+     "t.conf:2: monitoring.interval: expected a duration"},
+    {"monitoring_interval_integer", "[monitoring]\ninterval = 60\n",
+     "t.conf:2: monitoring.interval: expected a string"},
+    {"monitoring_textfile_relative", "[monitoring]\ntextfile = \"{program}.prom\"\n",
+     "t.conf:2: monitoring.textfile: must be an absolute path"},
+    {"monitoring_textfile_shared", "[monitoring]\ntextfile = \"/var/lib/x/sg.prom\"\n",
+     "t.conf:2: monitoring.textfile: must contain {program}"},
+    {"monitoring_textfile_suffix", "[monitoring]\ntextfile = \"/var/lib/x/{program}.txt\"\n",
+     "t.conf:2: monitoring.textfile: must end in .prom"},
+    {"monitoring_unknown", "[monitoring]\nport = 9100\n", "t.conf:2: monitoring.port: unknown key"},
 };
 
 class ParseConfigBadTest : public ::testing::TestWithParam<BadCase> {};
@@ -451,6 +473,17 @@ TEST(ParseConfigDeathTest, LongDottedKeyIsRefusedQuickly) {
 }
 
 // -------------------------------------------------------- ConfigPath
+
+TEST(MonitoringTextfile, EachDaemonItsOwnFile) {
+  auto r = ParseConfig("[monitoring]\ninterval = \"2m\"\ntextfile = \"/var/lib/prometheus/node-exporter/{program}.prom\"\n",
+                       "t.conf");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->monitoring_interval_s, 120);
+  EXPECT_EQ(MonitoringTextfile(**r, "senderguard-milter"),
+            "/var/lib/prometheus/node-exporter/senderguard-milter.prom");
+  EXPECT_EQ(MonitoringTextfile(**r, "senderguard-tail"),
+            "/var/lib/prometheus/node-exporter/senderguard-tail.prom");
+}
 
 TEST(ConfigPath, FlagThenEnvThenDefault) {
   ::unsetenv("SENDERGUARD_CONF");

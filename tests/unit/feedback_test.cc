@@ -1125,6 +1125,7 @@ TEST_F(FeedbackTest, ExpiredCountsTheRecipientsStillDeferred) {
     ASSERT_FALSE(outs.empty());
     EXPECT_EQ(outs.back().status, "expired");
     EXPECT_EQ(outs.back().cls, OutcomeClass::kExpired);
+    EXPECT_EQ(outs.back().category, BounceCategory::kExpired);  // qmgr's expiry: category too
   }
 }
 

@@ -102,7 +102,7 @@ class LmdbTest : public ::testing::Test {
     ASSERT_EQ(store_, nullptr);
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
-    ASSERT_EQ(mdb_env_set_maxdbs(env, 16), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 24), 0);
     ASSERT_EQ(mdb_env_set_mapsize(env, 64ull << 20), 0);
     ASSERT_EQ(mdb_env_open(env, path_.c_str(), MDB_NOTLS | MDB_NOSYNC, 0640), 0);
     MDB_txn* txn = nullptr;

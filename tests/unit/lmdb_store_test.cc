@@ -1,5 +1,5 @@
 // Tests of what is LMDB's own in lmdb_store.h (opening, reopening, map
-// growth, corruption, the schema record, the ledger against LMDB's snapshots)
+// growth, corruption, the schema record, Reserve after a write that changed nothing)
 // on a real LMDB environment in a fresh temporary directory per test; the
 // Store contract itself is store_contract_test.cc. LMDB allows one open
 // handle per environment per process, so each test holds at most one

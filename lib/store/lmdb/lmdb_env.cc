@@ -23,6 +23,9 @@ namespace {
 constexpr size_t kMaxBatch = 512;
 constexpr uint64_t kMaxMapSize = 1ull << 40;  // 1 TiB
 constexpr auto kReaderCheckEvery = std::chrono::seconds(60);
+// How often the holds of processes that died are given back (lmdb_holds.cc):
+// the bound on how long a killed milter's reservations can block others.
+constexpr auto kOwnerCheckEvery = std::chrono::seconds(5);
 constexpr auto kHousekeepingEvery = std::chrono::minutes(10);
 constexpr char kSchemaKey[] = "schema_version";
 
@@ -30,18 +33,21 @@ constexpr char kSchemaKey[] = "schema_version";
 
 struct LmdbStore::Job {
   std::function<Status(MDB_txn*)> apply;
-  std::function<void()> after_commit;
+  bool durable = true;
   std::promise<Status> done;
   Status status;
 };
 
-LmdbStore::LmdbStore(LmdbOptions options) : options_(std::move(options)) {}
+LmdbStore::LmdbStore(LmdbOptions options) : options_(std::move(options)) { InitOwner(); }
 
 Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(const LmdbOptions& options) {
   std::unique_ptr<LmdbStore> s(new LmdbStore(options));
   Status st = s->OpenEnv();
   if (!st.ok()) return st;
   s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  // Holds left by processes that died while nothing else ran on the store.
+  st = s->ReclaimDeadOwners();
+  if (!st.ok()) return st;
   return s;
 }
 
@@ -52,7 +58,7 @@ Status LmdbStore::OpenEnv() {
   ::chmod(options_.path.c_str(), 0750);
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
-  mdb_env_set_maxdbs(env_, 16);  // 14 named databases (Dbis), 2 to spare
+  mdb_env_set_maxdbs(env_, 24);  // 17 named databases (Dbis), 7 to spare
   mdb_env_set_maxreaders(env_, 1024);
   mdb_env_set_mapsize(env_, options_.map_size_bytes);
   unsigned flags = MDB_NOTLS;
@@ -82,7 +88,8 @@ Status LmdbStore::OpenEnv() {
         {"suppression", &dbi_.suppression}, {"audit", &dbi_.audit}, {"queue", &dbi_.queue},
         {"meta", &dbi_.meta}, {"days", &dbi_.days}, {"bounces", &dbi_.bounces},
         {"msgid", &dbi_.msgid}, {"positions", &dbi_.positions}, {"once", &dbi_.once},
-        {"once_time", &dbi_.once_time}, {"deferred", &dbi_.deferred}};
+        {"once_time", &dbi_.once_time}, {"deferred", &dbi_.deferred},
+        {"holds", &dbi_.holds}, {"held", &dbi_.held}, {"owners", &dbi_.owners}};
     for (auto& d : dbs) {
       rc = mdb_dbi_open(txn, d.name, MDB_CREATE, d.dbi);
       if (rc != 0) {
@@ -106,7 +113,20 @@ Status LmdbStore::OpenEnv() {
     } else if (v.mv_size != 8) {
       mdb_txn_abort(txn);
       return Status::Corruption("store " + options_.path + ": bad schema record");
-    } else if (uint64_t have = GetBe64(View(v)); have != kSchemaVersion) {
+    } else if (uint64_t have = GetBe64(View(v)); have == 1) {
+      // Version 1 had no holds, held or owners (just created, empty): the
+      // upgrade is the version record. A build that reads version 1 then
+      // refuses this store instead of ignoring the holds of the others.
+      std::string ver;
+      PutBe64(&ver, kSchemaVersion);
+      Status st = Put(txn, dbi_.meta, kSchemaKey, ver, "schema");
+      if (!st.ok()) {
+        mdb_txn_abort(txn);
+        return st;
+      }
+      Log(Logger::Level::kInfo, "store=lmdb action=upgrade-schema from=1 to=" +
+                                    std::to_string(kSchemaVersion));
+    } else if (have != kSchemaVersion) {
       mdb_txn_abort(txn);
       return Status::Invalid("store " + options_.path + ": schema version " + std::to_string(have) +
                              ", this build reads " + std::to_string(kSchemaVersion));
@@ -119,6 +139,12 @@ Status LmdbStore::OpenEnv() {
 }
 
 LmdbStore::~LmdbStore() {
+  if (env_ != nullptr && writer_.joinable()) {
+    // Open transactions end with this store: give back what they still hold.
+    uint64_t units = 0;
+    size_t holds = 0;
+    (void)Write([&](MDB_txn* txn) { return ReleaseOwner(txn, owner_, &units, &holds); });
+  }
   {
     std::lock_guard<std::mutex> lk(queue_mu_);
     stopping_ = true;
@@ -187,10 +213,10 @@ Status LmdbStore::Read(const std::function<Status(MDB_txn*)>& fn, size_t* txn_id
   return Status::Unavailable("store: could not begin a read transaction");
 }
 
-Status LmdbStore::Write(std::function<Status(MDB_txn*)> apply, std::function<void()> after_commit) {
+Status LmdbStore::Write(std::function<Status(MDB_txn*)> apply, bool durable) {
   Job job;
   job.apply = std::move(apply);
-  job.after_commit = std::move(after_commit);
+  job.durable = durable;
   std::future<Status> f = job.done.get_future();
   std::unique_lock<std::mutex> lk(queue_mu_);
   if (stopping_) return Status::Unavailable("store is closing");
@@ -228,6 +254,7 @@ void LmdbStore::WriteQueued(std::unique_lock<std::mutex>& lk, const Job* until) 
 
 void LmdbStore::WriterLoop() {
   auto next_reader_check = std::chrono::steady_clock::now() + kReaderCheckEvery;
+  auto next_owner_check = std::chrono::steady_clock::now() + kOwnerCheckEvery;
   auto next_housekeeping = options_.housekeeping
                                ? std::chrono::steady_clock::now() + std::chrono::seconds(30)
                                : std::chrono::steady_clock::time_point::max();
@@ -238,7 +265,7 @@ void LmdbStore::WriterLoop() {
     bool synced_needed = false;
     {
       std::unique_lock<std::mutex> lk(queue_mu_);
-      auto wake = std::min({next_reader_check, next_sync, next_housekeeping});
+      auto wake = std::min({next_reader_check, next_owner_check, next_sync, next_housekeeping});
       queue_cv_.wait_until(lk, wake, [&] { return stopping_ || (!queue_.empty() && !leader_active_); });
       // Jobs left by a leader (or queued while stopping): write them here.
       if (!queue_.empty() && !leader_active_) WriteQueued(lk, nullptr);
@@ -259,6 +286,10 @@ void LmdbStore::WriterLoop() {
     if (now >= next_reader_check) {
       (void)Maintain();
       next_reader_check = now + kReaderCheckEvery;
+    }
+    if (now >= next_owner_check) {
+      (void)ReclaimDeadOwners();
+      next_owner_check = now + kOwnerCheckEvery;
     }
     if (now >= next_housekeeping) {
       RunHousekeeping();
@@ -303,21 +334,19 @@ void LmdbStore::RunBatch(std::vector<Job*>& batch) {
         if (grow) {
           mdb_txn_abort(txn);
         } else {
-          std::lock_guard<std::mutex> lg(ledger_mu_);
+          // A batch of holds alone (Reserve, Release) need not reach the
+          // disk: holds of a machine that crashed are dropped at the next
+          // start (their owners' boot id differs). With sync_interval_ms = 0
+          // every other commit is synced, and carries these along.
+          const bool skip_sync = options_.sync_interval_ms == 0 &&
+                                 std::none_of(batch.begin(), batch.end(),
+                                              [](const Job* j) { return j->durable; });
+          if (skip_sync) mdb_env_set_flags(env_, MDB_NOSYNC, 1);
           rc = mdb_txn_commit(txn);
-          if (rc == 0) {
-            for (Job* j : batch) {
-              if (j->status.ok() && j->after_commit) j->after_commit();
-            }
-            // The id of the newest committed transaction. Not mdb_txn_id(txn):
-            // a transaction that wrote nothing commits without taking an id,
-            // and Reserve would then wait for a snapshot that never comes.
-            MDB_envinfo info;
-            mdb_env_info(env_, &info);
-            last_applied_txn_ = info.me_last_txnid;
-          } else if (rc == MDB_MAP_FULL) {
+          if (skip_sync) mdb_env_set_flags(env_, MDB_NOSYNC, 0);
+          if (rc == MDB_MAP_FULL) {
             grow = true;
-          } else {
+          } else if (rc != 0) {
             batch_status = LmdbError("commit", rc);
           }
         }

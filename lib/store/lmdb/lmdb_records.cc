@@ -1,5 +1,5 @@
 // LmdbStore's records: accounts, audit, suppression, quota counters and
-// alerts (with the in-process reservation ledger), the queue map and its
+// alerts (Commit; the holds of open transactions are in lmdb_holds.cc), the queue map and its
 // Message-ID index.
 #include "senderguard/store/lmdb/lmdb_store.h"
 
@@ -222,88 +222,22 @@ Result<uint64_t> LmdbStore::CountSuppressions(std::string_view account) {
   return n;
 }
 
-// ---- quotas
-
-Result<ReserveOutcome> LmdbStore::Reserve(std::string_view account,
-                                          const std::vector<QuotaCharge>& charges, bool force) {
-  if (charges.empty()) return ReserveOutcome{};
-  std::vector<std::string> keys;
-  keys.reserve(charges.size());
-  for (const auto& c : charges) keys.push_back(CounterKey(account, c.window, c.span.start));
-  // Read committed counts, then decide under the ledger lock. If one of our
-  // commits landed after the snapshot, the ledger no longer counts it as
-  // unwritten and the snapshot does not count it either: read again.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::vector<uint64_t> used(charges.size(), 0);
-    size_t snapshot = 0;
-    Status st = Read(
-        [&](MDB_txn* txn) {
-          for (size_t i = 0; i < keys.size(); ++i) {
-            Status s = GetCounter(txn, dbi_.counters, keys[i], &used[i]);
-            if (!s.ok()) return s;
-          }
-          return Status::Ok();
-        },
-        &snapshot);
-    if (!st.ok()) return st;
-    std::lock_guard<std::mutex> lk(ledger_mu_);
-    if (last_applied_txn_ > snapshot) continue;
-    for (size_t i = 0; i < charges.size(); ++i) {
-      auto it = ledger_.find(keys[i]);
-      const uint64_t reserved = it == ledger_.end() ? 0 : it->second.reserved;
-      const uint64_t unwritten = it == ledger_.end() ? 0 : it->second.unwritten;
-      if (!force && !Fits(used[i] + unwritten, reserved, charges[i].amount, charges[i].limit)) {
-        return ReserveOutcome{false, i, used[i] + unwritten, reserved};
-      }
-    }
-    for (size_t i = 0; i < charges.size(); ++i) {
-      if (charges[i].amount > 0) ledger_[keys[i]].reserved += charges[i].amount;
-    }
-    return ReserveOutcome{};
-  }
-  return Status::Unavailable("store: quota check kept racing with commits");
-}
-
-void LmdbStore::Release(std::string_view account, const std::vector<QuotaCharge>& held) {
-  std::lock_guard<std::mutex> lk(ledger_mu_);
-  for (const auto& c : held) {
-    if (c.amount == 0) continue;
-    auto it = ledger_.find(CounterKey(account, c.window, c.span.start));
-    if (it == ledger_.end()) continue;
-    it->second.reserved -= std::min(it->second.reserved, c.amount);
-    if (it->second.reserved == 0 && it->second.unwritten == 0) ledger_.erase(it);
-  }
-}
+// ---- quotas (Reserve and Release are in lmdb_holds.cc)
 
 Result<std::vector<QuotaAlert>> LmdbStore::Commit(std::string_view account,
                                                   const std::vector<QuotaCharge>& held,
                                                   const QueueEntry* queue, int64_t now) {
   std::vector<std::string> keys;
   for (const auto& c : held) keys.push_back(CounterKey(account, c.window, c.span.start));
-  // Move the hold from "reserved" to "unwritten" so Reserve keeps counting it
-  // while the write is queued; the writer drops "unwritten" as it commits.
-  {
-    std::lock_guard<std::mutex> lk(ledger_mu_);
-    for (size_t i = 0; i < held.size(); ++i) {
-      if (held[i].amount == 0) continue;
-      auto& e = ledger_[keys[i]];
-      e.reserved -= std::min(e.reserved, held[i].amount);
-      e.unwritten += held[i].amount;
-    }
-  }
-  auto drop_unwritten = [&] {  // REQUIRES: ledger_mu_ held
-    for (size_t i = 0; i < held.size(); ++i) {
-      auto it = ledger_.find(keys[i]);
-      if (it == ledger_.end()) continue;
-      it->second.unwritten -= std::min(it->second.unwritten, held[i].amount);
-      if (it->second.reserved == 0 && it->second.unwritten == 0) ledger_.erase(it);
-    }
-  };
   std::vector<QuotaAlert> alerts;
   const std::string acct(account);
   Status st = Write(
       [&](MDB_txn* txn) {
         alerts.clear();
+        // The hold becomes a count in the same transaction: every process
+        // on the environment sees one or the other, never both or neither.
+        Status taken = DropHolds(txn, keys, held);
+        if (!taken.ok()) return taken;
         for (size_t i = 0; i < held.size(); ++i) {
           if (held[i].amount == 0) continue;
           uint64_t used = 0;
@@ -345,10 +279,9 @@ Result<std::vector<QuotaAlert>> LmdbStore::Commit(std::string_view account,
         }
         return Status::Ok();
       },
-      drop_unwritten);
+      /*durable=*/true);
   if (!st.ok()) {
-    std::lock_guard<std::mutex> lk(ledger_mu_);
-    drop_unwritten();
+    Release(account, held);
     return st;
   }
   return alerts;

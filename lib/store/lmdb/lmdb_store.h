@@ -30,10 +30,16 @@
 // process loses nothing committed; a crash of the machine may lose the last
 // interval. A full map is grown (doubled) and the write retried.
 //
-// Quota reservations of open SMTP transactions live in this process (the
-// ledger); committed counts live in LMDB. Reserve is exact across the
-// threads of one process; a second milter process on the same environment
-// sees the other's committed counts but not its open reservations.
+// Quota reservations of open SMTP transactions live in LMDB beside the
+// committed counts (lmdb_holds.cc): held (counter key -> units held by all
+// open transactions), holds (owner id + counter key -> the units one process
+// holds) and owners (owner id -> pid, process start time, boot id). Reserve
+// reads the count and the holds and adds its hold in one write transaction;
+// Commit turns a hold into a count in one. So Reserve is exact across every
+// thread of every process on the environment (two Postfix instances with a
+// milter each, the CLI's dry run). The holds of a process that died without
+// releasing them are given back by any other process on the environment
+// within 5 seconds (ReclaimDeadOwners), or at the next Open.
 #pragma once
 
 #include <condition_variable>
@@ -51,7 +57,8 @@
 
 namespace senderguard {
 
-inline constexpr uint64_t kSchemaVersion = 1;
+// 2: holds, held and owners (open reservations shared by all processes).
+inline constexpr uint64_t kSchemaVersion = 2;
 
 struct LmdbOptions {
   std::string path;                  // directory; created (0750) if missing
@@ -111,6 +118,11 @@ class LmdbStore final : public Store {
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
   Status Maintain() override;
+  // Gives back the holds of every owner whose process is gone (another boot,
+  // no such pid, or a pid reused by a process started at another time);
+  // sets *reclaimed to the number of owners dropped. Runs at Open and every
+  // 5 seconds in the writer thread.
+  Status ReclaimDeadOwners(size_t* reclaimed = nullptr);
 
   // Forces committed data to disk (fsync).
   void Flush() override;
@@ -119,24 +131,20 @@ class LmdbStore final : public Store {
 
  private:
   struct Job;
-  struct LedgerEntry {
-    uint64_t reserved = 0;   // held by open transactions
-    uint64_t unwritten = 0;  // committed by callers, not yet in LMDB
-  };
   struct Dbis {
     MDB_dbi accounts, counters, alerts, suppression, audit, queue, meta;
     MDB_dbi days, bounces, msgid, positions;
     MDB_dbi once, once_time, deferred;
+    MDB_dbi holds, held, owners;
   };
 
   explicit LmdbStore(LmdbOptions options);
   Status OpenEnv();
   // Runs `fn` in a read transaction.
   Status Read(const std::function<Status(MDB_txn*)>& fn, size_t* txn_id = nullptr);
-  // Queues `apply` for the writer and waits until it is committed.
-  // `after_commit` runs under the ledger lock right after the commit.
-  Status Write(std::function<Status(MDB_txn*)> apply,
-               std::function<void()> after_commit = nullptr);
+  // Queues `apply` for the writer and waits until it is committed. A write
+  // that is not `durable` (holds alone) is not synced to disk by itself.
+  Status Write(std::function<Status(MDB_txn*)> apply, bool durable = true);
   void WriterLoop();
   // REQUIRES: lk holds queue_mu_ and no batch is being written. Writes queued
   // jobs in batches, unlocking while each is written, until the queue is
@@ -156,6 +164,16 @@ class LmdbStore final : public Store {
   // it is recorded and not expired, else records it and prunes expired keys.
   Status CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,
                             bool* duplicate);
+  // Holds (lmdb_holds.cc). AddHolds registers this process as an owner when
+  // it is not yet; DropHolds gives back at most what this owner holds.
+  Status AddHolds(MDB_txn* txn, const std::vector<std::string>& keys,
+                  const std::vector<QuotaCharge>& charges);
+  Status DropHolds(MDB_txn* txn, const std::vector<std::string>& keys,
+                   const std::vector<QuotaCharge>& charges);
+  // Deletes an owner and every hold it has, taking them off held; adds what
+  // it gave back to *units and *holds.
+  Status ReleaseOwner(MDB_txn* txn, std::string_view owner, uint64_t* units, size_t* holds);
+  void InitOwner();
 
   LmdbOptions options_;
   MDB_env* env_ = nullptr;
@@ -164,9 +182,10 @@ class LmdbStore final : public Store {
   // the map size (LMDB requires no open transaction then).
   std::shared_mutex env_mu_;
 
-  std::mutex ledger_mu_;
-  std::unordered_map<std::string, LedgerEntry> ledger_;
-  size_t last_applied_txn_ = 0;  // newest of our commits reflected in ledger_
+  // This process's owner id in holds/owners: pid, process start time and a
+  // sequence number (two stores in one process are two owners).
+  std::string owner_;
+  std::string owner_record_;   // its value in owners
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
