@@ -15,6 +15,19 @@
 #include "senderguard/base/exit_codes.h"
 
 namespace senderguard::tail {
+namespace {
+
+// Adds the forged lines the source skipped: the journal can tell
+// (journal_source.h), a file cannot (nothing is added).
+template <typename Source>
+KvLine& AddForged(const Source& src, KvLine& line) {
+  if constexpr (std::is_same_v<Source, JournalSource>) {
+    line.Add("forged", std::to_string(src.forged()));
+  }
+  return line;
+}
+
+}  // namespace
 
 template <typename Source>
 int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
@@ -88,13 +101,14 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   if (!committer.Wait()) return kExitTempFail;
   store->Flush();
   reporter.Stop();
-  logger->Log(Logger::Level::kInfo, KvLine()
-                                        .Add("action", "stop")
-                                        .Add("lines", std::to_string(s.lines))
-                                        .Add("outcomes", std::to_string(s.outcomes))
-                                        .Add("unattributed", std::to_string(s.unattributed))
-                                        .Add("queue_reads", std::to_string(s.queue_reads))
-                                        .str());
+  KvLine line;
+  line.Add("action", "stop")
+      .Add("lines", std::to_string(s.lines))
+      .Add("outcomes", std::to_string(s.outcomes))
+      .Add("unattributed", std::to_string(s.unattributed))
+      .Add("cut", std::to_string(s.cut))
+      .Add("queue_reads", std::to_string(s.queue_reads));
+  logger->Log(Logger::Level::kInfo, AddForged(src, line).str());
   return rc;
 }
 

@@ -1,8 +1,12 @@
 #include "journal_source.h"
 
+#include <pwd.h>
 #include <systemd/sd-journal.h>
 
+#include <algorithm>
 #include <cstring>
+
+#include "senderguard/feedback/postfix_log.h"
 
 namespace senderguard::tail {
 namespace {
@@ -18,10 +22,61 @@ bool Field(sd_journal* j, const char* name, std::string* out) {
   return true;
 }
 
+// The decimal uid in a _UID value, if it is one.
+std::optional<uid_t> ParseUid(const std::string& v) {
+  if (v.empty() || v.size() > 10) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (n > UINT32_MAX) return std::nullopt;
+  return static_cast<uid_t>(n);
+}
+
+constexpr auto kForgedLogEvery = std::chrono::hours(1);
+
 }  // namespace
 
-JournalSource::JournalSource(std::string spec, Logger* logger)
-    : spec_(std::move(spec)), logger_(logger) {}
+Result<std::vector<uid_t>> TrustedJournalUids(const std::string& postfix_user) {
+  std::optional<uid_t> uid = ParseUid(postfix_user);
+  if (!uid) {
+    // getpwnam reads /etc/passwd (or NSS): once, at start.
+    const struct passwd* pw = ::getpwnam(postfix_user.c_str());
+    if (pw == nullptr) {
+      return Status::Invalid("[tail] postfix_user: no user \"" + postfix_user +
+                             "\" on this system (Postfix's mail_owner; or give its uid)");
+    }
+    uid = pw->pw_uid;
+  }
+  std::vector<uid_t> uids = {0};
+  if (*uid != 0) uids.push_back(*uid);
+  return uids;
+}
+
+JournalSource::JournalSource(std::string spec, std::vector<uid_t> trusted_uids, Logger* logger)
+    : spec_(std::move(spec)), trusted_uids_(std::move(trusted_uids)), logger_(logger) {}
+
+void JournalSource::Forged(const std::string& uid, const std::string& ident,
+                           const std::string& msg) {
+  ++forged_;
+  ++forged_unlogged_;
+  const auto now = std::chrono::steady_clock::now();
+  if (forged_logged_ && now - *forged_logged_ < kForgedLogEvery) return;
+  forged_logged_ = now;
+  logger_->Log(Logger::Level::kWarning,
+               KvLine()
+                   .Add("source", spec_)
+                   .Add("action", "forged")
+                   .Add("uid", uid.empty() ? "-" : uid)
+                   .Add("identifier", ident)
+                   .Add("message", msg)
+                   .Add("forged", std::to_string(forged_unlogged_))
+                   .Add("detail", "a Postfix line written by a user that is neither Postfix's "
+                                  "nor root: not counted (logged at most once an hour)")
+                   .str());
+  forged_unlogged_ = 0;
+}
 
 JournalSource::~JournalSource() {
   if (j_ != nullptr) sd_journal_close(j_);
@@ -83,6 +138,18 @@ Status JournalSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
       free(c);
     }
     if (!Field(j_, "SYSLOG_IDENTIFIER", &ident) || !Field(j_, "MESSAGE", &msg)) continue;
+    // Who wrote it: journald's own field, which no client can set.
+    std::string uid_text;
+    const bool has_uid = Field(j_, "_UID", &uid_text);
+    const std::optional<uid_t> uid = has_uid ? ParseUid(uid_text) : std::nullopt;
+    if (!uid || std::find(trusted_uids_.begin(), trusted_uids_.end(), *uid) ==
+                    trusted_uids_.end()) {
+      // Skipped; a forgery if it is a line the tailer would read.
+      if (ParsePostfixMessage(ident, msg).kind != PostfixEvent::kNone) {
+        Forged(uid_text, ident, msg);
+      }
+      continue;
+    }
     texts_.push_back(std::move(ident));
     texts_.push_back(std::move(msg));
     times.push_back(usec / 1000000);

@@ -5,8 +5,23 @@
 // "journal:/DIR" reads the journal files in DIR (for tests and for journals
 // copied off another machine). A first start, with no cursor stored, begins
 // at the end: history is not counted again.
+//
+// Forged entries: any local user can log "postfix/smtp" lines (logger -t),
+// and a queue id is printed in every message's Received: header. The
+// journal records who wrote each entry (_UID, set by journald from the
+// socket's credentials: a client cannot choose it), so only entries written
+// by the users given to the constructor are handed out: Postfix's
+// mail_owner and root (master(8), postsuper(1), and the delivery agents
+// that run as root: local, virtual, pipe). An entry of anyone else (or
+// with no _UID) is skipped; if it is a Postfix line the tailer would read,
+// it is counted as forged and logged ("action=forged", the first one of a
+// source at once, then at most one line an hour with the count since).
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +36,8 @@ namespace senderguard::tail {
 
 class JournalSource {
  public:
-  JournalSource(std::string spec, Logger* logger);
+  // `trusted_uids`: the users whose entries are read (see above).
+  JournalSource(std::string spec, std::vector<uid_t> trusted_uids, Logger* logger);
   ~JournalSource();
   JournalSource(const JournalSource&) = delete;
   JournalSource& operator=(const JournalSource&) = delete;
@@ -34,13 +50,28 @@ class JournalSource {
   void Advance();
   // Waits up to `ms` for new entries.
   void Wait(uint64_t ms);
+  // Forged Postfix lines skipped so far (see above).
+  uint64_t forged() const { return forged_; }
 
  private:
+  // Counts and, rate-limited, logs a forged entry at the current position.
+  void Forged(const std::string& uid, const std::string& ident, const std::string& msg);
+
   std::string spec_;
+  std::vector<uid_t> trusted_uids_;
   Logger* logger_;
+  uint64_t forged_ = 0;
+  uint64_t forged_unlogged_ = 0;  // since the last action=forged line
+  std::optional<std::chrono::steady_clock::time_point> forged_logged_;
   sd_journal* j_ = nullptr;
   std::string committed_cursor_, pending_cursor_;
   std::vector<std::string> texts_;  // storage behind the views of the last Read
 };
+
+// The users whose entries a JournalSource reads: Postfix's mail_owner
+// (`postfix_user`, [tail] postfix_user: a name looked up with getpwnam, or a
+// decimal uid) and root. Fails (Status::Invalid) when the name is not a user
+// of this system.
+Result<std::vector<uid_t>> TrustedJournalUids(const std::string& postfix_user);
 
 }  // namespace senderguard::tail

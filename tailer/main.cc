@@ -6,9 +6,10 @@
 // syslog, and the recipient, Message-ID and reply text inside genuine
 // Postfix lines come from SMTP clients and remote servers. Lines are parsed
 // with hard limits (postfix_log.h) and only attributed through queue ids the
-// milter recorded. Runs as the user systemd gives it (it needs read access to
-// the log or the journal, and write access to the store); writes only the
-// LMDB store under [store] path. Spawns nothing.
+// milter recorded; journal entries count only if Postfix's user or root wrote
+// them (journal_source.h). Runs as the user systemd gives it (it needs read
+// access to the log or the journal, and write access to the store); writes
+// only the LMDB store under [store] path. Spawns nothing.
 //
 // Exactly once: the position in the source (file identity and offset, or
 // journal cursor) is committed in the same LMDB transaction as the counts it
@@ -119,11 +120,18 @@ int main(int argc, char** argv) {
     rules = std::move(loaded.value());
     return true;
   };
-  if (check || !print_file.empty() || explaining) {
-    if (!take_rules()) return sg::kExitConfig;
-  }
+  if ((check || !print_file.empty() || explaining) && !take_rules()) return sg::kExitConfig;
   if (explaining) {
     return sg::tail::ExplainReply(rules, rules_path, explain_reply, explain_dsn, stdout);
+  }
+  const std::string& source = cfg->tail_source;
+  const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
+  auto trusted = journal && print_file.empty()  // whose entries count, before anything is made
+                     ? sg::tail::TrustedJournalUids(cfg->tail_postfix_user)
+                     : sg::Result<std::vector<uid_t>>(std::vector<uid_t>{});
+  if (!trusted.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", trusted.status().message().c_str());
+    return sg::kExitConfig;
   }
   if (check) {
     std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
@@ -164,8 +172,6 @@ int main(int argc, char** argv) {
   auto opened = sg::OpenStore(*cfg, use);
   if (!opened.ok()) return io_error(opened.status().message());
   sg::Store* store = opened.value().get();
-  const std::string& source = cfg->tail_source;
-  const bool journal = source == "journal" || source.rfind("journal:", 0) == 0;
   const std::string key = journal ? source : "file:" + source;
   auto pos = store->GetPosition(key);
   if (!pos.ok()) return io_error(pos.status().message());
@@ -181,7 +187,7 @@ int main(int argc, char** argv) {
     return true;
   };
   if (journal) {
-    JournalSource src(source, &logger);
+    JournalSource src(source, std::move(trusted.value()), &logger);
     sg::Status st = src.Restore(pos.value(), from_start);
     if (!st.ok()) return io_error(st.message());
     return sg::tail::Follow(src, once, *cfg, &rules, load_rules, store, &logger, g_stop);

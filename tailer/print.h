@@ -4,6 +4,12 @@
 // line, fields in a fixed order; then one line of totals on stderr. Writes
 // nothing to the store, and does not follow the file.
 //
+// Every delivery line of the file is printed, in order, and qmgr's expiry
+// lines: also those that count for no account (Postfix's own notices,
+// address verification probes, unknown status words), with "account": null
+// and "origin" saying why; a repeated deferral of a recipient is printed
+// each time. "time" is ISO 8601 in UTC ("2026-11-25T18:27:32Z").
+//
 // Text from the log (recipient, reply...) is printed JSON-escaped; bytes
 // that are not UTF-8 become U+FFFD.
 //

@@ -316,6 +316,17 @@ void ParseTail(const Ctx& x, const toml::value& t, const std::string& key) {
             if (!ok) Fail(x.file, v, k, "\"" + t + "\" is not a master.cf service name");
           }
         }},
+       {"postfix_user", [](const Ctx& x, const toml::value& v, const std::string& k) {
+          x.c.tail_postfix_user = GetString(x, v, k, 32);
+          const std::string& u = x.c.tail_postfix_user;
+          // A POSIX-ish user name, or a decimal uid (for a journal copied off
+          // a machine whose postfix user has another uid).
+          const bool ok = !u.empty() && u[0] != '-' && std::all_of(u.begin(), u.end(), [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-' ||
+                   ch == '.';
+          });
+          if (!ok) Fail(x.file, v, k, "\"" + u + "\" is not a user name or a uid");
+        }},
        {"suppress_after_hard_bounces", [](const Ctx& x, const toml::value& v, const std::string& k) {
           x.c.suppress_after_hard_bounces = static_cast<uint32_t>(GetInt(x, v, k, 0, 1000));
         }}});

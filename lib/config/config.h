@@ -87,6 +87,9 @@ struct Config {
   // pipe(8) transports that are content filters handing the message back to
   // Postfix (sendmail re-injection): their "sent" is a hop, not a delivery.
   std::vector<std::string> tail_filter_transports;
+  // Postfix's mail_owner (a user name or a uid): following the journal, only
+  // its entries and root's are counted (the others are forged).
+  std::string tail_postfix_user = "postfix";
   uint32_t suppress_after_hard_bounces = 3;  // 0: never suppress by bounces
 
   // [reputation]

@@ -39,6 +39,17 @@ std::string SuppressionAddress(std::string_view logged) {
 
 }  // namespace
 
+std::string_view OutcomeOriginName(OutcomeOrigin o) {
+  switch (o) {
+    case OutcomeOrigin::kAccount: return "account";
+    case OutcomeOrigin::kUnattributed: return "unattributed";
+    case OutcomeOrigin::kPostfixNotice: return "postfix-notice";
+    case OutcomeOrigin::kAddressProbe: return "address-probe";
+    case OutcomeOrigin::kUnknownStatus: return "unknown-status";
+  }
+  return "unknown";
+}
+
 FeedbackEngine::FeedbackEngine(Store* store, const BounceRules* rules, FeedbackSettings settings)
     : store_(store),
       settings_(std::move(settings)),
@@ -278,6 +289,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
   stats_.malformed += chunk.counts.malformed;
   stats_.bad_bytes += chunk.counts.bad_bytes;
   stats_.too_long += chunk.counts.too_long;
+  stats_.cut += chunk.counts.cut;
 
   // From here on nothing fails: the batch is only appended to.
   // Counts are summed per (account, day): one event each, whatever the
@@ -315,6 +327,31 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
     return e;
   };
   static const std::string kUnattributed;
+  // An outcome that counts nothing, for the caller's outcomes only.
+  auto uncounted = [&](const ParsedChunk::Item& it, OutcomeOrigin origin) {
+    const PostfixLine& p = it.p;
+    Outcome o;
+    o.queue_id = std::string(p.queue_id);
+    o.origin = origin;
+    o.time = it.time;
+    if (p.kind == PostfixEvent::kExpired) {
+      o.status = "expired";
+      o.cls = OutcomeClass::kExpired;
+      o.category = BounceCategory::kExpired;
+    } else {
+      o.recipient = std::string(p.recipient);
+      o.status = std::string(p.status);
+      o.dsn = std::string(p.dsn);
+      o.reply = std::string(p.reply);
+      o.relay = std::string(p.relay);
+      o.cut = p.cut;
+      o.classified = origin != OutcomeOrigin::kAddressProbe &&
+                     origin != OutcomeOrigin::kUnknownStatus;
+      o.cls = it.cl.cls;
+      o.category = it.cl.category;
+    }
+    outcomes->push_back(std::move(o));
+  };
   for (size_t i = 0; i < chunk.items.size(); ++i) {
     const ParsedChunk::Item& it = chunk.items[i];
     const PostfixLine& p = it.p;
@@ -356,10 +393,16 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         break;
       }
       case PostfixEvent::kExpired: {
-        if (notices_.Contains(qid, qh)) break;
+        if (notices_.Contains(qid, qh)) {
+          if (outcomes != nullptr) uncounted(it, OutcomeOrigin::kPostfixNotice);
+          break;
+        }
         Cached* c = find();
         if (c != nullptr && c->stub) Link(c, batch);
-        if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
+        if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) {
+          if (outcomes != nullptr) uncounted(it, OutcomeOrigin::kPostfixNotice);
+          break;
+        }
         const std::string& account = (c != nullptr && !c->stub) ? c->entry.account : kUnattributed;
         const auto* pit = pending_.Find(qid, qh);
         const uint64_t n = pit == nullptr || pit->empty() ? 1 : pit->size();
@@ -378,6 +421,7 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
           o.status = "expired";
           o.cls = OutcomeClass::kExpired;
           o.category = BounceCategory::kExpired;
+          o.origin = account.empty() ? OutcomeOrigin::kUnattributed : OutcomeOrigin::kAccount;
           o.time = it.time;
           outcomes->push_back(std::move(o));
         }
@@ -386,12 +430,23 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
       case PostfixEvent::kDelivery: {
         if (p.delivery == DeliveryStatus::kDeliverable ||
             p.delivery == DeliveryStatus::kUndeliverable || p.delivery == DeliveryStatus::kOther) {
-          break;  // address probes and unknown words: not deliveries
+          // Address probes and unknown words: not deliveries.
+          if (outcomes != nullptr) {
+            uncounted(it, p.delivery == DeliveryStatus::kOther ? OutcomeOrigin::kUnknownStatus
+                                                               : OutcomeOrigin::kAddressProbe);
+          }
+          break;
         }
-        if (notices_.Contains(qid, qh)) break;
+        if (notices_.Contains(qid, qh)) {
+          if (outcomes != nullptr) uncounted(it, OutcomeOrigin::kPostfixNotice);
+          break;
+        }
         Cached* c = find();
         if (c != nullptr && c->stub) Link(c, batch);
-        if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) break;
+        if ((c == nullptr || c->stub) && null_sender_.Contains(qid, qh)) {
+          if (outcomes != nullptr) uncounted(it, OutcomeOrigin::kPostfixNotice);
+          break;
+        }
         const std::string& account =
             (c != nullptr && !c->stub) ? c->entry.account : kUnattributed;
         Outcome o;
@@ -403,6 +458,8 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
           o.dsn = std::string(p.dsn);
           o.reply = std::string(p.reply);
           o.relay = std::string(p.relay);
+          o.origin = account.empty() ? OutcomeOrigin::kUnattributed : OutcomeOrigin::kAccount;
+          o.cut = p.cut;
           o.time = it.time;
         }
         const Classification& cl = it.cl;
@@ -410,7 +467,8 @@ Status FeedbackEngine::Apply(ParsedChunk& chunk, FeedbackBatch* batch,
         o.category = cl.category;
         // A hop to a content filter of this Postfix: the new queue id
         // carries the message on.
-        if (p.delivery == DeliveryStatus::kSent && p.agent == "pipe" &&
+        // (An RFC 5424 line from rsyslog names no agent: its relay decides.)
+        if (p.delivery == DeliveryStatus::kSent && (p.agent == "pipe" || p.agent.empty()) &&
             std::find(settings_.filter_transports.begin(), settings_.filter_transports.end(),
                       p.relay) != settings_.filter_transports.end()) {
           // Handed to a pipe content filter that sends it back through

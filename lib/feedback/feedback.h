@@ -21,7 +21,10 @@
 //   - otherwise the outcome is counted as unattributed (account "").
 // Bounce notices Postfix queues about a message are its own mail: their
 // outcomes are not counted (known by the bounce daemon's "notification"
-// line, or by a null sender the milter never saw).
+// line, or by a null sender the milter never saw), nor are address
+// verification probes ("deliverable", "undeliverable"); both are still
+// handed to the caller's outcomes, with the origin that says why they count
+// for no account.
 //
 // Not thread-safe: one engine per tailer thread.
 #pragma once
@@ -58,13 +61,30 @@ struct FeedbackSettings {
   std::vector<std::string> filter_transports;
 };
 
-// One delivery outcome, as `senderguard-tail --print` shows it.
+// Why a delivery outcome counts for no account (--print's "origin").
+enum class OutcomeOrigin : uint8_t {
+  kAccount = 0,    // counted for Outcome::account
+  kUnattributed,   // a queue id the milter never recorded: counted for no account
+  kPostfixNotice,  // Postfix's own mail, not counted: a bounce, delay or DSN notice,
+                   // the postmaster's copy, or a null-sender message the milter never saw
+  kAddressProbe,   // "deliverable" / "undeliverable": an address verification probe
+                   // (reject_unverified_*, sendmail -bv), not a delivery; not counted
+  kUnknownStatus,  // a status word this build does not read; not counted
+};
+// "account", "unattributed", "postfix-notice", "address-probe", "unknown-status".
+std::string_view OutcomeOriginName(OutcomeOrigin o);
+
+// One delivery outcome, as `senderguard-tail --print` shows it: every
+// delivery line of the log (and qmgr's expiry line), counted or not.
 struct Outcome {
-  std::string queue_id, recipient, account;  // account "" = unattributed
+  std::string queue_id, recipient, account;  // account "": counts for no account
   std::string status, dsn, reply, relay;
   OutcomeClass cls = OutcomeClass::kDelivered;
   BounceCategory category = BounceCategory::kNone;
-  bool hop = false;  // handed to a local content filter: not counted
+  OutcomeOrigin origin = OutcomeOrigin::kAccount;
+  bool classified = true;  // false for probes and unknown words: cls and category mean nothing
+  bool hop = false;        // handed to a local content filter: not counted
+  bool cut = false;        // the line was cut inside the reply (PostfixLine::cut)
   int64_t time = 0;
 };
 
@@ -78,6 +98,7 @@ struct RawLine {
 
 struct EngineStats {
   uint64_t lines = 0, used = 0, malformed = 0, bad_bytes = 0, too_long = 0;
+  uint64_t cut = 0;  // delivery lines read as cut (PostfixLine::cut)
   uint64_t outcomes = 0, unattributed = 0, hops = 0, linked = 0;
   uint64_t link_lookups = 0;  // Message-ID searches for stubs (at most one per stub)
   uint64_t queue_reads = 0;   // queue ids Apply read from the store (not read ahead)
@@ -102,7 +123,7 @@ struct ParsedChunk {
   };
   std::vector<Item> items;  // only the lines the engine reads
   int64_t now = 0;          // the reading time given to Parse
-  // lines, used, malformed, bad_bytes, too_long of these lines.
+  // lines, used, malformed, bad_bytes, too_long, cut of these lines.
   EngineStats counts;
   // Queue-map entries read ahead of Apply (FeedbackEngine::Prefetch): the
   // chunk's queue ids sorted by (QueueIdHash, id), their hashes, and what
@@ -145,6 +166,11 @@ class LineParser {
   int64_t minute_now_ = 0;
   int64_t minute_base_ = 0;
   bool minute_ok_ = false;
+  // ISO timestamps: "YYYY-MM-DDTHH:MM:" + offset of the last minute
+  // converted, and the time of its second 0 (iso_ok_: a valid date).
+  std::string iso_key_;
+  int64_t iso_base_ = 0;
+  bool iso_ok_ = false;
   std::string last_ts_;  // other timestamps: the last converted, at which now, its value
   int64_t last_ts_now_ = 0;
   int64_t last_ts_value_ = 0;

@@ -56,7 +56,38 @@ int64_t LineParser::TimeOf(std::string_view ts, int64_t now) {
   const auto two_digits = [](char a, char b) {
     return a >= '0' && a <= '9' && b >= '0' && b <= '9' ? (a - '0') * 10 + (b - '0') : -1;
   };
-  const int sec = ts.size() == 15 && ts[12] == ':' ? two_digits(ts[13], ts[14]) : -1;
+  // (A fraction, "Nov 25 18:27:32.123456" from journalctl -o short-precise,
+  // is dropped: the parser checked its digits.)
+  const int sec = (ts.size() == 15 || (ts.size() > 15 && ts[15] == '.')) && ts[12] == ':'
+                      ? two_digits(ts[13], ts[14])
+                      : -1;
+  if (sec < 0 && ts.size() >= 20 && (ts[10] == 'T' || ts[10] == 't') && ts[16] == ':') {
+    // ISO 8601 ("2026-11-25T18:27:32.123456+00:00", rsyslog's default on
+    // Debian 12): the offset is written, so within a minute the time is its
+    // second 0 plus the seconds; one conversion per minute and offset,
+    // although every line's text differs (microseconds).
+    const int iso_sec = two_digits(ts[17], ts[18]);
+    size_t z = 19;
+    if (ts[z] == '.') {
+      ++z;
+      while (z < ts.size() && ts[z] >= '0' && ts[z] <= '9') ++z;
+    }
+    const std::string_view head = ts.substr(0, 17), zone = ts.substr(z);
+    if (iso_sec >= 0 && iso_sec <= 59) {
+      const std::string_view key(iso_key_);
+      if (key.empty() || key.substr(0, 17) != head || key.substr(17) != zone) {
+        iso_key_.assign(head);
+        iso_key_.append(zone);
+        std::string probe(head);
+        probe += "00";
+        probe.append(zone);
+        const auto base = ParseSyslogTime(probe, now, tz_);
+        iso_ok_ = base.has_value();
+        iso_base_ = base.value_or(0);
+      }
+      if (iso_ok_) return iso_base_ + iso_sec;
+    }
+  }
   if (sec < 0 || sec > 59) {
     // ISO timestamps (and anything else): the last text converted is kept.
     if (ts != std::string_view(last_ts_) || now != last_ts_now_ || last_ts_.empty()) {
@@ -122,6 +153,7 @@ void LineParser::ParseLines(const std::vector<RawLine>& lines, int64_t now, Pars
       continue;
     }
     ++n.used;
+    if (p.cut) ++n.cut;
     int64_t t = raw.time;
     if (t == 0) t = TimeOf(p.timestamp, now);
     it.time = t;

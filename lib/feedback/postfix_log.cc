@@ -162,10 +162,24 @@ bool IsoShape(sv s, int* offset_s) {
   return true;
 }
 
+// Length of a fraction of a second ".f{1,9}" at the start of s, or 0.
+size_t FractionLength(sv s) {
+  if (s.size() < 2 || s[0] != '.') return 0;
+  size_t i = 1;
+  while (i < s.size() && i <= 9 && Digit(s[i])) ++i;
+  return i > 1 ? i : 0;
+}
+
 // Length of the timestamp that starts the line (without the space after
 // it), or 0.
 size_t TimestampLength(sv line) {
-  if (line.size() > 15 && line[15] == ' ' && Rfc3164Shape(line.substr(0, 15))) return 15;
+  if (line.size() > 15 && (line[15] == ' ' || line[15] == '.') &&
+      Rfc3164Shape(line.substr(0, 15))) {
+    if (line[15] == ' ') return 15;
+    // journalctl -o short-precise: "Nov 25 18:27:32.123456".
+    const size_t f = FractionLength(line.substr(15));
+    return f != 0 && 15 + f < line.size() && line[15 + f] == ' ' ? 15 + f : 0;
+  }
   if (line.size() > 20 && Digit(line[0])) {
     // ISO timestamps are at most 19 + 10 (fraction) + 6 (zone) bytes.
     const size_t sp = line.substr(0, 36).find(' ');
@@ -243,6 +257,20 @@ DeliveryStatus StatusFromWord(sv w) {
   return DeliveryStatus::kOther;
 }
 
+// The bytes at the end of `s` that begin a UTF-8 sequence but stop before
+// its end (0 to 3): what a cut at a byte count leaves of a character.
+size_t IncompleteUtf8Tail(sv s) {
+  for (size_t k = 1; k <= 3 && k <= s.size(); ++k) {
+    const unsigned char c = static_cast<unsigned char>(s[s.size() - k]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 1;
+    // Only a valid lead byte is dropped; anything else is left for the
+    // byte check to refuse.
+    return c <= 0xF4 && need > k ? k : 0;
+  }
+  return 0;
+}
+
 // "X.Y.Z": RFC 3463 §2, class 2, 4 or 5, subject and detail 1 to 3 digits.
 bool ConsumeDsn(sv* s, sv* dsn) {
   sv t = *s;
@@ -266,7 +294,9 @@ bool ConsumeDsn(sv* s, sv* dsn) {
 // address quoting above, a "status=" in REPLY or an address never moves a
 // field. Fields between relay and dsn that this build does not know (3.10's
 // "tls=") are skipped.
-bool ParseDelivery(sv s, PostfixLine* out) {
+// `message_size` is the length of the message the line holds (from the
+// queue id on), for the cut rule.
+bool ParseDelivery(sv s, size_t message_size, PostfixLine* out) {
   if (!ConsumeAddress(&s, &out->recipient)) return false;
   if (Consume(&s, ", orig_to=<")) {
     if (!ConsumeAddress(&s, &out->orig_to)) return false;
@@ -301,9 +331,17 @@ bool ParseDelivery(sv s, PostfixLine* out) {
   if (w == 0) return false;
   out->status = s.substr(0, w);
   s.remove_prefix(w);
-  // REPLY: from this "(" to the ")" that ends the line.
-  if (!Consume(&s, " (") || s.empty() || s.back() != ')') return false;
-  out->reply = s.substr(0, s.size() - 1);
+  // REPLY: from this "(" to the ")" that ends the line; or, in a long
+  // message cut inside the reply, to the end of what is left.
+  if (!Consume(&s, " (")) return false;
+  if (!s.empty() && s.back() == ')') {
+    out->reply = s.substr(0, s.size() - 1);
+  } else if (message_size >= kMinCutMessage) {
+    out->reply = s.substr(0, s.size() - IncompleteUtf8Tail(s));
+    out->cut = true;
+  } else {
+    return false;
+  }
   out->delivery = StatusFromWord(out->status);
   return true;
 }
@@ -364,7 +402,7 @@ void ParseBody(sv body, sv whole, PostfixLine* out) {
 
   bool ok = false;
   if (Consume(&s, "to=<")) {
-    ok = ParseDelivery(s, out);
+    ok = ParseDelivery(s, body.size(), out);
     if (ok) out->kind = PostfixEvent::kDelivery;
   } else if (Consume(&s, "from=<")) {
     // pickup's "uid=0 from=<root>" starts with "uid=", smtpd's with
@@ -402,6 +440,12 @@ void ParseBody(sv body, sv whole, PostfixLine* out) {
   // Postfix writes only printable text (msg_output.c), so a NUL, a control
   // byte or a broken UTF-8 sequence means the line is damaged or forged.
   // Checked last, and only on lines we use, to keep the common path short.
+  // (A cut line is checked up to the end of its reply: the bytes of a
+  // character the cut split are not part of it.)
+  if (out->cut) {
+    const char* end = out->reply.data() + out->reply.size();
+    whole = whole.substr(0, static_cast<size_t>(end - whole.data()));
+  }
   if (!PrintableUtf8(whole)) {
     *out = PostfixLine{};
     out->skip = PostfixSkip::kBadBytes;
@@ -419,6 +463,108 @@ bool SplitProgram(sv program, PostfixLine* out) {
   out->instance = program.substr(0, slash);
   out->agent = program.substr(slash + 1);
   return true;
+}
+
+// Solaris and illumos syslogd write "[ID 197553 mail.info] " between the
+// tag and the message: the message's id (a hash of its format) and its
+// facility.level. Removes it from the start of *s if it is there.
+void SkipSolarisId(sv* s) {
+  sv t = *s;
+  uint64_t id;
+  if (!Consume(&t, "[ID ") || !ConsumeNumber(&t, 10, &id) || !Consume(&t, " ")) return;
+  size_t i = 0;
+  bool dot = false;
+  while (i < t.size() && i < 32 && t[i] != ']') {
+    const char c = t[i];
+    if (c == '.') {
+      if (dot || i == 0) return;
+      dot = true;
+    } else if (!((c >= 'a' && c <= 'z') || Digit(c))) {
+      return;
+    }
+    ++i;
+  }
+  if (!dot || i == 0 || t[i - 1] == '.') return;
+  t.remove_prefix(i);
+  if (!Consume(&t, "] ")) return;
+  *s = t;
+}
+
+// The next field of an RFC 5424 header: up to the next space (removed), of
+// 1 to `max` bytes.
+bool ConsumeField(sv* s, size_t max, sv* field) {
+  const size_t sp = s->substr(0, max + 1).find(' ');
+  if (sp == 0 || sp == sv::npos) return false;
+  *field = s->substr(0, sp);
+  s->remove_prefix(sp + 1);
+  return true;
+}
+
+// RFC 5424 §6: "<PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID
+// SP MSGID SP STRUCTURED-DATA [SP MSG]", the line starting at its "<".
+void ParseRfc5424(sv line, PostfixLine* out) {
+  sv s = line.substr(1);
+  uint64_t pri, version;
+  // PRI is at most 191 (facility 23 * 8 + severity 7); VERSION is "1" today.
+  if (!ConsumeNumber(&s, 3, &pri) || pri > 191 || !Consume(&s, ">") ||
+      !ConsumeNumber(&s, 2, &version) || version == 0 || !Consume(&s, " ")) {
+    return;
+  }
+  sv ts, host, app, procid, msgid;
+  int offset = 0;
+  if (!ConsumeField(&s, 40, &ts) || (ts != "-" && !IsoShape(ts, &offset))) return;
+  if (ts == "-") ts = {};
+  // HOSTNAME 255, APP-NAME 48, PROCID 128, MSGID 32 (RFC 5424 §6).
+  if (!ConsumeField(&s, 255, &host) || !ConsumeField(&s, 48, &app) ||
+      !ConsumeField(&s, 128, &procid) || !ConsumeField(&s, 32, &msgid)) {
+    return;
+  }
+  // STRUCTURED-DATA: "-", or SD-ELEMENTs "[SD-ID *(SP NAME="VALUE")]" with
+  // '"', '\\' and ']' escaped by a backslash inside a VALUE (§6.3.3).
+  if (!Consume(&s, "-")) {
+    if (s.empty() || s[0] != '[') return;
+    while (!s.empty() && s[0] == '[') {
+      size_t i = 1;
+      bool quoted = false;
+      for (; i < s.size(); ++i) {
+        const char c = s[i];
+        if (quoted) {
+          if (c == '\\') {
+            ++i;
+          } else if (c == '"') {
+            quoted = false;
+          }
+        } else if (c == '"') {
+          quoted = true;
+        } else if (c == ']') {
+          break;
+        }
+      }
+      if (i >= s.size()) return;  // not closed
+      s.remove_prefix(i + 1);
+    }
+  }
+  if (!Consume(&s, " ")) return;  // no MSG (or junk after the structured data)
+  Consume(&s, "\xEF\xBB\xBF");  // the BOM of a UTF-8 MSG (§6.4)
+  // rsyslog's %msg% keeps the space that followed the tag.
+  while (!s.empty() && s[0] == ' ') s.remove_prefix(1);
+  if (!SplitProgram(app, out)) {
+    // rsyslog's APP-NAME is the tag up to its first "/" (its "programname",
+    // unless parser.permitSlashInProgramName): "postfix", "postfix-out".
+    if (app.substr(0, 7) != "postfix" || app.find('/') != sv::npos) return;
+    out->program = app;
+    out->instance = app;
+    out->agent = {};
+  }
+  uint64_t pid = 0;
+  if (procid != "-") {
+    sv p = procid;
+    if (!ConsumeNumber(&p, 10, &pid) || !p.empty() || pid > UINT32_MAX) pid = 0;
+  }
+  out->timestamp = ts;
+  out->host = host;
+  out->pid = static_cast<uint32_t>(pid);
+  ParseBody(s, line, out);
 }
 
 sv StripNewline(sv line) {
@@ -452,6 +598,10 @@ void ParsePostfixLine(std::string_view raw, PostfixLine* out_ptr) {
     out.skip = PostfixSkip::kTooLong;
     return;
   }
+  if (!line.empty() && line[0] == '<') {
+    ParseRfc5424(line, &out);
+    return;
+  }
   // TIMESTAMP " " HOST " " PROGRAM "[" PID "]: " BODY
   const size_t ts = TimestampLength(line);
   if (ts == 0) return;
@@ -473,6 +623,7 @@ void ParsePostfixLine(std::string_view raw, PostfixLine* out_ptr) {
   out.timestamp = line.substr(0, ts);
   out.host = host;
   out.pid = static_cast<uint32_t>(pid);
+  if (!s.empty() && s[0] == '[') SkipSolarisId(&s);
   ParseBody(s, line, &out);
 }
 
@@ -499,6 +650,10 @@ void ParsePostfixMessage(std::string_view program, std::string_view message, Pos
 
 std::optional<int64_t> ParseSyslogTime(std::string_view ts, int64_t now,
                                        const cctz::time_zone& tz) {
+  // "Nov 25 18:27:32.123456" (journalctl -o short-precise): the fraction goes.
+  if (ts.size() > 15 && ts[15] == '.' && FractionLength(ts.substr(15)) == ts.size() - 15) {
+    ts = ts.substr(0, 15);
+  }
   if (Rfc3164Shape(ts)) {
     const int mo = MonthIndex(ts);
     const int d = (ts[4] == ' ' ? 0 : ts[4] - '0') * 10 + (ts[5] - '0');

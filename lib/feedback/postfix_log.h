@@ -11,12 +11,31 @@
 // Shapes read (Postfix 2.3 and later; checked against 3.7.11's own output and
 // the 3.12 sources):
 //   syslog, RFC 3164:     "Nov 25 18:27:32 host postfix/smtp[123]: BODY"
+//                         (also "Nov 25 18:27:32.123456 ...", as journalctl
+//                         -o short-precise writes it)
 //   syslog, ISO 8601:     "2026-11-25T18:27:32.123456+00:00 host postfix/smtp[123]: BODY"
 //                         (rsyslog's RSYSLOG_FileFormat, Debian 12's default;
 //                         also "+0000", "Z" and no fraction, as journalctl
 //                         -o short-iso[-precise] writes them)
 //   Postfix maillog_file: "Nov 05 18:27:32 host postfix/smtp[123]: BODY"
-//                         (postlogd zero-pads the day where syslog pads with a space)
+//                         (postlogd zero-pads the day where syslog pads with a
+//                         space; so does journalctl -o short)
+//   Solaris / illumos:    "Nov 25 18:27:32 host postfix/smtp[123]: [ID 197553 mail.info] BODY"
+//                         (syslogd puts the message id and facility.level
+//                         between the tag and the message)
+//   RFC 5424:             "<22>1 2026-11-25T18:27:32.123456+00:00 host postfix/smtp 123 - SD BODY"
+//                         (RFC 5424 §6: PRI, VERSION, TIMESTAMP or "-", HOSTNAME,
+//                         APP-NAME, PROCID or "-", MSGID or "-", then structured
+//                         data, "-" or "[id k=\"v\" ...]..." (values may hold
+//                         escaped '"', '\\' and ']'), and the message, after an
+//                         optional UTF-8 BOM. rsyslog's RSYSLOG_SyslogProtocol23Format
+//                         writes APP-NAME as its "programname", which stops at
+//                         the first "/" unless parser.permitSlashInProgramName
+//                         is on: "postfix" or "postfix-out" alone is read too,
+//                         with an empty agent.)
+// The tag is syslog_name "/" program: "postfix/smtp", "postfix-out/smtp" (a
+// second instance), "postfix/submission/smtpd" (master.cf -o syslog_name=).
+//
 // and these BODYs (QUEUEID is a short "3B7C8A720CC" or long "4jZV3G6kF3z1bkqs" id):
 //   agents     QUEUEID: to=<RCPT>[, orig_to=<ORIG>], relay=R[, conn_use=N], delay=D,
 //                       delays=a/b/c/d[, other=V], dsn=X.Y.Z, status=WORD (REPLY)
@@ -31,6 +50,15 @@
 //              (also "postmaster ...", "... delay notification", and
 //              "sender delivery status notification")
 // Everything else is "not a line we use" (kind == kNone, with the reason).
+//
+// Cut lines: Postfix cuts each log record at 2000 bytes of message
+// (msg_syslog.c, msg_logger.c: MSG_SYSLOG_RECLEN, MSG_LOGGER_RECLEN), and a
+// log daemon or a relay may cut shorter (1024 bytes over UDP, RFC 3164 §4.1)
+// or at its own limit (rsyslog's maxMessageSize, 8 KiB). A delivery line whose
+// message is at least kMinCutMessage bytes and that ends inside its reply
+// (no closing ")") is read as cut: every field but the reply is whole, the
+// reply is what is left of it (an incomplete UTF-8 sequence at the cut
+// dropped), and PostfixLine::cut is set. A shorter one is malformed.
 //
 // Fields are read left to right: a "status=", ")" or "to=<" inside a reply
 // text or an address cannot move a field. That holds for addresses because
@@ -54,6 +82,11 @@ namespace senderguard {
 // lines stay far below it (rsyslog cuts messages at 8 KiB by default); a
 // longer line is not Postfix's and is skipped as kTooLong unread.
 inline constexpr size_t kMaxPostfixLine = 64 * 1024;
+
+// Shortest message (from the queue id to the end of the line) of a delivery
+// line read as cut (see "Cut lines" above): below Postfix's own cut (2000)
+// and a UDP relay's (1024 bytes of packet, header included).
+inline constexpr size_t kMinCutMessage = 900;
 
 enum class PostfixEvent : uint8_t {
   kNone = 0,      // not a line we use; PostfixLine::skip says why
@@ -110,14 +143,15 @@ struct PostfixLine {
   PostfixSkip skip = PostfixSkip::kIgnored;
 
   // Syslog prefix (empty from ParsePostfixMessage).
-  std::string_view timestamp{};  // as written; see ParseSyslogTime
+  std::string_view timestamp{};  // as written (empty: RFC 5424's "-"); see ParseSyslogTime
   std::string_view host{};
   uint32_t pid = 0;
   // "postfix/smtp", "postfix-out/smtp", "postfix/submission/smtpd". Postfix
   // writes syslog_name + "/" + the daemon's program name (mail_task.c), so
   // `agent` is the daemon (the "retry" service runs "error", Debian's "relay"
   // service logs as "postfix/relay/smtp") and `instance` is the syslog_name,
-  // which tells multi-instance setups apart.
+  // which tells multi-instance setups apart. An RFC 5424 APP-NAME without a
+  // "/" (rsyslog's "postfix") gives program = instance and an empty agent.
   std::string_view program{};
   std::string_view instance{};  // "postfix", "postfix-out", "postfix/relay"
   std::string_view agent{};     // "smtp", "error", "qmgr", ...
@@ -133,6 +167,9 @@ struct PostfixLine {
   std::string_view dsn{};        // "5.1.1" (RFC 3463 §2: class.subject.detail)
   std::string_view status{};     // the word: "sent", "deferred", "bounced", ...
   DeliveryStatus delivery = DeliveryStatus::kOther;
+  // The line was cut inside the reply (see "Cut lines" above): `reply` runs
+  // to the end of what is left. (Here, in the padding after `delivery`.)
+  bool cut = false;
   // The text in the parentheses after the status word, from the first "("
   // after "status=WORD " to the ")" that ends the line. The remote server
   // writes much of it, so it may hold parentheses, commas and "status=".
@@ -177,8 +214,9 @@ void ParsePostfixMessage(std::string_view program, std::string_view message, Pos
 bool IsPostfixQueueId(std::string_view id);
 
 // Converts a timestamp as returned in PostfixLine::timestamp to Unix seconds
-// (a fraction is dropped). ISO 8601 timestamps carry their UTC offset. RFC
-// 3164 ones carry neither year nor zone: they are read as local time in `tz`
+// (a fraction is dropped: "Nov 25 18:27:32.123456" is "Nov 25 18:27:32").
+// ISO 8601 timestamps carry their UTC offset. RFC 3164 ones carry neither
+// year nor zone: they are read as local time in `tz`
 // (the zone of the process that wrote the log), in the latest year that
 // does not put them more than a day after `now`: the year `now` has in `tz`,
 // the year before for a December line read in January, the year after for a

@@ -70,16 +70,18 @@ check "a second run counts nothing again: 3 delivered" test "$(rep alice deliver
 check "... and 1 hard" test "$(rep alice hard)" = 1
 
 "$E2E_BIN/senderguard-tail" -c "$SG_CONF" --once --print "$TB_LOG" >"$TB_DIR/print.json" 2>/dev/null
-expect "$TB_DIR/print.json" '"recipient":"unknown1@dest.test","account":"alice","status":"bounced","dsn":"5.1.1","class":"hard","category":"recipient-unknown"' \
+expect "$TB_DIR/print.json" '"recipient":"unknown1@dest.test","account":"alice","origin":null,"status":"bounced","dsn":"5.1.1","class":"hard","category":"recipient-unknown"' \
     "--print: unknown1 is hard / recipient-unknown for alice"
-expect "$TB_DIR/print.json" '"recipient":"full1@dest.test","account":"alice","status":"bounced","dsn":"5.2.2","class":"soft","category":"mailbox-full"' \
+expect "$TB_DIR/print.json" '"recipient":"full1@dest.test","account":"alice","origin":null,"status":"bounced","dsn":"5.2.2","class":"soft","category":"mailbox-full"' \
     "--print: full1 is soft / mailbox-full (the text says over quota)"
 expect "$TB_DIR/print.json" '"class":"deferred"' "--print: busy1 is deferred"
 expect "$TB_DIR/print.json" '"dsn":"5.1.1"' "--print: dsn field"
 expect "$TB_DIR/print.json" '"status":"bounced"' "--print: status field"
 expect "$TB_DIR/print.json" '"reply":"host 127.0.0.1' "--print: reply field"
-expect_not "$TB_DIR/print.json" '"account":null' \
-    "--print counts only the customer's outcomes (bounce notices are Postfix's own)"
+expect_not "$TB_DIR/print.json" '"account":null,"origin":"unattributed"' \
+    "--print: nothing unattributed (bounce notices are Postfix's own)"
+expect "$TB_DIR/print.json" '"account":null,"origin":"postfix-notice","status":"sent"' \
+    "--print shows the bounce notices too, for no account"
 check "--print wrote nothing: still 3 delivered" test "$(rep alice delivered)" = 3
 
 # ---- three hard bounces suppress the address for everyone; bob's hard-bounce rate suspends him

@@ -3,7 +3,9 @@
 //
 // 1. Any input: no crash, no read outside the input (ASan), every returned
 //    view lies inside the input, kind and skip agree, a used line is clean
-//    text with a valid queue id, and a delivery line ends in its reply's ")".
+//    text with a valid queue id, and a delivery line ends in its reply's ")"
+//    (or, cut, is long and its reply runs to its end). Every syslog shape
+//    the parser reads (RFC 3164, ISO, RFC 5424, Solaris) is in the corpus.
 // 2. Round trip: a delivery line built the way log_adhoc.c and
 //    quote_822_local.c build it, from a fuzzed recipient, orig_to and reply
 //    (any printable text, parentheses, "status=", quotes and all), parses
@@ -59,7 +61,12 @@ void CheckParsed(const PostfixLine& p, std::string_view in, std::string_view bod
   Check((p.kind == PostfixEvent::kNone) == (p.skip != PostfixSkip::kNone), "kind/skip", in);
   if (p.kind == PostfixEvent::kNone) return;
   Check(senderguard::IsPostfixQueueId(p.queue_id), "queue id", p.queue_id);
-  Check(!p.agent.empty() && p.agent.find('/') == std::string_view::npos, "agent", p.agent);
+  Check(p.agent.find('/') == std::string_view::npos, "agent", p.agent);
+  // An empty agent only from an RFC 5424 APP-NAME without "/" (rsyslog's
+  // "postfix"): then program and instance are that name.
+  Check(!p.agent.empty() || (!in.empty() && in[0] == '<' && p.program == p.instance &&
+                             p.program.substr(0, 7) == "postfix"),
+        "empty agent", in);
   // Used lines hold no NUL or control byte (the trailing newline is not
   // part of the line).
   for (char c : body) {
@@ -69,10 +76,25 @@ void CheckParsed(const PostfixLine& p, std::string_view in, std::string_view bod
   if (p.kind == PostfixEvent::kDelivery) {
     Check(p.dsn.size() >= 5 && (p.dsn[0] == '2' || p.dsn[0] == '4' || p.dsn[0] == '5'), "dsn",
           p.dsn);
-    Check(!body.empty() && body.back() == ')', "delivery ends in ')'", body);
-    Check(p.reply.data() + p.reply.size() == body.data() + body.size() - 1,
-          "reply runs to the final ')'", body);
+    if (p.cut) {
+      // Cut inside the reply: a long line, the reply running to its end but
+      // for the first bytes of a character the cut split.
+      Check(body.size() >= senderguard::kMinCutMessage, "short cut line", body);
+      const std::string_view rest(p.reply.data() + p.reply.size(),
+                                  static_cast<size_t>(body.data() + body.size() -
+                                                      (p.reply.data() + p.reply.size())));
+      Check(rest.size() <= 3, "cut reply runs to the end", body);
+      for (char c : rest) {
+        Check(static_cast<unsigned char>(c) >= 0x80, "cut drops only a split character", body);
+      }
+    } else {
+      Check(!body.empty() && body.back() == ')', "delivery ends in ')'", body);
+      Check(p.reply.data() + p.reply.size() == body.data() + body.size() - 1,
+            "reply runs to the final ')'", body);
+    }
     Check(!p.status.empty(), "status word", body);
+  } else {
+    Check(!p.cut, "cut set on a line that is not a delivery", in);
   }
   if (p.kind == PostfixEvent::kNotification) {
     Check(senderguard::IsPostfixQueueId(p.new_queue_id), "new queue id", p.new_queue_id);
@@ -163,7 +185,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(p.skip == PostfixSkip::kTooLong, "long line not refused", in.substr(0, 100));
   }
   if (!p.timestamp.empty()) {
-    Check(p.timestamp.data() == in.data(), "timestamp starts the line", in);
+    // It starts the line, or in RFC 5424 follows "<PRI>VERSION ".
+    const size_t sp = in.find(' ');
+    const bool after_pri =
+        in[0] == '<' && sp != std::string_view::npos && p.timestamp.data() == in.data() + sp + 1;
+    Check(p.timestamp.data() == in.data() || after_pri, "timestamp starts the line", in);
     for (int64_t now : {int64_t{0}, int64_t{1795632452}, int64_t{-86400 * 365}, INT64_MAX,
                         INT64_MIN, int64_t{1} << 40}) {
       (void)senderguard::ParseSyslogTime(p.timestamp, now, berlin);

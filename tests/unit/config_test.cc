@@ -213,6 +213,8 @@ TEST(ParseConfig, GoodVariants) {
       {"tail_journal", "[tail]\nsource = \"journal\"\n"},
       {"tail_journal_dir", "[tail]\nsource = \"journal:/var/log/journal\"\n"},
       {"tail_utc", "[tail]\ntimezone = \"UTC\"\n"},
+      {"tail_postfix_user", "[tail]\npostfix_user = \"_postfix\"\n"},
+      {"tail_postfix_uid", "[tail]\npostfix_user = \"107\"\n"},
       {"rep_integers", "[reputation]\nsuspend_hard_rate = 1\ntier_multipliers = [1, 1, 2, 2, 3]\n"},
       {"feedback_secret", "[feedback]\nsecret = \"0123456789abcdef\"\nheader = \"Feedback-ID\"\n"},
       {"dmarc_all", "[dmarc]\nmode = \"inbound\"\norg_domain = \"psl\"\non_quarantine = \"accept\"\n"
@@ -251,6 +253,9 @@ const std::vector<BadCase> kBadCases = {
     {"tail_filter_type", "[tail]\nfilter_transports = \"dfilt\"\n", "t.conf:2: tail.filter_transports:"},
     {"tail_tz_bad", "[tail]\ntimezone = \"Mars/Olympus\"\n", "t.conf:2: tail.timezone: unknown time zone"},
     {"tail_unknown", "[tail]\nfollow = true\n", "t.conf:2: tail.follow: unknown key"},
+    {"tail_postfix_user_bad", "[tail]\npostfix_user = \"post fix\"\n",
+     "t.conf:2: tail.postfix_user: \"post fix\" is not a user name or a uid"},
+    {"tail_postfix_user_empty", "[tail]\npostfix_user = \"\"\n", "t.conf:2: tail.postfix_user:"},
     {"suppress_after_over", "[tail]\nsuppress_after_hard_bounces = 1001\n",
      "t.conf:2: tail.suppress_after_hard_bounces: value 1001 out of range"},
     {"rep_window_over", "[reputation]\nwindow_days = 91\n", "t.conf:2: reputation.window_days: value 91"},

@@ -204,7 +204,24 @@ struct OutcomeCase {
   std::string hard_recipient;  // "" = none
   std::string category;        // of the Outcome
   int64_t time = 0;
+  // The Outcome's origin when it counts nothing ("" above); else it is
+  // "account", or "unattributed" for the account "".
+  std::string origin = "";
 };
+
+// A delivery line as Postfix cuts its log records: 2000 bytes of message
+// (msg_syslog.c), the receiver's long multi-line reply cut short.
+std::string CutUserUnknown(const std::string& hms, const std::string& qid,
+                           const std::string& rcpt) {
+  std::string msg = qid + ": to=<" + rcpt +
+                    ">, relay=mx.dest.test[192.0.2.25]:25, delay=0.05, "
+                    "delays=0.01/0.01/0.01/0.02, dsn=5.1.1, status=bounced (host "
+                    "mx.dest.test[192.0.2.25] said: 550-5.1.1 <" +
+                    rcpt + ">: Recipient address rejected: User unknown in virtual mailbox table";
+  while (msg.size() < 2000) msg += " 550-5.1.1 see https://help.dest.test/smtp/5.1.1 for more";
+  msg.resize(2000);
+  return Line(hms, "postfix/smtp", msg);
+}
 
 TEST_F(FeedbackTest, EachOutcomeIsClassifiedAndAttributed) {
   const std::string Q1 = "1EB53A8C2E8";
@@ -295,14 +312,43 @@ TEST_F(FeedbackTest, EachOutcomeIsClassifiedAndAttributed) {
       {"address_probe_not_a_delivery",
        Delivery("15:25:45", "smtp", Q1, "v@dest.test", "mx.dest.test[192.0.2.25]:25", "2.1.5",
                 "deliverable", "250 2.1.5 Ok"),
-       "", "", "", "", 0},
+       "", "", "", "", At(15, 25, 45), "address-probe"},
       {"address_probe_undeliverable",
        Delivery("15:25:45", "smtp", Q1, "v@dest.test", "mx.dest.test[192.0.2.25]:25", "5.1.1",
                 "undeliverable", "host said: 550 5.1.1 no such user"),
-       "", "", "", "", 0},
+       "", "", "", "", At(15, 25, 45), "address-probe"},
       {"unknown_status_word",
        Delivery("15:25:46", "discard", Q1, "v@dest.test", "none", "2.0.0", "future-word", ""),
-       "", "", "", "", 0},
+       "", "", "", "", At(15, 25, 46), "unknown-status"},
+      // The syslog shapes other writers give the same lines.
+      {"solaris_id",
+       "Nov 25 15:25:47 mta postfix/smtp[13210]: [ID 197553 mail.info] 1EB53A8C2E8: "
+       "to=<ok@dest.test>, relay=mx.dest.test[192.0.2.25]:25, delay=0.05, "
+       "delays=0.01/0.01/0.01/0.02, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 47)},
+      {"rfc5424_structured_data",
+       "<22>1 2026-11-25T15:25:48.5+00:00 mta postfix/smtp 13210 - [meta sequenceId=\"9\"] "
+       "1EB53A8C2E8: to=<ok@dest.test>, relay=mx.dest.test[192.0.2.25]:25, delay=0.05, "
+       "delays=0.01/0.01/0.01/0.02, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 48)},
+      {"rfc5424_rsyslog_programname",
+       "<22>1 2026-11-25T16:25:49+01:00 mta postfix 13210 - -  1EB53A8C2E8: "
+       "to=<ok@dest.test>, relay=mx.dest.test[192.0.2.25]:25, delay=0.05, "
+       "delays=0.01/0.01/0.01/0.02, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 49)},
+      {"journalctl_short_precise",
+       "Nov 25 15:25:50.999999 mta postfix/smtp[13210]: 1EB53A8C2E8: to=<ok@dest.test>, "
+       "relay=mx.dest.test[192.0.2.25]:25, delay=0.05, delays=0.01/0.01/0.01/0.02, "
+       "dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 50)},
+      {"per_service_syslog_name",
+       "Nov 25 15:25:51 mta postfix/submission/smtp[13210]: 1EB53A8C2E8: to=<ok@dest.test>, "
+       "relay=mx.dest.test[192.0.2.25]:25, delay=0.05, delays=0.01/0.01/0.01/0.02, "
+       "dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+       "delivered", "alice", "", "none", At(15, 25, 51)},
+      // Cut by Postfix at 2000 bytes inside the reply: read, and counted.
+      {"cut_reply_still_counts", CutUserUnknown("15:25:52", Q1, "dead@dest.test"), "hard",
+       "alice", "dead@dest.test", "recipient-unknown", At(15, 25, 52)},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -313,8 +359,14 @@ TEST_F(FeedbackTest, EachOutcomeIsClassifiedAndAttributed) {
     const FeedbackBatch b = Run({c.line}, &outs);
     EXPECT_TRUE(b.queue_stubs.empty());
     if (c.counts.empty()) {
+      // Counts nothing, but --print shows it.
       EXPECT_TRUE(b.events.empty()) << Show(b);
-      EXPECT_TRUE(outs.empty());
+      ASSERT_EQ(outs.size(), 1u);
+      EXPECT_EQ(outs[0].account, "");
+      EXPECT_EQ(OutcomeOriginName(outs[0].origin), c.origin);
+      EXPECT_FALSE(outs[0].classified);
+      EXPECT_EQ(outs[0].recipient, "v@dest.test");
+      EXPECT_EQ(outs[0].time, c.time);
       EXPECT_EQ(engine_->stats().outcomes, 0u);
       continue;
     }
@@ -337,6 +389,10 @@ TEST_F(FeedbackTest, EachOutcomeIsClassifiedAndAttributed) {
     ASSERT_EQ(outs.size(), 1u);
     EXPECT_EQ(outs[0].account, c.account);
     EXPECT_EQ(BounceCategoryName(outs[0].category), c.category);
+    EXPECT_EQ(OutcomeOriginName(outs[0].origin), c.account.empty() ? "unattributed" : "account");
+    EXPECT_TRUE(outs[0].classified);
+    EXPECT_EQ(outs[0].cut, c.name == std::string("cut_reply_still_counts"));
+    EXPECT_EQ(outs[0].time, c.time);
     EXPECT_FALSE(outs[0].hop);
     const EngineStats& s = engine_->stats();
     EXPECT_EQ(s.lines, 1u);
@@ -895,35 +951,42 @@ TEST_F(FeedbackTest, PostfixsOwnNoticesAreNotCounted) {
     std::vector<std::string> lines;
     bool milter_saw_notice;  // the notice's queue id is in the queue map
     DayCountsRecord want_alice, want_unattributed;
+    size_t notice_outcomes;  // outcomes shown with origin "postfix-notice"
   };
   const std::vector<Case> cases = {
       {"notification_then_delivery",
        {UserUnknown("15:00:00", Q1, "dead@dest.test"), Notification("15:00:00", Q1, N),
         Active("15:00:00", N, ""), Sent("15:00:01", N, "a@sender.test"), Removed("15:00:01", N)},
-       false, {0, 0, 1, 0, 0, 0, 0}, {}},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}, 1},
       {"delivery_logged_before_notification",
        {UserUnknown("15:00:00", Q1, "dead@dest.test"), Active("15:00:00", N, ""),
         Sent("15:00:01", N, "a@sender.test"), Notification("15:00:01", Q1, N)},
-       false, {0, 0, 1, 0, 0, 0, 0}, {}},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}, 1},
       {"notification_without_queue_active_line",
        {UserUnknown("15:00:00", Q1, "dead@dest.test"), Notification("15:00:00", Q1, N),
         Deferred("15:00:01", N, "a@sender.test"), UserUnknown("15:00:02", N, "a@sender.test")},
-       false, {0, 0, 1, 0, 0, 0, 0}, {}},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}, 2},
+      // notify_classes = bounce: the postmaster's copy is Postfix's own mail too.
+      {"postmaster_copy",
+       {UserUnknown("15:00:00", Q1, "dead@dest.test"),
+        Line("15:00:00", "postfix/bounce", Q1 + ": postmaster non-delivery notification: " + N),
+        Sent("15:00:01", N, "postmaster@mta.test")},
+       false, {0, 0, 1, 0, 0, 0, 0}, {}, 1},
       {"null_sender_the_milter_never_saw",
        {Active("15:00:00", N, ""), UserUnknown("15:00:01", N, "a@sender.test")},
-       false, {}, {}},
+       false, {}, {}, 1},
       {"null_sender_the_milter_saw_is_counted",
        {Active("15:00:00", N, ""), UserUnknown("15:00:01", N, "a@sender.test")},
-       true, {0, 0, 1, 0, 0, 0, 0}, {}},
+       true, {0, 0, 1, 0, 0, 0, 0}, {}, 0},
       {"notice_expiring_is_not_counted",
        {Notification("15:00:00", Q1, N), Deferred("15:00:01", N, "a@sender.test"),
         Expired("15:00:02", N, "")},
-       false, {}, {}},
+       false, {}, {}, 2},
       {"no_sign_of_a_notice_is_unattributed",
-       {Sent("15:00:01", N, "a@sender.test")}, false, {}, {1, 0, 0, 0, 0, 0, 0}},
+       {Sent("15:00:01", N, "a@sender.test")}, false, {}, {1, 0, 0, 0, 0, 0, 0}, 0},
       {"removed_forgets_null_sender",
        {Active("15:00:00", N, ""), Removed("15:00:01", N), Sent("15:00:02", N, "x@dest.test")},
-       false, {}, {1, 0, 0, 0, 0, 0, 0}},
+       false, {}, {1, 0, 0, 0, 0, 0, 0}, 0},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -931,14 +994,79 @@ TEST_F(FeedbackTest, PostfixsOwnNoticesAreNotCounted) {
     SetUp();
     Commit(Q(Q1, "alice", kNow - 60));
     if (c.milter_saw_notice) Commit(Q(N, "alice", kNow - 60));
-    const FeedbackBatch b = Run(c.lines);
+    std::vector<Outcome> outs;
+    const FeedbackBatch b = Run(c.lines, &outs);
     auto m = PerAccount(b);
     EXPECT_EQ(Tie(m["alice"]), Tie(c.want_alice)) << Show(b);
     EXPECT_EQ(Tie(m[""]), Tie(c.want_unattributed)) << Show(b);
     if (!c.milter_saw_notice) {
       for (const auto& e : b.events) EXPECT_NE(e.hard_recipient, "a@sender.test");
     }
+    // Every outcome line is shown, in order; the notice's with account ""
+    // and its origin.
+    std::vector<std::string> want_lines;
+    for (const auto& l : c.lines) {
+      if (l.find("status=") != std::string::npos) want_lines.push_back(l);
+    }
+    ASSERT_EQ(outs.size(), want_lines.size());
+    size_t notices = 0;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      EXPECT_NE(want_lines[i].find(outs[i].queue_id + ": "), std::string::npos) << i;
+      if (outs[i].origin == OutcomeOrigin::kPostfixNotice) {
+        ++notices;
+        EXPECT_EQ(outs[i].queue_id, N);
+        EXPECT_EQ(outs[i].account, "");
+        EXPECT_TRUE(outs[i].classified);
+      }
+    }
+    EXPECT_EQ(notices, c.notice_outcomes);
   }
+}
+
+// --print shows each deferral of a recipient (Postfix retries and logs each
+// attempt), also across chunks, and the counts are what they are without it.
+TEST_F(FeedbackTest, RepeatedDeferralsEachShownCountsUnchanged) {
+  const std::string Q1 = "1EB53A8C2E8";
+  const std::vector<std::vector<std::string>> chunks = {
+      {Deferred("15:00:00", Q1, "d@down.test"), Deferred("15:05:00", Q1, "d@down.test")},
+      {Deferred("15:15:00", Q1, "d@down.test"), Sent("15:35:00", Q1, "d@down.test"),
+       Removed("15:35:00", Q1)},
+  };
+  Commit(Q(Q1, "alice", kNow - 3600));
+  std::vector<Outcome> outs;
+  std::vector<std::string> with, without;
+  for (const auto& c : chunks) with.push_back(Show(Run(c, &outs)));
+  ASSERT_EQ(outs.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(outs[i].status, "deferred");
+    EXPECT_EQ(outs[i].recipient, "d@down.test");
+    EXPECT_EQ(outs[i].account, "alice");
+  }
+  EXPECT_EQ(outs[0].time, At(15, 0, 0));
+  EXPECT_EQ(outs[2].time, At(15, 15, 0));
+  EXPECT_EQ(outs[3].status, "sent");
+  NewEngine();
+  for (const auto& c : chunks) without.push_back(Show(Run(c)));
+  EXPECT_EQ(with, without);
+}
+
+// A line cut at 2000 bytes does not take the next line with it: both are
+// read, and the cut one is counted as cut.
+TEST_F(FeedbackTest, CutLineThenTheNextLine) {
+  const std::string Q1 = "1EB53A8C2E8";
+  Commit(Q(Q1, "alice", kNow - 3600));
+  std::vector<Outcome> outs;
+  const FeedbackBatch b =
+      Run({CutUserUnknown("15:00:00", Q1, "dead@dest.test"), Sent("15:00:01", Q1, "ok@dest.test")},
+          &outs);
+  auto m = PerAccount(b);
+  EXPECT_EQ(Tie(m["alice"]), Tie(DayCountsRecord{1, 0, 1, 0, 0, 0, 0})) << Show(b);
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_TRUE(outs[0].cut);
+  EXPECT_FALSE(outs[1].cut);
+  EXPECT_EQ(outs[1].recipient, "ok@dest.test");
+  EXPECT_EQ(engine_->stats().cut, 1u);
+  EXPECT_EQ(engine_->stats().malformed, 0u);
 }
 
 // The notice's queue id from an earlier chunk still keeps its later lines out.
@@ -1370,6 +1498,8 @@ TEST(LineParserTimeTest, EveryLineGetsWhatParseSyslogTimeGives) {
     std::vector<std::string> texts;
     for (int s = 0; s < sp.minutes * 60; s += 7) {
       texts.push_back(stamp(sp.from + s) + " mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+      // journalctl -o short-precise: the same second with a fraction.
+      texts.push_back(stamp(sp.from + s) + ".123456 mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
     }
     std::vector<RawLine> lines;
     for (const auto& t : texts) lines.push_back(RawLine{t, {}, 0});
@@ -1381,6 +1511,58 @@ TEST(LineParserTimeTest, EveryLineGetsWhatParseSyslogTimeGives) {
       const std::string ts = texts[i].substr(0, 15);
       EXPECT_EQ(parsed.items[i].time, ParseSyslogTime(ts, now, tz).value_or(now))
           << sp.zone << " " << ts << " read at " << now;
+    }
+  }
+}
+
+// ISO timestamps, one conversion per minute and offset: every second of
+// spans over a year's turn, a leap day, an impossible date and offsets, with
+// and without fractions, against ParseSyslogTime line by line.
+TEST(LineParserTimeTest, IsoLinesGetWhatParseSyslogTimeGives) {
+  struct Span {
+    cctz::civil_second from;  // UTC, every 13 s for `minutes`
+    int minutes;
+    const char* zone;         // the written offset
+    int offset_s;
+  };
+  const Span spans[] = {
+      {cctz::civil_second(2026, 12, 31, 23, 50, 0), 20, "+00:00", 0},
+      {cctz::civil_second(2026, 12, 31, 23, 50, 0), 20, "Z", 0},
+      {cctz::civil_second(2028, 2, 28, 23, 55, 0), 10, "+0100", 3600},
+      {cctz::civil_second(2026, 11, 25, 18, 0, 0), 30, "-05:30", -19800},
+  };
+  const int64_t now = 1'795'622'400;
+  for (const Span& sp : spans) {
+    std::vector<std::string> texts;
+    for (int s = 0; s < sp.minutes * 60; s += 13) {
+      const cctz::civil_second c = sp.from + s + sp.offset_s;  // local wall time
+      char b[64];
+      std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d", static_cast<int>(c.year()),
+                    c.month(), c.day(), c.hour(), c.minute(), c.second());
+      const std::string stamp = b;
+      for (const char* frac : {"", ".5", ".123456"}) {
+        texts.push_back(stamp + frac + sp.zone + " mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+      }
+    }
+    // The same minute written with other offsets, one line after the other.
+    for (const char* z : {"+00:00", "+01:00", "Z", "-0100", "+00:00"}) {
+      texts.push_back(std::string("2026-11-25T18:00:05.5") + z +
+                      " mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    }
+    // A date that does not exist, then a good one again.
+    texts.push_back("2027-02-30T10:00:01.1Z mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    texts.push_back("2027-02-28T10:00:01.1Z mta postfix/qmgr[1]: 1EB53A8C2E8: removed");
+    std::vector<RawLine> lines;
+    for (const auto& t : texts) lines.push_back(RawLine{t, {}, 0});
+    LineParser parser(nullptr, cctz::utc_time_zone());
+    ParsedChunk parsed;
+    parser.ParseLines(lines, now, &parsed);
+    ASSERT_EQ(parsed.items.size(), texts.size()) << sp.zone;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::string ts = texts[i].substr(0, texts[i].find(' '));
+      EXPECT_EQ(parsed.items[i].time,
+                ParseSyslogTime(ts, now, cctz::utc_time_zone()).value_or(now))
+          << ts;
     }
   }
 }
