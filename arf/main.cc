@@ -35,6 +35,7 @@
 
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
+#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/arf.h"
 #include "senderguard/feedback/complaint.h"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   bool log_stderr = false;
   app.add_option("-c,--config", config_flag, "configuration file");
   app.add_flag("--stderr", log_stderr, "log to stderr too");
+  app.set_version_flag("--version", "senderguard-arf " + sg::VersionString());
   CLI11_PARSE(app, argc, argv);
 
   sg::SyslogLogger logger("senderguard-arf", log_stderr);
