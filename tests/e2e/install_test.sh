@@ -52,7 +52,7 @@ for unit in senderguard-milter senderguard-tail; do
             page=${doc#man:} name=${page%%(*} sec=${page#*(}; sec=${sec%)}
             if [[ -d $SRC/man ]]; then
                 check "$unit: Documentation=$doc (installed)" \
-                    compgen -G "$R$PREFIX/share/man/man$sec/$name.$sec*" >/dev/null
+                    test -n "$(compgen -G "$R$PREFIX/share/man/man$sec/$name.$sec*")"
             else
                 echo "# $unit: Documentation=$doc: no man/ in this tree yet, not checked"
             fi
