@@ -20,8 +20,11 @@
 // Exit status (sysexits, as Postfix's pipe(8) reads it): 0 counted (or
 // deliberately ignored: a "not-spam" report, a report counted before); 65
 // EX_DATAERR not a feedback report (Postfix bounces it; nothing stored); 75
-// EX_TEMPFAIL the store failed (Postfix retries later); 78 EX_CONFIG bad
-// configuration.
+// EX_TEMPFAIL for everything that is not the report's fault: a wrong command
+// line (master.cf), a bad configuration, the store, reading stdin, any
+// unexpected error. pipe(8) bounces on 64 and 78 too, which would lose a
+// provider's report over a typo; on 75 it defers, and the report is counted
+// once the typo is fixed.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -30,11 +33,13 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <string>
 #include <string_view>
 
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
+#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/arf.h"
 #include "senderguard/feedback/complaint.h"
@@ -42,19 +47,27 @@
 
 namespace sg = senderguard;
 
-int main(int argc, char** argv) {
+// A function-try-block: an exception (memory, say) exits 75 like any failure
+// that is not the report's, never abort()'s signal.
+int main(int argc, char** argv) try {
   CLI::App app{"senderguard-arf: counts one ARF complaint (RFC 5965) read on stdin"};
   std::string config_flag;
   bool log_stderr = false;
   app.add_option("-c,--config", config_flag, "configuration file");
   app.add_flag("--stderr", log_stderr, "log to stderr too");
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", "senderguard-arf " + sg::VersionString());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints the help, the version or the error
+    return rc == 0 ? sg::kExitOk : sg::kExitTempFail;  // a master.cf typo: defer, not bounce
+  }
 
   sg::SyslogLogger logger("senderguard-arf", log_stderr);
   auto loaded = sg::LoadConfig(sg::ConfigPath(config_flag));
   if (!loaded.ok()) {
     std::fprintf(stderr, "senderguard-arf: %s\n", loaded.status().message().c_str());
-    return sg::kExitConfig;
+    return sg::kExitTempFail;  // the configuration's fault, not the report's: defer
   }
   const sg::Config& cfg = *loaded.value();
   if (cfg.log_stderr) logger.set_stderr(true);
@@ -149,4 +162,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& a : res.value().alerts) logger.Log(sg::Logger::Level::kWarning, a);
   return sg::kExitOk;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "senderguard-arf: %s\n", e.what());
+  return sg::kExitTempFail;
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "senderguard/base/version.h"
 
 int main(int argc, char** argv) {
   using namespace senderguard::cli;
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
                "senderguardctl"};
   app.add_option("-c,--config", env.config_flag,
                  "configuration file (default $SENDERGUARD_CONF or /etc/senderguard/senderguard.conf)");
+  app.set_version_flag("--version", "senderguardctl " + senderguard::VersionString());
   app.require_subcommand(1);
   app.fallthrough();  // -c works after the subcommand too
   AddListCommand(app, env);

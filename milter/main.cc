@@ -23,6 +23,7 @@
 #include "reload.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
+#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/store/open.h"
 #include "session.h"
@@ -39,10 +40,11 @@ constexpr int kExitMilterFailed = 1;
 
 void Usage(FILE* out) {
   std::fprintf(out,
-               "usage: senderguard-milter [-c FILE] [--stderr] [--check]\n"
+               "usage: senderguard-milter [-c FILE] [--stderr] [--check] [--version]\n"
                "  -c FILE     configuration (default $SENDERGUARD_CONF or %s)\n"
                "  --stderr    log to stderr as well as syslog\n"
                "  --check     check the configuration and exit\n"
+               "  --version   print the version and exit\n"
                "Runs in the foreground; SIGUSR1 reloads the configuration.\n",
                sg::kDefaultConfigPath);
 }
@@ -58,6 +60,10 @@ int main(int argc, char** argv) {
     else if (a == "--stderr") to_stderr = true;
     else if (a == "--check") check_only = true;
     else if (a == "-h" || a == "--help") { Usage(stdout); return sg::kExitOk; }
+    else if (a == "--version") {
+      std::printf("senderguard-milter %s\n", sg::VersionString().c_str());
+      return sg::kExitOk;
+    }
     else { Usage(stderr); return kExitBadArguments; }
   }
   const std::string path = sg::ConfigPath(conf_flag);

@@ -35,6 +35,10 @@ PACKAGES=(
   # the manual pages: scdoc turns man/*.scd into roff at build time; groff-base and man-db
   # render them in the man_render test (groff -ww, man -l); perl checks the .prom files
   scdoc groff-base man-db perl
+  # the Debian package (scripts/package.sh, CPack): dpkg-shlibdeps for Depends:, dpkg-buildflags
+  # for Debian's hardening flags; its test checks it with lintian and installs it into a fresh
+  # Debian 12 root made by mmdebstrap (no fakeroot or debhelper: CPack writes the archive itself)
+  dpkg-dev lintian mmdebstrap
 )
 
 missing=()

@@ -38,6 +38,7 @@
 #include "print.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
+#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/feedback.h"
 #include "senderguard/store/open.h"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   auto* explain = app.add_option("--explain-reply", explain_reply,
                                  "print which bounce rule classifies TEXT and why, then exit");
   app.add_option("--dsn", explain_dsn, "with --explain-reply: its enhanced code");
+  app.set_version_flag("--version", "senderguard-tail " + sg::VersionString());
   CLI11_PARSE(app, argc, argv);
   const bool explaining = explain->count() > 0;
   if (!explain_dsn.empty() && !explaining) {

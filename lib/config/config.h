@@ -1,10 +1,11 @@
 // The configuration shared by every senderguard program.
 //
-// One TOML file (default /etc/senderguard/senderguard.conf, or -c FILE, or
-// $SENDERGUARD_CONF). Every key has one name, one default and a range, listed
-// in conf/senderguard.conf. An unknown key, a wrong type or a value out of
-// range is an error "file:line: key: what is wrong"; programs then exit 78
-// (EX_CONFIG). A Config is immutable once loaded: a reload builds a new one.
+// One TOML file (default kDefaultConfigPath: /etc/senderguard/senderguard.conf
+// in the package; or -c FILE, or $SENDERGUARD_CONF). Every key has one name,
+// one default and a range, listed in conf/senderguard.conf. An unknown key, a
+// wrong type or a value out of range is an error "file:line: key: what is
+// wrong"; programs then exit 78 (EX_CONFIG). A Config is immutable once
+// loaded: a reload builds a new one.
 #pragma once
 
 #include <array>
@@ -20,10 +21,12 @@
 #include "senderguard/decide/quota.h"
 #include "senderguard/decide/reputation.h"
 #include "senderguard/base/status.h"
+#include "senderguard/base/version.h"
 
 namespace senderguard {
 
-inline constexpr const char* kDefaultConfigPath = "/etc/senderguard/senderguard.conf";
+// kDefaultConfigPath and kDefaultRulesPath: base/version.h (they follow the
+// install's sysconfdir).
 
 // [dmarc] mode: predict the receiver's verdict for mail leaving the platform
 // (outbound), evaluate as a receiver would for mail arriving from the
@@ -80,7 +83,7 @@ struct Config {
 
   // [tail] senderguard-tail: what it follows and how it classifies.
   std::string tail_source = "/var/log/mail.log";  // a file, or "journal"
-  std::string tail_rules = "/etc/senderguard/bounce-rules.conf";
+  std::string tail_rules = kDefaultRulesPath;
   std::string tail_timezone = "localtime";  // zone of RFC 3164 log timestamps
   cctz::time_zone tail_tz = cctz::local_time_zone();
   uint64_t tail_poll_ms = 250;              // how often to look for new lines at the end
