@@ -12,9 +12,8 @@
 // only the LMDB store under [store] path. Spawns nothing.
 //
 // Exactly once: the position in the source (file identity and offset, or
-// journal cursor) is committed in the same LMDB transaction as the counts it
-// produced, so a crash or kill -9 at any moment neither loses nor repeats a
-// line.
+// journal cursor) is committed in the same transaction as the counts it
+// produced: a crash or kill -9 neither loses nor repeats a line.
 //
 // Signals: SIGTERM/SIGINT finish the chunk in hand and exit 0.
 //
