@@ -16,8 +16,7 @@
 // produced: a crash or kill -9 neither loses nor repeats a line.
 //
 // Signals: SIGTERM/SIGINT finish the chunk in hand and exit 0.
-//
-// The pipeline: follow.h (the loop), chunk_reader.h (read, parse, classify),
+// Pipeline: follow.h (the loop), chunk_reader.h (read, parse, classify),
 // committer.h (the commits); print.h for --print.
 #include <signal.h>
 #include <unistd.h>
