@@ -113,6 +113,12 @@ int main(int argc, char** argv) {
   sg::milter::StartReloadThread(path, &context, &logger);
 
   const smfiDesc desc = sg::milter::FilterDescription(&context);
+  if (sg::milter::UnixSocketInUse(**cfg)) {  // libmilter would take it over silently
+    const std::string error = (*cfg)->socket + ": another milter is listening there";
+    logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", error).str());
+    std::fprintf(stderr, "senderguard-milter: %s\n", error.c_str());
+    return sg::kExitTempFail;
+  }
   if (smfi_setconn(const_cast<char*>((*cfg)->socket.c_str())) == MI_FAILURE ||
       smfi_register(desc) == MI_FAILURE || smfi_opensocket(true) == MI_FAILURE) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("socket", (*cfg)->socket).str());

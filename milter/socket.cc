@@ -1,7 +1,9 @@
 #include "socket.h"
 
 #include <grp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,10 +12,31 @@
 
 namespace senderguard::milter {
 
+namespace {
+
+std::string UnixPath(const Config& cfg) {
+  if (cfg.socket.rfind("unix:", 0) == 0) return cfg.socket.substr(5);
+  if (cfg.socket.rfind("local:", 0) == 0) return cfg.socket.substr(6);
+  return "";
+}
+
+}  // namespace
+
+bool UnixSocketInUse(const Config& cfg) {
+  const std::string path = UnixPath(cfg);
+  sockaddr_un addr{};
+  if (path.empty() || path.size() >= sizeof addr.sun_path) return false;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool listening = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return listening;
+}
+
 bool PrepareUnixSocket(const Config& cfg, Logger* log) {
-  std::string path;
-  if (cfg.socket.rfind("unix:", 0) == 0) path = cfg.socket.substr(5);
-  else if (cfg.socket.rfind("local:", 0) == 0) path = cfg.socket.substr(6);
+  const std::string path = UnixPath(cfg);
   if (path.empty()) return true;
   gid_t gid = static_cast<gid_t>(-1);
   if (!cfg.socket_group.empty()) {

@@ -13,4 +13,10 @@ namespace senderguard::milter {
 // fails. REQUIRES: the socket exists (smfi_opensocket succeeded).
 bool PrepareUnixSocket(const Config& cfg, Logger* log);
 
+// True when [milter] socket is a UNIX-domain socket that some process is
+// listening on now (a connect succeeds): libmilter would unlink it and take
+// it over silently, leaving the running milter unreachable. A stale socket
+// file nobody listens on is not in use (libmilter replaces it).
+bool UnixSocketInUse(const Config& cfg);
+
 }  // namespace senderguard::milter

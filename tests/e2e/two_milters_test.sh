@@ -87,4 +87,15 @@ send "$TB_DIR/after.out" --xclient LOGIN=held --from s@held.test --to a1@dest.te
 expect "$TB_DIR/after.out" '^<-  250 2.0.0 Ok: queued' "first instance: all 5 accepted after the reclaim"
 used=$(sgctl show held --json | tr -d ' \n' | grep -o '"used":[0-9]*,"window":"day"' | grep -o '[0-9]\+' | head -n1)
 [[ $used == 5 ]] && ok "store: held used=5 (the killed transaction counted nothing)" || not_ok "store: held used=$used"
+
+# A third milter started by hand with the first's configuration must not take over its socket.
+set +e
+timeout 20 "$E2E_BIN/senderguard-milter" -c "$SG_CONF" >"$TB_DIR/third.out" 2>&1
+rc=$?
+set -e
+[[ $rc == 75 ]] && grep -q 'another milter is listening there' "$TB_DIR/third.out" \
+    && ok "a second milter on the same socket refuses to start (exit 75)" \
+    || not_ok "second milter on the same socket: exit $rc, $(tail -n 2 "$TB_DIR/third.out")"
+send "$TB_DIR/still.out" --xclient LOGIN=still --from s@still.test --to one@dest.test
+expect "$TB_DIR/still.out" '^<-  250 2.0.0 Ok: queued' "the first milter still serves its socket"
 finish

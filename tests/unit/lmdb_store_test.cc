@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -343,6 +344,22 @@ TEST_F(LmdbStoreTest, CorruptQueueAndSuppressionRecords) {
   auto f = store_->FindSuppression("alice", "bob@example.com");
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), Status::Code::kCorruption);
+}
+
+// senderguardctl run as root before the milter's first start must leave the
+// store's files to the directory's owner (the service's user), or the milter
+// cannot open them (found by a new user installing the package).
+TEST_F(LmdbStoreTest, RootGivesNewFilesToTheDirectorysOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  std::filesystem::create_directories(path_);
+  ASSERT_EQ(::chown(path_.c_str(), 65534, 65534), 0);
+  OpenStore();
+  for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((path_ + name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_uid, 65534u) << name;
+    EXPECT_EQ(st.st_gid, 65534u) << name;
+  }
 }
 
 TEST_F(LmdbStoreTest, MaintainSucceeds) {

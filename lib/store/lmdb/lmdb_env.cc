@@ -5,6 +5,7 @@
 #include "senderguard/store/lmdb/lmdb_store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -69,6 +70,21 @@ Status LmdbStore::OpenEnv() {
     mdb_env_close(env_);
     env_ = nullptr;
     return st;
+  }
+  // Root opening a store in a directory that belongs to the service's user
+  // (senderguardctl or senderguard-arf run as root before the milter's first
+  // start) must not leave root's files there: the milter, as that user, could
+  // no longer open them. Give the files to the directory's owner.
+  struct stat dir {};
+  if (::geteuid() == 0 && ::stat(options_.path.c_str(), &dir) == 0 && dir.st_uid != 0) {
+    for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+      const std::string file = options_.path + name;
+      struct stat st {};
+      if (::stat(file.c_str(), &st) == 0 && st.st_uid == 0 &&
+          ::chown(file.c_str(), dir.st_uid, dir.st_gid) != 0) {
+        Log(Logger::Level::kWarning, "store=lmdb action=chown-failed file=" + file);
+      }
+    }
   }
   int dead = 0;
   mdb_reader_check(env_, &dead);
