@@ -41,7 +41,7 @@ std::string Meaning(const Classification& c) {
     case OutcomeClass::kHard:
       return SuppressesRecipient(c.category)
                  ? "hard: counts against the sender's reputation (hard-bounce rate) and toward "
-                   "suppressing the recipient ([feedback] suppress_after hard bounces, 3 by "
+                   "suppressing the recipient ([tail] suppress_after_hard_bounces, 3 by "
                    "default)"
                  : "hard: counts against the sender's reputation (hard-bounce rate); does not "
                    "suppress the recipient by itself";
