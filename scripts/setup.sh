@@ -30,8 +30,8 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 libpq-dev
   # the Sendmail test authenticates (SMTP AUTH PLAIN) through Cyrus SASL's PLAIN/LOGIN plugins
   libsasl2-modules
-  # tools the scripts use
-  iproute2 procps findutils openssl
+  # tools the scripts use (jq: e2e tail_shapes reads --print's JSON)
+  iproute2 procps findutils openssl jq
   # the manual pages: scdoc turns man/*.scd into roff at build time; groff-base and man-db
   # render them in the man_render test (groff -ww, man -l); perl checks the .prom files
   scdoc groff-base man-db perl

@@ -212,8 +212,12 @@ sm_start() {
     # Own host name, /etc/hosts and /dev (with the log socket); then the daemon in the
     # foreground (-bD), so $! is Sendmail itself once sh has exec'd it.
     # shellcheck disable=SC2016 # expanded by the inner sh
+    # In a chroot (CI's fresh root) / is not a mount point and cannot be made private (EINVAL):
+    # leave propagation unchanged there, but only when no mount around us is shared.
+    local prop=private
+    if ! mountpoint -q / && ! grep -q ' shared:' /proc/self/mountinfo; then prop=unchanged; fi
     LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu \
-        unshare -u -m --propagation private sh -ec '
+        unshare -u -m --propagation "$prop" sh -ec '
             d=$1 cf=$2 bin=$3
             echo "$4" >/proc/sys/kernel/hostname
             mount --bind "$d/hosts" /etc/hosts

@@ -83,8 +83,12 @@ if [[ $(id -u) != 0 ]]; then
 elif [[ ! -d $parent ]]; then
     echo "# $parent does not exist on this machine: the default-configuration run is skipped"
 else
+    # In a chroot (CI's fresh root) / is not a mount point and cannot be made private (EINVAL):
+    # leave propagation unchanged there, but only when no mount around us is shared.
+    prop=private
+    if ! mountpoint -q / && ! grep -q ' shared:' /proc/self/mountinfo; then prop=unchanged; fi
     for p in senderguard-tail senderguard-milter; do
-        unshare -m --propagation private sh -c \
+        unshare -m --propagation "$prop" sh -c \
             'mount --bind "$1" "$2" && exec "$3" --check' _ "$R$parent" "$parent" "$R$PREFIX/sbin/$p" \
             >"$DIR/out" 2>&1
         rc=$?
