@@ -216,6 +216,9 @@ sm_start() {
     # leave propagation unchanged there, but only when no mount around us is shared.
     local prop=private
     if ! mountpoint -q / && ! grep -q ' shared:' /proc/self/mountinfo; then prop=unchanged; fi
+    # The bind mounts below need their targets (a minimal root may have no /etc/hosts).
+    [[ -e /etc/hosts ]] || : >/etc/hosts
+    mkdir -p /usr/lib/sasl2
     LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu \
         unshare -u -m --propagation "$prop" sh -ec '
             d=$1 cf=$2 bin=$3
