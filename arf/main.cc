@@ -112,6 +112,7 @@ int main(int argc, char** argv) try {
   sg::StoreUse use;
   use.logger = &logger;
   use.durable = true;  // one short-lived write: make it durable before exiting
+  use.program = "senderguard-arf";
   auto opened = sg::OpenStore(cfg, use);
   if (!opened.ok()) {
     std::fprintf(stderr, "senderguard-arf: %s\n", opened.status().message().c_str());

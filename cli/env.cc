@@ -27,6 +27,7 @@ Store& Env::store() {
     const Config& c = config();
     StoreUse use;
     use.durable = true;  // the CLI's few writes are durable at once
+    use.program = "senderguardctl";
     auto s = OpenStore(c, use);
     if (!s.ok()) throw Failure{kExitStore, s.status().message()};
     store_ = std::move(*s);

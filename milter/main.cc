@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
   sg::StoreUse use;
   use.logger = &logger;
   use.housekeeping = true;
+  use.cached_reads = true;  // PostgreSQL: decide from this node's cache
+  use.program = "senderguard-milter";
   auto store = sg::OpenStore(**cfg, use);
   if (!store.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());

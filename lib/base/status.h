@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -37,6 +38,10 @@ class [[nodiscard]] Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const { return ok() ? "ok" : message_; }
+  // The same failure with `prefix` before its message (ok stays ok).
+  Status Prefixed(std::string_view prefix) const {
+    return ok() ? *this : Status(code_, std::string(prefix) + message_);
+  }
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}

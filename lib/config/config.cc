@@ -84,6 +84,41 @@ void RequireTable(const Ctx& x, const toml::value& v, const std::string& key) {
   if (!v.is_table()) Fail(x.file, v, key, "expected a table, got " + TypeName(v));
 }
 
+// A node name is a key in the shared tables and a word in log lines.
+bool ValidNodeName(std::string_view s) {
+  if (s.empty() || s.size() > 255) return false;
+  for (char ch : s)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_'))
+      return false;
+  return true;
+}
+
+void ParseStorePostgresql(const Ctx& x, const toml::value& t, const std::string& key) {
+  RequireTable(x, t, key);
+  WalkTable(x, t, key,
+            {{"conninfo", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.postgresql.conninfo = GetString(x, v, k, 4000);
+                if (x.c.postgresql.conninfo.empty()) Fail(x.file, v, k, "must not be empty");
+              }},
+             {"node", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.postgresql.node = GetString(x, v, k, 255);
+                if (!ValidNodeName(x.c.postgresql.node))
+                  Fail(x.file, v, k, "must be 1 to 255 letters, digits, '.', '-' or '_'");
+              }},
+             {"on_unavailable", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                std::string s = GetString(x, v, k, 64);
+                if (s == "tempfail") x.c.postgresql.on_unavailable = OnUnavailable::kTempfail;
+                else if (s == "local") x.c.postgresql.on_unavailable = OnUnavailable::kLocal;
+                else Fail(x.file, v, k, "must be \"tempfail\" or \"local\"");
+              }},
+             {"local_allowance", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.postgresql.local_allowance = GetInt(x, v, k, 0, 1000000000);
+              }},
+             {"lease_ttl_s", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                x.c.postgresql.lease_ttl_s = GetInt(x, v, k, 5, 3600);
+              }}});
+}
+
 void ParseStore(const Ctx& x, const toml::value& t, const std::string& key) {
   RequireTable(x, t, key);
   WalkTable(x, t, key,
@@ -97,7 +132,19 @@ void ParseStore(const Ctx& x, const toml::value& t, const std::string& key) {
               }},
              {"sync_interval_ms", [](const Ctx& x, const toml::value& v, const std::string& k) {
                 x.c.sync_interval_ms = GetInt(x, v, k, 0, 60000);
-              }}});
+              }},
+             {"backend", [](const Ctx& x, const toml::value& v, const std::string& k) {
+                std::string b = GetString(x, v, k, 64);
+                if (b == "lmdb") x.c.store_backend = StoreBackend::kLmdb;
+                else if (b == "postgresql") x.c.store_backend = StoreBackend::kPostgresql;
+                else Fail(x.file, v, k, "must be \"lmdb\" or \"postgresql\"");
+              }},
+             {"postgresql", ParseStorePostgresql}});
+  if (x.c.store_backend == StoreBackend::kPostgresql && x.c.postgresql.conninfo.empty())
+    Fail(x.file, t, key,
+         "backend = \"postgresql\" needs [store.postgresql] conninfo (a libpq connection "
+         "string, e.g. \"host=db1,db2 dbname=senderguard user=senderguard "
+         "target_session_attrs=read-write\")");
 }
 
 bool ValidSocket(std::string_view s) {

@@ -36,13 +36,34 @@ enum class DmarcMode { kOff, kOutbound, kInbound };
 // What the milter answers when it cannot decide (store unavailable, ...).
 enum class OnError { kTempfail, kAccept, kReject };
 
+// [store] backend: LMDB on this machine, or PostgreSQL shared by a fleet of
+// MTAs (with this machine's LMDB as its cache and lease ledger).
+enum class StoreBackend { kLmdb, kPostgresql };
+
+// [store.postgresql] on_unavailable: when PostgreSQL cannot be reached and a
+// node's leases are spent (or past their deadline), refuse with a temporary
+// failure (exact), or send up to a local allowance per account and window,
+// reported when the database returns (may exceed a limit by that allowance).
+enum class OnUnavailable { kTempfail, kLocal };
+
+// [store.postgresql]
+struct PostgresqlConfig {
+  std::string conninfo;   // a libpq connection string; required with backend = "postgresql"
+  std::string node;       // this MTA's name in the fleet; empty: the host name
+  OnUnavailable on_unavailable = OnUnavailable::kTempfail;
+  uint64_t local_allowance = 100;  // per account and window, with on_unavailable = "local"
+  uint32_t lease_ttl_s = 60;       // a lease not renewed for this long returns to the pool
+};
+
 struct Config {
   std::string source;  // file name, for messages
 
   // [store]
-  std::string store_path = "/var/lib/senderguard";
+  StoreBackend store_backend = StoreBackend::kLmdb;
+  std::string store_path = "/var/lib/senderguard";  // the LMDB store (a fleet node's cache)
   uint64_t map_size_mb = 256;        // initial LMDB map; grows by itself when full
   uint64_t sync_interval_ms = 1000;  // 0: fsync at every commit
+  PostgresqlConfig postgresql;
 
   // [milter]
   std::string socket = "unix:/run/senderguard/milter.sock";

@@ -3,8 +3,21 @@
 #include <unistd.h>
 
 #include "senderguard/store/lmdb/lmdb_store.h"
+#include "senderguard/store/postgresql/pg_store.h"
 
 namespace senderguard {
+
+namespace {
+
+// [store.postgresql] node, else the host name.
+std::string NodeName(const Config& config) {
+  if (!config.postgresql.node.empty()) return config.postgresql.node;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
+  return host;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use) {
   LmdbOptions o;
@@ -13,12 +26,30 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
   o.sync_interval_ms = use.durable ? 0 : config.sync_interval_ms;
   o.logger = use.logger;
   o.housekeeping = use.housekeeping;
+  if (config.store_backend == StoreBackend::kPostgresql) {
+    PgStoreOptions p;
+    p.conninfo = config.postgresql.conninfo;
+    p.node = NodeName(config);
+    p.program = use.program;
+    p.local = o;
+    p.logger = use.logger;
+    p.cached_reads = use.cached_reads;
+    p.on_unavailable = config.postgresql.on_unavailable;
+    p.local_allowance = config.postgresql.local_allowance;
+    p.lease_ttl_s = config.postgresql.lease_ttl_s;
+    auto pg = PgStore::Open(p);
+    if (!pg.ok()) return pg.status();
+    return std::unique_ptr<Store>(std::move(pg.value()));
+  }
   auto opened = LmdbStore::Open(o);
   if (!opened.ok()) return opened.status();
   return std::unique_ptr<Store>(std::move(opened.value()));
 }
 
 bool StoreExists(const Config& config) {
+  // PostgreSQL: the database is the store; opening it says whether it has
+  // the schema (`senderguardctl store init` creates it).
+  if (config.store_backend == StoreBackend::kPostgresql) return true;
   return ::access((config.store_path + "/data.mdb").c_str(), F_OK) == 0;
 }
 

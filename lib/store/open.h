@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "senderguard/base/kvlog.h"
 #include "senderguard/base/status.h"
@@ -22,6 +23,12 @@ struct StoreUse {
   // ignored): short-lived writers (the CLI, the ARF ingester) exit right
   // after their few writes.
   bool durable = false;
+  // The milter: with the PostgreSQL backend, accounts and suppression are
+  // read from this node's cache (kept current by a listener thread), so the
+  // common path never waits on the network. Others read the database.
+  bool cached_reads = false;
+  // The program's name (PostgreSQL's application_name).
+  std::string program = "senderguard";
 };
 
 // Opens (and creates, when missing) the store the configuration names.

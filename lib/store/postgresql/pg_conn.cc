@@ -1,0 +1,251 @@
+#include "senderguard/store/postgresql/pg_conn.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include <libpq-fe.h>
+
+namespace senderguard {
+
+// ---- PgResult
+
+PgResult::PgResult(pg_result* r) : r_(r) {}
+PgResult::~PgResult() {
+  if (r_ != nullptr) PQclear(r_);
+}
+PgResult::PgResult(PgResult&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+PgResult& PgResult::operator=(PgResult&& o) noexcept {
+  if (this != &o) {
+    if (r_ != nullptr) PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+int PgResult::rows() const { return r_ == nullptr ? 0 : PQntuples(r_); }
+int PgResult::cols() const { return r_ == nullptr ? 0 : PQnfields(r_); }
+bool PgResult::IsNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+std::string_view PgResult::Get(int row, int col) const {
+  if (IsNull(row, col)) return {};
+  return std::string_view(PQgetvalue(r_, row, col),
+                          static_cast<size_t>(PQgetlength(r_, row, col)));
+}
+int64_t PgResult::GetInt(int row, int col) const {
+  if (IsNull(row, col)) return 0;
+  return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+}
+bool PgResult::GetBool(int row, int col) const { return Get(row, col) == "t"; }
+std::string PgResult::GetBytes(int row, int col) const {
+  std::string_view v = Get(row, col);
+  std::string out;
+  if (v.size() < 2 || v[0] != '\\' || v[1] != 'x') return out;
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out.reserve((v.size() - 2) / 2);
+  for (size_t i = 2; i + 1 < v.size(); i += 2) {
+    int hi = nib(v[i]), lo = nib(v[i + 1]);
+    if (hi < 0 || lo < 0) return {};
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+PgParam PgInt(int64_t v) { return std::to_string(v); }
+PgParam PgBool(bool v) { return std::string(v ? "t" : "f"); }
+PgParam PgBytes(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s = "\\x";
+  s.reserve(2 + bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    s.push_back(kHex[c >> 4]);
+    s.push_back(kHex[c & 15]);
+  }
+  return s;
+}
+
+// ---- PgConn
+
+namespace {
+
+// libpq prints notices (RAISE NOTICE, "relation already exists, skipping")
+// to stderr by default; the store has nothing to say about them.
+void IgnoreNotice(void*, const PGresult*) {}
+
+std::string Trimmed(const char* s) {
+  std::string m = s == nullptr ? "" : s;
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  for (char& ch : m)
+    if (ch == '\n') ch = ' ';
+  return m;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
+                                                const std::string& application_name) {
+  // Keywords and values, so that conninfo may be a URI or key=value pairs
+  // and application_name is not left to the string's parser.
+  const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
+  const char* values[] = {conninfo.c_str(), application_name.c_str(), "5", nullptr};
+  // expand_dbname = 1: "dbname" holds the whole connection string; a
+  // connect_timeout in it wins over the default 5 s given after it? No:
+  // later keywords override, so the 5 s applies only when conninfo gives
+  // none (libpq ignores a NULL or empty value; checked below).
+  if (conninfo.find("connect_timeout") != std::string::npos) values[2] = "";
+  PGconn* c = PQconnectdbParams(keys, values, 1);
+  if (c == nullptr) return Status::Unavailable("postgresql: out of memory connecting");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string m = Trimmed(PQerrorMessage(c));
+    PQfinish(c);
+    return Status::Unavailable("postgresql: cannot connect: " + m);
+  }
+  PQsetNoticeReceiver(c, IgnoreNotice, nullptr);
+  return std::unique_ptr<PgConn>(new PgConn(c));
+}
+
+PgConn::~PgConn() {
+  if (c_ != nullptr) PQfinish(c_);
+}
+
+Status PgConn::ErrorOf(pg_result* r, std::string_view what) const {
+  const char* state = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  std::string msg = Trimmed(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(c_));
+  if (msg.empty()) msg = Trimmed(PQerrorMessage(c_));
+  std::string m = "postgresql: " + std::string(what) + ": " +
+                  (state != nullptr ? std::string(state) + " " : std::string()) + msg;
+  if (PQstatus(c_) != CONNECTION_OK || state == nullptr) return Status::Unavailable(m);
+  std::string_view s(state);
+  if (s.substr(0, 2) == "08" || s.substr(0, 2) == "57" || s == "25006")  // connection, shutdown, read-only
+    return Status::Unavailable(m);
+  if (s.substr(0, 2) == "22" || s.substr(0, 2) == "23" || s == "P0001") return Status::Invalid(m);
+  return Status::Io(m);
+}
+
+Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& params) {
+  if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK)
+    return Status::Unavailable("postgresql: not connected");
+  std::string q(sql);
+  PGresult* r;
+  if (params.empty()) {
+    r = PQexec(c_, q.c_str());
+  } else {
+    std::vector<const char*> values(params.size());
+    for (size_t i = 0; i < params.size(); ++i)
+      values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
+    r = PQexecParams(c_, q.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                     nullptr, nullptr, 0);
+  }
+  PgResult res(r);
+  ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
+    for (char& ch : head)
+      if (ch == '\n') ch = ' ';
+    return ErrorOf(r, head);
+  }
+  return res;
+}
+
+Status PgConn::Transaction(const std::function<Status(PgConn&)>& fn, std::string_view begin) {
+  for (int attempt = 0;; ++attempt) {
+    auto b = Exec(begin);
+    if (!b.ok()) return b.status();
+    Status st = fn(*this);
+    if (st.ok()) {
+      auto c = Exec("COMMIT");
+      if (c.ok()) return Status::Ok();
+      st = c.status();
+    } else if (PQtransactionStatus(c_) != PQTRANS_IDLE && Healthy()) {
+      (void)Exec("ROLLBACK");
+    }
+    bool retry = attempt < 4 && (st.message().find(" 40001 ") != std::string::npos ||
+                                 st.message().find(" 40P01 ") != std::string::npos);
+    if (!retry) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+  }
+}
+
+bool PgConn::Healthy() const { return c_ != nullptr && PQstatus(c_) == CONNECTION_OK; }
+
+Status PgConn::Reset() {
+  PQreset(c_);
+  if (PQstatus(c_) != CONNECTION_OK)
+    return Status::Unavailable("postgresql: cannot reconnect: " + Trimmed(PQerrorMessage(c_)));
+  return Status::Ok();
+}
+
+int PgConn::Socket() const { return c_ == nullptr ? -1 : PQsocket(c_); }
+
+int PgConn::BackendPid() const { return c_ == nullptr ? 0 : PQbackendPID(c_); }
+
+Result<std::vector<PgNotification>> PgConn::Notifications() {
+  if (PQconsumeInput(c_) == 0)
+    return Status::Unavailable("postgresql: connection lost: " + Trimmed(PQerrorMessage(c_)));
+  std::vector<PgNotification> out;
+  while (PGnotify* n = PQnotifies(c_)) {
+    out.push_back({n->relname != nullptr ? n->relname : "", n->extra != nullptr ? n->extra : ""});
+    PQfreemem(n);
+  }
+  return out;
+}
+
+// ---- PgPool
+
+PgPool::PgPool(std::string conninfo, std::string application_name, size_t size)
+    : conninfo_(std::move(conninfo)), application_name_(std::move(application_name)),
+      size_(size == 0 ? 1 : size) {}
+
+PgPool::~PgPool() = default;
+
+PgPool::Lease::~Lease() {
+  if (pool_ != nullptr && conn_ != nullptr) pool_->Return(std::move(conn_));
+}
+
+void PgPool::Return(std::unique_ptr<PgConn> conn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (conn->Healthy()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;  // dropped; the next Acquire opens a fresh one
+  }
+  cv_.notify_one();
+}
+
+Result<PgPool::Lease> PgPool::Acquire(std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lk(mu_);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (idle_.empty() && open_ >= size_) {
+    if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= size_)
+      return Status::Unavailable("postgresql: all " + std::to_string(size_) +
+                                 " connections busy");
+  }
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(c));
+  }
+  ++open_;
+  lk.unlock();
+  auto c = PgConn::Connect(conninfo_, application_name_);
+  if (!c.ok()) {
+    std::lock_guard<std::mutex> relock(mu_);
+    --open_;
+    cv_.notify_one();
+    return c.status();
+  }
+  return Lease(this, std::move(c.value()));
+}
+
+Status PgPool::Transaction(const std::function<Status(PgConn&)>& fn, std::string_view begin) {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  return (*conn.value()).Transaction(fn, begin);
+}
+
+}  // namespace senderguard

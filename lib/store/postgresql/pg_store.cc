@@ -1,0 +1,144 @@
+#include "senderguard/store/postgresql/pg_store.h"
+
+#include "senderguard/store/postgresql/pg_cache.h"
+#include "senderguard/store/postgresql/pg_conn.h"
+#include "senderguard/store/postgresql/pg_feedback.h"
+#include "senderguard/store/postgresql/pg_leases.h"
+#include "senderguard/store/postgresql/pg_records.h"
+#include "senderguard/store/postgresql/pg_schema.h"
+
+namespace senderguard {
+
+PgStore::PgStore(PgStoreOptions options) : options_(std::move(options)) {}
+
+PgStore::~PgStore() {
+  // Parts that run threads stop first; the local store outlives them.
+  cache_.reset();
+  leases_.reset();
+  feedback_.reset();
+  records_.reset();
+}
+
+Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
+  if (options.node.empty()) return Status::Invalid("postgresql store: no node name");
+  std::unique_ptr<PgStore> s(new PgStore(options));
+  s->pool_ = std::make_unique<PgPool>(options.conninfo, options.program, options.pool_size);
+  {
+    auto conn = s->pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto v = PgSchemaVersion(*conn.value());
+    if (!v.ok()) return v.status();
+    const int want = PgLatestSchemaVersion();
+    if (v.value() == 0)
+      return Status::Invalid(
+          "postgresql: the database has no senderguard schema: run `senderguardctl store init`");
+    if (v.value() < want)
+      return Status::Invalid("postgresql: the database's schema is version " +
+                             std::to_string(v.value()) + ", this build needs " +
+                             std::to_string(want) + ": run `senderguardctl store migrate`");
+    if (v.value() > want)
+      return Status::Invalid("postgresql: the database's schema is version " +
+                             std::to_string(v.value()) + ", newer than this build's " +
+                             std::to_string(want) + ": upgrade senderguard on this node");
+  }
+  auto local = LmdbStore::Open(options.local);
+  if (!local.ok()) return local.status();
+  s->local_ = std::move(local.value());
+  s->records_ = std::make_unique<PgRecords>(s->pool_.get(), s->local_.get(), &s->options_);
+  s->leases_ = std::make_unique<PgLeases>(s->pool_.get(), s->local_.get(), &s->options_);
+  s->feedback_ = std::make_unique<PgFeedback>(s->pool_.get(), s->local_.get(), &s->options_);
+  if (options.cached_reads) {
+    s->cache_ = std::make_unique<PgCache>(s->local_.get(), &s->options_);
+    Status st = s->cache_->Start();
+    if (!st.ok()) return st;
+  }
+  return s;
+}
+
+Result<std::optional<AccountRecord>> PgStore::GetAccount(std::string_view name) {
+  return records_->GetAccount(name);
+}
+Result<std::vector<AccountRecord>> PgStore::ListAccounts() { return records_->ListAccounts(); }
+Status PgStore::UpdateAccount(std::string_view name, const AccountChange& change,
+                              const AuditEntry& audit) {
+  return records_->UpdateAccount(name, change, audit);
+}
+Result<std::optional<SuppressionRecord>> PgStore::FindSuppression(std::string_view account,
+                                                                  std::string_view address) {
+  return records_->FindSuppression(account, address);
+}
+Status PgStore::AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                const AuditEntry& audit) {
+  return records_->AddSuppressions(records, audit);
+}
+Result<bool> PgStore::RemoveSuppression(std::string_view account, std::string_view address,
+                                        const AuditEntry& audit) {
+  return records_->RemoveSuppression(account, address, audit);
+}
+Result<std::vector<SuppressionRecord>> PgStore::ListSuppressions(
+    const std::optional<std::string>& account, size_t limit) {
+  return records_->ListSuppressions(account, limit);
+}
+Result<uint64_t> PgStore::CountSuppressions(std::string_view account) {
+  return records_->CountSuppressions(account);
+}
+Status PgStore::AppendAudit(const AuditEntry& entry) { return records_->AppendAudit(entry); }
+Result<std::vector<AuditEntry>> PgStore::ListAudit(std::string_view account, size_t limit) {
+  return records_->ListAudit(account, limit);
+}
+
+Result<ReserveOutcome> PgStore::Reserve(std::string_view account,
+                                        const std::vector<QuotaCharge>& charges, bool force) {
+  return leases_->Reserve(account, charges, force);
+}
+void PgStore::Release(std::string_view account, const std::vector<QuotaCharge>& held) {
+  leases_->Release(account, held);
+}
+Result<std::vector<QuotaAlert>> PgStore::Commit(std::string_view account,
+                                                const std::vector<QuotaCharge>& held,
+                                                const QueueEntry* queue, int64_t now) {
+  return leases_->Commit(account, held, queue, now);
+}
+Result<std::vector<WindowUsage>> PgStore::Usage(std::string_view account,
+                                                const std::vector<WindowUsage>& windows) {
+  return leases_->Usage(account, windows);
+}
+
+// The queue map and deferred recipients are the node's own.
+Result<std::optional<QueueEntry>> PgStore::GetQueueEntry(std::string_view queue_id) {
+  return local_->GetQueueEntry(queue_id);
+}
+Status PgStore::GetQueueEntries(const std::vector<std::string>& queue_ids,
+                                std::vector<std::optional<QueueEntry>>* out) {
+  return local_->GetQueueEntries(queue_ids, out);
+}
+Result<std::vector<std::string>> PgStore::FindByMessageId(std::string_view message_id) {
+  return local_->FindByMessageId(message_id);
+}
+Result<std::vector<DeferredRecord>> PgStore::GetDeferred(size_t max) {
+  return local_->GetDeferred(max);
+}
+
+Result<FeedbackResult> PgStore::ApplyFeedback(const FeedbackBatch& batch,
+                                              const AccountReview& review) {
+  return feedback_->ApplyFeedback(batch, review);
+}
+Result<std::optional<std::string>> PgStore::GetPosition(std::string_view source) {
+  return feedback_->GetPosition(source);
+}
+Result<StoredDays> PgStore::GetDays(std::string_view account, int64_t first_day,
+                                    int64_t last_day) {
+  return feedback_->GetDays(account, first_day, last_day);
+}
+Result<std::optional<BounceRecord>> PgStore::GetBounces(std::string_view address) {
+  return feedback_->GetBounces(address);
+}
+
+Status PgStore::Maintain() { return local_->Maintain(); }
+
+void PgStore::Flush() {
+  (void)leases_->Settle();
+  local_->Flush();
+}
+
+}  // namespace senderguard

@@ -1,0 +1,148 @@
+// The PostgreSQL schema's migrations (pg_schema.h), the connection's errors
+// (pg_conn.h) and PgStore::Open's checks of the schema, on a private server
+// (run under tests/pg/with_pg.sh).
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "pg_fixture.h"
+#include "senderguard/store/postgresql/pg_store.h"
+
+namespace senderguard {
+namespace {
+
+class PgSchemaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
+  }
+  std::unique_ptr<PgConn> Connect(const std::string& conninfo) {
+    auto c = PgConn::Connect(conninfo, "pg_schema_test");
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c.value()) : nullptr;
+  }
+};
+
+TEST(PgMigrations, NumberedFromOneWithoutGaps) {
+  const auto& m = PgMigrations();
+  ASSERT_FALSE(m.empty());
+  for (size_t i = 0; i < m.size(); ++i) {
+    EXPECT_EQ(m[i].number, static_cast<int>(i + 1));
+    EXPECT_FALSE(m[i].title.empty());
+    EXPECT_NE(m[i].sql.find("schema_version"), std::string::npos)
+        << "migration " << m[i].number << " must set sg_meta.schema_version itself";
+  }
+  EXPECT_EQ(PgLatestSchemaVersion(), m.back().number);
+}
+
+TEST_F(PgSchemaTest, MigrateAppliesEverythingOnceAndAgainNothing) {
+  std::string err;
+  std::string db = PgTestDatabase(&err, /*migrate=*/false);
+  ASSERT_FALSE(db.empty()) << err;
+  auto c = Connect(db);
+  ASSERT_NE(c, nullptr);
+  auto v = PgSchemaVersion(*c);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v.value(), 0);
+  int from = -1, to = -1;
+  ASSERT_TRUE(PgMigrate(*c, &from, &to).ok());
+  EXPECT_EQ(from, 0);
+  EXPECT_EQ(to, PgLatestSchemaVersion());
+  ASSERT_TRUE(PgMigrate(*c, &from, &to).ok());
+  EXPECT_EQ(from, PgLatestSchemaVersion());
+  EXPECT_EQ(to, PgLatestSchemaVersion());
+  auto tables = c->Exec("SELECT count(*) FROM pg_tables WHERE tablename = 'leases'");
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(tables.value().GetInt(0, 0), 1);
+}
+
+TEST_F(PgSchemaTest, TwoNodesMigratingAtOnceApplyEachMigrationOnce) {
+  std::string err;
+  std::string db = PgTestDatabase(&err, /*migrate=*/false);
+  ASSERT_FALSE(db.empty()) << err;
+  Status st[4];
+  std::vector<std::thread> t;
+  for (int i = 0; i < 4; ++i)
+    t.emplace_back([&, i] {
+      auto c = PgConn::Connect(db, "pg_schema_test");
+      if (!c.ok()) {
+        st[i] = c.status();
+        return;
+      }
+      int from = 0, to = 0;
+      st[i] = PgMigrate(*c.value(), &from, &to);
+    });
+  for (auto& th : t) th.join();
+  for (const Status& s : st) EXPECT_TRUE(s.ok()) << s.ToString();
+  auto c = Connect(db);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(PgSchemaVersion(*c).value(), PgLatestSchemaVersion());
+}
+
+TEST_F(PgSchemaTest, NewerDatabaseIsRefusedAndLeftAlone) {
+  std::string err;
+  std::string db = PgTestDatabase(&err);
+  ASSERT_FALSE(db.empty()) << err;
+  auto c = Connect(db);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Exec("UPDATE sg_meta SET schema_version = schema_version + 1").ok());
+  int from = 0, to = 0;
+  Status st = PgMigrate(*c, &from, &to);
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find("newer than this build"), std::string::npos) << st.message();
+}
+
+TEST_F(PgSchemaTest, ErrorsAreClassified) {
+  std::string err;
+  std::string db = PgTestDatabase(&err);
+  ASSERT_FALSE(db.empty()) << err;
+  auto c = Connect(db);
+  ASSERT_NE(c, nullptr);
+  // A window number out of range: the schema's function raises invalid_parameter_value.
+  auto bad = c->Exec("SELECT * FROM sg_lease_take('n', 'a', 9, 0, 60, 10, 1, 'k', 60000)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalid) << bad.status().message();
+  auto syntax = c->Exec("SELEC 1");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_EQ(syntax.status().code(), Status::Code::kIo);
+  EXPECT_NE(syntax.status().message().find("42601"), std::string::npos)
+      << syntax.status().message();
+  auto params = c->Exec("SELECT $1::bigint + 1, $2::text IS NULL", {PgInt(41), std::nullopt});
+  ASSERT_TRUE(params.ok()) << params.status().ToString();
+  EXPECT_EQ(params.value().GetInt(0, 0), 42);
+  EXPECT_TRUE(params.value().GetBool(0, 1));
+  auto bytes = c->Exec("SELECT $1::bytea", {PgBytes(std::string("\0\x01\xff", 3))});
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(bytes.value().GetBytes(0, 0), std::string("\0\x01\xff", 3));
+}
+
+TEST(PgConnTest, UnreachableServerIsUnavailable) {
+  // Port 1 on loopback: nothing listens there.
+  auto c = PgConn::Connect("host=127.0.0.1 port=1 dbname=x connect_timeout=2", "pg_schema_test");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(c.status().message().find("cannot connect"), std::string::npos)
+      << c.status().message();
+}
+
+TEST_F(PgSchemaTest, StoreOpenNamesTheCommandForAMissingOrOldSchema) {
+  std::string err;
+  std::string db = PgTestDatabase(&err, /*migrate=*/false);
+  ASSERT_FALSE(db.empty()) << err;
+  char dir[] = "/tmp/sg-pgschema.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  PgStoreOptions o;
+  o.conninfo = db;
+  o.node = "mx1";
+  o.local.path = std::string(dir) + "/store";
+  auto s = PgStore::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kInvalid);
+  EXPECT_NE(s.status().message().find("senderguardctl store init"), std::string::npos)
+      << s.status().message();
+  std::string cmd = std::string("rm -rf ") + dir;
+  (void)std::system(cmd.c_str());
+}
+
+}  // namespace
+}  // namespace senderguard
