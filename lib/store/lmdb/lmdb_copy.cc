@@ -129,11 +129,15 @@ Status LmdbStore::ForEachAudit(const std::function<Status(const AuditEntry&)>& f
   });
 }
 
-Status LmdbStore::Import(const ImportBatch& batch, bool dry_run, ImportCounts* changed) {
-  // Puts `value` under `key` unless it is there already; counts a change.
+Status LmdbStore::Import(const ImportBatch& batch, bool dry_run, ImportCounts* written,
+                         ImportCounts* skipped) {
+  // Puts `value` under `key` unless it holds that already; counts.
   auto upsert = [dry_run](MDB_txn* txn, MDB_dbi dbi, std::string_view key,
-                          const std::string& value, uint64_t* n) {
-    if (key.empty() || key.size() > 500) return Status::Ok();  // not an LMDB key: as ever
+                          const std::string& value, uint64_t* n, uint64_t* skip) {
+    if (key.empty() || key.size() > 500) {  // LMDB keys stop at 511 bytes
+      ++*skip;
+      return Status::Ok();
+    }
     std::string old;
     bool found = false;
     Status s = Get(txn, dbi, key, &old, &found);
@@ -143,28 +147,33 @@ Status LmdbStore::Import(const ImportBatch& batch, bool dry_run, ImportCounts* c
     return dry_run ? Status::Ok() : Put(txn, dbi, key, value, "import");
   };
   auto apply = [&](MDB_txn* txn) {
-    *changed = ImportCounts{};
+    *written = ImportCounts{};
+    *skipped = ImportCounts{};
     Status s;
     for (const auto& a : batch.accounts) {
-      s = upsert(txn, dbi_.accounts, a.name, Encode(a), &changed->accounts);
+      s = upsert(txn, dbi_.accounts, a.name, Encode(a), &written->accounts, &skipped->accounts);
       if (!s.ok()) return s;
     }
     for (const auto& r : batch.suppressions) {
       s = upsert(txn, dbi_.suppression, SuppressionKey(r.account, r.address), Encode(r),
-                 &changed->suppressions);
+                 &written->suppressions, &skipped->suppressions);
       if (!s.ok()) return s;
     }
     for (const auto& d : batch.days) {
-      if (d.day < 0) continue;  // stored unsigned: from 1970 on
-      s = upsert(txn, dbi_.days, DayKey(d.account, d.day), Encode(d.counts), &changed->days);
+      if (d.day < 0) {  // stored unsigned: from 1970 on
+        ++skipped->days;
+        continue;
+      }
+      s = upsert(txn, dbi_.days, DayKey(d.account, d.day), Encode(d.counts), &written->days,
+                 &skipped->days);
       if (!s.ok()) return s;
     }
     for (const auto& b : batch.bounces) {
-      s = upsert(txn, dbi_.bounces, b.address, Encode(b), &changed->bounces);
+      s = upsert(txn, dbi_.bounces, b.address, Encode(b), &written->bounces, &skipped->bounces);
       if (!s.ok()) return s;
     }
     for (const auto& e : batch.audit) {
-      ++changed->audit;
+      ++written->audit;
       if (dry_run) continue;
       s = PutAudit(txn, e);
       if (!s.ok()) return s;

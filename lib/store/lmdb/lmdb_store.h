@@ -158,10 +158,11 @@ class LmdbStore final : public Store {
   // what is stored under its key (accounts by name, suppressions by account
   // and address, days by account and day, bounces by address); audit
   // entries appended as they are (the caller leaves out what is here
-  // already). One transaction; no audit entry of its own. Days before 1970
-  // cannot be stored and are skipped. *changed gets, per kind, how many
-  // records were new or different (audit: how many were appended). With
-  // dry_run nothing is written, only counted.
+  // already). One transaction; no audit entry of its own. *written gets,
+  // per kind, how many records were new or different (audit: how many were
+  // appended); *skipped how many could not be stored (a key over LMDB's
+  // limit, a day before 1970). With dry_run nothing is written, only
+  // counted.
   struct ImportDay {
     std::string account;
     int64_t day = 0;
@@ -177,7 +178,8 @@ class LmdbStore final : public Store {
   struct ImportCounts {
     uint64_t accounts = 0, suppressions = 0, days = 0, bounces = 0, audit = 0;
   };
-  Status Import(const ImportBatch& batch, bool dry_run, ImportCounts* changed);
+  Status Import(const ImportBatch& batch, bool dry_run, ImportCounts* written,
+                ImportCounts* skipped);
 
  private:
   struct Job;
