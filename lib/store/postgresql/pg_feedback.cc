@@ -324,7 +324,7 @@ Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
   if (const size_t moved = MoveUnstorableAccounts(&sums); moved > 0) {
     Log(Logger::Level::kWarning, KvLine()
                                      .Add("store", "postgresql")
-                                     .Add("action", "unattributed-unstorable-account")
+                                     .Add("action", "unstorable-account")
                                      .Add("buckets", static_cast<uint64_t>(moved))
                                      .str());
   }
