@@ -167,6 +167,57 @@ class LmdbStore final : public Store {
                          std::string_view source, size_t* accounts = nullptr,
                          size_t* suppressions = nullptr);
   Result<CacheState> GetCacheState();
+  // ---- the node's part of a fleet's feedback, and `senderguardctl store
+  // copy` (lmdb_feedback.cc, lmdb_copy.cc; used by the PostgreSQL backend)
+
+  // Writes only batch.queue_puts, queue_stubs and deferred, as ApplyFeedback
+  // writes them, in one transaction: the node's own parts of a batch whose
+  // counts go elsewhere. Idempotent: writing a batch again writes the same.
+  Status ApplyLocalFeedback(const FeedbackBatch& batch);
+
+  // Walks every record of one kind in key order (audit: oldest first) in one
+  // read transaction, calling fn for each; stops at fn's first error and
+  // returns it. A record that fails to decode is skipped and counted in
+  // *corrupt (when not null). fn must not write to this store (it runs
+  // inside the read transaction). Accounts come with the name of their key.
+  Status ForEachAccount(const std::function<Status(const AccountRecord&)>& fn,
+                        size_t* corrupt = nullptr);
+  Status ForEachSuppression(const std::function<Status(const SuppressionRecord&)>& fn,
+                            size_t* corrupt = nullptr);
+  Status ForEachDays(
+      const std::function<Status(std::string_view account, int64_t day, const DayCountsRecord&)>& fn,
+      size_t* corrupt = nullptr);
+  Status ForEachBounce(const std::function<Status(const BounceRecord&)>& fn,
+                       size_t* corrupt = nullptr);
+  Status ForEachAudit(const std::function<Status(const AuditEntry&)>& fn,
+                      size_t* corrupt = nullptr);
+
+  // Records copied in from another store: each written as given, replacing
+  // what is stored under its key (accounts by name, suppressions by account
+  // and address, days by account and day, bounces by address); audit
+  // entries appended as they are (the caller leaves out what is here
+  // already). One transaction; no audit entry of its own. *written gets,
+  // per kind, how many records were new or different (audit: how many were
+  // appended); *skipped how many could not be stored (a key over LMDB's
+  // limit, a day before 1970). With dry_run nothing is written, only
+  // counted.
+  struct ImportDay {
+    std::string account;
+    int64_t day = 0;
+    DayCountsRecord counts;
+  };
+  struct ImportBatch {
+    std::vector<AccountRecord> accounts;
+    std::vector<SuppressionRecord> suppressions;
+    std::vector<ImportDay> days;
+    std::vector<BounceRecord> bounces;
+    std::vector<AuditEntry> audit;
+  };
+  struct ImportCounts {
+    uint64_t accounts = 0, suppressions = 0, days = 0, bounces = 0, audit = 0;
+  };
+  Status Import(const ImportBatch& batch, bool dry_run, ImportCounts* written,
+                ImportCounts* skipped);
 
  private:
   struct Job;
