@@ -81,6 +81,7 @@ uint64_t LeaseBlock(const LeaseEntry& e, int64_t now_ms, const LeaseTiming& t) {
 }
 
 void NoteDemand(LeaseEntry* e, uint64_t amount, int64_t now_ms, const LeaseTiming& t) {
+  e->last_use_ms = now_ms;  // asked for: in use, held or not
   if (amount == 0) return;
   if (e->rate_since_ms <= 0 || now_ms < e->rate_since_ms) {
     e->rate_since_ms = now_ms;
@@ -251,8 +252,9 @@ LeasePlan PlanLease(const LeaseEntry& e, uint64_t held, int64_t now_ms, int64_t 
     p.want = 0;
   }
 
-  if ((!in_use || ended) && idle_pending && e.unreported == 0 && alive && e.spare > held)
-    p.give_back = true;
+  // Idle, or its window over and no longer charged: what is not held goes
+  // back (holds of open transactions stay until their end).
+  if (!in_use && idle_pending && e.unreported == 0 && alive && e.spare > held) p.give_back = true;
 
   const bool empty = idle_pending && e.unreported == 0 && held == 0 && (e.spare == 0 || !alive);
   const bool forgotten = !in_use && e.allowance_used == 0 && now_ms - e.last_use_ms >= t.ttl_ms;

@@ -45,7 +45,7 @@ struct LeaseEntry {
   std::string pending_key;     // its idempotency key
   int64_t pending_since_ms = 0;
   int64_t deadline_ms = 0;     // no unit of the lease is spent from this time on
-  int64_t last_use_ms = 0;     // the last hold or commit
+  int64_t last_use_ms = 0;     // the last Reserve (held or not) or commit
   uint64_t limit = 0;          // the window's limit as last charged (for takes)
   int64_t reset = 0;           // the window instance's end (Unix s)
   uint64_t acked = 0;          // units of this node the database counted committed
@@ -84,7 +84,8 @@ bool LeaseExhausted(const LeaseEntry& e, uint64_t limit, int64_t now_ms);
 // What a take asks for: the demand of the last block_ms, at least 1.
 uint64_t LeaseBlock(const LeaseEntry& e, int64_t now_ms, const LeaseTiming& t);
 
-// Counts `amount` units asked for (a Reserve, held or not), for LeaseBlock.
+// Counts `amount` units asked for (a Reserve, held or not), for LeaseBlock;
+// the entry is in use (its spare is not given back meanwhile).
 void NoteDemand(LeaseEntry* e, uint64_t amount, int64_t now_ms, const LeaseTiming& t);
 
 // One charge against the entry, in Reserve.

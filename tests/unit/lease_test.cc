@@ -246,6 +246,15 @@ TEST(Lease, WhatTheThreadDoes) {
       {"idle, all held: keep", [](LeaseEntry*) {}, 10, 6000, {}},
       {"window ended: give back", [](LeaseEntry* e) { e->reset = kUnix; }, 0, 10,
        {false, 0, false, true, false, false}},
+      {"window ended, still charged: keep, no top-up",
+       [&](LeaseEntry* e) {
+         in_use(e);
+         e->reset = kUnix;
+         e->rate_mups = 10'000;
+       },
+       0, 10, {}},
+      {"refused but asked for: in use, keep", [](LeaseEntry* e) { NoteDemand(e, 1, kNow, kT); },
+       0, 1000, {}},
       {"near the deadline in use: renew",
        [&](LeaseEntry* e) {
          in_use(e);
