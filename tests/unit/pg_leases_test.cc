@@ -246,12 +246,32 @@ Result<ReserveOutcome> Send(Store& s, std::string_view account,
   return r;
 }
 
+// Sends one unit at a time to a day window of limit `limit` until refused
+// (or failed) for 2 s in a row; how many went.
+uint64_t SpendAll(Store& s, std::string_view account, uint64_t limit) {
+  uint64_t got = 0;
+  int64_t last = Ms();
+  while (Ms() - last < 2000) {
+    auto r = Send(s, account, {Day(limit)});
+    if (r.ok() && r->ok) {
+      ++got;
+      last = Ms();
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  return got;
+}
+
 // ---- child mode: SG_PGLEASE_CHILD="MODE DIR NODE CONNINFO..."
 //   hold N: sends N units of a day window (limit 100), holds 5 more for an
 //           open transaction, has the N reported (Usage), prints "held" and
 //           waits to be killed holding its lease
 //   lost N: reserves N units, prints "reserved", waits for a line on stdin,
 //           commits them, prints "committed" and waits to be killed
+//   spend N: prints "ready", waits for a line on stdin, sends to a day
+//           window of limit N until refused for 2 s in a row, prints how many
+//           it sent, settles and exits
 TEST(PgLeasesChild, Run) {
   const char* spec = std::getenv("SG_PGLEASE_CHILD");
   if (spec == nullptr) GTEST_SKIP() << "child mode only";
@@ -268,6 +288,16 @@ TEST(PgLeasesChild, Run) {
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   auto store = std::move(st.value());
   const std::vector<QuotaCharge> day = {Day(100)};
+  if (std::string(mode) == "spend") {
+    std::printf("CHILD: ready\n");
+    std::fflush(stdout);
+    char line[16];
+    ASSERT_NE(std::fgets(line, sizeof line, stdin), nullptr);
+    std::printf("CHILD: %llu\n", static_cast<unsigned long long>(SpendAll(*store, "shared", n)));
+    std::fflush(stdout);
+    ASSERT_TRUE(store->leases().Settle().ok());
+    return;
+  }
   if (std::string(mode) == "hold") {
     for (unsigned i = 0; i < n; ++i) ASSERT_TRUE(Send(*store, "acct", day).value().ok);
     ASSERT_TRUE(store->Reserve("acct", {Day(100, 5)}, false).value().ok);
@@ -337,6 +367,13 @@ class Child {
     return "<eof>";
   }
   void Go() { EXPECT_EQ(::write(in_, "go\n", 3), 3); }
+  // Its exit status, once it exited by itself.
+  int Wait() {
+    int status = -1;
+    if (pid_ > 0) ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
   void Kill() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
@@ -553,6 +590,37 @@ TEST_F(PgLeasesTest, ExactAcrossThreeNodesAndTheirThreads) {
                 static_cast<unsigned long long>(released.load()), blocks.c_str());
     EXPECT_EQ(blocks.substr(blocks.size() - 2), " 1") << "the last block is one unit";
   }
+}
+
+// Two processes of one node (two milters on one box: one local LMDB, one
+// node name) and two other nodes: exact, and the two processes shared one
+// lease (the node's count is the sum of theirs).
+TEST_F(PgLeasesTest, ExactWithTwoProcessesOnOneNode) {
+  lmdb_test::TempDir dir;
+  constexpr uint64_t kLimit = 200;
+  const std::string n1 = dir.path() + "/n1";
+  Child a("spend " + std::to_string(kLimit) + " " + n1 + " n1 " + db_);
+  Child b("spend " + std::to_string(kLimit) + " " + n1 + " n1 " + db_);
+  Child c("spend " + std::to_string(kLimit) + " " + dir.path() + "/n2 n2 " + db_);
+  auto n3 = Open(Spec("n3", dir));
+  ASSERT_NE(n3, nullptr);
+  for (Child* k : {&a, &b, &c}) ASSERT_EQ(k->ReadLine(), "ready");
+  for (Child* k : {&a, &b, &c}) k->Go();
+  const uint64_t mine = SpendAll(*n3, "shared", kLimit);
+  ASSERT_TRUE(n3->leases().Settle().ok());
+  const uint64_t ga = std::strtoull(a.ReadLine().c_str(), nullptr, 10);
+  const uint64_t gb = std::strtoull(b.ReadLine().c_str(), nullptr, 10);
+  const uint64_t gc = std::strtoull(c.ReadLine().c_str(), nullptr, 10);
+  for (Child* k : {&a, &b, &c}) EXPECT_EQ(k->Wait(), 0);  // settled
+  std::printf("# node n1 (2 processes): %llu + %llu, n2: %llu, n3: %llu\n",
+              static_cast<unsigned long long>(ga), static_cast<unsigned long long>(gb),
+              static_cast<unsigned long long>(gc), static_cast<unsigned long long>(mine));
+  EXPECT_EQ(ga + gb + gc + mine, kLimit);
+  EXPECT_GT(ga, 0u);
+  EXPECT_GT(gb, 0u);
+  EXPECT_EQ(Row("shared", Day(kLimit)), std::to_string(kLimit) + " 0 0");
+  EXPECT_EQ(Scalar("SELECT coalesce(sum(used), 0) FROM leases WHERE node = 'n1'"),
+            static_cast<int64_t>(ga + gb));
 }
 
 TEST_F(PgLeasesTest, AKilledNodesLeaseComesBackAfterTheTtl) {
