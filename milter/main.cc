@@ -127,9 +127,9 @@ int main(int argc, char** argv) {
   }
   if (!sg::milter::PrepareUnixSocket(**cfg, &logger)) return sg::kExitOsError;
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "start").Add("socket", (*cfg)->socket).Add("store", (*cfg)->store_path).Add("config", path).str());
-  sg::milter::Reporter reporter(&context);  // action=summary and [monitoring] textfile
+  auto reporter = sg::milter::StartReporter(&context);  // action=summary and [monitoring] textfile
   const int rc = smfi_main();
-  reporter.Stop();  // the last summary and textfile
+  reporter->Stop();  // the last summary and textfile
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "stop").Add("status", rc).str());
   // Leave without running destructors: the reload thread and libmilter's
   // threads may still hold `context`, and every commit is already in the
