@@ -20,38 +20,10 @@ mkdir -p "$DIR/corrupt"
 head -c 65536 /dev/urandom >"$DIR/corrupt/data.mdb"
 conf corrupt "$DIR/corrupt"
 
-report() { # an RFC 5965 abuse report, attributed by nothing (no token, an unknown Message-ID)
-    cat <<'EOF'
-From: fbl@isp.example
-To: abuse@platform.example
-Subject: FW: hello
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-This is an email abuse report.
-
---b1
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: isp-fbl/1.0
-Version: 1
-Original-Rcpt-To: <someone@dest.test>
-
---b1
-Content-Type: text/rfc822-headers
-
-From: news@alice.test
-To: someone@dest.test
-Subject: hello
-Message-ID: <m1@alice.test>
-
---b1--
-EOF
-}
+# shellcheck source=arf_report.sh
+. "$SRC/tests/e2e/arf_report.sh"
+# An abuse report attributed by nothing (no token, a Message-ID never sent).
+report() { arf "" "<m1@alice.test>" someone@dest.test; }
 report >"$DIR/report.eml"
 printf 'From: a@b.test\nSubject: hi\n\nnot a report\n' >"$DIR/not-arf.eml"
 
