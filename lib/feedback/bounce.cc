@@ -85,7 +85,9 @@ struct BounceRules::Impl {
     Classification c;
     RuleClass rule_class = RuleClass::kTechnical;
     const CodeEntry* code = nullptr;
-    bool guard = false;
+    bool guard = false;         // the sender guard (see Decide)
+    bool client_guard = false;  // the client guard (see Decide)
+    std::string_view text;      // what the rules read: into the reply or the buffer
   };
 
   std::vector<TextRule> rules;
@@ -102,7 +104,9 @@ struct BounceRules::Impl {
   // The verdict and what gave it, for any status but "sent".
   std::optional<std::pair<Verdict, int>> MatchText(std::string_view dsn,
                                                    std::string_view text) const;
-  Decision Decide(std::string_view dsn, std::string_view reply) const;
+  // `buffer` holds the text read when it is not a view of `reply` (a
+  // multi-line reply, unfolded); Decision::text points into one of the two.
+  Decision Decide(std::string_view dsn, std::string_view reply, std::string* buffer) const;
   Decision DecideText(std::string_view dsn, std::string_view server,
                       std::string_view text) const;
 };
@@ -366,27 +370,117 @@ std::string_view ServerText(std::string_view reply) {
 
 namespace {
 
-// Whether Postfix logged `reply` as the server's answer to a command that
-// names no recipient: the greeting ("refused to talk to me"), HELO/EHLO,
-// STARTTLS, AUTH, MAIL FROM. RCPT TO, DATA and end of DATA can concern the
-// recipient; a text Postfix wrote itself names no command.
-bool BeforeRecipient(std::string_view reply) {
+// Which command Postfix logged `reply` as the server's answer to.
+enum class Answered : uint8_t {
+  kNotQuoted,      // a text Postfix wrote itself: no command
+  kClient,         // the greeting ("refused to talk to me") or HELO/EHLO: only
+                   // the connecting client is known to the server
+  kSender,         // STARTTLS, AUTH, MAIL FROM, XCLIENT, XFORWARD: no recipient yet
+  kRecipientOrData,  // RCPT TO, DATA, end of DATA, or a command not listed
+};
+
+Answered AnsweredCommand(std::string_view reply) {
   const std::string_view server = ServerText(reply);
   const auto offset = static_cast<size_t>(server.data() - reply.data());
-  if (offset == 0) return false;  // not a quoted server reply
+  if (offset == 0) return Answered::kNotQuoted;
   if (reply.substr(0, offset).find(" refused to talk to me: ") != std::string_view::npos)
-    return true;
+    return Answered::kClient;
   const std::string_view after = reply.substr(offset + server.size());
-  for (std::string_view cmd : {" (in reply to MAIL FROM command)", " (in reply to HELO command)",
-                               " (in reply to EHLO command)", " (in reply to STARTTLS command)",
-                               " (in reply to AUTH command)", " (in reply to XCLIENT command)",
-                               " (in reply to XFORWARD command)"}) {
-    if (after == cmd) return true;
+  for (std::string_view cmd : {" (in reply to HELO command)", " (in reply to EHLO command)"}) {
+    if (after == cmd) return Answered::kClient;
   }
-  return false;
+  for (std::string_view cmd : {" (in reply to MAIL FROM command)",
+                               " (in reply to STARTTLS command)", " (in reply to AUTH command)",
+                               " (in reply to XCLIENT command)",
+                               " (in reply to XFORWARD command)"}) {
+    if (after == cmd) return Answered::kSender;
+  }
+  return Answered::kRecipientOrData;
+}
+
+// Whether Postfix logged `reply` as the server's answer to a command that
+// names no recipient: the greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM.
+// RCPT TO, DATA and end of DATA can concern the recipient; a text Postfix
+// wrote itself names no command.
+bool BeforeRecipient(std::string_view reply) {
+  const Answered a = AnsweredCommand(reply);
+  return a == Answered::kClient || a == Answered::kSender;
+}
+
+// Length of an enhanced status code (RFC 3463 §2: class "." subject "."
+// detail, 1 to 3 digits each) at the start of `s` whose class is `cls`; 0
+// when there is none.
+size_t EnhancedCodeAt(std::string_view s, char cls) {
+  if (s.size() < 5 || s[0] != cls || s[1] != '.') return 0;
+  size_t i = 2;
+  for (int part = 0; part < 2; ++part) {
+    const size_t start = i;
+    while (i < s.size() && IsDigit(s[i]) && i - start < 4) ++i;
+    if (i == start || i - start > 3) return 0;
+    if (part == 0) {
+      if (i >= s.size() || s[i] != '.') return 0;
+      ++i;
+    }
+  }
+  return i;
 }
 
 }  // namespace
+
+bool UnfoldReply(std::string_view server, std::string* out) {
+  // Postfix's smtp client keeps every line of a multi-line reply with its
+  // prefix and joins the lines with a space (smtp_chat.c collects them,
+  // smtp_proto.c translit()s "\n" to " "): "550-5.1.1 The email account ...
+  // Please try 550-5.1.1 double-checking ... 550 5.1.1  https://...". RFC 5321
+  // §4.2.1: every line but the last is "CODE-text", the last "CODE text".
+  if (server.size() < 5 || !IsDigit(server[0]) || !IsDigit(server[1]) || !IsDigit(server[2]) ||
+      server[3] != '-')
+    return false;
+  const std::string_view code = server.substr(0, 3);
+  // The first line's enhanced code, if any: the later lines' is removed only
+  // when it is the same, so that a different one stays readable.
+  std::string_view enhanced;
+  if (const size_t n = EnhancedCodeAt(server.substr(4), code[0]);
+      n > 0 && server.size() > 4 + n && server[4 + n] == ' ')
+    enhanced = server.substr(4, n);
+  // A line prefix: the reply code after a space, then '-' (a continuation
+  // line), or ' ' or the end (the last line). Only the first last-line
+  // prefix after the last continuation line is one: "550 " elsewhere is text.
+  auto prefix_at = [&](size_t k, char sep) {
+    return server[k - 1] == ' ' && server.compare(k, 3, code) == 0 &&
+           (sep == '-' ? k + 3 < server.size() && server[k + 3] == '-'
+                       : k + 3 == server.size() || server[k + 3] == ' ');
+  };
+  size_t last_continuation = 0;
+  for (size_t k = server.find(code, 5); k != std::string_view::npos; k = server.find(code, k + 1)) {
+    if (prefix_at(k, '-')) last_continuation = k;
+  }
+  size_t last_line = std::string_view::npos;
+  for (size_t k = server.find(code, std::max<size_t>(last_continuation + 4, 5));
+       k != std::string_view::npos; k = server.find(code, k + 1)) {
+    if (prefix_at(k, ' ')) {
+      last_line = k;
+      break;
+    }
+  }
+  if (last_continuation == 0 && last_line == std::string_view::npos) return false;
+  out->clear();
+  out->reserve(server.size());
+  size_t copied = 0;
+  for (size_t k = 5; k < server.size(); ++k) {
+    const bool continuation = k <= last_continuation && prefix_at(k, '-');
+    if (!continuation && k != last_line) continue;
+    out->append(server.substr(copied, k - copied));
+    size_t skip = k + 3 + (k + 3 < server.size() ? 1 : 0);  // "550-" or "550 "
+    if (!enhanced.empty() && server.compare(skip, enhanced.size(), enhanced) == 0 &&
+        (skip + enhanced.size() == server.size() || server[skip + enhanced.size()] == ' '))
+      skip = std::min(server.size(), skip + enhanced.size() + 1);
+    copied = skip;
+    k = skip - 1;
+  }
+  out->append(server.substr(copied));
+  return true;
+}
 
 std::string_view BasicReplyCode(std::string_view reply) {
   std::string_view rest = ServerText(reply);
@@ -430,11 +524,13 @@ std::optional<std::pair<Verdict, int>> BounceRules::Impl::MatchText(std::string_
   return std::make_pair(rules[best].verdict, best);
 }
 
-BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn,
-                                                      std::string_view reply) const {
+BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std::string_view reply,
+                                                      std::string* buffer) const {
   const std::string_view server = ServerText(reply);
-  const std::string_view text = server.substr(0, kMaxClassifiedReply);
+  std::string_view text = server.substr(0, kMaxClassifiedReply);
+  if (UnfoldReply(text, buffer)) text = *buffer;
   Decision d = DecideText(dsn, server, text);
+  d.text = text;
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
   // smarthost is about our account), so it counts as technical/policy.
@@ -442,6 +538,17 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn,
     d.c.cls = OutcomeClass::kTechnical;
     d.c.category = BounceCategory::kPolicy;
     d.guard = true;
+  } else if ((d.c.by == ClassifiedBy::kReplyCode || d.c.by == ClassifiedBy::kDefault) &&
+             BasicReplyCode(server).substr(0, 1) == "5" &&
+             AnsweredCommand(reply) == Answered::kClient) {
+    // A permanent refusal of the greeting or of HELO/EHLO that no rule and no
+    // enhanced code explains ("550 Rejected" to EHLO): the server knows only
+    // the connecting client then (its IP, its reverse DNS, its HELO name), so
+    // the refusal is about who is sending (RFC 5321 §3.1: a server may refuse
+    // a client at the greeting), not the message or a recipient.
+    d.c.cls = OutcomeClass::kTechnical;
+    d.c.category = BounceCategory::kPolicy;
+    d.client_guard = true;
   }
   return d;
 }
@@ -519,7 +626,8 @@ Classification BounceRules::Classify(DeliveryStatus status, std::string_view dsn
     return {OutcomeClass::kDelivered, BounceCategory::kNone, -1, ClassifiedBy::kStatus};
   }
   static const Impl kEmpty;
-  Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply).c;
+  std::string buffer;  // only a multi-line reply is copied into it
+  Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply, &buffer).c;
   switch (status) {
     case DeliveryStatus::kBounced:
       break;
@@ -553,10 +661,12 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
   if (e.result.by == ClassifiedBy::kStatus) return e;
   static const Impl kEmpty;
   const Impl& impl = impl_ != nullptr ? *impl_ : kEmpty;
-  const Impl::Decision d = impl.Decide(dsn, reply);
-  e.server_text = ServerText(reply).substr(0, kMaxClassifiedReply);
+  std::string buffer;
+  const Impl::Decision d = impl.Decide(dsn, reply, &buffer);
+  e.server_text = std::string(d.text);
   e.rule_class = RuleClassName(d.rule_class);
   e.sender_guard = d.guard;
+  e.client_guard = d.client_guard;
   if (d.c.by == ClassifiedBy::kTextRule) {
     const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
     e.line = r.line;

@@ -925,6 +925,69 @@ TEST(ServerText, Shapes) {
   EXPECT_EQ(got.category, B::kOther);
 }
 
+// A multi-line reply as Postfix logs it: the lines joined with a space, each
+// with its prefix (smtp_proto.c). UnfoldReply takes out the later prefixes.
+TEST(UnfoldReply, Shapes) {
+  struct {
+    const char* in;
+    bool unfolded;
+    const char* want;  // when unfolded
+  } cases[] = {
+      // Gmail's shape: every line repeats the enhanced code; the last is "550 ".
+      {"550-5.1.1 The email account does 550-5.1.1 not exist. Try 550 5.1.1  https://x - gsmtp",
+       true, "550-5.1.1 The email account does not exist. Try  https://x - gsmtp"},
+      // No enhanced code on the first line: only the reply codes go.
+      {"550-Mailbox unknown. No mailbox for this 550-name. 550 5.1.1 User unknown", true,
+       "550-Mailbox unknown. No mailbox for this name. 5.1.1 User unknown"},
+      // A later line's different enhanced code stays readable.
+      {"550-5.7.1 first 550 5.7.26 second", true, "550-5.7.1 first 5.7.26 second"},
+      // Only continuation lines, the last line missing (a cut reply).
+      {"421-4.7.0 rate of 421-4.7.0 unsolicited mail", true, "421-4.7.0 rate of unsolicited mail"},
+      // The last line alone, and the last line holding nothing but its code.
+      {"554-Bad DNS PTR resource record. 554 For explanation visit x", true,
+       "554-Bad DNS PTR resource record. For explanation visit x"},
+      {"550-5.1.1 gone 550 5.1.1", true, "550-5.1.1 gone "},
+      {"550-5.1.1 gone 550", true, "550-5.1.1 gone "},
+      // "550 " before the last continuation line is text, not a prefix; only
+      // the first one after it is the last line's.
+      {"552-size 550 bytes 552-more 552 end 552 again", true,
+       "552-size 550 bytes more end 552 again"},
+      // Another code, or the code inside a word, is text; a last empty line goes.
+      {"550-5.7.1 see 554 x and a550-b 5501 550-", true, "550-5.7.1 see 554 x and a550-b 5501 "},
+      // Not multi-line, or not a reply: unchanged.
+      {"550 5.1.1 one line 550-5.1.1 look-alike", false, ""},
+      {"connect to mx[192.0.2.1]:25: Connection refused", false, ""},
+      {"550-", false, ""},
+      {"550-x", false, ""},
+      {"55-5.1.1 x 55-5.1.1 y", false, ""},
+      {"", false, ""},
+      // Hostile: prefixes only, non-ASCII between them.
+      {"550-550-550-550-", false, ""},
+      {"550- 550- 550- ", true, "550-   "},
+      {"550-5.1.1 \u30e6\u30fc\u30b6 550-5.1.1 \u5b58\u5728\u3057\u307e\u305b\u3093", true,
+       "550-5.1.1 \u30e6\u30fc\u30b6 \u5b58\u5728\u3057\u307e\u305b\u3093"},
+  };
+  for (const auto& c : cases) {
+    std::string out = "untouched";
+    EXPECT_EQ(UnfoldReply(c.in, &out), c.unfolded) << c.in;
+    if (c.unfolded) {
+      EXPECT_EQ(out, c.want) << c.in;
+      EXPECT_EQ(BasicReplyCode(out), BasicReplyCode(c.in)) << c.in;
+    } else {
+      EXPECT_EQ(out, "untouched") << c.in;
+    }
+  }
+  // A long reply of many lines: every prefix goes.
+  std::string many = "550-5.1.1 start";
+  for (int i = 0; i < 2000; ++i) many += " 550-5.1.1 w";
+  many += " 550 5.1.1 end";
+  std::string out;
+  ASSERT_TRUE(UnfoldReply(many, &out));
+  EXPECT_EQ(out.find(" 550"), std::string::npos);
+  EXPECT_EQ(out.substr(0, 15), "550-5.1.1 start");
+  EXPECT_EQ(out.substr(out.size() - 6), " w end");
+}
+
 // Rules-file errors: "file:line: key: message".
 TEST(BounceRulesParse, Errors) {
   struct {
@@ -1792,6 +1855,95 @@ TEST(BounceFamilies, MalformedMessagesAreOther) {
   });
 }
 
+// Multi-line replies as Postfix logs them (the lines joined by a space, each
+// keeping its "550-5.1.1" prefix): a phrase broken over two lines is read
+// whole. Where each receiver breaks its lines depends on what precedes (an
+// IP in brackets, the address), so the breaks below fall inside the phrases.
+TEST(BounceFamilies, MultiLineRepliesAreReadAcrossTheirLineBreaks) {
+  Check({
+      // Gmail's dormant account (?p=DisabledUser texts): inactive, not disabled.
+      {"gmail_inactive_split", "bounced", "5.2.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.2.1 [192.0.2.1 12] The email account that you tried to reach is 550-5.2.1 "
+            "inactive. For more information, go to 550 5.2.1  "
+            "https://support.google.com/mail/?p=DisabledUser x12si - gsmtp"),
+       C::kHard, B::kInactiveAccount},
+      // Gmail ?p=OverQuotaPerm: full AND inactive is the dormant account.
+      {"gmail_overquota_perm_split", "bounced", "5.2.2",
+       Said("gmail-smtp-in.l.google.com",
+            "552-5.2.2 The recipient's inbox is out of storage space and 552-5.2.2 inactive. "
+            "Please direct the recipient to 552 5.2.2  "
+            "https://support.google.com/mail/?p=OverQuotaPerm x12si - gsmtp"),
+       C::kHard, B::kInactiveAccount},
+      // Gmail 4.7.28: rate limited, whatever else the text says of our IP.
+      {"gmail_rate_limited_split", "bounced", "4.7.28",
+       Said("gmail-smtp-in.l.google.com",
+            "421-4.7.28 [192.0.2.1 15] Our system has detected an unusual rate of 421-4.7.28 "
+            "unsolicited mail originating from your IP address. To protect our 421-4.7.28 users "
+            "from spam, mail sent from your IP address has been temporarily rate 421-4.7.28 "
+            "limited. Please visit 421 4.7.28  "
+            "https://support.google.com/mail/answer/188131 x12si - gsmtp"),
+       C::kSoft, B::kRateLimited},
+      // Gmail's malformed From: (its format: other), broken twice.
+      {"gmail_no_from_split", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 [192.0.2.1 14] Messages missing a 550-5.7.1 valid address in From: "
+            "header, or having no 550-5.7.1 From: header, are not accepted. x12si - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kOther},
+      // A receiver without enhanced codes: the words "no such user" are split
+      // by the last line's "550 ".
+      {"no_such_user_no_code_split", "bounced", "5.0.0",
+       Said("mx.example.net", "550-<bob@example.net>: no such 550 user here"), C::kHard,
+       B::kRecipientUnknown},
+      // Cyrus lmtpd's multi-line unknown mailbox (no split words: unchanged).
+      {"cyrus_mailbox_unknown", "bounced", "5.1.1",
+       Said("mx.example.net", "550-Mailbox unknown.  Either there is no mailbox associated "
+                              "with this 550-name or you do not have authorization to see it. "
+                              "550 5.1.1 User unknown"),
+       C::kHard, B::kRecipientUnknown},
+      // Exim's sender verification in three lines: still our sender.
+      {"exim_sender_verify_three_lines", "bounced", "5.0.0",
+       Said("mx.example.net", "550-Verification failed for <alice@example.com> "
+                              "550-Unrouteable address 550 Sender verify failed", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// A permanent refusal of the greeting or of HELO/EHLO that no rule and no
+// enhanced code explains is about the connecting client: technical/policy.
+// At RCPT TO or after DATA the same words stay what the reply code says.
+TEST(BounceFamilies, BareRefusalsOfTheClientArePolicy) {
+  Check({
+      {"rejected_at_ehlo", "bounced", "5.0.0", Said("mx.example.net", "550 Rejected", "EHLO"),
+       C::kTechnical, B::kPolicy},
+      {"rejected_at_helo", "bounced", "5.0.0", Said("mx.example.net", "550 No thanks", "HELO"),
+       C::kTechnical, B::kPolicy},
+      {"full_mailbox_code_at_ehlo", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Nope", "EHLO"), C::kTechnical, B::kPolicy},
+      {"greeting_unknown_code", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 521 Go away", C::kTechnical,
+       B::kPolicy},
+      // Not the client's: a later command, a temporary refusal, or words a rule knows.
+      {"rejected_at_rcpt", "bounced", "5.0.0", Said("mx.example.net", "550 Rejected"),
+       C::kTechnical, B::kOther},
+      {"temporary_at_greeting", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 Not now", C::kSoft,
+       B::kOther},
+      {"rule_at_ehlo", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message size exceeds fixed limit", "EHLO"), C::kTechnical,
+       B::kTooLarge},
+  });
+  const BounceRules& rules = Shipped();
+  BounceRules::Explanation e =
+      rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Rejected", "EHLO"));
+  EXPECT_TRUE(e.client_guard);
+  EXPECT_FALSE(e.sender_guard);
+  EXPECT_EQ(e.result.by, ClassifiedBy::kReplyCode);
+  e = rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Rejected"));
+  EXPECT_FALSE(e.client_guard);
+}
+
 // ---------------------------------------------------------------------------
 // Explain: the same verdict as Classify, and what decided it.
 
@@ -1852,6 +2004,16 @@ TEST(BounceExplain, SaysWhichRuleOrEntryDecided) {
   e = rules.Explain("deferred", "5.1.1", user_unknown);
   EXPECT_EQ(e.result.cls, C::kDeferred);
   EXPECT_EQ(e.rule_class, "hard");
+
+  // A multi-line reply: what the rules read is unfolded.
+  e = rules.Explain("bounced", "5.2.1",
+                    Said("gmail-smtp-in.l.google.com",
+                         "550-5.2.1 The email account that you tried to reach is 550-5.2.1 "
+                         "disabled. 550 5.2.1 https://support.google.com/mail/?p=DisabledUser"));
+  EXPECT_EQ(e.server_text,
+            "550-5.2.1 The email account that you tried to reach is disabled. "
+            "https://support.google.com/mail/?p=DisabledUser");
+  EXPECT_EQ(e.result.by, ClassifiedBy::kTextRule);
 
   // No rules at all.
   BounceRules none;
