@@ -1602,10 +1602,11 @@ TEST(BounceFamilies, NarrowRulesDoNotSwallowOthers) {
                               "Sending Quota Exceeded"),
        C::kSoft, B::kRateLimited},
       // Exim's default ACL: the sender sent to too many unknown recipients.
-      // Not the recipient's fault: never hard (found by a held-out set).
+      // Not the recipient's fault: never hard (found by a held-out set); the
+      // sender's list, so policy, like Yahoo's "Excessive unknown recipients".
       {"exim_too_many_bad_recipients", "bounced", "5.0.0",
        Said("mx.example.net", "550 Rejected for too many bad recipients"), C::kTechnical,
-       B::kOther},
+       B::kPolicy},
       {"mailbox_quota_still_full", "bounced", "5.2.2",
        Said("mx.example.net", "552 5.2.2 <bob@example.net>: Recipient address rejected: Quota "
                               "exceeded (mailbox for user is full)"),
@@ -1852,6 +1853,160 @@ TEST(BounceFamilies, MalformedMessagesAreOther) {
             "550-5.7.1 [192.0.2.1 14] Messages missing a valid address in From: header, or "
             "having no From: header, are not accepted.", "end of DATA"),
        C::kTechnical, B::kOther},
+  });
+}
+
+// A receiver's own DNS lookup about us that failed for now (our DMARC
+// record, our PTR, a DNSBL) is network trouble, not a refusal of us.
+TEST(BounceFamilies, ReceiversTemporaryDnsFailuresAreNetwork) {
+  Check({
+      {"rackspace_dmarc_dns", "bounced", "4.4.0",
+       Said("mx1.emailsrvr.com", "450 4.4.0 <bob@example.net> Temporary DMARC DNS lookup "
+                                 "failure (G1E)", "end of DATA"),
+       C::kTechnical, B::kNetwork},
+      {"temporary_spf_lookup", "bounced", "4.7.0",
+       Said("mx.example.net", "451 4.7.0 Temporary SPF lookup error, try again", "MAIL FROM"),
+       C::kTechnical, B::kNetwork},
+      {"maddy_policy_check", "bounced", "4.7.0",
+       Said("mx.example.net", "450 4.7.0 DNS error during policy check"), C::kTechnical,
+       B::kNetwork},
+      {"haraka_rdns_temporary", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 rDNS Temporary Failure",
+       C::kTechnical, B::kNetwork},
+      {"ptr_temporary_error", "bounced", "4.7.1",
+       Said("mx.example.net", "450 4.7.1 PTR lookup temporary error for 192.0.2.1", "MAIL FROM"),
+       C::kTechnical, B::kNetwork},
+      // Not temporary lookups: a verdict on our PTR, a domain that does not exist.
+      {"comcast_rdns_failure_is_policy", "bounced", "4.0.0",
+       "host mx1.comcast.net[192.0.2.25] refused to talk to me: 421 Reverse DNS failure : Try "
+       "again later",
+       C::kTechnical, B::kPolicy},
+      {"haraka_rdns_lookup_failed_is_policy", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 554 rDNS Lookup Failed",
+       C::kTechnical, B::kPolicy},
+      {"nxdomain_stays_domain_unknown", "bounced", "4.0.0",
+       "DNS Error: DNS type 'mx' lookup of example.jp responded with code NXDOMAIN Domain name "
+       "not found",
+       C::kHard, B::kDomainUnknown},
+  });
+}
+
+// The message's lines and the SMTP conversation: the format (other), even
+// under a bare 552 that would otherwise read as a full mailbox.
+TEST(BounceFamilies, LineLimitsAndProtocolErrorsAreOther) {
+  Check({
+      {"exim_header_ridiculously_long", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message header is ridiculously long", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"exim_header_line_too_long", "bounced", "5.0.0",
+       Said("mx.example.net", "552 A message header line is too long", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"exim_not_crlf", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message header not CRLF terminated", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"lines_too_long_552", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message has lines too long", "end of DATA"), C::kTechnical,
+       B::kOther},
+      {"line_length_exceeded_552", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Line length exceeded (RFC 5322 2.1.1)", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"haraka_bare_lf", "bounced", "4.0.0",
+       Said("mx.example.net", "451 Bare line-feed; see http://haraka.github.io/barelf/",
+            "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"haraka_mime_parts", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Transaction failed due to too many MIME parts", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"exim_synchronization", "bounced", "5.0.0",
+       Said("mx.example.net", "554 SMTP synchronization error", "RCPT TO"), C::kTechnical,
+       B::kOther},
+      {"opensmtpd_pipelining", "bounced", "5.0.0",
+       Said("mx.example.net", "554 mx.example.net MAIL: Pipelining not supported", "MAIL FROM"),
+       C::kTechnical, B::kOther},
+      {"bad_sequence", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Bad sequence of commands", "RCPT TO"), C::kTechnical,
+       B::kOther},
+      {"maddy_multiple_from", "bounced", "5.7.0",
+       Said("mx.example.net", "550 5.7.0 Multiple From addresses are not allowed", "end of DATA"),
+       C::kTechnical, B::kOther},
+      // A size is a size, and a full mailbox stays full.
+      {"header_size_is_too_large", "bounced", "5.3.4",
+       Said("mx.example.net", "552 5.3.4 Message header size exceeds limit", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      {"bare_552_still_full", "bounced", "5.0.0", Said("mx.example.net", "552 Nope"), C::kSoft,
+       B::kMailboxFull},
+  });
+}
+
+// Our sender refused in other words than "Sender address rejected":
+// authentication (our address or domain).
+TEST(BounceFamilies, SenderRefusedInOtherWords) {
+  Check({
+      {"haraka_sender_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 sender <alice@example.com> denied", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"coremail_sender_is_rejected", "bounced", "5.0.0",
+       Said("mx.example.net", "550 sender is rejected", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"host_denies_the_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "553 host denies the sender.", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"illegal_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 illegal sender.", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"coremail_fake_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Requested mail action not taken: Fake sender", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"opensmtpd_sender_syntax", "bounced", "5.1.0",
+       Said("mx.example.net", "553 5.1.0 Sender address syntax error", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"maddy_unauthorized_sender", "bounced", "5.7.0",
+       Said("mx.example.net", "553 5.7.0 Unauthorized use of sender address", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"zeptomail_relaying_disallowed_as", "bounced", "5.0.0",
+       Said("smtp.zeptomail.example", "553 Relaying disallowed as <alice@example.com>",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"maddy_mail_from_null_mx", "bounced", "5.7.27",
+       Said("mx.example.net", "501 5.7.27 Domain in MAIL FROM has null MX record", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"spamdyke_sender_no_mx", "bounced", "4.0.0",
+       Said("mx.example.net", "451 Refused. The domain of your sender address has no mail "
+                              "exchanger (MX).", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"spamdyke_sender_not_auth", "bounced", "5.0.0",
+       Said("smtp.example.net", "554 Refused. Your sender address does not match your "
+                                "authentication username.", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"exim_sender_callout_incomplete", "bounced", "4.0.0",
+       Said("mx.example.net", "451 Could not complete sender verify callout"), C::kTechnical,
+       B::kAuthentication},
+      // Proofpoint's "sender rejected" stays policy (its IP or list checks).
+      {"proofpoint_sender_rejected_is_policy", "bounced", "5.1.0",
+       Said("mx.example.net", "550 5.1.0 sender rejected", "MAIL FROM"), C::kTechnical,
+       B::kPolicy},
+  });
+}
+
+// The connecting client's HELO name and reverse DNS: who is sending (policy).
+TEST(BounceFamilies, HeloAndReverseDnsRefusalsArePolicy) {
+  Check({
+      {"haraka_helo_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 HELO denied", "MAIL FROM"), C::kTechnical, B::kPolicy},
+      {"haraka_ehlo_denied_temporary", "bounced", "4.0.0",
+       Said("mx.example.net", "450 EHLO denied", "MAIL FROM"), C::kTechnical, B::kPolicy},
+      {"mox_ehlo_does_not_resolve", "bounced", "5.5.0",
+       Said("mx.example.net", "550 5.5.0 your ehlo domain does not resolve to an IP address",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"spamdyke_rdns_does_not_resolve", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 Refused. Your reverse DNS "
+       "entry does not resolve.",
+       C::kTechnical, B::kPolicy},
+      {"spamdyke_rdns_contains_ip", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 554 Refused. Your reverse DNS "
+       "entry contains your IP address and a banned keyword.",
+       C::kTechnical, B::kPolicy},
   });
 }
 
