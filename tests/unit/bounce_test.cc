@@ -2010,6 +2010,103 @@ TEST(BounceFamilies, HeloAndReverseDnsRefusalsArePolicy) {
   });
 }
 
+// The receiver's own TLS out of order is network; a loaded or crowded
+// receiver is throttling.
+TEST(BounceFamilies, ReceiversTlsTroubleAndLoad) {
+  Check({
+      {"exim_tls_unavailable", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] said: 454 TLS currently unavailable (in reply to "
+       "STARTTLS command)",
+       C::kTechnical, B::kNetwork},
+      {"postfix_tls_local_problem", "bounced", "4.7.0",
+       "host mx.example.net[192.0.2.25] said: 454 4.7.0 TLS not available due to local problem "
+       "(in reply to STARTTLS command)",
+       C::kTechnical, B::kNetwork},
+      {"exim_security_failure", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Security failure", "MAIL FROM"), C::kTechnical, B::kNetwork},
+      {"exim_too_much_load", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 mx.example.net: Too much "
+       "load; please try again later",
+       C::kSoft, B::kRateLimited},
+      {"maddy_high_load", "bounced", "4.4.5",
+       Said("mx.example.net", "451 4.4.5 High load, try again later", "MAIL FROM"), C::kSoft,
+       B::kRateLimited},
+      {"server_overloaded", "bounced", "4.3.2",
+       Said("mx.example.net", "421 4.3.2 Server overloaded, try later", "MAIL FROM"), C::kSoft,
+       B::kRateLimited},
+      {"mox_open_connections", "bounced", "4.7.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 4.7.0 too many open "
+       "connections from your ip or network",
+       C::kSoft, B::kRateLimited},
+      // "security failure" inside a longer text is not Exim's TLS answer.
+      {"security_failure_in_words", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Message rejected: DKIM security failure"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// Refusals at RCPT TO that are not an unknown mailbox (the receiver does not
+// take that domain, denies the recipient by its own rule, judges us a
+// spammer), and the few words that do name the address itself as dead.
+TEST(BounceFamilies, RecipientSideRefusalsAndDeadAddresses) {
+  Check({
+      // A misleading 5.1.1: the receiver hosts no such domain. Never suppressed.
+      {"mox_not_accepting_for_domain", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 not accepting email for domain"), C::kTechnical,
+       B::kPolicy},
+      {"not_accepting_mail_for_this_domain", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Not accepting mail for this domain"), C::kTechnical,
+       B::kPolicy},
+      {"haraka_cannot_deliver_for", "bounced", "5.0.0",
+       Said("mx.example.net", "550 I cannot deliver mail for <bob@example.net>"), C::kTechnical,
+       B::kPolicy},
+      {"haraka_recipient_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 recipient <bob@example.net> denied"), C::kTechnical,
+       B::kPolicy},
+      {"exim_too_many_bad_recipients", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected for too many bad recipients"), C::kTechnical,
+       B::kPolicy},
+      {"too_many_invalid_recipients", "bounced", "4.0.0",
+       Said("mx.example.net", "421 Too many invalid recipients, closing connection"),
+       C::kTechnical, B::kPolicy},
+      {"rackspace_too_much_spam", "bounced", "4.3.0",
+       Said("mx1.emailsrvr.com", "451 4.3.0 <mail.example.org[192.0.2.1]>: Client host "
+                                 "rejected: Throttled - Too much spam from your mail server. "
+                                 "Try again later."),
+       C::kTechnical, B::kPolicy},
+      {"apache_domain_blocked", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Domain Blocked - Spam. Contact abuse@example.net",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"maddy_quarantined", "bounced", "5.7.0",
+       Said("mx.example.net", "550 5.7.0 Refusing to deliver a quarantined message",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"message_quarantined", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Message quarantined", "end of DATA"), C::kTechnical,
+       B::kSpam},
+      // The address itself: expired, malformed, or said invalid in Sendmail's form.
+      {"haraka_expired_address", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Expired email address"), C::kHard, B::kMailboxDisabled},
+      {"address_has_expired", "bounced", "5.0.0",
+       Said("mx.example.net", "550 This address has expired"), C::kHard, B::kMailboxDisabled},
+      {"exim_restricted_characters", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Restricted characters in address"), C::kHard,
+       B::kRecipientUnknown},
+      {"sendmail_form_address_invalid", "bounced", "5.7.0",
+       Said("mx.example.net", "550 5.7.0 bob@example.net... address invalid"), C::kHard,
+       B::kRecipientUnknown},
+      // Never hard on a sender: the same words in reply to MAIL FROM.
+      {"restricted_characters_at_mail_from", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Restricted characters in address", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      // A message that expired is not an address that did.
+      {"message_expired_stays_expiry", "bounced", "4.4.7",
+       Said("mx.example.net", "450 4.4.7 Message expired after 5 delivery attempts"), C::kSoft,
+       B::kExpired},
+  });
+}
+
 // Multi-line replies as Postfix logs them (the lines joined by a space, each
 // keeping its "550-5.1.1" prefix): a phrase broken over two lines is read
 // whole. Where each receiver breaks its lines depends on what precedes (an
