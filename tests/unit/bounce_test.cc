@@ -1153,15 +1153,19 @@ category = "mailbox-full"
 
 // ---------------------------------------------------------------------------
 // The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
-// written from) and tests/data/bounce-replies-2.tsv (199 others, labelled by an
+// written from), tests/data/bounce-replies-2.tsv (199 others, labelled by an
 // independent postmaster as a held-out set, on which the first rules scored
-// 87.9% hard/soft and 59.8% category), replies from public sources with the
-// class and category a postmaster gives them. The shipped rules must agree on
-// hard versus not hard for >= 97% of each and on the category for >= 90% of
-// each (issue 16). bounce_bench --agreement FILE prints the same figures and
-// every miss.
+// 87.9% hard/soft and 59.8% category) and tests/data/bounce-replies-3.tsv (122
+// more from MTA sources, issue trackers and help pages, held out in turn: the
+// rules scored 95.1% and 67.2% on it before rules were written for the
+// families of its misses), replies from public sources with the class and
+// category a postmaster gives them. None of them is out of sample any more.
+// The shipped rules must agree on hard versus not hard for >= 97% of each and
+// on the category for >= 90% of each (issue 16). bounce_bench --agreement
+// FILE prints the same figures and every miss.
 
-constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv"};
+constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv",
+                                    "bounce-replies-3.tsv"};
 
 struct CorpusLine {
   int line = 0;
@@ -1197,7 +1201,7 @@ std::string AsLogged(const CorpusLine& c) {
 TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
   for (const char* name : kCorpora) {
     const std::vector<CorpusLine> corpus = LoadCorpus(name);
-    EXPECT_GE(corpus.size(), 150u) << name;
+    EXPECT_GE(corpus.size(), 100u) << name;
     for (const auto& c : corpus) {
       EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical")
           << name << ":" << c.line;
@@ -1210,11 +1214,14 @@ TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
   }
 }
 
-TEST(BounceCorpus, TheTwoCorporaShareNoReply) {
-  std::set<std::string> first;
-  for (const auto& c : LoadCorpus(kCorpora[0])) first.insert(c.reply);
-  for (const auto& c : LoadCorpus(kCorpora[1]))
-    EXPECT_EQ(first.count(c.reply), 0u) << kCorpora[1] << ":" << c.line << ": " << c.reply;
+TEST(BounceCorpus, TheCorporaShareNoReply) {
+  std::set<std::string> earlier;
+  for (const char* name : kCorpora) {
+    const std::vector<CorpusLine> corpus = LoadCorpus(name);
+    for (const auto& c : corpus)
+      EXPECT_EQ(earlier.count(c.reply), 0u) << name << ":" << c.line << ": " << c.reply;
+    for (const auto& c : corpus) earlier.insert(c.reply);
+  }
 }
 
 // At most the first `max` bytes of UTF-8 `s`, cut at a character boundary.
@@ -1263,6 +1270,10 @@ TEST(BounceCorpus, ShippedRulesMeetTheTargets) { ExpectCorpusMeetsTheTargets(kCo
 
 TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
   ExpectCorpusMeetsTheTargets(kCorpora[1]);
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheThirdCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[2]);
 }
 
 // ---------------------------------------------------------------------------
