@@ -433,53 +433,58 @@ bool UnfoldReply(std::string_view server, std::string* out) {
   // smtp_proto.c translit()s "\n" to " "): "550-5.1.1 The email account ...
   // Please try 550-5.1.1 double-checking ... 550 5.1.1  https://...". RFC 5321
   // §4.2.1: every line but the last is "CODE-text", the last "CODE text".
-  if (server.size() < 5 || !IsDigit(server[0]) || !IsDigit(server[1]) || !IsDigit(server[2]) ||
+  const size_t n = server.size();
+  if (n < 5 || !IsDigit(server[0]) || !IsDigit(server[1]) || !IsDigit(server[2]) ||
       server[3] != '-')
     return false;
-  const std::string_view code = server.substr(0, 3);
+  const char c0 = server[0], c1 = server[1], c2 = server[2];
   // The first line's enhanced code, if any: the later lines' is removed only
   // when it is the same, so that a different one stays readable.
   std::string_view enhanced;
-  if (const size_t n = EnhancedCodeAt(server.substr(4), code[0]);
-      n > 0 && server.size() > 4 + n && server[4 + n] == ' ')
-    enhanced = server.substr(4, n);
-  // A line prefix: the reply code after a space, then '-' (a continuation
-  // line), or ' ' or the end (the last line). Only the first last-line
-  // prefix after the last continuation line is one: "550 " elsewhere is text.
-  auto prefix_at = [&](size_t k, char sep) {
-    return server[k - 1] == ' ' && server.compare(k, 3, code) == 0 &&
-           (sep == '-' ? k + 3 < server.size() && server[k + 3] == '-'
-                       : k + 3 == server.size() || server[k + 3] == ' ');
-  };
-  size_t last_continuation = 0;
-  for (size_t k = server.find(code, 5); k != std::string_view::npos; k = server.find(code, k + 1)) {
-    if (prefix_at(k, '-')) last_continuation = k;
-  }
-  size_t last_line = std::string_view::npos;
-  for (size_t k = server.find(code, std::max<size_t>(last_continuation + 4, 5));
-       k != std::string_view::npos; k = server.find(code, k + 1)) {
-    if (prefix_at(k, ' ')) {
-      last_line = k;
-      break;
-    }
-  }
-  if (last_continuation == 0 && last_line == std::string_view::npos) return false;
+  if (const size_t e = EnhancedCodeAt(server.substr(4), c0);
+      e > 0 && n > 4 + e && server[4 + e] == ' ')
+    enhanced = server.substr(4, e);
+  // One pass over the places where the code's first digit follows a space.
+  // A continuation line's prefix ("550-") always goes; a last line's ("550 "
+  // or "550" at the end) only when it is the first one after the last
+  // continuation line: kept in *out until the end, then erased. "550 "
+  // before a later "550-" is text.
   out->clear();
-  out->reserve(server.size());
+  out->reserve(n);
+  bool unfolded = false;
   size_t copied = 0;
-  for (size_t k = 5; k < server.size(); ++k) {
-    const bool continuation = k <= last_continuation && prefix_at(k, '-');
-    if (!continuation && k != last_line) continue;
-    out->append(server.substr(copied, k - copied));
-    size_t skip = k + 3 + (k + 3 < server.size() ? 1 : 0);  // "550-" or "550 "
+  size_t last_line = std::string::npos;  // where in *out, and how long
+  size_t last_line_size = 0;
+  for (size_t k = server.find(c0, 5); k != std::string_view::npos; k = server.find(c0, k)) {
+    const char sep = k + 3 < n ? server[k + 3] : '\0';
+    if (server[k - 1] != ' ' || k + 3 > n || server[k + 1] != c1 || server[k + 2] != c2 ||
+        (sep != '-' && sep != ' ' && sep != '\0') ||
+        (sep != '-' && last_line != std::string::npos)) {
+      ++k;
+      continue;
+    }
+    size_t skip = sep == '\0' ? n : k + 4;
     if (!enhanced.empty() && server.compare(skip, enhanced.size(), enhanced) == 0 &&
-        (skip + enhanced.size() == server.size() || server[skip + enhanced.size()] == ' '))
-      skip = std::min(server.size(), skip + enhanced.size() + 1);
+        (skip + enhanced.size() == n || server[skip + enhanced.size()] == ' '))
+      skip = std::min(n, skip + enhanced.size() + 1);
+    out->append(server.data() + copied, k - copied);
+    if (sep == '-') {
+      unfolded = true;
+      last_line = std::string::npos;  // a "550 " kept so far was text
+    } else {
+      last_line = out->size();
+      last_line_size = skip - k;
+      out->append(server.data() + k, skip - k);
+    }
     copied = skip;
-    k = skip - 1;
+    k = skip;
   }
-  out->append(server.substr(copied));
-  return true;
+  out->append(server.data() + copied, n - copied);
+  if (last_line != std::string::npos) {
+    out->erase(last_line, last_line_size);
+    unfolded = true;
+  }
+  return unfolded;
 }
 
 std::string_view BasicReplyCode(std::string_view reply) {
@@ -626,7 +631,10 @@ Classification BounceRules::Classify(DeliveryStatus status, std::string_view dsn
     return {OutcomeClass::kDelivered, BounceCategory::kNone, -1, ClassifiedBy::kStatus};
   }
   static const Impl kEmpty;
-  std::string buffer;  // only a multi-line reply is copied into it
+  // Only a multi-line reply is copied into it; one per thread, so that the
+  // tailer's hot path does not allocate for each (Classify stays reentrant:
+  // nothing read from it outlives this call).
+  thread_local std::string buffer;
   Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply, &buffer).c;
   switch (status) {
     case DeliveryStatus::kBounced:

@@ -142,8 +142,8 @@ std::string_view BasicReplyCode(std::string_view reply);
 // to *out the same text without the prefixes of the later lines (the reply
 // code followed by '-', and the last line's "550 "; with them the first
 // line's enhanced code when they repeat it) and returns true; the first
-// line's prefix stays, so BasicReplyCode reads the same code. Returns false,
-// and leaves *out alone, for a one-line reply or any other text. Pure;
+// line's prefix stays, so BasicReplyCode reads the same code. Returns false
+// for a one-line reply or any other text (*out is then unspecified). Pure;
 // linear in the text.
 bool UnfoldReply(std::string_view server, std::string* out);
 
