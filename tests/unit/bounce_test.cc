@@ -802,6 +802,14 @@ TEST(BounceClassify, HostileTexts) {
   std::string noise;
   for (int i = 0; i < 65536; ++i) noise.push_back(static_cast<char>((i * 7919) & 0xff));
   texts.push_back(noise);
+  // Multi-line shapes: nothing but prefixes, a prefix cut at the end, one
+  // prefix past kMaxClassifiedReply.
+  std::string prefixes = "host x said: 550-";
+  for (int i = 0; i < 20000; ++i) prefixes += " 550-5.1.1";
+  texts.push_back(prefixes);
+  texts.push_back("host x said: 550-5.1.1 a 550-5.1.");
+  texts.push_back("host x said: 550-5.1.1 a 550 5");
+  texts.push_back("host x said: 550-" + std::string(kMaxClassifiedReply, 'a') + " 550 user unknown");
   for (const auto& t : texts) {
     for (const char* st : {"bounced", "deferred", "expired"}) {
       Classification c = rules.Classify(st, "5.1.1", t);
@@ -814,6 +822,8 @@ TEST(BounceClassify, HostileTexts) {
   EXPECT_EQ(rules.Classify("bounced", "", late).by, ClassifiedBy::kDefault);
   std::string early = "user unknown " + std::string(100000, 'x');
   EXPECT_EQ(rules.Classify("bounced", "", early).category, B::kRecipientUnknown);
+  // Also when the text is a multi-line reply: unfolding reads no further.
+  EXPECT_EQ(rules.Classify("bounced", "5.0.0", texts.back()).by, ClassifiedBy::kReplyCode);
 }
 
 TEST(BounceClassify, ManyThreadsAtOnce) {
