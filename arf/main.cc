@@ -37,9 +37,9 @@
 #include <string>
 #include <string_view>
 
+#include "senderguard/base/command_line.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
-#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/arf.h"
 #include "senderguard/feedback/complaint.h"
@@ -53,15 +53,12 @@ int main(int argc, char** argv) try {
   CLI::App app{"senderguard-arf: counts one ARF complaint (RFC 5965) read on stdin"};
   std::string config_flag;
   bool log_stderr = false;
-  app.add_option("-c,--config", config_flag, "configuration file");
+  sg::PrepareCommandLine(app, "senderguard-arf");
+  sg::AddConfigOption(app, &config_flag);
   app.add_flag("--stderr", log_stderr, "log to stderr too");
-  app.set_version_flag("--version", "senderguard-arf " + sg::VersionString());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints the help, the version or the error
-    return rc == 0 ? sg::kExitOk : sg::kExitTempFail;  // a master.cf typo: defer, not bounce
-  }
+  sg::AddVersionFlag(app);
+  // A master.cf typo (an unknown option, -c ""): defer, not bounce.
+  if (auto rc = sg::ParseCommandLine(app, argc, argv, sg::kExitTempFail)) return *rc;
 
   sg::SyslogLogger logger("senderguard-arf", log_stderr);
   auto loaded = sg::LoadConfig(sg::ConfigPath(config_flag));

@@ -17,10 +17,11 @@
 
 namespace senderguard::cli {
 
-// Exit statuses (documented in README): 0 ok, 1 not found, 2 usage,
-// 74 store failure, 78 configuration.
+// Exit statuses (documented in README and senderguardctl(8)): 0 ok, 1 not
+// found, 64 usage (EX_USAGE, as every senderguard program), 74 store
+// failure, 78 configuration.
 inline constexpr int kExitNotFound = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUsage = kExitUsageError;
 inline constexpr int kExitStore = kExitIoError;
 
 // Thrown by a subcommand to end with a message and a status.
@@ -75,6 +76,12 @@ void PrintJson(const nlohmann::json& j);
 // here: enough for a whole 1000-byte reason even if every byte is escaped.
 // JSON output keeps the text as it is (nlohmann escapes it).
 inline constexpr size_t kMaxShown = 4096;
+
+// Checks the command words of argv before CLI11 parses them (usage.cc): an
+// unknown command is named, with the near one and the list; a missing one
+// lists them; "help [COMMAND...]" prints that command's help. Returns the
+// status to exit with, or nullopt to parse.
+std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv);
 
 // Subcommands, one file each.
 void AddListCommand(CLI::App& app, Env& env);
