@@ -21,8 +21,9 @@
 // deliberately ignored: a "not-spam" report, a report counted before); 65
 // EX_DATAERR not a feedback report (Postfix bounces it; nothing stored); 75
 // EX_TEMPFAIL for everything that is not the report's fault: a wrong command
-// line (master.cf), a bad configuration, the store, reading stdin, any
-// unexpected error. pipe(8) bounces on 64 and 78 too, which would lose a
+// line (master.cf), a bad configuration, the store, reading stdin, empty
+// input (the MTA always hands over a message: empty means the delivery
+// lost it), any unexpected error. pipe(8) bounces on 64 and 78 too, which would lose a
 // provider's report over a typo; on 75 it defers, and the report is counted
 // once the typo is fixed.
 #include <unistd.h>
@@ -84,6 +85,17 @@ int main(int argc, char** argv) try {
       std::fprintf(stderr, "senderguard-arf: not a feedback report: message larger than 16 MiB\n");
       return sg::kExitDataError;
     }
+  }
+  if (msg.find_first_not_of(" \t\r\n") == std::string::npos) {
+    // No message at all: Postfix and Sendmail always hand one over with at
+    // least their Received: field, so empty input means the delivery lost
+    // it on the way (a wrapper that read stdin, a redirect in master.cf).
+    // Defer (75) so the report waits in the queue until that is fixed;
+    // bouncing (65) or discarding (0) would lose it. Nothing is stored.
+    std::fprintf(stderr, "senderguard-arf: no report: the input is empty (expected the message on stdin)\n");
+    logger.Log(sg::Logger::Level::kWarning,
+               sg::KvLine().Add("action", "defer").Add("reason", "empty-input").str());
+    return sg::kExitTempFail;
   }
   auto parsed = sg::ParseArf(msg, cfg.feedback_header);
   if (!parsed.ok()) {
