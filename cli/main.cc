@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
     if (!f.message.empty()) {
       std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(f.message, kMaxShown).c_str());
     }
+    for (const auto& line : f.more) {
+      std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(line, kMaxShown).c_str());
+    }
     return f.status;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(e.what(), kMaxShown).c_str());

@@ -60,7 +60,7 @@ grep -q "global" "$DIR/out" || not_ok "foo@example.com is on the global list"
 expect 1 "zz@example.com was not added" ctl suppress check zz@example.com
 
 # An empty --for is a bad duration; the account stays suspended.
-expect 0 "suspend alice" ctl suspend alice --reason "test"
+expect 0 "suspend alice" ctl suspend alice --reason "test" --create
 expect 64 "reinstate --for ''" ctl reinstate alice --for ""
 ctl show alice --json | grep -q '"state": *"suspended"' && ok "alice still suspended" ||
     not_ok "alice still suspended"
