@@ -110,7 +110,10 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, int us
       }
       what = !option.empty() ? "unknown option " + option : "unexpected argument \"" + first + "\"";
     }
-    PrintUsageError(app, what);
+    // Named after the (sub)command being parsed: "senderguardctl suppress add".
+    const CLI::App* at = &app;
+    for (auto subs = at->get_subcommands(); !subs.empty(); subs = at->get_subcommands()) at = subs.front();
+    PrintUsageError(*at, what);
     return usage_status;
   }
 }
