@@ -31,7 +31,8 @@ nlohmann::json EntryJson(const SuppressionRecord& r) {
 // global): the global one, or the account's own. nullopt when none, or when
 // there is no store yet (nothing is suppressed there).
 std::optional<SuppressionRecord> Existing(Env& env, const std::string& owner, const std::string& address) {
-  if (!StoreExists(env.config())) return std::nullopt;
+  static const bool store_exists = StoreExists(env.config());  // before this command wrote
+  if (!store_exists) return std::nullopt;
   auto found = Take(env.existing_store().FindSuppression(owner, address));
   if (found && !found->account.empty() && found->account != owner) return std::nullopt;
   return found;

@@ -109,26 +109,28 @@ std::string Env::Address(const std::string& raw) const {
 int64_t Env::Now() const { return UnixNow(); }
 
 bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit) {
-  const char* const kUnchanged = "senderguardctl: unchanged";  // aborts the transaction
   if (!create && !store_ && !StoreExists(config())) {
     throw Failure{kExitNotFound, "no such account: " + name + " (there is no store at " + config().store_path +
                                      " yet); give --create to make its record"};
   }
-  bool changed = false, missing = false;
+  // An edit that changes nothing aborts the transaction with an error of
+  // its own, told apart by `unchanged` (set by the last run of the change),
+  // not by its message; kInvalid, which no backend retries.
+  bool unchanged = false;
   const Status st = store().UpdateAccount(
       name,
       [&](AccountRecord* a, bool exists) {
-        changed = false;
-        missing = !exists && !create;
-        if (missing) return Status::NotFound("no such account: " + name + "; give --create to make its record");
+        unchanged = false;
+        if (!exists && !create) return Status::NotFound("no such account: " + name + "; give --create to make its record");
+        bool changed = false;
         Status e = edit(a, &changed);
         if (!e.ok()) return e;
-        return changed ? Status::Ok() : Status::Unavailable(kUnchanged);
+        if (changed) return Status::Ok();
+        unchanged = true;
+        return Status::Invalid("unchanged");
       },
       audit);
-  if (!st.ok() && !changed && !missing && st.code() == Status::Code::kUnavailable && st.message() == kUnchanged) {
-    return false;
-  }
+  if (!st.ok() && unchanged) return false;
   Check(st);
   return true;
 }
