@@ -112,7 +112,8 @@ void AddShowCommand(CLI::App& app, Env& env) {
       std::printf("state:      reinstated until %s (since %s%s)\n", env.HumanTime(rec->reinstated_until).c_str(),
                   env.HumanTime(rec->status_since).c_str(), by.c_str());
     } else if (st.status == AccountStatus::kSuspended) {
-      std::printf("state:      suspended since %s%s\n", env.HumanTime(rec->status_since).c_str(), by.c_str());
+      std::printf("state:      suspended%s%s\n",
+                  rec->status_since > 0 ? (" since " + env.HumanTime(rec->status_since)).c_str() : "", by.c_str());
     } else {
       std::printf("state:      active\n");
     }
