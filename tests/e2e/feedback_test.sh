@@ -153,7 +153,7 @@ check "alice: 1 complaint (by the token)" test "$(rep alice complaints)" = 1
 arf "v1.AAAAAAAAAAAAAAAAAAAAAA" "<nobody@x.test>" z@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
 check "a forged token blames nobody" test "$(rep alice complaints)" = 1
 
-sgctl suspend erin --reason "complaints" >/dev/null
+sgctl suspend erin --reason "complaints" --create >/dev/null
 sgctl reinstate erin --for 1d >/dev/null
 check "erin reinstated" test "$(state erin)" = reinstated
 arf "$(token erin)" "<e1@erin.test>" ok30@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
