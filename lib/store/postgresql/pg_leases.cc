@@ -170,6 +170,7 @@ struct PgLeases::State {
   std::string key_prefix;
   std::atomic<uint64_t> seq{0};
   std::atomic<uint64_t> statements{0};
+  std::atomic<uint64_t> reserve_takes{0};
   std::atomic<bool> spent_here{false};
 
   // PostgreSQL's availability, as the last call found it.
@@ -610,6 +611,32 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
         s = L.Erase(key);
       }
       if (!s.ok()) return s;
+      // The next minute's or hour's block before the boundary, so that its
+      // first message does not wait on a take.
+      const auto next = parsed && !urgent ? NextInstanceDue(e, w, start, now, unix_now, t)
+                                          : std::nullopt;
+      if (next && e.limit != kUnlimited) {
+        const std::string nkey = LmdbStore::LeaseKey(account, w, next->start);
+        std::optional<LeaseEntry> have;
+        s = L.Get(nkey, &have);
+        if (s.ok() && !have) {
+          LeaseEntry n = NextInstanceEntry(e, *next, now);
+          n.take_since_ms = now;
+          TakeReq q;
+          q.key = nkey;
+          q.account = account;
+          q.window = w;
+          q.start = next->start;
+          q.reset = next->reset;
+          q.limit = e.limit;
+          q.want = LeaseBlock(e, now, t);
+          q.idem = NewKey();
+          q.quiet = true;
+          takes.push_back(std::move(q));
+          s = L.Put(nkey, n);
+        }
+        if (!s.ok() && s.code() != Status::Code::kCorruption) return s;
+      }
     }
     return Status::Ok();
   });
@@ -843,6 +870,15 @@ void PgLeases::State::Tick() {
       if (!L.Held(k, &held).ok()) return true;
       const LeasePlan p = PlanLease(x, held, now, unix_now, t);
       work = p.take || p.report || p.give_back || p.resend || p.erase;
+      std::string account;
+      Window w = Window::kDay;
+      int64_t start = 0;
+      if (!work && LmdbStore::ParseLeaseKey(k, &account, &w, &start)) {
+        if (const auto next = NextInstanceDue(x, w, start, now, unix_now, t)) {
+          std::optional<LeaseEntry> have;
+          work = L.Get(LmdbStore::LeaseKey(account, w, next->start), &have).ok() && !have;
+        }
+      }
       return !work;
     });
   });
@@ -910,6 +946,7 @@ PgLeases::~PgLeases() {
 }
 
 uint64_t PgLeases::statements() const { return s_->statements.load(); }
+uint64_t PgLeases::reserve_takes() const { return s_->reserve_takes.load(); }
 
 Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
                                          const std::vector<QuotaCharge>& charges, bool force) {
@@ -1010,6 +1047,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
                         : "postgresql: unreachable and the lease is spent");
     if (round >= kMaxTakeRounds || MonoMs() >= give_up)
       return Status::Unavailable("postgresql: no lease in time");
+    ++S.reserve_takes;
     Status st = S.TakeNow(needs, give_up);
     if (!st.ok()) {
       if (st.code() != Status::Code::kUnavailable) return st;

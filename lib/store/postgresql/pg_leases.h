@@ -77,6 +77,8 @@ class PgLeases {
   // Statements this object sent to PostgreSQL, in all (for the benchmark's
   // statements per message).
   uint64_t statements() const;
+  // Times a Reserve waited on a take (its lease could not cover it).
+  uint64_t reserve_takes() const;
 
  private:
   struct State;  // defined in pg_leases.cc
