@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   AddSuppressCommand(app, env);
   AddAuditCommand(app, env);
   AddDomainsCommand(app, env);
+  AddStoreCommand(app, env);
+  AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

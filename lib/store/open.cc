@@ -7,17 +7,12 @@
 
 namespace senderguard {
 
-namespace {
-
-// [store.postgresql] node, else the host name.
-std::string NodeName(const Config& config) {
+std::string FleetNodeName(const Config& config) {
   if (!config.postgresql.node.empty()) return config.postgresql.node;
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
   return host;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use) {
   LmdbOptions o;
@@ -29,7 +24,7 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
   if (config.store_backend == StoreBackend::kPostgresql) {
     PgStoreOptions p;
     p.conninfo = config.postgresql.conninfo;
-    p.node = NodeName(config);
+    p.node = FleetNodeName(config);
     p.program = use.program;
     p.local = o;
     p.logger = use.logger;
@@ -44,6 +39,22 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
   auto opened = LmdbStore::Open(o);
   if (!opened.ok()) return opened.status();
   return std::unique_ptr<Store>(std::move(opened.value()));
+}
+
+uint64_t LmdbSchemaVersion() { return kSchemaVersion; }
+
+Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config) {
+  if (::access((config.store_path + "/data.mdb").c_str(), F_OK) != 0)
+    return std::optional<NodeCacheState>();
+  LmdbOptions o;
+  o.path = config.store_path;
+  o.map_size_bytes = config.map_size_mb << 20;
+  o.sync_interval_ms = 0;
+  auto s = LmdbStore::Open(o);
+  if (!s.ok()) return s.status();
+  auto state = s.value()->GetCacheState();
+  if (!state.ok()) return state.status();
+  return std::optional<NodeCacheState>(NodeCacheState{state.value().seq, state.value().source});
 }
 
 bool StoreExists(const Config& config) {

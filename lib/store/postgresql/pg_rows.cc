@@ -1,0 +1,108 @@
+#include "pg_rows.h"
+
+#include <algorithm>
+
+#include "senderguard/store/postgresql/pg_records.h"
+
+namespace senderguard::pg_rows {
+
+namespace {
+constexpr int64_t kMaxBigint = INT64_MAX;
+constexpr int64_t kMaxInteger = INT32_MAX;
+}  // namespace
+
+bool DayAccountStorable(std::string_view account) {
+  return account.empty() || PgStorableKey(account, kPgMaxAccountKey);
+}
+
+bool BounceAddressStorable(std::string_view address) { return PgStorableKey(address, kMaxKey); }
+
+int64_t CountToPg(uint64_t v) { return static_cast<int64_t>(std::min<uint64_t>(v, kMaxBigint)); }
+uint64_t CountFromPg(int64_t v) {
+  if (v >= kMaxBigint) return UINT64_MAX;
+  return v < 0 ? 0 : static_cast<uint64_t>(v);
+}
+int64_t BounceCountToPg(uint32_t v) { return std::min<int64_t>(v, kMaxInteger); }
+uint32_t BounceCountFromPg(int64_t v) {
+  if (v >= kMaxInteger) return UINT32_MAX;
+  return v < 0 ? 0 : static_cast<uint32_t>(v);
+}
+
+std::vector<PgParam> ColumnArrays(const std::vector<std::vector<PgParam>>& rows, size_t columns) {
+  std::vector<PgParam> out;
+  out.reserve(columns);
+  std::vector<std::string> column;
+  for (size_t c = 0; c < columns; ++c) {
+    column.clear();
+    column.reserve(rows.size());
+    for (const auto& row : rows) column.push_back(row.at(c).value_or(std::string()));
+    out.push_back(PgTextArray(column));
+  }
+  return out;
+}
+
+std::string Unnest(const std::vector<const char*>& types, int first) {
+  std::string out = "unnest(";
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += "$" + std::to_string(first + static_cast<int>(i)) + "::" + types[i] + "[]";
+  }
+  out += ")";
+  return out;
+}
+
+std::vector<PgParam> DayCountParams(const DayCountsRecord& d) {
+  return {PgInt(CountToPg(d.delivered)), PgInt(CountToPg(d.deferred)), PgInt(CountToPg(d.hard)),
+          PgInt(CountToPg(d.soft)),      PgInt(CountToPg(d.technical)), PgInt(CountToPg(d.expired)),
+          PgInt(CountToPg(d.complaints))};
+}
+
+DayCountsRecord DayCountsFromRow(const PgResult& r, int row, int col) {
+  DayCountsRecord d;
+  uint64_t* fields[] = {&d.delivered, &d.deferred, &d.hard,      &d.soft,
+                        &d.technical, &d.expired,  &d.complaints};
+  for (int i = 0; i < 7; ++i) *fields[i] = CountFromPg(r.GetInt(row, col + i));
+  return d;
+}
+
+std::vector<PgParam> BounceParams(const BounceRecord& b) {
+  return {b.address, PgInt(BounceCountToPg(b.count)), PgEncodeText(b.last_account),
+          PgEncodeText(b.last_category), PgInt(b.last_time)};
+}
+
+BounceRecord BounceFromRow(const PgResult& r, int row, int col) {
+  BounceRecord b;
+  b.address = r.Get(row, col);
+  b.count = BounceCountFromPg(r.GetInt(row, col + 1));
+  b.last_account = PgDecodeText(r.Get(row, col + 2));
+  b.last_category = PgDecodeText(r.Get(row, col + 3));
+  b.last_time = r.GetInt(row, col + 4);
+  return b;
+}
+
+Status ReadAccountsLocked(PgConn& c, const std::vector<std::string>& names,
+                          std::map<std::string, AccountRecord>* out,
+                          std::map<std::string, Status>* unreadable) {
+  std::vector<std::string> keys;
+  for (const auto& n : names)
+    if (PgStorableKey(n, kPgMaxAccountKey)) keys.push_back(n);
+  if (keys.empty()) return Status::Ok();
+  auto r = c.Exec(std::string("SELECT ") + kPgAccountColumns +
+                      " FROM accounts a WHERE a.name = ANY($1::text[]) "
+                      "ORDER BY a.name COLLATE \"C\" FOR NO KEY UPDATE",
+                  {PgTextArray(keys)});
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r.value().rows(); ++i) {
+    AccountRecord a;
+    Status st = PgReadAccountRow(r.value(), i, 0, &a);
+    if (!st.ok()) {
+      (*unreadable)[std::string(r.value().Get(i, 0))] = st;
+      continue;
+    }
+    std::string name = a.name;
+    (*out)[std::move(name)] = std::move(a);
+  }
+  return Status::Ok();
+}
+
+}  // namespace senderguard::pg_rows
