@@ -492,8 +492,13 @@ TEST_F(PgLeasesTest, OneNodeCountsRefusesAlertsAndCreatesTheAccount) {
     ASSERT_TRUE(none.ok()) << none.status().ToString();
     EXPECT_EQ((*none)[0].used, 0u);
   }
-  EXPECT_EQ(node->Reserve(std::string_view("a\0b", 3), day, false).status().code(),
-            Status::Code::kInvalid);
+  for (std::string_view bad : {std::string_view("a\0b", 3), std::string_view("caf\xe9"),
+                               std::string_view("")}) {
+    EXPECT_EQ(node->Reserve(bad, day, false).status().code(), Status::Code::kInvalid) << bad;
+    auto none = node->Usage(bad, {WindowUsage{Window::kDay, day[0].span, 0}});
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_EQ((*none)[0].used, 0u);
+  }
   ASSERT_TRUE(node->leases().Settle().ok());
   EXPECT_EQ(Row("alice", day[0]), "10 0 0");
   EXPECT_EQ(Local(*node, "alice", day[0]), 10u);

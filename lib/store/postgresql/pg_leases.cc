@@ -27,6 +27,7 @@
 
 #include "senderguard/base/clock.h"
 #include "senderguard/base/kvlog.h"
+#include "senderguard/store/postgresql/pg_records.h"
 
 namespace senderguard {
 
@@ -953,8 +954,12 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
   if (charges.empty()) return ReserveOutcome{};
   bool leased = false;
   for (const auto& c : charges) leased = leased || c.limit != kUnlimited;
-  if (leased && account.find('\0') != std::string_view::npos)
-    return Status::Invalid("postgresql: an account name with a NUL byte cannot be leased");
+  // A name PostgreSQL cannot hold (NUL, not UTF-8, too long) never enters
+  // the ledger: it would fail every batch it rides in.
+  if (leased) {
+    Status valid = PgCheckAccountName(account);
+    if (!valid.ok()) return valid;
+  }
   State& S = *s_;
   S.Start();
   S.spent_here = true;
@@ -1066,7 +1071,9 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
   State& S = *s_;
   S.Start();
   const int64_t ms = MonoMs();
+  const bool storable = PgCheckAccountName(account).ok();
   Status st = S.local->CommitLeased(account, held, queue, [&](std::vector<LmdbStore::LeaseSlot>& slots) {
+    if (!storable) return;  // counted here only (Reserve refused such a name)
     for (auto& s : slots) {
       const QuotaCharge& c = held[s.first];
       if (c.limit == kUnlimited || s.amount == 0) continue;
@@ -1086,7 +1093,7 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
     S.local->Release(account, held);
     return st;
   }
-  if (!account.empty() && account.find('\0') == std::string_view::npos && account.size() <= 1024) {
+  if (storable) {
     std::lock_guard<std::mutex> lk(S.acct_mu);
     if (S.known.count(std::string(account)) == 0) S.to_create.emplace(std::string(account), now);
   }
@@ -1101,7 +1108,7 @@ Result<std::vector<WindowUsage>> PgLeases::Usage(std::string_view account,
   if (windows.empty()) return out;
   std::set<std::string> keys;
   for (const auto& w : windows) keys.insert(LmdbStore::LeaseKey(account, w.window, w.span.start));
-  if (account.find('\0') == std::string_view::npos) {  // PostgreSQL holds no such name
+  if (PgCheckAccountName(account).ok()) {  // else PostgreSQL holds no such name
     Status st = S.Pooled([&](PgConn& c) -> Status {
       // This node's unreported units first, so that the fleet's count has them.
       Status s = S.Drive(c, &keys, /*give_back=*/false);
