@@ -86,6 +86,28 @@ TEST(ParseConfig, ShippedFileGivesDocumentedDefaults) {
   EXPECT_EQ((*r)->source, "senderguard.conf");
 }
 
+TEST(ParseConfig, PostgresqlStore) {
+  auto r = ParseConfig(
+      "[store]\nbackend = \"postgresql\"\npath = \"/var/lib/sg\"\n[store.postgresql]\n"
+      "conninfo = \"host=db1,db2 dbname=sg target_session_attrs=read-write\"\n"
+      "node = \"mx1.example\"\non_unavailable = \"local\"\nlocal_allowance = 50\n"
+      "lease_ttl_s = 30\n",
+      "t.conf");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const Config& c = *r.value();
+  EXPECT_EQ(c.store_backend, StoreBackend::kPostgresql);
+  EXPECT_EQ(c.store_path, "/var/lib/sg");
+  EXPECT_EQ(c.postgresql.conninfo, "host=db1,db2 dbname=sg target_session_attrs=read-write");
+  EXPECT_EQ(c.postgresql.node, "mx1.example");
+  EXPECT_EQ(c.postgresql.on_unavailable, OnUnavailable::kLocal);
+  EXPECT_EQ(c.postgresql.local_allowance, 50u);
+  EXPECT_EQ(c.postgresql.lease_ttl_s, 30u);
+  auto d = ParseConfig("", "empty.conf");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.value()->store_backend, StoreBackend::kLmdb);
+  EXPECT_EQ(d.value()->postgresql.on_unavailable, OnUnavailable::kTempfail);
+}
+
 TEST(LoadConfig, ShippedFile) {
   auto r = LoadConfig(kShipped);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -246,6 +268,18 @@ struct BadCase {
 std::ostream& operator<<(std::ostream& o, const BadCase& c) { return o << c.name; }
 
 const std::vector<BadCase> kBadCases = {
+    {"store_backend_bad", "[store]\nbackend = \"redis\"\n",
+     "t.conf:2: store.backend: must be \"lmdb\" or \"postgresql\""},
+    {"store_pg_no_conninfo", "[store]\nbackend = \"postgresql\"\n",
+     "t.conf:1: store: backend = \"postgresql\" needs [store.postgresql] conninfo"},
+    {"store_pg_node_bad", "[store.postgresql]\nconninfo = \"host=db\"\nnode = \"mx 1\"\n",
+     "t.conf:3: store.postgresql.node: must be 1 to 255 letters"},
+    {"store_pg_policy_bad", "[store.postgresql]\nconninfo = \"host=db\"\non_unavailable = \"accept\"\n",
+     "t.conf:3: store.postgresql.on_unavailable: must be \"tempfail\" or \"local\""},
+    {"store_pg_ttl_low", "[store.postgresql]\nconninfo = \"host=db\"\nlease_ttl_s = 1\n",
+     "t.conf:3: store.postgresql.lease_ttl_s: value 1 out of range"},
+    {"store_pg_unknown", "[store.postgresql]\nhost = \"db\"\n",
+     "t.conf:2: store.postgresql.host: unknown key"},
     {"tail_source_relative", "[tail]\nsource = \"mail.log\"\n", "t.conf:2: tail.source: expected an absolute"},
     {"tail_rules_relative", "[tail]\nrules = \"r.conf\"\n", "t.conf:2: tail.rules: must be an absolute path"},
     {"tail_poll_low", "[tail]\npoll_interval_ms = 1\n", "t.conf:2: tail.poll_interval_ms: value 1 out of range"},

@@ -50,7 +50,12 @@ int PgLatestSchemaVersion() {
 }
 
 Result<int> PgSchemaVersion(PgConn& conn) {
-  auto has = conn.Exec("SELECT to_regclass('sg_meta') IS NOT NULL");
+  // A query on the catalog, not to_regclass(): that goes through this
+  // backend's catalog cache, which can still hold "no such table" from before
+  // another node's migration committed while this one waited on the lock.
+  auto has = conn.Exec(
+      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables "
+      "WHERE schemaname = current_schema() AND tablename = 'sg_meta')");
   if (!has.ok()) return has.status();
   if (!has.value().GetBool(0, 0)) return 0;
   auto v = conn.Exec("SELECT schema_version FROM sg_meta");

@@ -4,7 +4,7 @@
 # other tests): from one client, from 8 clients on one account (they queue on its window
 # row), from 8 clients on 8 accounts; then the same with a synchronous standby. Every
 # cycle must complete and the ledgers must balance. PG_BENCH_SECONDS per run (default 5).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tests/pg/lib.sh"
 
 SECS=${PG_BENCH_SECONDS:-5}
 # shellcheck disable=SC2034 # read by pg_start
