@@ -18,8 +18,13 @@
 # on the milter's: the second write of a milter command waits for the ACK of the first), which
 # would measure the TCP stack rather than the milter.
 #
-# Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R] [--no-pg]
-#        (defaults 4000, 20, 3; as root; --no-pg leaves out phase (e))
+# Then the scale figure: the store work of a message's decisions (bench/store_fill --measure:
+# GetAccount, FindSuppression, Reserve, Commit, as the milter calls them; no SMTP) on a store like
+# (c)'s and on one of 1,000,000 accounts and 10,000,000 suppressed addresses (filled by
+# store_fill, several minutes and about 4 GB under the temp dir; removed at the end).
+#
+# Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R] [--no-pg] [--no-scale]
+#        (defaults 4000, 20, 3; as root; --no-pg leaves out phase (e), --no-scale the scale figure)
 # The phases run R times interleaved (a b c, a b c, ...); the summary gives each phase's median,
 # which keeps a burst of background load from deciding the ratio.
 # Environment: SG_BIN_DIR (default build/bin), TB_KEEP=1 keeps the temp dir for inspection.
@@ -38,9 +43,12 @@ ROUNDS=3
 WARMUP=200
 PROCS=4
 WITH_PG=1
+WITH_SCALE=1
+SCALE_ACCOUNTS=1000000
+SCALE_SUPPRESSED=10000000
 BIN_DIR=${SG_BIN_DIR:-$ROOT/build/bin}
 
-usage() { echo "usage: $0 [--messages N] [--sessions S] [--rounds R] [--no-pg]" >&2; }
+usage() { echo "usage: $0 [--messages N] [--sessions S] [--rounds R] [--no-pg] [--no-scale]" >&2; }
 while (($#)); do
     case $1 in
     --messages) MESSAGES=${2:?}; shift 2 ;;
@@ -50,6 +58,7 @@ while (($#)); do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --rounds=*) ROUNDS=${1#*=}; shift ;;
     --no-pg) WITH_PG=0; shift ;;
+    --no-scale) WITH_SCALE=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
     esac
@@ -339,6 +348,38 @@ phase_dmarc() {
     DM_SOCK=$d/sg-dmarc.sock
 }
 
+# scale_figure: fills the two stores and measures each ROUNDS times, alternately; sets SCALE_OUT
+# (the lines to print) or SCALE_NOTE.
+scale_figure() {
+    local fill=$BIN_DIR/store_fill small=$TB_DIR/scale-small big=$TB_DIR/scale-big r f line
+    if [[ ! -x $fill ]]; then
+        SCALE_NOTE="store_fill not built (cmake --build build --target store_fill)"
+        return 0
+    fi
+    log "scale: filling a store of 1004 accounts and 100000 suppressed addresses"
+    "$fill" --store "$small" --accounts 1004 --suppressed 100000 >"$TB_DIR/log/fill-small.out" 2>&1 ||
+        { SCALE_NOTE="store_fill failed: $(tail -n 1 "$TB_DIR/log/fill-small.out")"; return 1; }
+    log "scale: filling a store of $SCALE_ACCOUNTS accounts and $SCALE_SUPPRESSED suppressed addresses (minutes)"
+    "$fill" --store "$big" --accounts "$SCALE_ACCOUNTS" --suppressed "$SCALE_SUPPRESSED" \
+        >"$TB_DIR/log/fill-big.out" 2>&1 ||
+        { SCALE_NOTE="store_fill failed: $(tail -n 1 "$TB_DIR/log/fill-big.out")"; return 1; }
+    SCALE_OUT=$(printf '  %-44s %6s %11s %12s\n' store size cpu_us/msg wall_us/msg)
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for f in small big; do
+            local acc=1004 sup=100000 dir=$small
+            [[ $f == big ]] && { acc=$SCALE_ACCOUNTS; sup=$SCALE_SUPPRESSED; dir=$big; }
+            line=$("$fill" --store "$dir" --measure --accounts "$acc" --suppressed "$sup" --messages 20000 2>&1) ||
+                { SCALE_NOTE="store_fill --measure failed: $line"; return 1; }
+            SCALE_OUT+=$'\n'$(printf '  %-44s %6s %11s %12s' "#$r $acc accounts, $sup suppressed" \
+                "$(du -sh "$dir" | cut -f1)" \
+                "$(sed -n 's/.*: \([0-9.]*\) us CPU.*/\1/p' <<<"$line")" \
+                "$(sed -n 's/.*CPU, \([0-9.]*\) us wall.*/\1/p' <<<"$line")")
+        done
+    done
+    SCALE_OUT+=$'\n'"  big store $(sed -n 's/^filled: //p' "$TB_DIR/log/fill-big.out")"
+    rm -rf -- "$big"
+}
+
 ratio() { # ratio KEY_NUM KEY_DEN
     if [[ -n ${RATE[$1]:-} && -n ${RATE[$2]:-} ]]; then
         awk -v a="${RATE[$1]}" -v b="${RATE[$2]}" 'BEGIN { printf "%.3f", a / b }'
@@ -407,6 +448,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
         PG_SG_PID=
     fi
 done
+
+SCALE_OUT=
+SCALE_NOTE=
+if ((WITH_SCALE)) && ! scale_figure; then
+    PHASE_C_FAILED=1
+    log "scale figure failed: $SCALE_NOTE"
+fi
 
 # median KEY: the median of RATE[KEY1..KEYn] (or CPU_US with a second argument).
 median() {
@@ -477,5 +525,12 @@ if ((WITH_PG)); then
         echo "  the last round's, by calls:"
         sed 's/^/    /' "$TB_DIR/statements.txt"
     fi
+fi
+if ((WITH_SCALE)); then
+    echo
+    echo "scale: the store work of one message's decisions (store_fill --measure: GetAccount,"
+    echo "FindSuppression, Reserve, Commit with the queue entry; 20000 one-recipient messages, one in"
+    echo "ten to a suppressed address; CPU of the process, the store's writer thread included):"
+    if [[ -n $SCALE_OUT ]]; then echo "$SCALE_OUT"; else echo "  not measured: $SCALE_NOTE"; fi
 fi
 exit "$PHASE_C_FAILED"

@@ -10,7 +10,8 @@
 // Store::UpdateAccount with its audit entry, from T threads (the writer's
 // group commit batches them); M suppressed addresses, one in five for an
 // account and the rest global, through Store::AddSuppressions in batches of
-// 50,000. Addresses are hashed, so they arrive in no order, as real ones do.
+// 50,000, in key order (the addresses themselves are hashes: random, as real
+// ones are).
 //
 // Measure: K messages of one recipient, with the store calls
 // senderguard-milter's Session makes for one (milter/session.cc): GetAccount
@@ -30,6 +31,7 @@
 #include <getopt.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -183,14 +185,29 @@ int Fill(sg::Store* store, const Options& o) {
   for (auto& th : threads) th.join();
   if (failed) return 74;
   const double t1 = WallSeconds();
+  // In key order (LMDB's: account, NUL, address), so each batch writes its own pages once;
+  // in random order every batch would rewrite pages all over the tree (tried: 40 GB written
+  // for the first 3 million).
+  std::vector<std::string> keys;
+  keys.reserve(o.suppressed);
+  for (uint64_t j = 0; j < o.suppressed; ++j) {
+    std::string k = SuppressionAccount(j, o.accounts);
+    k.push_back('\0');
+    k += Address(j);
+    keys.push_back(std::move(k));
+  }
+  std::sort(keys.begin(), keys.end());
   const uint64_t kBatch = 50000;
   std::vector<sg::SuppressionRecord> batch;
   batch.reserve(kBatch);
   const int64_t since = NowUs() / 1000000;
-  for (uint64_t i = 0; i < o.suppressed; i += kBatch) {
+  for (uint64_t i = 0; i < keys.size(); i += kBatch) {
     batch.clear();
-    for (uint64_t j = i; j < o.suppressed && j < i + kBatch; ++j)
-      batch.push_back({SuppressionAccount(j, o.accounts), Address(j), "hard-bounce", "store_fill", since});
+    for (uint64_t j = i; j < keys.size() && j < i + kBatch; ++j) {
+      const size_t nul = keys[j].find('\0');
+      batch.push_back({keys[j].substr(0, nul), keys[j].substr(nul + 1), "hard-bounce", "store_fill",
+                       since});
+    }
     sg::AuditEntry audit{NowUs(), "store_fill", "suppress-import", "",
                          std::to_string(batch.size()) + " addresses"};
     sg::Status st = store->AddSuppressions(batch, audit);
