@@ -125,10 +125,10 @@ fi
 # Accounts are configured before the milters start (their caches load them at start); the
 # quota cases: conc (A), held (C), outage (D), failover (E).
 N=100
-ctl mx1 quota set conc.test day=$N >/dev/null
-ctl mx1 quota set held.test day=30 >/dev/null
-ctl mx1 quota set outage.test day=$N >/dev/null
-ctl mx1 quota set failover.test day=$N >/dev/null
+ctl mx1 quota set conc.test day=$N >/dev/null || not_ok "quota set conc.test day=$N failed"
+ctl mx1 quota set held.test day=30 >/dev/null || not_ok "quota set held.test day=30 failed"
+ctl mx1 quota set outage.test day=$N >/dev/null || not_ok "quota set outage.test day=$N failed"
+ctl mx1 quota set failover.test day=$N >/dev/null || not_ok "quota set failover.test day=$N failed"
 for n in mx1 mx2 mx3; do
     if ! start_milter $n; then
         not_ok "$n: senderguard-milter did not start"; tail -n 20 "$(node_dir $n)/milter.log"
@@ -164,16 +164,18 @@ sess() {
 
 # load_start TAG FROM PER_WORKER: WORKERS concurrent workers per instance, each sending
 # PER_WORKER sessions one after the other (fewer if $TB_DIR/stop-TAG appears); the results go
-# to $TB_DIR/out/TAG-NODE, one line per session.
+# to $TB_DIR/out/TAG-NODE, one line per session. The workers start together, once all exist.
 LOAD_PIDS=()
 load_start() {
     local tag=$1 from=$2 per=$3 n w
     mkdir -p "$TB_DIR/out"
+    rm -f "$TB_DIR/go-$tag"
     LOAD_PIDS=()
-    for n in mx1 mx2 mx3; do
-        for ((w = 1; w <= WORKERS; w++)); do
+    for ((w = 1; w <= WORKERS; w++)); do
+        for n in mx1 mx2 mx3; do
             (
                 set +e
+                while [[ ! -e $TB_DIR/go-$tag && -d $TB_DIR ]]; do sleep 0.01; done
                 for ((i = 1; i <= per; i++)); do
                     [[ -e $TB_DIR/stop-$tag ]] && break
                     sess "${PORT[$n]}" "$from" "r$w-$i@dest.test" 2>/dev/null >>"$TB_DIR/out/$tag-$n"
@@ -182,6 +184,7 @@ load_start() {
             LOAD_PIDS+=($!)
         done
     done
+    touch "$TB_DIR/go-$tag"
 }
 load_wait() { local p; for p in "${LOAD_PIDS[@]}"; do wait "$p" || true; done; LOAD_PIDS=(); }
 count() { # count TAG NODE|all REGEX: result lines matching
@@ -195,7 +198,7 @@ accepted() { count "$1" "${2:-all}" '^ok$'; }
 sampler_start() {
     (
         set +e
-        while [[ ! -e $TB_DIR/stop-sampler ]]; do
+        while [[ ! -e $TB_DIR/stop-sampler && -d $TB_DIR ]]; do
             q "SELECT count(*) FROM quota_windows WHERE committed + outstanding > lim" \
                 >>"$TB_DIR/samples" 2>/dev/null
             sleep 0.2
@@ -390,14 +393,14 @@ mid_load() {
     sampler_start
     load_start "$tag" "s@$acct" 40
     for ((i = 0; i < 600; i++)); do
-        c=$(window "$acct" 2>/dev/null | cut -d' ' -f1)
+        c=$(window "$acct" 2>/dev/null | cut -d' ' -f1) || c=0
         ((${c:-0} >= N / 3)) && break
         sleep 0.1
     done
     echo "# $tag: committed ${c:-0} of $N on the server when the event starts"
     "$event"
     for ((i = 0; i < 300; i++)); do   # until the quota is full on the server, 30 s at most
-        c=$(window "$acct" 2>/dev/null | cut -d' ' -f1)
+        c=$(window "$acct" 2>/dev/null | cut -d' ' -f1) || c=0
         ((${c:-0} >= N)) && break
         sleep 0.1
     done
