@@ -1,12 +1,14 @@
 // LmdbStore's delivery feedback: ApplyFeedback (daily counts, queue-map
 // puts and stubs, deferred records, bounce counts, suppressions, reviews,
-// position) with its exactly-once keys, and the reads of what it writes
-// (GetDays, GetBounces, GetPosition, GetDeferred).
+// position) with its exactly-once keys, the reads of what it writes
+// (GetDays, GetBounces, GetPosition, GetDeferred), and ApplyLocalFeedback,
+// the node's part of a batch under the PostgreSQL backend.
 #include "senderguard/store/lmdb/lmdb_store.h"
 
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "lmdb_internal.h"
 #include "senderguard/store/codec.h"
@@ -17,13 +19,6 @@ namespace senderguard {
 using namespace lmdb_internal;
 
 namespace {
-
-std::string DayKey(std::string_view account, int64_t day) {
-  std::string k(account);
-  k.push_back('\0');
-  PutBe64(&k, static_cast<uint64_t>(day));
-  return k;
-}
 
 // Feedback idempotency keys (FeedbackBatch::once_key) are stored as their
 // SHA-256: a fixed 32 bytes whatever the caller passes (a hostile report's
@@ -75,6 +70,40 @@ Status ReadDays(MDB_txn* txn, MDB_dbi dbi, std::string_view account, int64_t fir
   mdb_cursor_close(cur);
   if (!st.ok()) return st;
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read days", rc);
+  return Status::Ok();
+}
+
+// The node's own parts of a batch (queue-map puts and stubs, deferred
+// records), in the order ApplyFeedback has always written them. Writing
+// them again writes the same: puts and deferred records are replaced
+// whole, a stub only fills a queue id that has no entry.
+Status PutLocalParts(MDB_txn* txn, MDB_dbi queue, MDB_dbi deferred, const FeedbackBatch& batch,
+                     const std::function<Status(const QueueEntry&)>& put_queue) {
+  for (const auto& q : batch.queue_puts) {
+    if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
+    Status s = put_queue(q);
+    if (!s.ok()) return s;
+  }
+  for (const auto& d : batch.deferred) {
+    if (d.queue_id.empty() || d.queue_id.size() > 500) continue;
+    if (d.recipients.empty()) {
+      MDB_val mk = Val(d.queue_id);
+      int rc = mdb_del(txn, deferred, &mk, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("delete deferred", rc);
+      continue;
+    }
+    Status s = Put(txn, deferred, d.queue_id, Encode(d), "write deferred");
+    if (!s.ok()) return s;
+  }
+  for (const auto& q : batch.queue_stubs) {
+    if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
+    MDB_val mk = Val(q.queue_id), mv;
+    int rc = mdb_get(txn, queue, &mk, &mv);
+    if (rc == 0) continue;
+    if (rc != MDB_NOTFOUND) return LmdbError("read queue map", rc);
+    Status s = put_queue(q);
+    if (!s.ok()) return s;
+  }
   return Status::Ok();
 }
 
@@ -245,31 +274,9 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
       Status s = Put(txn, dbi_.days, k, Encode(d), "write days");
       if (!s.ok()) return s;
     }
-    for (const auto& q : batch.queue_puts) {
-      if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
-      Status s = PutQueue(txn, q);
-      if (!s.ok()) return s;
-    }
-    for (const auto& d : batch.deferred) {
-      if (d.queue_id.empty() || d.queue_id.size() > 500) continue;
-      if (d.recipients.empty()) {
-        MDB_val mk = Val(d.queue_id);
-        int rc = mdb_del(txn, dbi_.deferred, &mk, nullptr);
-        if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("delete deferred", rc);
-        continue;
-      }
-      Status s = Put(txn, dbi_.deferred, d.queue_id, Encode(d), "write deferred");
-      if (!s.ok()) return s;
-    }
-    for (const auto& q : batch.queue_stubs) {
-      if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
-      MDB_val mk = Val(q.queue_id), mv;
-      int rc = mdb_get(txn, dbi_.queue, &mk, &mv);
-      if (rc == 0) continue;
-      if (rc != MDB_NOTFOUND) return LmdbError("read queue map", rc);
-      Status s = PutQueue(txn, q);
-      if (!s.ok()) return s;
-    }
+    Status local = PutLocalParts(txn, dbi_.queue, dbi_.deferred, batch,
+                                 [&](const QueueEntry& q) { return PutQueue(txn, q); });
+    if (!local.ok()) return local;
     // Hard bounces toward global suppression; complaints suppress per account.
     std::vector<SuppressionRecord> adds;
     for (const auto& e : batch.events) {
@@ -349,6 +356,15 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
   });
   if (!st.ok()) return st;
   return result;
+}
+
+Status LmdbStore::ApplyLocalFeedback(const FeedbackBatch& batch) {
+  if (batch.queue_puts.empty() && batch.queue_stubs.empty() && batch.deferred.empty())
+    return Status::Ok();
+  return Write([&](MDB_txn* txn) {
+    return PutLocalParts(txn, dbi_.queue, dbi_.deferred, batch,
+                         [&](const QueueEntry& q) { return PutQueue(txn, q); });
+  });
 }
 
 }  // namespace senderguard

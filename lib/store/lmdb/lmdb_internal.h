@@ -49,6 +49,14 @@ inline std::string MsgIdKey(std::string_view message_id, std::string_view queue_
   return k;
 }
 
+// days: account, NUL, 8-byte UTC day number (days from 1970 on only).
+inline std::string DayKey(std::string_view account, int64_t day) {
+  std::string k(account);
+  k.push_back('\0');
+  PutBe64(&k, static_cast<uint64_t>(day));
+  return k;
+}
+
 // suppression: account ("" = global), NUL, address.
 inline std::string SuppressionKey(std::string_view account, std::string_view address) {
   std::string k(account);

@@ -129,6 +129,96 @@ class LmdbStore final : public Store {
   // Current map size in bytes (for tests and stats).
   uint64_t MapSize();
 
+  // ---- the PostgreSQL backend's cache (lmdb_cache.cc)
+  // A fleet node (PgStore) keeps a copy of the shared accounts and
+  // suppression in this store's own accounts and suppression databases, so
+  // the milter's reads are the reads above. These write cached rows as they
+  // stand in PostgreSQL: no audit entry, no change of their own. The cache's
+  // position is kept in meta: the seq of the last change of PostgreSQL's
+  // change log applied ("pg_cache_seq") and which database it came from
+  // ("pg_cache_source"). Thread safe, as every write.
+  struct CacheRows {
+    std::vector<AccountRecord> accounts;   // written whole (domains included)
+    std::vector<std::string> gone_accounts;
+    std::vector<SuppressionRecord> suppressions;
+    std::vector<std::pair<std::string, std::string>> gone_suppressions;  // (account, address)
+  };
+  struct CacheState {
+    int64_t seq = 0;       // 0: never loaded
+    std::string source;    // "" when never loaded
+  };
+  // Writes `rows` (deletes of rows already gone are no-ops) and raises the
+  // recorded seq to `seq` (never lowers it: two processes of one node may
+  // apply the same changes), in one transaction. kInvalid for a key LMDB
+  // cannot hold (empty, over 511 bytes).
+  Status CacheApply(const CacheRows& rows, int64_t seq);
+  // A whole reload. `next` fills *chunk (given empty) with the next rows:
+  // every account, in name order, then every suppression entry, in
+  // (account, address) order, both bytewise (PostgreSQL: COLLATE "C"), and
+  // returns false once there are none (with *chunk empty). Each chunk is
+  // written in its own transaction, so the milter's writes never wait for
+  // the whole; cached rows between the previous chunk and this one that it
+  // does not hold are deleted with it. The last transaction deletes what
+  // lies after the last row and records `seq` and `source` (set exactly).
+  // A failure leaves the old state recorded (a later reload redoes it).
+  // kInvalid when the rows are out of order. *accounts and *suppressions
+  // (may be null) get the number of rows loaded.
+  Status CacheReplaceAll(const std::function<Result<bool>(CacheRows* chunk)>& next, int64_t seq,
+                         std::string_view source, size_t* accounts = nullptr,
+                         size_t* suppressions = nullptr);
+  Result<CacheState> GetCacheState();
+  // ---- the node's part of a fleet's feedback, and `senderguardctl store
+  // copy` (lmdb_feedback.cc, lmdb_copy.cc; used by the PostgreSQL backend)
+
+  // Writes only batch.queue_puts, queue_stubs and deferred, as ApplyFeedback
+  // writes them, in one transaction: the node's own parts of a batch whose
+  // counts go elsewhere. Idempotent: writing a batch again writes the same.
+  Status ApplyLocalFeedback(const FeedbackBatch& batch);
+
+  // Walks every record of one kind in key order (audit: oldest first) in one
+  // read transaction, calling fn for each; stops at fn's first error and
+  // returns it. A record that fails to decode is skipped and counted in
+  // *corrupt (when not null). fn must not write to this store (it runs
+  // inside the read transaction). Accounts come with the name of their key.
+  Status ForEachAccount(const std::function<Status(const AccountRecord&)>& fn,
+                        size_t* corrupt = nullptr);
+  Status ForEachSuppression(const std::function<Status(const SuppressionRecord&)>& fn,
+                            size_t* corrupt = nullptr);
+  Status ForEachDays(
+      const std::function<Status(std::string_view account, int64_t day, const DayCountsRecord&)>& fn,
+      size_t* corrupt = nullptr);
+  Status ForEachBounce(const std::function<Status(const BounceRecord&)>& fn,
+                       size_t* corrupt = nullptr);
+  Status ForEachAudit(const std::function<Status(const AuditEntry&)>& fn,
+                      size_t* corrupt = nullptr);
+
+  // Records copied in from another store: each written as given, replacing
+  // what is stored under its key (accounts by name, suppressions by account
+  // and address, days by account and day, bounces by address); audit
+  // entries appended as they are (the caller leaves out what is here
+  // already). One transaction; no audit entry of its own. *written gets,
+  // per kind, how many records were new or different (audit: how many were
+  // appended); *skipped how many could not be stored (a key over LMDB's
+  // limit, a day before 1970). With dry_run nothing is written, only
+  // counted.
+  struct ImportDay {
+    std::string account;
+    int64_t day = 0;
+    DayCountsRecord counts;
+  };
+  struct ImportBatch {
+    std::vector<AccountRecord> accounts;
+    std::vector<SuppressionRecord> suppressions;
+    std::vector<ImportDay> days;
+    std::vector<BounceRecord> bounces;
+    std::vector<AuditEntry> audit;
+  };
+  struct ImportCounts {
+    uint64_t accounts = 0, suppressions = 0, days = 0, bounces = 0, audit = 0;
+  };
+  Status Import(const ImportBatch& batch, bool dry_run, ImportCounts* written,
+                ImportCounts* skipped);
+
  private:
   struct Job;
   struct Dbis {

@@ -5,8 +5,31 @@
 // queue-map entries and deferred recipients, which stay in the node's
 // LMDB (queue ids are per MTA; writing them first and idempotently means a
 // crash between the two replays the batch, which then counts once).
+//
+// Beyond store.h, because a network store can lose the answer to a COMMIT:
+// - a batch with a source whose position equals the one stored for (node,
+//   source) was committed already, and writes nothing (result.duplicate);
+//   the tailer's batches always move the position, so this is how its retry
+//   of a batch whose COMMIT may have landed counts once;
+// - a batch with a once_key already recorded writes nothing, not even the
+//   node's part (checked before it is written).
+// What PostgreSQL's text cannot hold (not UTF-8, a NUL, keys over 1024
+// bytes): an account name counts under "" (as names over 400 bytes do),
+// a bounced or complaining address is neither counted nor suppressed, other
+// text is stored escaped (pg_rows.h); a tailer's source and position are
+// opaque bytes, stored reversibly. A batch never fails for its text, except
+// for a source name over 1024 bytes (kInvalid, before anything is written).
+// Counts saturate at INT64_MAX in the database and read back as UINT64_MAX.
+//
+// Errors: kUnavailable when PostgreSQL cannot be reached or the connection
+// broke (nothing written there; the node's part is written only once the
+// transaction has begun and found no duplicate), kIo/kInvalid for a
+// statement the server refused. The
+// transaction is retried on serialization failures and deadlocks. Thread
+// safe (one pooled connection per call).
 #pragma once
 
+#include "senderguard/base/kvlog.h"
 #include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/postgresql/pg_conn.h"
 #include "senderguard/store/postgresql/pg_store.h"
@@ -15,16 +38,20 @@ namespace senderguard {
 
 class PgFeedback {
  public:
+  // *pool, *local and *options must outlive this.
   PgFeedback(PgPool* pool, LmdbStore* local, const PgStoreOptions* options)
       : pool_(pool), local_(local), options_(options) {}
 
   Result<FeedbackResult> ApplyFeedback(const FeedbackBatch& batch, const AccountReview& review);
   // Positions are the node's: (node, source) in PostgreSQL.
   Result<std::optional<std::string>> GetPosition(std::string_view source);
+  // The fleet's counts.
   Result<StoredDays> GetDays(std::string_view account, int64_t first_day, int64_t last_day);
   Result<std::optional<BounceRecord>> GetBounces(std::string_view address);
 
  private:
+  void Log(Logger::Level level, const std::string& line);
+
   PgPool* pool_;
   LmdbStore* local_;
   const PgStoreOptions* options_;

@@ -1,30 +1,613 @@
-// PLACEHOLDER (branch pg only): replaced by the records' implementation.
+// PgRecords: accounts, suppression and the audit log in PostgreSQL, and the
+// row mapping every part of the backend shares (pg_records.h).
 #include "senderguard/store/postgresql/pg_records.h"
 
+#include <algorithm>
+#include <climits>
+#include <iterator>
+#include <map>
+
+#include "senderguard/base/text.h"
+
 namespace senderguard {
+
 namespace {
-Status Todo() { return Status::Unavailable("postgresql: records not implemented yet"); }
+
+constexpr size_t kUpsertChunk = 1000;  // rows per INSERT ... SELECT FROM unnest
+constexpr int kAccountColumnCount = 18;
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629 §4), 0 when
+// the byte there does not start one.
+size_t Utf8SequenceAt(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
+    return k < s.size() && b(k) >= lo && b(k) <= hi;
+  };
+  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (c == 0xe0) return cont(i + 1, 0xa0) && cont(i + 2) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return cont(i + 1) && cont(i + 2) ? 3 : 0;
+  if (c == 0xed) return cont(i + 1, 0x80, 0x9f) && cont(i + 2) ? 3 : 0;
+  if (c == 0xf0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (c == 0xf4) return cont(i + 1, 0x80, 0x8f) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  return 0;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A limit to its column: NULL (inherit), -1 (unlimited) or the value.
+PgParam LimitParam(uint64_t limit) {
+  if (limit == kInheritLimit) return std::nullopt;
+  if (limit == kUnlimited) return PgInt(-1);
+  return PgInt(static_cast<int64_t>(limit));
+}
+
+std::optional<AccountStatus> StatusFromName(std::string_view s) {
+  for (AccountStatus st : {AccountStatus::kActive, AccountStatus::kSuspended,
+                           AccountStatus::kReinstated}) {
+    if (AccountStatusName(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+// The account's columns other than name, in the order of kPgAccountColumns.
+std::vector<PgParam> AccountParams(const AccountRecord& a) {
+  std::vector<PgParam> p;
+  p.push_back(a.name);
+  for (uint64_t l : a.limits) p.push_back(LimitParam(l));
+  p.push_back(std::string(AccountStatusName(a.status)));
+  p.push_back(PgEncodeText(a.status_reason));
+  p.push_back(PgEncodeText(a.status_actor));
+  p.push_back(PgInt(a.status_since));
+  p.push_back(PgInt(a.reinstated_until));
+  p.push_back(PgBool(a.dry_run));
+  p.push_back(PgInt(a.created));
+  p.push_back(PgInt(a.tier));
+  p.push_back(PgInt(a.clean_days));
+  p.push_back(PgInt(a.rated_through));
+  p.push_back(PgInt(a.rates_since));
+  p.push_back(PgBool(a.domains_only));
+  return p;
+}
+
+bool SameColumns(const AccountRecord& x, const AccountRecord& y) {
+  return x.limits == y.limits && x.status == y.status && x.status_reason == y.status_reason &&
+         x.status_actor == y.status_actor && x.status_since == y.status_since &&
+         x.reinstated_until == y.reinstated_until && x.dry_run == y.dry_run &&
+         x.created == y.created && x.tier == y.tier && x.clean_days == y.clean_days &&
+         x.rated_through == y.rated_through && x.rates_since == y.rates_since &&
+         x.domains_only == y.domains_only;
+}
+
+std::vector<std::string> SortedUnique(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// A size_t limit as a LIMIT parameter.
+PgParam LimitRows(size_t limit) {
+  return PgInt(limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit));
+}
+
 }  // namespace
-Result<std::optional<AccountRecord>> PgRecords::GetAccount(std::string_view) { return Todo(); }
-Result<std::vector<AccountRecord>> PgRecords::ListAccounts() { return Todo(); }
-Status PgRecords::UpdateAccount(std::string_view, const Store::AccountChange&, const AuditEntry&) {
-  return Todo();
+
+// ---- keys and text
+
+bool PgStorableKey(std::string_view key, size_t max) {
+  return !key.empty() && key.size() <= max && key.find('\0') == std::string_view::npos &&
+         ValidUtf8(key);
 }
-Result<std::optional<SuppressionRecord>> PgRecords::FindSuppression(std::string_view,
-                                                                    std::string_view) {
-  return Todo();
+
+Status PgCheckAccountName(std::string_view name) {
+  if (PgStorableKey(name, kPgMaxAccountKey)) return Status::Ok();
+  return Status::Invalid("account name \"" + Printable(name) + "\" cannot be stored: 1.." +
+                         std::to_string(kPgMaxAccountKey) + " bytes of UTF-8 without NUL");
 }
-Status PgRecords::AddSuppressions(const std::vector<SuppressionRecord>&, const AuditEntry&) {
-  return Todo();
+
+Status PgCheckSuppressionKey(std::string_view account, std::string_view address) {
+  const bool ok = (account.empty() || PgStorableKey(account, kPgMaxAccountKey)) &&
+                  PgStorableKey(address, kPgMaxSuppressionKey) &&
+                  account.size() + 1 + address.size() <= kPgMaxSuppressionKey;
+  if (ok) return Status::Ok();
+  return Status::Invalid("suppression of \"" + Printable(address) + "\" for \"" +
+                         Printable(account) + "\" cannot be stored: an address of UTF-8 " +
+                         "without NUL, at most " + std::to_string(kPgMaxSuppressionKey) +
+                         " bytes with the account's name");
 }
-Result<bool> PgRecords::RemoveSuppression(std::string_view, std::string_view, const AuditEntry&) {
-  return Todo();
+
+std::string PgEncodeText(std::string_view bytes) {
+  if (bytes.find_first_of(std::string_view("\\\0", 2)) == std::string_view::npos &&
+      ValidUtf8(bytes)) {
+    return std::string(bytes);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() + 8);
+  for (size_t i = 0; i < bytes.size();) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    const size_t n = c == 0 ? 0 : Utf8SequenceAt(bytes, i);
+    if (c == '\\') {
+      out += "\\\\";
+      ++i;
+    } else if (n == 0) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+      ++i;
+    } else {
+      out.append(bytes.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
 }
+
+std::string PgDecodeText(std::string_view s) {
+  if (s.find('\\') == std::string_view::npos) return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '\\') {
+      out.push_back('\\');
+      ++i;
+    } else if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' && HexDigit(s[i + 2]) >= 0 &&
+               HexDigit(s[i + 3]) >= 0) {
+      out.push_back(static_cast<char>(HexDigit(s[i + 2]) << 4 | HexDigit(s[i + 3])));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string PgTextArray(const std::vector<std::string>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : elements[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+bool PgParseTextArray(std::string_view s, std::vector<std::string>* out) {
+  out->clear();
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}') return false;
+  const size_t end = s.size() - 1;
+  size_t i = 1;
+  if (i == end) return true;
+  for (;;) {
+    std::string e;
+    if (i < end && s[i] == '"') {
+      for (++i; i < end && s[i] != '"'; ++i) {
+        if (s[i] == '\\' && ++i == end) return false;
+        e.push_back(s[i]);
+      }
+      if (i == end) return false;  // no closing quote
+      ++i;
+    } else {
+      size_t j = i;
+      while (j < end && s[j] != ',' && s[j] != '"' && s[j] != '{' && s[j] != '}') ++j;
+      e.assign(s.substr(i, j - i));
+      // An unquoted NULL is a NULL element; empty ones are always quoted.
+      if (e.empty() || e == "NULL") return false;
+      i = j;
+    }
+    out->push_back(std::move(e));
+    if (i == end) return true;
+    if (s[i] != ',') return false;
+    ++i;
+  }
+}
+
+// ---- accounts
+
+const char kPgAccountColumns[] =
+    "a.name, a.limit_minute, a.limit_hour, a.limit_day, a.limit_month, a.status, "
+    "a.status_reason, a.status_actor, a.status_since, a.reinstated_until, a.dry_run, a.created, "
+    "a.tier, a.clean_days, a.rated_through, a.rates_since, a.domains_only, "
+    "array(SELECT d.domain FROM account_domains d WHERE d.account = a.name "
+    "ORDER BY d.domain COLLATE \"C\")";
+
+Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out) {
+  if (r.cols() < col + kAccountColumnCount) return Status::Corruption("postgresql: accounts: too few columns");
+  AccountRecord a;
+  a.name.assign(r.Get(row, col));
+  const std::string what = "postgresql: accounts/" + Printable(a.name) + ": ";
+  for (size_t w = 0; w < kWindowCount; ++w) {
+    const int c = col + 1 + static_cast<int>(w);
+    if (r.IsNull(row, c)) {
+      a.limits[w] = kInheritLimit;
+    } else {
+      const int64_t v = r.GetInt(row, c);
+      if (v < -1) return Status::Corruption(what + "limit " + std::to_string(v));
+      a.limits[w] = v == -1 ? kUnlimited : static_cast<uint64_t>(v);
+    }
+  }
+  auto st = StatusFromName(r.Get(row, col + 5));
+  if (!st) return Status::Corruption(what + "unknown status \"" + Printable(r.Get(row, col + 5)) + "\"");
+  a.status = *st;
+  a.status_reason = PgDecodeText(r.Get(row, col + 6));
+  a.status_actor = PgDecodeText(r.Get(row, col + 7));
+  a.status_since = r.GetInt(row, col + 8);
+  a.reinstated_until = r.GetInt(row, col + 9);
+  a.dry_run = r.GetBool(row, col + 10);
+  a.created = r.GetInt(row, col + 11);
+  const int64_t tier = r.GetInt(row, col + 12);
+  if (tier < 1 || tier > 5) return Status::Corruption(what + "tier " + std::to_string(tier));
+  a.tier = static_cast<uint8_t>(tier);
+  const int64_t clean = r.GetInt(row, col + 13);
+  if (clean < 0 || clean > UINT32_MAX) return Status::Corruption(what + "clean days out of range");
+  a.clean_days = static_cast<uint32_t>(clean);
+  a.rated_through = r.GetInt(row, col + 14);
+  a.rates_since = r.GetInt(row, col + 15);
+  a.domains_only = r.GetBool(row, col + 16);
+  if (!PgParseTextArray(r.Get(row, col + 17), &a.domains))
+    return Status::Corruption(what + "unreadable domain list");
+  *out = std::move(a);
+  return Status::Ok();
+}
+
+Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock) {
+  std::optional<AccountRecord> out;
+  if (!PgStorableKey(name, kPgMaxAccountKey)) return out;
+  auto r = conn.Exec(std::string("SELECT ") + kPgAccountColumns +
+                         " FROM accounts a WHERE a.name = $1" + (lock ? " FOR NO KEY UPDATE" : ""),
+                     {std::string(name)});
+  if (!r.ok()) return r.status();
+  if (r.value().rows() == 0) return out;
+  AccountRecord a;
+  Status st = PgReadAccountRow(r.value(), 0, 0, &a);
+  if (!st.ok()) return st;
+  out = std::move(a);
+  return out;
+}
+
+Result<std::vector<AccountRecord>> PgReadAccounts(PgConn& conn,
+                                                  const std::vector<std::string>& names) {
+  std::vector<AccountRecord> out;
+  std::vector<std::string> keys;
+  for (const auto& n : names)
+    if (PgStorableKey(n, kPgMaxAccountKey)) keys.push_back(n);
+  if (keys.empty()) return out;
+  auto r = conn.Exec(std::string("SELECT ") + kPgAccountColumns +
+                         " FROM accounts a WHERE a.name = ANY($1::text[])",
+                     {PgTextArray(keys)});
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r.value().rows(); ++i) {
+    AccountRecord a;
+    Status st = PgReadAccountRow(r.value(), i, 0, &a);
+    if (!st.ok()) return st;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Status PgCheckAccount(const AccountRecord& a) {
+  Status st = PgCheckAccountName(a.name);
+  if (!st.ok()) return st;
+  for (uint64_t l : a.limits) {
+    if (l != kInheritLimit && l != kUnlimited && l > static_cast<uint64_t>(INT64_MAX))
+      return Status::Invalid("limit " + std::to_string(l) + " is too large to store");
+  }
+  if (a.tier < 1 || a.tier > 5)
+    return Status::Invalid("tier " + std::to_string(a.tier) + " out of range 1..5");
+  if (a.clean_days > static_cast<uint32_t>(INT32_MAX))
+    return Status::Invalid("clean-day count " + std::to_string(a.clean_days) + " out of range");
+  if (a.domains.size() > kPgMaxDomains)
+    return Status::Invalid(std::to_string(a.domains.size()) + " verified domains (at most " +
+                           std::to_string(kPgMaxDomains) + ")");
+  for (const auto& d : a.domains) {
+    if (!PgStorableKey(d, kPgMaxDomain))
+      return Status::Invalid("domain \"" + Printable(d) + "\" cannot be stored: 1.." +
+                             std::to_string(kPgMaxDomain) + " bytes of UTF-8 without NUL");
+  }
+  return Status::Ok();
+}
+
+Status PgWriteAccount(PgConn& conn, const std::optional<AccountRecord>& before,
+                      const AccountRecord& after, bool* created) {
+  if (created != nullptr) *created = true;
+  const std::vector<std::string> want = SortedUnique(after.domains);
+  std::vector<std::string> have;
+  if (!before) {
+    auto r = conn.Exec(
+        "INSERT INTO accounts (name, limit_minute, limit_hour, limit_day, limit_month, status, "
+        "status_reason, status_actor, status_since, reinstated_until, dry_run, created, tier, "
+        "clean_days, rated_through, rates_since, domains_only) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (name) DO NOTHING RETURNING 1",
+        AccountParams(after));
+    if (!r.ok()) return r.status();
+    if (r.value().rows() == 0) {
+      if (created != nullptr) *created = false;
+      return Status::Ok();
+    }
+  } else {
+    if (!SameColumns(*before, after)) {
+      auto r = conn.Exec(
+          "UPDATE accounts SET limit_minute = $2, limit_hour = $3, limit_day = $4, "
+          "limit_month = $5, status = $6, status_reason = $7, status_actor = $8, "
+          "status_since = $9, reinstated_until = $10, dry_run = $11, created = $12, tier = $13, "
+          "clean_days = $14, rated_through = $15, rates_since = $16, domains_only = $17 "
+          "WHERE name = $1",
+          AccountParams(after));
+      if (!r.ok()) return r.status();
+    }
+    have = SortedUnique(before->domains);
+  }
+  std::vector<std::string> gone, added;
+  std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::back_inserter(gone));
+  std::set_difference(want.begin(), want.end(), have.begin(), have.end(), std::back_inserter(added));
+  if (!gone.empty()) {
+    auto r = conn.Exec("DELETE FROM account_domains WHERE account = $1 AND domain = ANY($2::text[])",
+                       {after.name, PgTextArray(gone)});
+    if (!r.ok()) return r.status();
+  }
+  if (!added.empty()) {
+    auto r = conn.Exec(
+        "INSERT INTO account_domains (account, domain) SELECT $1, unnest($2::text[]) "
+        "ON CONFLICT DO NOTHING",
+        {after.name, PgTextArray(added)});
+    if (!r.ok()) return r.status();
+  }
+  return Status::Ok();
+}
+
+// ---- suppression
+
+const char kPgSuppressionColumns[] = "s.account, s.address, s.reason, s.actor, s.since";
+
+SuppressionRecord PgReadSuppressionRow(const PgResult& r, int row, int col) {
+  SuppressionRecord s;
+  s.account.assign(r.Get(row, col));
+  s.address.assign(r.Get(row, col + 1));
+  s.reason = PgDecodeText(r.Get(row, col + 2));
+  s.actor = PgDecodeText(r.Get(row, col + 3));
+  s.since = r.GetInt(row, col + 4);
+  return s;
+}
+
+Result<std::vector<SuppressionRecord>> PgReadSuppressions(
+    PgConn& conn, const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::vector<SuppressionRecord> out;
+  std::vector<std::string> accounts, addresses;
+  for (const auto& [account, address] : keys) {
+    if (!PgCheckSuppressionKey(account, address).ok()) continue;
+    accounts.push_back(account);
+    addresses.push_back(address);
+  }
+  if (accounts.empty()) return out;
+  auto r = conn.Exec(std::string("SELECT ") + kPgSuppressionColumns +
+                         " FROM suppression s JOIN unnest($1::text[], $2::text[]) AS k(account, "
+                         "address) ON s.account = k.account AND s.address = k.address",
+                     {PgTextArray(accounts), PgTextArray(addresses)});
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r.value().rows(); ++i) out.push_back(PgReadSuppressionRow(r.value(), i, 0));
+  return out;
+}
+
+Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& records) {
+  // The last entry of a key wins; rows go in key order, so two writers
+  // lock the rows they share in the same order.
+  std::map<std::pair<std::string, std::string>, const SuppressionRecord*> last;
+  for (const auto& r : records) {
+    Status st = PgCheckSuppressionKey(r.account, r.address);
+    if (!st.ok()) return st;
+    last[{r.account, r.address}] = &r;
+  }
+  auto it = last.begin();
+  while (it != last.end()) {
+    std::vector<std::string> account, address, reason, actor, since;
+    for (size_t n = 0; n < kUpsertChunk && it != last.end(); ++n, ++it) {
+      const SuppressionRecord& r = *it->second;
+      account.push_back(r.account);
+      address.push_back(r.address);
+      reason.push_back(PgEncodeText(r.reason));
+      actor.push_back(PgEncodeText(r.actor));
+      since.push_back(std::to_string(r.since));
+    }
+    auto res = conn.Exec(
+        "INSERT INTO suppression AS s (account, address, reason, actor, since) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) "
+        "ON CONFLICT (account, address) DO UPDATE SET reason = EXCLUDED.reason, "
+        "actor = EXCLUDED.actor, since = EXCLUDED.since "
+        "WHERE (s.reason, s.actor, s.since) IS DISTINCT FROM "
+        "(EXCLUDED.reason, EXCLUDED.actor, EXCLUDED.since)",
+        {PgTextArray(account), PgTextArray(address), PgTextArray(reason), PgTextArray(actor),
+         PgTextArray(since)});
+    if (!res.ok()) return res.status();
+  }
+  return Status::Ok();
+}
+
+// ---- audit
+
+Status PgInsertAudit(PgConn& conn, const AuditEntry& e) {
+  auto r = conn.Exec(
+      "INSERT INTO audit (time_us, actor, action, account, detail) VALUES ($1, $2, $3, $4, $5)",
+      {PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action), PgEncodeText(e.account),
+       PgEncodeText(e.detail)});
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+// ---- PgRecords
+
+Result<std::optional<AccountRecord>> PgRecords::GetAccount(std::string_view name) {
+  if (options_->cached_reads) return local_->GetAccount(name);
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  return PgReadAccount(*conn.value(), name, /*lock=*/false);
+}
+
+Result<std::vector<AccountRecord>> PgRecords::ListAccounts() {
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  auto r = conn.value()->Exec(std::string("SELECT ") + kPgAccountColumns +
+                              " FROM accounts a ORDER BY a.name COLLATE \"C\"");
+  if (!r.ok()) return r.status();
+  std::vector<AccountRecord> out(static_cast<size_t>(r.value().rows()));
+  for (int i = 0; i < r.value().rows(); ++i) {
+    Status st = PgReadAccountRow(r.value(), i, 0, &out[static_cast<size_t>(i)]);
+    if (!st.ok()) return st;
+  }
+  return out;
+}
+
+Status PgRecords::UpdateAccount(std::string_view name, const Store::AccountChange& change,
+                                const AuditEntry& audit) {
+  Status key = PgCheckAccountName(name);
+  if (!key.ok()) return key;
+  const std::string n(name);
+  // A first write of a new account races with others': the loser of the
+  // insert starts again from the read (and sees the winner's row).
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool created = true;
+    Status st = pool_->Transaction([&](PgConn& c) -> Status {
+      created = true;
+      auto cur = PgReadAccount(c, n, /*lock=*/true);
+      if (!cur.ok()) return cur.status();
+      const bool exists = cur.value().has_value();
+      AccountRecord a;
+      if (exists) {
+        a = *cur.value();
+      } else {
+        a.name = n;
+        a.created = audit.time_us / 1000000;
+      }
+      Status ch = change(&a, exists);
+      if (!ch.ok()) return ch;
+      a.name = n;
+      Status valid = PgCheckAccount(a);
+      if (!valid.ok()) return valid;
+      Status w = PgWriteAccount(c, cur.value(), a, &created);
+      if (!w.ok()) return w;
+      if (!created) return Status::Unavailable("postgresql: account created meanwhile");
+      return PgInsertAudit(c, audit);
+    });
+    if (created) return st;
+  }
+  return Status::Io("postgresql: account " + Printable(name) +
+                    " was created by others five times over; gave up");
+}
+
+Result<std::optional<SuppressionRecord>> PgRecords::FindSuppression(std::string_view account,
+                                                                    std::string_view address) {
+  if (options_->cached_reads) return local_->FindSuppression(account, address);
+  std::optional<SuppressionRecord> out;
+  // The global list first; an account whose key cannot be stored has no list.
+  std::vector<std::pair<std::string, std::string>> keys = {{"", std::string(address)}};
+  if (!account.empty()) keys.emplace_back(std::string(account), std::string(address));
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  auto found = PgReadSuppressions(*conn.value(), keys);
+  if (!found.ok()) return found.status();
+  for (auto& s : found.value()) {
+    if (s.account.empty() || !out) out = std::move(s);
+  }
+  return out;
+}
+
+Status PgRecords::AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                  const AuditEntry& audit) {
+  for (const auto& r : records) {
+    Status st = PgCheckSuppressionKey(r.account, r.address);
+    if (!st.ok()) return st;
+  }
+  return pool_->Transaction([&](PgConn& c) -> Status {
+    Status st = PgUpsertSuppressions(c, records);
+    if (!st.ok()) return st;
+    return PgInsertAudit(c, audit);
+  });
+}
+
+Result<bool> PgRecords::RemoveSuppression(std::string_view account, std::string_view address,
+                                          const AuditEntry& audit) {
+  bool removed = false;
+  if (!PgCheckSuppressionKey(account, address).ok()) return removed;  // cannot have been added
+  Status st = pool_->Transaction([&](PgConn& c) -> Status {
+    removed = false;
+    auto r = c.Exec("DELETE FROM suppression WHERE account = $1 AND address = $2 RETURNING 1",
+                    {std::string(account), std::string(address)});
+    if (!r.ok()) return r.status();
+    if (r.value().rows() == 0) return Status::Ok();
+    removed = true;
+    return PgInsertAudit(c, audit);
+  });
+  if (!st.ok()) return st;
+  return removed;
+}
+
 Result<std::vector<SuppressionRecord>> PgRecords::ListSuppressions(
-    const std::optional<std::string>&, size_t) {
-  return Todo();
+    const std::optional<std::string>& account, size_t limit) {
+  std::vector<SuppressionRecord> out;
+  if (limit == 0) return out;
+  if (account && !account->empty() && !PgStorableKey(*account, kPgMaxAccountKey)) return out;
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  auto r = account ? conn.value()->Exec(std::string("SELECT ") + kPgSuppressionColumns +
+                                            " FROM suppression s WHERE s.account = $1 "
+                                            "ORDER BY s.address COLLATE \"C\" LIMIT $2",
+                                        {*account, LimitRows(limit)})
+                   : conn.value()->Exec(std::string("SELECT ") + kPgSuppressionColumns +
+                                            " FROM suppression s ORDER BY s.account COLLATE "
+                                            "\"C\", s.address COLLATE \"C\" LIMIT $1",
+                                        {LimitRows(limit)});
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r.value().rows(); ++i) out.push_back(PgReadSuppressionRow(r.value(), i, 0));
+  return out;
 }
-Result<uint64_t> PgRecords::CountSuppressions(std::string_view) { return Todo(); }
-Status PgRecords::AppendAudit(const AuditEntry&) { return Todo(); }
-Result<std::vector<AuditEntry>> PgRecords::ListAudit(std::string_view, size_t) { return Todo(); }
+
+Result<uint64_t> PgRecords::CountSuppressions(std::string_view account) {
+  if (!account.empty() && !PgStorableKey(account, kPgMaxAccountKey)) return uint64_t{0};
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  auto r = conn.value()->Exec("SELECT count(*) FROM suppression WHERE account = $1",
+                              {std::string(account)});
+  if (!r.ok()) return r.status();
+  return static_cast<uint64_t>(r.value().GetInt(0, 0));
+}
+
+Status PgRecords::AppendAudit(const AuditEntry& entry) {
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  return PgInsertAudit(*conn.value(), entry);
+}
+
+Result<std::vector<AuditEntry>> PgRecords::ListAudit(std::string_view account, size_t limit) {
+  std::vector<AuditEntry> out;
+  if (limit == 0) return out;
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  const std::string cols = "SELECT time_us, actor, action, account, detail FROM audit ";
+  auto r = account.empty()
+               ? conn.value()->Exec(cols + "ORDER BY id DESC LIMIT $1", {LimitRows(limit)})
+               : conn.value()->Exec(cols + "WHERE account = $1 ORDER BY id DESC LIMIT $2",
+                                    {PgEncodeText(account), LimitRows(limit)});
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r.value().rows(); ++i) {
+    AuditEntry e;
+    e.time_us = r.value().GetInt(i, 0);
+    e.actor = PgDecodeText(r.value().Get(i, 1));
+    e.action = PgDecodeText(r.value().Get(i, 2));
+    e.account = PgDecodeText(r.value().Get(i, 3));
+    e.detail = PgDecodeText(r.value().Get(i, 4));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace senderguard

@@ -3,7 +3,32 @@
 // Writes go to PostgreSQL in one transaction with their audit entry; the
 // nodes' caches learn of them through the change log (pg_cache). With
 // cached_reads, GetAccount and FindSuppression read the local cache.
+//
+// Mapping (schema.sql, migration 1): AccountRecord -> accounts (limits:
+// kInheritLimit <-> NULL, kUnlimited <-> -1, else the limit up to INT64_MAX;
+// status as its name) and account_domains (one row per domain, read back in
+// bytewise order, as the CLI keeps them); SuppressionRecord -> suppression
+// (account "" = global); AuditEntry -> audit (newest first by id).
+//
+// Keys and text. PostgreSQL's text holds neither NUL nor bytes that are not
+// UTF-8, while the records carry any bytes. Keys (account names, addresses,
+// domains) must be storable as they are (PgStorableKey): a write with any
+// other key is refused (kInvalid) and a read finds nothing. Account names
+// and suppression keys are also capped so that every node's LMDB cache can
+// hold them (LMDB keys: 511 bytes). Free text (reasons, actors, audit
+// actions, details and account) is stored through PgEncodeText, a
+// reversible escape that leaves ordinary text as it is.
+//
+// Errors as store.h; kInvalid for a key or a value the schema cannot hold
+// (over-long, not UTF-8, a limit above INT64_MAX, a tier outside 1..5).
+// Thread safe: each call takes its own pooled connection.
 #pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/postgresql/pg_conn.h"
@@ -36,5 +61,80 @@ class PgRecords {
   LmdbStore* local_;
   const PgStoreOptions* options_;
 };
+
+// ---- rows of the shared tables, for every part that reads or writes them
+// in its own transaction (PgCache; PgFeedback's reviews and suppressions).
+// Pure functions over a connection the caller holds; none commits.
+
+// Longest account name and longest account+NUL+address a node's LMDB cache
+// can hold (its key limit); the programs stay well below (identity.h:
+// 255 and 254).
+inline constexpr size_t kPgMaxAccountKey = 511;
+inline constexpr size_t kPgMaxSuppressionKey = 511;
+// Longest domain (schema.sql's CHECK) and most domains per account (the
+// LMDB record's, codec.cc).
+inline constexpr size_t kPgMaxDomain = 1024;
+inline constexpr size_t kPgMaxDomains = 1000;
+
+// Whether `key` can be a key column as it is: 1..max bytes of UTF-8 without
+// NUL.
+bool PgStorableKey(std::string_view key, size_t max);
+// kInvalid naming what is wrong with the key, or ok.
+Status PgCheckAccountName(std::string_view name);
+Status PgCheckSuppressionKey(std::string_view account, std::string_view address);
+
+// Free text to a text column and back. Valid UTF-8 other than NUL and '\'
+// is kept; '\' is written "\\"; NUL and every byte that is not part of
+// valid UTF-8 are written "\xHH" (lower-case hex). PgDecodeText undoes it
+// exactly, and keeps any other backslash (text written by hand in SQL) as
+// it is.
+std::string PgEncodeText(std::string_view bytes);
+std::string PgDecodeText(std::string_view stored);
+
+// A text[] parameter: `{"a","b"}` with '"' and '\' escaped (REQUIRES:
+// elements hold no NUL, as PgEncodeText's output and storable keys).
+std::string PgTextArray(const std::vector<std::string>& elements);
+// Parses PostgreSQL's text output of a one-dimensional text[] without NULL
+// elements; false when `text` is not one.
+bool PgParseTextArray(std::string_view text, std::vector<std::string>* out);
+
+// The columns PgReadAccountRow reads, for "SELECT <kPgAccountColumns> FROM
+// accounts a ..." (the table must be aliased a; the last column is the
+// account's domains as a text[]).
+extern const char kPgAccountColumns[];
+// The account of row `row` of a result selected with kPgAccountColumns
+// from column `col` on. kCorruption for a value the record cannot hold.
+Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out);
+// The account and its domains; with `lock`, the row is locked (FOR NO KEY
+// UPDATE) until the caller's transaction ends. Nothing for a name that
+// cannot be stored.
+Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock);
+// Accounts named in `names` that exist (in no particular order).
+Result<std::vector<AccountRecord>> PgReadAccounts(PgConn& conn,
+                                                  const std::vector<std::string>& names);
+// kInvalid when `a` cannot be written (name, limits, tier, clean days,
+// domains).
+Status PgCheckAccount(const AccountRecord& a);
+// Writes `after` over `before` (nullopt: a new account, inserted; *created
+// false when another transaction inserted that name first: the caller
+// retries from the read). Writes only the columns and domain rows that
+// changed, so a change that changes nothing logs no change for the caches.
+// REQUIRES: PgCheckAccount(after) ok; before read with lock in this
+// transaction.
+Status PgWriteAccount(PgConn& conn, const std::optional<AccountRecord>& before,
+                      const AccountRecord& after, bool* created = nullptr);
+
+// The columns PgReadSuppressionRow reads ("s" aliases suppression).
+extern const char kPgSuppressionColumns[];
+SuppressionRecord PgReadSuppressionRow(const PgResult& r, int row, int col);
+// The entries with these (account, address) keys that exist.
+Result<std::vector<SuppressionRecord>> PgReadSuppressions(
+    PgConn& conn, const std::vector<std::pair<std::string, std::string>>& keys);
+// Adds or replaces entries (the last of several with one key wins), in key
+// order; an entry equal to the stored one is not rewritten. kInvalid for a
+// key that cannot be stored (nothing written).
+Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& records);
+
+Status PgInsertAudit(PgConn& conn, const AuditEntry& e);
 
 }  // namespace senderguard
