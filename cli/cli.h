@@ -84,6 +84,7 @@ void AddStateCommands(CLI::App& app, Env& env);  // suspend, reinstate, dry-run
 void AddSuppressCommand(CLI::App& app, Env& env);
 void AddAuditCommand(CLI::App& app, Env& env);
 void AddDomainsCommand(CLI::App& app, Env& env);  // add, remove, list, only
+void AddStoreCommand(CLI::App& app, Env& env);    // init, migrate, status
 
 // Shared by list and show: the account as JSON (state, windows, limits).
 nlohmann::json AccountJson(Env& env, const AccountRecord& rec);

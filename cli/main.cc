@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddSuppressCommand(app, env);
   AddAuditCommand(app, env);
   AddDomainsCommand(app, env);
+  AddStoreCommand(app, env);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

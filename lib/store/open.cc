@@ -7,17 +7,12 @@
 
 namespace senderguard {
 
-namespace {
-
-// [store.postgresql] node, else the host name.
-std::string NodeName(const Config& config) {
+std::string FleetNodeName(const Config& config) {
   if (!config.postgresql.node.empty()) return config.postgresql.node;
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
   return host;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use) {
   LmdbOptions o;
@@ -29,7 +24,7 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
   if (config.store_backend == StoreBackend::kPostgresql) {
     PgStoreOptions p;
     p.conninfo = config.postgresql.conninfo;
-    p.node = NodeName(config);
+    p.node = FleetNodeName(config);
     p.program = use.program;
     p.local = o;
     p.logger = use.logger;

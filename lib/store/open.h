@@ -36,6 +36,10 @@ struct StoreUse {
 // message naming the store. The caller owns the result.
 Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use);
 
+// This node's name in a fleet ([store.postgresql] node, else the host
+// name): the owner of its leases and positions in PostgreSQL.
+std::string FleetNodeName(const Config& config);
+
 // Whether the store the configuration names exists already, so a reader
 // (senderguard-tail --print, a read-only command) can refuse to create one.
 bool StoreExists(const Config& config);

@@ -99,10 +99,43 @@ class PgInstance : public StoreInstance {
     auto r = PgStore::Open(o);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (r.ok()) store_ = std::move(*r);
+    db_ = db;
   }
   Store* store() override { return store_.get(); }
+  // The next `n` statements that write a table of the schema (but the
+  // change log) fail, each the first of its transaction's writes, so `n`
+  // write calls fail whole: a statement trigger on every table counts them
+  // with a sequence (which a rollback does not undo).
+  bool FailNextWrites(int n) override {
+    auto c = PgConn::Connect(db_, "store_contract_test-inject");
+    if (!c.ok()) return false;
+    auto r = c.value()->Exec(R"sql(
+      CREATE SEQUENCE IF NOT EXISTS sg_test_fail_seq;
+      CREATE TABLE IF NOT EXISTS sg_test_fail (budget bigint NOT NULL);
+      CREATE OR REPLACE FUNCTION sg_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('sg_test_fail_seq') <= (SELECT max(budget) FROM sg_test_fail) THEN
+          RAISE EXCEPTION 'injected failure' USING ERRCODE = 'XX000';
+        END IF;
+        RETURN NULL;
+      END $$;
+      DO $$ DECLARE t text; BEGIN
+        FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+                   AND tablename NOT IN ('changes', 'sg_test_fail') LOOP
+          EXECUTE format('CREATE OR REPLACE TRIGGER sg_test_fail BEFORE INSERT OR UPDATE OR DELETE '
+                         'ON %I FOR EACH STATEMENT EXECUTE FUNCTION sg_test_fail()', t);
+        END LOOP;
+      END $$;
+      DELETE FROM sg_test_fail;
+    )sql");
+    if (!r.ok()) return false;
+    r = c.value()->Exec("INSERT INTO sg_test_fail SELECT nextval('sg_test_fail_seq') + $1",
+                        {PgInt(n)});
+    return r.ok();
+  }
 
  private:
+  std::string db_;
   lmdb_test::TempDir dir_;
   lmdb_test::CapturingLogger logger_;
   std::unique_ptr<PgStore> store_;

@@ -118,13 +118,15 @@ Status PgCache::SyncNow() {
 }
 
 Status PgCache::CatchUp(PgConn& conn) {
+  // The local state first: another process of this node may raise it at
+  // any time, never above what the database has logged by then.
+  auto state = local_->GetCacheState();
+  if (!state.ok()) return state.status();
   auto src = conn.Exec(kSourceSql);
   if (!src.ok()) return src.status();
   if (src.value().rows() != 1) return Status::Io("postgresql: cannot name the database");
   const std::string source(src.value().Get(0, 0));
   const int64_t newest = src.value().GetInt(0, 1);
-  auto state = local_->GetCacheState();
-  if (!state.ok()) return state.status();
   // A copy of another database, or of this one before it lost changes
   // (restored from a backup): nothing in the log says what differs.
   if (state.value().source != source || state.value().seq > newest)
