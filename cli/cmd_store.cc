@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "senderguard/decide/quota.h"
-#include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/open.h"
 #include "senderguard/store/postgresql/pg_conn.h"
 #include "senderguard/store/postgresql/pg_schema.h"
@@ -86,28 +85,16 @@ void Migrate(Env& env) {
   }
 }
 
-// The node's LMDB store (its cache), when it exists: never created here.
-std::optional<LmdbStore::CacheState> LocalCache(const Config& c) {
-  if (::access((c.store_path + "/data.mdb").c_str(), F_OK) != 0) return std::nullopt;
-  LmdbOptions o;
-  o.path = c.store_path;
-  o.map_size_bytes = c.map_size_mb << 20;
-  o.sync_interval_ms = 0;
-  auto s = LmdbStore::Open(o);
-  if (!s.ok()) throw Failure{kExitStore, s.status().message()};
-  return Take(s.value()->GetCacheState());
-}
-
 void StatusLmdb(Env& env) {
   const Config& c = env.config();
   env.existing_store();  // opened: upgraded to this build's version, or refused
   if (env.json) {
-    PrintJson({{"backend", "lmdb"}, {"path", c.store_path}, {"schema_version", kSchemaVersion}});
+    PrintJson({{"backend", "lmdb"}, {"path", c.store_path}, {"schema_version", LmdbSchemaVersion()}});
     return;
   }
   std::printf("backend          lmdb\n");
   std::printf("path             %s\n", Printable(c.store_path, kMaxShown).c_str());
-  std::printf("schema version   %llu\n", static_cast<unsigned long long>(kSchemaVersion));
+  std::printf("schema version   %llu\n", static_cast<unsigned long long>(LmdbSchemaVersion()));
 }
 
 void StatusPostgresql(Env& env) {
@@ -124,7 +111,7 @@ void StatusPostgresql(Env& env) {
   const int have = Take(PgSchemaVersion(*conn));
   const int latest = PgLatestSchemaVersion();
   const std::string node = FleetNodeName(c);
-  const auto cache = LocalCache(c);
+  const auto cache = Take(ReadNodeCacheState(c));
 
   int64_t newest = -1;
   nlohmann::json leases = nlohmann::json::array();

@@ -41,6 +41,22 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
   return std::unique_ptr<Store>(std::move(opened.value()));
 }
 
+uint64_t LmdbSchemaVersion() { return kSchemaVersion; }
+
+Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config) {
+  if (::access((config.store_path + "/data.mdb").c_str(), F_OK) != 0)
+    return std::optional<NodeCacheState>();
+  LmdbOptions o;
+  o.path = config.store_path;
+  o.map_size_bytes = config.map_size_mb << 20;
+  o.sync_interval_ms = 0;
+  auto s = LmdbStore::Open(o);
+  if (!s.ok()) return s.status();
+  auto state = s.value()->GetCacheState();
+  if (!state.ok()) return state.status();
+  return std::optional<NodeCacheState>(NodeCacheState{state.value().seq, state.value().source});
+}
+
 bool StoreExists(const Config& config) {
   // PostgreSQL: the database is the store; opening it says whether it has
   // the schema (`senderguardctl store init` creates it).

@@ -3,7 +3,9 @@
 // backend: the backend is the configuration's choice.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "senderguard/base/kvlog.h"
@@ -39,6 +41,20 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
 // This node's name in a fleet ([store.postgresql] node, else the host
 // name): the owner of its leases and positions in PostgreSQL.
 std::string FleetNodeName(const Config& config);
+
+// The version of the LMDB store's layout this build writes (a store of an
+// older one is upgraded in place when opened).
+uint64_t LmdbSchemaVersion();
+
+// A fleet node's cache of the shared tables, in its LMDB store ([store]
+// path): the last change-log seq applied and the database it came from
+// ("" when never loaded). nullopt when that store does not exist (never
+// created here). For `senderguardctl store status`.
+struct NodeCacheState {
+  int64_t seq = 0;
+  std::string source;
+};
+Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config);
 
 // Whether the store the configuration names exists already, so a reader
 // (senderguard-tail --print, a read-only command) can refuse to create one.

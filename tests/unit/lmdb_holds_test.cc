@@ -270,7 +270,7 @@ TEST_F(LmdbHoldsTest, SchemaOneIsUpgraded) {
     RawPut(txn, "meta", "schema_version", v);
   });
   OpenStore();
-  EXPECT_TRUE(logger_.Saw("action=upgrade-schema from=1 to=2"));
+  EXPECT_TRUE(logger_.Saw("action=upgrade-schema from=1 to=" + std::to_string(kSchemaVersion)));
   CloseStore();
   std::string got;
   Raw([&](MDB_txn* txn) { got = RawGet(txn, "meta", "schema_version"); });

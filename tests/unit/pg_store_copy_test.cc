@@ -14,7 +14,6 @@
 
 #include "lmdb_fixture.h"
 #include "pg_fixture.h"
-#include "senderguard/base/text.h"
 #include "senderguard/store/codec.h"
 #include "senderguard/store/postgresql/pg_copy.h"
 
@@ -309,13 +308,9 @@ TEST_F(PgStoreCopyTest, ToPostgresqlAndBackRecordForRecordAndAgainNothing) {
   want.accounts.erase(std::remove_if(want.accounts.begin(), want.accounts.end(),
                                      [](const std::string& s) { return s.rfind("bad\xff=", 0) == 0; }),
                       want.accounts.end());
-  // Audit text PostgreSQL cannot hold was stored escaped (the account name
-  // of bad\xff's edit).
-  auto bad = std::find(want.audit.begin(), want.audit.end(), Encode(Audit("edit", "bad\xff")));
-  ASSERT_NE(bad, want.audit.end());
-  *bad = Encode(Audit("edit", Printable("bad\xff")));
-  EXPECT_EQ(Printable("bad\xff"), "bad\\xff");
-  std::sort(want.audit.begin(), want.audit.end());
+  // Audit text PostgreSQL cannot hold as it is (the account name of
+  // bad\xff's edit) is stored escaped, and comes back as it was.
+  EXPECT_EQ(Int("SELECT count(*) FROM audit WHERE account = 'bad\\xff'"), 1);
   {
     auto back = OpenLmdb(back_path);
     ASSERT_NE(back, nullptr);

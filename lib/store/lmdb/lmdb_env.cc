@@ -59,7 +59,7 @@ Status LmdbStore::OpenEnv() {
   ::chmod(options_.path.c_str(), 0750);
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
-  mdb_env_set_maxdbs(env_, 24);  // 17 named databases (Dbis), 7 to spare
+  mdb_env_set_maxdbs(env_, 24);  // 18 named databases (Dbis), 6 to spare
   mdb_env_set_maxreaders(env_, 1024);
   mdb_env_set_mapsize(env_, options_.map_size_bytes);
   unsigned flags = MDB_NOTLS;
@@ -105,7 +105,8 @@ Status LmdbStore::OpenEnv() {
         {"meta", &dbi_.meta}, {"days", &dbi_.days}, {"bounces", &dbi_.bounces},
         {"msgid", &dbi_.msgid}, {"positions", &dbi_.positions}, {"once", &dbi_.once},
         {"once_time", &dbi_.once_time}, {"deferred", &dbi_.deferred},
-        {"holds", &dbi_.holds}, {"held", &dbi_.held}, {"owners", &dbi_.owners}};
+        {"holds", &dbi_.holds}, {"held", &dbi_.held}, {"owners", &dbi_.owners},
+        {"leases", &dbi_.leases}};
     for (auto& d : dbs) {
       rc = mdb_dbi_open(txn, d.name, MDB_CREATE, d.dbi);
       if (rc != 0) {
@@ -129,10 +130,11 @@ Status LmdbStore::OpenEnv() {
     } else if (v.mv_size != 8) {
       mdb_txn_abort(txn);
       return Status::Corruption("store " + options_.path + ": bad schema record");
-    } else if (uint64_t have = GetBe64(View(v)); have == 1) {
-      // Version 1 had no holds, held or owners (just created, empty): the
-      // upgrade is the version record. A build that reads version 1 then
-      // refuses this store instead of ignoring the holds of the others.
+    } else if (uint64_t have = GetBe64(View(v)); have == 1 || have == 2) {
+      // Version 1 had no holds, held or owners, version 2 no leases (each
+      // just created, empty): the upgrade is the version record. An older
+      // build then refuses this store instead of ignoring the holds of the
+      // others or spending leases it cannot see.
       std::string ver;
       PutBe64(&ver, kSchemaVersion);
       Status st = Put(txn, dbi_.meta, kSchemaKey, ver, "schema");
@@ -140,8 +142,8 @@ Status LmdbStore::OpenEnv() {
         mdb_txn_abort(txn);
         return st;
       }
-      Log(Logger::Level::kInfo, "store=lmdb action=upgrade-schema from=1 to=" +
-                                    std::to_string(kSchemaVersion));
+      Log(Logger::Level::kInfo, "store=lmdb action=upgrade-schema from=" + std::to_string(have) +
+                                    " to=" + std::to_string(kSchemaVersion));
     } else if (have != kSchemaVersion) {
       mdb_txn_abort(txn);
       return Status::Invalid("store " + options_.path + ": schema version " + std::to_string(have) +

@@ -10,7 +10,8 @@
 // (time + digest, empty values: the same keys in age order). Each batch that
 // records a key also deletes up to 16 keys older than kOnceRetention from
 // the front of once_time, so the two hold about what arrived in the last 90
-// days (14 named databases, as in Dbis; the environment allows 16). The
+// days. Then holds, held, owners (below) and leases (a fleet node's lease
+// ledger, lmdb_leases.cc): 18 named databases, as in Dbis. The
 // environment is opened with MDB_NOTLS because libmilter runs one
 // connection's callbacks on several threads; no transaction outlives a call.
 //
@@ -53,12 +54,14 @@
 #include <lmdb.h>
 
 #include "senderguard/base/kvlog.h"
+#include "senderguard/model/lease.h"
 #include "senderguard/store/store.h"
 
 namespace senderguard {
 
 // 2: holds, held and owners (open reservations shared by all processes).
-inline constexpr uint64_t kSchemaVersion = 2;
+// 3: leases (the lease ledger of a fleet node on PostgreSQL).
+inline constexpr uint64_t kSchemaVersion = 3;
 
 struct LmdbOptions {
   std::string path;                  // directory; created (0750) if missing
@@ -218,6 +221,68 @@ class LmdbStore final : public Store {
   };
   Status Import(const ImportBatch& batch, bool dry_run, ImportCounts* written,
                 ImportCounts* skipped);
+  // ---- the lease ledger of a fleet node (lmdb_leases.cc), for PgLeases
+  // (store/postgresql/pg_leases.cc). Database `leases`: a window instance's
+  // counter key (as in `counters`) -> its LeaseEntry (model/lease.h), shared
+  // by every process on the environment like the holds; meta
+  // "lease-chore:NAME" -> when a node-wide chore last ran. LmdbStore's own
+  // Reserve and Commit never read it. Thread-safe, as every method.
+
+  // The key of a window instance (the same as the counters').
+  static std::string LeaseKey(std::string_view account, Window window, int64_t start);
+  // Splits a LeaseKey; false when it is not one.
+  static bool ParseLeaseKey(std::string_view key, std::string* account, Window* window,
+                            int64_t* start);
+  // One window instance of a Reserve or Commit, inside its transaction.
+  struct LeaseSlot {
+    std::string key;
+    size_t first = 0;        // the first charge with this key (charges of one key are summed)
+    uint64_t amount = 0;     // the units the call's charges of this key add
+    uint64_t committed = 0;  // this node's count of the window instance (`counters`)
+    uint64_t held = 0;       // held by the open transactions of every process
+    std::optional<LeaseEntry> entry;  // the ledger's entry, nullopt when none
+    bool write = false;      // the callback sets it to store `entry` (erase when nullopt)
+  };
+  // Reserve against the ledger, in one write transaction: reads the slot of
+  // each distinct window instance of `charges`, calls `decide` (which may
+  // edit entries, and runs again if the transaction is retried), stores the
+  // entries it marked and, when it returns true, holds every charge as
+  // Reserve does. Returns what `decide` returned.
+  Result<bool> ReserveLeased(std::string_view account, const std::vector<QuotaCharge>& charges,
+                             const std::function<bool(std::vector<LeaseSlot>& slots)>& decide);
+  // Commit against the ledger, in one durable write transaction: takes the
+  // holds, adds the counts, records `queue` (when given), calls `note` to
+  // edit the slots' entries and stores the marked ones. Unlike Commit: no
+  // alert and no account record (the fleet's store keeps both). On failure
+  // nothing is written and the holds stay (the caller releases them).
+  Status CommitLeased(std::string_view account, const std::vector<QuotaCharge>& held,
+                      const QueueEntry* queue,
+                      const std::function<void(std::vector<LeaseSlot>& slots)>& note);
+  // The ledger inside one transaction; valid only during the callback.
+  class LeaseLedger {
+   public:
+    virtual ~LeaseLedger() = default;
+    // kCorruption for an entry that does not decode.
+    virtual Status Get(std::string_view key, std::optional<LeaseEntry>* out) = 0;
+    // kInvalid in a read transaction.
+    virtual Status Put(std::string_view key, const LeaseEntry& entry) = 0;
+    virtual Status Erase(std::string_view key) = 0;
+    virtual Status Held(std::string_view key, uint64_t* out) = 0;
+    virtual Status Committed(std::string_view key, uint64_t* out) = 0;
+    // Every entry in key order, until fn returns false; an entry that does
+    // not decode is passed as null (the caller may erase it).
+    virtual Status Scan(
+        const std::function<bool(std::string_view key, const LeaseEntry* entry)>& fn) = 0;
+  };
+  Status ReadLeases(const std::function<Status(LeaseLedger& ledger)>& fn);
+  // `fn` runs again when the transaction is retried; nothing is written
+  // when it fails.
+  Status WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn, bool durable = true);
+  // A chore the node's processes share (sg_lease_expire every few seconds):
+  // sets *due, and records `now_ms`, when it last ran `every_ms` or more
+  // before now_ms (monotonic milliseconds; a time later than now_ms, from
+  // another boot, is due too).
+  Status ClaimChore(std::string_view name, int64_t now_ms, int64_t every_ms, bool* due);
 
  private:
   struct Job;
@@ -226,6 +291,7 @@ class LmdbStore final : public Store {
     MDB_dbi days, bounces, msgid, positions;
     MDB_dbi once, once_time, deferred;
     MDB_dbi holds, held, owners;
+    MDB_dbi leases;
   };
 
   explicit LmdbStore(LmdbOptions options);

@@ -1,5 +1,9 @@
 #include "senderguard/store/postgresql/pg_conn.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -149,6 +153,72 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
     return ErrorOf(r, head);
   }
   return res;
+}
+
+Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& params,
+                              std::chrono::milliseconds timeout) {
+  if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK)
+    return Status::Unavailable("postgresql: not connected");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string q(sql);
+  std::vector<const char*> values(params.size());
+  for (size_t i = 0; i < params.size(); ++i)
+    values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
+  std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
+  for (char& ch : head)
+    if (ch == '\n') ch = ' ';
+  // Shuts the socket: libpq then finds the connection broken (Healthy()
+  // false, so a pool drops it) and its state stays consistent for Reset().
+  auto give_up = [&](const std::string& why) -> Status {
+    ::shutdown(PQsocket(c_), SHUT_RDWR);
+    (void)PQconsumeInput(c_);
+    while (PGresult* r = PQgetResult(c_)) PQclear(r);
+    return Status::Unavailable("postgresql: " + head + ": " + why);
+  };
+  auto wait = [&](short events) -> bool {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{PQsocket(c_), events, 0};
+    int rc;
+    do {
+      rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0;
+  };
+  if (PQsendQueryParams(c_, q.c_str(), static_cast<int>(params.size()), nullptr,
+                        values.empty() ? nullptr : values.data(), nullptr, nullptr, 0) == 0)
+    return ErrorOf(nullptr, head);
+  // Non-blocking sends: PQflush returns 1 while data remains.
+  if (PQsetnonblocking(c_, 1) != 0) return ErrorOf(nullptr, head);
+  for (;;) {
+    const int f = PQflush(c_);
+    if (f == 0) break;
+    if (f < 0) {
+      PQsetnonblocking(c_, 0);
+      return ErrorOf(nullptr, head);
+    }
+    if (!wait(POLLOUT)) {
+      PQsetnonblocking(c_, 0);
+      return give_up("no answer in " + std::to_string(timeout.count()) + " ms");
+    }
+  }
+  PQsetnonblocking(c_, 0);
+  PgResult last;
+  pg_result* last_raw = nullptr;
+  for (;;) {
+    while (PQisBusy(c_) != 0) {
+      if (!wait(POLLIN)) return give_up("no answer in " + std::to_string(timeout.count()) + " ms");
+      if (PQconsumeInput(c_) == 0) return ErrorOf(nullptr, head);
+    }
+    PGresult* r = PQgetResult(c_);
+    if (r == nullptr) break;
+    last = PgResult(r);
+    last_raw = r;
+  }
+  ExecStatusType st = last_raw == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(last_raw);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorOf(last_raw, head);
+  return last;
 }
 
 Status PgConn::Transaction(const std::function<Status(PgConn&)>& fn, std::string_view begin) {

@@ -76,6 +76,13 @@ class PgConn {
 
   // One statement (no parameters: may be several statements separated by ';').
   Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {});
+  // One statement, waiting at most `timeout` for its answer (a server that
+  // stopped answering, a network that drops packets: TCP alone would wait
+  // for minutes). On timeout the connection is shut (the statement may or
+  // may not have run: callers resend only what is idempotent) and
+  // kUnavailable returned; Reset() reconnects.
+  Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params,
+                        std::chrono::milliseconds timeout);
   // BEGIN (with `begin`, e.g. "BEGIN ISOLATION LEVEL REPEATABLE READ"), fn,
   // COMMIT; rolls back when fn fails. Runs fn again (at most 5 times in all)
   // after a serialization failure or a deadlock (SQLSTATE 40001, 40P01), so fn

@@ -5,14 +5,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 #include <tuple>
 
 #include "pg_rows.h"
+#include "senderguard/store/codec.h"
 #include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/postgresql/pg_conn.h"
+#include "senderguard/store/postgresql/pg_records.h"
 #include "senderguard/store/postgresql/pg_schema.h"
 
 namespace senderguard {
@@ -80,6 +83,14 @@ std::string UpdateIfDifferent(const std::string& table_alias, const std::string&
          ") IS DISTINCT FROM (" + excluded + ")";
 }
 
+// Whether the database's record is `a` as a copy would write it (domains
+// are kept in byte order, once each).
+bool Same(const AccountRecord& stored, AccountRecord a) {
+  std::sort(a.domains.begin(), a.domains.end());
+  a.domains.erase(std::unique(a.domains.begin(), a.domains.end()), a.domains.end());
+  return Encode(stored) == Encode(a);
+}
+
 Result<uint64_t> CountRows(PgConn& c, const std::string& sql, const std::vector<PgParam>& params) {
   auto r = c.Exec(sql, params);
   if (!r.ok()) return r.status();
@@ -92,81 +103,79 @@ class ToPostgresql {
  public:
   ToPostgresql(PgConn* c, Counts* counts) : c_(c), counts_(counts) {}
 
+  // Accounts through pg_records.h's mapping: each batch's stored records
+  // read (locked), and only a new or different one written (PgWriteAccount
+  // writes only the columns and domains that differ).
   Status Account(const AccountRecord& a) {
     (*counts_)[kAccounts].read++;
-    if (!IsKey(a.name)) {
+    if (!PgCheckAccount(a).ok()) {
       (*counts_)[kAccounts].skipped++;
       return Status::Ok();
     }
-    accounts_.push_back(AccountParams(a));
-    for (const auto& d : a.domains) {
-      if (IsKey(d)) domains_.push_back({a.name, d});
-    }
+    accounts_.push_back(a);
     return accounts_.size() >= kBatch ? FlushAccounts() : Status::Ok();
   }
   Status FlushAccounts() {
     if (accounts_.empty()) return Status::Ok();
-    const std::vector<std::string> cols = Columns(kAccountColumns, 1);
-    auto up = c_->Exec(std::string("WITH up AS (INSERT INTO accounts AS a (") + kAccountColumns +
-                           ") SELECT * FROM " + Unnest(AccountTypes(), 1) +
-                           UpdateIfDifferent("a", "name", cols) +
-                           " RETURNING a.name) SELECT name FROM up",
-                       ColumnArrays(accounts_, kAccountColumnCount));
-    if (!up.ok()) return up.status();
-    std::set<std::string> written;
-    for (int i = 0; i < up.value().rows(); ++i) written.emplace(up.value().Get(i, 0));
-    // The account's verified domains become the source's: missing ones
-    // added, others removed.
-    std::vector<PgParam> names;
-    for (const auto& row : accounts_) names.push_back(row[0]);
-    std::vector<PgParam> dom_accounts, dom_names;
-    for (const auto& [account, domain] : domains_) {
-      dom_accounts.push_back(account);
-      dom_names.push_back(domain);
+    std::vector<std::string> names;
+    for (const auto& a : accounts_) names.push_back(a.name);  // in key order, unique
+    std::map<std::string, AccountRecord> stored;
+    std::map<std::string, Status> unreadable;
+    Status st = ReadAccountsLocked(*c_, names, &stored, &unreadable);
+    if (!st.ok()) return st;
+    for (const auto& a : accounts_) {
+      std::optional<AccountRecord> before;
+      if (auto it = stored.find(a.name); it != stored.end()) before = it->second;
+      if (!before && unreadable.count(a.name) != 0) {
+        (*counts_)[kAccounts].skipped++;  // a row we cannot read is not overwritten
+        continue;
+      }
+      if (before && Same(*before, a)) continue;
+      bool created = true;
+      st = PgWriteAccount(*c_, before, a, &created);
+      if (st.ok() && !created) {  // made meanwhile by someone else: write over it
+        auto now = PgReadAccount(*c_, a.name, /*lock=*/true);
+        if (!now.ok()) return now.status();
+        st = PgWriteAccount(*c_, now.value(), a);
+      }
+      if (!st.ok()) return st;
+      (*counts_)[kAccounts].written++;
     }
-    auto dom = c_->Exec(
-        "WITH ins AS (INSERT INTO account_domains (account, domain) "
-        "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING RETURNING account), "
-        "del AS (DELETE FROM account_domains d WHERE d.account = ANY($3::text[]) "
-        "AND (d.account, d.domain) NOT IN (SELECT * FROM unnest($1::text[], $2::text[])) "
-        "RETURNING d.account) "
-        "SELECT account FROM ins UNION SELECT account FROM del",
-        {Array(dom_accounts), Array(dom_names), Array(names)});
-    if (!dom.ok()) return dom.status();
-    for (int i = 0; i < dom.value().rows(); ++i) written.emplace(dom.value().Get(i, 0));
-    (*counts_)[kAccounts].written += written.size();
     accounts_.clear();
-    domains_.clear();
     return Status::Ok();
   }
 
   Status Suppression(const SuppressionRecord& s) {
     (*counts_)[kSuppression].read++;
-    if (!IsKey(s.account) || !IsKey(s.address)) {
+    if (!PgCheckSuppressionKey(s.account, s.address).ok()) {
       (*counts_)[kSuppression].skipped++;
       return Status::Ok();
     }
-    suppressions_.push_back(SuppressionParams(s));
+    suppressions_.push_back(s);
     return suppressions_.size() >= kBatch ? FlushSuppressions() : Status::Ok();
   }
   Status FlushSuppressions() {
     if (suppressions_.empty()) return Status::Ok();
-    auto n = CountRows(*c_,
-                       std::string("WITH up AS (INSERT INTO suppression AS s (") +
-                           kSuppressionColumns + ") SELECT * FROM " +
-                           Unnest({"text", "text", "text", "text", "bigint"}, 1) +
-                           UpdateIfDifferent("s", "account, address", {"reason", "actor", "since"}) +
-                           " RETURNING 1) SELECT count(*) FROM up",
-                       ColumnArrays(suppressions_, 5));
-    if (!n.ok()) return n.status();
-    (*counts_)[kSuppression].written += n.value();
+    std::vector<std::pair<std::string, std::string>> keys;
+    for (const auto& s : suppressions_) keys.emplace_back(s.account, s.address);
+    auto stored = PgReadSuppressions(*c_, keys);
+    if (!stored.ok()) return stored.status();
+    std::map<std::pair<std::string, std::string>, std::string> have;
+    for (const auto& s : stored.value()) have[{s.account, s.address}] = Encode(s);
+    for (const auto& s : suppressions_) {
+      auto it = have.find({s.account, s.address});
+      if (it == have.end() || it->second != Encode(s)) (*counts_)[kSuppression].written++;
+    }
+    // An entry equal to the stored one is not rewritten.
+    Status st = PgUpsertSuppressions(*c_, suppressions_);
+    if (!st.ok()) return st;
     suppressions_.clear();
     return Status::Ok();
   }
 
   Status Day(std::string_view account, int64_t day, const DayCountsRecord& d) {
     (*counts_)[kDays].read++;
-    if (!IsKey(account)) {
+    if (!DayAccountStorable(account)) {
       (*counts_)[kDays].skipped++;
       return Status::Ok();
     }
@@ -194,7 +203,7 @@ class ToPostgresql {
 
   Status Bounce(const BounceRecord& b) {
     (*counts_)[kBounces].read++;
-    if (!IsKey(b.address)) {
+    if (!BounceAddressStorable(b.address)) {
       (*counts_)[kBounces].skipped++;
       return Status::Ok();
     }
@@ -220,7 +229,9 @@ class ToPostgresql {
   // MergeAudit appends those the database does not hold yet.
   Status Audit(const AuditEntry& e) {
     (*counts_)[kAudit].read++;
-    audit_.push_back(AuditParams(e));
+    // Stored as PgRecords stores it: text through PgEncodeText.
+    audit_.push_back({PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action),
+                      PgEncodeText(e.account), PgEncodeText(e.detail)});
     return audit_.size() >= kBatch ? FlushAudit() : Status::Ok();
   }
   Status FlushAudit() {
@@ -232,10 +243,10 @@ class ToPostgresql {
       if (!t.ok()) return t.status();
       audit_table_ = true;
     }
-    auto r = c_->Exec(std::string("INSERT INTO sg_copy_audit (") + kAuditColumns + ") SELECT " +
-                          kAuditColumns + " FROM " +
+    auto r = c_->Exec("INSERT INTO sg_copy_audit (time_us, actor, action, account, detail) "
+                      "SELECT t, ac, an, acc, d FROM " +
                           Unnest({"bigint", "text", "text", "text", "text"}, 1) +
-                          " WITH ORDINALITY AS u(" + kAuditColumns + ", n) ORDER BY n",
+                          " WITH ORDINALITY AS u(t, ac, an, acc, d, n) ORDER BY n",
                       ColumnArrays(audit_, 5));
     if (!r.ok()) return r.status();
     audit_.clear();
@@ -266,8 +277,9 @@ class ToPostgresql {
  private:
   PgConn* c_;
   Counts* counts_;
-  std::vector<std::vector<PgParam>> accounts_, suppressions_, days_, bounces_, audit_;
-  std::vector<std::pair<std::string, std::string>> domains_;
+  std::vector<AccountRecord> accounts_;
+  std::vector<SuppressionRecord> suppressions_;
+  std::vector<std::vector<PgParam>> days_, bounces_, audit_;
   bool audit_table_ = false;
 };
 
@@ -376,37 +388,29 @@ Status CopyToLmdb(PgConn& c, LmdbStore& to, bool dry_run, Counts* counts) {
   auto run = [&]() -> Status {
     Status s = CheckSchema(c);
     if (!s.ok()) return s;
-    s = EachBatch(c, std::string("SELECT ") + kAccountColumns +
-                         " FROM accounts ORDER BY name COLLATE \"C\"",
+    s = EachBatch(c, std::string("SELECT ") + kPgAccountColumns +
+                         " FROM accounts a ORDER BY a.name COLLATE \"C\"",
                   [&](const PgResult& r) {
                     LmdbStore::ImportBatch batch;
-                    std::map<std::string, size_t> at;
-                    std::vector<PgParam> names;
                     for (int i = 0; i < r.rows(); ++i) {
-                      batch.accounts.push_back(AccountFromRow(r, i, 0));
-                      at[batch.accounts.back().name] = batch.accounts.size() - 1;
-                      names.push_back(batch.accounts.back().name);
+                      AccountRecord a;
+                      if (PgReadAccountRow(r, i, 0, &a).ok()) {
+                        batch.accounts.push_back(std::move(a));
+                      } else {
+                        (*counts)[kAccounts].skipped++;
+                      }
                     }
-                    auto dom = c.Exec(
-                        "SELECT account, domain FROM account_domains "
-                        "WHERE account = ANY($1::text[]) ORDER BY domain COLLATE \"C\"",
-                        {Array(names)});
-                    if (!dom.ok()) return dom.status();
-                    for (int i = 0; i < dom.value().rows(); ++i) {
-                      auto it = at.find(std::string(dom.value().Get(i, 0)));
-                      if (it != at.end())
-                        batch.accounts[it->second].domains.emplace_back(dom.value().Get(i, 1));
-                    }
-                    (*counts)[kAccounts].read += batch.accounts.size();
+                    (*counts)[kAccounts].read += static_cast<uint64_t>(r.rows());
                     return import(batch);
                   });
     if (!s.ok()) return s;
-    s = EachBatch(c, std::string("SELECT ") + kSuppressionColumns +
-                         " FROM suppression ORDER BY account COLLATE \"C\", address COLLATE \"C\"",
+    s = EachBatch(c, std::string("SELECT ") + kPgSuppressionColumns +
+                         " FROM suppression s ORDER BY s.account COLLATE \"C\", "
+                         "s.address COLLATE \"C\"",
                   [&](const PgResult& r) {
                     LmdbStore::ImportBatch batch;
                     for (int i = 0; i < r.rows(); ++i)
-                      batch.suppressions.push_back(SuppressionFromRow(r, i, 0));
+                      batch.suppressions.push_back(PgReadSuppressionRow(r, i, 0));
                     (*counts)[kSuppression].read += batch.suppressions.size();
                     return import(batch);
                   });
@@ -435,11 +439,16 @@ Status CopyToLmdb(PgConn& c, LmdbStore& to, bool dry_run, Counts* counts) {
                     return import(batch);
                   });
     if (!s.ok()) return s;
-    return EachBatch(c, std::string("SELECT ") + kAuditColumns + " FROM audit ORDER BY id",
+    return EachBatch(c, "SELECT time_us, actor, action, account, detail FROM audit ORDER BY id",
                      [&](const PgResult& r) {
                        LmdbStore::ImportBatch batch;
                        for (int i = 0; i < r.rows(); ++i) {
-                         AuditEntry e = AuditFromRow(r, i, 0);
+                         AuditEntry e;
+                         e.time_us = r.GetInt(i, 0);
+                         e.actor = PgDecodeText(r.Get(i, 1));
+                         e.action = PgDecodeText(r.Get(i, 2));
+                         e.account = PgDecodeText(r.Get(i, 3));
+                         e.detail = PgDecodeText(r.Get(i, 4));
                          auto it = held.find(KeyOf(e));
                          if (it != held.end() && it->second > 0) {
                            --it->second;  // the destination has this one

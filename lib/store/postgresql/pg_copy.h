@@ -22,9 +22,9 @@
 // in one snapshot (an LMDB read transaction; a REPEATABLE READ one).
 //
 // What the destination cannot hold is skipped and counted (PostgreSQL:
-// keys that are not UTF-8 or hold a NUL, or are over 1024 bytes; LMDB:
-// keys over its 511 bytes), and so is a record of the LMDB source that
-// cannot be decoded.
+// what pg_records.h refuses, keys that are not UTF-8, hold a NUL or are
+// longer than the nodes' caches take; LMDB: keys over its 511 bytes), and
+// so is a record of the source that cannot be read.
 //
 // Errors: kInvalid for a request that cannot be done (no LMDB store at the
 // path for --from; the database without senderguard's schema, or another

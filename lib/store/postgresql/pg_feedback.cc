@@ -14,8 +14,8 @@
 
 #include "pg_rows.h"
 #include "senderguard/base/text.h"
-#include "senderguard/store/codec.h"
 #include "senderguard/store/feedback_rules.h"
+#include "senderguard/store/postgresql/pg_records.h"
 
 namespace senderguard {
 
@@ -26,11 +26,11 @@ namespace {
 // Counts of accounts whose names PostgreSQL cannot hold as a key (not
 // UTF-8, a NUL: never a name the milter makes, identity.h) go under "", as
 // SumFeedback does with names over 400 bytes, rather than failing the batch
-// and every retry of it. Returns how many names were moved.
+// and every retry of it. Returns how many buckets were moved.
 size_t MoveUnstorableAccounts(FeedbackSums* sums) {
   size_t moved = 0;
   for (auto it = sums->days.begin(); it != sums->days.end();) {
-    if (IsKey(it->first.first)) {
+    if (DayAccountStorable(it->first.first)) {
       ++it;
       continue;
     }
@@ -47,11 +47,16 @@ struct Ctx {
   const FeedbackSums& sums;
   const AccountReview& review;
   const std::string& node;
-  const std::string& source;    // OpaqueToText(batch.source); "" = none
-  const std::string& position;  // OpaqueToText(batch.position)
+  const std::string& source;    // PgEncodeText(batch.source); "" = none
+  const std::string& position;  // PgEncodeText(batch.position)
   LmdbStore* local;             // the node's store
   FeedbackResult* result;
+  Logger* logger;               // may be null
 };
+
+void Log(const Ctx& x, Logger::Level level, const std::string& line) {
+  if (x.logger != nullptr) x.logger->Log(level, line);
+}
 
 Status CountDays(PgConn& c, const Ctx& x) {
   if (x.sums.days.empty()) return Status::Ok();
@@ -86,13 +91,12 @@ Status CountBouncesAndSuppress(PgConn& c, const Ctx& x, std::vector<AuditEntry>*
   const FeedbackBatch& batch = x.batch;
   std::set<std::string> addresses;
   for (const auto& e : batch.events) {
-    if (CountsHardBounce(e, batch) && IsKey(e.hard_recipient)) addresses.insert(e.hard_recipient);
+    if (CountsHardBounce(e, batch) && BounceAddressStorable(e.hard_recipient))
+      addresses.insert(e.hard_recipient);
   }
   std::map<std::string, BounceRecord> bounces;
   if (!addresses.empty()) {
-    std::vector<PgParam> list;
-    for (const auto& a : addresses) list.push_back(a);
-    const PgParam arr = Array(list);
+    const PgParam arr = PgTextArray(std::vector<std::string>(addresses.begin(), addresses.end()));
     // A row for each address first, so that every one can be locked: two
     // nodes counting the same new address then take turns instead of both
     // writing "1". A row of count 0 is the fresh record.
@@ -112,12 +116,14 @@ Status CountBouncesAndSuppress(PgConn& c, const Ctx& x, std::vector<AuditEntry>*
   }
   std::vector<SuppressionRecord> adds;
   for (const auto& e : batch.events) {
-    if (CountsHardBounce(e, batch) && IsKey(e.hard_recipient)) {
+    // A suppression the nodes' caches could not hold is not added
+    // (pg_records.h PgCheckSuppressionKey); the bounce still counts.
+    if (CountsHardBounce(e, batch) && BounceAddressStorable(e.hard_recipient)) {
       std::optional<SuppressionRecord> s = CountHardBounce(e, batch, &bounces[e.hard_recipient]);
-      if (s) adds.push_back(std::move(*s));
+      if (s && PgCheckSuppressionKey(s->account, s->address).ok()) adds.push_back(std::move(*s));
     }
     std::optional<SuppressionRecord> s = ComplaintSuppression(e, batch);
-    if (s && IsKey(s->account) && IsKey(s->address)) adds.push_back(std::move(*s));
+    if (s && PgCheckSuppressionKey(s->account, s->address).ok()) adds.push_back(std::move(*s));
   }
   if (!bounces.empty()) {
     std::vector<std::vector<PgParam>> rows;
@@ -133,9 +139,12 @@ Status CountBouncesAndSuppress(PgConn& c, const Ctx& x, std::vector<AuditEntry>*
   if (adds.empty()) return Status::Ok();
   // One already stored keeps its first reason (no audit entry, not reported).
   std::vector<std::vector<PgParam>> rows;
-  for (const auto& s : adds) rows.push_back(SuppressionParams(s));
-  auto r = c.Exec(std::string("INSERT INTO suppression (") + kSuppressionColumns +
-                      ") SELECT * FROM " + Unnest({"text", "text", "text", "text", "bigint"}, 1) +
+  for (const auto& s : adds) {
+    rows.push_back({s.account, s.address, PgEncodeText(s.reason), PgEncodeText(s.actor),
+                    PgInt(s.since)});
+  }
+  auto r = c.Exec("INSERT INTO suppression (account, address, reason, actor, since) SELECT * FROM " +
+                      Unnest({"text", "text", "text", "text", "bigint"}, 1) +
                       " ON CONFLICT DO NOTHING RETURNING account, address",
                   ColumnArrays(rows, 5));
   if (!r.ok()) return r.status();
@@ -151,47 +160,36 @@ Status CountBouncesAndSuppress(PgConn& c, const Ctx& x, std::vector<AuditEntry>*
   return Status::Ok();
 }
 
-// The reviews, on the fleet's counts (this batch's included), each account
-// locked until the commit; edits written back, their audit into *audit.
+// The reviews, on the fleet's counts (this batch's included), each stored
+// record locked until the commit (FOR NO KEY UPDATE, as PgRecords locks
+// it); edits written back (pg_records.h PgWriteAccount: only what
+// changed), their audit entries into *audit.
 Status Review(PgConn& c, const Ctx& x, std::vector<AuditEntry>* audit) {
   const std::map<std::string, int64_t> accounts = AccountsToReview(x.batch, x.sums);
   if (accounts.empty()) return Status::Ok();
-  std::vector<PgParam> names, firsts, lasts;
+  std::vector<std::string> names, firsts, lasts;
   for (const auto& [name, last_day] : accounts) {
     names.push_back(name);
-    firsts.push_back(PgInt(ReviewFirstDay(x.batch, last_day)));
-    lasts.push_back(PgInt(last_day));
+    firsts.push_back(std::to_string(ReviewFirstDay(x.batch, last_day)));
+    lasts.push_back(std::to_string(last_day));
   }
-  const PgParam name_array = Array(names);
-  // A fresh record (named, created now) for an account that has none, as
-  // the review is promised one; then every record locked.
-  auto made = c.Exec("INSERT INTO accounts (name, created) SELECT n, $2::bigint "
-                     "FROM unnest($1::text[]) AS n ON CONFLICT DO NOTHING",
-                     {name_array, PgInt(x.batch.now)});
-  if (!made.ok()) return made.status();
-  auto rec = c.Exec(std::string("SELECT ") + kAccountColumns +
-                        " FROM accounts WHERE name = ANY($1::text[]) "
-                        "ORDER BY name COLLATE \"C\" FOR UPDATE",
-                    {name_array});
-  if (!rec.ok()) return rec.status();
+  const PgParam name_array = PgTextArray(names);
   std::map<std::string, AccountRecord> records;
-  for (int i = 0; i < rec.value().rows(); ++i) {
-    AccountRecord a = AccountFromRow(rec.value(), i, 0);
-    records[a.name] = std::move(a);
-  }
-  auto dom = c.Exec("SELECT account, domain FROM account_domains WHERE account = ANY($1::text[]) "
-                    "ORDER BY account, domain COLLATE \"C\"",
-                    {name_array});
-  if (!dom.ok()) return dom.status();
-  for (int i = 0; i < dom.value().rows(); ++i) {
-    auto it = records.find(std::string(dom.value().Get(i, 0)));
-    if (it != records.end()) it->second.domains.emplace_back(dom.value().Get(i, 1));
+  std::map<std::string, Status> unreadable;
+  Status read = ReadAccountsLocked(c, names, &records, &unreadable);
+  if (!read.ok()) return read;
+  for (const auto& [name, error] : unreadable) {  // never overwritten
+    Log(x, Logger::Level::kError, KvLine()
+                                      .Add("store", "postgresql")
+                                      .Add("action", "review-skip")
+                                      .Add("error", error.message())
+                                      .str());
   }
   auto days = c.Exec(std::string("SELECT d.account, d.day, ") + kDayCountColumns +
                          " FROM day_counts d JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) "
                          "AS w(account, first_day, last_day) ON d.account = w.account "
                          "AND d.day BETWEEN w.first_day AND w.last_day ORDER BY d.day",
-                     {name_array, Array(firsts), Array(lasts)});
+                     {name_array, PgTextArray(firsts), PgTextArray(lasts)});
   if (!days.ok()) return days.status();
   std::map<std::string, StoredDays> stored;
   for (int i = 0; i < days.value().rows(); ++i) {
@@ -199,41 +197,47 @@ Status Review(PgConn& c, const Ctx& x, std::vector<AuditEntry>* audit) {
         days.value().GetInt(i, 1), DayCountsFromRow(days.value(), i, 2));
   }
   for (const auto& [name, last_day] : accounts) {
-    auto it = records.find(name);
-    if (it == records.end()) continue;  // deleted since: nothing to review
-    AccountRecord a = it->second;
-    const AccountRecord& before = it->second;
-    ReviewOutcome out;
+    if (unreadable.count(name) != 0) continue;
     auto c_it = x.sums.complaints.find(name);
-    x.review(&a, stored[name], c_it == x.sums.complaints.end() ? 0 : c_it->second, &out);
-    a.name = name;  // the row it was read from
-    if (Encode(a) != Encode(before)) {
-      std::vector<PgParam> p = AccountParams(a);
-      std::string sql = "UPDATE accounts SET (";
-      std::string cols = kAccountColumns;
-      sql += cols.substr(cols.find(',') + 2) + ") = (";  // every column but the name
-      for (size_t i = 2; i <= kAccountColumnCount; ++i) {
-        if (i > 2) sql += ", ";
-        sql += "$" + std::to_string(i) + "::" + AccountTypes()[i - 1];
+    const uint64_t complaints = c_it == x.sums.complaints.end() ? 0 : c_it->second;
+    std::optional<AccountRecord> before;
+    if (auto it = records.find(name); it != records.end()) before = it->second;
+    // Up to twice: a record another node creates meanwhile is reviewed
+    // again as stored.
+    for (int pass = 0; pass < 2; ++pass) {
+      AccountRecord a;
+      if (before) {
+        a = *before;
+      } else {
+        a.name = name;
+        a.created = x.batch.now;  // a fresh record, written even when unchanged
       }
-      sql += ") WHERE name = $1";
-      auto u = c.Exec(sql, p);
-      if (!u.ok()) return u.status();
-      if (a.domains != before.domains) {
-        auto d = c.Exec("DELETE FROM account_domains WHERE account = $1", {name});
-        if (!d.ok()) return d.status();
-        std::vector<PgParam> list;
-        for (const auto& domain : a.domains) {
-          if (IsKey(domain)) list.push_back(domain);
-        }
-        auto ins = c.Exec("INSERT INTO account_domains (account, domain) SELECT $1, d "
-                          "FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING",
-                          {name, Array(list)});
-        if (!ins.ok()) return ins.status();
+      ReviewOutcome out;
+      x.review(&a, stored[name], complaints, &out);
+      a.name = name;  // the row it was read from
+      Status valid = PgCheckAccount(a);
+      if (!valid.ok()) {
+        Log(x, Logger::Level::kError, KvLine()
+                                          .Add("store", "postgresql")
+                                          .Add("action", "review-skip")
+                                          .Add("error", valid.message())
+                                          .str());
+        break;
       }
+      bool created = true;
+      Status st = PgWriteAccount(c, before, a, &created);
+      if (!st.ok()) return st;
+      if (!created) {
+        auto again = PgReadAccount(c, name, /*lock=*/true);
+        if (!again.ok()) return again.status();
+        if (!again.value()) break;  // created and deleted meanwhile
+        before = std::move(again.value());
+        continue;
+      }
+      for (auto& e : out.audit) audit->push_back(std::move(e));
+      for (auto& l : out.alerts) x.result->alerts.push_back(std::move(l));
+      break;
     }
-    for (auto& e : out.audit) audit->push_back(std::move(e));
-    for (auto& l : out.alerts) x.result->alerts.push_back(std::move(l));
   }
   return Status::Ok();
 }
@@ -241,11 +245,15 @@ Status Review(PgConn& c, const Ctx& x, std::vector<AuditEntry>* audit) {
 Status WriteAudit(PgConn& c, const std::vector<AuditEntry>& audit) {
   if (audit.empty()) return Status::Ok();
   std::vector<std::vector<PgParam>> rows;
-  for (const auto& e : audit) rows.push_back(AuditParams(e));
+  for (const auto& e : audit) {
+    rows.push_back({PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action),
+                    PgEncodeText(e.account), PgEncodeText(e.detail)});
+  }
   // In the order given: ids (newest first) follow it.
-  auto r = c.Exec(std::string("INSERT INTO audit (") + kAuditColumns + ") SELECT " + kAuditColumns +
-                      " FROM " + Unnest({"bigint", "text", "text", "text", "text"}, 1) +
-                      " WITH ORDINALITY AS u(" + kAuditColumns + ", n) ORDER BY n",
+  auto r = c.Exec("INSERT INTO audit (time_us, actor, action, account, detail) "
+                  "SELECT t, ac, an, acc, d FROM " +
+                      Unnest({"bigint", "text", "text", "text", "text"}, 1) +
+                      " WITH ORDINALITY AS u(t, ac, an, acc, d, n) ORDER BY n",
                   ColumnArrays(rows, 5));
   return r.status();
 }
@@ -313,8 +321,8 @@ Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
                                                  const AccountReview& review) {
   std::string source, position;
   if (!batch.source.empty()) {
-    source = OpaqueToText(batch.source);
-    position = OpaqueToText(batch.position);
+    source = PgEncodeText(batch.source);
+    position = PgEncodeText(batch.position);
     if (source.size() > kMaxKey) {
       return Status::Invalid("postgresql: a log source name longer than " +
                              std::to_string(kMaxKey) + " bytes: " + Printable(batch.source, 80));
@@ -324,14 +332,15 @@ Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
   if (const size_t moved = MoveUnstorableAccounts(&sums); moved > 0) {
     Log(Logger::Level::kWarning, KvLine()
                                      .Add("store", "postgresql")
-                                     .Add("action", "unattributed-unstorable-account")
+                                     .Add("action", "unstorable-account")
                                      .Add("buckets", static_cast<uint64_t>(moved))
                                      .str());
   }
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   FeedbackResult result;
-  const Ctx x{batch, sums, review, options_->node, source, position, local_, &result};
+  const Ctx x{batch, sums, review, options_->node, source, position, local_, &result,
+              options_->logger};
   Status st = conn.value()->Transaction([&](PgConn& tx) {
     result = FeedbackResult{};  // a retried transaction starts over
     return Apply(tx, x);
@@ -343,21 +352,21 @@ Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
 Result<std::optional<std::string>> PgFeedback::GetPosition(std::string_view source) {
   std::optional<std::string> out;
   if (source.empty()) return out;
-  const std::string key = OpaqueToText(source);
+  const std::string key = PgEncodeText(source);
   if (key.size() > kMaxKey) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   auto r = conn.value()->Exec("SELECT position FROM positions WHERE node = $1 AND source = $2",
                               {options_->node, key});
   if (!r.ok()) return r.status();
-  if (r.value().rows() == 1) out = OpaqueFromText(r.value().Get(0, 0));
+  if (r.value().rows() == 1) out = PgDecodeText(r.value().Get(0, 0));
   return out;
 }
 
 Result<StoredDays> PgFeedback::GetDays(std::string_view account, int64_t first_day,
                                        int64_t last_day) {
   StoredDays out;
-  if (!IsKey(account) || last_day < first_day) return out;
+  if (!DayAccountStorable(account) || last_day < first_day) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   auto r = conn.value()->Exec(std::string("SELECT day, ") + kDayCountColumns +
@@ -372,7 +381,7 @@ Result<StoredDays> PgFeedback::GetDays(std::string_view account, int64_t first_d
 
 Result<std::optional<BounceRecord>> PgFeedback::GetBounces(std::string_view address) {
   std::optional<BounceRecord> out;
-  if (!IsKey(address)) return out;
+  if (!BounceAddressStorable(address)) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   auto r = conn.value()->Exec(

@@ -13,13 +13,14 @@
 //   of a batch whose COMMIT may have landed counts once;
 // - a batch with a once_key already recorded writes nothing, not even the
 //   node's part (checked before it is written).
-// What PostgreSQL's text cannot hold (not UTF-8, a NUL, keys over 1024
-// bytes): an account name counts under "" (as names over 400 bytes do),
-// a bounced or complaining address is neither counted nor suppressed, other
-// text is stored escaped (pg_rows.h); a tailer's source and position are
-// opaque bytes, stored reversibly. A batch never fails for its text, except
-// for a source name over 1024 bytes (kInvalid, before anything is written).
-// Counts saturate at INT64_MAX in the database and read back as UINT64_MAX.
+// Keys PostgreSQL (or the nodes' caches) cannot hold (not UTF-8, a NUL,
+// too long: pg_records.h): an account name counts under "" (as names over
+// 400 bytes do), a bounced address is not counted, a suppression is not
+// added. Free text, and a tailer's source and position (opaque bytes), are
+// stored through PgEncodeText, reversibly. So a batch never fails for its
+// text, except for a source name over 1024 bytes once encoded (kInvalid,
+// before anything is written). Counts saturate at INT64_MAX in the
+// database and read back as UINT64_MAX.
 //
 // Errors: kUnavailable when PostgreSQL cannot be reached or the connection
 // broke (nothing written there; the node's part is written only once the

@@ -1,12 +1,15 @@
-// Rows of the PostgreSQL store and the records of model/records.h: which
-// column holds which field, what becomes of text PostgreSQL cannot hold,
-// and the array parameters that carry many rows in one statement
-// (unnest($1::text[], $2::bigint[], ...)). Private to store/postgresql (not
-// one of the target's headers); used by the feedback (pg_feedback.cc) and
-// by `store copy` (pg_copy.cc). Pure functions; thread-compatible.
+// Rows of the feedback tables (day_counts, bounces) and the array
+// parameters that carry many rows in one statement (unnest($1::text[],
+// $2::bigint[], ...)). Private to store/postgresql (not one of the target's
+// headers); used by the feedback (pg_feedback.cc) and `store copy`
+// (pg_copy.cc). Accounts, suppressions, audit entries and the text escape
+// are pg_records.h's, shared by every part. Pure functions;
+// thread-compatible.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,25 +19,16 @@
 
 namespace senderguard::pg_rows {
 
-// The longest key the schema accepts (its CHECKs), in bytes.
+// The longest key day_counts and bounces take (schema.sql's CHECKs).
 inline constexpr size_t kMaxKey = 1024;
 
-// Whether PostgreSQL's text can hold `s` at all: valid UTF-8 without NUL
-// (the database's encoding is UTF-8; text never holds a NUL).
-bool Storable(std::string_view s);
-// Whether `s` can be a key (an account name, an address): Storable and at
-// most kMaxKey bytes. A record whose key cannot is left out (and said so)
-// rather than failing the statement and every retry of it.
-bool IsKey(std::string_view s);
-// Text that is no key (a reason, an actor, an audit detail): itself when
-// Storable, else escaped (base/text.h Printable, the one escaping policy).
-std::string Text(std::string_view s);
-
-// A tailer's source and position are opaque bytes (store.h): stored as
-// text, reversibly. Storable text not starting with \x01 is itself; other
-// bytes are \x01 then their hex. So two different values never meet.
-std::string OpaqueToText(std::string_view bytes);
-std::string OpaqueFromText(std::string_view text);
+// Whether `account` can be day_counts' key: "" (unattributed), or a name
+// the accounts table could hold too (pg_records.h PgCheckAccountName), so
+// that a review of it can be written.
+bool DayAccountStorable(std::string_view account);
+// Whether `address` can be bounces' key: 1..kMaxKey bytes of UTF-8 without
+// NUL.
+bool BounceAddressStorable(std::string_view address);
 
 // Counts are bigint (at most INT64_MAX); a count saturated at UINT64_MAX
 // (feedback_rules.h AddCounts) is stored as INT64_MAX and read back as
@@ -45,11 +39,9 @@ uint64_t CountFromPg(int64_t v);
 int64_t BounceCountToPg(uint32_t v);
 uint32_t BounceCountFromPg(int64_t v);
 
-// An array literal for a `$n::type[]` parameter: each value quoted, NULL
-// for an absent one ('{"1","2"}' casts to bigint[] as well as to text[]).
-std::string Array(const std::vector<PgParam>& values);
-// Rows of parameters (each of `columns` values) turned into one array
-// literal per column.
+// Rows of parameters (each of `columns` values, none NULL, none holding a
+// NUL) turned into one array literal per column (PgTextArray; the literal
+// casts to bigint[] as well as to text[]).
 std::vector<PgParam> ColumnArrays(const std::vector<std::vector<PgParam>>& rows, size_t columns);
 // "unnest($first::types[0][], $first+1::types[1][], ...)".
 std::string Unnest(const std::vector<const char*>& types, int first);
@@ -62,34 +54,18 @@ std::vector<PgParam> DayCountParams(const DayCountsRecord& d);
 // From seven columns starting at `col`.
 DayCountsRecord DayCountsFromRow(const PgResult& r, int row, int col);
 
-// ---- bounces: address, count, last_account, last_category, last_time
+// ---- bounces: the last account and category are free text (PgEncodeText)
 inline constexpr char kBounceColumns[] = "address, count, last_account, last_category, last_time";
 std::vector<PgParam> BounceParams(const BounceRecord& b);
 BounceRecord BounceFromRow(const PgResult& r, int row, int col);
 
-// ---- suppression: account, address, reason, actor, since
-inline constexpr char kSuppressionColumns[] = "account, address, reason, actor, since";
-std::vector<PgParam> SuppressionParams(const SuppressionRecord& s);
-SuppressionRecord SuppressionFromRow(const PgResult& r, int row, int col);
-
-// ---- audit: time_us, actor, action, account, detail
-inline constexpr char kAuditColumns[] = "time_us, actor, action, account, detail";
-std::vector<PgParam> AuditParams(const AuditEntry& e);
-AuditEntry AuditFromRow(const PgResult& r, int row, int col);
-
-// ---- accounts (the verified domains are rows of account_domains)
-// Limits: NULL = kInheritLimit (the configured default), -1 = kUnlimited,
-// else the limit (at most INT64_MAX). Status by name (AccountStatusName).
-inline constexpr char kAccountColumns[] =
-    "name, limit_minute, limit_hour, limit_day, limit_month, status, status_reason, "
-    "status_actor, status_since, reinstated_until, dry_run, created, tier, clean_days, "
-    "rated_through, rates_since, domains_only";
-inline constexpr size_t kAccountColumnCount = 17;
-// The SQL types of kAccountColumns, in order (for Unnest).
-const std::vector<const char*>& AccountTypes();
-// kAccountColumns' values, in order; domains are not among them.
-std::vector<PgParam> AccountParams(const AccountRecord& a);
-// From kAccountColumns starting at `col` (domains left empty).
-AccountRecord AccountFromRow(const PgResult& r, int row, int col);
+// ---- accounts (pg_records.h's mapping)
+// The stored records of `names` (storable ones; REQUIRES: sorted and
+// unique), locked until the caller's transaction ends (FOR NO KEY UPDATE,
+// as PgRecords locks them, in byte order) into *out; the names of rows that
+// cannot be read as records into *unreadable.
+Status ReadAccountsLocked(PgConn& c, const std::vector<std::string>& names,
+                          std::map<std::string, AccountRecord>* out,
+                          std::map<std::string, Status>* unreadable);
 
 }  // namespace senderguard::pg_rows

@@ -23,8 +23,10 @@
 //   pg_schema.cc    schema.sql's migrations
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "senderguard/base/kvlog.h"
 #include "senderguard/config/config.h"
@@ -53,6 +55,11 @@ struct PgStoreOptions {
   uint64_t local_allowance = 100;
   uint32_t lease_ttl_s = 60;
   size_t pool_size = 4;          // connections for this process's callers
+  // Quota alerts of the fleet come with the lease thread's reports, not
+  // from Commit (which returns none): each is passed here once, from that
+  // thread, with the account. Null: logged through `logger` as the milter
+  // logs them (action=quota-alert, without a queue id).
+  std::function<void(std::string_view account, const QuotaAlert& alert)> on_alert;
 };
 
 class PgStore final : public Store {
@@ -106,6 +113,7 @@ class PgStore final : public Store {
 
   // For tests and `senderguardctl store status`.
   LmdbStore& local() { return *local_; }
+  PgLeases& leases() { return *leases_; }
   PgPool& pool() { return *pool_; }
   const PgStoreOptions& options() const { return options_; }
 
