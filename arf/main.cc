@@ -21,8 +21,9 @@
 // deliberately ignored: a "not-spam" report, a report counted before); 65
 // EX_DATAERR not a feedback report (Postfix bounces it; nothing stored); 75
 // EX_TEMPFAIL for everything that is not the report's fault: a wrong command
-// line (master.cf), a bad configuration, the store, reading stdin, any
-// unexpected error. pipe(8) bounces on 64 and 78 too, which would lose a
+// line (master.cf), a bad configuration, the store, reading stdin, empty
+// input (the MTA always hands over a message: empty means the delivery
+// lost it), any unexpected error. pipe(8) bounces on 64 and 78 too, which would lose a
 // provider's report over a typo; on 75 it defers, and the report is counted
 // once the typo is fixed.
 #include <unistd.h>
@@ -37,9 +38,9 @@
 #include <string>
 #include <string_view>
 
+#include "senderguard/base/command_line.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
-#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/arf.h"
 #include "senderguard/feedback/complaint.h"
@@ -53,15 +54,12 @@ int main(int argc, char** argv) try {
   CLI::App app{"senderguard-arf: counts one ARF complaint (RFC 5965) read on stdin"};
   std::string config_flag;
   bool log_stderr = false;
-  app.add_option("-c,--config", config_flag, "configuration file");
+  sg::PrepareCommandLine(app, "senderguard-arf");
+  sg::AddConfigOption(app, &config_flag);
   app.add_flag("--stderr", log_stderr, "log to stderr too");
-  app.set_version_flag("--version", "senderguard-arf " + sg::VersionString());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints the help, the version or the error
-    return rc == 0 ? sg::kExitOk : sg::kExitTempFail;  // a master.cf typo: defer, not bounce
-  }
+  sg::AddVersionFlag(app);
+  // A master.cf typo (an unknown option, -c ""): defer, not bounce.
+  if (auto rc = sg::ParseCommandLine(app, argc, argv, sg::kExitTempFail)) return *rc;
 
   sg::SyslogLogger logger("senderguard-arf", log_stderr);
   auto loaded = sg::LoadConfig(sg::ConfigPath(config_flag));
@@ -87,6 +85,17 @@ int main(int argc, char** argv) try {
       std::fprintf(stderr, "senderguard-arf: not a feedback report: message larger than 16 MiB\n");
       return sg::kExitDataError;
     }
+  }
+  if (msg.find_first_not_of(" \t\r\n") == std::string::npos) {
+    // No message at all: Postfix and Sendmail always hand one over with at
+    // least their Received: field, so empty input means the delivery lost
+    // it on the way (a wrapper that read stdin, a redirect in master.cf).
+    // Defer (75) so the report waits in the queue until that is fixed;
+    // bouncing (65) or discarding (0) would lose it. Nothing is stored.
+    std::fprintf(stderr, "senderguard-arf: no report: the input is empty (expected the message on stdin)\n");
+    logger.Log(sg::Logger::Level::kWarning,
+               sg::KvLine().Add("action", "defer").Add("reason", "empty-input").str());
+    return sg::kExitTempFail;
   }
   auto parsed = sg::ParseArf(msg, cfg.feedback_header);
   if (!parsed.ok()) {

@@ -199,7 +199,7 @@ populate() {
     log "phase $key: populating 1004 account quotas and 100000 suppressions"
     t0=$EPOCHREALTIME
     for ((i = 1; i <= 1000; i++)); do
-        if ! "$sgc" -c "$conf" quota set "$(printf 'acct%04d' "$i")" day=5000 hour=500 \
+        if ! "$sgc" -c "$conf" quota set "$(printf 'acct%04d' "$i")" day=5000 hour=500 --create \
             >>"$d/ctl.log" 2>&1; then
             tail -n 5 "$d/ctl.log" >&2
             NOTE[$key]="senderguardctl quota set failed"
@@ -207,7 +207,7 @@ populate() {
         fi
     done
     for ((i = 1; i <= PROCS; i++)); do
-        if ! "$sgc" -c "$conf" quota set "bench-$i.test" day=1000000000 hour=1000000000 \
+        if ! "$sgc" -c "$conf" quota set "bench-$i.test" day=1000000000 hour=1000000000 --create \
             >>"$d/ctl.log" 2>&1; then
             tail -n 5 "$d/ctl.log" >&2
             NOTE[$key]="senderguardctl quota set failed"

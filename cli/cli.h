@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/text.h"
@@ -17,16 +19,20 @@
 
 namespace senderguard::cli {
 
-// Exit statuses (documented in README): 0 ok, 1 not found, 2 usage,
-// 74 store failure, 78 configuration.
+// Exit statuses (documented in README and senderguardctl(8)): 0 ok, 1 not
+// found, 64 usage (EX_USAGE, as every senderguard program), 74 store
+// failure, 78 configuration.
 inline constexpr int kExitNotFound = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUsage = kExitUsageError;
 inline constexpr int kExitStore = kExitIoError;
 
 // Thrown by a subcommand to end with a message and a status.
 struct Failure {
+  Failure(int s, std::string m, std::vector<std::string> more_lines = {})
+      : status(s), message(std::move(m)), more(std::move(more_lines)) {}
   int status;
   std::string message;
+  std::vector<std::string> more;  // further lines (each printed escaped, as `message`)
 };
 
 class Env {
@@ -48,9 +54,27 @@ class Env {
   AuditEntry Audit(std::string action, std::string account, std::string detail) const;
   // Normalized account name, or a usage Failure.
   std::string Account(const std::string& raw) const;
-  // Normalized address, or a usage Failure.
+  // Normalized address (NormalizeAddress), or a usage Failure saying what
+  // is wrong with it, quoting at most its first 60 bytes.
   std::string Address(const std::string& raw) const;
   int64_t Now() const;
+
+  // Applies `edit` to the record of account `name` and, when it changed
+  // something, writes the record and `audit` in one transaction. `edit`
+  // sets *changed; an edit that changes nothing writes nothing, not even
+  // its audit entry (the audit log records what happened); an error status
+  // from it aborts (and is thrown as Failure by Check). An account without
+  // a record is refused (exit 1, naming --create) unless `create`, so a
+  // typo does not become a permanent record; a record made here is the one
+  // the milter makes when the account first sends (name and creation time).
+  // `edit` may run more than once. Returns whether it wrote.
+  using AccountEdit = std::function<Status(AccountRecord* record, bool* changed)>;
+  bool ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit);
+
+  // A time for human output: in the configured [quota] timezone, as
+  // "2026-11-25 18:27 CET" (FormatLocal, as quota resets are shown); JSON
+  // gives ISO 8601 UTC (FormatUtc).
+  std::string HumanTime(int64_t t);
 
  private:
   std::shared_ptr<const Config> config_;
@@ -76,6 +100,12 @@ void PrintJson(const nlohmann::json& j);
 // JSON output keeps the text as it is (nlohmann escapes it).
 inline constexpr size_t kMaxShown = 4096;
 
+// Checks the command words of argv before CLI11 parses them (usage.cc): an
+// unknown command is named, with the near one and the list; a missing one
+// lists them; "help [COMMAND...]" prints that command's help. Returns the
+// status to exit with, or nullopt to parse.
+std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv);
+
 // Subcommands, one file each.
 void AddListCommand(CLI::App& app, Env& env);
 void AddShowCommand(CLI::App& app, Env& env);
@@ -90,5 +120,19 @@ void AddStoreCopyCommand(CLI::App& app, Env& env);  // store copy
 // Shared by list and show: the account as JSON (state, windows, limits).
 nlohmann::json AccountJson(Env& env, const AccountRecord& rec);
 std::string LimitText(uint64_t limit);
+
+// Human output within 80 columns (format.cc).
+inline constexpr size_t kColumns = 80;
+// `text` escaped (Printable) and cut to at most `width` columns, the cut
+// marked "..."; `wide` keeps it whole.
+std::string Cell(std::string_view text, size_t width, bool wide);
+// A count in at most 4 columns: 9999, 12k, 1.2M, 3G (rounded down, so a
+// count below its limit never reads as the limit); `wide` writes it whole.
+std::string Count(uint64_t n, bool wide);
+// "bad --for \"24\"..." unless `text` is a duration with its unit (24h, 1d,
+// 90m, 3600s) from 1 second to ten years: its seconds, or a usage Failure.
+int64_t DurationArg(const std::string& option, const std::string& text);
+// A reason given on the command line: 1 to 1000 bytes, or a usage Failure.
+void CheckReason(const std::string& option, const std::string& reason);
 
 }  // namespace senderguard::cli

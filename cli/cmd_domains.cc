@@ -19,8 +19,11 @@ constexpr size_t kMaxAccountDomains = 1000;  // records.cc keeps at most this ma
 
 std::string Domain(const std::string& raw) {
   auto d = dmarc::NormalizeDomain(raw);
-  if (!d || d->find('.') == std::string::npos) {
-    throw Failure{kExitUsage, "not a domain name: \"" + raw + "\" (e.g. mail.example.com)"};
+  // Host name labels neither start nor end with '-' (as addresses, identity.h).
+  const std::string dotted = d ? "." + *d + "." : "";
+  if (!d || d->find('.') == std::string::npos || dotted.find(".-") != std::string::npos ||
+      dotted.find("-.") != std::string::npos) {
+    throw Failure{kExitUsage, "not a domain name: \"" + raw.substr(0, 60) + "\" (e.g. mail.example.com)"};
   }
   // A public suffix ("co.uk", "github.io") is nobody's to verify: every
   // domain under it would count as the account's.
@@ -35,32 +38,33 @@ std::string Domain(const std::string& raw) {
 
 void AddDomainsCommand(CLI::App& app, Env& env) {
   static std::string account, domain, onoff;
+  static bool create = false;
   auto* cmd = app.add_subcommand("domains", "Manage an account's verified From: domains (DMARC)");
   cmd->require_subcommand(1);
 
   auto* add = cmd->add_subcommand("add", "Record DOMAIN as verified for ACCOUNT");
   add->add_option("ACCOUNT", account, "account name")->required();
   add->add_option("DOMAIN", domain, "a From: domain the account has proven it controls")->required();
+  add->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
   add->callback([&env] {
     const std::string name = env.Account(account);
     const std::string d = Domain(domain);
-    bool added = false;
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
-          added = std::find(a->domains.begin(), a->domains.end(), d) == a->domains.end();
-          if (!added) return Status::Ok();
+    const bool added = env.ChangeAccount(
+        name, create,
+        [&](AccountRecord* a, bool* changed) {
+          if (std::find(a->domains.begin(), a->domains.end(), d) != a->domains.end()) return Status::Ok();
           if (a->domains.size() >= kMaxAccountDomains) {
             return Status::Invalid("account has " + std::to_string(kMaxAccountDomains) +
                                    " verified domains already");
           }
           a->domains.push_back(d);
           std::sort(a->domains.begin(), a->domains.end());
+          *changed = true;
           return Status::Ok();
         },
-        env.Audit("domain-add", name, d)));
+        env.Audit("domain-add", name, d));
     std::printf("%s: %s %s\n", Printable(name, kMaxShown).c_str(), Printable(d, kMaxShown).c_str(),
-                added ? "verified" : "was already verified");
+                added ? "verified" : "was already verified; nothing changed");
   });
 
   auto* remove = cmd->add_subcommand("remove", "Forget a verified domain of ACCOUNT");
@@ -69,23 +73,21 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   remove->callback([&env] {
     const std::string name = env.Account(account);
     const std::string d = Domain(domain);
-    auto rec = Take(env.existing_store().GetAccount(name));
-    if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
-    bool removed = false;
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
+    env.ChangeAccount(
+        name, /*create=*/false,
+        [&](AccountRecord* a, bool* changed) {
           auto it = std::find(a->domains.begin(), a->domains.end(), d);
-          removed = it != a->domains.end();
-          if (removed && a->domains_only && a->domains.size() == 1) {
+          // Not there: an error, so nothing is written (nor audited).
+          if (it == a->domains.end()) return Status::NotFound(name + ": " + d + " is not a verified domain");
+          if (a->domains_only && a->domains.size() == 1) {
             return Status::Invalid(d + " is the account's last verified domain and \"domains only\" "
                                    "is on (all its mail would be refused): turn it off first");
           }
-          if (removed) a->domains.erase(it);
+          a->domains.erase(it);
+          *changed = true;
           return Status::Ok();
         },
-        env.Audit("domain-remove", name, d)));
-    if (!removed) throw Failure{kExitNotFound, name + ": " + d + " is not a verified domain"};
+        env.Audit("domain-remove", name, d));
     std::printf("%s: %s removed\n", Printable(name, kMaxShown).c_str(), Printable(d, kMaxShown).c_str());
   });
 
@@ -111,18 +113,19 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   only->callback([&env] {
     const std::string name = env.Account(account);
     const bool on = onoff == "on";
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
+    const bool changed = env.ChangeAccount(
+        name, /*create=*/false,
+        [&](AccountRecord* a, bool* changed) {
           if (on && a->domains.empty()) {
             return Status::Invalid("account has no verified domain: add one first, or all its mail is refused");
           }
+          *changed = a->domains_only != on;
           a->domains_only = on;
           return Status::Ok();
         },
-        env.Audit("domains-only", name, onoff)));
-    std::printf("%s: From: domains other than the verified ones are %s\n", Printable(name, kMaxShown).c_str(),
-                on ? "refused" : "allowed");
+        env.Audit("domains-only", name, onoff));
+    std::printf("%s: From: domains other than the verified ones are %s%s\n", Printable(name, kMaxShown).c_str(),
+                on ? "refused" : "allowed", changed ? "" : " already; nothing changed");
   });
 }
 

@@ -14,7 +14,8 @@ uint64_t ParseLimit(const std::string& item, std::string_view v) {
   uint64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size() || v.empty() || n > 1'000'000'000'000ULL) {
-    throw Failure{kExitUsage, "bad limit in \"" + item + "\": a number, \"unlimited\" or \"default\""};
+    throw Failure{kExitUsage, "bad limit in \"" + item.substr(0, 60) +
+                                  "\": a number from 0 to 1000000000000, \"unlimited\" or \"default\""};
   }
   return n;
 }
@@ -26,46 +27,63 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
   quota->require_subcommand(1);
   static std::string account;
   static std::vector<std::string> items;
+  static bool create = false;
   auto* set = quota->add_subcommand("set", "Set limits: minute=N hour=N day=N month=N");
   set->add_option("ACCOUNT", account, "account name")->required();
   set->add_option("LIMITS", items, "WINDOW=N|unlimited|default")->required();
+  set->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
   set->callback([&env] {
     const std::string name = env.Account(account);
     std::array<std::optional<uint64_t>, kWindowCount> changes;
+    std::array<std::string, kWindowCount> given;
     std::string detail;
     for (const auto& it : items) {
       auto eq = it.find('=');
       auto w = ParseWindow(std::string_view(it).substr(0, eq == std::string::npos ? it.size() : eq));
       if (eq == std::string::npos || !w) {
-        throw Failure{kExitUsage, "bad item \"" + it + "\": expected minute=N, hour=N, day=N or month=N"};
+        throw Failure{kExitUsage, "bad item \"" + it.substr(0, 60) +
+                                      "\": expected minute=N, hour=N, day=N or month=N"};
       }
-      changes[Index(*w)] = ParseLimit(it, std::string_view(it).substr(eq + 1));
+      const size_t i = Index(*w);
+      if (changes[i]) {  // "day=5 day=7": which one was meant?
+        throw Failure{kExitUsage, std::string(WindowName(*w)) + " given twice (\"" + given[i] + "\", \"" +
+                                      it.substr(0, 60) + "\")"};
+      }
+      changes[i] = ParseLimit(it, std::string_view(it).substr(eq + 1));
+      given[i] = it.substr(0, 60);
       detail += (detail.empty() ? "" : " ") + it;
     }
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
-          for (size_t i = 0; i < kWindowCount; ++i)
-            if (changes[i]) a->limits[i] = *changes[i];
+    const bool changed = env.ChangeAccount(
+        name, create,
+        [&](AccountRecord* a, bool* changed) {
+          for (size_t i = 0; i < kWindowCount; ++i) {
+            if (changes[i] && a->limits[i] != *changes[i]) {
+              a->limits[i] = *changes[i];
+              *changed = true;
+            }
+          }
           return Status::Ok();
         },
-        env.Audit("quota-set", name, detail)));
-    std::printf("%s: quota %s\n", Printable(name, kMaxShown).c_str(), Printable(detail, kMaxShown).c_str());
+        env.Audit("quota-set", name, detail));
+    std::printf("%s: quota %s%s\n", Printable(name, kMaxShown).c_str(), Printable(detail, kMaxShown).c_str(),
+                changed ? "" : " already; nothing changed");
   });
   auto* clear = quota->add_subcommand("clear", "Return every window to the configured default");
   clear->add_option("ACCOUNT", account, "account name")->required();
   clear->callback([&env] {
     const std::string name = env.Account(account);
-    auto rec = Take(env.existing_store().GetAccount(name));
-    if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
-    Check(env.store().UpdateAccount(
-        name,
-        [](AccountRecord* a, bool) {
-          a->limits.fill(kInheritLimit);
+    const bool changed = env.ChangeAccount(
+        name, /*create=*/false,
+        [](AccountRecord* a, bool* changed) {
+          for (uint64_t& l : a->limits) {
+            *changed = *changed || l != kInheritLimit;
+            l = kInheritLimit;
+          }
           return Status::Ok();
         },
-        env.Audit("quota-clear", name, "all windows back to defaults")));
-    std::printf("%s: quotas back to the configured defaults\n", Printable(name, kMaxShown).c_str());
+        env.Audit("quota-clear", name, "all windows back to defaults"));
+    std::printf("%s: quotas %s the configured defaults\n", Printable(name, kMaxShown).c_str(),
+                changed ? "back to" : "were already");
   });
 }
 

@@ -21,13 +21,17 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   const EffectiveState st = EffectiveAt(rec, now);
   nlohmann::json j;
   j["account"] = rec.name;
+  // The state as it stands now: a timed reinstatement that ran out reads as
+  // suspended since the moment it ran out, not reinstated until the past.
   j["state"] = std::string(AccountStatusName(st.status));
   j["reason"] = rec.status_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.status_reason);
-  j["since"] = rec.status_since ? nlohmann::json(FormatUtc(rec.status_since)) : nlohmann::json(nullptr);
+  const int64_t since = st.reinstatement_expired ? rec.reinstated_until : rec.status_since;
+  j["since"] = since ? nlohmann::json(FormatUtc(since)) : nlohmann::json(nullptr);
   j["changed_by"] = rec.status_actor.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.status_actor);
-  j["reinstated_until"] = rec.status == AccountStatus::kReinstated
-                              ? nlohmann::json(FormatUtc(rec.reinstated_until))
-                              : nlohmann::json(nullptr);
+  j["reinstated_until"] = st.status == AccountStatus::kReinstated ? nlohmann::json(FormatUtc(rec.reinstated_until))
+                                                                  : nlohmann::json(nullptr);
+  j["reinstatement_ended"] =
+      st.reinstatement_expired ? nlohmann::json(FormatUtc(rec.reinstated_until)) : nlohmann::json(nullptr);
   j["dry_run"] = IsDryRun(cfg, &rec);
   const auto limits = EffectiveLimits(cfg, &rec);
   std::vector<WindowUsage> want;
@@ -55,8 +59,11 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   const Rates r = AccountRates(rc, now, rec, days);
   nlohmann::json rep;
   rep["window_days"] = rc.window_days;
-  rep["from"] = DayString(r.first_day);
-  rep["to"] = DayString(r.last_day);
+  // Empty after a reinstatement today: the rates start again tomorrow.
+  const bool counted = r.first_day <= r.last_day;
+  rep["from"] = counted ? nlohmann::json(DayString(r.first_day)) : nlohmann::json(nullptr);
+  rep["to"] = counted ? nlohmann::json(DayString(r.last_day)) : nlohmann::json(nullptr);
+  rep["restarts"] = counted ? nlohmann::json(nullptr) : nlohmann::json(DayString(r.first_day));
   rep["delivered"] = r.totals.delivered;
   rep["deferred"] = r.totals.deferred;
   rep["hard"] = r.totals.hard;
@@ -92,17 +99,26 @@ void AddShowCommand(CLI::App& app, Env& env) {
       PrintJson(j);
       return;
     }
+    // Human times in the configured zone, all of them ([quota] timezone).
+    const int64_t now = env.Now();
+    const EffectiveState st = EffectiveAt(*rec, now);
+    const std::string by = rec->status_actor.empty() ? "" : " by " + Printable(rec->status_actor, kMaxShown);
+    const std::string reason = Printable(rec->status_reason, kMaxShown);
     std::printf("account:    %s\n", Printable(name, kMaxShown).c_str());
-    std::string state = j["state"].get<std::string>();
-    if (rec->status != AccountStatus::kActive) {
-      if (!j["reason"].is_null()) state += ": " + Printable(j["reason"].get<std::string>(), kMaxShown);
-      if (!j["since"].is_null()) state += " (since " + j["since"].get<std::string>();
-      if (!j["changed_by"].is_null()) state += " by " + Printable(j["changed_by"].get<std::string>(), kMaxShown);
-      if (!j["since"].is_null()) state += ")";
+    if (st.reinstatement_expired) {
+      std::printf("state:      suspended again since %s (the reinstatement%s ended)\n",
+                  env.HumanTime(rec->reinstated_until).c_str(), by.c_str());
+    } else if (st.status == AccountStatus::kReinstated) {
+      std::printf("state:      reinstated until %s (since %s%s)\n", env.HumanTime(rec->reinstated_until).c_str(),
+                  env.HumanTime(rec->status_since).c_str(), by.c_str());
+    } else if (st.status == AccountStatus::kSuspended) {
+      std::printf("state:      suspended%s%s\n",
+                  rec->status_since > 0 ? (" since " + env.HumanTime(rec->status_since)).c_str() : "", by.c_str());
+    } else {
+      std::printf("state:      active\n");
     }
-    std::printf("state:      %s\n", state.c_str());
-    if (!j["reinstated_until"].is_null()) {
-      std::printf("until:      %s\n", j["reinstated_until"].get<std::string>().c_str());
+    if (st.status != AccountStatus::kActive && !rec->status_reason.empty()) {
+      std::printf("reason:     %s\n", reason.c_str());
     }
     std::printf("dry-run:    %s\n", j["dry_run"].get<bool>() ? "yes" : "no");
     if (!rec->domains.empty() || rec->domains_only) {
@@ -117,8 +133,13 @@ void AddShowCommand(CLI::App& app, Env& env) {
     std::printf("tier:       %d (quota x%g; %u clean day(s) toward the next)\n",
                 rep["tier"].get<int>(), rep["tier_multiplier"].get<double>(),
                 rep["clean_days"].get<unsigned>());
-    std::printf("score:      %d/100 over %s..%s\n", rep["score"].get<int>(),
-                rep["from"].get<std::string>().c_str(), rep["to"].get<std::string>().c_str());
+    if (rep["from"].is_null()) {
+      std::printf("score:      %d/100 (no day counted: rates restart %s, after the reinstatement)\n",
+                  rep["score"].get<int>(), rep["restarts"].get<std::string>().c_str());
+    } else {
+      std::printf("score:      %d/100 over %s..%s (UTC days)\n", rep["score"].get<int>(),
+                  rep["from"].get<std::string>().c_str(), rep["to"].get<std::string>().c_str());
+    }
     std::printf("complaints: %.3f%% (%llu of %llu delivered)\n",
                 100 * rep["complaint_rate"].get<double>(),
                 static_cast<unsigned long long>(rep["complaints"].get<uint64_t>()),
@@ -133,9 +154,9 @@ void AddShowCommand(CLI::App& app, Env& env) {
                 static_cast<unsigned long long>(rep["technical"].get<uint64_t>()),
                 static_cast<unsigned long long>(rep["expired"].get<uint64_t>()),
                 static_cast<unsigned long long>(rep["deferred"].get<uint64_t>()));
-    std::printf("\n%-8s %12s %12s  %-10s %-10s %s\n", "WINDOW", "USED", "LIMIT", "SOURCE", "COUNTS", "RESETS");
+    std::printf("\n%-7s %13s %13s %-7s %-10s %s\n", "WINDOW", "USED", "LIMIT", "SOURCE", "COUNTS", "RESETS");
     for (const auto& w : j["windows"]) {
-      std::printf("%-8s %12llu %12s  %-10s %-10s %s\n", w["window"].get<std::string>().c_str(),
+      std::printf("%-7s %13llu %13s %-7s %-10s %s\n", w["window"].get<std::string>().c_str(),
                   static_cast<unsigned long long>(w["used"].get<uint64_t>()),
                   w["limit"].is_null() ? "unlimited" : std::to_string(w["limit"].get<uint64_t>()).c_str(),
                   w["limit_source"].get<std::string>().c_str(), w["count"].get<std::string>().c_str(),

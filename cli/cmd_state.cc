@@ -1,5 +1,5 @@
-// senderguardctl suspend ACCOUNT --reason TEXT, reinstate ACCOUNT [--for 24h],
-// dry-run ACCOUNT on|off.
+// senderguardctl suspend ACCOUNT --reason TEXT [--create], reinstate ACCOUNT
+// [--for 24h], dry-run ACCOUNT on|off [--create].
 #include <cstdio>
 
 #include "cli.h"
@@ -10,22 +10,38 @@ namespace senderguard::cli {
 
 void AddStateCommands(CLI::App& app, Env& env) {
   static std::string account, reason, duration, onoff;
+  static bool create = false;
+  const char* const kCreate = "make the account's record if it has none (else: no such account)";
 
   auto* suspend = app.add_subcommand("suspend", "Suspend an account: its mail is refused at MAIL FROM");
   suspend->add_option("ACCOUNT", account, "account name")->required();
   suspend->add_option("--reason", reason, "why (kept in the audit log and shown by show)")->required();
+  suspend->add_flag("--create", create, kCreate);
   suspend->callback([&env] {
     const std::string name = env.Account(account);
-    if (reason.empty() || reason.size() > 1000) throw Failure{kExitUsage, "--reason must be 1 to 1000 bytes"};
+    CheckReason("--reason", reason);
     const int64_t now = env.Now();
     const std::string actor = env.Actor();
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
+    std::string already;
+    const bool changed = env.ChangeAccount(
+        name, create,
+        [&](AccountRecord* a, bool* changed) {
+          already.clear();
+          if (EffectiveAt(*a, now).status == AccountStatus::kSuspended && a->status == AccountStatus::kSuspended &&
+              a->status_reason == reason) {
+            already = env.HumanTime(a->status_since);
+            return Status::Ok();
+          }
           Suspend(a, reason, actor, now);
+          *changed = true;
           return Status::Ok();
         },
-        env.Audit("suspend", name, reason)));
+        env.Audit("suspend", name, reason));
+    if (!changed) {
+      std::printf("%s: already suspended since %s for that reason; nothing changed\n",
+                  Printable(name, kMaxShown).c_str(), already.c_str());
+      return;
+    }
     std::printf("%s: suspended (%s)\n", Printable(name, kMaxShown).c_str(), Printable(reason, kMaxShown).c_str());
   });
 
@@ -35,42 +51,47 @@ void AddStateCommands(CLI::App& app, Env& env) {
   reinstate->callback([&env, for_opt] {
     const std::string name = env.Account(account);
     std::optional<int64_t> secs;
-    if (for_opt->count() > 0) {  // given, even empty: "" is not "for good"
-      secs = ParseDuration(duration);
-      if (!secs) throw Failure{kExitUsage, "bad --for \"" + duration + "\": e.g. 24h, 1d, 90m, 3600s"};
-    }
-    auto rec = Take(env.existing_store().GetAccount(name));
-    if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
+    if (for_opt->count() > 0) secs = DurationArg("--for", duration);  // given, even empty: "" is not "for good"
     const int64_t now = env.Now();
     const std::string actor = env.Actor();
     const std::string detail = secs ? "until " + FormatUtc(now + *secs) : "for good";
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
+    const bool changed = env.ChangeAccount(
+        name, /*create=*/false,
+        [&](AccountRecord* a, bool* changed) {
+          if (a->status == AccountStatus::kActive) return Status::Ok();  // nothing to reinstate
           Status st = Reinstate(a, actor, now, secs);
           // Reputation rates restart the day after: the days that led to
           // the suspension do not suspend the account again.
           if (st.ok()) a->rates_since = now;
+          *changed = st.ok();
           return st;
         },
-        env.Audit("reinstate", name, detail)));
-    std::printf("%s: reinstated %s\n", Printable(name, kMaxShown).c_str(), detail.c_str());
+        env.Audit("reinstate", name, detail));
+    if (!changed) {
+      std::printf("%s: already active (not suspended); nothing changed\n", Printable(name, kMaxShown).c_str());
+      return;
+    }
+    std::printf("%s: reinstated %s\n", Printable(name, kMaxShown).c_str(),
+                secs ? ("until " + env.HumanTime(now + *secs)).c_str() : "for good");
   });
 
   auto* dry = app.add_subcommand("dry-run", "Log what would be refused for an account, refuse nothing");
   dry->add_option("ACCOUNT", account, "account name")->required();
   dry->add_option("STATE", onoff, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  dry->add_flag("--create", create, kCreate);
   dry->callback([&env] {
     const std::string name = env.Account(account);
     const bool on = onoff == "on";
-    Check(env.store().UpdateAccount(
-        name,
-        [&](AccountRecord* a, bool) {
+    const bool changed = env.ChangeAccount(
+        name, create,
+        [&](AccountRecord* a, bool* changed) {
+          *changed = a->dry_run != on;
           a->dry_run = on;
           return Status::Ok();
         },
-        env.Audit("dry-run", name, onoff)));
-    std::printf("%s: dry run %s\n", Printable(name, kMaxShown).c_str(), onoff.c_str());
+        env.Audit("dry-run", name, onoff));
+    std::printf("%s: dry run %s%s\n", Printable(name, kMaxShown).c_str(), onoff.c_str(),
+                changed ? "" : " already; nothing changed");
   });
 }
 

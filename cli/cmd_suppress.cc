@@ -1,10 +1,18 @@
 // senderguardctl suppress add|remove|check ADDRESS [--account A] [--reason TEXT],
-// suppress list [--account A] [--limit N], suppress import FILE.
+// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE.
 // Without --account the entry is global: the address refuses mail from every account.
+//
+// An entry is never overwritten: its reason and date may be a record someone
+// relies on (a legal hold), so adding an address already suppressed says so
+// and changes nothing (as the feedback engine keeps the first reason).
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "cli.h"
+#include "senderguard/store/open.h"
 #include "senderguard/decide/quota.h"
 
 namespace senderguard::cli {
@@ -19,31 +27,52 @@ nlohmann::json EntryJson(const SuppressionRecord& r) {
                         {"since", FormatUtc(r.since)}};
 }
 
+// The entry that already refuses `address` for the list `owner` ("" =
+// global): the global one, or the account's own. nullopt when none, or when
+// there is no store yet (nothing is suppressed there).
+std::optional<SuppressionRecord> Existing(Env& env, const std::string& owner, const std::string& address) {
+  static const bool store_exists = StoreExists(env.config());  // before this command wrote
+  if (!store_exists) return std::nullopt;
+  auto found = Take(env.existing_store().FindSuppression(owner, address));
+  if (found && !found->account.empty() && found->account != owner) return std::nullopt;
+  return found;
+}
+
+std::string ListName(const std::string& owner) { return owner.empty() ? "global" : owner + "'s"; }
+
 }  // namespace
 
 void AddSuppressCommand(CLI::App& app, Env& env) {
   auto* sup = app.add_subcommand("suppress", "Manage suppressed recipient addresses");
   sup->require_subcommand(1);
   static std::string address, account, reason = "added by postmaster", file;
-  static size_t limit = 1000;
-  static bool global_only = false;
+  static int64_t limit = 1000;
+  static bool global_only = false, wide = false;
   // Whether --account was given at all: `--account ""` (an empty variable in
   // a script) is an empty account name, refused, never the global list.
   static bool account_given = false;
   auto add_account = [](CLI::App* sub, const char* help) {
-    sub->add_option("--account", account, help)->each([](const std::string&) { account_given = true; });
+    return sub->add_option("--account", account, help)->each([](const std::string&) { account_given = true; });
   };
 
   auto scope = [&env]() { return account_given ? env.Account(account) : std::string(); };
 
   auto* add = sup->add_subcommand("add", "Suppress an address (globally, or for --account)");
-  add->add_option("ADDRESS", address)->required();
+  add->add_option("ADDRESS", address, "the recipient address")->required();
   add_account(add, "only for this account");
-  add->add_option("--reason", reason, "shown in the SMTP refusal");
+  add->add_option("--reason", reason, "shown in the SMTP refusal (1 to 1000 bytes)");
   add->callback([&env, scope] {
+    CheckReason("--reason", reason);
     SuppressionRecord r;
     r.account = scope();
     r.address = env.Address(address);
+    if (auto old = Existing(env, r.account, r.address)) {
+      std::printf("%s: already suppressed %s since %s (%s); nothing changed\n",
+                  Printable(r.address, kMaxShown).c_str(),
+                  old->account.empty() ? "globally" : ("for " + Printable(old->account, kMaxShown)).c_str(),
+                  env.HumanTime(old->since).c_str(), Printable(old->reason, kMaxShown).c_str());
+      return;
+    }
     r.reason = reason;
     r.actor = env.Actor();
     r.since = env.Now();
@@ -54,19 +83,19 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   });
 
   auto* rm = sup->add_subcommand("remove", "Remove an address from the global list or --account's");
-  rm->add_option("ADDRESS", address)->required();
+  rm->add_option("ADDRESS", address, "the recipient address")->required();
   add_account(rm, "the account's list");
   rm->callback([&env, scope] {
     const std::string owner = scope();
     const std::string addr = env.Address(address);
-    bool removed = Take(env.store().RemoveSuppression(owner, addr, env.Audit("suppress-remove", owner, addr)));
-    if (!removed) throw Failure{kExitNotFound, addr + " is not on the " + (owner.empty() ? "global" : owner + "'s") + " list"};
+    bool removed = Take(env.existing_store().RemoveSuppression(owner, addr, env.Audit("suppress-remove", owner, addr)));
+    if (!removed) throw Failure{kExitNotFound, addr + " is not on the " + ListName(owner) + " list"};
     std::printf("%s: removed from the %s list\n", Printable(addr, kMaxShown).c_str(),
-                owner.empty() ? "global" : (Printable(owner, kMaxShown) + "'s").c_str());
+                Printable(ListName(owner), kMaxShown).c_str());
   });
 
   auto* check = sup->add_subcommand("check", "Is an address refused (globally, or for --account)? exit 0 yes, 1 no");
-  check->add_option("ADDRESS", address)->required();
+  check->add_option("ADDRESS", address, "the recipient address")->required();
   add_account(check, "check as this account would send");
   check->add_flag("--json", env.json, "one JSON document");
   check->callback([&env, scope] {
@@ -77,9 +106,9 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
       PrintJson(nlohmann::json{{"address", addr}, {"suppressed", found.has_value()},
                                {"entry", found ? EntryJson(*found) : nlohmann::json(nullptr)}});
     } else if (found) {
-      std::printf("%s: suppressed (%s list): %s\n", Printable(addr, kMaxShown).c_str(),
+      std::printf("%s: suppressed (%s list since %s): %s\n", Printable(addr, kMaxShown).c_str(),
                   found->account.empty() ? "global" : Printable(found->account, kMaxShown).c_str(),
-                  Printable(found->reason, kMaxShown).c_str());
+                  env.HumanTime(found->since).c_str(), Printable(found->reason, kMaxShown).c_str());
     } else {
       std::printf("%s: not suppressed\n", Printable(addr, kMaxShown).c_str());
     }
@@ -87,69 +116,120 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   });
 
   auto* list = sup->add_subcommand("list", "List suppressed addresses");
-  add_account(list, "only this account's list (default: all lists)");
-  list->add_flag("--global", global_only, "only the global list");
-  list->add_option("--limit", limit, "at most this many (default 1000)");
+  auto* list_account = add_account(list, "only this account's list (default: all lists)");
+  list->add_flag("--global", global_only, "only the global list")->excludes(list_account);
+  list->add_option("--limit", limit, "at most this many (default 1000; 0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
+  list->add_flag("--wide", wide, "whole addresses, lists and reasons (wider than 80 columns)");
   list->add_flag("--json", env.json, "one JSON document");
   list->callback([&env] {
     std::optional<std::string> owner;
     if (global_only) owner = std::string();
     else if (account_given) owner = env.Account(account);
-    auto entries = Take(env.existing_store().ListSuppressions(owner, limit));
+    // One more than asked: whether the list goes on.
+    const size_t shown = limit == 0 ? SIZE_MAX : static_cast<size_t>(limit);
+    auto entries = Take(env.existing_store().ListSuppressions(owner, limit == 0 ? SIZE_MAX : shown + 1));
+    const bool truncated = entries.size() > shown;
+    if (truncated) entries.resize(shown);
+    // The size of one list is counted; of all lists, only known when all were read.
+    std::optional<uint64_t> total;
+    if (!truncated) total = entries.size();
+    else if (owner) total = Take(env.existing_store().CountSuppressions(*owner));
     if (env.json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& e : entries) arr.push_back(EntryJson(e));
-      PrintJson(nlohmann::json{{"suppressed", arr}});
+      PrintJson(nlohmann::json{{"suppressed", arr}, {"shown", entries.size()},
+                               {"total", total ? nlohmann::json(*total) : nlohmann::json(nullptr)},
+                               {"truncated", truncated}});
       return;
     }
-    std::printf("%-40s %-24s %-20s %s\n", "ADDRESS", "LIST", "SINCE", "REASON");
+    // 80 columns: ADDRESS 30, LIST 12, SINCE 10 (the day, configured zone), REASON 25.
+    std::printf("%-30s %-12s %-10s %s\n", "ADDRESS", "LIST", "SINCE", "REASON");
     for (const auto& e : entries) {
-      std::printf("%-40s %-24s %-20s %s\n", Printable(e.address, kMaxShown).c_str(),
-                  e.account.empty() ? "(global)" : Printable(e.account, kMaxShown).c_str(),
-                  FormatUtc(e.since).c_str(), Printable(e.reason, kMaxShown).c_str());
+      const std::string since = env.HumanTime(e.since);
+      std::printf("%-30s %-12s %-10s %s\n", Cell(e.address, 30, wide).c_str(),
+                  e.account.empty() ? "(global)" : Cell(e.account, 12, wide).c_str(),
+                  wide ? since.c_str() : since.substr(0, 10).c_str(), Cell(e.reason, 25, wide).c_str());
     }
-    std::printf("%zu entr%s\n", entries.size(), entries.size() == 1 ? "y" : "ies");
+    if (truncated && total) {
+      std::printf("%zu of %llu entries shown (--limit N for more, --limit 0 for all)\n", entries.size(),
+                  static_cast<unsigned long long>(*total));
+    } else if (truncated) {
+      std::printf("first %zu entries shown; there are more (--limit N for more, --limit 0 for all)\n",
+                  entries.size());
+    } else {
+      std::printf("%zu entr%s\n", entries.size(), entries.size() == 1 ? "y" : "ies");
+    }
   });
 
-  auto* imp = sup->add_subcommand("import", "Suppress every address in FILE (one per line, '#' comments; ADDRESS[,REASON])");
-  imp->add_option("FILE", file)->required();
+  auto* imp = sup->add_subcommand("import", "Suppress every address in FILE (one ADDRESS[,REASON] a line, '#' comments)");
+  imp->add_option("FILE", file, "the file to read")->required();
   add_account(imp, "for this account (default: global)");
-  imp->add_option("--reason", reason, "reason for lines without one");
+  imp->add_option("--reason", reason, "reason for lines without one (1 to 1000 bytes)");
   imp->callback([&env, scope] {
+    CheckReason("--reason", reason);
+    // A directory opens and reads as an empty file: "imported 0" would pass for success.
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      throw Failure{kExitNotFound, "cannot read " + file + ": is a directory, not a file"};
+    }
     std::ifstream in(file);
     if (!in) throw Failure{kExitNotFound, "cannot open " + file};
     const std::string owner = scope();
     const int64_t now = env.Now();
     const std::string actor = env.Actor();
+    // Every line is checked before anything is written: a bad file imports nothing.
     std::vector<SuppressionRecord> batch;
+    std::set<std::string> seen;
     std::string line;
-    size_t lineno = 0, total = 0;
+    std::vector<std::string> errors;
+    size_t lineno = 0, bad = 0, kept = 0;
     while (std::getline(in, line)) {
       ++lineno;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty() || line[0] == '#') continue;
       const auto comma = line.find(',');
+      const std::string raw = line.substr(0, comma);
+      auto addr = NormalizeAddress(raw);
+      std::string why;
+      if (!addr) {
+        try {
+          env.Address(raw);
+        } catch (const Failure& f) {
+          why = f.message;
+        }
+      }
       SuppressionRecord r;
+      r.reason = comma == std::string::npos || comma + 1 == line.size() ? reason : line.substr(comma + 1);
+      if (why.empty() && r.reason.size() > 1000) why = "reason longer than 1000 bytes";
+      if (!why.empty()) {
+        if (++bad <= 20) errors.push_back(file + ":" + std::to_string(lineno) + ": " + why);
+        continue;
+      }
+      if (!seen.insert(*addr).second || Existing(env, owner, *addr)) {
+        ++kept;  // already there (or twice in the file): left as it is
+        continue;
+      }
       r.account = owner;
-      auto addr = NormalizeAddress(line.substr(0, comma));
-      if (!addr) throw Failure{kExitUsage, file + ":" + std::to_string(lineno) + ": invalid address"};
       r.address = *addr;
-      r.reason = comma == std::string::npos ? reason : line.substr(comma + 1);
       r.actor = actor;
       r.since = now;
       batch.push_back(std::move(r));
-      if (batch.size() == 10000) {
-        total += batch.size();
-        Check(env.store().AddSuppressions(batch, env.Audit("suppress-import", owner, file + ": " + std::to_string(batch.size()) + " addresses")));
-        batch.clear();
-      }
     }
-    if (!batch.empty()) {
-      total += batch.size();
-      Check(env.store().AddSuppressions(batch, env.Audit("suppress-import", owner, file + ": " + std::to_string(batch.size()) + " addresses")));
+    if (in.bad()) throw Failure{kExitStore, "reading " + file + " failed"};
+    if (bad > 0) {
+      if (bad > 20) errors.push_back("(and " + std::to_string(bad - 20) + " more)");
+      throw Failure{kExitUsage, std::to_string(bad) + " bad line(s) in " + file + "; nothing imported", errors};
     }
-    std::printf("imported %zu address(es) into the %s list\n", total,
-                owner.empty() ? "global" : (Printable(owner, kMaxShown) + "'s").c_str());
+    for (size_t i = 0; i < batch.size(); i += 10000) {
+      const std::vector<SuppressionRecord> part(batch.begin() + i,
+                                                batch.begin() + std::min(batch.size(), i + 10000));
+      Check(env.store().AddSuppressions(
+          part, env.Audit("suppress-import", owner, file + ": " + std::to_string(part.size()) + " addresses")));
+    }
+    std::printf("imported %zu address(es) into the %s list", batch.size(), Printable(ListName(owner), kMaxShown).c_str());
+    if (kept > 0) std::printf("; %zu already suppressed (or repeated), left as they were", kept);
+    std::printf("\n");
   });
 }
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "senderguard/base/clock.h"
 #include "senderguard/decide/identity.h"
+#include "senderguard/decide/quota.h"
 #include "senderguard/store/open.h"
 
 namespace senderguard::cli {
@@ -71,13 +72,71 @@ std::string Env::Account(const std::string& raw) const {
   return *n;
 }
 
+namespace {
+
+// Why NormalizeAddress refused `raw`, in the order it checks.
+std::string AddressProblem(std::string_view raw) {
+  std::string_view s = TrimWsp(raw);
+  if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = TrimWsp(s.substr(1, s.size() - 2));
+  if (s.empty()) return "empty";
+  if (s.size() > kMaxAddress) {
+    return "too long (" + std::to_string(s.size()) + " bytes; at most " + std::to_string(kMaxAddress) + ")";
+  }
+  const size_t at = s.rfind('@');
+  if (at == std::string_view::npos) return "no '@' (expected local@domain)";
+  if (at == 0) return "nothing before the '@'";
+  if (at + 1 == s.size()) return "no domain after the '@'";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return "contains a space or a control character";
+  }
+  if (s.substr(0, at).find('@') != std::string_view::npos) return "two '@' (quote a local part that has one)";
+  return "the domain is not a host name (labels of letters, digits and hyphens, at most 63 each, "
+         "none starting or ending with a hyphen; a Unicode name must be a valid IDN)";
+}
+
+// At most 60 bytes of a user's argument, for a message (main escapes it).
+std::string Quoted(std::string_view raw) {
+  return "\"" + std::string(raw.substr(0, 60)) + (raw.size() > 60 ? "...\"" : "\"");
+}
+
+}  // namespace
+
 std::string Env::Address(const std::string& raw) const {
   auto n = NormalizeAddress(raw);
-  if (!n) throw Failure{kExitUsage, "invalid address \"" + raw + "\" (expected local@domain)"};
+  if (!n) throw Failure{kExitUsage, "invalid address " + Quoted(raw) + ": " + AddressProblem(raw)};
   return *n;
 }
 
 int64_t Env::Now() const { return UnixNow(); }
+
+bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit) {
+  if (!create && !store_ && !StoreExists(config())) {
+    throw Failure{kExitNotFound, "no such account: " + name + " (there is no store at " + config().store_path +
+                                     " yet); give --create to make its record"};
+  }
+  // An edit that changes nothing aborts the transaction with an error of
+  // its own, told apart by `unchanged` (set by the last run of the change),
+  // not by its message; kInvalid, which no backend retries.
+  bool unchanged = false;
+  const Status st = store().UpdateAccount(
+      name,
+      [&](AccountRecord* a, bool exists) {
+        unchanged = false;
+        if (!exists && !create) return Status::NotFound("no such account: " + name + "; give --create to make its record");
+        bool changed = false;
+        Status e = edit(a, &changed);
+        if (!e.ok()) return e;
+        if (changed) return Status::Ok();
+        unchanged = true;
+        return Status::Invalid("unchanged");
+      },
+      audit);
+  if (!st.ok() && unchanged) return false;
+  Check(st);
+  return true;
+}
+
+std::string Env::HumanTime(int64_t t) { return FormatLocal(t, config().tz); }
 
 void Check(const Status& s) {
   if (s.ok()) return;

@@ -6,20 +6,20 @@
 // that user's name (and SUDO_USER). Usable while the milter runs: LMDB
 // serializes writers across processes.
 //
-// Exit status: 0 ok, 1 not found, 2 usage, 74 store failure, 78 configuration.
+// Exit status: 0 ok, 1 not found, 64 usage, 74 store failure, 78 configuration.
 #include <cstdio>
 
 #include "cli.h"
-#include "senderguard/base/version.h"
+#include "senderguard/base/command_line.h"
 
 int main(int argc, char** argv) {
   using namespace senderguard::cli;
   Env env;
-  CLI::App app{"senderguardctl: inspect and change senderguard's accounts, quotas and suppressions",
-               "senderguardctl"};
-  app.add_option("-c,--config", env.config_flag,
-                 "configuration file (default $SENDERGUARD_CONF or /etc/senderguard/senderguard.conf)");
-  app.set_version_flag("--version", "senderguardctl " + senderguard::VersionString());
+  CLI::App app{"senderguardctl: inspect and change senderguard's accounts, quotas, suppressions "
+               "and domains"};
+  senderguard::PrepareCommandLine(app, "senderguardctl");
+  senderguard::AddConfigOption(app, &env.config_flag);
+  senderguard::AddVersionFlag(app);
   app.require_subcommand(1);
   app.fallthrough();  // -c works after the subcommand too
   AddListCommand(app, env);
@@ -32,14 +32,15 @@ int main(int argc, char** argv) {
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : kExitUsage;
+    if (auto rc = CheckCommandWords(app, argc, argv)) return *rc;
+    if (auto rc = senderguard::ParseCommandLine(app, argc, argv)) return *rc;
   } catch (const Failure& f) {
     // Messages quote arguments and store errors: escaped like all output.
     if (!f.message.empty()) {
       std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(f.message, kMaxShown).c_str());
+    }
+    for (const auto& line : f.more) {
+      std::fprintf(stderr, "senderguardctl: %s\n", senderguard::Printable(line, kMaxShown).c_str());
     }
     return f.status;
   } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <libmilter/mfapi.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -21,10 +22,11 @@
 #include "callbacks.h"
 #include "monitor.h"
 #include "reload.h"
+#include "senderguard/base/command_line.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
-#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
+#include "senderguard/monitor/textfile.h"
 #include "senderguard/store/open.h"
 #include "session.h"
 #include "socket.h"
@@ -33,39 +35,23 @@ namespace sg = senderguard;
 
 namespace {
 
-// Not sysexits values, kept as they were: a wrong command line exits 2 (as
-// getopt-style tools do), and smfi_main's failure 1.
-constexpr int kExitBadArguments = 2;
+// smfi_main's failure (not a sysexits value, kept as it was).
 constexpr int kExitMilterFailed = 1;
-
-void Usage(FILE* out) {
-  std::fprintf(out,
-               "usage: senderguard-milter [-c FILE] [--stderr] [--check] [--version]\n"
-               "  -c FILE     configuration (default $SENDERGUARD_CONF or %s)\n"
-               "  --stderr    log to stderr as well as syslog\n"
-               "  --check     check the configuration and exit\n"
-               "  --version   print the version and exit\n"
-               "Runs in the foreground; SIGUSR1 reloads the configuration.\n",
-               sg::kDefaultConfigPath);
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string conf_flag;
   bool to_stderr = false, check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-c" && i + 1 < argc) conf_flag = argv[++i];
-    else if (a == "--stderr") to_stderr = true;
-    else if (a == "--check") check_only = true;
-    else if (a == "-h" || a == "--help") { Usage(stdout); return sg::kExitOk; }
-    else if (a == "--version") {
-      std::printf("senderguard-milter %s\n", sg::VersionString().c_str());
-      return sg::kExitOk;
-    }
-    else { Usage(stderr); return kExitBadArguments; }
-  }
+  CLI::App app{"senderguard-milter: quotas, suspension, suppression and DMARC inside the SMTP "
+               "transaction, for Postfix or Sendmail"};
+  sg::PrepareCommandLine(app, "senderguard-milter");
+  sg::AddConfigOption(app, &conf_flag);
+  app.add_flag("--stderr", to_stderr, "log to stderr as well as syslog");
+  app.add_flag("--check", check_only, "check the configuration and exit");
+  sg::AddVersionFlag(app);
+  app.footer("Runs in the foreground; SIGUSR1 reloads the configuration.");
+  if (auto rc = sg::ParseCommandLine(app, argc, argv)) return *rc;
   const std::string path = sg::ConfigPath(conf_flag);
   auto cfg = sg::LoadConfig(path);
   if (!cfg.ok()) {
@@ -78,6 +64,11 @@ int main(int argc, char** argv) {
     return sg::kExitConfig;
   }
   if (check_only) {
+    const sg::Status dir = sg::monitor::CheckTextfileDirectory(sg::MonitoringTextfile(**cfg, "senderguard-milter"));
+    if (!dir.ok()) {
+      std::fprintf(stderr, "senderguard-milter: %s: %s\n", path.c_str(), dir.message().c_str());
+      return sg::kExitConfig;
+    }
     std::printf("%s: ok\n", path.c_str());
     return sg::kExitOk;
   }
@@ -129,9 +120,9 @@ int main(int argc, char** argv) {
   }
   if (!sg::milter::PrepareUnixSocket(**cfg, &logger)) return sg::kExitOsError;
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "start").Add("socket", (*cfg)->socket).Add("store", (*cfg)->store_path).Add("config", path).str());
-  sg::milter::Reporter reporter(&context);  // action=summary and [monitoring] textfile
+  auto reporter = sg::milter::StartReporter(&context);  // action=summary and [monitoring] textfile
   const int rc = smfi_main();
-  reporter.Stop();  // the last summary and textfile
+  reporter->Stop();  // the last summary and textfile
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "stop").Add("status", rc).str());
   // Leave without running destructors: the reload thread and libmilter's
   // threads may still hold `context`, and every commit is already in the

@@ -1,10 +1,6 @@
 #include "monitor.h"
 
-#include <cmath>
-#include <string>
-
 #include "senderguard/monitor/report.h"
-#include "senderguard/monitor/textfile.h"
 #include "session.h"
 
 namespace senderguard::milter {
@@ -18,53 +14,19 @@ LatencyTimer::~LatencyTimer() {
   ctx_->metrics()->RecordLatency(stage_, static_cast<uint64_t>(us.count()));
 }
 
-Reporter::Reporter(Context* ctx) : ctx_(ctx), since_(std::chrono::steady_clock::now()) {
-  thread_ = std::thread([this] { Run(); });
-}
-
-Reporter::~Reporter() { Stop(); }
-
-void Reporter::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  Report();
-}
-
-void Reporter::Run() {
-  std::unique_lock<std::mutex> lk(mu_);
-  for (;;) {
-    const auto interval = std::chrono::seconds(ctx_->config()->monitoring_interval_s);
-    if (cv_.wait_until(lk, since_ + interval, [this] { return stop_; })) return;
-    lk.unlock();
-    Report();
-    lk.lock();
-  }
-}
-
-void Reporter::Report() {
-  const auto now = std::chrono::steady_clock::now();
-  monitor::MilterMetrics* metrics = ctx_->metrics();
-  monitor::MilterSnapshot snap = metrics->Snapshot();
-  snap.interval_max_us = metrics->TakeIntervalMax();
-  const int64_t seconds = std::llround(std::chrono::duration<double>(now - since_).count());
-  Logger* logger = ctx_->logger();
-  logger->Log(Logger::Level::kInfo, monitor::MilterSummaryLine(monitor::Delta(snap, before_), seconds));
-  const std::string path = MonitoringTextfile(*ctx_->config(), "senderguard-milter");
-  if (!path.empty()) {
-    const Status st = monitor::WriteTextfile(path, monitor::MilterPrometheus(snap, monitor::BuildVersion()));
-    if (!st.ok()) {
-      logger->Log(Logger::Level::kWarning,
-                  KvLine().Add("action", "textfile-error").Add("path", path).Add("error", st.message()).str());
-    }
-  }
-  before_ = snap;
-  since_ = now;
+std::unique_ptr<monitor::PeriodicReport> StartReporter(Context* ctx) {
+  monitor::MilterSnapshot before;  // the last report's counters
+  return std::make_unique<monitor::PeriodicReport>(
+      [ctx] { return static_cast<int64_t>(ctx->config()->monitoring_interval_s); },
+      [ctx, before](int64_t seconds) mutable {
+        monitor::MilterMetrics* metrics = ctx->metrics();
+        monitor::MilterSnapshot snap = metrics->Snapshot();
+        snap.interval_max_us = metrics->TakeIntervalMax();
+        monitor::Publish(ctx->logger(), monitor::MilterSummaryLine(monitor::Delta(snap, before), seconds),
+                         MonitoringTextfile(*ctx->config(), "senderguard-milter"),
+                         monitor::MilterPrometheus(snap, monitor::BuildVersion()));
+        before = snap;
+      });
 }
 
 }  // namespace senderguard::milter

@@ -1,5 +1,5 @@
 // The milter's monitoring (lib/monitor): LatencyTimer times one step of a
-// connection into the process's counters, and Reporter is the thread that,
+// connection into the process's counters, and StartReporter the thread that,
 // each [monitoring] interval, logs the "action=summary" line and rewrites
 // the Prometheus text file ([monitoring] textfile, with {program} =
 // senderguard-milter). The interval and the file are read from the current
@@ -7,11 +7,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "senderguard/monitor/metrics.h"
+#include "senderguard/monitor/periodic.h"
 
 namespace senderguard::milter {
 
@@ -33,33 +32,10 @@ class LatencyTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-class Reporter {
- public:
-  // Starts the reporting thread. *ctx (its metrics, logger and
-  // configuration) must outlive Stop().
-  explicit Reporter(Context* ctx);
-  // Stop().
-  ~Reporter();
-  Reporter(const Reporter&) = delete;
-  Reporter& operator=(const Reporter&) = delete;
-
-  // Ends the thread, then reports once more (the interval so far), so the
-  // last counts are logged and written when the milter stops. Idempotent;
-  // call from one thread.
-  void Stop();
-
- private:
-  void Run();
-  void Report();  // on the reporting thread, or after it is joined
-
-  Context* ctx_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool stopped_ = false;
-  monitor::MilterSnapshot before_;  // the last report's counters
-  std::chrono::steady_clock::time_point since_;  // the last report's time
-  std::thread thread_;
-};
+// Starts the thread that, each [monitoring] interval and once more when it
+// is stopped, logs the "action=summary" line and rewrites the Prometheus
+// text file ([monitoring] textfile, {program} = senderguard-milter). *ctx
+// (its metrics, logger and configuration) must outlive the result's Stop().
+std::unique_ptr<monitor::PeriodicReport> StartReporter(Context* ctx);
 
 }  // namespace senderguard::milter

@@ -84,8 +84,8 @@ show() {
 }
 
 say "demo accounts"
-ctl quota set alice day=3
-ctl suspend spammy --reason "complaint rate 0.42% over 7 days"
+ctl quota set alice day=3 --create
+ctl suspend spammy --reason "complaint rate 0.42% over 7 days" --create
 ctl suppress add gone@example.net --reason "hard-bounced 3 times"
 
 say "1. alice (SASL login) sends one message: accepted"
@@ -110,7 +110,7 @@ say "6. dave sends From: someone@yahoo.example, which publishes DMARC p=reject: 
 show --xclient "LOGIN=dave" --from dave@esp.example --to friend@example.org \
   --header "From: Someone <someone@yahoo.example>"
 say "7. dave verifies his own domain (senderguardctl domains add dave dave.example); it publishes p=reject too, and passes: the platform signs for it"
-ctl domains add dave dave.example
+ctl domains add dave dave.example --create
 show --xclient "LOGIN=dave" --from dave@esp.example --to friend@example.org \
   --header "From: Dave <news@dave.example>"
 

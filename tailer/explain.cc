@@ -132,6 +132,11 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
     std::fprintf(out, "guard:    the rule said hard, but the reply answers a command that names "
                       "no recipient (greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM): the refusal "
                       "is about the sender, so technical/policy, and no one is suppressed\n");
+  if (e.client_guard)
+    std::fprintf(out,
+                 "guard:    a permanent refusal of the greeting or HELO/EHLO that no text rule and "
+                 "no enhanced code explains: the server knew only the connecting client (its IP, "
+                 "reverse DNS, HELO name), so technical/policy\n");
   std::fprintf(out, "verdict:  %s/%s\n", std::string(OutcomeClassName(e.result.cls)).c_str(),
                std::string(BounceCategoryName(e.result.category)).c_str());
   std::fprintf(out, "meaning:  %s\n", Meaning(e.result).c_str());

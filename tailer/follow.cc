@@ -61,7 +61,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   }
   reader.StartClassifying();
   monitor::TailMetrics metrics;
-  Reporter reporter(cfg, key, logger, &metrics);  // action=summary and [monitoring] textfile
+  auto reporter = StartReporter(cfg, key, logger, &metrics);  // action=summary and [monitoring] textfile
   for (;;) {
     std::unique_ptr<Chunk> chunk = reader.Next();
     if (chunk == nullptr) break;
@@ -100,7 +100,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
   engine_owner.reset();
   if (!committer.Wait()) return kExitTempFail;
   store->Flush();
-  reporter.Stop();
+  reporter->Stop();
   KvLine line;
   line.Add("action", "stop")
       .Add("lines", std::to_string(s.lines))

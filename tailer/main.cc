@@ -34,11 +34,12 @@
 #include "follow.h"
 #include "journal_source.h"
 #include "print.h"
+#include "senderguard/base/command_line.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
-#include "senderguard/base/version.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/feedback.h"
+#include "senderguard/monitor/textfile.h"
 #include "senderguard/store/open.h"
 
 namespace sg = senderguard;
@@ -56,26 +57,22 @@ int main(int argc, char** argv) {
   CLI::App app{"senderguard-tail: feeds Postfix's delivery outcomes back into senderguard"};
   std::string config_flag, print_file, rules_flag, explain_reply, explain_dsn;
   bool once = false, log_stderr = false, check = false, from_start = false;
-  app.add_option("-c,--config", config_flag, "configuration file (default $SENDERGUARD_CONF or " +
-                                                 std::string(sg::kDefaultConfigPath) + ")");
-  app.add_flag("--once", once, "read what is there now, then exit (no following)");
+  sg::PrepareCommandLine(app, "senderguard-tail");
+  sg::AddConfigOption(app, &config_flag);
+  auto* once_flag = app.add_flag("--once", once, "read what is there now, then exit (no following)");
   app.add_option("--print", print_file,
                  "with --once: read FILE and print one JSON object per delivery outcome; "
-                 "writes nothing");
+                 "writes nothing")->needs(once_flag);
   app.add_option("--rules", rules_flag, "bounce rules file (overrides [tail] rules)");
   app.add_flag("--stderr", log_stderr, "log to stderr too");
   app.add_flag("--check", check, "check the configuration and the rules, then exit");
   app.add_flag("--from-start", from_start, "journal: with no stored cursor, start at the oldest entry");
   auto* explain = app.add_option("--explain-reply", explain_reply,
                                  "print which bounce rule classifies TEXT and why, then exit");
-  app.add_option("--dsn", explain_dsn, "with --explain-reply: its enhanced code");
-  app.set_version_flag("--version", "senderguard-tail " + sg::VersionString());
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--dsn", explain_dsn, "with --explain-reply: its enhanced code")->needs(explain);
+  sg::AddVersionFlag(app);
+  if (auto rc = sg::ParseCommandLine(app, argc, argv)) return *rc;
   const bool explaining = explain->count() > 0;
-  if (!explain_dsn.empty() && !explaining) {
-    std::fprintf(stderr, "senderguard-tail: --dsn goes with --explain-reply\n");
-    return sg::kExitUsageError;
-  }
 
   const std::string path = sg::ConfigPath(config_flag);
   sg::SyslogLogger logger("senderguard-tail", log_stderr);
@@ -96,10 +93,6 @@ int main(int argc, char** argv) {
     }
   }
   if (cfg->log_stderr) logger.set_stderr(true);
-  if (!print_file.empty() && !once) {
-    std::fprintf(stderr, "senderguard-tail: --print goes with --once\n");
-    return sg::kExitUsageError;
-  }
   const std::string rules_path = rules_flag.empty() ? cfg->tail_rules : rules_flag;
   // Compiling the rules takes tens of milliseconds: following, they load on
   // a thread of their own while the store opens and the first chunk is
@@ -134,6 +127,9 @@ int main(int argc, char** argv) {
     return sg::kExitConfig;
   }
   if (check) {
+    const sg::Status dir = sg::monitor::CheckTextfileDirectory(sg::MonitoringTextfile(*cfg, "senderguard-tail"));
+    if (!dir.ok()) std::fprintf(stderr, "senderguard-tail: %s: %s\n", path.c_str(), dir.message().c_str());
+    if (!dir.ok()) return sg::kExitConfig;
     std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
     return 0;
   }

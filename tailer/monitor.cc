@@ -1,11 +1,9 @@
 #include "monitor.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "senderguard/base/clock.h"
 #include "senderguard/monitor/report.h"
-#include "senderguard/monitor/textfile.h"
 
 namespace senderguard::tail {
 
@@ -27,54 +25,19 @@ void CountChunk(const Chunk& chunk, const FeedbackBatch& batch, const EngineStat
                     chunk.lines.size() < kCommitLines);
 }
 
-Reporter::Reporter(const Config& cfg, std::string source, Logger* logger,
-                   const monitor::TailMetrics* metrics)
-    : cfg_(cfg), source_(std::move(source)), logger_(logger), metrics_(metrics),
-      since_(std::chrono::steady_clock::now()) {
-  thread_ = std::thread([this] { Run(); });
-}
-
-Reporter::~Reporter() { Stop(); }
-
-void Reporter::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  Report();
-}
-
-void Reporter::Run() {
-  std::unique_lock<std::mutex> lk(mu_);
-  const auto interval = std::chrono::seconds(cfg_.monitoring_interval_s);
-  for (;;) {
-    if (cv_.wait_until(lk, since_ + interval, [this] { return stop_; })) return;
-    lk.unlock();
-    Report();
-    lk.lock();
-  }
-}
-
-void Reporter::Report() {
-  const auto now = std::chrono::steady_clock::now();
-  const monitor::TailSnapshot snap = metrics_->Snapshot(UnixNow());
-  const int64_t seconds = std::llround(std::chrono::duration<double>(now - since_).count());
-  logger_->Log(Logger::Level::kInfo,
-               monitor::TailSummaryLine(monitor::Delta(snap, before_), source_, seconds));
-  const std::string path = MonitoringTextfile(cfg_, "senderguard-tail");
-  if (!path.empty()) {
-    const Status st = monitor::WriteTextfile(path, monitor::TailPrometheus(snap, monitor::BuildVersion()));
-    if (!st.ok()) {
-      logger_->Log(Logger::Level::kWarning,
-                   KvLine().Add("action", "textfile-error").Add("path", path).Add("error", st.message()).str());
-    }
-  }
-  before_ = snap;
-  since_ = now;
+std::unique_ptr<monitor::PeriodicReport> StartReporter(const Config& cfg, std::string source,
+                                                       Logger* logger,
+                                                       const monitor::TailMetrics* metrics) {
+  monitor::TailSnapshot before;  // the last report's counters
+  return std::make_unique<monitor::PeriodicReport>(
+      [&cfg] { return static_cast<int64_t>(cfg.monitoring_interval_s); },
+      [&cfg, source = std::move(source), logger, metrics, before](int64_t seconds) mutable {
+        const monitor::TailSnapshot snap = metrics->Snapshot(UnixNow());
+        monitor::Publish(logger, monitor::TailSummaryLine(monitor::Delta(snap, before), source, seconds),
+                         MonitoringTextfile(cfg, "senderguard-tail"),
+                         monitor::TailPrometheus(snap, monitor::BuildVersion()));
+        before = snap;
+      });
 }
 
 }  // namespace senderguard::tail

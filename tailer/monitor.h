@@ -1,21 +1,19 @@
 // The tailer's monitoring (lib/monitor): CountChunk adds what one attributed
-// chunk read to the counters, and Reporter is the thread that, each
+// chunk read to the counters, and StartReporter the thread that, each
 // [monitoring] interval, logs the "action=summary" line and rewrites the
 // Prometheus text file ([monitoring] textfile, with {program} =
 // senderguard-tail).
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "chunk_reader.h"
 #include "senderguard/base/kvlog.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/feedback.h"
 #include "senderguard/monitor/metrics.h"
+#include "senderguard/monitor/periodic.h"
 #include "senderguard/store/store.h"
 
 namespace senderguard::tail {
@@ -27,35 +25,13 @@ namespace senderguard::tail {
 void CountChunk(const Chunk& chunk, const FeedbackBatch& batch, const EngineStats& totals,
                 monitor::TailMetrics* metrics);
 
-class Reporter {
- public:
-  // Starts the reporting thread. `cfg`, *logger and *metrics must outlive
-  // Stop(). `source` is the position key shown in the summary.
-  Reporter(const Config& cfg, std::string source, Logger* logger, const monitor::TailMetrics* metrics);
-  // Stop().
-  ~Reporter();
-  Reporter(const Reporter&) = delete;
-  Reporter& operator=(const Reporter&) = delete;
-
-  // Ends the thread, then reports once more (the interval so far: with
-  // --once, the whole run). Idempotent; call from one thread.
-  void Stop();
-
- private:
-  void Run();
-  void Report();  // on the reporting thread, or after it is joined
-
-  const Config& cfg_;
-  const std::string source_;
-  Logger* logger_;
-  const monitor::TailMetrics* metrics_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool stopped_ = false;
-  monitor::TailSnapshot before_;
-  std::chrono::steady_clock::time_point since_;
-  std::thread thread_;
-};
+// Starts the thread that, each [monitoring] interval and once more when it
+// is stopped (with --once: the whole run), logs the "action=summary" line
+// and rewrites the Prometheus text file ([monitoring] textfile, {program} =
+// senderguard-tail). `cfg`, *logger and *metrics must outlive the result's
+// Stop(). `source` is the position key shown in the summary.
+std::unique_ptr<monitor::PeriodicReport> StartReporter(const Config& cfg, std::string source,
+                                                       Logger* logger,
+                                                       const monitor::TailMetrics* metrics);
 
 }  // namespace senderguard::tail

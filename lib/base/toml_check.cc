@@ -135,20 +135,24 @@ std::string TomlGetString(const std::string& file, const toml::value& v, std::st
 }
 
 Result<std::string> ReadTomlFile(const std::string& path, size_t max_bytes) {
+  // No line number: the trouble is the file, not a line in it.
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Invalid(path + ":0: cannot open: " + std::strerror(errno));
+  if (!in) {
+    if (errno == ENOENT) return Status::Invalid(path + ": no such file");
+    return Status::Invalid(path + ": cannot open: " + std::strerror(errno));
+  }
   // A directory opens, and reads as an empty file: a configuration of
   // defaults that nobody wrote.
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    return Status::Invalid(path + ":0: cannot open: " + std::strerror(EISDIR));
+    return Status::Invalid(path + ": is a directory, not a file");
   std::string text;
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > max_bytes) return Status::Invalid(TooLarge(path, max_bytes));
   }
-  if (in.bad()) return Status::Invalid(path + ":0: cannot read: " + std::strerror(errno));
+  if (in.bad()) return Status::Invalid(path + ": cannot read: " + std::strerror(errno));
   return text;
 }
 

@@ -50,8 +50,8 @@ std::string TomlGetString(const std::string& file, const toml::value& v, std::st
                           size_t max);
 
 // The whole file at `path`, at most max_bytes. Errors (Status::Invalid):
-// "path:0: cannot open: why" (a directory too), "path:0: cannot read: why",
-// "path:1: file larger than N KiB".
+// "path: no such file", "path: is a directory, not a file", "path: cannot
+// open: why", "path: cannot read: why", "path:1: file larger than N KiB".
 Result<std::string> ReadTomlFile(const std::string& path, size_t max_bytes);
 
 // Checks `text` (at most max_bytes, then PrecheckToml with `limits`), parses

@@ -75,7 +75,7 @@ void WalkTable(const Ctx& x, const toml::value& table, const std::string& prefix
   for (const auto& [k, v] : table.as_table()) {
     const std::string full = prefix.empty() ? k : prefix + "." + k;
     auto it = keys.find(k);
-    if (it == keys.end()) Fail(x.file, v, full, "unknown key");
+    if (it == keys.end()) Fail(x.file, v, full, v.is_table() ? "unknown section [" + full + "]" : "unknown key");
     it->second(x, v, full);
   }
 }
@@ -276,7 +276,8 @@ void ParseQuota(const Ctx& x, const toml::value& t, const std::string& key) {
     } else if (auto w = ParseWindow(k)) {
       ParseWindowTable(x, v, full, *w);
     } else {
-      Fail(x.file, v, full, "unknown key (timezone, minute, hour, day, month)");
+      Fail(x.file, v, full, v.is_table() ? "unknown section [" + full + "] (minute, hour, day, month)"
+                                         : "unknown key (timezone, minute, hour, day, month)");
     }
   }
 }

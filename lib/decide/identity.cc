@@ -1,5 +1,7 @@
 #include "senderguard/decide/identity.h"
 
+#include <idn2.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -34,6 +36,38 @@ bool ValidDomain(std::string_view d) {
     if (!ok || ++label > 63) return false;
   }
   return label != 0;
+}
+
+// A host name's labels neither start nor end with '-' (RFC 952, RFC 1123
+// 2.1, RFC 5890 2.3.1): no registry gives out "-bad-.example".
+bool HyphensInside(std::string_view d) {
+  size_t start = 0;
+  while (start <= d.size()) {
+    size_t end = d.find('.', start);
+    if (end == std::string_view::npos) end = d.size();
+    if (end > start && (d[start] == '-' || d[end - 1] == '-')) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+// The A-labels of a domain written in Unicode ("b\xc3\xbccher.example" ->
+// "xn--bcher-kva.example"), as IDNA2008 with UTS #46 non-transitional
+// mapping gives them: the same conversion as dmarc::NormalizeDomain, so an
+// address's domain and a verified domain read alike. nullopt when it is not
+// a valid IDN.
+std::optional<std::string> ALabels(std::string_view domain) {
+  const std::string in(domain);
+  char* out = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(in.c_str()),
+                                reinterpret_cast<uint8_t**>(&out), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc != IDN2_OK || out == nullptr) {
+    idn2_free(out);
+    return std::nullopt;
+  }
+  std::string a = AsciiLower(std::string_view(out));
+  idn2_free(out);
+  return a;
 }
 
 }  // namespace
@@ -91,12 +125,24 @@ std::optional<std::string> NormalizeAddress(std::string_view raw) {
   }
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
+  bool ascii_domain = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char u = static_cast<unsigned char>(s[i]);
     if (u <= 0x20 || u == 0x7f) return std::nullopt;
-    out.push_back(AsciiLower(c));
+    if (u >= 0x80 && i > at) ascii_domain = false;
+    out.push_back(AsciiLower(s[i]));
   }
-  if (!ValidDomain(std::string_view(out).substr(at + 1))) return std::nullopt;
+  if (!ascii_domain) {
+    // SMTPUTF8 (RFC 6531) lets a recipient's domain be written in Unicode;
+    // it is the same mailbox as its A-label form, which is what is stored.
+    auto a = ALabels(std::string_view(s).substr(at + 1));
+    if (!a) return std::nullopt;
+    out.resize(at + 1);
+    out += *a;
+    if (out.size() > kMaxAddress) return std::nullopt;
+  }
+  const std::string_view domain = std::string_view(out).substr(at + 1);
+  if (!ValidDomain(domain) || !HyphensInside(domain)) return std::nullopt;
   return out;
 }
 

@@ -29,7 +29,11 @@ std::optional<std::string> NormalizeAccount(std::string_view raw);
 
 // Returns the canonical form of a mail address for suppression lookups:
 // angle brackets and surrounding space removed, ASCII lower case, exactly one
-// '@' with a non-empty local part and domain, no controls or spaces.
+// '@' with a non-empty local part and domain, no controls or spaces, at most
+// kMaxAddress bytes. The domain is a host name (labels of letters, digits,
+// '-' and '_', none starting or ending with '-'); one written in Unicode
+// (SMTPUTF8) becomes its A-labels ("xn--..."), as domains are everywhere
+// else. The local part is kept as it is (8-bit included).
 std::optional<std::string> NormalizeAddress(std::string_view raw);
 
 // The domain of an envelope address ("<a@B.example>" -> "b.example"), or

@@ -85,7 +85,9 @@ struct BounceRules::Impl {
     Classification c;
     RuleClass rule_class = RuleClass::kTechnical;
     const CodeEntry* code = nullptr;
-    bool guard = false;
+    bool guard = false;         // the sender guard (see Decide)
+    bool client_guard = false;  // the client guard (see Decide)
+    std::string_view text;      // what the rules read: into the reply or the buffer
   };
 
   std::vector<TextRule> rules;
@@ -102,7 +104,9 @@ struct BounceRules::Impl {
   // The verdict and what gave it, for any status but "sent".
   std::optional<std::pair<Verdict, int>> MatchText(std::string_view dsn,
                                                    std::string_view text) const;
-  Decision Decide(std::string_view dsn, std::string_view reply) const;
+  // `buffer` holds the text read when it is not a view of `reply` (a
+  // multi-line reply, unfolded); Decision::text points into one of the two.
+  Decision Decide(std::string_view dsn, std::string_view reply, std::string* buffer) const;
   Decision DecideText(std::string_view dsn, std::string_view server,
                       std::string_view text) const;
 };
@@ -366,27 +370,122 @@ std::string_view ServerText(std::string_view reply) {
 
 namespace {
 
-// Whether Postfix logged `reply` as the server's answer to a command that
-// names no recipient: the greeting ("refused to talk to me"), HELO/EHLO,
-// STARTTLS, AUTH, MAIL FROM. RCPT TO, DATA and end of DATA can concern the
-// recipient; a text Postfix wrote itself names no command.
-bool BeforeRecipient(std::string_view reply) {
+// Which command Postfix logged `reply` as the server's answer to.
+enum class Answered : uint8_t {
+  kNotQuoted,      // a text Postfix wrote itself: no command
+  kClient,         // the greeting ("refused to talk to me") or HELO/EHLO: only
+                   // the connecting client is known to the server
+  kSender,         // STARTTLS, AUTH, MAIL FROM, XCLIENT, XFORWARD: no recipient yet
+  kRecipientOrData,  // RCPT TO, DATA, end of DATA, or a command not listed
+};
+
+Answered AnsweredCommand(std::string_view reply) {
   const std::string_view server = ServerText(reply);
   const auto offset = static_cast<size_t>(server.data() - reply.data());
-  if (offset == 0) return false;  // not a quoted server reply
+  if (offset == 0) return Answered::kNotQuoted;
   if (reply.substr(0, offset).find(" refused to talk to me: ") != std::string_view::npos)
-    return true;
+    return Answered::kClient;
   const std::string_view after = reply.substr(offset + server.size());
-  for (std::string_view cmd : {" (in reply to MAIL FROM command)", " (in reply to HELO command)",
-                               " (in reply to EHLO command)", " (in reply to STARTTLS command)",
-                               " (in reply to AUTH command)", " (in reply to XCLIENT command)",
-                               " (in reply to XFORWARD command)"}) {
-    if (after == cmd) return true;
+  for (std::string_view cmd : {" (in reply to HELO command)", " (in reply to EHLO command)"}) {
+    if (after == cmd) return Answered::kClient;
   }
-  return false;
+  for (std::string_view cmd : {" (in reply to MAIL FROM command)",
+                               " (in reply to STARTTLS command)", " (in reply to AUTH command)",
+                               " (in reply to XCLIENT command)",
+                               " (in reply to XFORWARD command)"}) {
+    if (after == cmd) return Answered::kSender;
+  }
+  return Answered::kRecipientOrData;
+}
+
+// Whether Postfix logged `reply` as the server's answer to a command that
+// names no recipient: the greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM.
+// RCPT TO, DATA and end of DATA can concern the recipient; a text Postfix
+// wrote itself names no command.
+bool BeforeRecipient(std::string_view reply) {
+  const Answered a = AnsweredCommand(reply);
+  return a == Answered::kClient || a == Answered::kSender;
+}
+
+// Length of an enhanced status code (RFC 3463 §2: class "." subject "."
+// detail, 1 to 3 digits each) at the start of `s` whose class is `cls`; 0
+// when there is none.
+size_t EnhancedCodeAt(std::string_view s, char cls) {
+  if (s.size() < 5 || s[0] != cls || s[1] != '.') return 0;
+  size_t i = 2;
+  for (int part = 0; part < 2; ++part) {
+    const size_t start = i;
+    while (i < s.size() && IsDigit(s[i]) && i - start < 4) ++i;
+    if (i == start || i - start > 3) return 0;
+    if (part == 0) {
+      if (i >= s.size() || s[i] != '.') return 0;
+      ++i;
+    }
+  }
+  return i;
 }
 
 }  // namespace
+
+bool UnfoldReply(std::string_view server, std::string* out) {
+  // Postfix's smtp client keeps every line of a multi-line reply with its
+  // prefix and joins the lines with a space (smtp_chat.c collects them,
+  // smtp_proto.c translit()s "\n" to " "): "550-5.1.1 The email account ...
+  // Please try 550-5.1.1 double-checking ... 550 5.1.1  https://...". RFC 5321
+  // §4.2.1: every line but the last is "CODE-text", the last "CODE text".
+  const size_t n = server.size();
+  if (n < 5 || !IsDigit(server[0]) || !IsDigit(server[1]) || !IsDigit(server[2]) ||
+      server[3] != '-')
+    return false;
+  const char c0 = server[0], c1 = server[1], c2 = server[2];
+  // The first line's enhanced code, if any: the later lines' is removed only
+  // when it is the same, so that a different one stays readable.
+  std::string_view enhanced;
+  if (const size_t e = EnhancedCodeAt(server.substr(4), c0);
+      e > 0 && n > 4 + e && server[4 + e] == ' ')
+    enhanced = server.substr(4, e);
+  // One pass over the places where the code's first digit follows a space.
+  // A continuation line's prefix ("550-") always goes; a last line's ("550 "
+  // or "550" at the end) only when it is the first one after the last
+  // continuation line: kept in *out until the end, then erased. "550 "
+  // before a later "550-" is text.
+  out->clear();
+  out->reserve(n);
+  bool unfolded = false;
+  size_t copied = 0;
+  size_t last_line = std::string::npos;  // where in *out, and how long
+  size_t last_line_size = 0;
+  for (size_t k = server.find(c0, 5); k != std::string_view::npos; k = server.find(c0, k)) {
+    const char sep = k + 3 < n ? server[k + 3] : '\0';
+    if (server[k - 1] != ' ' || k + 3 > n || server[k + 1] != c1 || server[k + 2] != c2 ||
+        (sep != '-' && sep != ' ' && sep != '\0') ||
+        (sep != '-' && last_line != std::string::npos)) {
+      ++k;
+      continue;
+    }
+    size_t skip = sep == '\0' ? n : k + 4;
+    if (!enhanced.empty() && server.compare(skip, enhanced.size(), enhanced) == 0 &&
+        (skip + enhanced.size() == n || server[skip + enhanced.size()] == ' '))
+      skip = std::min(n, skip + enhanced.size() + 1);
+    out->append(server.data() + copied, k - copied);
+    if (sep == '-') {
+      unfolded = true;
+      last_line = std::string::npos;  // a "550 " kept so far was text
+    } else {
+      last_line = out->size();
+      last_line_size = skip - k;
+      out->append(server.data() + k, skip - k);
+    }
+    copied = skip;
+    k = skip;
+  }
+  out->append(server.data() + copied, n - copied);
+  if (last_line != std::string::npos) {
+    out->erase(last_line, last_line_size);
+    unfolded = true;
+  }
+  return unfolded;
+}
 
 std::string_view BasicReplyCode(std::string_view reply) {
   std::string_view rest = ServerText(reply);
@@ -430,11 +529,13 @@ std::optional<std::pair<Verdict, int>> BounceRules::Impl::MatchText(std::string_
   return std::make_pair(rules[best].verdict, best);
 }
 
-BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn,
-                                                      std::string_view reply) const {
+BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std::string_view reply,
+                                                      std::string* buffer) const {
   const std::string_view server = ServerText(reply);
-  const std::string_view text = server.substr(0, kMaxClassifiedReply);
+  std::string_view text = server.substr(0, kMaxClassifiedReply);
+  if (UnfoldReply(text, buffer)) text = *buffer;
   Decision d = DecideText(dsn, server, text);
+  d.text = text;
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
   // smarthost is about our account), so it counts as technical/policy.
@@ -442,6 +543,17 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn,
     d.c.cls = OutcomeClass::kTechnical;
     d.c.category = BounceCategory::kPolicy;
     d.guard = true;
+  } else if ((d.c.by == ClassifiedBy::kReplyCode || d.c.by == ClassifiedBy::kDefault) &&
+             BasicReplyCode(server).substr(0, 1) == "5" &&
+             AnsweredCommand(reply) == Answered::kClient) {
+    // A permanent refusal of the greeting or of HELO/EHLO that no rule and no
+    // enhanced code explains ("550 Rejected" to EHLO): the server knows only
+    // the connecting client then (its IP, its reverse DNS, its HELO name), so
+    // the refusal is about who is sending (RFC 5321 §3.1: a server may refuse
+    // a client at the greeting), not the message or a recipient.
+    d.c.cls = OutcomeClass::kTechnical;
+    d.c.category = BounceCategory::kPolicy;
+    d.client_guard = true;
   }
   return d;
 }
@@ -519,7 +631,11 @@ Classification BounceRules::Classify(DeliveryStatus status, std::string_view dsn
     return {OutcomeClass::kDelivered, BounceCategory::kNone, -1, ClassifiedBy::kStatus};
   }
   static const Impl kEmpty;
-  Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply).c;
+  // Only a multi-line reply is copied into it; one per thread, so that the
+  // tailer's hot path does not allocate for each (Classify stays reentrant:
+  // nothing read from it outlives this call).
+  thread_local std::string buffer;
+  Classification c = (impl_ != nullptr ? *impl_ : kEmpty).Decide(dsn, reply, &buffer).c;
   switch (status) {
     case DeliveryStatus::kBounced:
       break;
@@ -553,10 +669,12 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
   if (e.result.by == ClassifiedBy::kStatus) return e;
   static const Impl kEmpty;
   const Impl& impl = impl_ != nullptr ? *impl_ : kEmpty;
-  const Impl::Decision d = impl.Decide(dsn, reply);
-  e.server_text = ServerText(reply).substr(0, kMaxClassifiedReply);
+  std::string buffer;
+  const Impl::Decision d = impl.Decide(dsn, reply, &buffer);
+  e.server_text = std::string(d.text);
   e.rule_class = RuleClassName(d.rule_class);
   e.sender_guard = d.guard;
+  e.client_guard = d.client_guard;
   if (d.c.by == ClassifiedBy::kTextRule) {
     const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
     e.line = r.line;

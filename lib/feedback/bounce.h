@@ -5,7 +5,8 @@
 // text of a delivery line, as postfix_log.h reads them. The reply text is
 // written largely by the remote server, so it is untrusted: it is matched
 // with RE2 (linear time in the text, whatever the text), and only the first
-// kMaxClassifiedReply bytes of the server's words (ServerText) are read.
+// kMaxClassifiedReply bytes of the server's words (ServerText) are read, a
+// multi-line reply with its line prefixes taken out (UnfoldReply).
 //
 // The meaning comes from a rules file (TOML; the shipped one is
 // conf/bounce-rules.conf, which documents the format and the classes):
@@ -19,11 +20,13 @@
 //   3. the basic reply code at the start of the remote server's text
 //      ("host mx[192.0.2.1] said: 552 ..." gives "552");
 //   4. a default: a bounce is technical/other, anything else other.
-// Then one guard: a hard verdict on the server's answer to the greeting,
-// HELO/EHLO, STARTTLS, AUTH or MAIL FROM becomes technical/policy. Those
+// Then two guards. A hard verdict on the server's answer to the greeting,
+// HELO/EHLO, STARTTLS, AUTH or MAIL FROM becomes technical/policy: those
 // commands name no recipient, so the refusal is about the sender (a
 // smarthost's "550 5.2.1 Account disabled" is our account) and must not
-// suppress anyone.
+// suppress anyone. And a 5xx answer to the greeting or HELO/EHLO that only
+// the reply code table or the default classified ("550 Rejected") becomes
+// technical/policy: the server knew only the connecting client.
 //
 // What the status word decides regardless of the rules:
 //   "sent"                    delivered, category none; the rules are not read
@@ -55,7 +58,7 @@
 namespace senderguard {
 
 // Hard limits of the rules file and of classification.
-inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~75 KiB
+inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~85 KiB
 inline constexpr size_t kMaxBounceTextRules = 1000;
 inline constexpr size_t kMaxBounceCodeEntries = 1000;
 inline constexpr size_t kMaxBouncePattern = 1000;  // bytes of one `match`
@@ -130,6 +133,20 @@ std::string_view ServerText(std::string_view reply);
 // there is none (Postfix's own texts, local delivery). A view into `reply`.
 std::string_view BasicReplyCode(std::string_view reply);
 
+// A multi-line reply as Postfix logs it, made readable as one text. Postfix's
+// smtp client keeps each line's prefix and joins the lines with a space:
+//   550-5.1.1 The email account that you tried to reach does not exist. Please
+//   try 550-5.1.1 double-checking ... 550 5.1.1  https://...
+// so a sentence broken over two lines has a prefix between its words. When
+// `server` (a ServerText) starts with a continuation line ("550-"), writes
+// to *out the same text without the prefixes of the later lines (the reply
+// code followed by '-', and the last line's "550 "; with them the first
+// line's enhanced code when they repeat it) and returns true; the first
+// line's prefix stays, so BasicReplyCode reads the same code. Returns false
+// for a one-line reply or any other text (*out is then unspecified). Pure;
+// linear in the text.
+bool UnfoldReply(std::string_view server, std::string* out);
+
 struct Classification {
   OutcomeClass cls = OutcomeClass::kDeferred;
   BounceCategory category = BounceCategory::kOther;
@@ -171,11 +188,11 @@ class BounceRules {
 
   // What decided one classification and why, for `senderguard-tail
   // --explain-reply`. Views point into this BounceRules (pattern, comment,
-  // key) or into the `reply` given to Explain (server_text): both must
-  // outlive the Explanation.
+  // key), which must outlive the Explanation.
   struct Explanation {
     Classification result;     // exactly what Classify returns
-    std::string_view server_text;  // the text the rules read (ServerText)
+    std::string server_text;   // the text the rules read: ServerText, cut to
+                               // kMaxClassifiedReply, unfolded (UnfoldReply)
     // The verdict the rule or entry gave, before the status word and the
     // guard: "hard", "soft" or "technical" (empty for status "sent").
     std::string_view rule_class;
@@ -186,6 +203,9 @@ class BounceRules {
     std::string_view comment;      // the rule's or entry's comment
     bool sender_guard = false;     // a hard verdict on an answer to a command
                                    // naming no recipient became technical/policy
+    bool client_guard = false;     // a 5xx answer to the greeting or HELO/EHLO
+                                   // that only its reply code (or nothing)
+                                   // classified became technical/policy
   };
   // Classifies like Classify and says why. Never fails; pure.
   Explanation Explain(std::string_view status, std::string_view dsn,

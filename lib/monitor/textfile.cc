@@ -44,4 +44,18 @@ Status WriteTextfile(const std::string& path, std::string_view text) {
   return Status::Ok();
 }
 
+Status CheckTextfileDirectory(const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string what = "[monitoring] textfile " + path + ": the directory " + dir;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return Status::Invalid(what + " does not exist");
+    return Status::Invalid(what + " cannot be read: " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::Invalid(what + " is not a directory");
+  return Status::Ok();
+}
+
 }  // namespace senderguard::monitor

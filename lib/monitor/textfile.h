@@ -19,4 +19,12 @@ namespace senderguard::monitor {
 // (each file is whole).
 Status WriteTextfile(const std::string& path, std::string_view text);
 
+// For --check: whether the directory of `path` exists (a running daemon only
+// logs action=textfile-error at each interval when it does not). Ok for ""
+// (no file configured). Errors (Status::Invalid): "[monitoring] textfile
+// PATH: the directory DIR does not exist" (or "is not a directory", or
+// "cannot be read: why"). Writability is not checked: --check may run as
+// another user than the daemon.
+Status CheckTextfileDirectory(const std::string& path);
+
 }  // namespace senderguard::monitor

@@ -3,6 +3,7 @@
 # Postfix defers and retries) for everything that is not the report's fault, 65 (EX_DATAERR:
 # Postfix bounces) only for a message that is not a report, 0 for a report counted. A bounce
 # over a typo in master.cf or in the configuration would lose a provider's report for good.
+# Empty input is no message at all (the MTA always hands one over): 75, the delivery lost it.
 # The real built senderguard-arf on a store in a temporary directory: no Postfix, no milter.
 set -uo pipefail
 SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -20,38 +21,10 @@ mkdir -p "$DIR/corrupt"
 head -c 65536 /dev/urandom >"$DIR/corrupt/data.mdb"
 conf corrupt "$DIR/corrupt"
 
-report() { # an RFC 5965 abuse report, attributed by nothing (no token, an unknown Message-ID)
-    cat <<'EOF'
-From: fbl@isp.example
-To: abuse@platform.example
-Subject: FW: hello
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-This is an email abuse report.
-
---b1
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: isp-fbl/1.0
-Version: 1
-Original-Rcpt-To: <someone@dest.test>
-
---b1
-Content-Type: text/rfc822-headers
-
-From: news@alice.test
-To: someone@dest.test
-Subject: hello
-Message-ID: <m1@alice.test>
-
---b1--
-EOF
-}
+# shellcheck source=arf_report.sh
+. "$SRC/tests/e2e/arf_report.sh"
+# An abuse report attributed by nothing (no token, a Message-ID never sent).
+report() { arf "" "<m1@alice.test>" someone@dest.test; }
 report >"$DIR/report.eml"
 printf 'From: a@b.test\nSubject: hi\n\nnot a report\n' >"$DIR/not-arf.eml"
 
@@ -74,11 +47,22 @@ R=$DIR/report.eml
 
 # Not the report's fault: 75.
 expect 75 "$R" "unknown option (a master.cf typo)" -c "$DIR/good.conf" --confg x
+grep -q -- '--confg' "$DIR/err" && ok "... the error names the option" ||
+    not_ok "... the error names the option: $(cat "$DIR/err")"
 expect 75 "$R" "-c without its file" -c
+expect 75 "$R" "-c '' (an empty variable in master.cf; never the default path)" -c ""
+grep -q 'empty path' "$DIR/err" && ok "... said on stderr" || not_ok "... said on stderr: $(cat "$DIR/err")"
 expect 75 "$R" "stray argument" -c "$DIR/good.conf" extra
 expect 75 "$R" "configuration file missing" -c "$DIR/no-such.conf"
 expect 75 "$R" "configuration with an unknown key" -c "$DIR/badkey.conf"
 grep -q 'no_such_key' "$DIR/err" && ok "... the error names the key" || not_ok "... the error names the key"
+# Empty input: no message at all; the MTA always hands one over (with its Received:), so the
+# delivery lost it: defer, never bounce an empty message to the provider.
+expect 75 /dev/null "empty stdin" -c "$DIR/good.conf"
+grep -q 'no report: the input is empty' "$DIR/err" && ok "... said on stderr" ||
+    not_ok "... said on stderr: $(cat "$DIR/err")"
+printf '\n\r\n \n' >"$DIR/blank.eml"
+expect 75 "$DIR/blank.eml" "blank stdin" -c "$DIR/good.conf"
 expect 75 / "stdin unreadable (a directory: read() fails with EISDIR)" -c "$DIR/good.conf"
 expect 75 "$R" "store path under a regular file (store cannot open)" -c "$DIR/notdir.conf"
 expect 75 "$R" "store file corrupt (not an LMDB environment)" -c "$DIR/corrupt.conf"

@@ -31,8 +31,8 @@ REASON=$'abuse\n2026-01-01T00:00:00Z  root                 reinstate        alic
 ACTOR=$'mallory\n\e[31mFORGED'
 
 # The same hostile text through each way in.
-ctl suspend plain --reason "a plain reason" >/dev/null  # the shape of a clean listing
-SUDO_USER=$ACTOR ctl suspend alice --reason "$REASON" >"$DIR/suspend.out"
+ctl suspend plain --reason "a plain reason" --create >/dev/null  # the shape of a clean listing
+SUDO_USER=$ACTOR ctl suspend alice --reason "$REASON" --create >"$DIR/suspend.out"
 ctl suppress add $'bob\xc2\x9b2J@example.com' --account alice --reason "$REASON" >"$DIR/add.out"
 printf 'carol@example.com,import %s[2Jreason\n' "$ESC" >"$DIR/import.txt"
 ctl suppress import "$DIR/import.txt" >"$DIR/import.out"
@@ -69,11 +69,14 @@ else not_ok "audit: the newline not shown as \\x0a"; fi
 
 ctl show alice >"$DIR/show.out"
 no_raw show "$DIR/show.out"
-lines show "$DIR/show.out" "$(ctl show plain | wc -l)" '^state: +suspended: abuse\\x0a2026'
-if [[ $(grep -c '^state:' "$DIR/show.out") -eq 1 ]] && grep -q '^state: .*FORGED.* by .*mallory\\x0a\\x1b\[31mFORGED' "$DIR/show.out"; then
-    ok "show: reason and actor on the state line"
+lines show "$DIR/show.out" "$(ctl show plain | wc -l)" \
+    '^state: +suspended since .* by .*mallory\\x0a\\x1b\[31mFORGED\)$|^reason: +abuse\\x0a2026'
+if [[ $(grep -c '^state:' "$DIR/show.out") -eq 1 && $(grep -c '^reason:' "$DIR/show.out") -eq 1 ]] &&
+    grep -q '^state: .* by .*mallory\\x0a\\x1b\[31mFORGED' "$DIR/show.out" &&
+    grep -qE '^reason: +abuse\\x0a2026-01-01T.*FORGED\\x1b\[2J$' "$DIR/show.out"; then
+    ok "show: the actor on the state line, the reason on its own"
 else
-    not_ok "show: reason and actor not on the state line"; sed 's/^/#   /' "$DIR/show.out" | cat -v
+    not_ok "show: the actor on the state line, the reason on its own"; sed 's/^/#   /' "$DIR/show.out" | cat -v
 fi
 
 ctl list >"$DIR/list.out"

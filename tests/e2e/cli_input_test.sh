@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # senderguardctl with careless input, as a postmaster types it or a script passes it: a read-only
 # command on a mistyped [store] path must say there is no store (exit 74) and create nothing; an
-# empty --account (an unset variable) is an empty account name (exit 2), never the global list;
-# an empty --for is a bad duration (exit 2), never "reinstated for good".
+# empty --account (an unset variable) is an empty account name (exit 64), never the global list;
+# an empty --for is a bad duration (exit 64), never "reinstated for good".
 # The real built senderguardctl on a store in a temporary directory: no Postfix, no milter.
 set -uo pipefail
 SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -49,19 +49,19 @@ fi
 # An empty --account is refused, whatever the subcommand; the global entry stays.
 expect 0 "global suppression" ctl suppress add foo@example.com
 expect 0 "bob's suppression" ctl suppress add foo@example.com --account bob
-expect 2 "suppress remove --account ''" ctl suppress remove foo@example.com --account ""
-expect 2 "suppress add --account ''" ctl suppress add zz@example.com --account ""
-expect 2 "suppress check --account ''" ctl suppress check zz@example.com --account ""
-expect 2 "suppress list --account ''" ctl suppress list --account ""
+expect 64 "suppress remove --account ''" ctl suppress remove foo@example.com --account ""
+expect 64 "suppress add --account ''" ctl suppress add zz@example.com --account ""
+expect 64 "suppress check --account ''" ctl suppress check zz@example.com --account ""
+expect 64 "suppress list --account ''" ctl suppress list --account ""
 printf 'x@example.com\n' >"$DIR/import.txt"
-expect 2 "suppress import --account ''" ctl suppress import "$DIR/import.txt" --account ""
+expect 64 "suppress import --account ''" ctl suppress import "$DIR/import.txt" --account ""
 expect 0 "the global entry is still there" ctl suppress check foo@example.com
 grep -q "global" "$DIR/out" || not_ok "foo@example.com is on the global list"
 expect 1 "zz@example.com was not added" ctl suppress check zz@example.com
 
 # An empty --for is a bad duration; the account stays suspended.
-expect 0 "suspend alice" ctl suspend alice --reason "test"
-expect 2 "reinstate --for ''" ctl reinstate alice --for ""
+expect 0 "suspend alice" ctl suspend alice --reason "test" --create
+expect 64 "reinstate --for ''" ctl reinstate alice --for ""
 ctl show alice --json | grep -q '"state": *"suspended"' && ok "alice still suspended" ||
     not_ok "alice still suspended"
 expect 0 "reinstate --for 1h" ctl reinstate alice --for 1h

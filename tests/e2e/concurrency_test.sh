@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-sgctl quota set conc day=100 >/dev/null
+sgctl quota set conc day=100 --create >/dev/null
 mkdir -p "$TB_DIR/out"
 seq 1 300 | xargs -P 50 -I{} sh -c 'swaks --server 127.0.0.1 --port "$1" --xclient LOGIN=conc \
     --from s@conc.test --to "r$2@dest.test" --timeout 60 >"$3/out/$2" 2>&1 || true' _ "$TB_SMTP_PORT" {} "$TB_DIR"

@@ -193,7 +193,7 @@ t 550 'From: alice' bounce@reject.test "an author without a domain"
 
 # Per-account verified domains: the platform signs for them.
 N=$((N + 1))
-sgctl domains add brand brand-own.test >/dev/null
+sgctl domains add brand brand-own.test --create >/dev/null
 message "$MSG" "From: Brand <news@brand-own.test>"
 deliver 250 brand cust@esp.test "account's verified domain counts as signed by the platform"
 N=$((N + 1))
@@ -206,14 +206,14 @@ deliver 550 brand cust@esp.test "domains only: an unverified From: domain"
 expect "$OUT" 'From: domain none\.test is not verified for account brand' "[$N] the reply names the domain and account"
 sgctl domains list brand | grep -qx 'brand-own.test' && ok "domains list shows the domain" || not_ok "domains list"
 rc=0; sgctl domains add brand co.uk >/dev/null 2>&1 || rc=$?
-[[ $rc == 2 ]] && ok "domains add refuses a public suffix (co.uk)" || not_ok "domains add co.uk (rc=$rc)"
+[[ $rc == 64 ]] && ok "domains add refuses a public suffix (co.uk)" || not_ok "domains add co.uk (rc=$rc)"
 rc=0; sgctl domains remove brand brand-own.test >/dev/null 2>"$TB_DIR/rm.err" || rc=$?
-[[ $rc == 2 ]] && grep -q 'last verified domain' "$TB_DIR/rm.err" && ok "domains remove refuses the last domain while only is on" \
+[[ $rc == 64 ]] && grep -q 'last verified domain' "$TB_DIR/rm.err" && ok "domains remove refuses the last domain while only is on" \
     || not_ok "domains remove of the last domain (rc=$rc)"
 N=$((N + 1))
 message "$MSG" "From: Sender <news@rejnospf.test>"
 deliver 250 exempt bounce@rejnospf.test "exempt account is not checked"
-sgctl dry-run dryacct on >/dev/null
+sgctl dry-run dryacct on --create >/dev/null
 N=$((N + 1))
 message "$MSG" "From: Sender <news@rejnospf.test>"
 deliver 250 dryacct bounce@rejnospf.test "dry run: would be refused, accepted"

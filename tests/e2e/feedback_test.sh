@@ -108,40 +108,8 @@ send "$T" --xclient "LOGIN=bob" --from b@bob.test --to ok9@dest.test
 expect "$T" '^<\*\* 550 5\.7\.1 account bob is disabled' "bob's next MAIL FROM: 550 5.7.1"
 
 # ---- complaints (ARF)
-arf() { # arf TOKEN MESSAGE-ID RCPT [REPORT-FIELDS]: an RFC 5965 report on stdout
-    # (no Message-ID field when MESSAGE-ID is empty; REPORT-FIELDS: more feedback-report lines)
-    local mid=${2:+Message-ID: $2$'\n'} fields=${4:+$4$'\n'}
-    cat <<EOF
-From: fbl@isp.example
-To: abuse@platform.example
-Subject: FW: hello
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-This is an email abuse report.
-
---b1
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: isp-fbl/1.0
-Version: 1
-Original-Rcpt-To: <$3>
-${fields}
---b1
-Content-Type: text/rfc822-headers
-
-From: someone@dest.test
-To: $3
-Subject: hello
-${mid}X-Senderguard-ID: $1
-
---b1--
-EOF
-}
+# shellcheck source=arf_report.sh
+. "$(dirname "${BASH_SOURCE[0]}")/arf_report.sh"  # arf TOKEN MESSAGE-ID RCPT [FIELDS]
 token() { printf 'v1.%s' "$(printf '%s' "$1" | openssl dgst -sha256 -hmac "$SECRET" -binary | head -c 16 |
     base64 | tr '+/' '-_' | tr -d '=')"; }
 
@@ -185,7 +153,7 @@ check "alice: 1 complaint (by the token)" test "$(rep alice complaints)" = 1
 arf "v1.AAAAAAAAAAAAAAAAAAAAAA" "<nobody@x.test>" z@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
 check "a forged token blames nobody" test "$(rep alice complaints)" = 1
 
-sgctl suspend erin --reason "complaints" >/dev/null
+sgctl suspend erin --reason "complaints" --create >/dev/null
 sgctl reinstate erin --for 1d >/dev/null
 check "erin reinstated" test "$(state erin)" = reinstated
 arf "$(token erin)" "<e1@erin.test>" ok30@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true

@@ -125,11 +125,11 @@ fi
 # Accounts are configured before the milters start (their caches load them at start); the
 # quota cases: conc (A), held (C), outage (D), failover (E).
 N=100
-ctl mx1 quota set conc.test day=$N >/dev/null || not_ok "quota set conc.test day=$N failed"
-ctl mx1 quota set held.test day=30 >/dev/null || not_ok "quota set held.test day=30 failed"
+ctl mx1 quota set conc.test day=$N --create >/dev/null || not_ok "quota set conc.test day=$N failed"
+ctl mx1 quota set held.test day=30 --create >/dev/null || not_ok "quota set held.test day=30 failed"
 NF=300  # the quota of cases D and E: large enough for the event to come mid-load
-ctl mx1 quota set outage.test day=$NF >/dev/null || not_ok "quota set outage.test day=$NF failed"
-ctl mx1 quota set failover.test day=$NF >/dev/null || not_ok "quota set failover.test day=$NF failed"
+ctl mx1 quota set outage.test day=$NF --create >/dev/null || not_ok "quota set outage.test day=$NF failed"
+ctl mx1 quota set failover.test day=$NF --create >/dev/null || not_ok "quota set failover.test day=$NF failed"
 for n in mx1 mx2 mx3; do
     if ! start_milter $n; then
         not_ok "$n: senderguard-milter did not start"; tail -n 20 "$(node_dir $n)/milter.log"
@@ -345,7 +345,7 @@ propagate() {
         fi
     done
 }
-propagate "a suspension" mx1 s@susp.test "" suspend susp.test --reason "fleet test"
+propagate "a suspension" mx1 s@susp.test "" suspend susp.test --reason "fleet test" --create
 propagate "a suppression" mx2 s@probe.test gone@dest.test suppress add gone@dest.test --reason "fleet test"
 
 # ---- C. a milter killed with SIGKILL while it holds a leased block
@@ -470,7 +470,7 @@ echo "# E. the primary killed and the standby promoted while 150 sessions send f
 mid_load e failover.test failover
 [[ $(pg_psql -At -c "SELECT pg_is_in_recovery()") == f ]] && ok "e: the promoted standby is the primary" \
     || not_ok "e: the new primary is in recovery"
-propagate "a suspension after the failover" mx3 s@susp2.test "" suspend susp2.test --reason "fleet test"
+propagate "a suspension after the failover" mx3 s@susp2.test "" suspend susp2.test --reason "fleet test" --create
 
 d=$(sink_wait "$SINK")
 [[ $d == "$SINK" ]] && ok "the sink received exactly what was accepted in all ($SINK)" \

@@ -79,9 +79,9 @@ grep -qE 'senderguard-tail\[info\]: action=summary interval_s=[0-9]+ source=file
     || not_ok "tailer: zero summary ($(grep -m1 'action=summary' "$TLOG"))"
 
 # ---- the messages (From: header = envelope sender unless said)
-sgctl suspend bob --reason test >/dev/null
+sgctl suspend bob --reason test --create >/dev/null
 sgctl suppress add dead@dest.test >/dev/null
-sgctl quota set dave day=1 >/dev/null
+sgctl quota set dave day=1 --create >/dev/null
 for i in 1 2 3; do
     send "$T" --xclient "LOGIN=alice" --from a@esp.test --to "ok$i@dest.test"
     expect "$T" '^<-  250 2\.0\.0 Ok: queued' "alice #$i accepted (DMARC pass: esp.test is signed by the platform)"

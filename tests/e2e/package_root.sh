@@ -173,7 +173,7 @@ EOF
     kept=$(find /var/tmp/sink -type f | head -n 1)
     check "smtp-sink received it with the milter's X-Senderguard-ID header" \
         grep -q '^X-Senderguard-ID: v1\.' "$kept"
-    (as_unit senderguardctl suspend bob.test --reason "package test") >ctl.out 2>&1 ||
+    (as_unit senderguardctl suspend bob.test --reason "package test" --create) >ctl.out 2>&1 ||
         { not_ok "senderguardctl suspend"; cat ctl.out; }
     smtp news@bob.test someone@dest.test >t2.out
     expect t2.out '^<- 550 5\.7\.1 .*account bob\.test is disabled' \

@@ -22,7 +22,7 @@ kill -USR1 "$SG_MILTER_PID"; sleep 0.5
 T=$TB_DIR/t.out
 
 # 1. accepted (SASL login is the account)
-sgctl quota set alice day=10 >/dev/null
+sgctl quota set alice day=10 --create >/dev/null
 send "$T" --xclient "LOGIN=alice" --from a@alice.test --to r1@dest.test
 expect "$T" '^<-  250 2\.0\.0 Ok: queued as' "accepted message for SASL account alice"
 grep -q 'account=alice source=sasl stage=eom action=accept rcpts=1' "$SG_LOG" && ok "accept logged with account and source" || not_ok "accept logged"
@@ -45,12 +45,12 @@ sgctl show alice --json | tr -d ' \n' | grep -q '"used":10,"window":"day"' \
     && ok "show: day used=10" || not_ok "show: day used=10"
 
 # 3. a window configured to reject: 550 5.7.1
-sgctl quota set carol minute=1 >/dev/null
+sgctl quota set carol minute=1 --create >/dev/null
 send "$T" --xclient "LOGIN=carol" --from c@carol.test --to x1@dest.test,x2@dest.test
 expect "$T" '^<\*\* 550 5\.7\.1 per-minute quota of 1 recipients reached; resets' "minute window with on_exceed=reject gives 550 5.7.1"
 
 # 4. messages mode (hour window counts messages): 2 messages of 3 recipients pass, the 3rd is refused
-sgctl quota set erin hour=2 >/dev/null
+sgctl quota set erin hour=2 --create >/dev/null
 send "$T" --xclient "LOGIN=erin" --from e@erin.test --to m1@dest.test,m2@dest.test,m3@dest.test
 expect "$T" '^<-  250 2\.0\.0 Ok: queued' "messages mode: message 1 (3 recipients)"
 send "$T" --xclient "LOGIN=erin" --from e@erin.test --to m1@dest.test,m2@dest.test,m3@dest.test
@@ -59,7 +59,7 @@ send "$T" --xclient "LOGIN=erin" --from e@erin.test --to m1@dest.test
 expect "$T" '^<\*\* 452 4\.7\.1 hourly quota of 2 messages reached' "messages mode: message 3 refused"
 
 # 5. suspension: 550 5.7.1 at MAIL FROM
-sgctl suspend bob --reason "complaint rate 0.4%" >/dev/null
+sgctl suspend bob --reason "complaint rate 0.4%" --create >/dev/null
 send "$T" --xclient "LOGIN=bob" --from b@bob.test --to y@dest.test
 expect "$T" '^<\*\* 550 5\.7\.1 account bob is disabled due to poor sending reputation' "suspended account refused at MAIL FROM"
 grep -q 'account=bob source=sasl stage=mail action=reject reason=suspended' "$SG_LOG" && ok "suspension logged" || not_ok "suspension logged"
@@ -86,7 +86,7 @@ send "$T" --xclient "LOGIN=alice2" --from a@x.test --to only-dave@dest.test
 expect "$T" '^<-  250 2\.0\.0 Ok: queued' "an account's suppression does not apply to others"
 
 # 8. dry run per account: logged as would-..., mail passes
-sgctl suspend frank --reason test >/dev/null
+sgctl suspend frank --reason test --create >/dev/null
 sgctl dry-run frank on >/dev/null
 send "$T" --xclient "LOGIN=frank" --from f@frank.test --to dead@dest.test
 expect "$T" '^<-  250 2\.0\.0 Ok: queued' "dry run: suspended account's mail passes"
@@ -101,7 +101,7 @@ sgctl show shop.example >/dev/null && ok "no SASL: account is the sender domain 
 # 10. reload: a new reply text applies to new connections; a broken file keeps the old one
 sed -i 's/^\[milter\]$/[replies]\nsuspended = "RELOADED 100% {account}"\n[milter]/' "$SG_CONF"
 kill -USR1 "$SG_MILTER_PID"; sleep 0.5
-sgctl suspend bob --reason again >/dev/null
+sgctl suspend bob --reason again --create >/dev/null
 send "$T" --xclient "LOGIN=bob" --from b@bob.test --to y@dest.test
 expect "$T" '^<\*\* 550 5\.7\.1 RELOADED 100% bob' "SIGUSR1 reload changes the reply text"
 cp "$SG_CONF" "$SG_CONF.good"; echo 'bogus_key = 1' >>"$SG_CONF"

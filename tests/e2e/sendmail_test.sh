@@ -52,7 +52,7 @@ send_as() {
 }
 
 # 1. accepted; the account is the SASL login ({auth_authen}), not the sender's domain
-sgctl quota set alice day=10 >/dev/null
+sgctl quota set alice day=10 --create >/dev/null
 send_as alice "$T" --from a@other.test --to r1@dest.test
 expect "$T" '^<-  235 2\.0\.0 OK Authenticated' "SMTP AUTH as alice against the private Sendmail"
 expect "$T" '^<-  250 2\.0\.0 [A-Za-z0-9]+ Message accepted for delivery' "accepted message for SASL account alice"
@@ -75,7 +75,7 @@ sgctl show alice --json | tr -d ' \n' | grep -q '"used":10,"window":"day"' \
     && ok "show: day used=10" || not_ok "show: day used=10"
 
 # 3. suspension: 550 5.7.1 at MAIL FROM
-sgctl suspend bob --reason "complaint rate 0.4%" >/dev/null
+sgctl suspend bob --reason "complaint rate 0.4%" --create >/dev/null
 send_as bob "$T" --from b@bob.test --to y@dest.test
 expect "$T" '^<\*\* 550 5\.7\.1 <b@bob\.test>\.\.\. account bob is disabled due to poor sending reputation' \
     "suspended account refused at MAIL FROM"
@@ -96,7 +96,7 @@ send_as erin "$T" --from bounce@esp.test --to rcpt@dest.test --data "@$MSG"
 expect "$T" '^<\*\* 550 5\.7\.1 yahoo\.test publishes DMARC p=reject and this message cannot pass it from our servers; send from a domain you have verified with us' \
     "From: yahoo.test refused at end of DATA with the DMARC text"
 check "DMARC refusal logged" grep -q 'account=erin source=sasl stage=eom action=reject reason=dmarc .*from_domain=yahoo.test dmarc=fail policy=reject' "$SG_LOG"
-sgctl domains add erin brand.test >/dev/null
+sgctl domains add erin brand.test --create >/dev/null
 # (with a forged copy of the feedback-token header, which the milter deletes: SMFIF_CHGHDRS)
 sed -i 's/someone@yahoo\.test/news@brand.test/; s/dmarc1@/dmarc2@/; 1i X-Senderguard-ID: forged' "$MSG"
 send_as erin "$T" --from bounce@esp.test --to rcpt@dest.test --data "@$MSG"

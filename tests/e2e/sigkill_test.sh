@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-sgctl quota set load.test day=1000000 >/dev/null
+sgctl quota set load.test day=1000000 --create >/dev/null
 smtp-source -s 20 -m 5000 -f s@load.test -t r@dest.test "127.0.0.1:$TB_SMTP_PORT" \
     >"$TB_DIR/source.out" 2>&1 &
 SRC=$!

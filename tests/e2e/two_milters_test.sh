@@ -34,7 +34,7 @@ for _ in $(seq 1 300); do [[ -s $TB_DIR/second.ready ]] && break; sleep 0.1; don
 read -r B_PORT B_MILTER_PID B_LOG B_DIR <"$TB_DIR/second.ready"
 ok "two Postfix instances with a milter each on one store ($TB_SMTP_PORT, $B_PORT)"
 
-sgctl quota set conc day=100 >/dev/null
+sgctl quota set conc day=100 --create >/dev/null
 mkdir -p "$TB_DIR/out"
 send_many() { # PORT TAG
     seq 1 150 | xargs -P 50 -I{} sh -c 'swaks --server 127.0.0.1 --port "$1" --xclient LOGIN=conc \
@@ -62,7 +62,7 @@ n=$(tb_sink_count)
 [[ $n == 100 ]] && ok "the sink received exactly 100" || not_ok "delivered $n, expected 100"
 
 # A transaction on the second instance holds 5 recipients (quota 5) when its milter is killed.
-sgctl quota set held day=5 >/dev/null
+sgctl quota set held day=5 --create >/dev/null
 exec 7<>"/dev/tcp/127.0.0.1/$B_PORT"
 smtp() { printf '%s\r\n' "$1" >&7; IFS= read -r -t 10 reply <&7 || reply=timeout; while [[ $reply == ???-* ]]; do IFS= read -r -t 10 reply <&7 || break; done; }
 IFS= read -r -t 10 reply <&7   # banner

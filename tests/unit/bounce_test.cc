@@ -802,6 +802,14 @@ TEST(BounceClassify, HostileTexts) {
   std::string noise;
   for (int i = 0; i < 65536; ++i) noise.push_back(static_cast<char>((i * 7919) & 0xff));
   texts.push_back(noise);
+  // Multi-line shapes: nothing but prefixes, a prefix cut at the end, one
+  // prefix past kMaxClassifiedReply.
+  std::string prefixes = "host x said: 550-";
+  for (int i = 0; i < 20000; ++i) prefixes += " 550-5.1.1";
+  texts.push_back(prefixes);
+  texts.push_back("host x said: 550-5.1.1 a 550-5.1.");
+  texts.push_back("host x said: 550-5.1.1 a 550 5");
+  texts.push_back("host x said: 550-" + std::string(kMaxClassifiedReply, 'a') + " 550 user unknown");
   for (const auto& t : texts) {
     for (const char* st : {"bounced", "deferred", "expired"}) {
       Classification c = rules.Classify(st, "5.1.1", t);
@@ -814,6 +822,8 @@ TEST(BounceClassify, HostileTexts) {
   EXPECT_EQ(rules.Classify("bounced", "", late).by, ClassifiedBy::kDefault);
   std::string early = "user unknown " + std::string(100000, 'x');
   EXPECT_EQ(rules.Classify("bounced", "", early).category, B::kRecipientUnknown);
+  // Also when the text is a multi-line reply: unfolding reads no further.
+  EXPECT_EQ(rules.Classify("bounced", "5.0.0", texts.back()).by, ClassifiedBy::kReplyCode);
 }
 
 TEST(BounceClassify, ManyThreadsAtOnce) {
@@ -925,6 +935,67 @@ TEST(ServerText, Shapes) {
   EXPECT_EQ(got.category, B::kOther);
 }
 
+// A multi-line reply as Postfix logs it: the lines joined with a space, each
+// with its prefix (smtp_proto.c). UnfoldReply takes out the later prefixes.
+TEST(UnfoldReply, Shapes) {
+  struct {
+    const char* in;
+    bool unfolded;
+    const char* want;  // when unfolded
+  } cases[] = {
+      // Gmail's shape: every line repeats the enhanced code; the last is "550 ".
+      {"550-5.1.1 The email account does 550-5.1.1 not exist. Try 550 5.1.1  https://x - gsmtp",
+       true, "550-5.1.1 The email account does not exist. Try  https://x - gsmtp"},
+      // No enhanced code on the first line: only the reply codes go.
+      {"550-Mailbox unknown. No mailbox for this 550-name. 550 5.1.1 User unknown", true,
+       "550-Mailbox unknown. No mailbox for this name. 5.1.1 User unknown"},
+      // A later line's different enhanced code stays readable.
+      {"550-5.7.1 first 550 5.7.26 second", true, "550-5.7.1 first 5.7.26 second"},
+      // Only continuation lines, the last line missing (a cut reply).
+      {"421-4.7.0 rate of 421-4.7.0 unsolicited mail", true, "421-4.7.0 rate of unsolicited mail"},
+      // The last line alone, and the last line holding nothing but its code.
+      {"554-Bad DNS PTR resource record. 554 For explanation visit x", true,
+       "554-Bad DNS PTR resource record. For explanation visit x"},
+      {"550-5.1.1 gone 550 5.1.1", true, "550-5.1.1 gone "},
+      {"550-5.1.1 gone 550", true, "550-5.1.1 gone "},
+      // "550 " before the last continuation line is text, not a prefix; only
+      // the first one after it is the last line's.
+      {"552-size 550 bytes 552-more 552 end 552 again", true,
+       "552-size 550 bytes more end 552 again"},
+      // Another code, or the code inside a word, is text; a last empty line goes.
+      {"550-5.7.1 see 554 x and a550-b 5501 550-", true, "550-5.7.1 see 554 x and a550-b 5501 "},
+      // Not multi-line, or not a reply: unchanged.
+      {"550 5.1.1 one line 550-5.1.1 look-alike", false, ""},
+      {"connect to mx[192.0.2.1]:25: Connection refused", false, ""},
+      {"550-", false, ""},
+      {"550-x", false, ""},
+      {"55-5.1.1 x 55-5.1.1 y", false, ""},
+      {"", false, ""},
+      // Hostile: prefixes only, non-ASCII between them.
+      {"550-550-550-550-", false, ""},
+      {"550- 550- 550- ", true, "550-   "},
+      {"550-5.1.1 \u30e6\u30fc\u30b6 550-5.1.1 \u5b58\u5728\u3057\u307e\u305b\u3093", true,
+       "550-5.1.1 \u30e6\u30fc\u30b6 \u5b58\u5728\u3057\u307e\u305b\u3093"},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    EXPECT_EQ(UnfoldReply(c.in, &out), c.unfolded) << c.in;
+    if (c.unfolded) {
+      EXPECT_EQ(out, c.want) << c.in;
+      EXPECT_EQ(BasicReplyCode(out), BasicReplyCode(c.in)) << c.in;
+    }
+  }
+  // A long reply of many lines: every prefix goes.
+  std::string many = "550-5.1.1 start";
+  for (int i = 0; i < 2000; ++i) many += " 550-5.1.1 w";
+  many += " 550 5.1.1 end";
+  std::string out;
+  ASSERT_TRUE(UnfoldReply(many, &out));
+  EXPECT_EQ(out.find(" 550"), std::string::npos);
+  EXPECT_EQ(out.substr(0, 15), "550-5.1.1 start");
+  EXPECT_EQ(out.substr(out.size() - 6), " w end");
+}
+
 // Rules-file errors: "file:line: key: message".
 TEST(BounceRulesParse, Errors) {
   struct {
@@ -1014,7 +1085,7 @@ TEST(BounceRulesParse, Limits) {
 
   auto missing = BounceRules::Load("/nonexistent/bounce-rules.conf");
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().message().rfind("/nonexistent/bounce-rules.conf:0: cannot open: ", 0),
+  EXPECT_EQ(missing.status().message().rfind("/nonexistent/bounce-rules.conf: no such file", 0),
             0u);
 }
 
@@ -1090,15 +1161,19 @@ category = "mailbox-full"
 
 // ---------------------------------------------------------------------------
 // The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
-// written from) and tests/data/bounce-replies-2.tsv (199 others, labelled by an
+// written from), tests/data/bounce-replies-2.tsv (199 others, labelled by an
 // independent postmaster as a held-out set, on which the first rules scored
-// 87.9% hard/soft and 59.8% category), replies from public sources with the
-// class and category a postmaster gives them. The shipped rules must agree on
-// hard versus not hard for >= 97% of each and on the category for >= 90% of
-// each (issue 16). bounce_bench --agreement FILE prints the same figures and
-// every miss.
+// 87.9% hard/soft and 59.8% category) and tests/data/bounce-replies-3.tsv (122
+// more from MTA sources, issue trackers and help pages, held out in turn: the
+// rules scored 95.1% and 67.2% on it before rules were written for the
+// families of its misses), replies from public sources with the class and
+// category a postmaster gives them. None of them is out of sample any more.
+// The shipped rules must agree on hard versus not hard for >= 97% of each and
+// on the category for >= 90% of each (issue 16). bounce_bench --agreement
+// FILE prints the same figures and every miss.
 
-constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv"};
+constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv",
+                                    "bounce-replies-3.tsv"};
 
 struct CorpusLine {
   int line = 0;
@@ -1134,7 +1209,7 @@ std::string AsLogged(const CorpusLine& c) {
 TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
   for (const char* name : kCorpora) {
     const std::vector<CorpusLine> corpus = LoadCorpus(name);
-    EXPECT_GE(corpus.size(), 150u) << name;
+    EXPECT_GE(corpus.size(), 100u) << name;
     for (const auto& c : corpus) {
       EXPECT_TRUE(c.cls == "hard" || c.cls == "soft" || c.cls == "technical")
           << name << ":" << c.line;
@@ -1147,11 +1222,14 @@ TEST(BounceCorpus, EveryLineIsLabelledWithAKnownClassCategoryAndSource) {
   }
 }
 
-TEST(BounceCorpus, TheTwoCorporaShareNoReply) {
-  std::set<std::string> first;
-  for (const auto& c : LoadCorpus(kCorpora[0])) first.insert(c.reply);
-  for (const auto& c : LoadCorpus(kCorpora[1]))
-    EXPECT_EQ(first.count(c.reply), 0u) << kCorpora[1] << ":" << c.line << ": " << c.reply;
+TEST(BounceCorpus, TheCorporaShareNoReply) {
+  std::set<std::string> earlier;
+  for (const char* name : kCorpora) {
+    const std::vector<CorpusLine> corpus = LoadCorpus(name);
+    for (const auto& c : corpus)
+      EXPECT_EQ(earlier.count(c.reply), 0u) << name << ":" << c.line << ": " << c.reply;
+    for (const auto& c : corpus) earlier.insert(c.reply);
+  }
 }
 
 // At most the first `max` bytes of UTF-8 `s`, cut at a character boundary.
@@ -1200,6 +1278,10 @@ TEST(BounceCorpus, ShippedRulesMeetTheTargets) { ExpectCorpusMeetsTheTargets(kCo
 
 TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
   ExpectCorpusMeetsTheTargets(kCorpora[1]);
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheThirdCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[2]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1539,10 +1621,11 @@ TEST(BounceFamilies, NarrowRulesDoNotSwallowOthers) {
                               "Sending Quota Exceeded"),
        C::kSoft, B::kRateLimited},
       // Exim's default ACL: the sender sent to too many unknown recipients.
-      // Not the recipient's fault: never hard (found by a held-out set).
+      // Not the recipient's fault: never hard (found by a held-out set); the
+      // sender's list, so policy, like Yahoo's "Excessive unknown recipients".
       {"exim_too_many_bad_recipients", "bounced", "5.0.0",
        Said("mx.example.net", "550 Rejected for too many bad recipients"), C::kTechnical,
-       B::kOther},
+       B::kPolicy},
       {"mailbox_quota_still_full", "bounced", "5.2.2",
        Said("mx.example.net", "552 5.2.2 <bob@example.net>: Recipient address rejected: Quota "
                               "exceeded (mailbox for user is full)"),
@@ -1792,6 +1875,344 @@ TEST(BounceFamilies, MalformedMessagesAreOther) {
   });
 }
 
+// A receiver's own DNS lookup about us that failed for now (our DMARC
+// record, our PTR, a DNSBL) is network trouble, not a refusal of us.
+TEST(BounceFamilies, ReceiversTemporaryDnsFailuresAreNetwork) {
+  Check({
+      {"rackspace_dmarc_dns", "bounced", "4.4.0",
+       Said("mx1.emailsrvr.com", "450 4.4.0 <bob@example.net> Temporary DMARC DNS lookup "
+                                 "failure (G1E)", "end of DATA"),
+       C::kTechnical, B::kNetwork},
+      {"temporary_spf_lookup", "bounced", "4.7.0",
+       Said("mx.example.net", "451 4.7.0 Temporary SPF lookup error, try again", "MAIL FROM"),
+       C::kTechnical, B::kNetwork},
+      {"maddy_policy_check", "bounced", "4.7.0",
+       Said("mx.example.net", "450 4.7.0 DNS error during policy check"), C::kTechnical,
+       B::kNetwork},
+      {"haraka_rdns_temporary", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 rDNS Temporary Failure",
+       C::kTechnical, B::kNetwork},
+      {"ptr_temporary_error", "bounced", "4.7.1",
+       Said("mx.example.net", "450 4.7.1 PTR lookup temporary error for 192.0.2.1", "MAIL FROM"),
+       C::kTechnical, B::kNetwork},
+      // Not temporary lookups: a verdict on our PTR, a domain that does not exist.
+      {"comcast_rdns_failure_is_policy", "bounced", "4.0.0",
+       "host mx1.comcast.net[192.0.2.25] refused to talk to me: 421 Reverse DNS failure : Try "
+       "again later",
+       C::kTechnical, B::kPolicy},
+      {"haraka_rdns_lookup_failed_is_policy", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 554 rDNS Lookup Failed",
+       C::kTechnical, B::kPolicy},
+      {"nxdomain_stays_domain_unknown", "bounced", "4.0.0",
+       "DNS Error: DNS type 'mx' lookup of example.jp responded with code NXDOMAIN Domain name "
+       "not found",
+       C::kHard, B::kDomainUnknown},
+  });
+}
+
+// The message's lines and the SMTP conversation: the format (other), even
+// under a bare 552 that would otherwise read as a full mailbox.
+TEST(BounceFamilies, LineLimitsAndProtocolErrorsAreOther) {
+  Check({
+      {"exim_header_ridiculously_long", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message header is ridiculously long", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"exim_header_line_too_long", "bounced", "5.0.0",
+       Said("mx.example.net", "552 A message header line is too long", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"exim_not_crlf", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message header not CRLF terminated", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"lines_too_long_552", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message has lines too long", "end of DATA"), C::kTechnical,
+       B::kOther},
+      {"line_length_exceeded_552", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Line length exceeded (RFC 5322 2.1.1)", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"haraka_bare_lf", "bounced", "4.0.0",
+       Said("mx.example.net", "451 Bare line-feed; see http://haraka.github.io/barelf/",
+            "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"haraka_mime_parts", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Transaction failed due to too many MIME parts", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"exim_synchronization", "bounced", "5.0.0",
+       Said("mx.example.net", "554 SMTP synchronization error", "RCPT TO"), C::kTechnical,
+       B::kOther},
+      // Protocol errors with an X.5 code need no words.
+      {"postfix_synchronization", "bounced", "5.5.0",
+       Said("mx.example.net", "554 5.5.0 Error: SMTP protocol synchronization", "RCPT TO"),
+       C::kTechnical, B::kOther},
+      {"maddy_multiple_from", "bounced", "5.7.0",
+       Said("mx.example.net", "550 5.7.0 Multiple From addresses are not allowed", "end of DATA"),
+       C::kTechnical, B::kOther},
+      // A size is a size, and a full mailbox stays full.
+      {"header_size_is_too_large", "bounced", "5.3.4",
+       Said("mx.example.net", "552 5.3.4 Message header size exceeds limit", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      {"bare_552_still_full", "bounced", "5.0.0", Said("mx.example.net", "552 Nope"), C::kSoft,
+       B::kMailboxFull},
+  });
+}
+
+// Our sender refused in other words than "Sender address rejected":
+// authentication (our address or domain).
+TEST(BounceFamilies, SenderRefusedInOtherWords) {
+  Check({
+      {"haraka_sender_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 sender <alice@example.com> denied", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"coremail_sender_is_rejected", "bounced", "5.0.0",
+       Said("mx.example.net", "550 sender is rejected", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"host_denies_the_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "553 host denies the sender.", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"illegal_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 illegal sender.", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"coremail_fake_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Requested mail action not taken: Fake sender", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"opensmtpd_sender_syntax", "bounced", "5.1.0",
+       Said("mx.example.net", "553 5.1.0 Sender address syntax error", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"maddy_unauthorized_sender", "bounced", "5.7.0",
+       Said("mx.example.net", "553 5.7.0 Unauthorized use of sender address", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"zeptomail_relaying_disallowed_as", "bounced", "5.0.0",
+       Said("smtp.zeptomail.example", "553 Relaying disallowed as <alice@example.com>",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"maddy_mail_from_null_mx", "bounced", "5.7.27",
+       Said("mx.example.net", "501 5.7.27 Domain in MAIL FROM has null MX record", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"spamdyke_sender_no_mx", "bounced", "4.0.0",
+       Said("mx.example.net", "451 Refused. The domain of your sender address has no mail "
+                              "exchanger (MX).", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"spamdyke_sender_not_auth", "bounced", "5.0.0",
+       Said("smtp.example.net", "554 Refused. Your sender address does not match your "
+                                "authentication username.", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"exim_sender_callout_incomplete", "bounced", "4.0.0",
+       Said("mx.example.net", "451 Could not complete sender verify callout"), C::kTechnical,
+       B::kAuthentication},
+      // Proofpoint's "sender rejected" stays policy (its IP or list checks).
+      {"proofpoint_sender_rejected_is_policy", "bounced", "5.1.0",
+       Said("mx.example.net", "550 5.1.0 sender rejected", "MAIL FROM"), C::kTechnical,
+       B::kPolicy},
+  });
+}
+
+// The connecting client's HELO name and reverse DNS: who is sending (policy).
+TEST(BounceFamilies, HeloAndReverseDnsRefusalsArePolicy) {
+  Check({
+      {"haraka_helo_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 HELO denied", "MAIL FROM"), C::kTechnical, B::kPolicy},
+      {"haraka_ehlo_denied_temporary", "bounced", "4.0.0",
+       Said("mx.example.net", "450 EHLO denied", "MAIL FROM"), C::kTechnical, B::kPolicy},
+      {"mox_ehlo_does_not_resolve", "bounced", "5.5.0",
+       Said("mx.example.net", "550 5.5.0 your ehlo domain does not resolve to an IP address",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"spamdyke_rdns_does_not_resolve", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 Refused. Your reverse DNS "
+       "entry does not resolve.",
+       C::kTechnical, B::kPolicy},
+      {"spamdyke_rdns_contains_ip", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 554 Refused. Your reverse DNS "
+       "entry contains your IP address and a banned keyword.",
+       C::kTechnical, B::kPolicy},
+  });
+}
+
+// The receiver's own TLS out of order is network; a loaded or crowded
+// receiver is throttling.
+TEST(BounceFamilies, ReceiversTlsTroubleAndLoad) {
+  Check({
+      {"exim_tls_unavailable", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] said: 454 TLS currently unavailable (in reply to "
+       "STARTTLS command)",
+       C::kTechnical, B::kNetwork},
+      {"postfix_tls_local_problem", "bounced", "4.7.0",
+       "host mx.example.net[192.0.2.25] said: 454 4.7.0 TLS not available due to local problem "
+       "(in reply to STARTTLS command)",
+       C::kTechnical, B::kNetwork},
+      {"exim_security_failure", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Security failure", "MAIL FROM"), C::kTechnical, B::kNetwork},
+      {"exim_too_much_load", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 mx.example.net: Too much "
+       "load; please try again later",
+       C::kSoft, B::kRateLimited},
+      {"maddy_high_load", "bounced", "4.4.5",
+       Said("mx.example.net", "451 4.4.5 High load, try again later", "MAIL FROM"), C::kSoft,
+       B::kRateLimited},
+      {"server_overloaded", "bounced", "4.3.2",
+       Said("mx.example.net", "421 4.3.2 Server overloaded, try later", "MAIL FROM"), C::kSoft,
+       B::kRateLimited},
+      {"mox_open_connections", "bounced", "4.7.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 4.7.0 too many open "
+       "connections from your ip or network",
+       C::kSoft, B::kRateLimited},
+      // "security failure" inside a longer text is not Exim's TLS answer.
+      {"security_failure_in_words", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Message rejected: DKIM security failure"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// Refusals at RCPT TO that are not an unknown mailbox (the receiver does not
+// take that domain, denies the recipient by its own rule, judges us a
+// spammer), and the few words that do name the address itself as dead.
+TEST(BounceFamilies, RecipientSideRefusalsAndDeadAddresses) {
+  Check({
+      // A misleading 5.1.1: the receiver hosts no such domain. Never suppressed.
+      {"mox_not_accepting_for_domain", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 not accepting email for domain"), C::kTechnical,
+       B::kPolicy},
+      {"not_accepting_mail_for_this_domain", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Not accepting mail for this domain"), C::kTechnical,
+       B::kPolicy},
+      {"haraka_cannot_deliver_for", "bounced", "5.0.0",
+       Said("mx.example.net", "550 I cannot deliver mail for <bob@example.net>"), C::kTechnical,
+       B::kPolicy},
+      {"haraka_recipient_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 recipient <bob@example.net> denied"), C::kTechnical,
+       B::kPolicy},
+      {"exim_too_many_bad_recipients", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected for too many bad recipients"), C::kTechnical,
+       B::kPolicy},
+      {"too_many_invalid_recipients", "bounced", "4.0.0",
+       Said("mx.example.net", "421 Too many invalid recipients, closing connection"),
+       C::kTechnical, B::kPolicy},
+      {"rackspace_too_much_spam", "bounced", "4.3.0",
+       Said("mx1.emailsrvr.com", "451 4.3.0 <mail.example.org[192.0.2.1]>: Client host "
+                                 "rejected: Throttled - Too much spam from your mail server. "
+                                 "Try again later."),
+       C::kTechnical, B::kPolicy},
+      {"apache_domain_blocked", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Domain Blocked - Spam. Contact abuse@example.net",
+            "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"maddy_quarantined", "bounced", "5.7.0",
+       Said("mx.example.net", "550 5.7.0 Refusing to deliver a quarantined message",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      {"message_quarantined", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Message quarantined", "end of DATA"), C::kTechnical,
+       B::kSpam},
+      // The address itself: expired, malformed, or said invalid in Sendmail's form.
+      {"haraka_expired_address", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Expired email address"), C::kHard, B::kMailboxDisabled},
+      {"address_has_expired", "bounced", "5.0.0",
+       Said("mx.example.net", "550 This address has expired"), C::kHard, B::kMailboxDisabled},
+      {"exim_restricted_characters", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Restricted characters in address"), C::kHard,
+       B::kRecipientUnknown},
+      {"sendmail_form_address_invalid", "bounced", "5.7.0",
+       Said("mx.example.net", "550 5.7.0 bob@example.net... address invalid"), C::kHard,
+       B::kRecipientUnknown},
+      // Never hard on a sender: the same words in reply to MAIL FROM.
+      {"restricted_characters_at_mail_from", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Restricted characters in address", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      // A message that expired is not an address that did.
+      {"message_expired_stays_expiry", "bounced", "4.4.7",
+       Said("mx.example.net", "450 4.4.7 Message expired after 5 delivery attempts"), C::kSoft,
+       B::kExpired},
+  });
+}
+
+// Multi-line replies as Postfix logs them (the lines joined by a space, each
+// keeping its "550-5.1.1" prefix): a phrase broken over two lines is read
+// whole. Where each receiver breaks its lines depends on what precedes (an
+// IP in brackets, the address), so the breaks below fall inside the phrases.
+TEST(BounceFamilies, MultiLineRepliesAreReadAcrossTheirLineBreaks) {
+  Check({
+      // Gmail's dormant account (?p=DisabledUser texts): inactive, not disabled.
+      {"gmail_inactive_split", "bounced", "5.2.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.2.1 [192.0.2.1 12] The email account that you tried to reach is 550-5.2.1 "
+            "inactive. For more information, go to 550 5.2.1  "
+            "https://support.google.com/mail/?p=DisabledUser x12si - gsmtp"),
+       C::kHard, B::kInactiveAccount},
+      // Gmail ?p=OverQuotaPerm: full AND inactive is the dormant account.
+      {"gmail_overquota_perm_split", "bounced", "5.2.2",
+       Said("gmail-smtp-in.l.google.com",
+            "552-5.2.2 The recipient's inbox is out of storage space and 552-5.2.2 inactive. "
+            "Please direct the recipient to 552 5.2.2  "
+            "https://support.google.com/mail/?p=OverQuotaPerm x12si - gsmtp"),
+       C::kHard, B::kInactiveAccount},
+      // Gmail 4.7.28: rate limited, whatever else the text says of our IP.
+      {"gmail_rate_limited_split", "bounced", "4.7.28",
+       Said("gmail-smtp-in.l.google.com",
+            "421-4.7.28 [192.0.2.1 15] Our system has detected an unusual rate of 421-4.7.28 "
+            "unsolicited mail originating from your IP address. To protect our 421-4.7.28 users "
+            "from spam, mail sent from your IP address has been temporarily rate 421-4.7.28 "
+            "limited. Please visit 421 4.7.28  "
+            "https://support.google.com/mail/answer/188131 x12si - gsmtp"),
+       C::kSoft, B::kRateLimited},
+      // Gmail's malformed From: (its format: other), broken twice.
+      {"gmail_no_from_split", "bounced", "5.7.1",
+       Said("gmail-smtp-in.l.google.com",
+            "550-5.7.1 [192.0.2.1 14] Messages missing a 550-5.7.1 valid address in From: "
+            "header, or having no 550-5.7.1 From: header, are not accepted. x12si - gsmtp",
+            "end of DATA"),
+       C::kTechnical, B::kOther},
+      // A receiver without enhanced codes: the words "no such user" are split
+      // by the last line's "550 ".
+      {"no_such_user_no_code_split", "bounced", "5.0.0",
+       Said("mx.example.net", "550-<bob@example.net>: no such 550 user here"), C::kHard,
+       B::kRecipientUnknown},
+      // Cyrus lmtpd's multi-line unknown mailbox (no split words: unchanged).
+      {"cyrus_mailbox_unknown", "bounced", "5.1.1",
+       Said("mx.example.net", "550-Mailbox unknown.  Either there is no mailbox associated "
+                              "with this 550-name or you do not have authorization to see it. "
+                              "550 5.1.1 User unknown"),
+       C::kHard, B::kRecipientUnknown},
+      // Exim's sender verification in three lines: still our sender.
+      {"exim_sender_verify_three_lines", "bounced", "5.0.0",
+       Said("mx.example.net", "550-Verification failed for <alice@example.com> "
+                              "550-Unrouteable address 550 Sender verify failed", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// A permanent refusal of the greeting or of HELO/EHLO that no rule and no
+// enhanced code explains is about the connecting client: technical/policy.
+// At RCPT TO or after DATA the same words stay what the reply code says.
+TEST(BounceFamilies, BareRefusalsOfTheClientArePolicy) {
+  Check({
+      {"rejected_at_ehlo", "bounced", "5.0.0", Said("mx.example.net", "550 Rejected", "EHLO"),
+       C::kTechnical, B::kPolicy},
+      {"rejected_at_helo", "bounced", "5.0.0", Said("mx.example.net", "550 No thanks", "HELO"),
+       C::kTechnical, B::kPolicy},
+      {"full_mailbox_code_at_ehlo", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Nope", "EHLO"), C::kTechnical, B::kPolicy},
+      {"greeting_unknown_code", "bounced", "5.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 521 Go away", C::kTechnical,
+       B::kPolicy},
+      // Not the client's: a later command, a temporary refusal, or words a rule knows.
+      {"rejected_at_rcpt", "bounced", "5.0.0", Said("mx.example.net", "550 Rejected"),
+       C::kTechnical, B::kOther},
+      {"temporary_at_greeting", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 Not now", C::kSoft,
+       B::kOther},
+      {"rule_at_ehlo", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message size exceeds fixed limit", "EHLO"), C::kTechnical,
+       B::kTooLarge},
+  });
+  const BounceRules& rules = Shipped();
+  BounceRules::Explanation e =
+      rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Rejected", "EHLO"));
+  EXPECT_TRUE(e.client_guard);
+  EXPECT_FALSE(e.sender_guard);
+  EXPECT_EQ(e.result.by, ClassifiedBy::kReplyCode);
+  e = rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Rejected"));
+  EXPECT_FALSE(e.client_guard);
+}
+
 // ---------------------------------------------------------------------------
 // Explain: the same verdict as Classify, and what decided it.
 
@@ -1852,6 +2273,16 @@ TEST(BounceExplain, SaysWhichRuleOrEntryDecided) {
   e = rules.Explain("deferred", "5.1.1", user_unknown);
   EXPECT_EQ(e.result.cls, C::kDeferred);
   EXPECT_EQ(e.rule_class, "hard");
+
+  // A multi-line reply: what the rules read is unfolded.
+  e = rules.Explain("bounced", "5.2.1",
+                    Said("gmail-smtp-in.l.google.com",
+                         "550-5.2.1 The email account that you tried to reach is 550-5.2.1 "
+                         "disabled. 550 5.2.1 https://support.google.com/mail/?p=DisabledUser"));
+  EXPECT_EQ(e.server_text,
+            "550-5.2.1 The email account that you tried to reach is disabled. "
+            "https://support.google.com/mail/?p=DisabledUser");
+  EXPECT_EQ(e.result.by, ClassifiedBy::kTextRule);
 
   // No rules at all.
   BounceRules none;

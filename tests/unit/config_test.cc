@@ -120,7 +120,14 @@ TEST(LoadConfig, ShippedFile) {
 TEST(LoadConfig, DirectoryIsNotAConfiguration) {
   auto r = LoadConfig(SG_SOURCE_DIR "/conf");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), SG_SOURCE_DIR "/conf:0: cannot open: Is a directory");
+  EXPECT_EQ(r.status().message(), SG_SOURCE_DIR "/conf: is a directory, not a file");
+}
+
+// A missing file is no line of it: "PATH: no such file", not "PATH:0: ...".
+TEST(LoadConfig, MissingFileHasNoLineNumber) {
+  auto r = LoadConfig("/nonexistent/senderguard.conf");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "/nonexistent/senderguard.conf: no such file");
 }
 
 TEST(LoadConfig, FileOverTheCap) {
@@ -316,7 +323,8 @@ const std::vector<BadCase> kBadCases = {
     {"dmarc_authserv_space", "[dmarc]\nauthserv_id = \"mx example\"\n", "t.conf:2: dmarc.authserv_id: expected a host name"},
     {"dmarc_reply_multiline", "[replies]\ndmarc_reject = \"a\\nb\"\n", "t.conf:2: replies.dmarc_reject: a reply text must be one line"},
     {"unknown_key_line_3", "[store]\npath = \"/x\"\nbogus = 1\n", "t.conf:3: store.bogus: unknown key"},
-    {"unknown_table", "\n\n[foo]\na = 1\n", "t.conf:3: foo: unknown key"},
+    {"unknown_table", "\n\n[foo]\na = 1\n", "t.conf:3: foo: unknown section [foo]"},
+    {"unknown_subtable", "[store]\n[store.foo]\na = 1\n", "t.conf:2: store.foo: unknown section [store.foo]"},
     {"unknown_top_level_key", "# c\nfoo = 1\n", "t.conf:2: foo: unknown key"},
     {"table_as_value", "store = 1\n", "t.conf:1: store: expected a table, got integer"},
     {"array_of_tables", "[[store]]\npath = \"/x\"\n", "t.conf:1: store: expected a table, got array"},
@@ -372,7 +380,8 @@ const std::vector<BadCase> kBadCases = {
     {"empty_time_zone", "[quota]\ntimezone = \"\"\n", "t.conf:2: quota.timezone: unknown time zone"},
     {"time_zone_traversal", "[quota]\ntimezone = \"../../../../etc/passwd\"\n",
      "t.conf:2: quota.timezone: unknown time zone"},
-    {"unknown_window", "[quota.week]\nlimit = 1\n", "t.conf:1: quota.week: unknown key"},
+    {"unknown_window", "[quota.week]\nlimit = 1\n", "t.conf:1: quota.week: unknown section [quota.week] (minute, hour, day, month)"},
+    {"unknown_quota_key", "[quota]\nweek = 1\n", "t.conf:2: quota.week: unknown key (timezone, minute, hour, day, month)"},
     {"window_not_table", "[quota]\nday = 5\n", "t.conf:2: quota.day: expected a table, got integer"},
     {"limit_minus_one", "[quota.day]\nlimit = -1\n",
      "t.conf:2: quota.day.limit: value -1 out of range 0..1000000000000"},

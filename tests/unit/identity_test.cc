@@ -204,7 +204,19 @@ const std::vector<NormCase> kAddressCases = {
     {"tab_inside", "bob\t@example.com", std::nullopt},
     {"control_char", "bob\x01@example.com", std::nullopt},
     {"del", "bob\x7f@example.com", std::nullopt},
-    {"utf8_domain", "bob@b\xc3\xbc" "cher.example", std::nullopt},
+    // A Unicode domain (SMTPUTF8) is the same mailbox as its A-labels: stored
+    // and looked up as those, as `domains add` stores a domain.
+    {"utf8_domain", "bob@b\xc3\xbc" "cher.example", "bob@xn--bcher-kva.example"},
+    {"utf8_domain_upper", "Bob@B\xc3\x9c" "CHER.Example", "bob@xn--bcher-kva.example"},
+    {"utf8_domain_invalid", "bob@\xe2\x98\x83\xe2\x80\x8d.example", std::nullopt},
+    {"utf8_domain_bad_bytes", "bob@b\xc3.example", std::nullopt},
+    {"utf8_domain_too_long", std::string(236, 'a') + "@b\xc3\xbc" "cher.example", std::nullopt},
+    {"hyphen_first", "a@-bad.example", std::nullopt},
+    {"hyphen_last", "a@bad-.example", std::nullopt},
+    {"hyphen_both", "a@-bad-.example", std::nullopt},
+    {"hyphen_tld", "a@bad.example-", std::nullopt},
+    {"hyphen_inside", "a@b-a-d.example", "a@b-a-d.example"},
+    {"hyphen_in_local", "-a-@example.com", "-a-@example.com"},
     {"address_literal", "bob@[192.0.2.1]", std::nullopt},
     {"domain_254", "bob@" + std::string(50, 'a') + "." + std::string(50, 'a') + "." +
                        std::string(50, 'a') + "." + std::string(50, 'a') + "." +

@@ -7,12 +7,14 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "senderguard/monitor/metrics.h"
+#include "senderguard/monitor/periodic.h"
 #include "senderguard/monitor/report.h"
 #include "senderguard/monitor/textfile.h"
 
@@ -448,6 +450,71 @@ TEST(WriteTextfile, MissingDirectoryIsAnErrorNamingThePath) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), Status::Code::kIo);
   EXPECT_EQ(st.message().rfind("/nonexistent-sg-dir/x.prom.tmp: cannot create: ", 0), 0u) << st.message();
+}
+
+// ------------------------------------------------------------ PeriodicReport
+
+class LinesLogger : public Logger {
+ public:
+  void Log(Level level, std::string_view line) override {
+    std::lock_guard<std::mutex> lk(mu);
+    lines.emplace_back(level, std::string(line));
+  }
+  std::mutex mu;
+  std::vector<std::pair<Level, std::string>> lines;
+};
+
+TEST(PeriodicReport, ReportsEachIntervalAndOnceMoreAtStop) {
+  std::mutex mu;
+  std::vector<int64_t> seconds;
+  {
+    PeriodicReport r([] { return int64_t{1}; },
+                     [&](int64_t s) {
+                       std::lock_guard<std::mutex> lk(mu);
+                       seconds.push_back(s);
+                     });
+    std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+    r.Stop();
+    r.Stop();  // idempotent
+  }  // and the destructor adds nothing more
+  ASSERT_GE(seconds.size(), 2u);  // at least one interval, then the stop's
+  EXPECT_EQ(seconds.front(), 1);
+}
+
+TEST(PeriodicReport, StopBeforeTheFirstIntervalStillReports) {
+  int calls = 0;
+  int64_t got = -1;
+  PeriodicReport r([] { return int64_t{3600}; }, [&](int64_t s) {
+    ++calls;
+    got = s;
+  });
+  r.Stop();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(got, 0);
+}
+
+TEST(Publish, LogsTheSummaryAndWritesTheTextfileOrSaysWhyNot) {
+  LinesLogger log;
+  char dir[] = "/tmp/sg-publish.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/m.prom";
+  Publish(&log, "action=summary x=1", path, "m 1\n");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "m 1\n");
+  Publish(&log, "action=summary x=2", "/nonexistent-sg-dir/m.prom", "m 2\n");
+  Publish(&log, "action=summary x=3", "", "m 3\n");  // no textfile: the line alone
+  ASSERT_EQ(log.lines.size(), 4u);
+  EXPECT_EQ(log.lines[0].second, "action=summary x=1");
+  EXPECT_EQ(log.lines[1].second, "action=summary x=2");
+  EXPECT_EQ(log.lines[2].first, Logger::Level::kWarning);
+  EXPECT_EQ(log.lines[2].second.rfind("action=textfile-error path=/nonexistent-sg-dir/m.prom error=", 0),
+            0u)
+      << log.lines[2].second;
+  EXPECT_EQ(log.lines[3].second, "action=summary x=3");
+  std::string cmd = std::string("rm -rf ") + dir;
+  (void)std::system(cmd.c_str());
 }
 
 }  // namespace

@@ -1,0 +1,49 @@
+// Shared by the subcommands: table cells within 80 columns, compact counts,
+// and the checks of arguments that several commands take (a duration, a
+// reason).
+#include <string>
+
+#include "cli.h"
+#include "senderguard/decide/account_state.h"
+
+namespace senderguard::cli {
+
+std::string Cell(std::string_view text, size_t width, bool wide) {
+  // Printable cuts at `max` bytes with "..." and never splits an escape;
+  // its output is ASCII, one column a byte.
+  return Printable(text, wide ? kMaxShown : width);
+}
+
+std::string Count(uint64_t n, bool wide) {
+  if (wide || n < 10000) return std::to_string(n);
+  static const char kUnits[] = {'k', 'M', 'G', 'T', 'P', 'E'};
+  uint64_t unit = 1000;
+  size_t u = 0;
+  while (n / unit >= 1000 && u + 1 < sizeof kUnits) {
+    unit *= 1000;
+    ++u;
+  }
+  const uint64_t whole = n / unit;
+  std::string out = std::to_string(whole);
+  if (whole < 10) out += "." + std::to_string((n % unit) / (unit / 10));
+  return out + kUnits[u];
+}
+
+int64_t DurationArg(const std::string& option, const std::string& text) {
+  const std::string bad = "bad " + option + " \"" + text.substr(0, 60) + "\": ";
+  // A bare number was read as seconds ("--for 24" meant 24 seconds): the unit is required.
+  const bool shaped = text.size() >= 2 && std::string_view("smhd").find(text.back()) != std::string_view::npos &&
+                      text.find_first_not_of("0123456789") == text.size() - 1;
+  if (!shaped) throw Failure{kExitUsage, bad + "a number and its unit (s, m, h or d), e.g. 24h, 1d, 90m"};
+  const std::optional<int64_t> secs = ParseDuration(text);
+  if (!secs) throw Failure{kExitUsage, bad + "from 1s to 3660d (ten years)"};
+  return *secs;
+}
+
+void CheckReason(const std::string& option, const std::string& reason) {
+  if (reason.empty() || reason.size() > 1000) {
+    throw Failure{kExitUsage, option + " must be 1 to 1000 bytes (got " + std::to_string(reason.size()) + ")"};
+  }
+}
+
+}  // namespace senderguard::cli

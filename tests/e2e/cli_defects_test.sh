@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# senderguardctl's defects found by trying it as a new user (issue 15, "Why", 1-13), one block
+# each, numbered as there: -c DIRECTORY and `suppress import DIRECTORY`; stores made by commands
+# that should not make one; durations without a unit; audit entries for changes that did not
+# happen; a suppression's reason overwritten; `suppress list` truncated without a word; `show`
+# of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
+# host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
+# typo. (8, the command words, is e2e_usage.)
+# The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
+# directory: no Postfix, no milter.
+set -uo pipefail
+SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BIN=${SG_BIN_DIR:-$SRC/build/bin}
+DIR=$(mktemp -d)
+trap 'rm -rf "$DIR"' EXIT
+# A zone that is not UTC, so "one zone" can be told from "UTC everywhere".
+printf '[store]\npath = "%s/store"\n[quota]\ntimezone = "Europe/Berlin"\n' "$DIR" >"$DIR/senderguard.conf"
+ctl() { "$BIN/senderguardctl" -c "$DIR/senderguard.conf" "$@"; }
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+# expect WANT_RC WHAT COMMAND...: the command exits WANT_RC; its output in $DIR/out, $DIR/err.
+expect() {
+    local want=$1 what=$2 rc
+    shift 2
+    "$@" >"$DIR/out" 2>"$DIR/err"
+    rc=$?
+    if [[ $rc -eq $want ]]; then ok "$what: exit $rc"; else
+        not_ok "$what: exit $rc (want $want)"
+        sed 's/^/#   /' "$DIR/out" "$DIR/err" | head -20
+    fi
+}
+# says WHAT FILE PATTERN: FILE matches PATTERN (grep -E).
+says() {
+    if grep -qE -- "$3" "$2"; then ok "$1"; else
+        not_ok "$1 (want /$3/ in:)"
+        sed 's/^/#   /' "$2" | head -20
+    fi
+}
+# lacks WHAT FILE PATTERN: FILE does not match PATTERN.
+lacks() {
+    if grep -qE -- "$3" "$2"; then
+        not_ok "$1 (/$3/ found in:)"
+        grep -E -- "$3" "$2" | sed 's/^/#   /' | head -5
+    else ok "$1"; fi
+}
+# audits N WHAT ACTION: the audit log holds N entries of ACTION.
+audits() {
+    local n
+    n=$(ctl audit --limit 0 --json | grep -c "\"action\": \"$3\"")
+    if [[ $n -eq $1 ]]; then ok "$2: $n $3 audit entr(ies)"; else not_ok "$2: $n $3 audit entries (want $1)"; fi
+}
+# fits WHAT FILE: no line wider than 80 columns.
+fits() {
+    local wide
+    wide=$(awk 'length($0) > 80' "$2" | head -2)
+    if [[ -z $wide ]]; then ok "$1 fits 80 columns"; else
+        not_ok "$1 fits 80 columns:"
+        printf '%s\n' "$wide" | sed 's/^/#   /'
+    fi
+}
+
+echo "# 13. an unknown account: refused without --create, and nothing made"
+expect 1 "quota set on a new account, no store yet" ctl quota set alice day=5
+says "... names the account and --create" "$DIR/err" 'no such account: alice.*--create'
+[[ ! -e $DIR/store ]] && ok "... made no store" || not_ok "... made a store"
+expect 0 "quota set --create" ctl quota set alice day=5 --create
+for cmd in "quota set typo day=5" "suspend typo --reason x" "dry-run typo on" "domains add typo typo.example" \
+    "domains only typo off" "quota clear typo" "reinstate typo"; do
+    # shellcheck disable=SC2086
+    expect 1 "$cmd (no such account)" ctl $cmd
+    says "... says so" "$DIR/err" 'no such account: typo'
+done
+ctl list --json >"$DIR/out"
+lacks "no record made for the typo" "$DIR/out" '"account": "typo"'
+expect 0 "suspend --create" ctl suspend bob --reason "fraud" --create
+expect 0 "dry-run --create" ctl dry-run carol on --create
+expect 0 "domains add --create" ctl domains add dave dave.example --create
+expect 0 "list" ctl list
+says "... shows the four accounts made on purpose" "$DIR/out" '^4 account'
+
+echo "# 1. -c DIRECTORY; suppress import DIRECTORY"
+expect 78 "-c a directory" "$BIN/senderguardctl" -c "$DIR" list
+says "... says it is a directory" "$DIR/err" "$DIR: is a directory, not a file"
+mkdir "$DIR/adir"
+expect 1 "suppress import of a directory" ctl suppress import "$DIR/adir"
+says "... says it is a directory" "$DIR/err" 'is a directory'
+lacks "... imports nothing and says nothing of it" "$DIR/out" 'imported'
+
+echo "# 2. commands that must not make a store"
+printf '[store]\npath = "%s/no/such/store"\n' "$DIR" >"$DIR/typo.conf"
+for cmd in "suppress remove a@example.com" "quota set alice day=1" "suspend alice --reason x" \
+    "reinstate alice" "dry-run alice on" "domains remove alice a.example" "quota clear alice"; do
+    # shellcheck disable=SC2086
+    "$BIN/senderguardctl" -c "$DIR/typo.conf" $cmd >/dev/null 2>&1
+done
+[[ ! -e $DIR/no ]] && ok "no store made at a mistyped path" || not_ok "a store was made at $DIR/no"
+
+echo "# 3. durations need a unit and a value"
+expect 0 "suspend alice" ctl suspend alice --reason "complaints"
+expect 64 "reinstate --for 24 (no unit)" ctl reinstate alice --for 24
+says "... asks for the unit" "$DIR/err" 'a number and its unit'
+expect 64 "reinstate --for h (no value)" ctl reinstate alice --for h
+expect 64 "reinstate --for 0h" ctl reinstate alice --for 0h
+says "... says the range" "$DIR/err" 'from 1s to 3660d'
+expect 64 "reinstate --for 99999d" ctl reinstate alice --for 99999d
+ctl show alice --json | grep -q '"state": "suspended"' && ok "alice still suspended" || not_ok "alice still suspended"
+
+echo "# 4. the audit log records what happened, nothing else"
+expect 1 "domains remove of a domain not there" ctl domains remove dave nothere.example
+audits 0 "domains remove that removed nothing" domain-remove
+expect 0 "domains add again" ctl domains add dave dave.example
+says "... says it was there" "$DIR/out" 'already verified'
+audits 1 "domains add twice" domain-add
+expect 0 "quota set to what it is" ctl quota set alice day=5
+audits 1 "quota set twice to 5" quota-set
+expect 0 "quota clear" ctl quota clear alice
+expect 0 "quota clear again" ctl quota clear alice
+audits 1 "quota clear twice" quota-clear
+expect 0 "dry-run on again" ctl dry-run carol on
+audits 1 "dry-run on twice" dry-run
+expect 0 "suspend again, same reason" ctl suspend bob --reason "fraud"
+says "... says it already is" "$DIR/out" 'already suspended'
+expect 0 "suspend again, another reason" ctl suspend bob --reason "fraud, ticket 12"
+audits 3 "suspend alice, bob, bob's new reason" suspend
+expect 0 "domains only off, already off" ctl domains only dave off
+audits 0 "domains only that changed nothing" domains-only
+
+echo "# 5. a suppression is never overwritten"
+expect 0 "suppress add with a reason" ctl suppress add held@example.com --reason "legal hold, case 4711"
+sleep 1.1
+expect 0 "suppress add again" ctl suppress add held@example.com
+says "... says it already is" "$DIR/out" 'already suppressed globally since .*legal hold, case 4711'
+printf 'held@example.com,bounced\nnew@example.com\nnew@example.com,twice\n' >"$DIR/import.txt"
+expect 0 "suppress import with it" ctl suppress import "$DIR/import.txt"
+says "... imports the new one only" "$DIR/out" 'imported 1 address.*2 already suppressed'
+ctl suppress check held@example.com --json >"$DIR/out"
+says "the reason is kept" "$DIR/out" '"reason": "legal hold, case 4711"'
+audits 1 "suppress add twice" suppress-add
+expect 0 "account list entry for an address suppressed globally" ctl suppress add held@example.com --account alice
+says "... says the global entry covers it" "$DIR/out" 'already suppressed globally'
+printf 'ok@example.com\nnot an address\n@x.example\n' >"$DIR/bad.txt"
+expect 64 "suppress import with bad lines" ctl suppress import "$DIR/bad.txt"
+says "... names line 2" "$DIR/err" 'bad.txt:2: invalid address'
+says "... names line 3" "$DIR/err" 'bad.txt:3: invalid address'
+expect 1 "... and imported nothing" ctl suppress check ok@example.com
+
+echo "# 6. suppress list says when it stops"
+for i in $(seq 1 1005); do echo "u$i@example.com"; done >"$DIR/many.txt"
+expect 0 "import 1005 addresses" ctl suppress import "$DIR/many.txt"
+expect 0 "suppress list" ctl suppress list
+says "... says there are more" "$DIR/out" '^first 1000 entries shown; there are more \(--limit N'
+expect 0 "suppress list --global" ctl suppress list --global
+says "... says it shows 1000 of 1007" "$DIR/out" '^1000 of 1007 entries shown'
+expect 0 "suppress list --limit 0" ctl suppress list --limit 0
+says "... shows them all" "$DIR/out" '^1007 entries$'
+expect 0 "suppress list --json --global --limit 10" ctl suppress list --json --global --limit 10
+says "... JSON: truncated" "$DIR/out" '"truncated": true'
+says "... JSON: the total" "$DIR/out" '"total": 1007'
+says "... JSON: how many shown" "$DIR/out" '"shown": 10'
+expect 0 "suppress list --json --limit 0" ctl suppress list --json --limit 0
+says "... JSON: not truncated" "$DIR/out" '"truncated": false'
+expect 64 "suppress list --limit -1" ctl suppress list --limit -1
+says "... says the range" "$DIR/err" 'not in range 0 to'
+
+echo "# 7. show after a timed reinstatement"
+expect 0 "reinstate alice --for 1s" ctl reinstate alice --for 1s
+sleep 2.1
+ctl show alice --json >"$DIR/out"
+says "state: suspended" "$DIR/out" '"state": "suspended"'
+says "no reinstated_until in the past" "$DIR/out" '"reinstated_until": null'
+says "when it ended" "$DIR/out" '"reinstatement_ended": "[0-9T:-]+Z"'
+ctl show alice >"$DIR/out"
+says "human: suspended again since" "$DIR/out" '^state: +suspended again since .* \(the reinstatement by .* ended\)'
+lacks "human: no until line" "$DIR/out" '^until:'
+says "human: no day counted yet, not a reversed range" "$DIR/out" '^score: +100/100 \(no day counted: rates restart [0-9-]+'
+ctl show alice --json >"$DIR/out"
+says "JSON: an empty range is null, with the restart day" "$DIR/out" '"restarts": "[0-9]{4}-[0-9]{2}-[0-9]{2}"'
+expect 0 "reinstate alice --for 1h" ctl reinstate alice --for 1h
+ctl show alice >"$DIR/out"
+says "while reinstated: until, then since the reinstatement" "$DIR/out" '^state: +reinstated until .* \(since .* by '
+says "... and why it was suspended" "$DIR/out" '^reason: +complaints'
+
+echo "# 9. exit statuses and ranges"
+expect 0 "reinstate of an active account" ctl reinstate dave
+says "... says it is active" "$DIR/out" 'already active'
+expect 64 "quota set day=5 day=7" ctl quota set alice day=5 day=7
+says "... says which" "$DIR/err" 'day given twice'
+expect 64 "quota set day=2000000000000" ctl quota set alice day=2000000000000
+says "... says the range" "$DIR/err" 'from 0 to 1000000000000'
+expect 64 "suppress list --account a --global" ctl suppress list --account alice --global
+expect 64 "suppress add --reason ''" ctl suppress add e@example.com --reason ""
+says "... says the length" "$DIR/err" '1 to 1000 bytes'
+expect 1 "... added nothing" ctl suppress check e@example.com
+
+echo "# 10. addresses"
+expect 0 "suppress add with a Unicode domain" ctl suppress add 'user@bücher.example'
+says "... stored as its A-labels, as domains add does" "$DIR/out" '^user@xn--bcher-kva\.example: suppressed'
+expect 0 "... found under either form" ctl suppress check 'user@xn--bcher-kva.example'
+expect 0 "... found under either form (Unicode)" ctl suppress check 'user@BÜCHER.example'
+expect 64 "a@-bad-.example" ctl suppress add -- a@-bad-.example
+says "... says the domain is not a host name" "$DIR/err" 'not a host name'
+long=$(printf 'a%.0s' $(seq 1 5000))@example.com
+expect 64 "a 5,000-byte address" ctl suppress add "$long"
+says "... too long, with the limit" "$DIR/err" 'too long \(5012 bytes; at most 254\)'
+if (($(wc -c <"$DIR/err") < 300)); then ok "... not echoed whole"; else not_ok "... echoed whole ($(wc -c <"$DIR/err") bytes)"; fi
+
+echo "# 11. 80 columns"
+name=customer-with-a-very-long-account-name-indeed@example.com
+expect 0 "an account with a long name" ctl quota set "$name" day=1234567 month=1000000000000 --create
+ctl list >"$DIR/out"
+fits "list" "$DIR/out"
+says "list cuts the long name" "$DIR/out" '^customer-with-... '
+says "list writes counts short" "$DIR/out" '0/1\.2M +0/1\.0T$'
+ctl list --wide >"$DIR/out"
+says "list --wide shows the whole name and counts" "$DIR/out" "^$name .* 0/1234567 +0/1000000000000\$"
+long_address=a-rather-long-local-part-for-an-address@a-long-domain-name-of-the-customer.example
+expect 0 "a long suppression" ctl suppress add "$long_address" \
+    --account "$name" --reason "$(printf 'long reason %.0s' $(seq 1 20))"
+ctl suppress list --limit 0 >"$DIR/out"
+fits "suppress list" "$DIR/out"
+ctl suppress list --limit 0 --wide >"$DIR/out"
+says "suppress list --wide shows the whole address and list" "$DIR/out" "^$long_address +$name "
+
+echo "# 12. one zone per output"
+ctl show alice >"$DIR/out"
+says "show: human times in the configured zone" "$DIR/out" '^state: .* until [0-9-]+ [0-9:]+ CE[S]?T \(since [0-9-]+ [0-9:]+ CE[S]?T'
+lacks "show: no UTC time in human output" "$DIR/out" '[0-9]Z|UTC'
+ctl show alice --json >"$DIR/out"
+says "show --json: ISO 8601 UTC" "$DIR/out" '"reinstated_until": "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"'
+ctl audit alice >"$DIR/out"
+says "audit: the configured zone" "$DIR/out" '^[0-9-]+ [0-9:]+ CE[S]?T '
+ctl suppress list --limit 0 --wide >"$DIR/out"
+says "suppress list --wide: the configured zone" "$DIR/out" ' [0-9-]+ [0-9:]+ CE[S]?T '
+# senderguard-tail --print: the time in ISO 8601 UTC as well.
+printf '%s\n' '2026-11-25T18:27:32.123456+00:00 mx postfix/smtp[123]: 3B7C8A720CC: to=<gone@dest.test>, relay=mx.dest.test[192.0.2.1]:25, delay=0.2, delays=0/0/0.1/0.1, dsn=5.1.1, status=bounced (host mx.dest.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))' >"$DIR/mail.log"
+"$BIN/senderguard-tail" -c "$DIR/senderguard.conf" --rules "$SRC/conf/bounce-rules.conf" --once --print "$DIR/mail.log" >"$DIR/out" 2>/dev/null
+says "tail --print: ISO 8601 UTC" "$DIR/out" '"time":"2026-11-25T18:27:32Z"'
+
+echo "$PASS passed, $FAIL failed"
+((FAIL == 0))
