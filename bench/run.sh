@@ -282,8 +282,8 @@ EOF
 }
 
 # Phase (e): the configuration of (c) on PostgreSQL: a private server (fsync on, like a real one;
-# no standby) with pg_stat_statements, the schema by `senderguardctl store init`, the same
-# accounts and suppressions written through senderguardctl, the node's own LMDB beside it.
+# no standby) with pg_stat_statements, the schema by `senderguardctl store init`, the accounts
+# and suppressions of (c) copied by `senderguardctl store copy`, the node's own LMDB beside it.
 phase_pg() {
     local d=$TB_DIR/sgpg conf
     if [[ ! -x $PG_BIN/initdb ]]; then
@@ -304,8 +304,16 @@ pg_stat_statements.track = top" pg_start || { NOTE[e]="PostgreSQL did not start"
         NOTE[e]="senderguardctl store init failed"
         return 1
     fi
-    populate "$BIN_DIR/senderguardctl" "$conf" e || return 1
-    POPULATE_PG=$POPULATE_OUT
+    # The accounts and suppressions of (c), moved by the migration command.
+    local t0=$EPOCHREALTIME
+    if ! "$BIN_DIR/senderguardctl" -c "$conf" store copy --from "lmdb:$TB_DIR/sg/store" --to postgresql \
+        >"$d/copy.log" 2>&1; then
+        tail -n 5 "$d/copy.log" >&2
+        NOTE[e]="senderguardctl store copy failed"
+        return 1
+    fi
+    POPULATE_PG=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "store copy of (c)'"'"'s store: %.2f s", b - a }')
+    log "phase e: $POPULATE_PG"
     start_sg e "$conf" "$d/sg.sock" "$d/milter.log" || return 1
     PG_SG_PID=$STARTED_PID
     PG_SG_SOCK=$d/sg.sock
