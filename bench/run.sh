@@ -6,7 +6,10 @@
 # (d) senderguard-milter with DMARC in outbound mode (a second instance on the same store): SPF
 # from the egress address and the DMARC policy, each message's From: domain publishing p=reject
 # and passing by aligned SPF, with the resolver's cache warm (ldns-testns on loopback serves the
-# records). The DMARC cost is (d) against (c).
+# records). The DMARC cost is (d) against (c). (e) senderguard-milter on PostgreSQL ([store]
+# backend = "postgresql", the fleet's backend, docs/fleet.md) with the same accounts and
+# suppressions as (c): a private PostgreSQL 15 (scripts/lib/pg.sh, fsync on) with
+# pg_stat_statements, which counts the statements the milter sends per message.
 # Load: 4 concurrent smtp-source processes (senders bench-1.test..bench-4.test, which are also
 # senderguard accounts), one message per connection, relayed to smtp-sink. Per phase: messages/s
 # (wall time until smtp-source ends AND the queue is empty), the milter's CPU (utime+stime from
@@ -15,7 +18,13 @@
 # on the milter's: the second write of a milter command waits for the ACK of the first), which
 # would measure the TCP stack rather than the milter.
 #
-# Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R]  (defaults 4000, 20, 3; as root)
+# Then the scale figure: the store work of a message's decisions (bench/store_fill --measure:
+# GetAccount, FindSuppression, Reserve, Commit, as the milter calls them; no SMTP) on a store like
+# (c)'s and on one of 1,000,000 accounts and 10,000,000 suppressed addresses (filled by
+# store_fill, several minutes and about 4 GB under the temp dir; removed at the end).
+#
+# Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R] [--no-pg] [--no-scale]
+#        (defaults 4000, 20, 3; as root; --no-pg leaves out phase (e), --no-scale the scale figure)
 # The phases run R times interleaved (a b c, a b c, ...); the summary gives each phase's median,
 # which keeps a burst of background load from deciding the ratio.
 # Environment: SG_BIN_DIR (default build/bin), TB_KEEP=1 keeps the temp dir for inspection.
@@ -25,15 +34,21 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source-path=SCRIPTDIR/..
 # shellcheck source=scripts/lib/testbed.sh
 source "$ROOT/scripts/lib/testbed.sh"
+# shellcheck source=scripts/lib/pg.sh
+source "$ROOT/scripts/lib/pg.sh"
 
 MESSAGES=4000
 SESSIONS=20
 ROUNDS=3
 WARMUP=200
 PROCS=4
+WITH_PG=1
+WITH_SCALE=1
+SCALE_ACCOUNTS=1000000
+SCALE_SUPPRESSED=10000000
 BIN_DIR=${SG_BIN_DIR:-$ROOT/build/bin}
 
-usage() { echo "usage: $0 [--messages N] [--sessions S] [--rounds R]" >&2; }
+usage() { echo "usage: $0 [--messages N] [--sessions S] [--rounds R] [--no-pg] [--no-scale]" >&2; }
 while (($#)); do
     case $1 in
     --messages) MESSAGES=${2:?}; shift 2 ;;
@@ -42,6 +57,8 @@ while (($#)); do
     --sessions=*) SESSIONS=${1#*=}; shift ;;
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --rounds=*) ROUNDS=${1#*=}; shift ;;
+    --no-pg) WITH_PG=0; shift ;;
+    --no-scale) WITH_SCALE=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
     esac
@@ -112,7 +129,7 @@ wait_sink_count() {
     echo "$n"
 }
 
-declare -A RATE WALL CPU_US HOST_BUSY IDLE_BUSY DELIVERED NOTE
+declare -A RATE WALL CPU_US HOST_BUSY IDLE_BUSY DELIVERED NOTE STMTS
 
 # run_phase KEY MILTER_SPEC MILTER_PID: start Postfix (with MILTER_SPEC if not empty), warm up,
 # measure, stop Postfix. Results go into RATE/WALL/CPU_US/DELIVERED[KEY].
@@ -128,6 +145,7 @@ run_phase() {
     sleep 1
     IDLE_BUSY[$key]=$(busy_pct "$i0" "$(host_cpu)")
     [[ -n $mpid ]] && c0=$(cpu_ticks "$mpid")
+    [[ $key == e* ]] && pg_psql -c "SELECT pg_stat_statements_reset()" >/dev/null
 
     h0=$(host_cpu)
     t0=$EPOCHREALTIME
@@ -137,6 +155,16 @@ run_phase() {
     h1=$(host_cpu)
 
     [[ -n $mpid ]] && c1=$(cpu_ticks "$mpid")
+    if [[ $key == e* ]]; then
+        # What the milter sent PostgreSQL for these messages: its lease thread reports the last
+        # commits within a second of the load's end.
+        sleep 2
+        STMTS[$key]=$(pg_psql -At -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+                                      WHERE query NOT LIKE '%pg_stat_statements%'")
+        pg_psql -At -F' ' -c "SELECT calls, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+                              FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+                              ORDER BY calls DESC LIMIT 10" >"$TB_DIR/statements.txt"
+    fi
     got=$(($(wait_sink_count $((base + MESSAGES))) - base))
     tb_stop_postfix
     DELIVERED[$key]=$got
@@ -163,10 +191,59 @@ null_milter_bin() {
     fi
 }
 
+# populate CTL CONF KEY: the accounts and suppressions of phases (c) and (e): 1000 accounts with
+# their own quotas, the PROCS bench accounts, 100,000 global suppressions. Sets POPULATE_OUT.
+populate() {
+    local sgc=$1 conf=$2 key=$3 d i t0 t1
+    d=$(dirname "$conf")
+    log "phase $key: populating 1004 account quotas and 100000 suppressions"
+    t0=$EPOCHREALTIME
+    for ((i = 1; i <= 1000; i++)); do
+        if ! "$sgc" -c "$conf" quota set "$(printf 'acct%04d' "$i")" day=5000 hour=500 --create \
+            >>"$d/ctl.log" 2>&1; then
+            tail -n 5 "$d/ctl.log" >&2
+            NOTE[$key]="senderguardctl quota set failed"
+            return 1
+        fi
+    done
+    for ((i = 1; i <= PROCS; i++)); do
+        if ! "$sgc" -c "$conf" quota set "bench-$i.test" day=1000000000 hour=1000000000 --create \
+            >>"$d/ctl.log" 2>&1; then
+            tail -n 5 "$d/ctl.log" >&2
+            NOTE[$key]="senderguardctl quota set failed"
+            return 1
+        fi
+    done
+    t1=$EPOCHREALTIME
+    awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "user%d@supp.test\n", i }' >"$d/suppressed.txt"
+    if ! "$sgc" -c "$conf" suppress import "$d/suppressed.txt" >>"$d/ctl.log" 2>&1; then
+        tail -n 5 "$d/ctl.log" >&2
+        NOTE[$key]="senderguardctl suppress import failed"
+        return 1
+    fi
+    POPULATE_OUT=$(awk -v a="$t0" -v b="$t1" -v c="$EPOCHREALTIME" \
+        'BEGIN { printf "quota set x1004: %.2f s, suppress import x100000: %.2f s", b - a, c - b }')
+    log "phase $key: $POPULATE_OUT"
+}
+
+# start_sg KEY CONF SOCK LOG: starts senderguard-milter; sets STARTED_PID.
+start_sg() {
+    local key=$1 conf=$2 sock=$3 mlog=$4 pid
+    "$BIN_DIR/senderguard-milter" -c "$conf" >"$mlog" 2>&1 </dev/null &
+    pid=$!
+    tb_track_pid "$pid"
+    if ! tb_wait_socket "$sock" 30 "$pid"; then
+        tail -n 20 "$mlog" >&2
+        NOTE[$key]="senderguard-milter did not start"
+        return 1
+    fi
+    STARTED_PID=$pid
+}
+
 # Phase (c): configure, populate and start senderguard-milter, then measure.
 phase_senderguard() {
     local sgm=$BIN_DIR/senderguard-milter sgc=$BIN_DIR/senderguardctl
-    local d=$TB_DIR/sg conf pid i t0 t1
+    local d=$TB_DIR/sg conf
     if [[ ! -x $sgm ]]; then
         echo "senderguard-milter not built; skipping"
         NOTE[c]="not built; skipped"
@@ -197,45 +274,49 @@ limit = 10000000
 [dmarc]
 mode = "off"
 EOF
-    log "phase c: populating 1004 account quotas and 100000 suppressions"
-    t0=$EPOCHREALTIME
-    for ((i = 1; i <= 1000; i++)); do
-        if ! "$sgc" -c "$conf" quota set "$(printf 'acct%04d' "$i")" day=5000 hour=500 --create \
-            >>"$d/ctl.log" 2>&1; then
-            tail -n 5 "$d/ctl.log" >&2
-            NOTE[c]="senderguardctl quota set failed"
-            return 1
-        fi
-    done
-    for ((i = 1; i <= PROCS; i++)); do
-        if ! "$sgc" -c "$conf" quota set "bench-$i.test" day=1000000000 hour=1000000000 --create \
-            >>"$d/ctl.log" 2>&1; then
-            tail -n 5 "$d/ctl.log" >&2
-            NOTE[c]="senderguardctl quota set failed"
-            return 1
-        fi
-    done
-    t1=$EPOCHREALTIME
-    awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "user%d@supp.test\n", i }' >"$d/suppressed.txt"
-    if ! "$sgc" -c "$conf" suppress import "$d/suppressed.txt" >>"$d/ctl.log" 2>&1; then
-        tail -n 5 "$d/ctl.log" >&2
-        NOTE[c]="senderguardctl suppress import failed"
-        return 1
-    fi
-    POPULATE=$(awk -v a="$t0" -v b="$t1" -v c="$EPOCHREALTIME" \
-        'BEGIN { printf "quota set x1004: %.2f s, suppress import x100000: %.2f s", b - a, c - b }')
-    log "phase c: $POPULATE"
-
-    "$sgm" -c "$conf" >"$d/milter.log" 2>&1 </dev/null &
-    pid=$!
-    tb_track_pid "$pid"
-    if ! tb_wait_socket "$d/sg.sock" 30 "$pid"; then
-        tail -n 20 "$d/milter.log" >&2
-        NOTE[c]="senderguard-milter did not start"
-        return 1
-    fi
-    SG_PID=$pid
+    populate "$sgc" "$conf" c || return 1
+    POPULATE=$POPULATE_OUT
+    start_sg c "$conf" "$d/sg.sock" "$d/milter.log" || return 1
+    SG_PID=$STARTED_PID
     SG_SOCK=$d/sg.sock
+}
+
+# Phase (e): the configuration of (c) on PostgreSQL: a private server (fsync on, like a real one;
+# no standby) with pg_stat_statements, the schema by `senderguardctl store init`, the accounts
+# and suppressions of (c) copied by `senderguardctl store copy`, the node's own LMDB beside it.
+phase_pg() {
+    local d=$TB_DIR/sgpg conf
+    if [[ ! -x $PG_BIN/initdb ]]; then
+        NOTE[e]="postgresql-15 not installed; skipped"
+        return 0
+    fi
+    PG_FSYNC=on PG_EXTRA_CONF="shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top" pg_start || { NOTE[e]="PostgreSQL did not start"; return 1; }
+    pg_psql -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+    mkdir -p "$d"
+    chmod 0755 "$d"
+    conf=$d/senderguard.toml
+    sed -e "s#^path = .*#backend = \"postgresql\"\npath = \"$d/store\"#" -e "s#$TB_DIR/sg/sg.sock#$d/sg.sock#" \
+        "$TB_DIR/sg/senderguard.toml" >"$conf"
+    printf '\n[store.postgresql]\nconninfo = "%s"\nnode = "bench"\n' "$PG_CONNINFO" >>"$conf"
+    if ! "$BIN_DIR/senderguardctl" -c "$conf" store init >"$d/init.log" 2>&1; then
+        tail -n 5 "$d/init.log" >&2
+        NOTE[e]="senderguardctl store init failed"
+        return 1
+    fi
+    # The accounts and suppressions of (c), moved by the migration command.
+    local t0=$EPOCHREALTIME
+    if ! "$BIN_DIR/senderguardctl" -c "$conf" store copy --from "lmdb:$TB_DIR/sg/store" --to postgresql \
+        >"$d/copy.log" 2>&1; then
+        tail -n 5 "$d/copy.log" >&2
+        NOTE[e]="senderguardctl store copy failed"
+        return 1
+    fi
+    POPULATE_PG=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "store copy of (c)'"'"'s store: %.2f s", b - a }')
+    log "phase e: $POPULATE_PG"
+    start_sg e "$conf" "$d/sg.sock" "$d/milter.log" || return 1
+    PG_SG_PID=$STARTED_PID
+    PG_SG_SOCK=$d/sg.sock
 }
 
 # Phase (d): the same milter and store with [dmarc] mode = "outbound", and a DNS server:
@@ -273,6 +354,38 @@ phase_dmarc() {
     fi
     DM_PID=$pid
     DM_SOCK=$d/sg-dmarc.sock
+}
+
+# scale_figure: fills the two stores and measures each ROUNDS times, alternately; sets SCALE_OUT
+# (the lines to print) or SCALE_NOTE.
+scale_figure() {
+    local fill=$BIN_DIR/store_fill small=$TB_DIR/scale-small big=$TB_DIR/scale-big r f line
+    if [[ ! -x $fill ]]; then
+        SCALE_NOTE="store_fill not built (cmake --build build --target store_fill)"
+        return 0
+    fi
+    log "scale: filling a store of 1004 accounts and 100000 suppressed addresses"
+    "$fill" --store "$small" --accounts 1004 --suppressed 100000 >"$TB_DIR/log/fill-small.out" 2>&1 ||
+        { SCALE_NOTE="store_fill failed: $(tail -n 1 "$TB_DIR/log/fill-small.out")"; return 1; }
+    log "scale: filling a store of $SCALE_ACCOUNTS accounts and $SCALE_SUPPRESSED suppressed addresses (minutes)"
+    "$fill" --store "$big" --accounts "$SCALE_ACCOUNTS" --suppressed "$SCALE_SUPPRESSED" \
+        >"$TB_DIR/log/fill-big.out" 2>&1 ||
+        { SCALE_NOTE="store_fill failed: $(tail -n 1 "$TB_DIR/log/fill-big.out")"; return 1; }
+    SCALE_OUT=$(printf '  %-44s %6s %11s %12s\n' store size cpu_us/msg wall_us/msg)
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for f in small big; do
+            local acc=1004 sup=100000 dir=$small
+            [[ $f == big ]] && { acc=$SCALE_ACCOUNTS; sup=$SCALE_SUPPRESSED; dir=$big; }
+            line=$("$fill" --store "$dir" --measure --accounts "$acc" --suppressed "$sup" --messages 20000 2>&1) ||
+                { SCALE_NOTE="store_fill --measure failed: $line"; return 1; }
+            SCALE_OUT+=$'\n'$(printf '  %-44s %6s %11s %12s' "#$r $acc accounts, $sup suppressed" \
+                "$(du -sh "$dir" | cut -f1)" \
+                "$(sed -n 's/.*: \([0-9.]*\) us CPU.*/\1/p' <<<"$line")" \
+                "$(sed -n 's/.*CPU, \([0-9.]*\) us wall.*/\1/p' <<<"$line")")
+        done
+    done
+    SCALE_OUT+=$'\n'"  big store $(sed -n 's/^filled: //p' "$TB_DIR/log/fill-big.out")"
+    rm -rf -- "$big"
 }
 
 ratio() { # ratio KEY_NUM KEY_DEN
@@ -314,6 +427,13 @@ if [[ -n $SG_PID ]] && ! phase_dmarc; then
     log "phase d failed: ${NOTE[d]:-}"
 fi
 
+PG_SG_PID=
+POPULATE_PG=
+if [[ -n $SG_PID && $WITH_PG == 1 ]] && ! phase_pg; then
+    PHASE_C_FAILED=1
+    log "phase e failed: ${NOTE[e]:-}"
+fi
+
 for ((r = 1; r <= ROUNDS; r++)); do
     run_phase "a$r" "" ""
     run_phase "b$r" "unix:$TB_DIR/null.sock" "$NULL_PID"
@@ -329,7 +449,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
         PHASE_C_FAILED=1
         DM_PID=
     fi
+    if [[ -n $PG_SG_PID ]] && ! run_phase "e$r" "unix:$PG_SG_SOCK" "$PG_SG_PID"; then
+        tb_stop_postfix
+        NOTE[e]="failed during load (see stderr)"
+        PHASE_C_FAILED=1
+        PG_SG_PID=
+    fi
 done
+
+SCALE_OUT=
+SCALE_NOTE=
+if ((WITH_SCALE)) && ! scale_figure; then
+    PHASE_C_FAILED=1
+    log "scale figure failed: $SCALE_NOTE"
+fi
 
 # median KEY: the median of RATE[KEY1..KEYn] (or CPU_US with a second argument).
 median() {
@@ -342,7 +475,7 @@ median() {
     ((${#vals[@]})) || { echo ""; return; }
     printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-for key in a b c d; do
+for key in a b c d e; do
     m=$(median $key)
     [[ -n $m ]] && RATE[$key]=$m
     m=$(median $key cpu)
@@ -351,8 +484,9 @@ done
 
 echo
 printf '%-20s %8s %7s %8s %17s %9s %9s %9s\n' phase messages wall_s "msg/s" "milter_cpu_us/msg" "host_cpu%" "idle_cpu%" delivered
-for ((r = 1; r <= ROUNDS; r++)); do for key in "a$r" "b$r" "c$r" "d$r"; do
-    case ${key:0:1} in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; d) name="(d) sg + DMARC" ;; esac
+for ((r = 1; r <= ROUNDS; r++)); do for key in "a$r" "b$r" "c$r" "d$r" "e$r"; do
+    [[ $key == e* && $WITH_PG == 0 ]] && continue
+    case ${key:0:1} in a) name="(a) no milter" ;; b) name="(b) null milter" ;; c) name="(c) senderguard" ;; d) name="(d) sg + DMARC" ;; e) name="(e) sg PostgreSQL" ;; esac
     name="$name #$r"
     if [[ -n ${RATE[$key]:-} ]]; then
         printf '%-20s %8d %7s %8s %17s %9s %9s %9s' "$name" "$MESSAGES" "${WALL[$key]}" "${RATE[$key]}" \
@@ -368,11 +502,13 @@ echo "medians over $ROUNDS round(s):"
 printf '  %-18s %8s msg/s   milter cpu %s us/msg\n' "(a) no milter" "${RATE[a]:--}" "-" \
     "(b) null milter" "${RATE[b]:--}" "${CPU_US[b]:--}" "(c) senderguard" "${RATE[c]:--}" "${CPU_US[c]:--}" \
     "(d) sg + DMARC" "${RATE[d]:--}" "${CPU_US[d]:--}"
+((WITH_PG)) && printf '  %-18s %8s msg/s   milter cpu %s us/msg\n' "(e) sg PostgreSQL" "${RATE[e]:--}" "${CPU_US[e]:--}"
 echo "milter_cpu_us/msg: utime+stime of the milter process (all threads) / messages."
 echo "host_cpu%: whole machine, all cores, during the measured run. idle_cpu%: the same during 1 s"
 echo "just before it with the benchmark idle; above a few % something else is using the machine"
 echo "and the figures of that phase are skewed."
 [[ -n $POPULATE ]] && echo "senderguard setup: $POPULATE"
+[[ -n $POPULATE_PG ]] && echo "senderguard on PostgreSQL setup: $POPULATE_PG"
 echo
 echo "throughput ratios (of the medians):"
 echo "  null/none          $(ratio b a)"
@@ -382,4 +518,27 @@ echo "  DMARC cost (d vs c): throughput $(ratio d c) of (c); milter CPU per mess
     "$(awk -v c="${CPU_US[c]:-}" -v d="${CPU_US[d]:-}" 'BEGIN { if (c > 0 && d > 0) printf "%+.1f%% (%s -> %s us)", 100 * (d - c) / c, c, d; else print "n/a" }')"
 echo "  (d) passes DMARC only by SPF from the egress address; a message it refused or deferred"
 echo "  would be missing from the delivered column."
+if ((WITH_PG)); then
+    echo "  senderguard-pg/null   $(ratio e b)   (target >= 0.95)"
+    echo "  senderguard-pg/lmdb   $(ratio e c)"
+    echo
+    echo "statements sent to PostgreSQL (pg_stat_statements, top level, BEGIN/COMMIT included; from"
+    echo "the load's start to 2 s after its end):"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        [[ -n ${STMTS[e$r]:-} ]] || continue
+        printf '  round %d: %s statements for %s messages: %s per message\n' "$r" "${STMTS[e$r]}" "$MESSAGES" \
+            "$(awk -v s="${STMTS[e$r]}" -v n="$MESSAGES" 'BEGIN { printf "%.4f", s / n }')"
+    done
+    if [[ -s $TB_DIR/statements.txt ]]; then
+        echo "  the last round's, by calls:"
+        sed 's/^/    /' "$TB_DIR/statements.txt"
+    fi
+fi
+if ((WITH_SCALE)); then
+    echo
+    echo "scale: the store work of one message's decisions (store_fill --measure: GetAccount,"
+    echo "FindSuppression, Reserve, Commit with the queue entry; 20000 one-recipient messages, one in"
+    echo "ten to a suppressed address; CPU of the process, the store's writer thread included):"
+    if [[ -n $SCALE_OUT ]]; then echo "$SCALE_OUT"; else echo "  not measured: $SCALE_NOTE"; fi
+fi
 exit "$PHASE_C_FAILED"
