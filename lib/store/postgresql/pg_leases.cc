@@ -477,9 +477,13 @@ Status PgLeases::State::Apply(const std::vector<TakeReq>& takes, const std::vect
       // docs/fleet.md, "the one case": units sent under a lease the
       // database no longer held (or beyond it: a dry run, the allowance).
       KvLine l;
-      l.Add("store", "postgresql")
-          .Add("action", s.req.op == LeaseOp::kCommit ? "late-units" : "return-refused")
-          .Add("account", account)
+      l.Add("store", "postgresql");
+      if (s.req.op == LeaseOp::kCommit) {
+        l.Add("action", "late-units");
+      } else {
+        l.Add("action", "return-refused");
+      }
+      l.Add("account", account)
           .Add("window", WindowName(w))
           .Add("lease", s.req.lease)
           .Add("status", s.ans.status)
