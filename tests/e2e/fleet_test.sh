@@ -51,7 +51,7 @@ q() { PG_PSQL_CONNINFO=$PG_CONNINFO_MULTI pg_psql -At -F' ' -c "$1"; }
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
 # ---- the nodes
-declare -A PORT MLOG MPID TPID
+declare -A PORT MPID TPID
 node_dir() { echo "$TB_DIR/$1"; }
 ctl() { # ctl NODE ARGS...: senderguardctl with that node's configuration
     local n=$1; shift
@@ -95,7 +95,8 @@ timezone = "localtime"
 EOF
 }
 for n in mx1 mx2 mx3; do install -d -m 0755 "$(node_dir $n)"; done
-SG_LOG=$(node_dir mx1)/milter.log  # finish prints its tail
+# shellcheck disable=SC2034 # finish (lib.sh) prints its tail
+SG_LOG=$(node_dir mx1)/milter.log
 
 PORT[mx1]=$TB_SMTP_PORT
 for n in mx2 mx3; do
