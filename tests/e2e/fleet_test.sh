@@ -15,9 +15,11 @@
 #      is exactly the quota.
 #   D. PostgreSQL stopped mid-load (for less than lease_ttl_s), then started again: 4xx replies
 #      while it is down (on_unavailable = "tempfail"), nothing over the quota, nothing counted
-#      twice; once it is back the fleet reaches exactly N.
-#   E. The primary killed and the standby promoted mid-load (pg_failover): still exactly N; a
+#      twice; once it is back the fleet reaches exactly the quota (NF), and the server agrees.
+#   E. The primary killed and the standby promoted mid-load (pg_failover): still exactly NF; a
 #      suspension made after the failover still reaches the other nodes within one second.
+# D and E start when the clients have seen a third of NF accepted; a second, shorter load then
+# tops up what the first left (the first stops once the server counts NF, or after 30 s).
 # While each load runs a sampler checks committed + outstanding <= limit on the server.
 #
 # The load is plain SMTP over bash's /dev/tcp (smtp-source exits at the first refused recipient,
