@@ -15,9 +15,11 @@
 #      is exactly the quota.
 #   D. PostgreSQL stopped mid-load (for less than lease_ttl_s), then started again: 4xx replies
 #      while it is down (on_unavailable = "tempfail"), nothing over the quota, nothing counted
-#      twice; once it is back the fleet reaches exactly N.
-#   E. The primary killed and the standby promoted mid-load (pg_failover): still exactly N; a
+#      twice; once it is back the fleet reaches exactly the quota (NF), and the server agrees.
+#   E. The primary killed and the standby promoted mid-load (pg_failover): still exactly NF; a
 #      suspension made after the failover still reaches the other nodes within one second.
+# D and E start when the clients have seen a third of NF accepted; a second, shorter load then
+# tops up what the first left (the first stops once the server counts NF, or after 30 s).
 # While each load runs a sampler checks committed + outstanding <= limit on the server.
 #
 # The load is plain SMTP over bash's /dev/tcp (smtp-source exits at the first refused recipient,
@@ -51,7 +53,7 @@ q() { PG_PSQL_CONNINFO=$PG_CONNINFO_MULTI pg_psql -At -F' ' -c "$1"; }
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
 # ---- the nodes
-declare -A PORT MLOG MPID TPID
+declare -A PORT MPID TPID
 node_dir() { echo "$TB_DIR/$1"; }
 ctl() { # ctl NODE ARGS...: senderguardctl with that node's configuration
     local n=$1; shift
@@ -95,7 +97,8 @@ timezone = "localtime"
 EOF
 }
 for n in mx1 mx2 mx3; do install -d -m 0755 "$(node_dir $n)"; done
-SG_LOG=$(node_dir mx1)/milter.log  # finish prints its tail
+# shellcheck disable=SC2034 # finish (lib.sh) prints its tail
+SG_LOG=$(node_dir mx1)/milter.log
 
 PORT[mx1]=$TB_SMTP_PORT
 for n in mx2 mx3; do
