@@ -262,4 +262,26 @@ LeasePlan PlanLease(const LeaseEntry& e, uint64_t held, int64_t now_ms, int64_t 
   return p;
 }
 
+std::optional<WindowSpan> NextInstanceDue(const LeaseEntry& e, Window w, int64_t start,
+                                          int64_t now_ms, int64_t unix_now, const LeaseTiming& t) {
+  const int64_t length = e.reset - start;
+  if (!((w == Window::kMinute && length == 60) || (w == Window::kHour && length == 3600)))
+    return std::nullopt;
+  const bool in_use = e.last_use_ms > 0 && now_ms - e.last_use_ms < t.idle_ms;
+  if (!in_use || unix_now >= e.reset || e.reset - unix_now > 2) return std::nullopt;
+  return WindowSpan{e.reset, e.reset + length};
+}
+
+LeaseEntry NextInstanceEntry(const LeaseEntry& e, const WindowSpan& next, int64_t now_ms) {
+  LeaseEntry n;
+  n.limit = e.limit;
+  n.reset = next.reset;
+  n.boot = e.boot;
+  n.last_use_ms = now_ms;
+  n.rate_mups = e.rate_mups;
+  n.rate_since_ms = e.rate_since_ms;
+  n.rate_units = e.rate_units;
+  return n;
+}
+
 }  // namespace senderguard

@@ -26,8 +26,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "senderguard/model/window.h"
 
 namespace senderguard {
 
@@ -146,5 +149,16 @@ struct LeasePlan {
 // `held`: units held by open transactions on the window instance.
 LeasePlan PlanLease(const LeaseEntry& e, uint64_t held, int64_t now_ms, int64_t unix_now,
                     const LeaseTiming& t);
+
+// The window instance after the entry's (of window `w`, starting at
+// `start`), when the node should take its block now: the entry is in use
+// and its instance ends within 2 s, so the first message after the boundary
+// finds units leased. Only windows of a fixed length (minute, hour); a
+// day's or month's next instance depends on the time zone (and comes once
+// a day at most).
+std::optional<WindowSpan> NextInstanceDue(const LeaseEntry& e, Window w, int64_t start,
+                                          int64_t now_ms, int64_t unix_now, const LeaseTiming& t);
+// A fresh entry for that next instance, carrying the demand and in use.
+LeaseEntry NextInstanceEntry(const LeaseEntry& e, const WindowSpan& next, int64_t now_ms);
 
 }  // namespace senderguard

@@ -179,6 +179,29 @@ TEST(Lease, BlocksFollowTheDemand) {
   NoteDemand(&e, 0, kNow, kT);  // nothing asked, nothing counted
 }
 
+TEST(Lease, TheNextMinuteIsLeasedJustBeforeItStarts) {
+  LeaseEntry e = Leased(10);
+  const int64_t start = kUnix - kUnix % 60;
+  e.reset = start + 60;
+  NoteDemand(&e, 1, kNow, kT);
+  EXPECT_FALSE(NextInstanceDue(e, Window::kMinute, start, kNow, e.reset - 3, kT));
+  auto next = NextInstanceDue(e, Window::kMinute, start, kNow, e.reset - 2, kT);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->start, start + 60);
+  EXPECT_EQ(next->reset, start + 120);
+  EXPECT_FALSE(NextInstanceDue(e, Window::kMinute, start, kNow, e.reset, kT)) << "too late";
+  EXPECT_FALSE(NextInstanceDue(e, Window::kMinute, start, kNow + kT.idle_ms, e.reset - 1, kT))
+      << "not in use";
+  EXPECT_FALSE(NextInstanceDue(e, Window::kDay, start, kNow, e.reset - 1, kT))
+      << "a day's length is the time zone's";
+  const LeaseEntry n = NextInstanceEntry(e, *next, kNow + 5);
+  EXPECT_EQ(n.reset, start + 120);
+  EXPECT_EQ(n.limit, e.limit);
+  EXPECT_EQ(n.lease_id, 0);
+  EXPECT_EQ(n.last_use_ms, kNow + 5);
+  EXPECT_EQ(LeaseBlock(n, kNow + 5, kT), LeaseBlock(e, kNow + 5, kT));
+}
+
 TEST(Lease, AnotherBootsTimesMeanNothing) {
   LeaseEntry e = Leased(10);
   NoteHeld(&e, 1, false, kNow);

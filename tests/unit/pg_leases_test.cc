@@ -492,8 +492,13 @@ TEST_F(PgLeasesTest, OneNodeCountsRefusesAlertsAndCreatesTheAccount) {
     ASSERT_TRUE(none.ok()) << none.status().ToString();
     EXPECT_EQ((*none)[0].used, 0u);
   }
-  EXPECT_EQ(node->Reserve(std::string_view("a\0b", 3), day, false).status().code(),
-            Status::Code::kInvalid);
+  for (std::string_view bad : {std::string_view("a\0b", 3), std::string_view("caf\xe9"),
+                               std::string_view("")}) {
+    EXPECT_EQ(node->Reserve(bad, day, false).status().code(), Status::Code::kInvalid) << bad;
+    auto none = node->Usage(bad, {WindowUsage{Window::kDay, day[0].span, 0}});
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_EQ((*none)[0].used, 0u);
+  }
   ASSERT_TRUE(node->leases().Settle().ok());
   EXPECT_EQ(Row("alice", day[0]), "10 0 0");
   EXPECT_EQ(Local(*node, "alice", day[0]), 10u);
@@ -845,26 +850,41 @@ TEST_F(PgLeasesTest, StatementsPerMessageAtASteadyRate) {
   lmdb_test::TempDir dir;
   auto node = Open(Spec("n1", dir));
   ASSERT_NE(node, nullptr);
-  const std::vector<QuotaCharge> charges = {Minute(100000), Hour(1000000), Day(10000000)};
-  const uint64_t before = node->leases().statements();
+  // As the milter charges them: the window instances of the moment.
+  auto charges = [] { return std::vector<QuotaCharge>{Minute(100000), Hour(1000000), Day(10000000)}; };
+  constexpr int64_t kWarmMs = 1000, kRunMs = 6000;
   std::atomic<uint64_t> messages{0};
+  uint64_t statements0 = 0, waits0 = 0, statements1 = 0, waits1 = 0;
   std::vector<int64_t> micros;
   std::mutex mu;
   std::vector<std::thread> ts;
   const int64_t start = Ms();
+  ts.emplace_back([&] {  // the counters at the end of the warm-up and of the run
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWarmMs));
+    statements0 = node->leases().statements();
+    waits0 = node->leases().reserve_takes();
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRunMs - kWarmMs));
+    statements1 = node->leases().statements();
+    waits1 = node->leases().reserve_takes();
+  });
   for (int t = 0; t < 4; ++t) {
     ts.emplace_back([&, t] {
       std::vector<int64_t> mine;
-      for (int i = 0; Ms() - start < 5000; ++i) {
+      for (int i = 0; Ms() - start < kRunMs; ++i) {
         const std::string account = "acct" + std::to_string((t + i) % 3);
+        const auto c = charges();
         const auto a = std::chrono::steady_clock::now();
-        auto r = node->Reserve(account, charges, false);
-        mine.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - a)
-                           .count());
+        auto r = node->Reserve(account, c, false);
+        const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - a)
+                               .count();
         ASSERT_TRUE(r.ok() && r->ok);
-        ASSERT_TRUE(node->Commit(account, charges, nullptr, UnixNow()).ok());
-        ++messages;
+        ASSERT_TRUE(node->Commit(account, c, nullptr, UnixNow()).ok());
+        const int64_t at = Ms() - start;
+        if (at >= kWarmMs && at < kRunMs) {
+          ++messages;
+          mine.push_back(us);
+        }
         std::this_thread::sleep_for(10ms);  // about 100 messages/s per thread
       }
       std::lock_guard<std::mutex> lk(mu);
@@ -872,16 +892,20 @@ TEST_F(PgLeasesTest, StatementsPerMessageAtASteadyRate) {
     });
   }
   for (auto& t : ts) t.join();
-  const int64_t elapsed = Ms() - start;
-  const uint64_t statements = node->leases().statements() - before;
+  const uint64_t statements = statements1 - statements0;
+  const uint64_t waits = waits1 - waits0;
+  ASSERT_FALSE(micros.empty());
   std::sort(micros.begin(), micros.end());
   const double per = static_cast<double>(statements) / static_cast<double>(messages.load());
-  std::printf("# steady rate: %llu messages in %lld ms (%.0f/s), 3 accounts x 3 windows,"
-              " 1 node, 4 threads: %llu statements to PostgreSQL = %.3f per message;"
+  std::printf("# steady rate (after a %lld ms warm-up): %llu messages in %lld ms (%.0f/s),"
+              " 3 accounts x 3 windows (minute, hour, day), 1 node, 4 threads: %llu statements"
+              " to PostgreSQL = %.3f per message; %llu Reserves waited on a take;"
               " Reserve p50 %lld us, p99 %lld us, max %lld us\n",
-              static_cast<unsigned long long>(messages.load()), static_cast<long long>(elapsed),
-              1000.0 * static_cast<double>(messages.load()) / static_cast<double>(elapsed),
+              static_cast<long long>(kWarmMs), static_cast<unsigned long long>(messages.load()),
+              static_cast<long long>(kRunMs - kWarmMs),
+              1000.0 * static_cast<double>(messages.load()) / static_cast<double>(kRunMs - kWarmMs),
               static_cast<unsigned long long>(statements), per,
+              static_cast<unsigned long long>(waits),
               static_cast<long long>(micros[micros.size() / 2]),
               static_cast<long long>(micros[micros.size() * 99 / 100]),
               static_cast<long long>(micros.back()));
@@ -889,8 +913,45 @@ TEST_F(PgLeasesTest, StatementsPerMessageAtASteadyRate) {
   ASSERT_TRUE(node->leases().Settle().ok());
   for (int a = 0; a < 3; ++a) {
     const std::string account = "acct" + std::to_string(a);
-    EXPECT_EQ(Parse(Row(account, charges[2])).committed, Local(*node, account, charges[2]));
+    const QuotaCharge day = charges()[2];
+    EXPECT_EQ(Parse(Row(account, day)).committed, Local(*node, account, day));
   }
+}
+
+// Across a minute's boundary, the first messages of the new minute find
+// its block leased already (the thread took it in the last 2 s).
+TEST_F(PgLeasesTest, TheNextMinuteIsLeasedBeforeItStarts) {
+  lmdb_test::TempDir dir;
+  auto node = Open(Spec("n1", dir));
+  ASSERT_NE(node, nullptr);
+  auto charges = [] { return std::vector<QuotaCharge>{Minute(100000), Day(10000000)}; };
+  // Start 5 s before a boundary (this waits for one, at most a minute).
+  while ((UnixNow() + 5) % 60 != 0) std::this_thread::sleep_for(100ms);
+  const int64_t boundary = UnixNow() + 5;
+  uint64_t waits_at_boundary = 0, after = 0;
+  const uint64_t before = node->leases().reserve_takes();
+  while (UnixNow() < boundary + 3) {
+    const bool crossed = UnixNow() >= boundary;
+    const uint64_t w0 = node->leases().reserve_takes();
+    ASSERT_TRUE(Send(*node, "acct", charges()).value().ok);
+    if (crossed) {
+      waits_at_boundary += node->leases().reserve_takes() - w0;
+      ++after;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::printf("# across a minute's boundary: %llu Reserves waited on a take before it, %llu of"
+              " the %llu after it\n",
+              static_cast<unsigned long long>(node->leases().reserve_takes() - before -
+                                              waits_at_boundary),
+              static_cast<unsigned long long>(waits_at_boundary),
+              static_cast<unsigned long long>(after));
+  EXPECT_GT(after, 0u);
+  EXPECT_EQ(waits_at_boundary, 0u);
+  ASSERT_TRUE(node->leases().Settle().ok());
+  QuotaCharge next = Minute(100000);
+  next.span = WindowSpan{boundary, boundary + 60};
+  EXPECT_EQ(Parse(Row("acct", next)).committed, Local(*node, "acct", next));
 }
 
 }  // namespace

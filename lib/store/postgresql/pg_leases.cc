@@ -27,6 +27,7 @@
 
 #include "senderguard/base/clock.h"
 #include "senderguard/base/kvlog.h"
+#include "senderguard/store/postgresql/pg_records.h"
 
 namespace senderguard {
 
@@ -170,6 +171,7 @@ struct PgLeases::State {
   std::string key_prefix;
   std::atomic<uint64_t> seq{0};
   std::atomic<uint64_t> statements{0};
+  std::atomic<uint64_t> reserve_takes{0};
   std::atomic<bool> spent_here{false};
 
   // PostgreSQL's availability, as the last call found it.
@@ -475,9 +477,13 @@ Status PgLeases::State::Apply(const std::vector<TakeReq>& takes, const std::vect
       // docs/fleet.md, "the one case": units sent under a lease the
       // database no longer held (or beyond it: a dry run, the allowance).
       KvLine l;
-      l.Add("store", "postgresql")
-          .Add("action", s.req.op == LeaseOp::kCommit ? "late-units" : "return-refused")
-          .Add("account", account)
+      l.Add("store", "postgresql");
+      if (s.req.op == LeaseOp::kCommit) {
+        l.Add("action", "late-units");
+      } else {
+        l.Add("action", "return-refused");
+      }
+      l.Add("account", account)
           .Add("window", WindowName(w))
           .Add("lease", s.req.lease)
           .Add("status", s.ans.status)
@@ -610,6 +616,32 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
         s = L.Erase(key);
       }
       if (!s.ok()) return s;
+      // The next minute's or hour's block before the boundary, so that its
+      // first message does not wait on a take.
+      const auto next = parsed && !urgent ? NextInstanceDue(e, w, start, now, unix_now, t)
+                                          : std::nullopt;
+      if (next && e.limit != kUnlimited) {
+        const std::string nkey = LmdbStore::LeaseKey(account, w, next->start);
+        std::optional<LeaseEntry> have;
+        s = L.Get(nkey, &have);
+        if (s.ok() && !have) {
+          LeaseEntry n = NextInstanceEntry(e, *next, now);
+          n.take_since_ms = now;
+          TakeReq q;
+          q.key = nkey;
+          q.account = account;
+          q.window = w;
+          q.start = next->start;
+          q.reset = next->reset;
+          q.limit = e.limit;
+          q.want = LeaseBlock(e, now, t);
+          q.idem = NewKey();
+          q.quiet = true;
+          takes.push_back(std::move(q));
+          s = L.Put(nkey, n);
+        }
+        if (!s.ok() && s.code() != Status::Code::kCorruption) return s;
+      }
     }
     return Status::Ok();
   });
@@ -843,6 +875,15 @@ void PgLeases::State::Tick() {
       if (!L.Held(k, &held).ok()) return true;
       const LeasePlan p = PlanLease(x, held, now, unix_now, t);
       work = p.take || p.report || p.give_back || p.resend || p.erase;
+      std::string account;
+      Window w = Window::kDay;
+      int64_t start = 0;
+      if (!work && LmdbStore::ParseLeaseKey(k, &account, &w, &start)) {
+        if (const auto next = NextInstanceDue(x, w, start, now, unix_now, t)) {
+          std::optional<LeaseEntry> have;
+          work = L.Get(LmdbStore::LeaseKey(account, w, next->start), &have).ok() && !have;
+        }
+      }
       return !work;
     });
   });
@@ -910,14 +951,19 @@ PgLeases::~PgLeases() {
 }
 
 uint64_t PgLeases::statements() const { return s_->statements.load(); }
+uint64_t PgLeases::reserve_takes() const { return s_->reserve_takes.load(); }
 
 Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
                                          const std::vector<QuotaCharge>& charges, bool force) {
   if (charges.empty()) return ReserveOutcome{};
   bool leased = false;
   for (const auto& c : charges) leased = leased || c.limit != kUnlimited;
-  if (leased && account.find('\0') != std::string_view::npos)
-    return Status::Invalid("postgresql: an account name with a NUL byte cannot be leased");
+  // A name PostgreSQL cannot hold (NUL, not UTF-8, too long) never enters
+  // the ledger: it would fail every batch it rides in.
+  if (leased) {
+    Status valid = PgCheckAccountName(account);
+    if (!valid.ok()) return valid;
+  }
   State& S = *s_;
   S.Start();
   S.spent_here = true;
@@ -1010,6 +1056,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
                         : "postgresql: unreachable and the lease is spent");
     if (round >= kMaxTakeRounds || MonoMs() >= give_up)
       return Status::Unavailable("postgresql: no lease in time");
+    ++S.reserve_takes;
     Status st = S.TakeNow(needs, give_up);
     if (!st.ok()) {
       if (st.code() != Status::Code::kUnavailable) return st;
@@ -1028,7 +1075,9 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
   State& S = *s_;
   S.Start();
   const int64_t ms = MonoMs();
+  const bool storable = PgCheckAccountName(account).ok();
   Status st = S.local->CommitLeased(account, held, queue, [&](std::vector<LmdbStore::LeaseSlot>& slots) {
+    if (!storable) return;  // counted here only (Reserve refused such a name)
     for (auto& s : slots) {
       const QuotaCharge& c = held[s.first];
       if (c.limit == kUnlimited || s.amount == 0) continue;
@@ -1048,7 +1097,7 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
     S.local->Release(account, held);
     return st;
   }
-  if (!account.empty() && account.find('\0') == std::string_view::npos && account.size() <= 1024) {
+  if (storable) {
     std::lock_guard<std::mutex> lk(S.acct_mu);
     if (S.known.count(std::string(account)) == 0) S.to_create.emplace(std::string(account), now);
   }
@@ -1063,7 +1112,7 @@ Result<std::vector<WindowUsage>> PgLeases::Usage(std::string_view account,
   if (windows.empty()) return out;
   std::set<std::string> keys;
   for (const auto& w : windows) keys.insert(LmdbStore::LeaseKey(account, w.window, w.span.start));
-  if (account.find('\0') == std::string_view::npos) {  // PostgreSQL holds no such name
+  if (PgCheckAccountName(account).ok()) {  // else PostgreSQL holds no such name
     Status st = S.Pooled([&](PgConn& c) -> Status {
       // This node's unreported units first, so that the fleet's count has them.
       Status s = S.Drive(c, &keys, /*give_back=*/false);

@@ -54,8 +54,8 @@ class PgLeases {
 
   // kUnavailable when PostgreSQL cannot be reached and the lease cannot
   // cover the charges (on_unavailable "tempfail", or the local allowance is
-  // spent); kInvalid for an account name PostgreSQL cannot hold (a NUL
-  // byte). A refusal's `used` is the fleet's committed count as last known
+  // spent); kInvalid for an account name PostgreSQL cannot hold
+  // (PgCheckAccountName: a NUL, not UTF-8, too long). A refusal's `used` is the fleet's committed count as last known
   // (this node's own count exactly), `reserved` what this node's open
   // transactions hold.
   Result<ReserveOutcome> Reserve(std::string_view account, const std::vector<QuotaCharge>& charges,
@@ -77,6 +77,8 @@ class PgLeases {
   // Statements this object sent to PostgreSQL, in all (for the benchmark's
   // statements per message).
   uint64_t statements() const;
+  // Times a Reserve waited on a take (its lease could not cover it).
+  uint64_t reserve_takes() const;
 
  private:
   struct State;  // defined in pg_leases.cc
