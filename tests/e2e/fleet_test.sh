@@ -40,8 +40,11 @@ if [[ ${1:-} == --instance ]]; then
     while :; do sleep 0.2; done  # until the first instance stops it (TERM: the EXIT trap stops all)
 fi
 
-TTL=15       # [store.postgresql] lease_ttl_s of every node
-OUTAGE=3     # seconds PostgreSQL is down in case D (well below TTL: docs/fleet.md, "the one case")
+TTL=30       # [store.postgresql] lease_ttl_s of every node
+OUTAGE=3     # seconds PostgreSQL is down in case D, and stopping and starting it take more: the
+             # whole absence must stay well below TTL (docs/fleet.md, "the one case": a report
+             # reaching the database after its lease expired is late, and the quota may be
+             # exceeded by it; seen here with 13 s away against a TTL of 15)
 WORKERS=50   # concurrent SMTP sessions per instance
 
 tb_init
@@ -438,23 +441,23 @@ mid_load() {
 # ---- D. PostgreSQL stopped mid-load
 outage() {
     local t0 t1 t2 t3
+    OUT_AT=$(accepted d)
     t0=$(now_us)
     _pg_as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -t 30 stop >/dev/null
     t1=$(now_us)
-    OUT_AT=$(accepted d)
     sleep "$OUTAGE"
-    DURING=$(( $(accepted d) - OUT_AT ))
     t2=$(now_us)
     _pg_ctl_start "$PG_DATA" "$PG_DIR/primary.log"
     t3=$(now_us)
-    echo "# d: PostgreSQL stopping for $(( (t1 - t0) / 1000 )) ms, stopped for $(( (t3 - t1) / 1000 )) ms (of which $(( (t3 - t2) / 1000 )) ms starting again); accepted while stopped: $DURING"
+    DURING=$(( $(accepted d) - OUT_AT ))
+    echo "# d: PostgreSQL stopping for $(( (t1 - t0) / 1000 )) ms, stopped for $(( (t3 - t1) / 1000 )) ms (of which $(( (t3 - t2) / 1000 )) ms starting again); accepted from the stop to the start: $DURING"
     # How long the server takes to stop and start is the machine's, not senderguard's: an
-    # outage longer than lease_ttl_s is said, not failed (exactness is still checked below;
-    # past the ttl only the one case of docs/fleet.md could break it, and it is logged).
-    if (( (t3 - t0) / 1000000 < TTL )); then
-        echo "# d: PostgreSQL was away for less than lease_ttl_s ($TTL s)"
+    # outage longer than half of lease_ttl_s is said, not failed (exactness is still checked
+    # below; past the ttl only the one case of docs/fleet.md could break it, and it is logged).
+    if (( (t3 - t0) / 1000 < TTL * 500 )); then
+        echo "# d: PostgreSQL was away for less than half of lease_ttl_s ($TTL s)"
     else
-        echo "# d: PostgreSQL was away for $(( (t3 - t0) / 1000 )) ms, longer than lease_ttl_s (a slow machine)"
+        echo "# d: PostgreSQL was away for $(( (t3 - t0) / 1000 )) ms, not less than half of lease_ttl_s (a slow machine)"
     fi
 }
 echo "# D. PostgreSQL stopped for $OUTAGE s while 150 sessions send for outage.test (day quota $NF)"
