@@ -131,7 +131,14 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
   if (e.sender_guard)
     std::fprintf(out, "guard:    the rule said hard, but the reply answers a command that names "
                       "no recipient (greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM): the refusal "
-                      "is about the sender, so technical/policy, and no one is suppressed\n");
+                      "is about the sender, so %s, and no one is suppressed\n",
+                 e.result.category == BounceCategory::kAuthentication
+                     ? "technical/authentication (an address or domain unknown in answer to MAIL "
+                       "FROM: our sender address)"
+                     : "technical/policy");
+  if (e.temporary_guard)
+    std::fprintf(out, "guard:    the rule said hard, but the reply code is 4xx, temporary (RFC 5321 "
+                      "4.2.1): soft, and no one is suppressed\n");
   if (e.client_guard)
     std::fprintf(out,
                  "guard:    a permanent refusal of the greeting or HELO/EHLO that no text rule and "

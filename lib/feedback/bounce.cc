@@ -87,6 +87,7 @@ struct BounceRules::Impl {
     const CodeEntry* code = nullptr;
     bool guard = false;         // the sender guard (see Decide)
     bool client_guard = false;  // the client guard (see Decide)
+    bool temporary_guard = false;  // the temporary-reply guard (see Decide)
     std::string_view text;      // what the rules read: into the reply or the buffer
   };
 
@@ -375,7 +376,8 @@ enum class Answered : uint8_t {
   kNotQuoted,      // a text Postfix wrote itself: no command
   kClient,         // the greeting ("refused to talk to me") or HELO/EHLO: only
                    // the connecting client is known to the server
-  kSender,         // STARTTLS, AUTH, MAIL FROM, XCLIENT, XFORWARD: no recipient yet
+  kMailFrom,       // MAIL FROM: the reverse-path, our sender address (RFC 5321 §3.3)
+  kSender,         // STARTTLS, AUTH, XCLIENT, XFORWARD: no recipient yet
   kRecipientOrData,  // RCPT TO, DATA, end of DATA, or a command not listed
 };
 
@@ -389,8 +391,8 @@ Answered AnsweredCommand(std::string_view reply) {
   for (std::string_view cmd : {" (in reply to HELO command)", " (in reply to EHLO command)"}) {
     if (after == cmd) return Answered::kClient;
   }
-  for (std::string_view cmd : {" (in reply to MAIL FROM command)",
-                               " (in reply to STARTTLS command)", " (in reply to AUTH command)",
+  if (after == " (in reply to MAIL FROM command)") return Answered::kMailFrom;
+  for (std::string_view cmd : {" (in reply to STARTTLS command)", " (in reply to AUTH command)",
                                " (in reply to XCLIENT command)",
                                " (in reply to XFORWARD command)"}) {
     if (after == cmd) return Answered::kSender;
@@ -404,7 +406,7 @@ Answered AnsweredCommand(std::string_view reply) {
 // wrote itself names no command.
 bool BeforeRecipient(std::string_view reply) {
   const Answered a = AnsweredCommand(reply);
-  return a == Answered::kClient || a == Answered::kSender;
+  return a == Answered::kClient || a == Answered::kMailFrom || a == Answered::kSender;
 }
 
 // Length of an enhanced status code (RFC 3463 §2: class "." subject "."
@@ -538,11 +540,26 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   d.text = text;
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
-  // smarthost is about our account), so it counts as technical/policy.
+  // smarthost is about our account), so it counts as technical/policy. Words
+  // that an address or a domain does not exist, in answer to MAIL FROM, say
+  // it of the only address that command names, our sender address ("517
+  // Domain does not exist: alice@example.com"): technical/authentication.
   if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(reply)) {
+    const bool address = d.c.category == BounceCategory::kRecipientUnknown ||
+                         d.c.category == BounceCategory::kDomainUnknown;
     d.c.cls = OutcomeClass::kTechnical;
-    d.c.category = BounceCategory::kPolicy;
+    d.c.category = address && AnsweredCommand(reply) == Answered::kMailFrom
+                       ? BounceCategory::kAuthentication
+                       : BounceCategory::kPolicy;
     d.guard = true;
+  } else if (d.c.cls == OutcomeClass::kHard && BasicReplyCode(server).substr(0, 1) == "4") {
+    // A hard verdict needs a permanent reply: a 4yz reply says the condition
+    // is temporary (RFC 5321 §4.2.1, "Transient Negative Completion"), so the
+    // words ("450 4.2.1 Mailbox disabled, not accepting messages", "450
+    // 4.1.2 ... Domain not found") describe a state that may pass: soft, with
+    // the rule's category, and no one is suppressed.
+    d.c.cls = OutcomeClass::kSoft;
+    d.temporary_guard = true;
   } else if ((d.c.by == ClassifiedBy::kReplyCode || d.c.by == ClassifiedBy::kDefault) &&
              BasicReplyCode(server).substr(0, 1) == "5" &&
              AnsweredCommand(reply) == Answered::kClient) {
@@ -675,6 +692,7 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
   e.rule_class = RuleClassName(d.rule_class);
   e.sender_guard = d.guard;
   e.client_guard = d.client_guard;
+  e.temporary_guard = d.temporary_guard;
   if (d.c.by == ClassifiedBy::kTextRule) {
     const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
     e.line = r.line;

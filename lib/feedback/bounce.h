@@ -20,11 +20,14 @@
 //   3. the basic reply code at the start of the remote server's text
 //      ("host mx[192.0.2.1] said: 552 ..." gives "552");
 //   4. a default: a bounce is technical/other, anything else other.
-// Then two guards. A hard verdict on the server's answer to the greeting,
+// Then three guards. A hard verdict on the server's answer to the greeting,
 // HELO/EHLO, STARTTLS, AUTH or MAIL FROM becomes technical/policy: those
 // commands name no recipient, so the refusal is about the sender (a
 // smarthost's "550 5.2.1 Account disabled" is our account) and must not
-// suppress anyone. And a 5xx answer to the greeting or HELO/EHLO that only
+// suppress anyone; technical/authentication when the answer is to MAIL FROM
+// and the words say an address or domain is unknown (then it is our sender
+// address). A hard verdict on a 4yz reply becomes soft (same category): RFC
+// 5321 §4.2.1 makes it temporary. And a 5xx answer to the greeting or HELO/EHLO that only
 // the reply code table or the default classified ("550 Rejected") becomes
 // technical/policy: the server knew only the connecting client.
 //
@@ -203,6 +206,9 @@ class BounceRules {
     std::string_view comment;      // the rule's or entry's comment
     bool sender_guard = false;     // a hard verdict on an answer to a command
                                    // naming no recipient became technical/policy
+                                   // (technical/authentication: an address or
+                                   // domain unknown, in answer to MAIL FROM)
+    bool temporary_guard = false;  // a hard verdict on a 4yz reply became soft
     bool client_guard = false;     // a 5xx answer to the greeting or HELO/EHLO
                                    // that only its reply code (or nothing)
                                    // classified became technical/policy

@@ -2113,10 +2113,11 @@ TEST(BounceFamilies, RecipientSideRefusalsAndDeadAddresses) {
       {"sendmail_form_address_invalid", "bounced", "5.7.0",
        Said("mx.example.net", "550 5.7.0 bob@example.net... address invalid"), C::kHard,
        B::kRecipientUnknown},
-      // Never hard on a sender: the same words in reply to MAIL FROM.
+      // Never hard on a sender: the same words in reply to MAIL FROM are about
+      // our sender address (authentication).
       {"restricted_characters_at_mail_from", "bounced", "5.0.0",
        Said("mx.example.net", "550 Restricted characters in address", "MAIL FROM"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kAuthentication},
       // A message that expired is not an address that did.
       {"message_expired_stays_expiry", "bounced", "4.4.7",
        Said("mx.example.net", "450 4.4.7 Message expired after 5 delivery attempts"), C::kSoft,
@@ -2211,6 +2212,77 @@ TEST(BounceFamilies, BareRefusalsOfTheClientArePolicy) {
   EXPECT_EQ(e.result.by, ClassifiedBy::kReplyCode);
   e = rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Rejected"));
   EXPECT_FALSE(e.client_guard);
+}
+
+// A 4yz reply is temporary (RFC 5321 §4.2.1): whatever its words, never hard.
+// The category stays what the words say.
+TEST(BounceGuards, TemporaryRepliesAreNeverHard) {
+  Check({
+      {"mailbox_disabled_450", "bounced", "4.2.1",
+       Said("mx.example.net", "450 4.2.1 Mailbox disabled, not accepting messages"), C::kSoft,
+       B::kMailboxDisabled},
+      {"user_unknown_450", "bounced", "4.0.0",
+       Said("mx.example.net", "450 <bob@example.net>: User unknown in local recipient table"),
+       C::kSoft, B::kRecipientUnknown},
+      {"no_such_user_451", "bounced", "4.1.1",
+       Said("mx.example.net", "451 4.1.1 No such user here, try again later"), C::kSoft,
+       B::kRecipientUnknown},
+      {"account_disabled_452", "bounced", "4.0.0",
+       Said("mx.example.net", "452 Account disabled"), C::kSoft, B::kMailboxDisabled},
+      // The same words with a 5yz code stay hard.
+      {"mailbox_disabled_550", "bounced", "5.2.1",
+       Said("mx.example.net", "550 5.2.1 Mailbox disabled, not accepting messages"), C::kHard,
+       B::kMailboxDisabled},
+      // Without a reply code (a relay's DSN, Postfix's own text) the words decide.
+      {"relay_dsn_nxdomain", "bounced", "4.0.0",
+       "DNS Error: DNS type 'mx' lookup of nx.example responded with code NXDOMAIN Domain name "
+       "not found: nx.example",
+       C::kHard, B::kDomainUnknown},
+  });
+  const BounceRules& rules = Shipped();
+  BounceRules::Explanation e = rules.Explain(
+      "bounced", "4.2.1", Said("mx.example.net", "450 4.2.1 Mailbox disabled, not accepting messages"));
+  EXPECT_TRUE(e.temporary_guard);
+  EXPECT_FALSE(e.sender_guard);
+  EXPECT_EQ(e.rule_class, "hard");
+  e = rules.Explain("bounced", "5.2.1",
+                    Said("mx.example.net", "550 5.2.1 Mailbox disabled, not accepting messages"));
+  EXPECT_FALSE(e.temporary_guard);
+}
+
+// An address or domain that does not exist, in answer to MAIL FROM, is our
+// sender address: authentication. Other hard words there stay policy (a
+// smarthost's account), and at the greeting or HELO everything is policy.
+TEST(BounceGuards, UnknownAddressAtMailFromIsOurSender) {
+  Check({
+      {"domain_does_not_exist_at_mail_from", "bounced", "5.0.0",
+       Said("mx.example.net", "517-Domain does not exist: alice@nx.example. 517 Invalid domain",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"user_unknown_at_mail_from", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 <alice@example.com>: User unknown", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"no_such_domain_at_mail_from", "bounced", "5.0.0",
+       Said("mx.example.net", "550 No such domain", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"account_disabled_at_mail_from_stays_policy", "bounced", "5.2.1",
+       Said("smtp.relay.example", "550 5.2.1 Account disabled", "MAIL FROM"), C::kTechnical,
+       B::kPolicy},
+      {"user_unknown_at_ehlo_stays_policy", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 User unknown", "EHLO"), C::kTechnical, B::kPolicy},
+      {"user_unknown_at_auth_stays_policy", "bounced", "5.0.0",
+       Said("smtp.relay.example", "535 User unknown", "AUTH"), C::kTechnical, B::kPolicy},
+      {"user_unknown_at_rcpt_is_hard", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 <bob@example.net>: User unknown"), C::kHard,
+       B::kRecipientUnknown},
+  });
+  const BounceRules& rules = Shipped();
+  const BounceRules::Explanation e = rules.Explain(
+      "bounced", "5.1.1",
+      Said("mx.example.net", "550 5.1.1 <alice@example.com>: User unknown", "MAIL FROM"));
+  EXPECT_TRUE(e.sender_guard);
+  EXPECT_EQ(e.rule_class, "hard");
+  EXPECT_EQ(e.result.category, B::kAuthentication);
 }
 
 // ---------------------------------------------------------------------------
