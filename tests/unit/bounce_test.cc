@@ -2214,6 +2214,105 @@ TEST(BounceFamilies, BareRefusalsOfTheClientArePolicy) {
   EXPECT_FALSE(e.client_guard);
 }
 
+// ---------------------------------------------------------------------------
+// Vocabulary rules: how receivers phrase a family across servers and
+// languages, not one rule per text. The texts below are in none of the corpora.
+
+// A noun for the recipient and a negation of its existence, in either order,
+// a word or two apart.
+TEST(BounceVocabulary, RecipientUnknownInAnyWords) {
+  Check({
+      {"recipient_address_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Recipient address unknown"), C::kHard, B::kRecipientUnknown},
+      {"email_address_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 E-mail address unknown"), C::kHard, B::kRecipientUnknown},
+      {"email_not_found", "bounced", "5.0.0", Said("mx.example.net", "554 e-mail not found"),
+       C::kHard, B::kRecipientUnknown},
+      {"nonexistent_mailbox_under_5_7_1", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Nonexistent mailbox"), C::kHard, B::kRecipientUnknown},
+      {"unknown_local_user", "bounced", "5.0.0", Said("mx.example.net", "550 Unknown local user"),
+       C::kHard, B::kRecipientUnknown},
+      {"invalid_email_address", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Invalid e-mail address"), C::kHard, B::kRecipientUnknown},
+      {"recipient_not_in_my_list", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Recipient not in my list"), C::kHard, B::kRecipientUnknown},
+      {"mbox_address_misspelt", "bounced", "5.0.0",
+       Said("mx.example.net", "550 mailbox adress invalid"), C::kHard, B::kRecipientUnknown},
+      {"de_adresse_unbekannt", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Die E-Mail-Adresse ist unbekannt"), C::kHard,
+       B::kRecipientUnknown},
+      {"de_empfaenger_existiert_nicht", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Empfänger existiert nicht"), C::kHard, B::kRecipientUnknown},
+      {"fr_adresse_n_existe_pas", "bounced", "5.0.0",
+       Said("mx.example.fr", "550 L'adresse n'existe pas"), C::kHard, B::kRecipientUnknown},
+      {"fr_destinataire_inexistant", "bounced", "5.0.0",
+       Said("mx.example.fr", "550 Destinataire inexistant"), C::kHard, B::kRecipientUnknown},
+      {"it_utente_inesistente", "bounced", "5.0.0",
+       Said("mx.example.it", "550 Utente inesistente"), C::kHard, B::kRecipientUnknown},
+      // The mailbox's state, in the same way.
+      {"mailbox_not_active", "bounced", "5.0.0", Said("mx.example.net", "550 Mailbox not active"),
+       C::kHard, B::kMailboxDisabled},
+      {"mbox_is_inactive", "bounced", "5.0.0", Said("mx.example.net", "550 Mbox is inactive"),
+       C::kHard, B::kInactiveAccount},
+      // The domain, named in full or by its missing mail servers.
+      {"domain_name_not_found", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Domain name not found"), C::kHard, B::kDomainUnknown},
+      {"no_mail_servers_exist", "bounced", "5.0.0",
+       Said("relay.example.net", "550 No mail servers exist for nx.example"), C::kHard,
+       B::kDomainUnknown},
+      {"no_mx_hosts_found", "bounced", "5.0.0",
+       Said("relay.example.net", "554 No MX hosts found for nx.example"), C::kHard,
+       B::kDomainUnknown},
+      {"recipient_domain_not_found_is_the_domain", "bounced", "5.1.2",
+       Said("mx.example.net", "550 5.1.2 <bob@nx.example>: Recipient domain not found"), C::kHard,
+       B::kDomainUnknown},
+  });
+}
+
+// The same words about the sender are ours (authentication), never a hard
+// bounce of the recipient.
+TEST(BounceVocabulary, SenderSideWordsAreNeverHard) {
+  Check({
+      {"sender_address_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Sender address unknown"), C::kTechnical, B::kAuthentication},
+      {"sender_address_unknown_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 Sender address unknown"), C::kTechnical,
+       B::kAuthentication},
+      {"envelope_sender_does_not_exist", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Envelope sender <alice@example.com> does not exist"),
+       C::kTechnical, B::kAuthentication},
+      {"from_address_invalid", "bounced", "5.0.0",
+       Said("mx.example.net", "550 From address invalid", "end of DATA"), C::kTechnical,
+       B::kAuthentication},
+      {"return_path_domain_does_not_exist", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Return-Path domain does not exist"), C::kTechnical,
+       B::kAuthentication},
+      {"unknown_sender_domain", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Unknown sender domain"), C::kTechnical, B::kAuthentication},
+      {"absender_unbekannt", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Absender unbekannt"), C::kTechnical, B::kAuthentication},
+      {"requires_a_valid_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 This server requires a valid sender address"), C::kTechnical,
+       B::kAuthentication},
+      {"not_allowed_to_send_as", "bounced", "5.7.1",
+       Said("smtp.example.net", "550 5.7.1 You are not allowed to send as alice@example.com",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"not_authorized_on_behalf_of", "bounced", "5.7.1",
+       Said("smtp.example.net", "550 5.7.1 Not authorized to send on behalf of alice@example.com",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"exchange_send_as_denied", "bounced", "5.7.60",
+       Said("smtp.office365.example", "550 5.7.60 SMTP; SendAsDenied; alice@example.com not "
+                                      "allowed to send as bob@example.com", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      // A recipient text that mentions the sender later stays the recipient's.
+      {"user_unknown_then_sender", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 User unknown. Please tell the sender"), C::kHard,
+       B::kRecipientUnknown},
+  });
+}
+
 // A 4yz reply is temporary (RFC 5321 §4.2.1): whatever its words, never hard.
 // The category stays what the words say.
 TEST(BounceGuards, TemporaryRepliesAreNeverHard) {
