@@ -2313,6 +2313,62 @@ TEST(BounceVocabulary, SenderSideWordsAreNeverHard) {
   });
 }
 
+// A noun for our IP, host or server and a word of refusal: policy (who is
+// sending), whichever comes first.
+TEST(BounceVocabulary, RefusedClientIsPolicy) {
+  Check({
+      {"sending_host_is_listed", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Sending host 198.51.100.7 is listed", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"ip_in_parentheses_is_filtered", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Your IP(198.51.100.7) is filtered"), C::kTechnical,
+       B::kPolicy},
+      {"client_literal_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Client 198.51.100.7 denied"), C::kTechnical, B::kPolicy},
+      {"bracketed_literal_is_banned", "bounced", "5.0.0",
+       Said("mx.example.net", "550 [198.51.100.7] is banned"), C::kTechnical, B::kPolicy},
+      {"bad_ip", "bounced", "5.0.0", Said("mx.example.net", "550 Bad IP 198.51.100.7"),
+       C::kTechnical, B::kPolicy},
+      {"no_access_from_this_network", "bounced", "5.0.0",
+       Said("mx.example.net", "550 No access from this network"), C::kTechnical, B::kPolicy},
+      {"ip_not_registered", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Your IP 198.51.100.7 is not registered"), C::kTechnical,
+       B::kPolicy},
+      // An IP "not found" in an allowlist is not a recipient that is not found.
+      {"ip_address_not_found_in_allowlist", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Your IP address 198.51.100.7 is not found in our allowlist"),
+       C::kTechnical, B::kPolicy},
+      // Not these words: SPF's "not allowed to send from" stays authentication,
+      // a rate limit that names the client stays a rate limit, and a greylist
+      // served as a DNS list is a delay.
+      {"spf_ip_not_allowed_stays_authentication", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 198.51.100.7 is not allowed to send mail from "
+                              "example.com", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"client_host_rejected_too_many_connections", "bounced", "4.7.1",
+       Said("mx.example.net", "450 4.7.1 Client host rejected: too many connections from "
+                              "198.51.100.7"),
+       C::kSoft, B::kRateLimited},
+      {"greylist_served_as_dnsbl", "bounced", "4.7.1",
+       Said("mx.example.net", "451 4.7.1 Client host [198.51.100.7] blocked using "
+                              "greylist.example.org; greylisted, try again in 5 minutes"),
+       C::kSoft, B::kRateLimited},
+      // "Your email has been blocked" is the message, not our account: the
+      // reason given decides.
+      {"your_email_blocked_unauthenticated", "bounced", "5.7.26",
+       Said("mx.example.net", "550 5.7.26 Your email has been blocked because the sender is "
+                              "unauthenticated", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      // The receiver's own access rule for an address: policy, not unknown.
+      {"mail_not_permitted_to_recipient", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Mail is not permitted to this recipient"), C::kTechnical,
+       B::kPolicy},
+      {"delivery_not_allowed_for_address", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Delivery not allowed for this address"), C::kTechnical,
+       B::kPolicy},
+  });
+}
+
 // A 4yz reply is temporary (RFC 5321 §4.2.1): whatever its words, never hard.
 // The category stays what the words say.
 TEST(BounceGuards, TemporaryRepliesAreNeverHard) {
