@@ -88,6 +88,7 @@ struct BounceRules::Impl {
     bool guard = false;         // the sender guard (see Decide)
     bool client_guard = false;  // the client guard (see Decide)
     bool temporary_guard = false;  // the temporary-reply guard (see Decide)
+    bool content_guard = false;    // the content-code guard (see Decide)
     std::string_view text;      // what the rules read: into the reply or the buffer
   };
 
@@ -110,6 +111,8 @@ struct BounceRules::Impl {
   Decision Decide(std::string_view dsn, std::string_view reply, std::string* buffer) const;
   Decision DecideText(std::string_view dsn, std::string_view server,
                       std::string_view text) const;
+  // The code tables alone (steps 2 to 4 of the header), without the text rules.
+  Decision DecideCodes(std::string_view dsn, std::string_view server) const;
 };
 
 namespace {
@@ -381,6 +384,13 @@ enum class Answered : uint8_t {
   kRecipientOrData,  // RCPT TO, DATA, end of DATA, or a command not listed
 };
 
+// Whether `dsn` is an enhanced code of subject 6, "Message Content or Media
+// Status" (RFC 3463 §3.8): "5.6.0", "4.6.1"...
+bool ContentCode(std::string_view dsn) {
+  return dsn.size() >= 5 && (dsn[0] == '4' || dsn[0] == '5') && dsn[1] == '.' && dsn[2] == '6' &&
+         dsn[3] == '.';
+}
+
 Answered AnsweredCommand(std::string_view reply) {
   const std::string_view server = ServerText(reply);
   const auto offset = static_cast<size_t>(server.data() - reply.data());
@@ -537,6 +547,15 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   std::string_view text = server.substr(0, kMaxClassifiedReply);
   if (UnfoldReply(text, buffer)) text = *buffer;
   Decision d = DecideText(dsn, server, text);
+  if (d.c.cls == OutcomeClass::kHard && d.c.by == ClassifiedBy::kTextRule && ContentCode(dsn)) {
+    // An enhanced code of subject 6 says the message itself is the problem
+    // (RFC 3463 §3.8, "Message Content or Media Status"), which no recipient
+    // can be: words that a user is unknown then quote the message ("554
+    // 5.6.0 header 'X-Failed-Recipients: user unknown' not allowed"), they
+    // are not the receiver's verdict on the address. The codes decide.
+    d = DecideCodes(dsn, server);
+    d.content_guard = true;
+  }
   d.text = text;
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
@@ -582,6 +601,11 @@ BounceRules::Impl::Decision BounceRules::Impl::DecideText(std::string_view dsn,
     return {{FromRule(m->first.cls), m->first.category, m->second, ClassifiedBy::kTextRule},
             m->first.cls, nullptr, false};
   }
+  return DecideCodes(dsn, server);
+}
+
+BounceRules::Impl::Decision BounceRules::Impl::DecideCodes(std::string_view dsn,
+                                                           std::string_view server) const {
   const CodeEntry* best = nullptr;
   for (const auto& e : dsn_codes) {
     if (DsnMatches(e.key, dsn) && (best == nullptr || e.key.size() > best->key.size())) best = &e;
@@ -693,6 +717,7 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
   e.sender_guard = d.guard;
   e.client_guard = d.client_guard;
   e.temporary_guard = d.temporary_guard;
+  e.content_guard = d.content_guard;
   if (d.c.by == ClassifiedBy::kTextRule) {
     const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
     e.line = r.line;

@@ -20,7 +20,10 @@
 //   3. the basic reply code at the start of the remote server's text
 //      ("host mx[192.0.2.1] said: 552 ..." gives "552");
 //   4. a default: a bounce is technical/other, anything else other.
-// Then three guards. A hard verdict on the server's answer to the greeting,
+// A hard verdict of a text rule under an enhanced code of subject 6 (X.6.x,
+// the message's content or media: RFC 3463 §3.8) gives way to the code
+// tables: words about an unknown user there quote the message. Then three
+// guards. A hard verdict on the server's answer to the greeting,
 // HELO/EHLO, STARTTLS, AUTH or MAIL FROM becomes technical/policy: those
 // commands name no recipient, so the refusal is about the sender (a
 // smarthost's "550 5.2.1 Account disabled" is our account) and must not
@@ -209,6 +212,8 @@ class BounceRules {
                                    // (technical/authentication: an address or
                                    // domain unknown, in answer to MAIL FROM)
     bool temporary_guard = false;  // a hard verdict on a 4yz reply became soft
+    bool content_guard = false;    // a text rule said hard under an X.6.x code
+                                   // (the message's content): the codes decided
     bool client_guard = false;     // a 5xx answer to the greeting or HELO/EHLO
                                    // that only its reply code (or nothing)
                                    // classified became technical/policy

@@ -2405,6 +2405,37 @@ TEST(BounceGuards, TemporaryRepliesAreNeverHard) {
   EXPECT_FALSE(e.temporary_guard);
 }
 
+// Under an enhanced code of subject 6 (the message's content, RFC 3463 §3.8)
+// words that a user is unknown quote the message: the codes decide.
+TEST(BounceGuards, UserUnknownQuotedUnderAContentCodeIsNotHard) {
+  Check({
+      {"quoted_header_5_6_0", "bounced", "5.6.0",
+       Said("mx.example.net", "554 5.6.0 Message refused: header 'X-Failed-Recipients: user "
+                              "unknown' not allowed", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"quoted_subject_5_6_1", "bounced", "5.6.1",
+       Said("mx.example.net", "550 5.6.1 Media not supported: Subject \"Recipient address "
+                              "unknown\"", "end of DATA"),
+       C::kTechnical, B::kOther},
+      // Not hard words under 5.6: the rules still read them.
+      {"spam_score_5_6_0_stays_spam", "bounced", "5.6.0",
+       Said("mx.example.net", "554 5.6.0 This message has been scored as spam",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      // The same words under a recipient's code stay hard.
+      {"user_unknown_5_1_1", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 user unknown"), C::kHard, B::kRecipientUnknown},
+  });
+  const BounceRules& rules = Shipped();
+  const BounceRules::Explanation e =
+      rules.Explain("bounced", "5.6.0",
+                    Said("mx.example.net", "554 5.6.0 header 'X-Failed-Recipients: user "
+                                           "unknown' not allowed", "end of DATA"));
+  EXPECT_TRUE(e.content_guard);
+  EXPECT_EQ(e.result.by, ClassifiedBy::kEnhancedCode);
+  EXPECT_EQ(e.code_key, "5.6.");
+}
+
 // An address or domain that does not exist, in answer to MAIL FROM, is our
 // sender address: authentication. Other hard words there stay policy (a
 // smarthost's account), and at the greeting or HELO everything is policy.
