@@ -2369,6 +2369,86 @@ TEST(BounceVocabulary, RefusedClientIsPolicy) {
   });
 }
 
+// Throttling, size, loops, DNS, TLS, the message's format and failed
+// authentication, each in the words of its family rather than of one server.
+TEST(BounceVocabulary, RateSizeNetworkFormatAndAuthentication) {
+  Check({
+      // The receiver throttles or is busy: soft/rate-limited.
+      {"sending_too_fast", "bounced", "4.0.0", Said("mx.example.net", "421 You are sending too fast"),
+       C::kSoft, B::kRateLimited},
+      {"sent_too_much_mail", "bounced", "4.0.0",
+       Said("mx.example.net", "452 You have sent too much mail today"), C::kSoft,
+       B::kRateLimited},
+      {"system_busy", "bounced", "4.0.0", Said("mx.example.net", "451 System busy - come back later"),
+       C::kSoft, B::kRateLimited},
+      {"resources_currently_not_available", "bounced", "4.0.0",
+       Said("mx.example.net", "421 Resources are currently not available"), C::kSoft,
+       B::kRateLimited},
+      // The message's size: technical/too-large, not a full mailbox (552).
+      {"attachment_too_large", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Attachment too large", "end of DATA"), C::kTechnical,
+       B::kTooLarge},
+      {"mail_data_too_long", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Mail data too long", "end of DATA"), C::kTechnical,
+       B::kTooLarge},
+      {"message_length_number_exceeds", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message length 5242880 exceeds the limit", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      // Not the message's size: a count of recipients, the mailbox's size.
+      {"policy_size_per_transaction", "bounced", "4.5.3",
+       Said("mx.example.net", "452 4.5.3 Domain policy size per transaction exceeded"), C::kSoft,
+       B::kRateLimited},
+      {"mailbox_size_exceeds", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Mailbox size exceeds the limit"), C::kSoft, B::kMailboxFull},
+      // Loops, DNS failures and TLS required: technical/network.
+      {"mail_looping_detected", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Mail looping detected", "end of DATA"), C::kTechnical,
+       B::kNetwork},
+      {"too_many_forwards", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Too many forwards", "end of DATA"), C::kTechnical,
+       B::kNetwork},
+      {"dns_resolution_failed", "bounced", "4.0.0",
+       Said("relay.example.net", "451 DNS resolution failed for example.net"), C::kTechnical,
+       B::kNetwork},
+      {"resolver_error", "bounced", "5.0.0",
+       Said("relay.example.net", "550 Resolver error while looking up the MX"), C::kTechnical,
+       B::kNetwork},
+      {"only_over_tls", "bounced", "5.0.0",
+       Said("mx.example.net", "530 Mail accepted only over TLS", "MAIL FROM"), C::kTechnical,
+       B::kNetwork},
+      {"requires_secure_connection", "bounced", "5.0.0",
+       Said("mx.example.net", "554 This server requires a secure connection", "MAIL FROM"),
+       C::kTechnical, B::kNetwork},
+      {"encryption_required", "bounced", "5.7.10",
+       Said("mx.example.net", "530 5.7.10 Encryption required", "MAIL FROM"), C::kTechnical,
+       B::kNetwork},
+      // A DNS answer that the domain does not exist is the domain, not the network.
+      {"dns_error_domain_name_not_found", "bounced", "5.1.2",
+       Said("relay.example.net", "550 5.1.2 DNS error: Domain name not found"), C::kHard,
+       B::kDomainUnknown},
+      // A lookup table that failed is not DNS.
+      {"postfix_temporary_lookup_failure", "bounced", "4.3.0",
+       Said("mx.example.net", "451 4.3.0 Error: temporary lookup failure"), C::kSoft, B::kOther},
+      // The message's format: technical/other.
+      {"missing_date_field", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Missing Date field", "end of DATA"), C::kTechnical, B::kOther},
+      {"without_a_from_field", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Message without a From field", "end of DATA"), C::kTechnical,
+       B::kOther},
+      // Spam named inside an identifier.
+      {"x_spam_flag", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected: X_SPAM_FLAG set", "end of DATA"), C::kTechnical,
+       B::kSpam},
+      // Authentication that failed, in either order.
+      {"incorrect_authentication_data", "bounced", "5.0.0",
+       Said("smtp.example.net", "535 Incorrect authentication data", "AUTH"), C::kTechnical,
+       B::kAuthentication},
+      {"authentication_mismatch", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Authentication mismatch for the sending domain", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
 // A 4yz reply is temporary (RFC 5321 §4.2.1): whatever its words, never hard.
 // The category stays what the words say.
 TEST(BounceGuards, TemporaryRepliesAreNeverHard) {
