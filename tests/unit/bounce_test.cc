@@ -1163,17 +1163,20 @@ category = "mailbox-full"
 // The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
 // written from), tests/data/bounce-replies-2.tsv (199 others, labelled by an
 // independent postmaster as a held-out set, on which the first rules scored
-// 87.9% hard/soft and 59.8% category) and tests/data/bounce-replies-3.tsv (122
+// 87.9% hard/soft and 59.8% category), tests/data/bounce-replies-3.tsv (122
 // more from MTA sources, issue trackers and help pages, held out in turn: the
 // rules scored 95.1% and 67.2% on it before rules were written for the
-// families of its misses), replies from public sources with the class and
+// families of its misses) and tests/data/bounce-replies-4.tsv (180 from
+// sources none of the others used, held out in turn: 94.4% and 70.0% before
+// the vocabulary rules, which were written for how receivers word each
+// family, not for its texts), replies from public sources with the class and
 // category a postmaster gives them. None of them is out of sample any more.
 // The shipped rules must agree on hard versus not hard for >= 97% of each and
 // on the category for >= 90% of each (issue 16). bounce_bench --agreement
 // FILE prints the same figures and every miss.
 
 constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv",
-                                    "bounce-replies-3.tsv"};
+                                    "bounce-replies-3.tsv", "bounce-replies-4.tsv"};
 
 struct CorpusLine {
   int line = 0;
@@ -1282,6 +1285,10 @@ TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
 
 TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheThirdCorpus) {
   ExpectCorpusMeetsTheTargets(kCorpora[2]);
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheFourthCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[3]);
 }
 
 // ---------------------------------------------------------------------------
