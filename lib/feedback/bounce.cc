@@ -511,7 +511,9 @@ std::string_view BasicReplyCode(std::string_view reply) {
 std::optional<std::pair<Verdict, int>> BounceRules::Impl::MatchText(std::string_view dsn,
                                                                     std::string_view text) const {
   if (set == nullptr) return std::nullopt;
-  std::vector<int> hits;
+  // One per thread and kept: a vector per call was an allocation on every
+  // classification (Match clears it; nothing read from it outlives this call).
+  thread_local std::vector<int> hits;
   RE2::Set::ErrorInfo error{RE2::Set::kNoError};
   const bool any = set->Match(text, &hits, &error);
   if (!any && error.kind != RE2::Set::kNoError) {
