@@ -64,7 +64,7 @@
 namespace senderguard {
 
 // Hard limits of the rules file and of classification.
-inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~85 KiB
+inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~98 KiB
 inline constexpr size_t kMaxBounceTextRules = 1000;
 inline constexpr size_t kMaxBounceCodeEntries = 1000;
 inline constexpr size_t kMaxBouncePattern = 1000;  // bytes of one `match`
