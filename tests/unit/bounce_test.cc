@@ -2324,6 +2324,13 @@ TEST(BounceVocabulary, SenderSideWordsAreNeverHard) {
       {"user_unknown_then_sender", "bounced", "5.1.1",
        Said("mx.example.net", "550 5.1.1 User unknown. Please tell the sender"), C::kHard,
        B::kRecipientUnknown},
+      {"unknown_recipient_for_the_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Unknown recipient for the sender"), C::kHard,
+       B::kRecipientUnknown},
+      {"forbidden_domain_in_envelope_from", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Forbidden domain 'example.org' in envelope-from",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
   });
 }
 
