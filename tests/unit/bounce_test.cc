@@ -2481,6 +2481,16 @@ TEST(BounceVocabulary, RateSizeNetworkFormatAndAuthentication) {
        Said("mx.example.net", "550 Authentication mismatch for the sending domain", "end of DATA"),
        C::kTechnical, B::kAuthentication},
   });
+  // Postfix's connect errors with any errno text are the connect rule's,
+  // IPv6 address and all (smtp_connect.c "connect to %s[%s]:%d: %m").
+  const BounceRules& rules = Shipped();
+  for (const char* text : {"connect to mx.example[192.0.2.1]:25: Permission denied",
+                           "connect to mx.example[2001:db8::25]:25: Operation not permitted"}) {
+    const BounceRules::Explanation e = rules.Explain("bounced", "4.4.1", text);
+    EXPECT_EQ(e.result.by, ClassifiedBy::kTextRule) << text;
+    EXPECT_EQ(e.result.category, B::kNetwork) << text;
+    EXPECT_NE(e.pattern.find("connect to"), std::string_view::npos) << text;
+  }
 }
 
 // A 4yz reply is temporary (RFC 5321 §4.2.1): whatever its words, never hard.
