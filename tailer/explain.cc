@@ -108,8 +108,10 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
                      std::string(e.dsn_restriction).c_str());
       break;
     case ClassifiedBy::kEnhancedCode:
-      std::fprintf(out, "matched:  no text rule; [[code]] dsn = \"%s\" at %s:%d (the longest "
+      std::fprintf(out, "matched:  %s; [[code]] dsn = \"%s\" at %s:%d (the longest "
                         "entry matching the enhanced code)\n",
+                   e.content_guard ? "a text rule's hard verdict set aside (guard below)"
+                                   : "no text rule",
                    std::string(e.code_key).c_str(), file.c_str(), e.line);
       break;
     case ClassifiedBy::kReplyCode:
@@ -131,7 +133,18 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
   if (e.sender_guard)
     std::fprintf(out, "guard:    the rule said hard, but the reply answers a command that names "
                       "no recipient (greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM): the refusal "
-                      "is about the sender, so technical/policy, and no one is suppressed\n");
+                      "is about the sender, so %s, and no one is suppressed\n",
+                 e.result.category == BounceCategory::kAuthentication
+                     ? "technical/authentication (an address or domain unknown in answer to MAIL "
+                       "FROM: our sender address)"
+                     : "technical/policy");
+  if (e.content_guard)
+    std::fprintf(out, "guard:    a text rule said hard, but the enhanced code is X.6 (the "
+                      "message's content, RFC 3463 3.8): words about a user quote the message, so "
+                      "the code tables decided\n");
+  if (e.temporary_guard)
+    std::fprintf(out, "guard:    the rule said hard, but the reply code is 4xx, temporary (RFC 5321 "
+                      "4.2.1): soft, and no one is suppressed\n");
   if (e.client_guard)
     std::fprintf(out,
                  "guard:    a permanent refusal of the greeting or HELO/EHLO that no text rule and "

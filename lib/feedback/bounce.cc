@@ -87,8 +87,13 @@ struct BounceRules::Impl {
     const CodeEntry* code = nullptr;
     bool guard = false;         // the sender guard (see Decide)
     bool client_guard = false;  // the client guard (see Decide)
+    bool temporary_guard = false;  // the temporary-reply guard (see Decide)
+    bool content_guard = false;    // the content-code guard (see Decide)
     std::string_view text;      // what the rules read: into the reply or the buffer
   };
+  // A decision of the rules or the code tables, every guard off.
+  static Decision Decided(RuleClass cls, BounceCategory category, int rule, ClassifiedBy by,
+                          const CodeEntry* code);
 
   std::vector<TextRule> rules;
   std::unique_ptr<RE2::Set> set;  // null when there are no rules
@@ -109,6 +114,8 @@ struct BounceRules::Impl {
   Decision Decide(std::string_view dsn, std::string_view reply, std::string* buffer) const;
   Decision DecideText(std::string_view dsn, std::string_view server,
                       std::string_view text) const;
+  // The code tables alone (steps 2 to 4 of the header), without the text rules.
+  Decision DecideCodes(std::string_view dsn, std::string_view server) const;
 };
 
 namespace {
@@ -375,9 +382,17 @@ enum class Answered : uint8_t {
   kNotQuoted,      // a text Postfix wrote itself: no command
   kClient,         // the greeting ("refused to talk to me") or HELO/EHLO: only
                    // the connecting client is known to the server
-  kSender,         // STARTTLS, AUTH, MAIL FROM, XCLIENT, XFORWARD: no recipient yet
+  kMailFrom,       // MAIL FROM: the reverse-path, our sender address (RFC 5321 §3.3)
+  kSender,         // STARTTLS, AUTH, XCLIENT, XFORWARD: no recipient yet
   kRecipientOrData,  // RCPT TO, DATA, end of DATA, or a command not listed
 };
+
+// Whether `dsn` is an enhanced code of subject 6, "Message Content or Media
+// Status" (RFC 3463 §3.8): "5.6.0", "4.6.1"...
+bool ContentCode(std::string_view dsn) {
+  return dsn.size() >= 5 && (dsn[0] == '4' || dsn[0] == '5') && dsn[1] == '.' && dsn[2] == '6' &&
+         dsn[3] == '.';
+}
 
 Answered AnsweredCommand(std::string_view reply) {
   const std::string_view server = ServerText(reply);
@@ -389,8 +404,8 @@ Answered AnsweredCommand(std::string_view reply) {
   for (std::string_view cmd : {" (in reply to HELO command)", " (in reply to EHLO command)"}) {
     if (after == cmd) return Answered::kClient;
   }
-  for (std::string_view cmd : {" (in reply to MAIL FROM command)",
-                               " (in reply to STARTTLS command)", " (in reply to AUTH command)",
+  if (after == " (in reply to MAIL FROM command)") return Answered::kMailFrom;
+  for (std::string_view cmd : {" (in reply to STARTTLS command)", " (in reply to AUTH command)",
                                " (in reply to XCLIENT command)",
                                " (in reply to XFORWARD command)"}) {
     if (after == cmd) return Answered::kSender;
@@ -404,7 +419,7 @@ Answered AnsweredCommand(std::string_view reply) {
 // wrote itself names no command.
 bool BeforeRecipient(std::string_view reply) {
   const Answered a = AnsweredCommand(reply);
-  return a == Answered::kClient || a == Answered::kSender;
+  return a == Answered::kClient || a == Answered::kMailFrom || a == Answered::kSender;
 }
 
 // Length of an enhanced status code (RFC 3463 §2: class "." subject "."
@@ -499,7 +514,9 @@ std::string_view BasicReplyCode(std::string_view reply) {
 std::optional<std::pair<Verdict, int>> BounceRules::Impl::MatchText(std::string_view dsn,
                                                                     std::string_view text) const {
   if (set == nullptr) return std::nullopt;
-  std::vector<int> hits;
+  // One per thread and kept: a vector per call was an allocation on every
+  // classification (Match clears it; nothing read from it outlives this call).
+  thread_local std::vector<int> hits;
   RE2::Set::ErrorInfo error{RE2::Set::kNoError};
   const bool any = set->Match(text, &hits, &error);
   if (!any && error.kind != RE2::Set::kNoError) {
@@ -535,14 +552,38 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   std::string_view text = server.substr(0, kMaxClassifiedReply);
   if (UnfoldReply(text, buffer)) text = *buffer;
   Decision d = DecideText(dsn, server, text);
+  if (d.c.cls == OutcomeClass::kHard && d.c.by == ClassifiedBy::kTextRule && ContentCode(dsn)) {
+    // An enhanced code of subject 6 says the message itself is the problem
+    // (RFC 3463 §3.8, "Message Content or Media Status"), which no recipient
+    // can be: words that a user is unknown then quote the message ("554
+    // 5.6.0 header 'X-Failed-Recipients: user unknown' not allowed"), they
+    // are not the receiver's verdict on the address. The codes decide.
+    d = DecideCodes(dsn, server);
+    d.content_guard = true;
+  }
   d.text = text;
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
-  // smarthost is about our account), so it counts as technical/policy.
+  // smarthost is about our account), so it counts as technical/policy. Words
+  // that an address or a domain does not exist, in answer to MAIL FROM, say
+  // it of the only address that command names, our sender address ("517
+  // Domain does not exist: alice@example.com"): technical/authentication.
   if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(reply)) {
+    const bool address = d.c.category == BounceCategory::kRecipientUnknown ||
+                         d.c.category == BounceCategory::kDomainUnknown;
     d.c.cls = OutcomeClass::kTechnical;
-    d.c.category = BounceCategory::kPolicy;
+    d.c.category = address && AnsweredCommand(reply) == Answered::kMailFrom
+                       ? BounceCategory::kAuthentication
+                       : BounceCategory::kPolicy;
     d.guard = true;
+  } else if (d.c.cls == OutcomeClass::kHard && BasicReplyCode(server).substr(0, 1) == "4") {
+    // A hard verdict needs a permanent reply: a 4yz reply says the condition
+    // is temporary (RFC 5321 §4.2.1, "Transient Negative Completion"), so the
+    // words ("450 4.2.1 Mailbox disabled, not accepting messages", "450
+    // 4.1.2 ... Domain not found") describe a state that may pass: soft, with
+    // the rule's category, and no one is suppressed.
+    d.c.cls = OutcomeClass::kSoft;
+    d.temporary_guard = true;
   } else if ((d.c.by == ClassifiedBy::kReplyCode || d.c.by == ClassifiedBy::kDefault) &&
              BasicReplyCode(server).substr(0, 1) == "5" &&
              AnsweredCommand(reply) == Answered::kClient) {
@@ -558,31 +599,44 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   return d;
 }
 
+BounceRules::Impl::Decision BounceRules::Impl::Decided(RuleClass cls, BounceCategory category,
+                                                       int rule, ClassifiedBy by,
+                                                       const CodeEntry* code) {
+  Decision d;
+  d.c = {FromRule(cls), category, rule, by};
+  d.rule_class = cls;
+  d.code = code;
+  return d;
+}
+
 BounceRules::Impl::Decision BounceRules::Impl::DecideText(std::string_view dsn,
                                                           std::string_view server,
                                                           std::string_view text) const {
   if (auto m = MatchText(dsn, text)) {
-    return {{FromRule(m->first.cls), m->first.category, m->second, ClassifiedBy::kTextRule},
-            m->first.cls, nullptr, false, false, {}};
+    return Decided(m->first.cls, m->first.category, m->second, ClassifiedBy::kTextRule, nullptr);
   }
+  return DecideCodes(dsn, server);
+}
+
+BounceRules::Impl::Decision BounceRules::Impl::DecideCodes(std::string_view dsn,
+                                                           std::string_view server) const {
   const CodeEntry* best = nullptr;
   for (const auto& e : dsn_codes) {
     if (DsnMatches(e.key, dsn) && (best == nullptr || e.key.size() > best->key.size())) best = &e;
   }
   if (best != nullptr) {
-    return {{FromRule(best->verdict.cls), best->verdict.category, -1, ClassifiedBy::kEnhancedCode},
-            best->verdict.cls, best, false, false, {}};
+    return Decided(best->verdict.cls, best->verdict.category, -1, ClassifiedBy::kEnhancedCode,
+                   best);
   }
   if (std::string_view code = BasicReplyCode(server); !code.empty()) {
     for (const auto& e : reply_codes) {
       if (e.key == code) {
-        return {{FromRule(e.verdict.cls), e.verdict.category, -1, ClassifiedBy::kReplyCode},
-                e.verdict.cls, &e, false, false, {}};
+        return Decided(e.verdict.cls, e.verdict.category, -1, ClassifiedBy::kReplyCode, &e);
       }
     }
   }
-  return {{OutcomeClass::kTechnical, BounceCategory::kOther, -1, ClassifiedBy::kDefault},
-          RuleClass::kTechnical, nullptr, false, false, {}};
+  return Decided(RuleClass::kTechnical, BounceCategory::kOther, -1, ClassifiedBy::kDefault,
+                 nullptr);
 }
 
 BounceRules::BounceRules() = default;
@@ -675,6 +729,8 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
   e.rule_class = RuleClassName(d.rule_class);
   e.sender_guard = d.guard;
   e.client_guard = d.client_guard;
+  e.temporary_guard = d.temporary_guard;
+  e.content_guard = d.content_guard;
   if (d.c.by == ClassifiedBy::kTextRule) {
     const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
     e.line = r.line;

@@ -20,11 +20,17 @@
 //   3. the basic reply code at the start of the remote server's text
 //      ("host mx[192.0.2.1] said: 552 ..." gives "552");
 //   4. a default: a bounce is technical/other, anything else other.
-// Then two guards. A hard verdict on the server's answer to the greeting,
+// A hard verdict of a text rule under an enhanced code of subject 6 (X.6.x,
+// the message's content or media: RFC 3463 §3.8) gives way to the code
+// tables: words about an unknown user there quote the message. Then three
+// guards. A hard verdict on the server's answer to the greeting,
 // HELO/EHLO, STARTTLS, AUTH or MAIL FROM becomes technical/policy: those
 // commands name no recipient, so the refusal is about the sender (a
 // smarthost's "550 5.2.1 Account disabled" is our account) and must not
-// suppress anyone. And a 5xx answer to the greeting or HELO/EHLO that only
+// suppress anyone; technical/authentication when the answer is to MAIL FROM
+// and the words say an address or domain is unknown (then it is our sender
+// address). A hard verdict on a 4yz reply becomes soft (same category): RFC
+// 5321 §4.2.1 makes it temporary. And a 5xx answer to the greeting or HELO/EHLO that only
 // the reply code table or the default classified ("550 Rejected") becomes
 // technical/policy: the server knew only the connecting client.
 //
@@ -58,7 +64,7 @@
 namespace senderguard {
 
 // Hard limits of the rules file and of classification.
-inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~85 KiB
+inline constexpr size_t kMaxBounceRulesBytes = 256 << 10;  // the shipped file is ~98 KiB
 inline constexpr size_t kMaxBounceTextRules = 1000;
 inline constexpr size_t kMaxBounceCodeEntries = 1000;
 inline constexpr size_t kMaxBouncePattern = 1000;  // bytes of one `match`
@@ -203,6 +209,11 @@ class BounceRules {
     std::string_view comment;      // the rule's or entry's comment
     bool sender_guard = false;     // a hard verdict on an answer to a command
                                    // naming no recipient became technical/policy
+                                   // (technical/authentication: an address or
+                                   // domain unknown, in answer to MAIL FROM)
+    bool temporary_guard = false;  // a hard verdict on a 4yz reply became soft
+    bool content_guard = false;    // a text rule said hard under an X.6.x code
+                                   // (the message's content): the codes decided
     bool client_guard = false;     // a 5xx answer to the greeting or HELO/EHLO
                                    // that only its reply code (or nothing)
                                    // classified became technical/policy

@@ -95,6 +95,12 @@ expect 0 "guard" --rules "$RULES" --explain-reply \
 has "the guard says why" '^guard: .*names no recipient'
 has "technical/policy" '^verdict: +technical/policy$'
 
+# A hard rule on a 4xx reply: temporary, so soft.
+expect 0 "temporary guard" --rules "$RULES" --explain-reply \
+    "host mx.example.net[192.0.2.25] said: 450 4.2.1 Mailbox disabled, not accepting messages (in reply to RCPT TO command)"
+has "the temporary guard says why" '^guard: .*4xx, temporary'
+has "soft/mailbox-disabled" '^verdict: +soft/mailbox-disabled$'
+
 # Hostile text is escaped, never printed raw.
 expect 0 "control characters" --rules "$RULES" --explain-reply $'550 x\x1b[31mred\ry'
 if grep -q $'\x1b' "$DIR/out" || grep -q $'\r' "$DIR/out"; then not_ok "escape or CR printed raw"; else

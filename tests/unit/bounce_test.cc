@@ -1163,17 +1163,20 @@ category = "mailbox-full"
 // The corpora: tests/data/bounce-replies.tsv (the replies the rules were first
 // written from), tests/data/bounce-replies-2.tsv (199 others, labelled by an
 // independent postmaster as a held-out set, on which the first rules scored
-// 87.9% hard/soft and 59.8% category) and tests/data/bounce-replies-3.tsv (122
+// 87.9% hard/soft and 59.8% category), tests/data/bounce-replies-3.tsv (122
 // more from MTA sources, issue trackers and help pages, held out in turn: the
 // rules scored 95.1% and 67.2% on it before rules were written for the
-// families of its misses), replies from public sources with the class and
+// families of its misses) and tests/data/bounce-replies-4.tsv (180 from
+// sources none of the others used, held out in turn: 94.4% and 70.0% before
+// the vocabulary rules, which were written for how receivers word each
+// family, not for its texts), replies from public sources with the class and
 // category a postmaster gives them. None of them is out of sample any more.
 // The shipped rules must agree on hard versus not hard for >= 97% of each and
 // on the category for >= 90% of each (issue 16). bounce_bench --agreement
 // FILE prints the same figures and every miss.
 
 constexpr const char* kCorpora[] = {"bounce-replies.tsv", "bounce-replies-2.tsv",
-                                    "bounce-replies-3.tsv"};
+                                    "bounce-replies-3.tsv", "bounce-replies-4.tsv"};
 
 struct CorpusLine {
   int line = 0;
@@ -1282,6 +1285,10 @@ TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheSecondCorpus) {
 
 TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheThirdCorpus) {
   ExpectCorpusMeetsTheTargets(kCorpora[2]);
+}
+
+TEST(BounceCorpus, ShippedRulesMeetTheTargetsOnTheFourthCorpus) {
+  ExpectCorpusMeetsTheTargets(kCorpora[3]);
 }
 
 // ---------------------------------------------------------------------------
@@ -2113,10 +2120,11 @@ TEST(BounceFamilies, RecipientSideRefusalsAndDeadAddresses) {
       {"sendmail_form_address_invalid", "bounced", "5.7.0",
        Said("mx.example.net", "550 5.7.0 bob@example.net... address invalid"), C::kHard,
        B::kRecipientUnknown},
-      // Never hard on a sender: the same words in reply to MAIL FROM.
+      // Never hard on a sender: the same words in reply to MAIL FROM are about
+      // our sender address (authentication).
       {"restricted_characters_at_mail_from", "bounced", "5.0.0",
        Said("mx.example.net", "550 Restricted characters in address", "MAIL FROM"),
-       C::kTechnical, B::kPolicy},
+       C::kTechnical, B::kAuthentication},
       // A message that expired is not an address that did.
       {"message_expired_stays_expiry", "bounced", "4.4.7",
        Said("mx.example.net", "450 4.4.7 Message expired after 5 delivery attempts"), C::kSoft,
@@ -2211,6 +2219,380 @@ TEST(BounceFamilies, BareRefusalsOfTheClientArePolicy) {
   EXPECT_EQ(e.result.by, ClassifiedBy::kReplyCode);
   e = rules.Explain("bounced", "5.0.0", Said("mx.example.net", "550 Rejected"));
   EXPECT_FALSE(e.client_guard);
+}
+
+// ---------------------------------------------------------------------------
+// Vocabulary rules: how receivers phrase a family across servers and
+// languages, not one rule per text. The texts below are in none of the corpora.
+
+// A noun for the recipient and a negation of its existence, in either order,
+// a word or two apart.
+TEST(BounceVocabulary, RecipientUnknownInAnyWords) {
+  Check({
+      {"recipient_address_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Recipient address unknown"), C::kHard, B::kRecipientUnknown},
+      {"email_address_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 E-mail address unknown"), C::kHard, B::kRecipientUnknown},
+      {"email_not_found", "bounced", "5.0.0", Said("mx.example.net", "554 e-mail not found"),
+       C::kHard, B::kRecipientUnknown},
+      {"nonexistent_mailbox_under_5_7_1", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 Nonexistent mailbox"), C::kHard, B::kRecipientUnknown},
+      {"unknown_local_user", "bounced", "5.0.0", Said("mx.example.net", "550 Unknown local user"),
+       C::kHard, B::kRecipientUnknown},
+      {"invalid_email_address", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Invalid e-mail address"), C::kHard, B::kRecipientUnknown},
+      {"mailbox_for_address_not_found", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Mailbox for bob@example.net not found"), C::kHard,
+       B::kRecipientUnknown},
+      {"recipient_not_in_my_list", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Recipient not in my list"), C::kHard, B::kRecipientUnknown},
+      {"mbox_address_misspelt", "bounced", "5.0.0",
+       Said("mx.example.net", "550 mailbox adress invalid"), C::kHard, B::kRecipientUnknown},
+      {"de_adresse_unbekannt", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Die E-Mail-Adresse ist unbekannt"), C::kHard,
+       B::kRecipientUnknown},
+      {"de_empfaenger_existiert_nicht", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Empfänger existiert nicht"), C::kHard, B::kRecipientUnknown},
+      {"fr_adresse_n_existe_pas", "bounced", "5.0.0",
+       Said("mx.example.fr", "550 L'adresse n'existe pas"), C::kHard, B::kRecipientUnknown},
+      {"fr_destinataire_inexistant", "bounced", "5.0.0",
+       Said("mx.example.fr", "550 Destinataire inexistant"), C::kHard, B::kRecipientUnknown},
+      {"it_utente_inesistente", "bounced", "5.0.0",
+       Said("mx.example.it", "550 Utente inesistente"), C::kHard, B::kRecipientUnknown},
+      {"pt_destinatario_nao_existe", "bounced", "5.0.0",
+       Said("mx.example.com.br", "550 Destinatário não existe"), C::kHard,
+       B::kRecipientUnknown},
+      {"es_cuenta_no_existe", "bounced", "5.0.0",
+       Said("mx.example.es", "550 La cuenta no existe"), C::kHard, B::kRecipientUnknown},
+      {"de_postfach_nicht_vorhanden", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Postfach nicht vorhanden"), C::kHard, B::kRecipientUnknown},
+      // The mailbox's state, in the same way.
+      {"mailbox_not_active", "bounced", "5.0.0", Said("mx.example.net", "550 Mailbox not active"),
+       C::kHard, B::kMailboxDisabled},
+      {"mbox_is_inactive", "bounced", "5.0.0", Said("mx.example.net", "550 Mbox is inactive"),
+       C::kHard, B::kInactiveAccount},
+      // The domain, named in full or by its missing mail servers.
+      {"domain_name_not_found", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Domain name not found"), C::kHard, B::kDomainUnknown},
+      {"no_mail_servers_exist", "bounced", "5.0.0",
+       Said("relay.example.net", "550 No mail servers exist for nx.example"), C::kHard,
+       B::kDomainUnknown},
+      {"no_mx_hosts_found", "bounced", "5.0.0",
+       Said("relay.example.net", "554 No MX hosts found for nx.example"), C::kHard,
+       B::kDomainUnknown},
+      {"recipient_domain_not_found_is_the_domain", "bounced", "5.1.2",
+       Said("mx.example.net", "550 5.1.2 <bob@nx.example>: Recipient domain not found"), C::kHard,
+       B::kDomainUnknown},
+  });
+}
+
+// The same words about the sender are ours (authentication), never a hard
+// bounce of the recipient.
+TEST(BounceVocabulary, SenderSideWordsAreNeverHard) {
+  Check({
+      {"sender_address_unknown", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Sender address unknown"), C::kTechnical, B::kAuthentication},
+      {"sender_address_unknown_under_5_1_1", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 Sender address unknown"), C::kTechnical,
+       B::kAuthentication},
+      {"envelope_sender_does_not_exist", "bounced", "5.0.0",
+       Said("mx.example.net", "553 Envelope sender <alice@example.com> does not exist"),
+       C::kTechnical, B::kAuthentication},
+      {"from_address_invalid", "bounced", "5.0.0",
+       Said("mx.example.net", "550 From address invalid", "end of DATA"), C::kTechnical,
+       B::kAuthentication},
+      {"return_path_domain_does_not_exist", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Return-Path domain does not exist"), C::kTechnical,
+       B::kAuthentication},
+      {"unknown_sender_domain", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Unknown sender domain"), C::kTechnical, B::kAuthentication},
+      {"absender_unbekannt", "bounced", "5.0.0",
+       Said("mx.example.de", "550 Absender unbekannt"), C::kTechnical, B::kAuthentication},
+      {"requires_a_valid_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 This server requires a valid sender address"), C::kTechnical,
+       B::kAuthentication},
+      {"not_allowed_to_send_as", "bounced", "5.7.1",
+       Said("smtp.example.net", "550 5.7.1 You are not allowed to send as alice@example.com",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"not_authorized_on_behalf_of", "bounced", "5.7.1",
+       Said("smtp.example.net", "550 5.7.1 Not authorized to send on behalf of alice@example.com",
+            "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      {"exchange_send_as_denied", "bounced", "5.7.60",
+       Said("smtp.office365.example", "550 5.7.60 SMTP; SendAsDenied; alice@example.com not "
+                                      "allowed to send as bob@example.com", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      // A recipient text that mentions the sender later stays the recipient's.
+      {"user_unknown_then_sender", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 User unknown. Please tell the sender"), C::kHard,
+       B::kRecipientUnknown},
+      {"unknown_recipient_for_the_sender", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Unknown recipient for the sender"), C::kHard,
+       B::kRecipientUnknown},
+      {"forbidden_domain_in_envelope_from", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Forbidden domain 'example.org' in envelope-from",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+  });
+}
+
+// A noun for our IP, host or server and a word of refusal: policy (who is
+// sending), whichever comes first.
+TEST(BounceVocabulary, RefusedClientIsPolicy) {
+  Check({
+      {"sending_host_is_listed", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Sending host 198.51.100.7 is listed", "MAIL FROM"),
+       C::kTechnical, B::kPolicy},
+      {"ip_in_parentheses_is_filtered", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Your IP(198.51.100.7) is filtered"), C::kTechnical,
+       B::kPolicy},
+      {"client_literal_denied", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Client 198.51.100.7 denied"), C::kTechnical, B::kPolicy},
+      {"bracketed_literal_is_banned", "bounced", "5.0.0",
+       Said("mx.example.net", "550 [198.51.100.7] is banned"), C::kTechnical, B::kPolicy},
+      {"ip_temporarily_blocked", "bounced", "4.0.0",
+       "host mx.example.net[192.0.2.25] refused to talk to me: 421 Your IP 198.51.100.7 is "
+       "temporarily blocked",
+       C::kTechnical, B::kPolicy},
+      {"bad_ip", "bounced", "5.0.0", Said("mx.example.net", "550 Bad IP 198.51.100.7"),
+       C::kTechnical, B::kPolicy},
+      {"no_access_from_this_network", "bounced", "5.0.0",
+       Said("mx.example.net", "550 No access from this network"), C::kTechnical, B::kPolicy},
+      {"ip_not_registered", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Your IP 198.51.100.7 is not registered"), C::kTechnical,
+       B::kPolicy},
+      // An IP "not found" in an allowlist is not a recipient that is not found.
+      {"ip_address_not_found_in_allowlist", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Your IP address 198.51.100.7 is not found in our allowlist"),
+       C::kTechnical, B::kPolicy},
+      // Not these words: SPF's "not allowed to send from" stays authentication,
+      // a rate limit that names the client stays a rate limit, and a greylist
+      // served as a DNS list is a delay.
+      {"spf_ip_not_allowed_stays_authentication", "bounced", "5.7.1",
+       Said("mx.example.net", "550 5.7.1 198.51.100.7 is not allowed to send mail from "
+                              "example.com", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"client_host_rejected_too_many_connections", "bounced", "4.7.1",
+       Said("mx.example.net", "450 4.7.1 Client host rejected: too many connections from "
+                              "198.51.100.7"),
+       C::kSoft, B::kRateLimited},
+      {"greylist_served_as_dnsbl", "bounced", "4.7.1",
+       Said("mx.example.net", "451 4.7.1 Client host [198.51.100.7] blocked using "
+                              "greylist.example.org; greylisted, try again in 5 minutes"),
+       C::kSoft, B::kRateLimited},
+      // "Your email has been blocked" is the message, not our account: the
+      // reason given decides.
+      {"your_email_blocked_unauthenticated", "bounced", "5.7.26",
+       Said("mx.example.net", "550 5.7.26 Your email has been blocked because the sender is "
+                              "unauthenticated", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+      // The receiver's own access rule for an address: policy, not unknown.
+      {"mail_not_permitted_to_recipient", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Mail is not permitted to this recipient"), C::kTechnical,
+       B::kPolicy},
+      {"delivery_not_allowed_for_address", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Delivery not allowed for this address"), C::kTechnical,
+       B::kPolicy},
+  });
+}
+
+// Throttling, size, loops, DNS, TLS, the message's format and failed
+// authentication, each in the words of its family rather than of one server.
+TEST(BounceVocabulary, RateSizeNetworkFormatAndAuthentication) {
+  Check({
+      // The receiver throttles or is busy: soft/rate-limited.
+      {"sending_too_fast", "bounced", "4.0.0", Said("mx.example.net", "421 You are sending too fast"),
+       C::kSoft, B::kRateLimited},
+      {"sent_too_much_mail", "bounced", "4.0.0",
+       Said("mx.example.net", "452 You have sent too much mail today"), C::kSoft,
+       B::kRateLimited},
+      {"system_busy", "bounced", "4.0.0", Said("mx.example.net", "451 System busy - come back later"),
+       C::kSoft, B::kRateLimited},
+      {"resources_currently_not_available", "bounced", "4.0.0",
+       Said("mx.example.net", "421 Resources are currently not available"), C::kSoft,
+       B::kRateLimited},
+      // The message's size: technical/too-large, not a full mailbox (552).
+      {"attachment_too_large", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Attachment too large", "end of DATA"), C::kTechnical,
+       B::kTooLarge},
+      {"mail_data_too_long", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Mail data too long", "end of DATA"), C::kTechnical,
+       B::kTooLarge},
+      {"message_exceeds_maximum_size", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message exceeds the maximum size", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      {"mail_exceeds_megabytes", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Your mail exceeds 10 MB", "end of DATA"), C::kTechnical,
+       B::kTooLarge},
+      {"message_length_number_exceeds", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Message length 5242880 exceeds the limit", "end of DATA"),
+       C::kTechnical, B::kTooLarge},
+      // Not the message's size: a count of recipients, the mailbox's size.
+      {"policy_size_per_transaction", "bounced", "4.5.3",
+       Said("mx.example.net", "452 4.5.3 Domain policy size per transaction exceeded"), C::kSoft,
+       B::kRateLimited},
+      {"mailbox_size_exceeds", "bounced", "5.0.0",
+       Said("mx.example.net", "552 Mailbox size exceeds the limit"), C::kSoft, B::kMailboxFull},
+      // Loops, DNS failures and TLS required: technical/network.
+      {"mail_looping_detected", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Mail looping detected", "end of DATA"), C::kTechnical,
+       B::kNetwork},
+      {"too_many_forwards", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Too many forwards", "end of DATA"), C::kTechnical,
+       B::kNetwork},
+      {"dns_resolution_failed", "bounced", "4.0.0",
+       Said("relay.example.net", "451 DNS resolution failed for example.net"), C::kTechnical,
+       B::kNetwork},
+      {"resolver_error", "bounced", "5.0.0",
+       Said("relay.example.net", "550 Resolver error while looking up the MX"), C::kTechnical,
+       B::kNetwork},
+      {"only_over_tls", "bounced", "5.0.0",
+       Said("mx.example.net", "530 Mail accepted only over TLS", "MAIL FROM"), C::kTechnical,
+       B::kNetwork},
+      {"requires_secure_connection", "bounced", "5.0.0",
+       Said("mx.example.net", "554 This server requires a secure connection", "MAIL FROM"),
+       C::kTechnical, B::kNetwork},
+      {"encryption_required", "bounced", "5.7.10",
+       Said("mx.example.net", "530 5.7.10 Encryption required", "MAIL FROM"), C::kTechnical,
+       B::kNetwork},
+      // A DNS answer that the domain does not exist is the domain, not the network.
+      {"dns_error_domain_name_not_found", "bounced", "5.1.2",
+       Said("relay.example.net", "550 5.1.2 DNS error: Domain name not found"), C::kHard,
+       B::kDomainUnknown},
+      // A lookup table that failed is not DNS.
+      {"postfix_temporary_lookup_failure", "bounced", "4.3.0",
+       Said("mx.example.net", "451 4.3.0 Error: temporary lookup failure"), C::kSoft, B::kOther},
+      // The message's format: technical/other.
+      {"missing_date_field", "bounced", "5.0.0",
+       Said("mx.example.net", "554 Missing Date field", "end of DATA"), C::kTechnical, B::kOther},
+      {"without_a_from_field", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Message without a From field", "end of DATA"), C::kTechnical,
+       B::kOther},
+      // Spam named inside an identifier.
+      {"x_spam_flag", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Rejected: X_SPAM_FLAG set", "end of DATA"), C::kTechnical,
+       B::kSpam},
+      // Authentication that failed, in either order.
+      {"incorrect_authentication_data", "bounced", "5.0.0",
+       Said("smtp.example.net", "535 Incorrect authentication data", "AUTH"), C::kTechnical,
+       B::kAuthentication},
+      {"authentication_mismatch", "bounced", "5.0.0",
+       Said("mx.example.net", "550 Authentication mismatch for the sending domain", "end of DATA"),
+       C::kTechnical, B::kAuthentication},
+  });
+  // Postfix's connect errors with any errno text are the connect rule's,
+  // IPv6 address and all (smtp_connect.c "connect to %s[%s]:%d: %m").
+  const BounceRules& rules = Shipped();
+  for (const char* text : {"connect to mx.example[192.0.2.1]:25: Permission denied",
+                           "connect to mx.example[2001:db8::25]:25: Operation not permitted"}) {
+    const BounceRules::Explanation e = rules.Explain("bounced", "4.4.1", text);
+    EXPECT_EQ(e.result.by, ClassifiedBy::kTextRule) << text;
+    EXPECT_EQ(e.result.category, B::kNetwork) << text;
+    EXPECT_NE(e.pattern.find("connect to"), std::string_view::npos) << text;
+  }
+}
+
+// A 4yz reply is temporary (RFC 5321 §4.2.1): whatever its words, never hard.
+// The category stays what the words say.
+TEST(BounceGuards, TemporaryRepliesAreNeverHard) {
+  Check({
+      {"mailbox_disabled_450", "bounced", "4.2.1",
+       Said("mx.example.net", "450 4.2.1 Mailbox disabled, not accepting messages"), C::kSoft,
+       B::kMailboxDisabled},
+      {"user_unknown_450", "bounced", "4.0.0",
+       Said("mx.example.net", "450 <bob@example.net>: User unknown in local recipient table"),
+       C::kSoft, B::kRecipientUnknown},
+      {"no_such_user_451", "bounced", "4.1.1",
+       Said("mx.example.net", "451 4.1.1 No such user here, try again later"), C::kSoft,
+       B::kRecipientUnknown},
+      {"account_disabled_452", "bounced", "4.0.0",
+       Said("mx.example.net", "452 Account disabled"), C::kSoft, B::kMailboxDisabled},
+      // The same words with a 5yz code stay hard.
+      {"mailbox_disabled_550", "bounced", "5.2.1",
+       Said("mx.example.net", "550 5.2.1 Mailbox disabled, not accepting messages"), C::kHard,
+       B::kMailboxDisabled},
+      // Without a reply code (a relay's DSN, Postfix's own text) the words decide.
+      {"relay_dsn_nxdomain", "bounced", "4.0.0",
+       "DNS Error: DNS type 'mx' lookup of nx.example responded with code NXDOMAIN Domain name "
+       "not found: nx.example",
+       C::kHard, B::kDomainUnknown},
+  });
+  const BounceRules& rules = Shipped();
+  BounceRules::Explanation e = rules.Explain(
+      "bounced", "4.2.1", Said("mx.example.net", "450 4.2.1 Mailbox disabled, not accepting messages"));
+  EXPECT_TRUE(e.temporary_guard);
+  EXPECT_FALSE(e.sender_guard);
+  EXPECT_EQ(e.rule_class, "hard");
+  e = rules.Explain("bounced", "5.2.1",
+                    Said("mx.example.net", "550 5.2.1 Mailbox disabled, not accepting messages"));
+  EXPECT_FALSE(e.temporary_guard);
+}
+
+// Under an enhanced code of subject 6 (the message's content, RFC 3463 §3.8)
+// words that a user is unknown quote the message: the codes decide.
+TEST(BounceGuards, UserUnknownQuotedUnderAContentCodeIsNotHard) {
+  Check({
+      {"quoted_header_5_6_0", "bounced", "5.6.0",
+       Said("mx.example.net", "554 5.6.0 Message refused: header 'X-Failed-Recipients: user "
+                              "unknown' not allowed", "end of DATA"),
+       C::kTechnical, B::kOther},
+      {"quoted_subject_5_6_1", "bounced", "5.6.1",
+       Said("mx.example.net", "550 5.6.1 Media not supported: Subject \"Recipient address "
+                              "unknown\"", "end of DATA"),
+       C::kTechnical, B::kOther},
+      // Not hard words under 5.6: the rules still read them.
+      {"spam_score_5_6_0_stays_spam", "bounced", "5.6.0",
+       Said("mx.example.net", "554 5.6.0 This message has been scored as spam",
+            "end of DATA"),
+       C::kTechnical, B::kSpam},
+      // The same words under a recipient's code stay hard.
+      {"user_unknown_5_1_1", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 user unknown"), C::kHard, B::kRecipientUnknown},
+  });
+  const BounceRules& rules = Shipped();
+  const BounceRules::Explanation e =
+      rules.Explain("bounced", "5.6.0",
+                    Said("mx.example.net", "554 5.6.0 header 'X-Failed-Recipients: user "
+                                           "unknown' not allowed", "end of DATA"));
+  EXPECT_TRUE(e.content_guard);
+  EXPECT_EQ(e.result.by, ClassifiedBy::kEnhancedCode);
+  EXPECT_EQ(e.code_key, "5.6.");
+}
+
+// An address or domain that does not exist, in answer to MAIL FROM, is our
+// sender address: authentication. Other hard words there stay policy (a
+// smarthost's account), and at the greeting or HELO everything is policy.
+TEST(BounceGuards, UnknownAddressAtMailFromIsOurSender) {
+  Check({
+      {"domain_does_not_exist_at_mail_from", "bounced", "5.0.0",
+       Said("mx.example.net", "517-Domain does not exist: alice@nx.example. 517 Invalid domain",
+            "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"user_unknown_at_mail_from", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 <alice@example.com>: User unknown", "MAIL FROM"),
+       C::kTechnical, B::kAuthentication},
+      {"no_such_domain_at_mail_from", "bounced", "5.0.0",
+       Said("mx.example.net", "550 No such domain", "MAIL FROM"), C::kTechnical,
+       B::kAuthentication},
+      {"account_disabled_at_mail_from_stays_policy", "bounced", "5.2.1",
+       Said("smtp.relay.example", "550 5.2.1 Account disabled", "MAIL FROM"), C::kTechnical,
+       B::kPolicy},
+      {"user_unknown_at_ehlo_stays_policy", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 User unknown", "EHLO"), C::kTechnical, B::kPolicy},
+      {"user_unknown_at_auth_stays_policy", "bounced", "5.0.0",
+       Said("smtp.relay.example", "535 User unknown", "AUTH"), C::kTechnical, B::kPolicy},
+      {"user_unknown_at_rcpt_is_hard", "bounced", "5.1.1",
+       Said("mx.example.net", "550 5.1.1 <bob@example.net>: User unknown"), C::kHard,
+       B::kRecipientUnknown},
+  });
+  const BounceRules& rules = Shipped();
+  const BounceRules::Explanation e = rules.Explain(
+      "bounced", "5.1.1",
+      Said("mx.example.net", "550 5.1.1 <alice@example.com>: User unknown", "MAIL FROM"));
+  EXPECT_TRUE(e.sender_guard);
+  EXPECT_EQ(e.rule_class, "hard");
+  EXPECT_EQ(e.result.category, B::kAuthentication);
 }
 
 // ---------------------------------------------------------------------------
