@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include "callbacks.h"
@@ -78,7 +79,22 @@ int main(int argc, char** argv) {
   // signals their own threads sigwait() for must be blocked in all others.
   sg::milter::BlockHandledSignals();
 
+  // The fleet's quota alerts come from the store's lease thread: they are
+  // reported as a message's are, with the configuration in force (reloads
+  // included) once the context exists, with the one read at start before.
+  struct AlertSink {
+    std::mutex mu;
+    sg::milter::Context* context = nullptr;
+  } alerts;
   sg::StoreUse use;
+  use.on_alert = [&alerts, &cfg, &logger](std::string_view account, const sg::QuotaAlert& a) {
+    std::lock_guard<std::mutex> lk(alerts.mu);
+    if (alerts.context != nullptr) {
+      sg::milter::ReportQuotaAlert(*alerts.context->config(), alerts.context->logger(), account, a, "");
+    } else {
+      sg::milter::ReportQuotaAlert(**cfg, &logger, account, a, "");
+    }
+  };
   use.logger = &logger;
   use.housekeeping = true;
   use.cached_reads = true;  // PostgreSQL: decide from this node's cache
@@ -103,6 +119,18 @@ int main(int argc, char** argv) {
                sg::KvLine().Add("action", "config-warning").Add("note", "[dmarc] mode is outbound but neither egress nor signing_domains is set: only mail already DKIM-signed or from accounts' verified domains can pass p=reject domains").str());
   }
   sg::milter::Context context(*cfg, store->get(), &logger, auth->get());
+  {
+    std::lock_guard<std::mutex> lk(alerts.mu);
+    alerts.context = &context;
+  }
+  // On a failed start the context goes before the store (and its thread).
+  struct Detach {
+    AlertSink* sink;
+    ~Detach() {
+      std::lock_guard<std::mutex> lk(sink->mu);
+      sink->context = nullptr;
+    }
+  } detach{&alerts};
   sg::milter::StartReloadThread(path, &context, &logger);
 
   const smfiDesc desc = sg::milter::FilterDescription(&context);

@@ -259,28 +259,32 @@ StepResult Session::OnEom(std::string_view queue_id) {
 }
 
 void Session::Alert(const QuotaAlert& a, std::string_view queue_id) {
-  const std::string& account = txn_.identity->account;
+  ReportQuotaAlert(*cfg_, ctx_->logger(), txn_.identity->account, a, queue_id);
+}
+
+void ReportQuotaAlert(const Config& cfg, Logger* logger, std::string_view account,
+                      const QuotaAlert& a, std::string_view queue_id) {
   KvLine line;
-  line.Add("queue_id", queue_id)
-      .Add("account", account)
+  if (!queue_id.empty()) line.Add("queue_id", queue_id);
+  line.Add("account", account)
       .Add("action", "quota-alert")
       .Add("window", WindowName(a.window))
       .Add("used", a.used)
       .Add("limit", a.limit)
       .Add("pct", a.pct)
       .Add("resets", FormatUtc(a.span.reset));
-  ctx_->logger()->Log(Logger::Level::kWarning, line.str());
-  if (!cfg_->notify_command.empty()) {
-    SpawnNotify(cfg_->notify_command,
+  logger->Log(Logger::Level::kWarning, line.str());
+  if (!cfg.notify_command.empty()) {
+    SpawnNotify(cfg.notify_command,
                 {{"SG_EVENT", "quota-alert"},
-                 {"SG_ACCOUNT", account},
+                 {"SG_ACCOUNT", std::string(account)},
                  {"SG_WINDOW", std::string(WindowName(a.window))},
                  {"SG_USED", std::to_string(a.used)},
                  {"SG_LIMIT", std::to_string(a.limit)},
                  {"SG_PCT", std::to_string(a.pct)},
                  {"SG_RESETS", FormatUtc(a.span.reset)},
-                 {"SG_RESETS_LOCAL", FormatLocal(a.span.reset, cfg_->tz)}},
-                ctx_->logger());
+                 {"SG_RESETS_LOCAL", FormatLocal(a.span.reset, cfg.tz)}},
+                logger);
   }
 }
 

@@ -52,6 +52,12 @@ class Context {
   monitor::MilterMetrics metrics_;
 };
 
+// Logs a quota alert (action=quota-alert) and runs [milter] notify_command
+// with its facts. `queue_id` is the message's that crossed the threshold;
+// empty for the fleet's alerts, which come with the node's lease reports.
+void ReportQuotaAlert(const Config& cfg, Logger* logger, std::string_view account,
+                      const QuotaAlert& a, std::string_view queue_id);
+
 // A change to the message's header, made at end of message: delete the
 // `index`th (1-based) field called `name` (value empty), or, index 0, insert
 // `name: value` at the top.

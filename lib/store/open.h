@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "senderguard/base/kvlog.h"
 #include "senderguard/base/status.h"
@@ -31,6 +33,11 @@ struct StoreUse {
   bool cached_reads = false;
   // The program's name (PostgreSQL's application_name).
   std::string program = "senderguard";
+  // PostgreSQL: the fleet's quota alerts come with the node's reports, from
+  // the store's own thread, not from Commit (which returns none there).
+  // Called on that thread; unset, the store logs them itself. Unused with
+  // LMDB, where Commit returns them.
+  std::function<void(std::string_view account, const QuotaAlert& alert)> on_alert;
 };
 
 // Opens (and creates, when missing) the store the configuration names.

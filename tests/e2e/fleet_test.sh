@@ -91,6 +91,7 @@ socket = "unix:$d/milter.sock"
 socket_mode = "0666"
 log_stderr = true
 identity = ["sender-domain"]
+notify_command = ["$d/notify.sh"]
 [dmarc]
 mode = "off"
 [tail]
@@ -99,7 +100,13 @@ rules = "$E2E_SRC/conf/bounce-rules.conf"
 timezone = "localtime"
 EOF
 }
-for n in mx1 mx2 mx3; do install -d -m 0755 "$(node_dir $n)"; done
+for n in mx1 mx2 mx3; do
+    install -d -m 0755 "$(node_dir $n)"
+    # The notify command: appends the alert's facts, one line per alert.
+    printf '#!/bin/sh\necho "$SG_ACCOUNT $SG_WINDOW $SG_PCT $SG_LIMIT" >> %s\n' \
+        "$(node_dir $n)/notify.out" >"$(node_dir $n)/notify.sh"
+    chmod 755 "$(node_dir $n)/notify.sh"
+done
 # shellcheck disable=SC2034 # finish (lib.sh) prints its tail
 SG_LOG=$(node_dir mx1)/milter.log
 
@@ -285,6 +292,20 @@ for _ in $(seq 1 150); do
 done
 [[ $dl == "$N" ]] && ok "the three tailers counted $N deliveries for conc.test" \
     || not_ok "day_counts delivered for conc.test: $dl, expected $N"
+# The fleet's alerts (80, 90, 100% of the day) reach the nodes' notify commands, each once for
+# the fleet, whichever node's report crossed it.
+for _ in $(seq 1 100); do
+    alerts=$(cat "$(node_dir mx1)/notify.out" "$(node_dir mx2)/notify.out" "$(node_dir mx3)/notify.out" \
+        2>/dev/null | grep '^conc\.test day ' | sort || true)
+    [[ $(grep -c . <<<"$alerts") -ge 3 ]] && break
+    sleep 0.1
+done
+sleep 0.5  # a duplicate would come with the same reports
+alerts=$(cat "$(node_dir mx1)/notify.out" "$(node_dir mx2)/notify.out" "$(node_dir mx3)/notify.out" \
+    2>/dev/null | grep '^conc\.test day ' | sort || true)
+[[ $alerts == "$(printf 'conc.test day 100 %s\nconc.test day 80 %s\nconc.test day 90 %s' "$N" "$N" "$N")" ]] \
+    && ok "notify_command ran once for each of the fleet's alerts (80, 90, 100%)" \
+    || not_ok "notify_command for conc.test: '$(tr '\n' ';' <<<"$alerts")', expected 80, 90 and 100% once each"
 SINK=$N
 
 # ---- B. propagation
