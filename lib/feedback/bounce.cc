@@ -563,7 +563,7 @@ BounceRules::Impl::Decision BounceRules::Impl::DecideText(std::string_view dsn,
                                                           std::string_view text) const {
   if (auto m = MatchText(dsn, text)) {
     return {{FromRule(m->first.cls), m->first.category, m->second, ClassifiedBy::kTextRule},
-            m->first.cls, nullptr, false};
+            m->first.cls, nullptr, false, false, {}};
   }
   const CodeEntry* best = nullptr;
   for (const auto& e : dsn_codes) {
@@ -571,18 +571,18 @@ BounceRules::Impl::Decision BounceRules::Impl::DecideText(std::string_view dsn,
   }
   if (best != nullptr) {
     return {{FromRule(best->verdict.cls), best->verdict.category, -1, ClassifiedBy::kEnhancedCode},
-            best->verdict.cls, best, false};
+            best->verdict.cls, best, false, false, {}};
   }
   if (std::string_view code = BasicReplyCode(server); !code.empty()) {
     for (const auto& e : reply_codes) {
       if (e.key == code) {
         return {{FromRule(e.verdict.cls), e.verdict.category, -1, ClassifiedBy::kReplyCode},
-                e.verdict.cls, &e, false};
+                e.verdict.cls, &e, false, false, {}};
       }
     }
   }
   return {{OutcomeClass::kTechnical, BounceCategory::kOther, -1, ClassifiedBy::kDefault},
-          RuleClass::kTechnical, nullptr, false};
+          RuleClass::kTechnical, nullptr, false, false, {}};
 }
 
 BounceRules::BounceRules() = default;
