@@ -6,7 +6,6 @@
 // cut arrives after it reconnects; a bulk write reloads the caches whole.
 // The delays are measured and printed.
 #include <chrono>
-#include <mutex>
 #include <cstdio>
 #include <thread>
 
@@ -24,35 +23,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kNow = 1'795'622'400;
 
-// Keeps every line, to count how often a state change was logged.
-class Lines : public Logger {
- public:
-  void Log(Level, std::string_view line) override {
-    std::lock_guard<std::mutex> lk(mu_);
-    lines_.emplace_back(line);
-  }
-  size_t Count(std::string_view needle) {
-    std::lock_guard<std::mutex> lk(mu_);
-    size_t n = 0;
-    for (const auto& l : lines_) n += l.find(needle) != std::string::npos ? 1 : 0;
-    return n;
-  }
-  bool Saw(std::string_view needle) { return Count(needle) > 0; }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 // One MTA: a PgStore reading accounts and suppression from its cache.
 struct Node {
   std::string name;
   lmdb_test::TempDir dir;
-  std::unique_ptr<Lines> log = std::make_unique<Lines>();
+  // Every line kept, to count how often a state change was logged.
+  std::unique_ptr<lmdb_test::CapturingLogger> log = std::make_unique<lmdb_test::CapturingLogger>();
   std::unique_ptr<PgStore> store;
 
   // A new log (what the next Open logs). REQUIRES: the store is closed.
-  void NewLog() { log = std::make_unique<Lines>(); }
+  void NewLog() { log = std::make_unique<lmdb_test::CapturingLogger>(); }
 
   Status Open(const std::string& conninfo) {
     store.reset();

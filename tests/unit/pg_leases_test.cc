@@ -194,25 +194,6 @@ class Proxy {
   std::list<std::thread> pumps_;
 };
 
-class CountingLogger : public Logger {
- public:
-  void Log(Level, std::string_view line) override {
-    std::lock_guard<std::mutex> lk(mu_);
-    lines_.emplace_back(line);
-  }
-  size_t Count(std::string_view needle) {
-    std::lock_guard<std::mutex> lk(mu_);
-    size_t n = 0;
-    for (const auto& l : lines_) n += l.find(needle) != std::string::npos;
-    return n;
-  }
-  bool Saw(std::string_view needle) { return Count(needle) > 0; }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 struct NodeSpec {
   std::string name = "n1";
   std::string dir;
@@ -466,7 +447,7 @@ class PgLeasesTest : public ::testing::Test {
 
   std::string db_;
   std::unique_ptr<PgConn> admin_;
-  CountingLogger logger_;
+  lmdb_test::CapturingLogger logger_;
 };
 
 TEST_F(PgLeasesTest, OneNodeCountsRefusesAlertsAndCreatesTheAccount) {
