@@ -36,12 +36,9 @@ struct Node {
 
   Status Open(const std::string& conninfo) {
     store.reset();
-    PgStoreOptions o;
-    o.conninfo = conninfo;
-    o.node = name;
-    o.program = "pg_cache_test-" + name;  // the listener is "<program>/cache"
-    o.local = lmdb_test::TestLmdbOptions(dir.path() + "/local", log.get());
-    o.logger = log.get();
+    // The listener is "<program>/cache".
+    PgStoreOptions o = PgTestStoreOptions(conninfo, name, "pg_cache_test-" + name,
+                                          dir.path() + "/local", log.get());
     o.cached_reads = true;
     auto r = PgStore::Open(o);
     if (!r.ok()) return r.status();
@@ -108,13 +105,11 @@ bool Suppressed(Store& s, const std::string& account, const std::string& address
   return f.ok() && f.value().has_value();
 }
 
-class PgCacheTest : public ::testing::Test {
+class PgCacheTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
     a_.name = "mx1";
     b_.name = "mx2";
     Status st = a_.Open(db_);
@@ -129,7 +124,6 @@ class PgCacheTest : public ::testing::Test {
   }
   std::string DbName() const { return db_.substr(db_.rfind("dbname=") + 7); }
 
-  std::string db_;
   Node a_, b_;
 };
 

@@ -29,16 +29,13 @@ using namespace std::string_literals;
 
 using namespace feedback_builders;
 
-class PgFeedbackTest : public ::testing::Test {
+class PgFeedbackTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
-    auto c = PgConn::Connect(db_, "pg_feedback_test");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    sql_ = std::move(c.value());
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
+    sql_ = ConnectDb("pg_feedback_test");
+    ASSERT_NE(sql_, nullptr);
     mx1_ = OpenNode("mx1", &dir1_);
     mx2_ = OpenNode("mx2", &dir2_);
     ASSERT_NE(mx1_, nullptr);
@@ -57,14 +54,9 @@ class PgFeedbackTest : public ::testing::Test {
   }
 
   std::unique_ptr<PgStore> OpenNode(const std::string& node, lmdb_test::TempDir* dir) {
-    PgStoreOptions o;
-    o.conninfo = db_;
-    o.node = node;
-    o.program = "pg_feedback_test";
-    o.local = lmdb_test::TestLmdbOptions(dir->path() + "/" + node + "-" + db_.substr(db_.rfind('_')),
-                                         &logger_);
-    o.logger = &logger_;
-    auto s = PgStore::Open(o);
+    auto s = PgStore::Open(PgTestStoreOptions(
+        db_, node, "pg_feedback_test", dir->path() + "/" + node + "-" + db_.substr(db_.rfind('_')),
+        &logger_));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s.value()) : nullptr;
   }
@@ -113,7 +105,6 @@ class PgFeedbackTest : public ::testing::Test {
     return r.ok() ? r.value() : std::nullopt;
   }
 
-  std::string db_;
   std::unique_ptr<PgConn> sql_;
   lmdb_test::CapturingLogger logger_;
   lmdb_test::TempDir dir1_, dir2_;

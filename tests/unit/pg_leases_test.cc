@@ -205,12 +205,7 @@ struct NodeSpec {
 };
 
 Result<std::unique_ptr<PgStore>> OpenNode(const NodeSpec& n) {
-  PgStoreOptions o;
-  o.conninfo = n.conninfo;
-  o.node = n.name;
-  o.program = "pg_leases_test";
-  o.local = lmdb_test::TestLmdbOptions(n.dir, n.logger);
-  o.logger = n.logger;
+  PgStoreOptions o = PgTestStoreOptions(n.conninfo, n.name, "pg_leases_test", n.dir, n.logger);
   o.lease_ttl_s = n.ttl_s;
   o.on_unavailable = n.on_unavailable;
   o.local_allowance = n.allowance;
@@ -369,16 +364,13 @@ class Child {
   int in_ = -1;
 };
 
-class PgLeasesTest : public ::testing::Test {
+class PgLeasesTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
-    auto c = PgConn::Connect(db_, "pg_leases_test");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    admin_ = std::move(c.value());
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
+    admin_ = ConnectDb("pg_leases_test");
+    ASSERT_NE(admin_, nullptr);
   }
   NodeSpec Spec(const std::string& name, lmdb_test::TempDir& dir) {
     NodeSpec n;
@@ -445,7 +437,6 @@ class PgLeasesTest : public ::testing::Test {
     return c;
   }
 
-  std::string db_;
   std::unique_ptr<PgConn> admin_;
   lmdb_test::CapturingLogger logger_;
 };

@@ -113,24 +113,17 @@ AuditEntry Audit(std::string action, std::string account = "") {
   return a;
 }
 
-class PgRecordsTest : public ::testing::Test {
+class PgRecordsTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
-    PgStoreOptions o;
-    o.conninfo = db_;
-    o.node = "mx1";
-    o.program = "pg_records_test";
-    o.local = lmdb_test::TestLmdbOptions(dir_.path() + "/local", &logger_);
-    auto s = PgStore::Open(o);
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
+    auto s = PgStore::Open(
+        PgTestStoreOptions(db_, "mx1", "pg_records_test", dir_.path() + "/local", &logger_));
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s.value());
-    auto c = PgConn::Connect(db_, "pg_records_test-sql");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    sql_ = std::move(c.value());
+    sql_ = ConnectDb("pg_records_test-sql");
+    ASSERT_NE(sql_, nullptr);
   }
   std::string Query(const std::string& q) {
     auto r = sql_->Exec(q);
@@ -148,7 +141,6 @@ class PgRecordsTest : public ::testing::Test {
   }
   int64_t Changes() { return std::stoll(Query("SELECT count(*) FROM changes")); }
 
-  std::string db_;
   lmdb_test::TempDir dir_;
   lmdb_test::CapturingLogger logger_;
   std::unique_ptr<PgStore> store_;

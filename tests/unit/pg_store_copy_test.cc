@@ -78,16 +78,13 @@ std::string Show(const std::vector<StoreCopyCount>& counts) {
   return s;
 }
 
-class PgStoreCopyTest : public ::testing::Test {
+class PgStoreCopyTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
-    auto c = PgConn::Connect(db_, "pg_store_copy_test");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    sql_ = std::move(c.value());
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
+    sql_ = ConnectDb("pg_store_copy_test");
+    ASSERT_NE(sql_, nullptr);
   }
 
   std::unique_ptr<LmdbStore> OpenLmdb(const std::string& path) {
@@ -207,7 +204,6 @@ class PgStoreCopyTest : public ::testing::Test {
     return out;
   }
 
-  std::string db_;
   std::unique_ptr<PgConn> sql_;
   lmdb_test::CapturingLogger logger_;
   lmdb_test::TempDir dir_;

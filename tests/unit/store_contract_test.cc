@@ -99,12 +99,8 @@ class PgInstance : public StoreInstance {
       ADD_FAILURE() << err;
       return;
     }
-    PgStoreOptions o;
-    o.conninfo = db;
-    o.node = "contract";
-    o.program = "store_contract_test";
-    o.local = lmdb_test::TestLmdbOptions(dir_.path() + "/local", &logger_);
-    o.logger = &logger_;
+    PgStoreOptions o =
+        PgTestStoreOptions(db, "contract", "store_contract_test", dir_.path() + "/local", &logger_);
     o.on_alert = [this](std::string_view, const QuotaAlert& a) {
       std::lock_guard<std::mutex> lk(alerts_mu_);
       alerts_.push_back(a);
