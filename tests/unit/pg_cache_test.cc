@@ -291,6 +291,9 @@ TEST_F(PgCacheTest, BulkWriteReloadsTheCachesWhole) {
             0);
   auto admin = Admin(db_);
   ASSERT_NE(admin, nullptr);
+  auto last = admin->Exec("SELECT coalesce(max(seq), 0) FROM changes");
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  const std::string before = std::string(last.value().Get(0, 0));
   // A bulk writer (store copy) logs one 'resync' change, not its rows.
   Status st = admin->Transaction([](PgConn& c) -> Status {
     for (const char* sql :
@@ -307,9 +310,13 @@ TEST_F(PgCacheTest, BulkWriteReloadsTheCachesWhole) {
     return Status::Ok();
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
-  auto logged = admin->Exec("SELECT count(*), min(kind) FROM changes WHERE seq > (SELECT max(seq) - 1 FROM changes)");
-  ASSERT_TRUE(logged.ok());
+  // Every change logged since: one, the resync.
+  auto logged = admin->Exec("SELECT count(*), min(kind), max(kind) FROM changes WHERE seq > $1",
+                            {before});
+  ASSERT_TRUE(logged.ok()) << logged.status().ToString();
+  EXPECT_EQ(logged.value().GetInt(0, 0), 1);
   EXPECT_EQ(logged.value().Get(0, 1), "resync");
+  EXPECT_EQ(logged.value().Get(0, 2), "resync");
   const int64_t ms = MsUntil([&] {
     return Suspended(*b_.store, "bulk1") && !Suppressed(*b_.store, "x", "old@example.org") &&
            !b_.store->GetAccount("frank").value().has_value() &&
