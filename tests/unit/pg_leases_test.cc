@@ -719,7 +719,10 @@ TEST_F(PgLeasesTest, UnreachableSpendsOnlyTheLeaseThenTempfails) {
   n.ttl_s = 4;  // deadline: 3.6 s after the last call sent
   auto node = Open(n);
   ASSERT_NE(node, nullptr);
-  const std::vector<QuotaCharge> day = {Day(1000)};
+  // Above what the demand below leases in one block (so that the cut finds
+  // the window open), and spent whole at the end.
+  constexpr uint64_t kLimit = 1000;
+  const std::vector<QuotaCharge> day = {Day(kLimit)};
   // Some traffic, so that the lease's block is more than one unit; all of
   // it reported.
   for (int i = 0; i < 60; ++i) {
@@ -769,15 +772,23 @@ TEST_F(PgLeasesTest, UnreachableSpendsOnlyTheLeaseThenTempfails) {
   proxy.Restore();
   ASSERT_TRUE(WaitFor([&] { return node->leases().Settle().ok(); }, 10000));
   ASSERT_TRUE(WaitFor([&] { return other->leases().Settle().ok(); }, 10000));
+  // The rest of the day's limit, spent on both nodes: the limit is reached,
+  // so that "committed within the limit" below can fail.
+  const uint64_t rest = SpendAll(*node, "acct", kLimit) + SpendAll(*other, "acct", kLimit);
+  ASSERT_TRUE(WaitFor([&] { return node->leases().Settle().ok(); }, 10000));
+  ASSERT_TRUE(WaitFor([&] { return other->leases().Settle().ok(); }, 10000));
   const uint64_t local = Local(*node, "acct", day[0]) + Local(*other, "acct", day[0]);
   const Counts c = Parse(Row("acct", day[0]));
   std::printf("# after %lld ms down: committed %llu, late %llu (claimed before the outage was"
-              " known, reported after the lease's ttl), sent %llu\n",
+              " known, reported after the lease's ttl), sent %llu (%llu of them after it, until"
+              " refused)\n",
               static_cast<long long>(down_ms), static_cast<unsigned long long>(c.committed),
-              static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(local));
+              static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(local),
+              static_cast<unsigned long long>(rest));
   EXPECT_EQ(c.committed + c.late, local) << "everything sent is counted, once";
   EXPECT_EQ(c.outstanding, 0u);
-  EXPECT_LE(c.committed, 1000u);
+  EXPECT_GE(local, kLimit) << "the limit was reached";
+  EXPECT_LE(c.committed, kLimit);
   EXPECT_TRUE(logger_.Saw("action=unavailable part=leases policy=tempfail"));
   EXPECT_TRUE(logger_.Saw("action=available part=leases"));
 }
