@@ -27,8 +27,8 @@ void AddStateCommands(CLI::App& app, Env& env) {
         name, create,
         [&](AccountRecord* a, bool* changed) {
           already.clear();
-          if (EffectiveAt(*a, now).status == AccountStatus::kSuspended && a->status == AccountStatus::kSuspended &&
-              a->status_reason == reason) {
+          // Suspended (not reinstated for a time that has run out) for this reason.
+          if (a->status == AccountStatus::kSuspended && a->status_reason == reason) {
             already = env.HumanTime(a->status_since);
             return Status::Ok();
           }
