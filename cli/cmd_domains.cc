@@ -45,7 +45,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   auto* add = cmd->add_subcommand("add", "Record DOMAIN as verified for ACCOUNT");
   add->add_option("ACCOUNT", account, "account name")->required();
   add->add_option("DOMAIN", domain, "a From: domain the account has proven it controls")->required();
-  add->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
+  Env::AddCreateFlag(add, create);
   add->callback([&env] {
     const std::string name = env.Account(account);
     const std::string d = Domain(domain);

@@ -136,6 +136,10 @@ bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit&
   return true;
 }
 
+void Env::AddCreateFlag(CLI::App* cmd, bool& create) {
+  cmd->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
+}
+
 std::string Env::HumanTime(int64_t t) { return FormatLocal(t, config().tz); }
 
 void Check(const Status& s) {
