@@ -38,19 +38,6 @@ bool ValidDomain(std::string_view d) {
   return label != 0;
 }
 
-// A host name's labels neither start nor end with '-' (RFC 952, RFC 1123
-// 2.1, RFC 5890 2.3.1): no registry gives out "-bad-.example".
-bool HyphensInside(std::string_view d) {
-  size_t start = 0;
-  while (start <= d.size()) {
-    size_t end = d.find('.', start);
-    if (end == std::string_view::npos) end = d.size();
-    if (end > start && (d[start] == '-' || d[end - 1] == '-')) return false;
-    start = end + 1;
-  }
-  return true;
-}
-
 // The A-labels of a domain written in Unicode ("b\xc3\xbccher.example" ->
 // "xn--bcher-kva.example"), as IDNA2008 with UTS #46 non-transitional
 // mapping gives them: the same conversion as dmarc::NormalizeDomain, so an
@@ -71,6 +58,19 @@ std::optional<std::string> ALabels(std::string_view domain) {
 }
 
 }  // namespace
+
+bool ValidHostName(std::string_view d) {
+  if (!ValidDomain(d)) return false;
+  // No label starts or ends with '-'.
+  size_t start = 0;
+  while (start <= d.size()) {
+    size_t end = d.find('.', start);
+    if (end == std::string_view::npos) end = d.size();
+    if (end > start && (d[start] == '-' || d[end - 1] == '-')) return false;
+    start = end + 1;
+  }
+  return true;
+}
 
 std::optional<std::string> NormalizeAccount(std::string_view raw) {
   std::string_view s = TrimWsp(raw);
@@ -142,7 +142,7 @@ std::optional<std::string> NormalizeAddress(std::string_view raw) {
     if (out.size() > kMaxAddress) return std::nullopt;
   }
   const std::string_view domain = std::string_view(out).substr(at + 1);
-  if (!ValidDomain(domain) || !HyphensInside(domain)) return std::nullopt;
+  if (!ValidHostName(domain)) return std::nullopt;
   return out;
 }
 

@@ -36,6 +36,12 @@ std::optional<std::string> NormalizeAccount(std::string_view raw);
 // else. The local part is kept as it is (8-bit included).
 std::optional<std::string> NormalizeAddress(std::string_view raw);
 
+// Whether `d` is a host name as NormalizeAddress's domain must be: lower-case
+// labels of 1 to 63 letters, digits, '-' and '_', at most 253 bytes, none
+// starting or ending with '-' (RFC 952, RFC 1123 2.1, RFC 5890 2.3.1: no
+// registry gives out "-bad-.example").
+bool ValidHostName(std::string_view d);
+
 // The domain of an envelope address ("<a@B.example>" -> "b.example"), or
 // nullopt for the null sender, a missing '@', or an invalid domain.
 std::optional<std::string> AddressDomain(std::string_view raw);

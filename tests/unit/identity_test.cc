@@ -281,6 +281,21 @@ TEST_P(AddressDomainTest, Table) {
 INSTANTIATE_TEST_SUITE_P(Cases, AddressDomainTest, ::testing::ValuesIn(kDomainCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// The host name rule of NormalizeAddress (and of senderguardctl domains):
+// AddressDomain's syntax, and no label starting or ending with '-'.
+TEST(ValidHostName, Labels) {
+  for (std::string_view ok : {"b.example", "localhost", "a-b.example", "r3---sn-4g5e6nz7.example",
+                              "xn--bcher-kva.example", "_dmarc.example", "x"}) {
+    EXPECT_TRUE(ValidHostName(ok)) << ok;
+  }
+  for (std::string_view bad : {"", "-b.example", "b-.example", "a.-b.example", "a.b-", "-", "B.example",
+                               "b..example", ".b.example", "b.example.", "b example", "b\xc3\xbc.example"}) {
+    EXPECT_FALSE(ValidHostName(bad)) << bad;
+  }
+  EXPECT_TRUE(ValidHostName(std::string(63, 'x') + ".example"));
+  EXPECT_FALSE(ValidHostName(std::string(64, 'x') + ".example"));
+}
+
 // ---------------------------------------------------------- identity order
 
 TEST(IdentitySource, NamesRoundTrip) {
