@@ -379,8 +379,8 @@ enum class Answered : uint8_t {
   kRecipientOrData,  // RCPT TO, DATA, end of DATA, or a command not listed
 };
 
-Answered AnsweredCommand(std::string_view reply) {
-  const std::string_view server = ServerText(reply);
+// `server` is ServerText(reply), which the caller has already.
+Answered AnsweredCommand(std::string_view reply, std::string_view server) {
   const auto offset = static_cast<size_t>(server.data() - reply.data());
   if (offset == 0) return Answered::kNotQuoted;
   if (reply.substr(0, offset).find(" refused to talk to me: ") != std::string_view::npos)
@@ -398,12 +398,11 @@ Answered AnsweredCommand(std::string_view reply) {
   return Answered::kRecipientOrData;
 }
 
-// Whether Postfix logged `reply` as the server's answer to a command that
+// Whether Postfix logged a reply as the server's answer to a command that
 // names no recipient: the greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM.
 // RCPT TO, DATA and end of DATA can concern the recipient; a text Postfix
 // wrote itself names no command.
-bool BeforeRecipient(std::string_view reply) {
-  const Answered a = AnsweredCommand(reply);
+bool BeforeRecipient(Answered a) {
   return a == Answered::kClient || a == Answered::kSender;
 }
 
@@ -534,18 +533,19 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   const std::string_view server = ServerText(reply);
   std::string_view text = server.substr(0, kMaxClassifiedReply);
   if (UnfoldReply(text, buffer)) text = *buffer;
+  const Answered answered = AnsweredCommand(reply, server);
   Decision d = DecideText(dsn, server, text);
   d.text = text;
   // A hard verdict needs a recipient to blame: an answer to the greeting,
   // HELO or MAIL FROM refuses the sender ("550 Account disabled" from a
   // smarthost is about our account), so it counts as technical/policy.
-  if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(reply)) {
+  if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(answered)) {
     d.c.cls = OutcomeClass::kTechnical;
     d.c.category = BounceCategory::kPolicy;
     d.guard = true;
   } else if ((d.c.by == ClassifiedBy::kReplyCode || d.c.by == ClassifiedBy::kDefault) &&
              BasicReplyCode(server).substr(0, 1) == "5" &&
-             AnsweredCommand(reply) == Answered::kClient) {
+             answered == Answered::kClient) {
     // A permanent refusal of the greeting or of HELO/EHLO that no rule and no
     // enhanced code explains ("550 Rejected" to EHLO): the server knows only
     // the connecting client then (its IP, its reverse DNS, its HELO name), so
