@@ -278,13 +278,11 @@ Status LmdbStore::ReadLeases(const std::function<Status(LeaseLedger& ledger)>& f
   });
 }
 
-Status LmdbStore::WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn, bool durable) {
-  return Write(
-      [&](MDB_txn* txn) {
-        TxnLedger ledger(txn, true, dbi_.leases, dbi_.held, dbi_.counters);
-        return fn(ledger);
-      },
-      durable);
+Status LmdbStore::WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn) {
+  return Write([&](MDB_txn* txn) {
+    TxnLedger ledger(txn, true, dbi_.leases, dbi_.held, dbi_.counters);
+    return fn(ledger);
+  });
 }
 
 Status LmdbStore::ClaimChore(std::string_view name, int64_t now_ms, int64_t every_ms, bool* due) {

@@ -277,7 +277,7 @@ class LmdbStore final : public Store {
   Status ReadLeases(const std::function<Status(LeaseLedger& ledger)>& fn);
   // `fn` runs again when the transaction is retried; nothing is written
   // when it fails.
-  Status WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn, bool durable = true);
+  Status WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn);
   // A chore the node's processes share (sg_lease_expire every few seconds):
   // sets *due, and records `now_ms`, when it last ran `every_ms` or more
   // before now_ms (monotonic milliseconds; a time later than now_ms, from

@@ -75,7 +75,7 @@ void PgCache::Back() {
   Log(Logger::Level::kInfo, KvLine()
                                 .Add("store", "postgresql")
                                 .Add("action", "cache-back")
-                                .Add("seq", applied_.load())
+                                .Add("seq", applied_)
                                 .Add("down_ms", MsSince(lost_at_))
                                 .str());
 }
@@ -95,26 +95,14 @@ Status PgCache::Start() {
 
 Status PgCache::Connect() {
   conn_.reset();
-  listener_pid_ = 0;
   auto c = PgConn::Connect(options_->conninfo, options_->program + "/cache");
   if (!c.ok()) return c.status();
   auto listen = c.value()->Exec("LISTEN sg_changes");
   if (!listen.ok()) return listen.status();
-  {
-    std::lock_guard<std::mutex> lk(sync_mu_);
-    Status st = CatchUp(*c.value());
-    if (!st.ok()) return st;
-  }
+  Status st = CatchUp(*c.value());
+  if (!st.ok()) return st;
   conn_ = std::move(c.value());
-  listener_pid_ = conn_->BackendPid();
   return Status::Ok();
-}
-
-Status PgCache::SyncNow() {
-  auto c = PgConn::Connect(options_->conninfo, options_->program + "/cache-sync");
-  if (!c.ok()) return c.status();
-  std::lock_guard<std::mutex> lk(sync_mu_);
-  return CatchUp(*c.value());
 }
 
 Status PgCache::CatchUp(PgConn& conn) {
@@ -204,7 +192,7 @@ Status PgCache::CatchUp(PgConn& conn) {
     if (resync) {
       Status st = Reload(conn, source, "resync");
       if (!st.ok()) return st;
-      after = applied_.load();
+      after = applied_;
       continue;
     }
     if (r.rows() < kChangesPage) return Status::Ok();
@@ -321,28 +309,22 @@ void PgCache::Run() {
     if (!notes.ok()) {
       Lost(notes.status());
       conn_.reset();
-      listener_pid_ = 0;
       next_try = Clock::now();  // at once; the back-off applies from the next failure
       continue;
     }
     int64_t top = 0;
     for (const auto& n : notes.value()) top = std::max(top, PayloadSeq(n.payload));
     const bool due = Clock::now() >= next_sync;
-    if (top <= applied_.load() && !due) {
+    if (top <= applied_ && !due) {
       pollfd p{conn_->Socket(), POLLIN, 0};
       (void)::poll(&p, 1, static_cast<int>(kPollSlice.count()));
       continue;
     }
-    Status st;
-    {
-      std::lock_guard<std::mutex> lk(sync_mu_);
-      st = CatchUp(*conn_);
-    }
+    Status st = CatchUp(*conn_);
     if (!st.ok()) {
       Lost(st);
       if (!conn_->Healthy()) {
         conn_.reset();
-        listener_pid_ = 0;
         next_try = Clock::now();
       } else {
         next_sync = Clock::now() + backoff;  // the database answered: try again later

@@ -40,24 +40,6 @@ int64_t PgResult::GetInt(int row, int col) const {
   return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
 }
 bool PgResult::GetBool(int row, int col) const { return Get(row, col) == "t"; }
-std::string PgResult::GetBytes(int row, int col) const {
-  std::string_view v = Get(row, col);
-  std::string out;
-  if (v.size() < 2 || v[0] != '\\' || v[1] != 'x') return out;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  out.reserve((v.size() - 2) / 2);
-  for (size_t i = 2; i + 1 < v.size(); i += 2) {
-    int hi = nib(v[i]), lo = nib(v[i + 1]);
-    if (hi < 0 || lo < 0) return {};
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
-}
 
 PgParam PgInt(int64_t v) { return std::to_string(v); }
 PgParam PgBool(bool v) { return std::string(v ? "t" : "f"); }
@@ -250,8 +232,6 @@ Status PgConn::Reset() {
 }
 
 int PgConn::Socket() const { return c_ == nullptr ? -1 : PQsocket(c_); }
-
-int PgConn::BackendPid() const { return c_ == nullptr ? 0 : PQbackendPID(c_); }
 
 Result<std::vector<PgNotification>> PgConn::Notifications() {
   if (PQconsumeInput(c_) == 0)

@@ -158,8 +158,6 @@ struct CallAns {
   std::vector<int> alerts;
 };
 
-bool ByKey(const std::string& a, const std::string& b) { return a < b; }
-
 }  // namespace
 
 struct PgLeases::State {
@@ -283,7 +281,7 @@ Status PgLeases::State::SendTakes(PgConn& c, std::vector<TakeReq>& reqs,
                                   std::vector<TakeAns>* out, milliseconds timeout) {
   out->clear();
   if (reqs.empty()) return Status::Ok();
-  std::sort(reqs.begin(), reqs.end(), [](const TakeReq& a, const TakeReq& b) { return ByKey(a.key, b.key); });
+  std::sort(reqs.begin(), reqs.end(), [](const TakeReq& a, const TakeReq& b) { return a.key < b.key; });
   std::vector<std::string> accounts, idems;
   std::vector<int> wins;
   std::vector<int64_t> starts, resets, limits, wants;
@@ -335,7 +333,7 @@ Status PgLeases::State::SendCalls(PgConn& c, LeaseOp op, std::vector<CallReq>& r
                                   std::vector<CallAns>* out, milliseconds timeout) {
   out->clear();
   if (reqs.empty()) return Status::Ok();
-  std::sort(reqs.begin(), reqs.end(), [](const CallReq& a, const CallReq& b) { return ByKey(a.key, b.key); });
+  std::sort(reqs.begin(), reqs.end(), [](const CallReq& a, const CallReq& b) { return a.key < b.key; });
   std::vector<int64_t> leases, units;
   std::vector<std::string> idems;
   for (const auto& r : reqs) {
