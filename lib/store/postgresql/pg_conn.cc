@@ -10,6 +10,8 @@
 
 #include <libpq-fe.h>
 
+#include "senderguard/base/text.h"
+
 namespace senderguard {
 
 // ---- PgResult
@@ -44,12 +46,11 @@ bool PgResult::GetBool(int row, int col) const { return Get(row, col) == "t"; }
 PgParam PgInt(int64_t v) { return std::to_string(v); }
 PgParam PgBool(bool v) { return std::string(v ? "t" : "f"); }
 PgParam PgBytes(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
   std::string s = "\\x";
   s.reserve(2 + bytes.size() * 2);
   for (unsigned char c : bytes) {
-    s.push_back(kHex[c >> 4]);
-    s.push_back(kHex[c & 15]);
+    s.push_back(LowerHexDigit(c >> 4));
+    s.push_back(LowerHexDigit(c));
   }
   return s;
 }

@@ -16,32 +16,6 @@ namespace {
 constexpr size_t kUpsertChunk = 1000;  // rows per INSERT ... SELECT FROM unnest
 constexpr int kAccountColumnCount = 18;
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629 §4), 0 when
-// the byte there does not start one.
-size_t Utf8SequenceAt(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
-    return k < s.size() && b(k) >= lo && b(k) <= hi;
-  };
-  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
-  if (c == 0xe0) return cont(i + 1, 0xa0) && cont(i + 2) ? 3 : 0;
-  if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return cont(i + 1) && cont(i + 2) ? 3 : 0;
-  if (c == 0xed) return cont(i + 1, 0x80, 0x9f) && cont(i + 2) ? 3 : 0;
-  if (c == 0xf0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c >= 0xf1 && c <= 0xf3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c == 0xf4) return cont(i + 1, 0x80, 0x8f) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  return 0;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // A limit to its column: NULL (inherit), -1 (unlimited) or the value.
 PgParam LimitParam(uint64_t limit) {
   if (limit == kInheritLimit) return std::nullopt;
@@ -128,19 +102,18 @@ std::string PgEncodeText(std::string_view bytes) {
       ValidUtf8(bytes)) {
     return std::string(bytes);
   }
-  static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() + 8);
   for (size_t i = 0; i < bytes.size();) {
     const unsigned char c = static_cast<unsigned char>(bytes[i]);
-    const size_t n = c == 0 ? 0 : Utf8SequenceAt(bytes, i);
+    const size_t n = c == 0 ? 0 : Utf8SequenceLength(bytes, i);
     if (c == '\\') {
       out += "\\\\";
       ++i;
     } else if (n == 0) {
       out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
+      out.push_back(LowerHexDigit(c >> 4));
+      out.push_back(LowerHexDigit(c));
       ++i;
     } else {
       out.append(bytes.substr(i, n));
@@ -158,9 +131,9 @@ std::string PgDecodeText(std::string_view s) {
     if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '\\') {
       out.push_back('\\');
       ++i;
-    } else if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' && HexDigit(s[i + 2]) >= 0 &&
-               HexDigit(s[i + 3]) >= 0) {
-      out.push_back(static_cast<char>(HexDigit(s[i + 2]) << 4 | HexDigit(s[i + 3])));
+    } else if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' &&
+               HexDigitValue(s[i + 2]) >= 0 && HexDigitValue(s[i + 3]) >= 0) {
+      out.push_back(static_cast<char>(HexDigitValue(s[i + 2]) << 4 | HexDigitValue(s[i + 3])));
       i += 3;
     } else {
       out.push_back(s[i]);
