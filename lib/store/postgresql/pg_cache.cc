@@ -153,7 +153,7 @@ Status PgCache::CatchUp(PgConn& conn) {
         if (PgStorableKey(n, kPgMaxAccountKey)) want.push_back(n);
         else ++skipped;
       }
-      auto accounts = PgReadAccounts(conn, want);
+      auto accounts = PgReadAccounts(conn, want, /*lock=*/false);
       if (!accounts.ok()) return accounts.status();
       std::set<std::string> found;
       for (auto& a : accounts.value()) {

@@ -27,6 +27,7 @@
 
 #include "senderguard/base/clock.h"
 #include "senderguard/base/kvlog.h"
+#include "pg_rows.h"
 #include "senderguard/store/postgresql/pg_records.h"
 
 namespace senderguard {
@@ -74,23 +75,7 @@ std::string FormatUtcTime(int64_t t) {
   return buf;
 }
 
-// Array literals for text-format parameters. An element is quoted, with
-// '"' and '\' escaped (PostgreSQL's array input); a NUL cannot be sent
-// (callers refuse such names first).
-std::string TextArray(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
+// An array literal of integers for a text-format parameter.
 template <typename T>
 std::string IntArray(const std::vector<T>& v) {
   std::string out = "{";
@@ -117,10 +102,6 @@ std::vector<int> ParseIntArray(std::string_view s) {
     }
   }
   return out;
-}
-
-int64_t ClampLimit(uint64_t limit) {
-  return limit > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
 }
 
 // A take for one window instance.
@@ -290,8 +271,8 @@ Status PgLeases::State::SendTakes(PgConn& c, std::vector<TakeReq>& reqs,
     wins.push_back(static_cast<int>(r.window));
     starts.push_back(r.start);
     resets.push_back(r.reset);
-    limits.push_back(ClampLimit(r.limit));
-    wants.push_back(ClampLimit(r.want));
+    limits.push_back(pg_rows::CountToPg(r.limit));
+    wants.push_back(pg_rows::CountToPg(r.want));
     idems.push_back(r.idem);
   }
   // The subquery reads the window's committed count as the statement began
@@ -307,8 +288,8 @@ Status PgLeases::State::SendTakes(PgConn& c, std::vector<TakeReq>& reqs,
       " CROSS JOIN LATERAL sg_lease_take($1, u.account, u.win, u.start, u.reset, u.lim, u.want,"
       "                                  u.idem, $9::int) t";
   auto r = c.Exec(kSql,
-                  {o->node, TextArray(accounts), IntArray(wins), IntArray(starts),
-                   IntArray(resets), IntArray(limits), IntArray(wants), TextArray(idems),
+                  {o->node, PgTextArray(accounts), IntArray(wins), IntArray(starts),
+                   IntArray(resets), IntArray(limits), IntArray(wants), PgTextArray(idems),
                    PgInt(t.ttl_ms)},
                   timeout);
   Note(r);
@@ -338,7 +319,7 @@ Status PgLeases::State::SendCalls(PgConn& c, LeaseOp op, std::vector<CallReq>& r
   std::vector<std::string> idems;
   for (const auto& r : reqs) {
     leases.push_back(r.lease);
-    units.push_back(ClampLimit(r.units));
+    units.push_back(pg_rows::CountToPg(r.units));
     idems.push_back(r.idem);
   }
   // Leases are numbered in no particular window order: the requests are
@@ -356,7 +337,7 @@ Status PgLeases::State::SendCalls(PgConn& c, LeaseOp op, std::vector<CallReq>& r
       "       ORDER BY l.account, l.win, l.start, x.ord) u"
       " CROSS JOIN LATERAL sg_lease_return($1, u.lease, u.units, u.idem) r";
   auto r = c.Exec(op == LeaseOp::kCommit ? kCommit : kReturn,
-                  {o->node, IntArray(leases), IntArray(units), TextArray(idems)}, timeout);
+                  {o->node, IntArray(leases), IntArray(units), PgTextArray(idems)}, timeout);
   Note(r);
   if (!r.ok()) return r.status();
   const PgResult& res = r.value();
@@ -839,7 +820,7 @@ Status PgLeases::State::CreateAccounts(PgConn& c, milliseconds timeout) {
       "INSERT INTO accounts (name, created)"
       " SELECT n, t FROM unnest($1::text[], $2::bigint[]) AS u(n, t) ORDER BY n"
       " ON CONFLICT (name) DO NOTHING",
-      {TextArray(names), IntArray(created)}, timeout);
+      {PgTextArray(names), IntArray(created)}, timeout);
   Note(r);
   std::lock_guard<std::mutex> lk(acct_mu);
   if (!r.ok()) {

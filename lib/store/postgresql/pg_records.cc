@@ -7,6 +7,7 @@
 #include <iterator>
 #include <map>
 
+#include "pg_rows.h"
 #include "senderguard/base/text.h"
 
 namespace senderguard {
@@ -64,11 +65,6 @@ std::vector<std::string> SortedUnique(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
-}
-
-// A size_t limit as a LIMIT parameter.
-PgParam LimitRows(size_t limit) {
-  return PgInt(limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit));
 }
 
 }  // namespace
@@ -235,38 +231,37 @@ Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out)
   return Status::Ok();
 }
 
-Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock) {
-  std::optional<AccountRecord> out;
-  if (!PgStorableKey(name, kPgMaxAccountKey)) return out;
-  auto r = conn.Exec(std::string("SELECT ") + kPgAccountColumns +
-                         " FROM accounts a WHERE a.name = $1" + (lock ? " FOR NO KEY UPDATE" : ""),
-                     {std::string(name)});
-  if (!r.ok()) return r.status();
-  if (r.value().rows() == 0) return out;
-  AccountRecord a;
-  Status st = PgReadAccountRow(r.value(), 0, 0, &a);
-  if (!st.ok()) return st;
-  out = std::move(a);
-  return out;
-}
-
 Result<std::vector<AccountRecord>> PgReadAccounts(PgConn& conn,
-                                                  const std::vector<std::string>& names) {
+                                                  const std::vector<std::string>& names, bool lock,
+                                                  std::map<std::string, Status>* unreadable) {
   std::vector<AccountRecord> out;
   std::vector<std::string> keys;
   for (const auto& n : names)
     if (PgStorableKey(n, kPgMaxAccountKey)) keys.push_back(n);
   if (keys.empty()) return out;
   auto r = conn.Exec(std::string("SELECT ") + kPgAccountColumns +
-                         " FROM accounts a WHERE a.name = ANY($1::text[])",
+                         " FROM accounts a WHERE a.name = ANY($1::text[])" +
+                         (lock ? " ORDER BY a.name COLLATE \"C\" FOR NO KEY UPDATE" : ""),
                      {PgTextArray(keys)});
   if (!r.ok()) return r.status();
   for (int i = 0; i < r.value().rows(); ++i) {
     AccountRecord a;
     Status st = PgReadAccountRow(r.value(), i, 0, &a);
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      if (unreadable == nullptr) return st;
+      (*unreadable)[std::string(r.value().Get(i, 0))] = st;
+      continue;
+    }
     out.push_back(std::move(a));
   }
+  return out;
+}
+
+Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock) {
+  auto found = PgReadAccounts(conn, {std::string(name)}, lock);
+  if (!found.ok()) return found.status();
+  std::optional<AccountRecord> out;
+  if (!found.value().empty()) out = std::move(found.value().front());
   return out;
 }
 
@@ -384,15 +379,9 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
   }
   auto it = last.begin();
   while (it != last.end()) {
-    std::vector<std::string> account, address, reason, actor, since;
-    for (size_t n = 0; n < kUpsertChunk && it != last.end(); ++n, ++it) {
-      const SuppressionRecord& r = *it->second;
-      account.push_back(r.account);
-      address.push_back(r.address);
-      reason.push_back(PgEncodeText(r.reason));
-      actor.push_back(PgEncodeText(r.actor));
-      since.push_back(std::to_string(r.since));
-    }
+    std::vector<std::vector<PgParam>> rows;
+    for (size_t n = 0; n < kUpsertChunk && it != last.end(); ++n, ++it)
+      rows.push_back(pg_rows::SuppressionParams(*it->second));
     auto res = conn.Exec(
         "INSERT INTO suppression AS s (account, address, reason, actor, since) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) "
@@ -400,8 +389,7 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
         "actor = EXCLUDED.actor, since = EXCLUDED.since "
         "WHERE (s.reason, s.actor, s.since) IS DISTINCT FROM "
         "(EXCLUDED.reason, EXCLUDED.actor, EXCLUDED.since)",
-        {PgTextArray(account), PgTextArray(address), PgTextArray(reason), PgTextArray(actor),
-         PgTextArray(since)});
+        pg_rows::ColumnArrays(rows, 5));
     if (!res.ok()) return res.status();
   }
   return Status::Ok();
@@ -410,10 +398,9 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
 // ---- audit
 
 Status PgInsertAudit(PgConn& conn, const AuditEntry& e) {
-  auto r = conn.Exec(
-      "INSERT INTO audit (time_us, actor, action, account, detail) VALUES ($1, $2, $3, $4, $5)",
-      {PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action), PgEncodeText(e.account),
-       PgEncodeText(e.detail)});
+  auto r = conn.Exec(std::string("INSERT INTO audit (") + pg_rows::kAuditColumns +
+                         ") VALUES ($1, $2, $3, $4, $5)",
+                     pg_rows::AuditParams(e));
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -531,14 +518,15 @@ Result<std::vector<SuppressionRecord>> PgRecords::ListSuppressions(
   if (account && !account->empty() && !PgStorableKey(*account, kPgMaxAccountKey)) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
+  const PgParam rows = PgInt(pg_rows::CountToPg(limit));
   auto r = account ? conn.value()->Exec(std::string("SELECT ") + kPgSuppressionColumns +
                                             " FROM suppression s WHERE s.account = $1 "
                                             "ORDER BY s.address COLLATE \"C\" LIMIT $2",
-                                        {*account, LimitRows(limit)})
+                                        {*account, rows})
                    : conn.value()->Exec(std::string("SELECT ") + kPgSuppressionColumns +
                                             " FROM suppression s ORDER BY s.account COLLATE "
                                             "\"C\", s.address COLLATE \"C\" LIMIT $1",
-                                        {LimitRows(limit)});
+                                        {rows});
   if (!r.ok()) return r.status();
   for (int i = 0; i < r.value().rows(); ++i) out.push_back(PgReadSuppressionRow(r.value(), i, 0));
   return out;
@@ -565,21 +553,14 @@ Result<std::vector<AuditEntry>> PgRecords::ListAudit(std::string_view account, s
   if (limit == 0) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
-  const std::string cols = "SELECT time_us, actor, action, account, detail FROM audit ";
+  const std::string cols = std::string("SELECT ") + pg_rows::kAuditColumns + " FROM audit ";
+  const PgParam rows = PgInt(pg_rows::CountToPg(limit));
   auto r = account.empty()
-               ? conn.value()->Exec(cols + "ORDER BY id DESC LIMIT $1", {LimitRows(limit)})
+               ? conn.value()->Exec(cols + "ORDER BY id DESC LIMIT $1", {rows})
                : conn.value()->Exec(cols + "WHERE account = $1 ORDER BY id DESC LIMIT $2",
-                                    {PgEncodeText(account), LimitRows(limit)});
+                                    {PgEncodeText(account), rows});
   if (!r.ok()) return r.status();
-  for (int i = 0; i < r.value().rows(); ++i) {
-    AuditEntry e;
-    e.time_us = r.value().GetInt(i, 0);
-    e.actor = PgDecodeText(r.value().Get(i, 1));
-    e.action = PgDecodeText(r.value().Get(i, 2));
-    e.account = PgDecodeText(r.value().Get(i, 3));
-    e.detail = PgDecodeText(r.value().Get(i, 4));
-    out.push_back(std::move(e));
-  }
+  for (int i = 0; i < r.value().rows(); ++i) out.push_back(pg_rows::AuditFromRow(r.value(), i, 0));
   return out;
 }
 
