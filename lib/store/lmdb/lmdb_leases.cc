@@ -154,17 +154,25 @@ class TxnLedger final : public LmdbStore::LeaseLedger {
   MDB_dbi leases_, held_, counters_;
 };
 
-// The distinct window instances of `charges`, in the order first charged.
-std::vector<LmdbStore::LeaseSlot> SlotsOf(std::string_view account,
+// The counter keys of `charges` (a lease's key is its window's counter key).
+std::vector<std::string> KeysOf(std::string_view account, const std::vector<QuotaCharge>& charges) {
+  std::vector<std::string> keys;
+  keys.reserve(charges.size());
+  for (const auto& c : charges) keys.push_back(CounterKey(account, c.window, c.span.start));
+  return keys;
+}
+
+// The distinct window instances of `charges` (keys: KeysOf), in the order
+// first charged.
+std::vector<LmdbStore::LeaseSlot> SlotsOf(const std::vector<std::string>& keys,
                                           const std::vector<QuotaCharge>& charges) {
   std::vector<LmdbStore::LeaseSlot> slots;
-  std::map<std::string, size_t> index;
+  std::map<std::string_view, size_t> index;
   for (size_t i = 0; i < charges.size(); ++i) {
-    std::string key = LmdbStore::LeaseKey(account, charges[i].window, charges[i].span.start);
-    auto [it, fresh] = index.emplace(key, slots.size());
+    auto [it, fresh] = index.emplace(keys[i], slots.size());
     if (fresh) {
       LmdbStore::LeaseSlot s;
-      s.key = std::move(key);
+      s.key = keys[i];
       s.first = i;
       slots.push_back(std::move(s));
     }
@@ -215,10 +223,8 @@ bool LmdbStore::ParseLeaseKey(std::string_view key, std::string* account, Window
 Result<bool> LmdbStore::ReserveLeased(
     std::string_view account, const std::vector<QuotaCharge>& charges,
     const std::function<bool(std::vector<LeaseSlot>& slots)>& decide) {
-  std::vector<LeaseSlot> slots = SlotsOf(account, charges);
-  std::vector<std::string> keys;
-  keys.reserve(charges.size());
-  for (const auto& c : charges) keys.push_back(CounterKey(account, c.window, c.span.start));
+  const std::vector<std::string> keys = KeysOf(account, charges);
+  std::vector<LeaseSlot> slots = SlotsOf(keys, charges);
   bool held = false;
   Status st = Write(
       [&](MDB_txn* txn) {
@@ -239,10 +245,8 @@ Result<bool> LmdbStore::ReserveLeased(
 Status LmdbStore::CommitLeased(std::string_view account, const std::vector<QuotaCharge>& held,
                                const QueueEntry* queue,
                                const std::function<void(std::vector<LeaseSlot>& slots)>& note) {
-  std::vector<LeaseSlot> slots = SlotsOf(account, held);
-  std::vector<std::string> keys;
-  keys.reserve(held.size());
-  for (const auto& c : held) keys.push_back(CounterKey(account, c.window, c.span.start));
+  const std::vector<std::string> keys = KeysOf(account, held);
+  std::vector<LeaseSlot> slots = SlotsOf(keys, held);
   return Write(
       [&](MDB_txn* txn) {
         // The hold becomes a count and a ledger entry's unreported units in

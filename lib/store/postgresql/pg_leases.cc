@@ -180,7 +180,7 @@ struct PgLeases::State {
   // Accounts that sent, whose record PostgreSQL may not have: name -> created.
   std::mutex acct_mu;
   std::map<std::string, int64_t> to_create;
-  std::set<std::string> known;
+  std::set<std::string, std::less<>> known;
 
   void Log(Logger::Level level, const std::string& line) {
     if (o->logger != nullptr) o->logger->Log(level, line);
@@ -956,7 +956,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
     ReserveOutcome refusal;
     bool refused = false, wake = false;
     std::vector<TakeReq> needs;
-    std::vector<std::string> allowance_started;
+    std::vector<Window> allowance_started;
     auto held = S.local->ReserveLeased(account, charges, [&](std::vector<LmdbStore::LeaseSlot>& slots) {
       refusal = ReserveOutcome{};
       refused = wake = false;
@@ -1006,7 +1006,8 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
         auto& s = slots[i];
         if (!s.entry || charges[s.first].limit == kUnlimited) continue;
         LeaseEntry& e = *s.entry;
-        if (fits[i].allowance && e.allowance_used == 0) allowance_started.push_back(s.key);
+        if (fits[i].allowance && e.allowance_used == 0)
+          allowance_started.push_back(charges[s.first].window);
         NoteHeld(&e, s.amount, fits[i].allowance, now);
         const uint64_t avail = LeaseAvailable(e, s.held + s.amount, now);
         if (avail * 2 < LeaseBlock(e, now, S.t)) wake = true;
@@ -1015,13 +1016,9 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
     });
     if (!held.ok()) return held.status();
     if (held.value()) {
-      for (const auto& k : allowance_started) {
-        std::string a;
-        Window w = Window::kDay;
-        int64_t start = 0;
-        if (!LmdbStore::ParseLeaseKey(k, &a, &w, &start)) continue;
+      for (const Window w : allowance_started) {
         KvLine l;
-        l.Add("store", "postgresql").Add("action", "local-allowance").Add("account", a)
+        l.Add("store", "postgresql").Add("action", "local-allowance").Add("account", account)
             .Add("window", WindowName(w)).Add("allowance", S.o->local_allowance);
         S.Log(Logger::Level::kWarning, l.str());
       }
@@ -1078,7 +1075,7 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
   }
   if (storable) {
     std::lock_guard<std::mutex> lk(S.acct_mu);
-    if (S.known.count(std::string(account)) == 0) S.to_create.emplace(std::string(account), now);
+    if (S.known.find(account) == S.known.end()) S.to_create.emplace(account, now);
   }
   return std::vector<QuotaAlert>{};
 }
