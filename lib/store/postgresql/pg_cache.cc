@@ -21,11 +21,10 @@ constexpr auto kPollSlice = std::chrono::milliseconds(250);  // how soon a stop 
 // Which database the cache holds a copy of: its name and OID (the same on a
 // physical standby promoted to primary; another after a re-creation), and
 // the highest seq it has logged or purged.
-constexpr char kSourceSql[] =
-    "SELECT current_database() || '/' || d.oid::text, "
+// The change log's newest seq (or the last one purged, when none is left).
+constexpr char kNewestSeq[] =
     "greatest(coalesce((SELECT max(c.seq) FROM changes c), 0), "
-    "(SELECT m.changes_purged_through FROM sg_meta m)) "
-    "FROM pg_database d WHERE d.datname = current_database()";
+    "(SELECT m.changes_purged_through FROM sg_meta m))";
 
 // The seq of a notification's payload ({"seq": N, ...}); INT64_MAX when it
 // has none (then the log is read anyway).
@@ -110,7 +109,8 @@ Status PgCache::CatchUp(PgConn& conn) {
   // any time, never above what the database has logged by then.
   auto state = local_->GetCacheState();
   if (!state.ok()) return state.status();
-  auto src = conn.Exec(kSourceSql);
+  auto src = conn.Exec(std::string("SELECT current_database() || '/' || d.oid::text, ") +
+                       kNewestSeq + " FROM pg_database d WHERE d.datname = current_database()");
   if (!src.ok()) return src.status();
   if (src.value().rows() != 1) return Status::Io("postgresql: cannot name the database");
   const std::string source(src.value().Get(0, 0));
@@ -208,9 +208,7 @@ Status PgCache::Reload(PgConn& conn, const std::string& source, const char* reas
         skipped = 0;
         // The first statement takes the snapshot: the log's newest seq and
         // the tables as of that seq (seqs are taken at commit, in order).
-        auto m = c.Exec(
-            "SELECT greatest(coalesce((SELECT max(seq) FROM changes), 0), "
-            "(SELECT changes_purged_through FROM sg_meta))");
+        auto m = c.Exec(std::string("SELECT ") + kNewestSeq);
         if (!m.ok()) return m.status();
         seq = m.value().GetInt(0, 0);
         auto d1 = c.Exec(std::string("DECLARE sg_cache_accounts NO SCROLL CURSOR FOR SELECT ") +

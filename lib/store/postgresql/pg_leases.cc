@@ -626,8 +626,12 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
   });
   if (!st.ok()) return st;
   for (const auto& k : corrupt)
-    Log(Logger::Level::kError, "store=postgresql action=lease-entry-dropped reason=corrupt key=" +
-                                   KvEscape(k));
+    Log(Logger::Level::kError, KvLine()
+                                   .Add("store", "postgresql")
+                                   .Add("action", "lease-entry-dropped")
+                                   .Add("reason", "corrupt")
+                                   .Add("key", k)
+                                   .str());
   for (const auto& d : dropped) {
     std::string account;
     Window w = Window::kDay;
@@ -827,8 +831,11 @@ Status PgLeases::State::CreateAccounts(PgConn& c, milliseconds timeout) {
     if (r.status().code() == Status::Code::kUnavailable) {
       for (size_t i = 0; i < names.size(); ++i) to_create.emplace(names[i], created[i]);
     } else {
-      Log(Logger::Level::kError, "store=postgresql action=create-accounts error=" +
-                                     KvEscape(r.status().message()));
+      Log(Logger::Level::kError, KvLine()
+                                     .Add("store", "postgresql")
+                                     .Add("action", "create-accounts")
+                                     .Add("error", r.status().message())
+                                     .str());
     }
     return r.status();
   }
@@ -879,7 +886,11 @@ void PgLeases::State::Tick() {
     bool sent = false;
     st = Pass(*c, nullptr, /*urgent=*/false, /*give_back=*/false, kCallTimeout, &sent);
     if (!st.ok() && st.code() != Status::Code::kUnavailable)
-      Log(Logger::Level::kError, "store=postgresql action=lease-pass error=" + KvEscape(st.message()));
+      Log(Logger::Level::kError, KvLine()
+                                     .Add("store", "postgresql")
+                                     .Add("action", "lease-pass")
+                                     .Add("error", st.message())
+                                     .str());
   }
   if (!c->Healthy()) return;
   Chores(*c, now);
