@@ -119,6 +119,23 @@ struct TakeReq {
   uint64_t acked = 0;
   bool quiet = false;
 };
+// A take of the window instance `key` (account, window, span) for `want`
+// units, from entry `e` as it stands when the take is claimed.
+TakeReq TakeOf(std::string key, std::string_view account, Window window, const WindowSpan& span,
+               uint64_t limit, uint64_t want, std::string idem, const LeaseEntry& e) {
+  TakeReq q;
+  q.key = std::move(key);
+  q.account = std::string(account);
+  q.window = window;
+  q.start = span.start;
+  q.reset = span.reset;
+  q.limit = limit;
+  q.want = want;
+  q.idem = std::move(idem);
+  q.acked = e.acked;
+  q.quiet = e.pending == LeaseOp::kNone;
+  return q;
+}
 struct TakeAns {
   int64_t lease_id = 0;
   uint64_t granted = 0;
@@ -397,13 +414,7 @@ Status PgLeases::State::Apply(const std::vector<TakeReq>& takes, const std::vect
       std::optional<LeaseEntry> got;
       Status s = L.Get(q.key, &got);
       if (!s.ok()) return s;
-      LeaseEntry e = got.value_or(LeaseEntry{});
-      if (!got) {
-        e.limit = q.limit;
-        e.reset = q.reset;
-        e.boot = boot;
-      }
-      AdoptBoot(&e, boot);
+      LeaseEntry e = LeaseEntryOf(got, q.limit, q.reset, boot);
       ApplyTake(&e, a.lease_id, a.granted, q.want, sent_ms, now, t);
       // A take that found the window full tells the fleet's count; exact
       // for this node when no report of it was under way meanwhile.
@@ -554,18 +565,8 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
       int64_t start = 0;
       const bool parsed = LmdbStore::ParseLeaseKey(key, &account, &w, &start);
       if (p.take && parsed && e.reset > start && e.limit != kUnlimited) {
-        TakeReq q;
-        q.key = key;
-        q.account = account;
-        q.window = w;
-        q.start = start;
-        q.reset = e.reset;
-        q.limit = e.limit;
-        q.want = p.want;
-        q.idem = NewKey();
-        q.acked = e.acked;
-        q.quiet = e.pending == LeaseOp::kNone;
-        takes.push_back(std::move(q));
+        takes.push_back(TakeOf(key, account, w, WindowSpan{start, e.reset}, e.limit, p.want,
+                               NewKey(), e));
         e.take_since_ms = now;
         changed = true;
       }
@@ -606,17 +607,8 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
         if (s.ok() && !have) {
           LeaseEntry n = NextInstanceEntry(e, *next, now);
           n.take_since_ms = now;
-          TakeReq q;
-          q.key = nkey;
-          q.account = account;
-          q.window = w;
-          q.start = next->start;
-          q.reset = next->reset;
-          q.limit = e.limit;
-          q.want = LeaseBlock(e, now, t);
-          q.idem = NewKey();
-          q.quiet = true;
-          takes.push_back(std::move(q));
+          takes.push_back(
+              TakeOf(nkey, account, w, *next, e.limit, LeaseBlock(e, now, t), NewKey(), n));
           s = L.Put(nkey, n);
         }
         if (!s.ok() && s.code() != Status::Code::kCorruption) return s;
@@ -979,9 +971,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
         auto& s = slots[i];
         const QuotaCharge& c = charges[s.first];
         if (c.limit == kUnlimited) continue;  // not leased
-        LeaseEntry e = s.entry.value_or(LeaseEntry{});
-        if (!s.entry) e.boot = S.boot;
-        AdoptBoot(&e, S.boot);
+        LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot);
         e.limit = c.limit;
         e.reset = c.span.reset;
         NoteDemand(&e, round == 0 ? s.amount : 0, now, S.t);  // counted once, in use each round
@@ -999,18 +989,9 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
           refused = true;
           continue;
         }
-        TakeReq q;
-        q.key = s.key;
-        q.account = std::string(account);
-        q.window = c.window;
-        q.start = c.span.start;
-        q.reset = c.span.reset;
-        q.limit = c.limit;
-        q.want = std::max(fits[i].shortfall, LeaseBlock(e, now, S.t));
-        q.idem = S.NewKey();
-        q.acked = e.acked;
-        q.quiet = e.pending == LeaseOp::kNone;
-        needs.push_back(std::move(q));
+        needs.push_back(TakeOf(s.key, account, c.window, c.span, c.limit,
+                               std::max(fits[i].shortfall, LeaseBlock(e, now, S.t)), S.NewKey(),
+                               e));
       }
       if (!all) return false;
       for (size_t i = 0; i < slots.size(); ++i) {
@@ -1068,13 +1049,7 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
     for (auto& s : slots) {
       const QuotaCharge& c = held[s.first];
       if (c.limit == kUnlimited || s.amount == 0) continue;
-      LeaseEntry e = s.entry.value_or(LeaseEntry{});
-      if (!s.entry) {
-        e.boot = S.boot;
-        e.limit = c.limit;
-        e.reset = c.span.reset;
-      }
-      AdoptBoot(&e, S.boot);
+      LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot);
       NoteCommitted(&e, s.amount, ms);
       s.entry = e;
       s.write = true;
