@@ -123,9 +123,7 @@ class TxnLedger final : public LmdbStore::LeaseLedger {
   }
   Status Erase(std::string_view key) override {
     if (!writable_) return Status::Invalid("leases: write in a read transaction");
-    MDB_val k = Val(key);
-    int rc = mdb_del(txn_, leases_, &k, nullptr);
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError("delete lease", rc);
+    return Delete(txn_, leases_, key, "delete lease");
   }
   Status Held(std::string_view key, uint64_t* out) override {
     return GetCounter(txn_, held_, std::string(key), out);
@@ -255,12 +253,7 @@ Status LmdbStore::CommitLeased(std::string_view account, const std::vector<Quota
         if (!s.ok()) return s;
         for (size_t i = 0; i < held.size(); ++i) {
           if (held[i].amount == 0) continue;
-          uint64_t used = 0;
-          s = GetCounter(txn, dbi_.counters, keys[i], &used);
-          if (!s.ok()) return s;
-          std::string val;
-          PutBe64(&val, used + held[i].amount);
-          s = Put(txn, dbi_.counters, keys[i], val, "write counter");
+          s = AddCounter(txn, dbi_.counters, keys[i], held[i].amount, 0, nullptr, "write counter");
           if (!s.ok()) return s;
         }
         TxnLedger ledger(txn, true, dbi_.leases, dbi_.held, dbi_.counters);

@@ -316,6 +316,8 @@ class LmdbStore final : public Store {
   void Log(Logger::Level level, const std::string& line);
   Status PutAudit(MDB_txn* txn, const AuditEntry& e);
   Status PutQueue(MDB_txn* txn, const QueueEntry& q);
+  // The node's own parts of a feedback batch (lmdb_feedback.cc).
+  Status PutLocalParts(MDB_txn* txn, const FeedbackBatch& batch);
   // Looks up `once_key` (REQUIRES: not empty) at `now`: sets *duplicate when
   // it is recorded and not expired, else records it and prunes expired keys.
   Status CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,
