@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -71,6 +72,22 @@ std::string Trimmed(const char* s) {
   return m;
 }
 
+// The parameters as libpq takes them: NULL for a NULL.
+std::vector<const char*> ParamValues(const std::vector<PgParam>& params) {
+  std::vector<const char*> values(params.size());
+  for (size_t i = 0; i < params.size(); ++i)
+    values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
+  return values;
+}
+
+// A statement's first 60 bytes on one line: what its errors name.
+std::string Head(std::string_view sql) {
+  std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
+  for (char& ch : head)
+    if (ch == '\n') ch = ' ';
+  return head;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
@@ -121,20 +138,13 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
   if (params.empty()) {
     r = PQexec(c_, q.c_str());
   } else {
-    std::vector<const char*> values(params.size());
-    for (size_t i = 0; i < params.size(); ++i)
-      values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
+    const std::vector<const char*> values = ParamValues(params);
     r = PQexecParams(c_, q.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
                      nullptr, nullptr, 0);
   }
   PgResult res(r);
   ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
-    for (char& ch : head)
-      if (ch == '\n') ch = ' ';
-    return ErrorOf(r, head);
-  }
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorOf(r, Head(sql));
   return res;
 }
 
@@ -144,12 +154,8 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
     return Status::Unavailable("postgresql: not connected");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string q(sql);
-  std::vector<const char*> values(params.size());
-  for (size_t i = 0; i < params.size(); ++i)
-    values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
-  std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
-  for (char& ch : head)
-    if (ch == '\n') ch = ' ';
+  const std::vector<const char*> values = ParamValues(params);
+  const std::string head = Head(sql);
   // Shuts the socket: libpq then finds the connection broken (Healthy()
   // false, so a pool drops it) and its state stays consistent for Reset().
   auto give_up = [&](const std::string& why) -> Status {
