@@ -172,9 +172,10 @@ struct PgLeases::State {
 
   // PostgreSQL's availability, as the last call found it.
   std::mutex avail_mu;
-  bool down = false;
+  // `down` changes under avail_mu (so that each change is logged once) and
+  // is read without it.
+  std::atomic<bool> down{false};
   int64_t down_since_ms = 0;
-  std::atomic<bool> down_flag{false};
 
   // Takes this process has on their way (Reserve's), by LeaseKey.
   std::mutex take_mu;
@@ -205,10 +206,8 @@ struct PgLeases::State {
   std::string NewKey() { return key_prefix + std::to_string(seq.fetch_add(1)); }
 
   void MarkDown(const Status& why) {
-    down_flag = true;
     std::lock_guard<std::mutex> lk(avail_mu);
-    if (down) return;
-    down = true;
+    if (down.exchange(true)) return;
     down_since_ms = MonoMs();
     KvLine l;
     l.Add("store", "postgresql").Add("action", "unavailable").Add("part", "leases")
@@ -217,11 +216,9 @@ struct PgLeases::State {
     Log(Logger::Level::kError, l.str());
   }
   void MarkUp() {
-    if (!down_flag.load()) return;
-    down_flag = false;
+    if (!down.load()) return;
     std::lock_guard<std::mutex> lk(avail_mu);
-    if (!down) return;
-    down = false;
+    if (!down.exchange(false)) return;
     KvLine l;
     l.Add("store", "postgresql").Add("action", "available").Add("part", "leases")
         .Add("after_ms", MonoMs() - down_since_ms);
@@ -780,7 +777,7 @@ PgConn* PgLeases::State::ThreadConn(int64_t now_ms) {
   }
   backoff_ms = kBackoffMinMs;
   conn = std::move(c.value());
-  if (down_flag.load()) Note(conn->Exec("SELECT 1", {}, kCallTimeout));
+  if (down.load()) Note(conn->Exec("SELECT 1", {}, kCallTimeout));
   return conn && conn->Healthy() ? conn.get() : nullptr;
 }
 
@@ -871,7 +868,7 @@ void PgLeases::State::Tick() {
     accounts = !to_create.empty();
   }
   const bool chores = now >= next_expire_ms || now >= next_purge_ms;
-  if (!work && !accounts && !chores && !down_flag.load()) return;
+  if (!work && !accounts && !chores && !down.load()) return;
   PgConn* c = ThreadConn(now);
   if (c == nullptr) return;
   if (work || !st.ok()) {
@@ -953,7 +950,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
   bool unreachable = false;
   for (int round = 0;; ++round) {
     const int64_t now = MonoMs();
-    const bool down = unreachable || S.down_flag.load();
+    const bool down = unreachable || S.down.load();
     const uint64_t allowance =
         down && S.o->on_unavailable == OnUnavailable::kLocal ? S.o->local_allowance : 0;
     ReserveOutcome refusal;
@@ -1118,7 +1115,7 @@ Result<std::vector<WindowUsage>> PgLeases::Usage(std::string_view account,
 
 Status PgLeases::Settle() {
   State& S = *s_;
-  if (S.down_flag.load()) return Status::Unavailable("postgresql: unreachable");
+  if (S.down.load()) return Status::Unavailable("postgresql: unreachable");
   return S.Pooled([&](PgConn& c) -> Status {
     Status st = S.Drive(c, nullptr, S.spent_here.load());
     Status a = S.CreateAccounts(c, kCallTimeout);
