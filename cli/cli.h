@@ -70,6 +70,9 @@ class Env {
   // `edit` may run more than once. Returns whether it wrote.
   using AccountEdit = std::function<Status(AccountRecord* record, bool* changed)>;
   bool ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit);
+  // The --create flag of a command that changes an account (ChangeAccount's
+  // `create`), with its one help text.
+  static void AddCreateFlag(CLI::App* cmd, bool& create);
 
   // A time for human output: in the configured [quota] timezone, as
   // "2026-11-25 18:27 CET" (FormatLocal, as quota resets are shown); JSON

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "senderguard/auth/dmarc.h"
+#include "senderguard/decide/identity.h"
 
 namespace senderguard::cli {
 namespace {
@@ -19,10 +20,8 @@ constexpr size_t kMaxAccountDomains = 1000;  // records.cc keeps at most this ma
 
 std::string Domain(const std::string& raw) {
   auto d = dmarc::NormalizeDomain(raw);
-  // Host name labels neither start nor end with '-' (as addresses, identity.h).
-  const std::string dotted = d ? "." + *d + "." : "";
-  if (!d || d->find('.') == std::string::npos || dotted.find(".-") != std::string::npos ||
-      dotted.find("-.") != std::string::npos) {
+  // A host name, as an address's domain (identity.h), of two labels or more.
+  if (!d || d->find('.') == std::string::npos || !ValidHostName(*d)) {
     throw Failure{kExitUsage, "not a domain name: \"" + raw.substr(0, 60) + "\" (e.g. mail.example.com)"};
   }
   // A public suffix ("co.uk", "github.io") is nobody's to verify: every
@@ -45,7 +44,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   auto* add = cmd->add_subcommand("add", "Record DOMAIN as verified for ACCOUNT");
   add->add_option("ACCOUNT", account, "account name")->required();
   add->add_option("DOMAIN", domain, "a From: domain the account has proven it controls")->required();
-  add->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
+  Env::AddCreateFlag(add, create);
   add->callback([&env] {
     const std::string name = env.Account(account);
     const std::string d = Domain(domain);

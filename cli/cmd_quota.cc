@@ -31,7 +31,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
   auto* set = quota->add_subcommand("set", "Set limits: minute=N hour=N day=N month=N");
   set->add_option("ACCOUNT", account, "account name")->required();
   set->add_option("LIMITS", items, "WINDOW=N|unlimited|default")->required();
-  set->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
+  Env::AddCreateFlag(set, create);
   set->callback([&env] {
     const std::string name = env.Account(account);
     std::array<std::optional<uint64_t>, kWindowCount> changes;

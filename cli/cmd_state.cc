@@ -11,12 +11,11 @@ namespace senderguard::cli {
 void AddStateCommands(CLI::App& app, Env& env) {
   static std::string account, reason, duration, onoff;
   static bool create = false;
-  const char* const kCreate = "make the account's record if it has none (else: no such account)";
 
   auto* suspend = app.add_subcommand("suspend", "Suspend an account: its mail is refused at MAIL FROM");
   suspend->add_option("ACCOUNT", account, "account name")->required();
   suspend->add_option("--reason", reason, "why (kept in the audit log and shown by show)")->required();
-  suspend->add_flag("--create", create, kCreate);
+  Env::AddCreateFlag(suspend, create);
   suspend->callback([&env] {
     const std::string name = env.Account(account);
     CheckReason("--reason", reason);
@@ -27,8 +26,8 @@ void AddStateCommands(CLI::App& app, Env& env) {
         name, create,
         [&](AccountRecord* a, bool* changed) {
           already.clear();
-          if (EffectiveAt(*a, now).status == AccountStatus::kSuspended && a->status == AccountStatus::kSuspended &&
-              a->status_reason == reason) {
+          // Suspended (not reinstated for a time that has run out) for this reason.
+          if (a->status == AccountStatus::kSuspended && a->status_reason == reason) {
             already = env.HumanTime(a->status_since);
             return Status::Ok();
           }
@@ -78,7 +77,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
   auto* dry = app.add_subcommand("dry-run", "Log what would be refused for an account, refuse nothing");
   dry->add_option("ACCOUNT", account, "account name")->required();
   dry->add_option("STATE", onoff, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
-  dry->add_flag("--create", create, kCreate);
+  Env::AddCreateFlag(dry, create);
   dry->callback([&env] {
     const std::string name = env.Account(account);
     const bool on = onoff == "on";

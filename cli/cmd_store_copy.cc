@@ -37,15 +37,9 @@ End ParseEnd(const std::string& flag, const std::string& text) {
 }  // namespace
 
 void AddStoreCopyCommand(CLI::App& app, Env& env) {
-  // `store` is shared with store init|migrate|status (cmd_store.cc): made
-  // here only when that file has not made it.
-  CLI::App* store = nullptr;
-  try {
-    store = app.get_subcommand("store");
-  } catch (const CLI::OptionNotFound&) {
-    store = app.add_subcommand("store", "The store's backends: copy between LMDB and PostgreSQL");
-    store->require_subcommand(1);
-  }
+  // `store` is made by AddStoreCommand (cmd_store.cc), which main.cc calls
+  // first; copy is one more of its subcommands.
+  CLI::App* store = app.get_subcommand("store");
   auto* cmd = store->add_subcommand(
       "copy", "Copy accounts, suppressions, daily counts, bounce counts and the audit log between "
               "an LMDB store and PostgreSQL");

@@ -29,10 +29,12 @@ nlohmann::json EntryJson(const SuppressionRecord& r) {
 
 // The entry that already refuses `address` for the list `owner` ("" =
 // global): the global one, or the account's own. nullopt when none, or when
-// there is no store yet (nothing is suppressed there).
-std::optional<SuppressionRecord> Existing(Env& env, const std::string& owner, const std::string& address) {
-  static const bool store_exists = StoreExists(env.config());  // before this command wrote
-  if (!store_exists) return std::nullopt;
+// there is no store yet (nothing is suppressed there). *store_exists is
+// whether there was one: asked at the first call, before the command writes.
+std::optional<SuppressionRecord> Existing(Env& env, std::optional<bool>* store_exists, const std::string& owner,
+                                          const std::string& address) {
+  if (!store_exists->has_value()) *store_exists = StoreExists(env.config());
+  if (!**store_exists) return std::nullopt;
   auto found = Take(env.existing_store().FindSuppression(owner, address));
   if (found && !found->account.empty() && found->account != owner) return std::nullopt;
   return found;
@@ -66,7 +68,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     SuppressionRecord r;
     r.account = scope();
     r.address = env.Address(address);
-    if (auto old = Existing(env, r.account, r.address)) {
+    std::optional<bool> store_exists;
+    if (auto old = Existing(env, &store_exists, r.account, r.address)) {
       std::printf("%s: already suppressed %s since %s (%s); nothing changed\n",
                   Printable(r.address, kMaxShown).c_str(),
                   old->account.empty() ? "globally" : ("for " + Printable(old->account, kMaxShown)).c_str(),
@@ -183,6 +186,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     std::set<std::string> seen;
     std::string line;
     std::vector<std::string> errors;
+    std::optional<bool> store_exists;
     size_t lineno = 0, bad = 0, kept = 0;
     while (std::getline(in, line)) {
       ++lineno;
@@ -206,7 +210,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
         if (++bad <= 20) errors.push_back(file + ":" + std::to_string(lineno) + ": " + why);
         continue;
       }
-      if (!seen.insert(*addr).second || Existing(env, owner, *addr)) {
+      if (!seen.insert(*addr).second || Existing(env, &store_exists, owner, *addr)) {
         ++kept;  // already there (or twice in the file): left as it is
         continue;
       }

@@ -74,26 +74,6 @@ std::string Env::Account(const std::string& raw) const {
 
 namespace {
 
-// Why NormalizeAddress refused `raw`, in the order it checks.
-std::string AddressProblem(std::string_view raw) {
-  std::string_view s = TrimWsp(raw);
-  if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = TrimWsp(s.substr(1, s.size() - 2));
-  if (s.empty()) return "empty";
-  if (s.size() > kMaxAddress) {
-    return "too long (" + std::to_string(s.size()) + " bytes; at most " + std::to_string(kMaxAddress) + ")";
-  }
-  const size_t at = s.rfind('@');
-  if (at == std::string_view::npos) return "no '@' (expected local@domain)";
-  if (at == 0) return "nothing before the '@'";
-  if (at + 1 == s.size()) return "no domain after the '@'";
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return "contains a space or a control character";
-  }
-  if (s.substr(0, at).find('@') != std::string_view::npos) return "two '@' (quote a local part that has one)";
-  return "the domain is not a host name (labels of letters, digits and hyphens, at most 63 each, "
-         "none starting or ending with a hyphen; a Unicode name must be a valid IDN)";
-}
-
 // At most 60 bytes of a user's argument, for a message (main escapes it).
 std::string Quoted(std::string_view raw) {
   return "\"" + std::string(raw.substr(0, 60)) + (raw.size() > 60 ? "...\"" : "\"");
@@ -102,8 +82,9 @@ std::string Quoted(std::string_view raw) {
 }  // namespace
 
 std::string Env::Address(const std::string& raw) const {
-  auto n = NormalizeAddress(raw);
-  if (!n) throw Failure{kExitUsage, "invalid address " + Quoted(raw) + ": " + AddressProblem(raw)};
+  std::string why;
+  auto n = NormalizeAddress(raw, &why);
+  if (!n) throw Failure{kExitUsage, "invalid address " + Quoted(raw) + ": " + why};
   return *n;
 }
 
@@ -134,6 +115,10 @@ bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit&
   if (!st.ok() && unchanged) return false;
   Check(st);
   return true;
+}
+
+void Env::AddCreateFlag(CLI::App* cmd, bool& create) {
+  cmd->add_flag("--create", create, "make the account's record if it has none (else: no such account)");
 }
 
 std::string Env::HumanTime(int64_t t) { return FormatLocal(t, config().tz); }

@@ -67,10 +67,8 @@ std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv) {
     if (at->get_subcommands({}).empty()) break;  // the rest is the command's own
   }
   if (help) {
-    std::string parents;  // "senderguardctl suppress" for add's usage line
-    for (const CLI::App* p = at->get_parent(); p != nullptr; p = p->get_parent()) {
-      parents = p->get_name() + (parents.empty() ? "" : " ") + parents;
-    }
+    // "senderguardctl suppress" for add's usage line
+    const std::string parents = at->get_parent() != nullptr ? CommandPath(*at->get_parent()) : "";
     std::fputs(at->help(parents).c_str(), stdout);
     return 0;
   }

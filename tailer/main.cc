@@ -128,8 +128,10 @@ int main(int argc, char** argv) {
   }
   if (check) {
     const sg::Status dir = sg::monitor::CheckTextfileDirectory(sg::MonitoringTextfile(*cfg, "senderguard-tail"));
-    if (!dir.ok()) std::fprintf(stderr, "senderguard-tail: %s: %s\n", path.c_str(), dir.message().c_str());
-    if (!dir.ok()) return sg::kExitConfig;
+    if (!dir.ok()) {
+      std::fprintf(stderr, "senderguard-tail: %s: %s\n", path.c_str(), dir.message().c_str());
+      return sg::kExitConfig;
+    }
     std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
     return 0;
   }

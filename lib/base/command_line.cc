@@ -83,9 +83,14 @@ void AddConfigOption(CLI::App& app, std::string* flag) {
           ""));
 }
 
-void PrintUsageError(const CLI::App& app, std::string_view what) {
+std::string CommandPath(const CLI::App& app) {
   std::string name = app.get_name();
   for (const CLI::App* p = app.get_parent(); p != nullptr; p = p->get_parent()) name = p->get_name() + " " + name;
+  return name;
+}
+
+void PrintUsageError(const CLI::App& app, std::string_view what) {
+  const std::string name = CommandPath(app);
   std::fprintf(stderr, "%s: %.*s\nTry '%s --help'.\n", name.c_str(), static_cast<int>(what.size()), what.data(),
                name.c_str());
 }

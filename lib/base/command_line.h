@@ -48,8 +48,12 @@ void AddConfigOption(CLI::App& app, std::string* flag);
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv,
                                     int usage_status = kExitUsageError);
 
+// The names of `app` and its parents, outermost first: "senderguardctl
+// quota set".
+std::string CommandPath(const CLI::App& app);
+
 // Prints "PROGRAM: what" and "Try 'PROGRAM --help'." on stderr, PROGRAM
-// being the name of `app` (and of its parents: "senderguardctl suppress").
+// being CommandPath(app) ("senderguardctl suppress").
 void PrintUsageError(const CLI::App& app, std::string_view what);
 
 // Pure: `text` with every line longer than `width` columns broken at spaces.

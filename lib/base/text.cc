@@ -19,11 +19,38 @@ std::string AsciiLower(std::string_view s) {
 
 namespace {
 
+// The RFC 3629 §4 table: the length of the sequence at p[i] (REQUIRES: i <
+// n, p[i] >= 0x80), 0 when it is not well formed (the second byte's bounds
+// shut out overlong forms, surrogates and code points above U+10FFFF).
+inline size_t MultiByteSequenceAt(const unsigned char* p, size_t n, size_t i) {
+  const unsigned char c = p[i];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;  // overlong below U+0800
+    if (c == 0xed) hi = 0x9f;  // surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;  // overlong below U+10000
+    if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;  // a continuation byte first, C0/C1 (overlong), F5..FF
+  }
+  if (len > n - i) return 0;
+  if (p[i + 1] < lo || p[i + 1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if (p[i + k] < 0x80 || p[i + k] > 0xbf) return 0;
+  }
+  return len;
+}
+
 // The one UTF-8 scan. kRefuseControls: ASCII controls (0x00..0x1f) and DEL
 // fail too. Runs of ASCII are skipped sixteen bytes at a time with SSE2,
-// else eight; a multi-byte sequence is checked a byte at a time against the
-// RFC 3629 §4 table (the second byte's bounds shut out overlong forms,
-// surrogates and code points above U+10FFFF).
+// else eight; a multi-byte sequence is checked against the RFC 3629 §4
+// table (MultiByteSequenceAt).
 template <bool kRefuseControls>
 bool ScanUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -75,32 +102,19 @@ bool ScanUtf8(std::string_view s) {
       ++i;
       continue;
     }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;  // overlong below U+0800
-      if (c == 0xed) hi = 0x9f;  // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;  // overlong below U+10000
-      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
-    } else {
-      return false;  // a continuation byte first, C0/C1 (overlong), F5..FF
-    }
-    if (len > n - i) return false;
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return false;
-    }
+    const size_t len = MultiByteSequenceAt(p, n, i);
+    if (len == 0) return false;
     i += len;
   }
   return true;
 }
 
 }  // namespace
+
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  return p[i] < 0x80 ? 1 : MultiByteSequenceAt(p, s.size(), i);
+}
 
 bool ValidUtf8(std::string_view s) { return ScanUtf8<false>(s); }
 
@@ -149,7 +163,6 @@ enum class Context {
 // Returns whether it cut.
 template <Context kContext>
 bool Escape(std::string* out, std::string_view s, size_t max) {
-  static constexpr char kHex[] = "0123456789abcdef";
   if (max < kCutMark.size()) max = kCutMark.size();
   const size_t start = out->size();
   // Where a cut would leave the text: after the last piece that still
@@ -170,8 +183,8 @@ bool Escape(std::string* out, std::string_view s, size_t max) {
     } else {
       piece[0] = '\\';
       piece[1] = 'x';
-      piece[2] = kHex[c >> 4];
-      piece[3] = kHex[c & 15];
+      piece[2] = LowerHexDigit(c >> 4);
+      piece[3] = LowerHexDigit(c);
       len = 4;
     }
     if (out->size() - start + len > max) {

@@ -1,6 +1,6 @@
 // Text helpers shared by every module: ASCII case and white space for
-// protocol text, the one UTF-8 check, header unfolding, and the one escaping
-// policy for attacker text (Postfix's printable(), STYLE.md).
+// protocol text, hex digits, the one UTF-8 check, header unfolding, and the
+// one escaping policy for attacker text (Postfix's printable(), STYLE.md).
 //
 // The escaping policy, for everything that reaches a log, a terminal or an
 // SMTP reply. Printable() keeps bytes 0x20..0x7e as they are, except '\'
@@ -57,7 +57,27 @@ constexpr std::string_view TrimWsp(std::string_view s) {
   return s;
 }
 
+// ------------------------------------------------------------ hex
+
+// The value of the hex digit `c` (0-9, a-f, A-F); -1 for any other byte.
+constexpr int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The lower-case hex digit of `v`'s low four bits.
+constexpr char LowerHexDigit(unsigned v) { return "0123456789abcdef"[v & 15]; }
+
 // ------------------------------------------------------------ UTF-8
+
+// The length of the well-formed UTF-8 sequence that starts at s[i] (RFC 3629
+// §4, as ValidUtf8 reads it): 1 for any ASCII byte (NUL included), 2..4 for
+// a whole multi-byte sequence, 0 when the byte there starts none (a
+// continuation byte, C0/C1, F5..FF, a truncated or overlong sequence, a
+// surrogate, a code point above U+10FFFF). REQUIRES: i < s.size().
+size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 // Whether `s` is well-formed UTF-8 (RFC 3629 §4: no overlong forms, no
 // surrogates U+D800..U+DFFF, nothing above U+10FFFF, no truncated sequence).

@@ -38,19 +38,6 @@ bool ValidDomain(std::string_view d) {
   return label != 0;
 }
 
-// A host name's labels neither start nor end with '-' (RFC 952, RFC 1123
-// 2.1, RFC 5890 2.3.1): no registry gives out "-bad-.example".
-bool HyphensInside(std::string_view d) {
-  size_t start = 0;
-  while (start <= d.size()) {
-    size_t end = d.find('.', start);
-    if (end == std::string_view::npos) end = d.size();
-    if (end > start && (d[start] == '-' || d[end - 1] == '-')) return false;
-    start = end + 1;
-  }
-  return true;
-}
-
 // The A-labels of a domain written in Unicode ("b\xc3\xbccher.example" ->
 // "xn--bcher-kva.example"), as IDNA2008 with UTS #46 non-transitional
 // mapping gives them: the same conversion as dmarc::NormalizeDomain, so an
@@ -71,6 +58,19 @@ std::optional<std::string> ALabels(std::string_view domain) {
 }
 
 }  // namespace
+
+bool ValidHostName(std::string_view d) {
+  if (!ValidDomain(d)) return false;
+  // No label starts or ends with '-'.
+  size_t start = 0;
+  while (start <= d.size()) {
+    size_t end = d.find('.', start);
+    if (end == std::string_view::npos) end = d.size();
+    if (end > start && (d[start] == '-' || d[end - 1] == '-')) return false;
+    start = end + 1;
+  }
+  return true;
+}
 
 std::optional<std::string> NormalizeAccount(std::string_view raw) {
   std::string_view s = TrimWsp(raw);
@@ -113,36 +113,60 @@ std::optional<std::string> NormalizeAccount(std::string_view raw) {
   return out;
 }
 
-std::optional<std::string> NormalizeAddress(std::string_view raw) {
-  std::string_view s = StripBrackets(raw);
-  if (s.empty() || s.size() > kMaxAddress) return std::nullopt;
-  size_t at = s.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == s.size()) return std::nullopt;
-  // Another '@' is allowed only inside a quoted local part ("a@b"@example.com).
-  if (s.substr(0, at).find('@') != std::string_view::npos &&
-      !(s.front() == '"' && at >= 2 && s[at - 1] == '"')) {
+std::optional<std::string> NormalizeAddress(std::string_view raw) { return NormalizeAddress(raw, nullptr); }
+
+std::optional<std::string> NormalizeAddress(std::string_view raw, std::string* why) {
+  auto refuse = [why](std::string_view reason) -> std::optional<std::string> {
+    if (why != nullptr) *why = std::string(reason);
     return std::nullopt;
+  };
+  constexpr std::string_view kControl = "contains a space or a control character";
+  constexpr std::string_view kTwoAts = "two '@' (quote a local part that has one)";
+  auto control = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f;
+  };
+  std::string_view s = StripBrackets(raw);
+  if (s.empty()) return refuse("empty");
+  if (s.size() > kMaxAddress) {
+    return refuse(why == nullptr ? "" : "too long (" + std::to_string(s.size()) + " bytes; at most " +
+                                            std::to_string(kMaxAddress) + ")");
+  }
+  size_t at = s.rfind('@');
+  if (at == std::string_view::npos) return refuse("no '@' (expected local@domain)");
+  if (at == 0) return refuse("nothing before the '@'");
+  if (at + 1 == s.size()) return refuse("no domain after the '@'");
+  // Another '@' is allowed only inside a quoted local part ("a@b"@example.com).
+  // (A space or control anywhere is the reason given first.)
+  const bool two_ats = s.substr(0, at).find('@') != std::string_view::npos;
+  if (two_ats && !(s.front() == '"' && at >= 2 && s[at - 1] == '"')) {
+    return refuse(std::any_of(s.begin(), s.end(), control) ? kControl : kTwoAts);
   }
   std::string out;
   out.reserve(s.size());
   bool ascii_domain = true;
   for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char u = static_cast<unsigned char>(s[i]);
-    if (u <= 0x20 || u == 0x7f) return std::nullopt;
-    if (u >= 0x80 && i > at) ascii_domain = false;
+    if (control(s[i])) return refuse(kControl);
+    if (static_cast<unsigned char>(s[i]) >= 0x80 && i > at) ascii_domain = false;
     out.push_back(AsciiLower(s[i]));
   }
+  // A domain refused below is named as such, unless the local part (quoted)
+  // has a second '@', which is named instead, as it always was.
+  const std::string_view bad_domain =
+      two_ats ? kTwoAts
+              : "the domain is not a host name (labels of letters, digits and hyphens, at most 63 each, "
+                "none starting or ending with a hyphen; a Unicode name must be a valid IDN)";
   if (!ascii_domain) {
     // SMTPUTF8 (RFC 6531) lets a recipient's domain be written in Unicode;
     // it is the same mailbox as its A-label form, which is what is stored.
     auto a = ALabels(std::string_view(s).substr(at + 1));
-    if (!a) return std::nullopt;
+    if (!a) return refuse(bad_domain);
     out.resize(at + 1);
     out += *a;
-    if (out.size() > kMaxAddress) return std::nullopt;
+    if (out.size() > kMaxAddress) return refuse(bad_domain);
   }
   const std::string_view domain = std::string_view(out).substr(at + 1);
-  if (!ValidDomain(domain) || !HyphensInside(domain)) return std::nullopt;
+  if (!ValidHostName(domain)) return refuse(bad_domain);
   return out;
 }
 

@@ -35,6 +35,16 @@ std::optional<std::string> NormalizeAccount(std::string_view raw);
 // (SMTPUTF8) becomes its A-labels ("xn--..."), as domains are everywhere
 // else. The local part is kept as it is (8-bit included).
 std::optional<std::string> NormalizeAddress(std::string_view raw);
+// The same, and when it refuses `raw`, *why (unless null) says what is wrong,
+// for a message: "empty", "no '@' (expected local@domain)", "contains a
+// space or a control character", "the domain is not a host name (...)"...
+std::optional<std::string> NormalizeAddress(std::string_view raw, std::string* why);
+
+// Whether `d` is a host name as NormalizeAddress's domain must be: lower-case
+// labels of 1 to 63 letters, digits, '-' and '_', at most 253 bytes, none
+// starting or ending with '-' (RFC 952, RFC 1123 2.1, RFC 5890 2.3.1: no
+// registry gives out "-bad-.example").
+bool ValidHostName(std::string_view d);
 
 // The domain of an envelope address ("<a@B.example>" -> "b.example"), or
 // nullopt for the null sender, a missing '@', or an invalid domain.

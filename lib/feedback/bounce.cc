@@ -394,8 +394,8 @@ bool ContentCode(std::string_view dsn) {
          dsn[3] == '.';
 }
 
-Answered AnsweredCommand(std::string_view reply) {
-  const std::string_view server = ServerText(reply);
+// `server` is ServerText(reply), which the caller has already.
+Answered AnsweredCommand(std::string_view reply, std::string_view server) {
   const auto offset = static_cast<size_t>(server.data() - reply.data());
   if (offset == 0) return Answered::kNotQuoted;
   if (reply.substr(0, offset).find(" refused to talk to me: ") != std::string_view::npos)
@@ -413,12 +413,11 @@ Answered AnsweredCommand(std::string_view reply) {
   return Answered::kRecipientOrData;
 }
 
-// Whether Postfix logged `reply` as the server's answer to a command that
+// Whether Postfix logged a reply as the server's answer to a command that
 // names no recipient: the greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM.
 // RCPT TO, DATA and end of DATA can concern the recipient; a text Postfix
 // wrote itself names no command.
-bool BeforeRecipient(std::string_view reply) {
-  const Answered a = AnsweredCommand(reply);
+bool BeforeRecipient(Answered a) {
   return a == Answered::kClient || a == Answered::kMailFrom || a == Answered::kSender;
 }
 
@@ -551,6 +550,7 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   const std::string_view server = ServerText(reply);
   std::string_view text = server.substr(0, kMaxClassifiedReply);
   if (UnfoldReply(text, buffer)) text = *buffer;
+  const Answered answered = AnsweredCommand(reply, server);
   Decision d = DecideText(dsn, server, text);
   if (d.c.cls == OutcomeClass::kHard && d.c.by == ClassifiedBy::kTextRule && ContentCode(dsn)) {
     // An enhanced code of subject 6 says the message itself is the problem
@@ -568,11 +568,11 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
   // that an address or a domain does not exist, in answer to MAIL FROM, say
   // it of the only address that command names, our sender address ("517
   // Domain does not exist: alice@example.com"): technical/authentication.
-  if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(reply)) {
+  if (d.c.cls == OutcomeClass::kHard && BeforeRecipient(answered)) {
     const bool address = d.c.category == BounceCategory::kRecipientUnknown ||
                          d.c.category == BounceCategory::kDomainUnknown;
     d.c.cls = OutcomeClass::kTechnical;
-    d.c.category = address && AnsweredCommand(reply) == Answered::kMailFrom
+    d.c.category = address && answered == Answered::kMailFrom
                        ? BounceCategory::kAuthentication
                        : BounceCategory::kPolicy;
     d.guard = true;
@@ -586,7 +586,7 @@ BounceRules::Impl::Decision BounceRules::Impl::Decide(std::string_view dsn, std:
     d.temporary_guard = true;
   } else if ((d.c.by == ClassifiedBy::kReplyCode || d.c.by == ClassifiedBy::kDefault) &&
              BasicReplyCode(server).substr(0, 1) == "5" &&
-             AnsweredCommand(reply) == Answered::kClient) {
+             answered == Answered::kClient) {
     // A permanent refusal of the greeting or of HELO/EHLO that no rule and no
     // enhanced code explains ("550 Rejected" to EHLO): the server knows only
     // the connecting client then (its IP, its reverse DNS, its HELO name), so

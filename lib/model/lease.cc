@@ -56,6 +56,20 @@ void AdoptBoot(LeaseEntry* e, uint64_t boot) {
   e->boot = boot;
 }
 
+LeaseEntry LeaseEntryOf(const std::optional<LeaseEntry>& stored, uint64_t limit, int64_t reset,
+                        uint64_t boot) {
+  LeaseEntry e;
+  if (stored) {
+    e = *stored;
+    AdoptBoot(&e, boot);
+  } else {
+    e.limit = limit;
+    e.reset = reset;
+    e.boot = boot;
+  }
+  return e;
+}
+
 bool LeaseUsable(const LeaseEntry& e, int64_t now_ms) {
   return e.lease_id != 0 && !e.dead && now_ms < e.deadline_ms;
 }

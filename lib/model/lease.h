@@ -78,6 +78,11 @@ LeaseTiming LeaseTimingFor(uint32_t ttl_s);
 // (deadline passed, pending call stale, idle). Sets e->boot = boot.
 void AdoptBoot(LeaseEntry* e, uint64_t boot);
 
+// The entry of a window instance as the ledger holds it (`stored`), its
+// times adopted to this boot (AdoptBoot); when none is stored, a fresh one
+// of `limit` and `reset` (no lease, nothing spare or unreported).
+LeaseEntry LeaseEntryOf(const std::optional<LeaseEntry>& stored, uint64_t limit, int64_t reset,
+                        uint64_t boot);
 // The lease can be spent: known to the database, not ended, before its deadline.
 bool LeaseUsable(const LeaseEntry& e, int64_t now_ms);
 // Units a new hold may take: the spare beside `held`, when usable.

@@ -14,11 +14,21 @@ std::string FleetNodeName(const Config& config) {
   return host;
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use) {
+namespace {
+
+// The node's LMDB store as the configuration places it.
+LmdbOptions LocalOptions(const Config& config, uint64_t sync_interval_ms) {
   LmdbOptions o;
   o.path = config.store_path;
   o.map_size_bytes = config.map_size_mb << 20;
-  o.sync_interval_ms = use.durable ? 0 : config.sync_interval_ms;
+  o.sync_interval_ms = sync_interval_ms;
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use) {
+  LmdbOptions o = LocalOptions(config, use.durable ? 0 : config.sync_interval_ms);
   o.logger = use.logger;
   o.housekeeping = use.housekeeping;
   if (config.store_backend == StoreBackend::kPostgresql) {
@@ -47,11 +57,7 @@ uint64_t LmdbSchemaVersion() { return kSchemaVersion; }
 Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config) {
   if (::access((config.store_path + "/data.mdb").c_str(), F_OK) != 0)
     return std::optional<NodeCacheState>();
-  LmdbOptions o;
-  o.path = config.store_path;
-  o.map_size_bytes = config.map_size_mb << 20;
-  o.sync_interval_ms = 0;
-  auto s = LmdbStore::Open(o);
+  auto s = LmdbStore::Open(LocalOptions(config, /*sync_interval_ms=*/0));
   if (!s.ok()) return s.status();
   auto state = s.value()->GetCacheState();
   if (!state.ok()) return state.status();

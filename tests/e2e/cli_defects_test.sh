@@ -130,7 +130,6 @@ audits 0 "domains only that changed nothing" domains-only
 
 echo "# 5. a suppression is never overwritten"
 expect 0 "suppress add with a reason" ctl suppress add held@example.com --reason "legal hold, case 4711"
-sleep 1.1
 expect 0 "suppress add again" ctl suppress add held@example.com
 says "... says it already is" "$DIR/out" 'already suppressed globally since .*legal hold, case 4711'
 printf 'held@example.com,bounced\nnew@example.com\nnew@example.com,twice\n' >"$DIR/import.txt"

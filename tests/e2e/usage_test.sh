@@ -60,7 +60,15 @@ for p in senderguard-milter senderguard-tail senderguard-arf senderguardctl; do
     expect 0 "$p --help" "$BIN/$p" --help
     fits "$p --help" "$DIR/out"
 done
-[[ ! -e $DIR/store ]] && ok "no store made by the usage errors" || not_ok "a usage error made a store"
+# A write under -c "": were the empty path taken for "not given", $SENDERGUARD_CONF's store
+# would be made; the same write without -c makes it (so the check above it can fail).
+SENDERGUARD_CONF=$DIR/good.conf expect 64 "ctl -c '' suspend --create" \
+    "$BIN/senderguardctl" -c "" suspend bob --reason test --create
+if [[ ! -e $DIR/store ]]; then ok "no store made by the usage errors"; else not_ok "a usage error made a store"; fi
+SENDERGUARD_CONF=$DIR/good.conf expect 0 "ctl suspend --create (the configuration's store)" \
+    "$BIN/senderguardctl" suspend bob --reason test --create
+if [[ -e $DIR/store ]]; then ok "that write made the store"; else not_ok "that write made no store"; fi
+rm -rf "$DIR/store"
 
 # senderguardctl's command words.
 ctl() { "$BIN/senderguardctl" -c "$DIR/good.conf" "$@"; }
@@ -84,7 +92,8 @@ says "ctl --version: name and version" "$DIR/out" '^senderguardctl [0-9]+\.[0-9]
 # Every command's --help within 80 columns.
 for cmd in list show "quota set" "quota clear" suspend reinstate dry-run "suppress add" \
     "suppress remove" "suppress check" "suppress list" "suppress import" audit "domains add" \
-    "domains remove" "domains list" "domains only"; do
+    "domains remove" "domains list" "domains only" store "store init" "store migrate" \
+    "store status" "store copy"; do
     # shellcheck disable=SC2086
     "$BIN/senderguardctl" $cmd --help >"$DIR/out" 2>&1
     fits "ctl $cmd --help" "$DIR/out"

@@ -99,4 +99,71 @@ expect 0 "status with LMDB" -c "$T/lmdb.conf" store status
 says "status: path" "$T/out" "path             $T/lmdb"
 version=$(sed -n "s/^inline constexpr uint64_t kSchemaVersion = \([0-9]*\);/\1/p" "$PGT_SRC/lib/store/lmdb/lmdb_store.h")
 says "status: schema version" "$T/out" "schema version   $version"
+
+# ---- store copy: LMDB -> PostgreSQL -> a new LMDB store
+# The LMDB store above (bob suspended) with more of each kind.
+expect 0 "lmdb: a quota" -c "$T/lmdb.conf" quota set alice day=500 --create
+expect 0 "lmdb: a global suppression" -c "$T/lmdb.conf" suppress add held@example.com --reason "legal hold"
+expect 0 "lmdb: an account's suppression" -c "$T/lmdb.conf" suppress add x@example.org --account alice
+expect 0 "lmdb: a verified domain" -c "$T/lmdb.conf" domains add alice a.example
+pg_psql -c "CREATE DATABASE copied" >/dev/null
+sed "s/dbname=fleet/dbname=copied/" "$T/pg.conf" >"$T/copy.conf"
+printf '[store]\npath = "%s/back"\n' "$T" >"$T/back.conf"
+cq() { psql -qAtX "$PG_CONNINFO dbname=copied" -c "$1"; }
+expect 0 "init the copy's database" -c "$T/copy.conf" store init
+# kinds FILE: "kind:read/written/skipped ..." of a --json copy's answer.
+kinds() { jq -r '[.kinds[] | "\(.kind):\(.read)/\(.written)/\(.skipped)"] | join(" ")' "$1"; }
+rows() { # accounts, suppressions, audit entries in the database
+    cq "SELECT (SELECT count(*) FROM accounts) || ' ' || (SELECT count(*) FROM suppression) || ' ' || (SELECT count(*) FROM audit)"
+}
+versions() { # the row versions of what a copy writes: a rewrite changes them
+    cq "SELECT sum(xmin::text::bigint) FROM (SELECT xmin FROM accounts UNION ALL SELECT xmin FROM suppression UNION ALL SELECT xmin FROM account_domains UNION ALL SELECT xmin FROM audit) r"
+}
+expect_eq "the database is empty" "$(rows)" "0 0 0"
+# Two accounts, two suppressions, five audit entries (suspend, quota set, two suppress add,
+# domains add); no delivery feedback.
+ALL="accounts:2/2/0 suppression:2/2/0 days:0/0/0 bounces:0/0/0 audit:5/5/0"
+NONE="accounts:2/0/0 suppression:2/0/0 days:0/0/0 bounces:0/0/0 audit:5/0/0"
+
+expect 0 "to postgresql --dry-run" -c "$T/copy.conf" store copy --from "lmdb:$T/lmdb" --to postgresql --dry-run --json
+cp "$T/out" "$T/dry.json"
+expect_eq "to postgresql, dry run: says so" "$(jq -r .dry_run "$T/dry.json")" "true"
+expect_eq "to postgresql, dry run: what a copy writes" "$(kinds "$T/dry.json")" "$ALL"
+expect_eq "to postgresql, dry run: nothing written" "$(rows)" "0 0 0"
+expect 0 "to postgresql" -c "$T/copy.conf" store copy --from "lmdb:$T/lmdb" --to postgresql --json
+expect_eq "to postgresql: the dry run's figures" "$(kinds "$T/out")" "$ALL"
+expect_eq "to postgresql: the rows" "$(rows)" "2 2 5"
+expect 0 "postgresql: show bob" -c "$T/copy.conf" show bob
+says "postgresql: bob is suspended" "$T/out" "suspended"
+expect_eq "postgresql: alice's day limit and domain" \
+    "$(cq "SELECT limit_day || ' ' || (SELECT string_agg(domain, ',') FROM account_domains WHERE account = 'alice') FROM accounts WHERE name = 'alice'")" \
+    "500 a.example"
+expect 0 "postgresql: the global suppression" -c "$T/copy.conf" suppress check held@example.com
+expect 0 "postgresql: alice's suppression" -c "$T/copy.conf" suppress check x@example.org --account alice
+before=$(versions)
+changes=$(cq "SELECT count(*) FROM changes")
+expect 0 "to postgresql again" -c "$T/copy.conf" store copy --from "lmdb:$T/lmdb" --to postgresql --json
+expect_eq "to postgresql again: all read, nothing written" "$(kinds "$T/out")" "$NONE"
+expect_eq "to postgresql again: no row rewritten" "$(versions)" "$before"
+expect_eq "to postgresql again: no change logged" "$(cq "SELECT count(*) FROM changes")" "$changes"
+
+expect 0 "to lmdb --dry-run" -c "$T/copy.conf" store copy --from postgresql --to "lmdb:$T/back" --dry-run --json
+cp "$T/out" "$T/dry.json"
+expect_eq "to lmdb, dry run: what a copy writes" "$(kinds "$T/dry.json")" "$ALL"
+expect 1 "to lmdb, dry run: nothing written" -c "$T/back.conf" suppress check held@example.com
+expect 0 "to lmdb" -c "$T/copy.conf" store copy --from postgresql --to "lmdb:$T/back" --json
+expect_eq "to lmdb: the dry run's figures" "$(kinds "$T/out")" "$ALL"
+expect 0 "lmdb: show bob" -c "$T/back.conf" show bob
+says "lmdb: bob is suspended" "$T/out" "suspended"
+expect 0 "lmdb: show alice" -c "$T/back.conf" show alice --json
+expect_eq "lmdb: alice's day limit" "$(jq -c '.windows[] | select(.window == "day") | .limit' "$T/out")" "500"
+expect 0 "lmdb: alice's domains" -c "$T/back.conf" domains list alice
+says "lmdb: alice's domain" "$T/out" "a.example"
+expect 0 "lmdb: the global suppression" -c "$T/back.conf" suppress check held@example.com
+expect 0 "lmdb: alice's suppression" -c "$T/back.conf" suppress check x@example.org --account alice
+expect 0 "lmdb: the audit log" -c "$T/back.conf" audit --limit 0 --json
+expect_eq "lmdb: the audit entries" "$(jq -c '[.audit[].action]' "$T/out")" \
+    "$("$BIN/senderguardctl" -c "$T/lmdb.conf" audit --limit 0 --json | jq -c '[.audit[].action]')"
+expect 0 "to lmdb again" -c "$T/copy.conf" store copy --from postgresql --to "lmdb:$T/back" --json
+expect_eq "to lmdb again: all read, nothing written" "$(kinds "$T/out")" "$NONE"
 finish

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "feedback_builders.h"
 #include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/codec.h"
 
@@ -28,8 +29,8 @@ namespace {
 
 using namespace std::string_literals;
 
-constexpr int64_t kNow = 1'795'622'400;  // 2026-11-25 16:00:00 UTC
-constexpr int64_t kToday = kNow / 86400;
+using namespace feedback_builders;
+using feedback_builders::Show;  // beside Show(const FeedbackBatch&) below
 
 // "Nov 25 HH:MM:SS mta PROGRAM[pid]: BODY", the RFC 3164 shape rsyslog writes.
 std::string Line(const std::string& hms, const std::string& program, const std::string& body) {
@@ -76,26 +77,6 @@ std::string Expired(const std::string& hms, const std::string& qid, const std::s
   return Line(hms, "postfix/qmgr", qid + ": from=<" + from + ">, status=expired, returned to sender");
 }
 
-QueueEntry Q(std::string qid, std::string account, int64_t time, std::string msgid = "") {
-  QueueEntry q;
-  q.queue_id = std::move(qid);
-  q.account = std::move(account);
-  q.time = time;
-  q.recipients = {"r@dest.test"};
-  q.message_id = std::move(msgid);
-  return q;
-}
-
-auto Tie(const DayCountsRecord& d) {
-  return std::make_tuple(d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
-                         d.complaints);
-}
-std::string Show(const DayCountsRecord& d) {
-  return "{dl=" + std::to_string(d.delivered) + " df=" + std::to_string(d.deferred) +
-         " h=" + std::to_string(d.hard) + " s=" + std::to_string(d.soft) +
-         " t=" + std::to_string(d.technical) + " x=" + std::to_string(d.expired) +
-         " c=" + std::to_string(d.complaints) + "}";
-}
 std::string Show(const FeedbackBatch& b) {
   std::string s;
   for (const auto& e : b.events) {
@@ -625,7 +606,8 @@ TEST_F(FeedbackTest, ContentFilterHopIsNotCountedAndLinksTheNewQueueId) {
   const QueueEntry* next = FindPut(b.queue_puts, "4A1B2C3D4E5");
   ASSERT_NE(next, nullptr);
   EXPECT_EQ(next->account, "alice");
-  EXPECT_EQ(next->recipients, std::vector<std::string>{"r@dest.test"});
+  // The committed entry's recipients (Q's), not the delivery line's.
+  EXPECT_EQ(next->recipients, std::vector<std::string>{"r@example.org"});
   EXPECT_EQ(engine_->stats().hops, 1u);
   EXPECT_EQ(engine_->stats().linked, 1u);
   EXPECT_EQ(engine_->stats().outcomes, 1u);

@@ -240,6 +240,37 @@ TEST_P(NormalizeAddressTest, Table) {
 INSTANTIATE_TEST_SUITE_P(Cases, NormalizeAddressTest, ::testing::ValuesIn(kAddressCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Why an address is refused (senderguardctl prints it): the first problem,
+// a space or control before a second '@', a second '@' before the domain.
+TEST(NormalizeAddress, SaysWhy) {
+  const std::string host = "the domain is not a host name (labels of letters, digits and hyphens, at most 63 each, "
+                           "none starting or ending with a hyphen; a Unicode name must be a valid IDN)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "empty"},
+      {" <> ", "empty"},
+      {"a@" + std::string(300, 'x') + ".example", "too long (310 bytes; at most 254)"},
+      {"bob", "no '@' (expected local@domain)"},
+      {"@b.example", "nothing before the '@'"},
+      {"bob@", "no domain after the '@'"},
+      {"a b@c.example", "contains a space or a control character"},
+      {"a@b@c d.example", "contains a space or a control character"},
+      {"a@b\x7f.example", "contains a space or a control character"},
+      {"a@b@c.example", "two '@' (quote a local part that has one)"},
+      {"\"a@b\"@-c.example", "two '@' (quote a local part that has one)"},
+      {"bob@-x.example", host},
+      {"bob@b..example", host},
+      {"bob@b\xff.example", host},
+  };
+  for (const auto& [in, want] : cases) {
+    std::string why = "unset";
+    EXPECT_EQ(NormalizeAddress(in, &why), std::nullopt) << in;
+    EXPECT_EQ(why, want) << in;
+  }
+  std::string why = "unset";
+  EXPECT_EQ(NormalizeAddress("<Bob@B\xc3\xbc" "cher.example>", &why), "bob@xn--bcher-kva.example");
+  EXPECT_EQ(why, "unset");  // left alone when accepted
+}
+
 // ------------------------------------------------------------------ domains
 
 const std::vector<NormCase> kDomainCases = {
@@ -280,6 +311,21 @@ TEST_P(AddressDomainTest, Table) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, AddressDomainTest, ::testing::ValuesIn(kDomainCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// The host name rule of NormalizeAddress (and of senderguardctl domains):
+// AddressDomain's syntax, and no label starting or ending with '-'.
+TEST(ValidHostName, Labels) {
+  for (std::string_view ok : {"b.example", "localhost", "a-b.example", "r3---sn-4g5e6nz7.example",
+                              "xn--bcher-kva.example", "_dmarc.example", "x"}) {
+    EXPECT_TRUE(ValidHostName(ok)) << ok;
+  }
+  for (std::string_view bad : {"", "-b.example", "b-.example", "a.-b.example", "a.b-", "-", "B.example",
+                               "b..example", ".b.example", "b.example.", "b example", "b\xc3\xbc.example"}) {
+    EXPECT_FALSE(ValidHostName(bad)) << bad;
+  }
+  EXPECT_TRUE(ValidHostName(std::string(63, 'x') + ".example"));
+  EXPECT_FALSE(ValidHostName(std::string(64, 'x') + ".example"));
+}
 
 // ---------------------------------------------------------- identity order
 

@@ -176,7 +176,15 @@ TEST(Lease, BlocksFollowTheDemand) {
   for (int i = 0; i < 100; ++i) NoteDemand(&e, 1, kNow + 1000 + i * 10, kT);
   NoteDemand(&e, 1, kNow + 2000, kT);  // a new period: the last one's rate is kept
   EXPECT_EQ(LeaseBlock(e, kNow + 2000, kT), 400u);
-  NoteDemand(&e, 0, kNow, kT);  // nothing asked, nothing counted
+  // Nothing asked, nothing counted (at a time before the period's start,
+  // which a count would start the period again from), but in use.
+  const LeaseEntry before = e;
+  NoteDemand(&e, 0, kNow, kT);
+  EXPECT_EQ(e.rate_since_ms, before.rate_since_ms);
+  EXPECT_EQ(e.rate_units, before.rate_units);
+  EXPECT_EQ(e.rate_mups, before.rate_mups);
+  EXPECT_EQ(e.last_use_ms, kNow);
+  EXPECT_EQ(LeaseBlock(e, kNow + 2000, kT), 400u);
 }
 
 TEST(Lease, TheNextMinuteIsLeasedJustBeforeItStarts) {

@@ -137,24 +137,46 @@ TEST_F(LmdbCacheTest, ReloadInChunksLeavesExactlyTheRowsGiven) {
 }
 
 TEST_F(LmdbCacheTest, ReloadRefusesRowsOutOfOrderAndKeepsTheOldStateOnFailure) {
+  // The old state, loaded again before each case: a refused chunk writes
+  // none of its rows, and a refused or failed reload records neither its
+  // seq nor its source (chunks before it stay written: each is its own
+  // transaction).
   Rows r;
   r.accounts = {Acct("a"), Acct("b")};
-  ASSERT_TRUE(store_->CacheApply(r, 5).ok());
-  ASSERT_TRUE(store_->CacheReplaceAll([](Rows*) -> Result<bool> { return false; }, 5, "db/1").ok());
+  r.suppressions = {Supp("a", "s@x")};
+  const auto old_state = [&] { ASSERT_TRUE(Reload({r}, 5, "db/1").ok()); };
+  const auto state_kept = [&](const char* what) {
+    auto state = store_->GetCacheState().value();
+    EXPECT_EQ(state.seq, 5) << what;
+    EXPECT_EQ(state.source, "db/1") << what;
+  };
 
+  old_state();
   Rows backwards;
   backwards.accounts = {Acct("c"), Acct("b")};
-  EXPECT_EQ(Reload({backwards}, 9).code(), Status::Code::kInvalid);
+  EXPECT_EQ(Reload({backwards}, 9, "db/2").code(), Status::Code::kInvalid);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b"})) << "the one chunk, refused: no row of it";
+  EXPECT_EQ(Suppressed(), (std::vector<std::string>{"a/s@x"}));
+  state_kept("accounts out of order");
+
+  old_state();
   Rows late;
   late.accounts = {Acct("x")};
   Rows supp;
   supp.suppressions = {Supp("", "a@x")};
-  EXPECT_EQ(Reload({supp, late}, 9).code(), Status::Code::kInvalid)
+  EXPECT_EQ(Reload({supp, late}, 9, "db/2").code(), Status::Code::kInvalid)
       << "accounts after suppression entries";
+  EXPECT_EQ(Names(), std::vector<std::string>{}) << "the first chunk was written, not the refused one";
+  state_kept("accounts after suppression entries");
+
+  old_state();
   Rows deletion;
   deletion.gone_accounts = {"a"};
-  EXPECT_EQ(Reload({deletion}, 9).code(), Status::Code::kInvalid);
+  EXPECT_EQ(Reload({deletion}, 9, "db/2").code(), Status::Code::kInvalid);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b"})) << "a deletion in a reload: refused";
+  state_kept("a deletion in a reload");
 
+  old_state();
   int calls = 0;
   Status st = store_->CacheReplaceAll(
       [&](Rows* chunk) -> Result<bool> {
@@ -164,9 +186,8 @@ TEST_F(LmdbCacheTest, ReloadRefusesRowsOutOfOrderAndKeepsTheOldStateOnFailure) {
       },
       9, "db/2");
   EXPECT_EQ(st.code(), Status::Code::kUnavailable);
-  auto state = store_->GetCacheState().value();
-  EXPECT_EQ(state.seq, 5) << "a failed reload records nothing: the next one redoes it";
-  EXPECT_EQ(state.source, "db/1");
+  EXPECT_EQ(calls, 2);
+  state_kept("a failed reload records nothing: the next one redoes it");
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "feedback_builders.h"
 #include "lmdb_fixture.h"
 #include "senderguard/store/lmdb/lmdb_store.h"
 #include "senderguard/store/codec.h"
@@ -30,62 +31,7 @@ namespace {
 
 using namespace std::string_literals;
 
-constexpr int64_t kNow = 1'795'622'400;  // 2026-11-25 16:00:00 UTC
-constexpr int64_t kToday = kNow / 86400;
-
-auto Tie(const DayCountsRecord& d) {
-  return std::make_tuple(d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
-                         d.complaints);
-}
-bool Same(const DayCountsRecord& a, const DayCountsRecord& b) { return Tie(a) == Tie(b); }
-std::string Show(const DayCountsRecord& d) {
-  return "{dl=" + std::to_string(d.delivered) + " df=" + std::to_string(d.deferred) +
-         " h=" + std::to_string(d.hard) + " s=" + std::to_string(d.soft) +
-         " t=" + std::to_string(d.technical) + " x=" + std::to_string(d.expired) +
-         " c=" + std::to_string(d.complaints) + "}";
-}
-std::string Show(const StoredDays& days) {
-  std::string s;
-  for (const auto& [day, d] : days) s += std::to_string(day) + ":" + Show(d) + " ";
-  return s;
-}
-
-FeedbackEvent Ev(std::string account, int64_t time, DayCountsRecord delta) {
-  FeedbackEvent e;
-  e.account = std::move(account);
-  e.time = time;
-  e.delta = delta;
-  return e;
-}
-FeedbackEvent Hard(std::string account, std::string rcpt, int64_t time = kNow) {
-  FeedbackEvent e = Ev(std::move(account), time, {0, 0, 1, 0, 0, 0, 0});
-  e.hard_recipient = std::move(rcpt);
-  e.category = "recipient-unknown";
-  return e;
-}
-FeedbackEvent Complaint(std::string account, std::string who, int64_t time = kNow) {
-  FeedbackEvent e = Ev(std::move(account), time, {0, 0, 0, 0, 0, 0, 1});
-  e.complainer = std::move(who);
-  return e;
-}
-
-QueueEntry Q(std::string qid, std::string account, int64_t time, std::string msgid = "") {
-  QueueEntry q;
-  q.queue_id = std::move(qid);
-  q.account = std::move(account);
-  q.time = time;
-  q.recipients = {"r@example.org"};
-  q.message_id = std::move(msgid);
-  return q;
-}
-
-FeedbackBatch Batch(std::vector<FeedbackEvent> events, int64_t now = kNow) {
-  FeedbackBatch b;
-  b.events = std::move(events);
-  b.now = now;
-  b.actor = "test-tail";
-  return b;
-}
+using namespace feedback_builders;
 
 std::string DayKey(std::string_view account, int64_t day) {
   std::string k(account);

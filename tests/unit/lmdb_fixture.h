@@ -29,13 +29,14 @@ class CapturingLogger : public Logger {
     std::lock_guard<std::mutex> lk(mu_);
     lines_.emplace_back(line);
   }
-  bool Saw(std::string_view needle) {
+  // How many lines contain `needle`.
+  size_t Count(std::string_view needle) {
     std::lock_guard<std::mutex> lk(mu_);
-    for (const auto& l : lines_) {
-      if (l.find(needle) != std::string::npos) return true;
-    }
-    return false;
+    size_t n = 0;
+    for (const auto& l : lines_) n += l.find(needle) != std::string::npos ? 1 : 0;
+    return n;
   }
+  bool Saw(std::string_view needle) { return Count(needle) > 0; }
 
  private:
   std::mutex mu_;

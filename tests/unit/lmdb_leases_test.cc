@@ -89,32 +89,47 @@ TEST_F(LmdbLeasesTest, ReserveHoldsOnlyWhenTheCallbackSaysSo) {
   // Held: the next call sees the holds of every charge.
   r = store_->ReserveLeased("acct", {day, hour}, [](std::vector<LmdbStore::LeaseSlot>&) { return true; });
   ASSERT_TRUE(r.ok() && r.value());
-  r = store_->ReserveLeased("acct", {day, hour}, [](std::vector<LmdbStore::LeaseSlot>& slots) {
+  // The callbacks' checks count only when they ran: their calls are counted.
+  int calls = 0;
+  r = store_->ReserveLeased("acct", {day, hour}, [&](std::vector<LmdbStore::LeaseSlot>& slots) {
+    ++calls;
+    EXPECT_EQ(slots.size(), 2u);
+    if (slots.size() != 2) return false;
     EXPECT_EQ(slots[0].held, 2u);
     EXPECT_EQ(slots[1].held, 1u);
     return false;
   });
   ASSERT_TRUE(r.ok());
+  EXPECT_EQ(calls, 1);
   // The holds are LmdbStore's own: Release gives them back.
   store_->Release("acct", {day, hour});
-  r = store_->ReserveLeased("acct", {day}, [](std::vector<LmdbStore::LeaseSlot>& slots) {
+  calls = 0;
+  r = store_->ReserveLeased("acct", {day}, [&](std::vector<LmdbStore::LeaseSlot>& slots) {
+    ++calls;
+    EXPECT_EQ(slots.size(), 1u);
+    if (slots.empty()) return false;
     EXPECT_EQ(slots[0].held, 0u);
     return false;
   });
   ASSERT_TRUE(r.ok());
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(LmdbLeasesTest, ChargesOfOneWindowInstanceShareOneSlot) {
   OpenStore();
   const QuotaCharge day = Charge(Window::kDay, 10);
+  int calls = 0;
   auto r = store_->ReserveLeased("acct", {day, day, Charge(Window::kDay, 10, 3)},
-                                 [](std::vector<LmdbStore::LeaseSlot>& slots) {
+                                 [&](std::vector<LmdbStore::LeaseSlot>& slots) {
+                                   ++calls;
                                    EXPECT_EQ(slots.size(), 1u);
+                                   if (slots.empty()) return true;
                                    EXPECT_EQ(slots[0].amount, 5u);
                                    EXPECT_EQ(slots[0].first, 0u);
                                    return true;
                                  });
   ASSERT_TRUE(r.ok() && r.value());
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(LmdbLeasesTest, CommitCountsQueuesAndNotesInOneTransaction) {

@@ -464,21 +464,54 @@ class LinesLogger : public Logger {
   std::vector<std::pair<Level, std::string>> lines;
 };
 
-TEST(PeriodicReport, ReportsEachIntervalAndOnceMoreAtStop) {
+// Each report's seconds, and whether it came from the reporting thread or
+// from the caller of Stop() (the test's thread).
+struct Reports {
   std::mutex mu;
   std::vector<int64_t> seconds;
+  std::vector<bool> on_caller;
+  void Add(int64_t s) {
+    std::lock_guard<std::mutex> lk(mu);
+    seconds.push_back(s);
+    on_caller.push_back(std::this_thread::get_id() == caller);
+  }
+  size_t Size() {
+    std::lock_guard<std::mutex> lk(mu);
+    return seconds.size();
+  }
+  const std::thread::id caller = std::this_thread::get_id();
+};
+
+TEST(PeriodicReport, ReportsEachIntervalAndOnceMoreAtStop) {
+  Reports got;
+  size_t at_stop = 0;
   {
-    PeriodicReport r([] { return int64_t{1}; },
-                     [&](int64_t s) {
-                       std::lock_guard<std::mutex> lk(mu);
-                       seconds.push_back(s);
-                     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+    PeriodicReport r([] { return int64_t{1}; }, [&](int64_t s) { got.Add(s); });
+    // Two intervals, however late a loaded machine runs the thread.
+    for (int i = 0; i < 1000 && got.Size() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     r.Stop();
     r.Stop();  // idempotent
+    at_stop = got.Size();
   }  // and the destructor adds nothing more
-  ASSERT_GE(seconds.size(), 2u);  // at least one interval, then the stop's
-  EXPECT_EQ(seconds.front(), 1);
+  ASSERT_GE(at_stop, 3u) << "two intervals, then the stop's";
+  EXPECT_EQ(got.seconds.size(), at_stop) << "the destructor after Stop() reports nothing";
+  for (size_t i = 0; i + 1 < got.seconds.size(); ++i) {
+    EXPECT_FALSE(got.on_caller[i]) << "report " << i << " is an interval's";
+    // Never before the interval (1 s, rounded); a late thread may make it more.
+    EXPECT_GE(got.seconds[i], 1) << "report " << i;
+  }
+  EXPECT_TRUE(got.on_caller.back()) << "the last report is the stop's";
+}
+
+TEST(PeriodicReport, TheDestructorStopsAndReportsOnce) {
+  Reports got;
+  {
+    PeriodicReport r([] { return int64_t{3600}; }, [&](int64_t s) { got.Add(s); });
+  }
+  ASSERT_EQ(got.seconds.size(), 1u);
+  EXPECT_TRUE(got.on_caller[0]) << "reported by the destructor's caller, after the thread ended";
+  EXPECT_LE(got.seconds[0], 1) << "the time since the start: next to none";
 }
 
 TEST(PeriodicReport, StopBeforeTheFirstIntervalStillReports) {

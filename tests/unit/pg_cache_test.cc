@@ -6,7 +6,6 @@
 // cut arrives after it reconnects; a bulk write reloads the caches whole.
 // The delays are measured and printed.
 #include <chrono>
-#include <mutex>
 #include <cstdio>
 #include <thread>
 
@@ -24,44 +23,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int64_t kNow = 1'795'622'400;
 
-// Keeps every line, to count how often a state change was logged.
-class Lines : public Logger {
- public:
-  void Log(Level, std::string_view line) override {
-    std::lock_guard<std::mutex> lk(mu_);
-    lines_.emplace_back(line);
-  }
-  size_t Count(std::string_view needle) {
-    std::lock_guard<std::mutex> lk(mu_);
-    size_t n = 0;
-    for (const auto& l : lines_) n += l.find(needle) != std::string::npos ? 1 : 0;
-    return n;
-  }
-  bool Saw(std::string_view needle) { return Count(needle) > 0; }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 // One MTA: a PgStore reading accounts and suppression from its cache.
 struct Node {
   std::string name;
   lmdb_test::TempDir dir;
-  std::unique_ptr<Lines> log = std::make_unique<Lines>();
+  // Every line kept, to count how often a state change was logged.
+  std::unique_ptr<lmdb_test::CapturingLogger> log = std::make_unique<lmdb_test::CapturingLogger>();
   std::unique_ptr<PgStore> store;
 
   // A new log (what the next Open logs). REQUIRES: the store is closed.
-  void NewLog() { log = std::make_unique<Lines>(); }
+  void NewLog() { log = std::make_unique<lmdb_test::CapturingLogger>(); }
 
   Status Open(const std::string& conninfo) {
     store.reset();
-    PgStoreOptions o;
-    o.conninfo = conninfo;
-    o.node = name;
-    o.program = "pg_cache_test-" + name;  // the listener is "<program>/cache"
-    o.local = lmdb_test::TestLmdbOptions(dir.path() + "/local", log.get());
-    o.logger = log.get();
+    // The listener is "<program>/cache".
+    PgStoreOptions o = PgTestStoreOptions(conninfo, name, "pg_cache_test-" + name,
+                                          dir.path() + "/local", log.get());
     o.cached_reads = true;
     auto r = PgStore::Open(o);
     if (!r.ok()) return r.status();
@@ -128,13 +105,11 @@ bool Suppressed(Store& s, const std::string& account, const std::string& address
   return f.ok() && f.value().has_value();
 }
 
-class PgCacheTest : public ::testing::Test {
+class PgCacheTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
     a_.name = "mx1";
     b_.name = "mx2";
     Status st = a_.Open(db_);
@@ -149,7 +124,6 @@ class PgCacheTest : public ::testing::Test {
   }
   std::string DbName() const { return db_.substr(db_.rfind("dbname=") + 7); }
 
-  std::string db_;
   Node a_, b_;
 };
 
@@ -317,6 +291,9 @@ TEST_F(PgCacheTest, BulkWriteReloadsTheCachesWhole) {
             0);
   auto admin = Admin(db_);
   ASSERT_NE(admin, nullptr);
+  auto last = admin->Exec("SELECT coalesce(max(seq), 0) FROM changes");
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  const std::string before = std::string(last.value().Get(0, 0));
   // A bulk writer (store copy) logs one 'resync' change, not its rows.
   Status st = admin->Transaction([](PgConn& c) -> Status {
     for (const char* sql :
@@ -333,9 +310,13 @@ TEST_F(PgCacheTest, BulkWriteReloadsTheCachesWhole) {
     return Status::Ok();
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
-  auto logged = admin->Exec("SELECT count(*), min(kind) FROM changes WHERE seq > (SELECT max(seq) - 1 FROM changes)");
-  ASSERT_TRUE(logged.ok());
+  // Every change logged since: one, the resync.
+  auto logged = admin->Exec("SELECT count(*), min(kind), max(kind) FROM changes WHERE seq > $1",
+                            {before});
+  ASSERT_TRUE(logged.ok()) << logged.status().ToString();
+  EXPECT_EQ(logged.value().GetInt(0, 0), 1);
   EXPECT_EQ(logged.value().Get(0, 1), "resync");
+  EXPECT_EQ(logged.value().Get(0, 2), "resync");
   const int64_t ms = MsUntil([&] {
     return Suspended(*b_.store, "bulk1") && !Suppressed(*b_.store, "x", "old@example.org") &&
            !b_.store->GetAccount("frank").value().has_value() &&

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "feedback_builders.h"
 #include "lmdb_fixture.h"
 #include "pg_fixture.h"
 #include "senderguard/feedback/feedback.h"
@@ -26,77 +27,15 @@ namespace {
 
 using namespace std::string_literals;
 
-constexpr int64_t kNow = 1'795'622'400;  // 2026-11-25 16:00:00 UTC
-constexpr int64_t kToday = kNow / 86400;
+using namespace feedback_builders;
 
-auto Tie(const DayCountsRecord& d) {
-  return std::make_tuple(d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
-                         d.complaints);
-}
-bool Same(const DayCountsRecord& a, const DayCountsRecord& b) { return Tie(a) == Tie(b); }
-std::string Show(const DayCountsRecord& d) {
-  return "{dl=" + std::to_string(d.delivered) + " df=" + std::to_string(d.deferred) +
-         " h=" + std::to_string(d.hard) + " s=" + std::to_string(d.soft) +
-         " t=" + std::to_string(d.technical) + " x=" + std::to_string(d.expired) +
-         " c=" + std::to_string(d.complaints) + "}";
-}
-std::string Show(const StoredDays& days) {
-  std::string s;
-  for (const auto& [day, d] : days) s += std::to_string(day) + ":" + Show(d) + " ";
-  return s;
-}
-
-FeedbackEvent Ev(std::string account, int64_t time, DayCountsRecord delta) {
-  FeedbackEvent e;
-  e.account = std::move(account);
-  e.time = time;
-  e.delta = delta;
-  return e;
-}
-FeedbackEvent Hard(std::string account, std::string rcpt, int64_t time = kNow) {
-  FeedbackEvent e = Ev(std::move(account), time, {0, 0, 1, 0, 0, 0, 0});
-  e.hard_recipient = std::move(rcpt);
-  e.category = "recipient-unknown";
-  return e;
-}
-FeedbackEvent Complaint(std::string account, std::string who, int64_t time = kNow) {
-  FeedbackEvent e = Ev(std::move(account), time, {0, 0, 0, 0, 0, 0, 1});
-  e.complainer = std::move(who);
-  return e;
-}
-QueueEntry Q(std::string qid, std::string account, int64_t time, std::string msgid = "") {
-  QueueEntry q;
-  q.queue_id = std::move(qid);
-  q.account = std::move(account);
-  q.time = time;
-  q.recipients = {"r@example.org"};
-  q.message_id = std::move(msgid);
-  return q;
-}
-FeedbackBatch Batch(std::vector<FeedbackEvent> events, int64_t now = kNow) {
-  FeedbackBatch b;
-  b.events = std::move(events);
-  b.now = now;
-  b.actor = "test-tail";
-  return b;
-}
-FeedbackBatch Once(std::string key, std::string account = "alice",
-                   std::string who = "c@example.org", int64_t now = kNow) {
-  FeedbackBatch b = Batch({Complaint(std::move(account), std::move(who), now)}, now);
-  b.once_key = std::move(key);
-  return b;
-}
-
-class PgFeedbackTest : public ::testing::Test {
+class PgFeedbackTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
-    auto c = PgConn::Connect(db_, "pg_feedback_test");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    sql_ = std::move(c.value());
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
+    sql_ = ConnectDb("pg_feedback_test");
+    ASSERT_NE(sql_, nullptr);
     mx1_ = OpenNode("mx1", &dir1_);
     mx2_ = OpenNode("mx2", &dir2_);
     ASSERT_NE(mx1_, nullptr);
@@ -115,14 +54,9 @@ class PgFeedbackTest : public ::testing::Test {
   }
 
   std::unique_ptr<PgStore> OpenNode(const std::string& node, lmdb_test::TempDir* dir) {
-    PgStoreOptions o;
-    o.conninfo = db_;
-    o.node = node;
-    o.program = "pg_feedback_test";
-    o.local = lmdb_test::TestLmdbOptions(dir->path() + "/" + node + "-" + db_.substr(db_.rfind('_')),
-                                         &logger_);
-    o.logger = &logger_;
-    auto s = PgStore::Open(o);
+    auto s = PgStore::Open(PgTestStoreOptions(
+        db_, node, "pg_feedback_test", dir->path() + "/" + node + "-" + db_.substr(db_.rfind('_')),
+        &logger_));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s.value()) : nullptr;
   }
@@ -171,7 +105,6 @@ class PgFeedbackTest : public ::testing::Test {
     return r.ok() ? r.value() : std::nullopt;
   }
 
-  std::string db_;
   std::unique_ptr<PgConn> sql_;
   lmdb_test::CapturingLogger logger_;
   lmdb_test::TempDir dir1_, dir2_;

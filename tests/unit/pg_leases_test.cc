@@ -194,25 +194,6 @@ class Proxy {
   std::list<std::thread> pumps_;
 };
 
-class CountingLogger : public Logger {
- public:
-  void Log(Level, std::string_view line) override {
-    std::lock_guard<std::mutex> lk(mu_);
-    lines_.emplace_back(line);
-  }
-  size_t Count(std::string_view needle) {
-    std::lock_guard<std::mutex> lk(mu_);
-    size_t n = 0;
-    for (const auto& l : lines_) n += l.find(needle) != std::string::npos;
-    return n;
-  }
-  bool Saw(std::string_view needle) { return Count(needle) > 0; }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 struct NodeSpec {
   std::string name = "n1";
   std::string dir;
@@ -224,12 +205,7 @@ struct NodeSpec {
 };
 
 Result<std::unique_ptr<PgStore>> OpenNode(const NodeSpec& n) {
-  PgStoreOptions o;
-  o.conninfo = n.conninfo;
-  o.node = n.name;
-  o.program = "pg_leases_test";
-  o.local = lmdb_test::TestLmdbOptions(n.dir, n.logger);
-  o.logger = n.logger;
+  PgStoreOptions o = PgTestStoreOptions(n.conninfo, n.name, "pg_leases_test", n.dir, n.logger);
   o.lease_ttl_s = n.ttl_s;
   o.on_unavailable = n.on_unavailable;
   o.local_allowance = n.allowance;
@@ -388,16 +364,13 @@ class Child {
   int in_ = -1;
 };
 
-class PgLeasesTest : public ::testing::Test {
+class PgLeasesTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    if (PgTestServer().empty()) GTEST_SKIP() << "no server (run under tests/pg/with_pg.sh)";
-    std::string err;
-    db_ = PgTestDatabase(&err);
-    ASSERT_FALSE(db_.empty()) << err;
-    auto c = PgConn::Connect(db_, "pg_leases_test");
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    admin_ = std::move(c.value());
+    PgDatabaseTest::SetUp();
+    if (db_.empty()) return;
+    admin_ = ConnectDb("pg_leases_test");
+    ASSERT_NE(admin_, nullptr);
   }
   NodeSpec Spec(const std::string& name, lmdb_test::TempDir& dir) {
     NodeSpec n;
@@ -464,9 +437,8 @@ class PgLeasesTest : public ::testing::Test {
     return c;
   }
 
-  std::string db_;
   std::unique_ptr<PgConn> admin_;
-  CountingLogger logger_;
+  lmdb_test::CapturingLogger logger_;
 };
 
 TEST_F(PgLeasesTest, OneNodeCountsRefusesAlertsAndCreatesTheAccount) {
@@ -747,7 +719,10 @@ TEST_F(PgLeasesTest, UnreachableSpendsOnlyTheLeaseThenTempfails) {
   n.ttl_s = 4;  // deadline: 3.6 s after the last call sent
   auto node = Open(n);
   ASSERT_NE(node, nullptr);
-  const std::vector<QuotaCharge> day = {Day(1000)};
+  // Above what the demand below leases in one block (so that the cut finds
+  // the window open), and spent whole at the end.
+  constexpr uint64_t kLimit = 1000;
+  const std::vector<QuotaCharge> day = {Day(kLimit)};
   // Some traffic, so that the lease's block is more than one unit; all of
   // it reported.
   for (int i = 0; i < 60; ++i) {
@@ -797,15 +772,23 @@ TEST_F(PgLeasesTest, UnreachableSpendsOnlyTheLeaseThenTempfails) {
   proxy.Restore();
   ASSERT_TRUE(WaitFor([&] { return node->leases().Settle().ok(); }, 10000));
   ASSERT_TRUE(WaitFor([&] { return other->leases().Settle().ok(); }, 10000));
+  // The rest of the day's limit, spent on both nodes: the limit is reached,
+  // so that "committed within the limit" below can fail.
+  const uint64_t rest = SpendAll(*node, "acct", kLimit) + SpendAll(*other, "acct", kLimit);
+  ASSERT_TRUE(WaitFor([&] { return node->leases().Settle().ok(); }, 10000));
+  ASSERT_TRUE(WaitFor([&] { return other->leases().Settle().ok(); }, 10000));
   const uint64_t local = Local(*node, "acct", day[0]) + Local(*other, "acct", day[0]);
   const Counts c = Parse(Row("acct", day[0]));
   std::printf("# after %lld ms down: committed %llu, late %llu (claimed before the outage was"
-              " known, reported after the lease's ttl), sent %llu\n",
+              " known, reported after the lease's ttl), sent %llu (%llu of them after it, until"
+              " refused)\n",
               static_cast<long long>(down_ms), static_cast<unsigned long long>(c.committed),
-              static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(local));
+              static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(local),
+              static_cast<unsigned long long>(rest));
   EXPECT_EQ(c.committed + c.late, local) << "everything sent is counted, once";
   EXPECT_EQ(c.outstanding, 0u);
-  EXPECT_LE(c.committed, 1000u);
+  EXPECT_GE(local, kLimit) << "the limit was reached";
+  EXPECT_LE(c.committed, kLimit);
   EXPECT_TRUE(logger_.Saw("action=unavailable part=leases policy=tempfail"));
   EXPECT_TRUE(logger_.Saw("action=available part=leases"));
 }

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "feedback_builders.h"
 #include "lmdb_fixture.h"
 #include "pg_fixture.h"
 #include "senderguard/decide/quota.h"
@@ -35,8 +36,7 @@ namespace {
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
-constexpr int64_t kNow = 1'795'622'400;  // 2026-11-25 16:00:00 UTC
-constexpr int64_t kToday = kNow / 86400;
+using namespace feedback_builders;
 
 // One open store of a backend, and what the backend can do to it.
 class StoreInstance {
@@ -99,12 +99,8 @@ class PgInstance : public StoreInstance {
       ADD_FAILURE() << err;
       return;
     }
-    PgStoreOptions o;
-    o.conninfo = db;
-    o.node = "contract";
-    o.program = "store_contract_test";
-    o.local = lmdb_test::TestLmdbOptions(dir_.path() + "/local", &logger_);
-    o.logger = &logger_;
+    PgStoreOptions o =
+        PgTestStoreOptions(db, "contract", "store_contract_test", dir_.path() + "/local", &logger_);
     o.on_alert = [this](std::string_view, const QuotaAlert& a) {
       std::lock_guard<std::mutex> lk(alerts_mu_);
       alerts_.push_back(a);
@@ -209,41 +205,6 @@ SuppressionRecord Supp(std::string account, std::string address, std::string rea
   r.actor = "test";
   r.since = kNow;
   return r;
-}
-
-FeedbackEvent Ev(std::string account, int64_t time, DayCountsRecord delta) {
-  FeedbackEvent e;
-  e.account = std::move(account);
-  e.time = time;
-  e.delta = delta;
-  return e;
-}
-FeedbackEvent Hard(std::string account, std::string rcpt, int64_t time = kNow) {
-  FeedbackEvent e = Ev(std::move(account), time, {0, 0, 1, 0, 0, 0, 0});
-  e.hard_recipient = std::move(rcpt);
-  e.category = "recipient-unknown";
-  return e;
-}
-FeedbackEvent Complaint(std::string account, std::string who, int64_t time = kNow) {
-  FeedbackEvent e = Ev(std::move(account), time, {0, 0, 0, 0, 0, 0, 1});
-  e.complainer = std::move(who);
-  return e;
-}
-FeedbackBatch Batch(std::vector<FeedbackEvent> events, int64_t now = kNow) {
-  FeedbackBatch b;
-  b.events = std::move(events);
-  b.now = now;
-  b.actor = "test-tail";
-  return b;
-}
-QueueEntry Q(std::string qid, std::string account, int64_t time, std::string msgid = "") {
-  QueueEntry q;
-  q.queue_id = std::move(qid);
-  q.account = std::move(account);
-  q.time = time;
-  q.recipients = {"r@example.org"};
-  q.message_id = std::move(msgid);
-  return q;
 }
 
 class StoreContractTest : public ::testing::TestWithParam<ContractBackend> {

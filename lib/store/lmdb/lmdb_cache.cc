@@ -25,23 +25,6 @@ Status CheckKey(std::string_view key, std::string_view what) {
   return Status::Ok();
 }
 
-// Puts key -> value unless it holds that value already (a whole reload
-// leaves the pages of unchanged rows alone).
-Status PutIfChanged(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value,
-                    const char* what) {
-  MDB_val k = Val(key), v;
-  int rc = mdb_get(txn, dbi, &k, &v);
-  if (rc == 0 && View(v) == value) return Status::Ok();
-  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(what, rc);
-  return Put(txn, dbi, key, value, what);
-}
-
-Status Delete(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const char* what) {
-  MDB_val k = Val(key);
-  int rc = mdb_del(txn, dbi, &k, nullptr);
-  return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(what, rc);
-}
-
 // Deletes every key k of dbi with after < k (any k when after is nullopt)
 // and k <= upto (no bound when upto is nullopt) that `keep` (sorted) does
 // not hold.

@@ -37,17 +37,6 @@ void Count(size_t* n) {
   if (n != nullptr) ++*n;
 }
 
-// Reads the value under `key` into *out; false when there is none.
-Status Get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string* out, bool* found) {
-  MDB_val k = Val(key), v;
-  int rc = mdb_get(txn, dbi, &k, &v);
-  *found = rc == 0;
-  if (rc == MDB_NOTFOUND) return Status::Ok();
-  if (rc != 0) return LmdbError("read", rc);
-  out->assign(View(v));
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status LmdbStore::ForEachAccount(const std::function<Status(const AccountRecord&)>& fn,
@@ -138,11 +127,9 @@ Status LmdbStore::Import(const ImportBatch& batch, bool dry_run, ImportCounts* w
       ++*skip;
       return Status::Ok();
     }
-    std::string old;
-    bool found = false;
-    Status s = Get(txn, dbi, key, &old, &found);
-    if (!s.ok()) return s;
-    if (found && old == value) return Status::Ok();
+    bool differs = false;
+    Status s = Differs(txn, dbi, key, value, "read", &differs);
+    if (!s.ok() || !differs) return s;
     ++*n;
     return dry_run ? Status::Ok() : Put(txn, dbi, key, value, "import");
   };

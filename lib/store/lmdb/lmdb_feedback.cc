@@ -73,41 +73,39 @@ Status ReadDays(MDB_txn* txn, MDB_dbi dbi, std::string_view account, int64_t fir
   return Status::Ok();
 }
 
+}  // namespace
+
 // The node's own parts of a batch (queue-map puts and stubs, deferred
 // records), in the order ApplyFeedback has always written them. Writing
 // them again writes the same: puts and deferred records are replaced
 // whole, a stub only fills a queue id that has no entry.
-Status PutLocalParts(MDB_txn* txn, MDB_dbi queue, MDB_dbi deferred, const FeedbackBatch& batch,
-                     const std::function<Status(const QueueEntry&)>& put_queue) {
+Status LmdbStore::PutLocalParts(MDB_txn* txn, const FeedbackBatch& batch) {
   for (const auto& q : batch.queue_puts) {
     if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
-    Status s = put_queue(q);
+    Status s = PutQueue(txn, q);
     if (!s.ok()) return s;
   }
   for (const auto& d : batch.deferred) {
     if (d.queue_id.empty() || d.queue_id.size() > 500) continue;
     if (d.recipients.empty()) {
-      MDB_val mk = Val(d.queue_id);
-      int rc = mdb_del(txn, deferred, &mk, nullptr);
-      if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("delete deferred", rc);
+      Status s = Delete(txn, dbi_.deferred, d.queue_id, "delete deferred");
+      if (!s.ok()) return s;
       continue;
     }
-    Status s = Put(txn, deferred, d.queue_id, Encode(d), "write deferred");
+    Status s = Put(txn, dbi_.deferred, d.queue_id, Encode(d), "write deferred");
     if (!s.ok()) return s;
   }
   for (const auto& q : batch.queue_stubs) {
     if (q.queue_id.empty() || q.queue_id.size() > 500) continue;
     MDB_val mk = Val(q.queue_id), mv;
-    int rc = mdb_get(txn, queue, &mk, &mv);
+    int rc = mdb_get(txn, dbi_.queue, &mk, &mv);
     if (rc == 0) continue;
     if (rc != MDB_NOTFOUND) return LmdbError("read queue map", rc);
-    Status s = put_queue(q);
+    Status s = PutQueue(txn, q);
     if (!s.ok()) return s;
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Status LmdbStore::CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,
                                      bool* duplicate) {
@@ -274,8 +272,7 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
       Status s = Put(txn, dbi_.days, k, Encode(d), "write days");
       if (!s.ok()) return s;
     }
-    Status local = PutLocalParts(txn, dbi_.queue, dbi_.deferred, batch,
-                                 [&](const QueueEntry& q) { return PutQueue(txn, q); });
+    Status local = PutLocalParts(txn, batch);
     if (!local.ok()) return local;
     // Hard bounces toward global suppression; complaints suppress per account.
     std::vector<SuppressionRecord> adds;
@@ -362,8 +359,7 @@ Status LmdbStore::ApplyLocalFeedback(const FeedbackBatch& batch) {
   if (batch.queue_puts.empty() && batch.queue_stubs.empty() && batch.deferred.empty())
     return Status::Ok();
   return Write([&](MDB_txn* txn) {
-    return PutLocalParts(txn, dbi_.queue, dbi_.deferred, batch,
-                         [&](const QueueEntry& q) { return PutQueue(txn, q); });
+    return PutLocalParts(txn, batch);
   });
 }
 

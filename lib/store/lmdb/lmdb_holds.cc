@@ -87,23 +87,6 @@ bool OwnerAlive(const OwnerInfo& o, const std::string& boot_id) {
   return !start.has_value() || *start == o.start;
 }
 
-Status AddCounter(MDB_txn* txn, MDB_dbi dbi, const std::string& key, uint64_t add,
-                  uint64_t sub, uint64_t* after = nullptr) {
-  uint64_t have = 0;
-  Status st = GetCounter(txn, dbi, key, &have);
-  if (!st.ok()) return st;
-  const uint64_t next = have + add - std::min(have + add, sub);
-  if (after != nullptr) *after = next;
-  if (next == 0) {
-    MDB_val k = Val(key);
-    int rc = mdb_del(txn, dbi, &k, nullptr);
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError("delete hold", rc);
-  }
-  std::string v;
-  PutBe64(&v, next);
-  return Put(txn, dbi, key, v, "write hold");
-}
-
 }  // namespace
 
 void LmdbStore::InitOwner() {

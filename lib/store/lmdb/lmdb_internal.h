@@ -8,6 +8,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -84,6 +85,52 @@ inline Status Put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_v
   MDB_val k = Val(key), v = Val(value);
   int rc = mdb_put(txn, dbi, &k, &v, 0);
   return rc == 0 ? Status::Ok() : LmdbError(what, rc);
+}
+
+// Deletes key; a key that is not there is no error.
+inline Status Delete(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const char* what) {
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn, dbi, &k, nullptr);
+  return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(what, rc);
+}
+
+// Sets *differs: whether key holds anything but `value` (or nothing).
+// `what` names a failed read.
+inline Status Differs(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value,
+                      const char* what, bool* differs) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(what, rc);
+  *differs = rc != 0 || View(v) != value;
+  return Status::Ok();
+}
+
+// Puts key -> value unless it holds that value already (a rewrite of many
+// records leaves the pages of unchanged ones alone).
+inline Status PutIfChanged(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
+                           std::string_view value, const char* what) {
+  bool differs = false;
+  Status st = Differs(txn, dbi, key, value, what, &differs);
+  if (!st.ok() || !differs) return st;
+  return Put(txn, dbi, key, value, what);
+}
+
+// Adds `add` to an 8-byte counter and takes `sub` off (not below 0); a
+// counter that reaches 0 is deleted. Sets *after to the new value.
+// `write_what` and `delete_what` name a failed write.
+inline Status AddCounter(MDB_txn* txn, MDB_dbi dbi, const std::string& key, uint64_t add,
+                         uint64_t sub, uint64_t* after = nullptr,
+                         const char* write_what = "write hold",
+                         const char* delete_what = "delete hold") {
+  uint64_t have = 0;
+  Status st = GetCounter(txn, dbi, key, &have);
+  if (!st.ok()) return st;
+  const uint64_t next = have + add - std::min(have + add, sub);
+  if (after != nullptr) *after = next;
+  if (next == 0) return Delete(txn, dbi, key, delete_what);
+  std::string v;
+  PutBe64(&v, next);
+  return Put(txn, dbi, key, v, write_what);
 }
 
 }  // namespace senderguard::lmdb_internal

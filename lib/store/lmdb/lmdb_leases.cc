@@ -123,9 +123,7 @@ class TxnLedger final : public LmdbStore::LeaseLedger {
   }
   Status Erase(std::string_view key) override {
     if (!writable_) return Status::Invalid("leases: write in a read transaction");
-    MDB_val k = Val(key);
-    int rc = mdb_del(txn_, leases_, &k, nullptr);
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError("delete lease", rc);
+    return Delete(txn_, leases_, key, "delete lease");
   }
   Status Held(std::string_view key, uint64_t* out) override {
     return GetCounter(txn_, held_, std::string(key), out);
@@ -154,17 +152,25 @@ class TxnLedger final : public LmdbStore::LeaseLedger {
   MDB_dbi leases_, held_, counters_;
 };
 
-// The distinct window instances of `charges`, in the order first charged.
-std::vector<LmdbStore::LeaseSlot> SlotsOf(std::string_view account,
+// The counter keys of `charges` (a lease's key is its window's counter key).
+std::vector<std::string> KeysOf(std::string_view account, const std::vector<QuotaCharge>& charges) {
+  std::vector<std::string> keys;
+  keys.reserve(charges.size());
+  for (const auto& c : charges) keys.push_back(CounterKey(account, c.window, c.span.start));
+  return keys;
+}
+
+// The distinct window instances of `charges` (keys: KeysOf), in the order
+// first charged.
+std::vector<LmdbStore::LeaseSlot> SlotsOf(const std::vector<std::string>& keys,
                                           const std::vector<QuotaCharge>& charges) {
   std::vector<LmdbStore::LeaseSlot> slots;
-  std::map<std::string, size_t> index;
+  std::map<std::string_view, size_t> index;
   for (size_t i = 0; i < charges.size(); ++i) {
-    std::string key = LmdbStore::LeaseKey(account, charges[i].window, charges[i].span.start);
-    auto [it, fresh] = index.emplace(key, slots.size());
+    auto [it, fresh] = index.emplace(keys[i], slots.size());
     if (fresh) {
       LmdbStore::LeaseSlot s;
-      s.key = std::move(key);
+      s.key = keys[i];
       s.first = i;
       slots.push_back(std::move(s));
     }
@@ -215,10 +221,8 @@ bool LmdbStore::ParseLeaseKey(std::string_view key, std::string* account, Window
 Result<bool> LmdbStore::ReserveLeased(
     std::string_view account, const std::vector<QuotaCharge>& charges,
     const std::function<bool(std::vector<LeaseSlot>& slots)>& decide) {
-  std::vector<LeaseSlot> slots = SlotsOf(account, charges);
-  std::vector<std::string> keys;
-  keys.reserve(charges.size());
-  for (const auto& c : charges) keys.push_back(CounterKey(account, c.window, c.span.start));
+  const std::vector<std::string> keys = KeysOf(account, charges);
+  std::vector<LeaseSlot> slots = SlotsOf(keys, charges);
   bool held = false;
   Status st = Write(
       [&](MDB_txn* txn) {
@@ -239,10 +243,8 @@ Result<bool> LmdbStore::ReserveLeased(
 Status LmdbStore::CommitLeased(std::string_view account, const std::vector<QuotaCharge>& held,
                                const QueueEntry* queue,
                                const std::function<void(std::vector<LeaseSlot>& slots)>& note) {
-  std::vector<LeaseSlot> slots = SlotsOf(account, held);
-  std::vector<std::string> keys;
-  keys.reserve(held.size());
-  for (const auto& c : held) keys.push_back(CounterKey(account, c.window, c.span.start));
+  const std::vector<std::string> keys = KeysOf(account, held);
+  std::vector<LeaseSlot> slots = SlotsOf(keys, held);
   return Write(
       [&](MDB_txn* txn) {
         // The hold becomes a count and a ledger entry's unreported units in
@@ -251,12 +253,7 @@ Status LmdbStore::CommitLeased(std::string_view account, const std::vector<Quota
         if (!s.ok()) return s;
         for (size_t i = 0; i < held.size(); ++i) {
           if (held[i].amount == 0) continue;
-          uint64_t used = 0;
-          s = GetCounter(txn, dbi_.counters, keys[i], &used);
-          if (!s.ok()) return s;
-          std::string val;
-          PutBe64(&val, used + held[i].amount);
-          s = Put(txn, dbi_.counters, keys[i], val, "write counter");
+          s = AddCounter(txn, dbi_.counters, keys[i], held[i].amount, 0, nullptr, "write counter");
           if (!s.ok()) return s;
         }
         TxnLedger ledger(txn, true, dbi_.leases, dbi_.held, dbi_.counters);
@@ -278,13 +275,11 @@ Status LmdbStore::ReadLeases(const std::function<Status(LeaseLedger& ledger)>& f
   });
 }
 
-Status LmdbStore::WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn, bool durable) {
-  return Write(
-      [&](MDB_txn* txn) {
-        TxnLedger ledger(txn, true, dbi_.leases, dbi_.held, dbi_.counters);
-        return fn(ledger);
-      },
-      durable);
+Status LmdbStore::WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn) {
+  return Write([&](MDB_txn* txn) {
+    TxnLedger ledger(txn, true, dbi_.leases, dbi_.held, dbi_.counters);
+    return fn(ledger);
+  });
 }
 
 Status LmdbStore::ClaimChore(std::string_view name, int64_t now_ms, int64_t every_ms, bool* due) {

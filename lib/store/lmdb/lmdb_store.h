@@ -277,7 +277,7 @@ class LmdbStore final : public Store {
   Status ReadLeases(const std::function<Status(LeaseLedger& ledger)>& fn);
   // `fn` runs again when the transaction is retried; nothing is written
   // when it fails.
-  Status WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn, bool durable = true);
+  Status WriteLeases(const std::function<Status(LeaseLedger& ledger)>& fn);
   // A chore the node's processes share (sg_lease_expire every few seconds):
   // sets *due, and records `now_ms`, when it last ran `every_ms` or more
   // before now_ms (monotonic milliseconds; a time later than now_ms, from
@@ -316,6 +316,8 @@ class LmdbStore final : public Store {
   void Log(Logger::Level level, const std::string& line);
   Status PutAudit(MDB_txn* txn, const AuditEntry& e);
   Status PutQueue(MDB_txn* txn, const QueueEntry& q);
+  // The node's own parts of a feedback batch (lmdb_feedback.cc).
+  Status PutLocalParts(MDB_txn* txn, const FeedbackBatch& batch);
   // Looks up `once_key` (REQUIRES: not empty) at `now`: sets *duplicate when
   // it is recorded and not expired, else records it and prunes expired keys.
   Status CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,

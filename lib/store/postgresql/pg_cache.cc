@@ -21,11 +21,10 @@ constexpr auto kPollSlice = std::chrono::milliseconds(250);  // how soon a stop 
 // Which database the cache holds a copy of: its name and OID (the same on a
 // physical standby promoted to primary; another after a re-creation), and
 // the highest seq it has logged or purged.
-constexpr char kSourceSql[] =
-    "SELECT current_database() || '/' || d.oid::text, "
+// The change log's newest seq (or the last one purged, when none is left).
+constexpr char kNewestSeq[] =
     "greatest(coalesce((SELECT max(c.seq) FROM changes c), 0), "
-    "(SELECT m.changes_purged_through FROM sg_meta m)) "
-    "FROM pg_database d WHERE d.datname = current_database()";
+    "(SELECT m.changes_purged_through FROM sg_meta m))";
 
 // The seq of a notification's payload ({"seq": N, ...}); INT64_MAX when it
 // has none (then the log is read anyway).
@@ -75,7 +74,7 @@ void PgCache::Back() {
   Log(Logger::Level::kInfo, KvLine()
                                 .Add("store", "postgresql")
                                 .Add("action", "cache-back")
-                                .Add("seq", applied_.load())
+                                .Add("seq", applied_)
                                 .Add("down_ms", MsSince(lost_at_))
                                 .str());
 }
@@ -95,26 +94,14 @@ Status PgCache::Start() {
 
 Status PgCache::Connect() {
   conn_.reset();
-  listener_pid_ = 0;
   auto c = PgConn::Connect(options_->conninfo, options_->program + "/cache");
   if (!c.ok()) return c.status();
   auto listen = c.value()->Exec("LISTEN sg_changes");
   if (!listen.ok()) return listen.status();
-  {
-    std::lock_guard<std::mutex> lk(sync_mu_);
-    Status st = CatchUp(*c.value());
-    if (!st.ok()) return st;
-  }
+  Status st = CatchUp(*c.value());
+  if (!st.ok()) return st;
   conn_ = std::move(c.value());
-  listener_pid_ = conn_->BackendPid();
   return Status::Ok();
-}
-
-Status PgCache::SyncNow() {
-  auto c = PgConn::Connect(options_->conninfo, options_->program + "/cache-sync");
-  if (!c.ok()) return c.status();
-  std::lock_guard<std::mutex> lk(sync_mu_);
-  return CatchUp(*c.value());
 }
 
 Status PgCache::CatchUp(PgConn& conn) {
@@ -122,7 +109,8 @@ Status PgCache::CatchUp(PgConn& conn) {
   // any time, never above what the database has logged by then.
   auto state = local_->GetCacheState();
   if (!state.ok()) return state.status();
-  auto src = conn.Exec(kSourceSql);
+  auto src = conn.Exec(std::string("SELECT current_database() || '/' || d.oid::text, ") +
+                       kNewestSeq + " FROM pg_database d WHERE d.datname = current_database()");
   if (!src.ok()) return src.status();
   if (src.value().rows() != 1) return Status::Io("postgresql: cannot name the database");
   const std::string source(src.value().Get(0, 0));
@@ -165,7 +153,7 @@ Status PgCache::CatchUp(PgConn& conn) {
         if (PgStorableKey(n, kPgMaxAccountKey)) want.push_back(n);
         else ++skipped;
       }
-      auto accounts = PgReadAccounts(conn, want);
+      auto accounts = PgReadAccounts(conn, want, /*lock=*/false);
       if (!accounts.ok()) return accounts.status();
       std::set<std::string> found;
       for (auto& a : accounts.value()) {
@@ -204,7 +192,7 @@ Status PgCache::CatchUp(PgConn& conn) {
     if (resync) {
       Status st = Reload(conn, source, "resync");
       if (!st.ok()) return st;
-      after = applied_.load();
+      after = applied_;
       continue;
     }
     if (r.rows() < kChangesPage) return Status::Ok();
@@ -220,9 +208,7 @@ Status PgCache::Reload(PgConn& conn, const std::string& source, const char* reas
         skipped = 0;
         // The first statement takes the snapshot: the log's newest seq and
         // the tables as of that seq (seqs are taken at commit, in order).
-        auto m = c.Exec(
-            "SELECT greatest(coalesce((SELECT max(seq) FROM changes), 0), "
-            "(SELECT changes_purged_through FROM sg_meta))");
+        auto m = c.Exec(std::string("SELECT ") + kNewestSeq);
         if (!m.ok()) return m.status();
         seq = m.value().GetInt(0, 0);
         auto d1 = c.Exec(std::string("DECLARE sg_cache_accounts NO SCROLL CURSOR FOR SELECT ") +
@@ -321,28 +307,22 @@ void PgCache::Run() {
     if (!notes.ok()) {
       Lost(notes.status());
       conn_.reset();
-      listener_pid_ = 0;
       next_try = Clock::now();  // at once; the back-off applies from the next failure
       continue;
     }
     int64_t top = 0;
     for (const auto& n : notes.value()) top = std::max(top, PayloadSeq(n.payload));
     const bool due = Clock::now() >= next_sync;
-    if (top <= applied_.load() && !due) {
+    if (top <= applied_ && !due) {
       pollfd p{conn_->Socket(), POLLIN, 0};
       (void)::poll(&p, 1, static_cast<int>(kPollSlice.count()));
       continue;
     }
-    Status st;
-    {
-      std::lock_guard<std::mutex> lk(sync_mu_);
-      st = CatchUp(*conn_);
-    }
+    Status st = CatchUp(*conn_);
     if (!st.ok()) {
       Lost(st);
       if (!conn_->Healthy()) {
         conn_.reset();
-        listener_pid_ = 0;
         next_try = Clock::now();
       } else {
         next_sync = Clock::now() + backoff;  // the database answered: try again later

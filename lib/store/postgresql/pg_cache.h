@@ -49,14 +49,6 @@ class PgCache {
   // The initial load (an error when PostgreSQL cannot be reached and the
   // local cache was never loaded), then the following thread.
   Status Start();
-  // Reads and applies every change not yet applied, now, on a connection
-  // of its own (tests; the CLI's `store status`). Thread safe.
-  Status SyncNow();
-  // Last change applied (its seq), for tests and status.
-  int64_t applied_seq() const { return applied_.load(); }
-  // The listener's server process (tests cut it with pg_terminate_backend);
-  // 0 while it is not connected.
-  int listener_pid() const { return listener_pid_.load(); }
 
   // How often the log is read without being told (and the longest back-off
   // between reconnections).
@@ -69,9 +61,9 @@ class PgCache {
   // Connects the listener: LISTEN first, then the catch-up (so nothing
   // committed in between is missed).
   Status Connect();
-  // REQUIRES: sync_mu_ held. Reads the log after the local seq and applies
-  // it, reloading whole when the cache is from another database, ahead of
-  // it, or told to.
+  // Reads the log after the local seq and applies it, reloading whole when
+  // the cache is from another database, ahead of it, or told to. Runs in
+  // Start (before the thread) and then only in the thread.
   Status CatchUp(PgConn& conn);
   Status Reload(PgConn& conn, const std::string& source, const char* reason);
   void Log(Logger::Level level, const std::string& line);
@@ -80,10 +72,8 @@ class PgCache {
 
   LmdbStore* local_;
   const PgStoreOptions* options_;
-  std::atomic<int64_t> applied_{0};
-  std::atomic<int> listener_pid_{0};
+  int64_t applied_ = 0;   // the last change applied (its seq)
   std::atomic<bool> stop_{false};
-  std::mutex sync_mu_;   // one catch-up at a time (the thread, SyncNow)
   std::unique_ptr<PgConn> conn_;   // the listener's; only the thread uses it once started
   bool lost_ = false;    // the thread's view: logged as lost, not yet back
   std::chrono::steady_clock::time_point lost_at_;

@@ -3,12 +3,15 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include <libpq-fe.h>
+
+#include "senderguard/base/text.h"
 
 namespace senderguard {
 
@@ -40,34 +43,15 @@ int64_t PgResult::GetInt(int row, int col) const {
   return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
 }
 bool PgResult::GetBool(int row, int col) const { return Get(row, col) == "t"; }
-std::string PgResult::GetBytes(int row, int col) const {
-  std::string_view v = Get(row, col);
-  std::string out;
-  if (v.size() < 2 || v[0] != '\\' || v[1] != 'x') return out;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  out.reserve((v.size() - 2) / 2);
-  for (size_t i = 2; i + 1 < v.size(); i += 2) {
-    int hi = nib(v[i]), lo = nib(v[i + 1]);
-    if (hi < 0 || lo < 0) return {};
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
-}
 
 PgParam PgInt(int64_t v) { return std::to_string(v); }
 PgParam PgBool(bool v) { return std::string(v ? "t" : "f"); }
 PgParam PgBytes(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
   std::string s = "\\x";
   s.reserve(2 + bytes.size() * 2);
   for (unsigned char c : bytes) {
-    s.push_back(kHex[c >> 4]);
-    s.push_back(kHex[c & 15]);
+    s.push_back(LowerHexDigit(c >> 4));
+    s.push_back(LowerHexDigit(c));
   }
   return s;
 }
@@ -86,6 +70,22 @@ std::string Trimmed(const char* s) {
   for (char& ch : m)
     if (ch == '\n') ch = ' ';
   return m;
+}
+
+// The parameters as libpq takes them: NULL for a NULL.
+std::vector<const char*> ParamValues(const std::vector<PgParam>& params) {
+  std::vector<const char*> values(params.size());
+  for (size_t i = 0; i < params.size(); ++i)
+    values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
+  return values;
+}
+
+// A statement's first 60 bytes on one line: what its errors name.
+std::string Head(std::string_view sql) {
+  std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
+  for (char& ch : head)
+    if (ch == '\n') ch = ' ';
+  return head;
 }
 
 }  // namespace
@@ -138,20 +138,13 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
   if (params.empty()) {
     r = PQexec(c_, q.c_str());
   } else {
-    std::vector<const char*> values(params.size());
-    for (size_t i = 0; i < params.size(); ++i)
-      values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
+    const std::vector<const char*> values = ParamValues(params);
     r = PQexecParams(c_, q.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
                      nullptr, nullptr, 0);
   }
   PgResult res(r);
   ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
-    for (char& ch : head)
-      if (ch == '\n') ch = ' ';
-    return ErrorOf(r, head);
-  }
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorOf(r, Head(sql));
   return res;
 }
 
@@ -161,12 +154,8 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
     return Status::Unavailable("postgresql: not connected");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string q(sql);
-  std::vector<const char*> values(params.size());
-  for (size_t i = 0; i < params.size(); ++i)
-    values[i] = params[i].has_value() ? params[i]->c_str() : nullptr;
-  std::string head(sql.substr(0, std::min<size_t>(sql.size(), 60)));
-  for (char& ch : head)
-    if (ch == '\n') ch = ' ';
+  const std::vector<const char*> values = ParamValues(params);
+  const std::string head = Head(sql);
   // Shuts the socket: libpq then finds the connection broken (Healthy()
   // false, so a pool drops it) and its state stays consistent for Reset().
   auto give_up = [&](const std::string& why) -> Status {
@@ -250,8 +239,6 @@ Status PgConn::Reset() {
 }
 
 int PgConn::Socket() const { return c_ == nullptr ? -1 : PQsocket(c_); }
-
-int PgConn::BackendPid() const { return c_ == nullptr ? 0 : PQbackendPID(c_); }
 
 Result<std::vector<PgNotification>> PgConn::Notifications() {
   if (PQconsumeInput(c_) == 0)

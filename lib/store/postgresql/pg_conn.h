@@ -46,8 +46,6 @@ class PgResult {
   std::string_view Get(int row, int col) const;   // "" for NULL
   int64_t GetInt(int row, int col) const;         // 0 for NULL or not a number
   bool GetBool(int row, int col) const;           // PostgreSQL's 't'
-  // A bytea column in PostgreSQL's hex output format, decoded.
-  std::string GetBytes(int row, int col) const;
 
  private:
   pg_result* r_ = nullptr;
@@ -99,8 +97,6 @@ class PgConn {
   // Reads what the server sent and returns the notifications received
   // (LISTEN), without blocking. kUnavailable when the connection broke.
   Result<std::vector<PgNotification>> Notifications();
-  // The server's backend pid (tests kill it to simulate a cut).
-  int BackendPid() const;
 
  private:
   explicit PgConn(pg_conn* c) : c_(c) {}

@@ -119,10 +119,12 @@ class ToPostgresql {
     if (accounts_.empty()) return Status::Ok();
     std::vector<std::string> names;
     for (const auto& a : accounts_) names.push_back(a.name);  // in key order, unique
-    std::map<std::string, AccountRecord> stored;
     std::map<std::string, Status> unreadable;
-    Status st = ReadAccountsLocked(*c_, names, &stored, &unreadable);
-    if (!st.ok()) return st;
+    auto read = PgReadAccounts(*c_, names, /*lock=*/true, &unreadable);
+    if (!read.ok()) return read.status();
+    std::map<std::string, AccountRecord> stored;
+    for (auto& a : read.value()) stored[a.name] = std::move(a);
+    Status st;
     for (const auto& a : accounts_) {
       std::optional<AccountRecord> before;
       if (auto it = stored.find(a.name); it != stored.end()) before = it->second;
@@ -230,8 +232,7 @@ class ToPostgresql {
   Status Audit(const AuditEntry& e) {
     (*counts_)[kAudit].read++;
     // Stored as PgRecords stores it: text through PgEncodeText.
-    audit_.push_back({PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action),
-                      PgEncodeText(e.account), PgEncodeText(e.detail)});
+    audit_.push_back(AuditParams(e));
     return audit_.size() >= kBatch ? FlushAudit() : Status::Ok();
   }
   Status FlushAudit() {
@@ -439,16 +440,11 @@ Status CopyToLmdb(PgConn& c, LmdbStore& to, bool dry_run, Counts* counts) {
                     return import(batch);
                   });
     if (!s.ok()) return s;
-    return EachBatch(c, "SELECT time_us, actor, action, account, detail FROM audit ORDER BY id",
+    return EachBatch(c, std::string("SELECT ") + kAuditColumns + " FROM audit ORDER BY id",
                      [&](const PgResult& r) {
                        LmdbStore::ImportBatch batch;
                        for (int i = 0; i < r.rows(); ++i) {
-                         AuditEntry e;
-                         e.time_us = r.GetInt(i, 0);
-                         e.actor = PgDecodeText(r.Get(i, 1));
-                         e.action = PgDecodeText(r.Get(i, 2));
-                         e.account = PgDecodeText(r.Get(i, 3));
-                         e.detail = PgDecodeText(r.Get(i, 4));
+                         AuditEntry e = AuditFromRow(r, i, 0);
                          auto it = held.find(KeyOf(e));
                          if (it != held.end() && it->second > 0) {
                            --it->second;  // the destination has this one
@@ -462,9 +458,9 @@ Status CopyToLmdb(PgConn& c, LmdbStore& to, bool dry_run, Counts* counts) {
   };
   st = run();
   if (c.Healthy()) (void)c.Exec("ROLLBACK");  // read only: nothing to keep
-  if (!st.ok()) return st;
-  if (!dry_run) to.Flush();
-  return Status::Ok();
+  // No Flush: CopyStore opens the store with sync_interval_ms = 0, so
+  // every Import was on disk when it returned.
+  return st;
 }
 
 }  // namespace

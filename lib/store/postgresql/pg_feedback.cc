@@ -139,10 +139,7 @@ Status CountBouncesAndSuppress(PgConn& c, const Ctx& x, std::vector<AuditEntry>*
   if (adds.empty()) return Status::Ok();
   // One already stored keeps its first reason (no audit entry, not reported).
   std::vector<std::vector<PgParam>> rows;
-  for (const auto& s : adds) {
-    rows.push_back({s.account, s.address, PgEncodeText(s.reason), PgEncodeText(s.actor),
-                    PgInt(s.since)});
-  }
+  for (const auto& s : adds) rows.push_back(SuppressionParams(s));
   auto r = c.Exec("INSERT INTO suppression (account, address, reason, actor, since) SELECT * FROM " +
                       Unnest({"text", "text", "text", "text", "bigint"}, 1) +
                       " ON CONFLICT DO NOTHING RETURNING account, address",
@@ -174,10 +171,11 @@ Status Review(PgConn& c, const Ctx& x, std::vector<AuditEntry>* audit) {
     lasts.push_back(std::to_string(last_day));
   }
   const PgParam name_array = PgTextArray(names);
-  std::map<std::string, AccountRecord> records;
   std::map<std::string, Status> unreadable;
-  Status read = ReadAccountsLocked(c, names, &records, &unreadable);
-  if (!read.ok()) return read;
+  auto read = PgReadAccounts(c, names, /*lock=*/true, &unreadable);
+  if (!read.ok()) return read.status();
+  std::map<std::string, AccountRecord> records;
+  for (auto& a : read.value()) records[a.name] = std::move(a);
   for (const auto& [name, error] : unreadable) {  // never overwritten
     Log(x, Logger::Level::kError, KvLine()
                                       .Add("store", "postgresql")
@@ -245,13 +243,10 @@ Status Review(PgConn& c, const Ctx& x, std::vector<AuditEntry>* audit) {
 Status WriteAudit(PgConn& c, const std::vector<AuditEntry>& audit) {
   if (audit.empty()) return Status::Ok();
   std::vector<std::vector<PgParam>> rows;
-  for (const auto& e : audit) {
-    rows.push_back({PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action),
-                    PgEncodeText(e.account), PgEncodeText(e.detail)});
-  }
+  for (const auto& e : audit) rows.push_back(AuditParams(e));
   // In the order given: ids (newest first) follow it.
-  auto r = c.Exec("INSERT INTO audit (time_us, actor, action, account, detail) "
-                  "SELECT t, ac, an, acc, d FROM " +
+  auto r = c.Exec(std::string("INSERT INTO audit (") + kAuditColumns +
+                      ") SELECT t, ac, an, acc, d FROM " +
                       Unnest({"bigint", "text", "text", "text", "text"}, 1) +
                       " WITH ORDINALITY AS u(t, ac, an, acc, d, n) ORDER BY n",
                   ColumnArrays(rows, 5));

@@ -27,6 +27,7 @@
 
 #include "senderguard/base/clock.h"
 #include "senderguard/base/kvlog.h"
+#include "pg_rows.h"
 #include "senderguard/store/postgresql/pg_records.h"
 
 namespace senderguard {
@@ -74,23 +75,7 @@ std::string FormatUtcTime(int64_t t) {
   return buf;
 }
 
-// Array literals for text-format parameters. An element is quoted, with
-// '"' and '\' escaped (PostgreSQL's array input); a NUL cannot be sent
-// (callers refuse such names first).
-std::string TextArray(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
+// An array literal of integers for a text-format parameter.
 template <typename T>
 std::string IntArray(const std::vector<T>& v) {
   std::string out = "{";
@@ -119,10 +104,6 @@ std::vector<int> ParseIntArray(std::string_view s) {
   return out;
 }
 
-int64_t ClampLimit(uint64_t limit) {
-  return limit > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
-}
-
 // A take for one window instance.
 struct TakeReq {
   std::string key;  // LeaseKey
@@ -138,6 +119,23 @@ struct TakeReq {
   uint64_t acked = 0;
   bool quiet = false;
 };
+// A take of the window instance `key` (account, window, span) for `want`
+// units, from entry `e` as it stands when the take is claimed.
+TakeReq TakeOf(std::string key, std::string_view account, Window window, const WindowSpan& span,
+               uint64_t limit, uint64_t want, std::string idem, const LeaseEntry& e) {
+  TakeReq q;
+  q.key = std::move(key);
+  q.account = std::string(account);
+  q.window = window;
+  q.start = span.start;
+  q.reset = span.reset;
+  q.limit = limit;
+  q.want = want;
+  q.idem = std::move(idem);
+  q.acked = e.acked;
+  q.quiet = e.pending == LeaseOp::kNone;
+  return q;
+}
 struct TakeAns {
   int64_t lease_id = 0;
   uint64_t granted = 0;
@@ -158,8 +156,6 @@ struct CallAns {
   std::vector<int> alerts;
 };
 
-bool ByKey(const std::string& a, const std::string& b) { return a < b; }
-
 }  // namespace
 
 struct PgLeases::State {
@@ -176,9 +172,10 @@ struct PgLeases::State {
 
   // PostgreSQL's availability, as the last call found it.
   std::mutex avail_mu;
-  bool down = false;
+  // `down` changes under avail_mu (so that each change is logged once) and
+  // is read without it.
+  std::atomic<bool> down{false};
   int64_t down_since_ms = 0;
-  std::atomic<bool> down_flag{false};
 
   // Takes this process has on their way (Reserve's), by LeaseKey.
   std::mutex take_mu;
@@ -201,7 +198,7 @@ struct PgLeases::State {
   // Accounts that sent, whose record PostgreSQL may not have: name -> created.
   std::mutex acct_mu;
   std::map<std::string, int64_t> to_create;
-  std::set<std::string> known;
+  std::set<std::string, std::less<>> known;
 
   void Log(Logger::Level level, const std::string& line) {
     if (o->logger != nullptr) o->logger->Log(level, line);
@@ -209,10 +206,8 @@ struct PgLeases::State {
   std::string NewKey() { return key_prefix + std::to_string(seq.fetch_add(1)); }
 
   void MarkDown(const Status& why) {
-    down_flag = true;
     std::lock_guard<std::mutex> lk(avail_mu);
-    if (down) return;
-    down = true;
+    if (down.exchange(true)) return;
     down_since_ms = MonoMs();
     KvLine l;
     l.Add("store", "postgresql").Add("action", "unavailable").Add("part", "leases")
@@ -221,11 +216,9 @@ struct PgLeases::State {
     Log(Logger::Level::kError, l.str());
   }
   void MarkUp() {
-    if (!down_flag.load()) return;
-    down_flag = false;
+    if (!down.load()) return;
     std::lock_guard<std::mutex> lk(avail_mu);
-    if (!down) return;
-    down = false;
+    if (!down.exchange(false)) return;
     KvLine l;
     l.Add("store", "postgresql").Add("action", "available").Add("part", "leases")
         .Add("after_ms", MonoMs() - down_since_ms);
@@ -283,7 +276,7 @@ Status PgLeases::State::SendTakes(PgConn& c, std::vector<TakeReq>& reqs,
                                   std::vector<TakeAns>* out, milliseconds timeout) {
   out->clear();
   if (reqs.empty()) return Status::Ok();
-  std::sort(reqs.begin(), reqs.end(), [](const TakeReq& a, const TakeReq& b) { return ByKey(a.key, b.key); });
+  std::sort(reqs.begin(), reqs.end(), [](const TakeReq& a, const TakeReq& b) { return a.key < b.key; });
   std::vector<std::string> accounts, idems;
   std::vector<int> wins;
   std::vector<int64_t> starts, resets, limits, wants;
@@ -292,8 +285,8 @@ Status PgLeases::State::SendTakes(PgConn& c, std::vector<TakeReq>& reqs,
     wins.push_back(static_cast<int>(r.window));
     starts.push_back(r.start);
     resets.push_back(r.reset);
-    limits.push_back(ClampLimit(r.limit));
-    wants.push_back(ClampLimit(r.want));
+    limits.push_back(pg_rows::CountToPg(r.limit));
+    wants.push_back(pg_rows::CountToPg(r.want));
     idems.push_back(r.idem);
   }
   // The subquery reads the window's committed count as the statement began
@@ -309,8 +302,8 @@ Status PgLeases::State::SendTakes(PgConn& c, std::vector<TakeReq>& reqs,
       " CROSS JOIN LATERAL sg_lease_take($1, u.account, u.win, u.start, u.reset, u.lim, u.want,"
       "                                  u.idem, $9::int) t";
   auto r = c.Exec(kSql,
-                  {o->node, TextArray(accounts), IntArray(wins), IntArray(starts),
-                   IntArray(resets), IntArray(limits), IntArray(wants), TextArray(idems),
+                  {o->node, PgTextArray(accounts), IntArray(wins), IntArray(starts),
+                   IntArray(resets), IntArray(limits), IntArray(wants), PgTextArray(idems),
                    PgInt(t.ttl_ms)},
                   timeout);
   Note(r);
@@ -335,12 +328,12 @@ Status PgLeases::State::SendCalls(PgConn& c, LeaseOp op, std::vector<CallReq>& r
                                   std::vector<CallAns>* out, milliseconds timeout) {
   out->clear();
   if (reqs.empty()) return Status::Ok();
-  std::sort(reqs.begin(), reqs.end(), [](const CallReq& a, const CallReq& b) { return ByKey(a.key, b.key); });
+  std::sort(reqs.begin(), reqs.end(), [](const CallReq& a, const CallReq& b) { return a.key < b.key; });
   std::vector<int64_t> leases, units;
   std::vector<std::string> idems;
   for (const auto& r : reqs) {
     leases.push_back(r.lease);
-    units.push_back(ClampLimit(r.units));
+    units.push_back(pg_rows::CountToPg(r.units));
     idems.push_back(r.idem);
   }
   // Leases are numbered in no particular window order: the requests are
@@ -358,7 +351,7 @@ Status PgLeases::State::SendCalls(PgConn& c, LeaseOp op, std::vector<CallReq>& r
       "       ORDER BY l.account, l.win, l.start, x.ord) u"
       " CROSS JOIN LATERAL sg_lease_return($1, u.lease, u.units, u.idem) r";
   auto r = c.Exec(op == LeaseOp::kCommit ? kCommit : kReturn,
-                  {o->node, IntArray(leases), IntArray(units), TextArray(idems)}, timeout);
+                  {o->node, IntArray(leases), IntArray(units), PgTextArray(idems)}, timeout);
   Note(r);
   if (!r.ok()) return r.status();
   const PgResult& res = r.value();
@@ -418,13 +411,7 @@ Status PgLeases::State::Apply(const std::vector<TakeReq>& takes, const std::vect
       std::optional<LeaseEntry> got;
       Status s = L.Get(q.key, &got);
       if (!s.ok()) return s;
-      LeaseEntry e = got.value_or(LeaseEntry{});
-      if (!got) {
-        e.limit = q.limit;
-        e.reset = q.reset;
-        e.boot = boot;
-      }
-      AdoptBoot(&e, boot);
+      LeaseEntry e = LeaseEntryOf(got, q.limit, q.reset, boot);
       ApplyTake(&e, a.lease_id, a.granted, q.want, sent_ms, now, t);
       // A take that found the window full tells the fleet's count; exact
       // for this node when no report of it was under way meanwhile.
@@ -575,18 +562,8 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
       int64_t start = 0;
       const bool parsed = LmdbStore::ParseLeaseKey(key, &account, &w, &start);
       if (p.take && parsed && e.reset > start && e.limit != kUnlimited) {
-        TakeReq q;
-        q.key = key;
-        q.account = account;
-        q.window = w;
-        q.start = start;
-        q.reset = e.reset;
-        q.limit = e.limit;
-        q.want = p.want;
-        q.idem = NewKey();
-        q.acked = e.acked;
-        q.quiet = e.pending == LeaseOp::kNone;
-        takes.push_back(std::move(q));
+        takes.push_back(TakeOf(key, account, w, WindowSpan{start, e.reset}, e.limit, p.want,
+                               NewKey(), e));
         e.take_since_ms = now;
         changed = true;
       }
@@ -627,17 +604,8 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
         if (s.ok() && !have) {
           LeaseEntry n = NextInstanceEntry(e, *next, now);
           n.take_since_ms = now;
-          TakeReq q;
-          q.key = nkey;
-          q.account = account;
-          q.window = w;
-          q.start = next->start;
-          q.reset = next->reset;
-          q.limit = e.limit;
-          q.want = LeaseBlock(e, now, t);
-          q.idem = NewKey();
-          q.quiet = true;
-          takes.push_back(std::move(q));
+          takes.push_back(
+              TakeOf(nkey, account, w, *next, e.limit, LeaseBlock(e, now, t), NewKey(), n));
           s = L.Put(nkey, n);
         }
         if (!s.ok() && s.code() != Status::Code::kCorruption) return s;
@@ -647,8 +615,12 @@ Status PgLeases::State::Pass(PgConn& c, const std::set<std::string>* only, bool 
   });
   if (!st.ok()) return st;
   for (const auto& k : corrupt)
-    Log(Logger::Level::kError, "store=postgresql action=lease-entry-dropped reason=corrupt key=" +
-                                   KvEscape(k));
+    Log(Logger::Level::kError, KvLine()
+                                   .Add("store", "postgresql")
+                                   .Add("action", "lease-entry-dropped")
+                                   .Add("reason", "corrupt")
+                                   .Add("key", k)
+                                   .str());
   for (const auto& d : dropped) {
     std::string account;
     Window w = Window::kDay;
@@ -805,7 +777,7 @@ PgConn* PgLeases::State::ThreadConn(int64_t now_ms) {
   }
   backoff_ms = kBackoffMinMs;
   conn = std::move(c.value());
-  if (down_flag.load()) Note(conn->Exec("SELECT 1", {}, kCallTimeout));
+  if (down.load()) Note(conn->Exec("SELECT 1", {}, kCallTimeout));
   return conn && conn->Healthy() ? conn.get() : nullptr;
 }
 
@@ -841,15 +813,18 @@ Status PgLeases::State::CreateAccounts(PgConn& c, milliseconds timeout) {
       "INSERT INTO accounts (name, created)"
       " SELECT n, t FROM unnest($1::text[], $2::bigint[]) AS u(n, t) ORDER BY n"
       " ON CONFLICT (name) DO NOTHING",
-      {TextArray(names), IntArray(created)}, timeout);
+      {PgTextArray(names), IntArray(created)}, timeout);
   Note(r);
   std::lock_guard<std::mutex> lk(acct_mu);
   if (!r.ok()) {
     if (r.status().code() == Status::Code::kUnavailable) {
       for (size_t i = 0; i < names.size(); ++i) to_create.emplace(names[i], created[i]);
     } else {
-      Log(Logger::Level::kError, "store=postgresql action=create-accounts error=" +
-                                     KvEscape(r.status().message()));
+      Log(Logger::Level::kError, KvLine()
+                                     .Add("store", "postgresql")
+                                     .Add("action", "create-accounts")
+                                     .Add("error", r.status().message())
+                                     .str());
     }
     return r.status();
   }
@@ -893,14 +868,18 @@ void PgLeases::State::Tick() {
     accounts = !to_create.empty();
   }
   const bool chores = now >= next_expire_ms || now >= next_purge_ms;
-  if (!work && !accounts && !chores && !down_flag.load()) return;
+  if (!work && !accounts && !chores && !down.load()) return;
   PgConn* c = ThreadConn(now);
   if (c == nullptr) return;
   if (work || !st.ok()) {
     bool sent = false;
     st = Pass(*c, nullptr, /*urgent=*/false, /*give_back=*/false, kCallTimeout, &sent);
     if (!st.ok() && st.code() != Status::Code::kUnavailable)
-      Log(Logger::Level::kError, "store=postgresql action=lease-pass error=" + KvEscape(st.message()));
+      Log(Logger::Level::kError, KvLine()
+                                     .Add("store", "postgresql")
+                                     .Add("action", "lease-pass")
+                                     .Add("error", st.message())
+                                     .str());
   }
   if (!c->Healthy()) return;
   Chores(*c, now);
@@ -971,13 +950,13 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
   bool unreachable = false;
   for (int round = 0;; ++round) {
     const int64_t now = MonoMs();
-    const bool down = unreachable || S.down_flag.load();
+    const bool down = unreachable || S.down.load();
     const uint64_t allowance =
         down && S.o->on_unavailable == OnUnavailable::kLocal ? S.o->local_allowance : 0;
     ReserveOutcome refusal;
     bool refused = false, wake = false;
     std::vector<TakeReq> needs;
-    std::vector<std::string> allowance_started;
+    std::vector<Window> allowance_started;
     auto held = S.local->ReserveLeased(account, charges, [&](std::vector<LmdbStore::LeaseSlot>& slots) {
       refusal = ReserveOutcome{};
       refused = wake = false;
@@ -989,9 +968,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
         auto& s = slots[i];
         const QuotaCharge& c = charges[s.first];
         if (c.limit == kUnlimited) continue;  // not leased
-        LeaseEntry e = s.entry.value_or(LeaseEntry{});
-        if (!s.entry) e.boot = S.boot;
-        AdoptBoot(&e, S.boot);
+        LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot);
         e.limit = c.limit;
         e.reset = c.span.reset;
         NoteDemand(&e, round == 0 ? s.amount : 0, now, S.t);  // counted once, in use each round
@@ -1009,25 +986,17 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
           refused = true;
           continue;
         }
-        TakeReq q;
-        q.key = s.key;
-        q.account = std::string(account);
-        q.window = c.window;
-        q.start = c.span.start;
-        q.reset = c.span.reset;
-        q.limit = c.limit;
-        q.want = std::max(fits[i].shortfall, LeaseBlock(e, now, S.t));
-        q.idem = S.NewKey();
-        q.acked = e.acked;
-        q.quiet = e.pending == LeaseOp::kNone;
-        needs.push_back(std::move(q));
+        needs.push_back(TakeOf(s.key, account, c.window, c.span, c.limit,
+                               std::max(fits[i].shortfall, LeaseBlock(e, now, S.t)), S.NewKey(),
+                               e));
       }
       if (!all) return false;
       for (size_t i = 0; i < slots.size(); ++i) {
         auto& s = slots[i];
         if (!s.entry || charges[s.first].limit == kUnlimited) continue;
         LeaseEntry& e = *s.entry;
-        if (fits[i].allowance && e.allowance_used == 0) allowance_started.push_back(s.key);
+        if (fits[i].allowance && e.allowance_used == 0)
+          allowance_started.push_back(charges[s.first].window);
         NoteHeld(&e, s.amount, fits[i].allowance, now);
         const uint64_t avail = LeaseAvailable(e, s.held + s.amount, now);
         if (avail * 2 < LeaseBlock(e, now, S.t)) wake = true;
@@ -1036,13 +1005,9 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
     });
     if (!held.ok()) return held.status();
     if (held.value()) {
-      for (const auto& k : allowance_started) {
-        std::string a;
-        Window w = Window::kDay;
-        int64_t start = 0;
-        if (!LmdbStore::ParseLeaseKey(k, &a, &w, &start)) continue;
+      for (const Window w : allowance_started) {
         KvLine l;
-        l.Add("store", "postgresql").Add("action", "local-allowance").Add("account", a)
+        l.Add("store", "postgresql").Add("action", "local-allowance").Add("account", account)
             .Add("window", WindowName(w)).Add("allowance", S.o->local_allowance);
         S.Log(Logger::Level::kWarning, l.str());
       }
@@ -1081,13 +1046,7 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
     for (auto& s : slots) {
       const QuotaCharge& c = held[s.first];
       if (c.limit == kUnlimited || s.amount == 0) continue;
-      LeaseEntry e = s.entry.value_or(LeaseEntry{});
-      if (!s.entry) {
-        e.boot = S.boot;
-        e.limit = c.limit;
-        e.reset = c.span.reset;
-      }
-      AdoptBoot(&e, S.boot);
+      LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot);
       NoteCommitted(&e, s.amount, ms);
       s.entry = e;
       s.write = true;
@@ -1099,7 +1058,7 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
   }
   if (storable) {
     std::lock_guard<std::mutex> lk(S.acct_mu);
-    if (S.known.count(std::string(account)) == 0) S.to_create.emplace(std::string(account), now);
+    if (S.known.find(account) == S.known.end()) S.to_create.emplace(account, now);
   }
   return std::vector<QuotaAlert>{};
 }
@@ -1156,7 +1115,7 @@ Result<std::vector<WindowUsage>> PgLeases::Usage(std::string_view account,
 
 Status PgLeases::Settle() {
   State& S = *s_;
-  if (S.down_flag.load()) return Status::Unavailable("postgresql: unreachable");
+  if (S.down.load()) return Status::Unavailable("postgresql: unreachable");
   return S.Pooled([&](PgConn& c) -> Status {
     Status st = S.Drive(c, nullptr, S.spent_here.load());
     Status a = S.CreateAccounts(c, kCallTimeout);

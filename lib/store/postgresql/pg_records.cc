@@ -7,6 +7,7 @@
 #include <iterator>
 #include <map>
 
+#include "pg_rows.h"
 #include "senderguard/base/text.h"
 
 namespace senderguard {
@@ -15,32 +16,6 @@ namespace {
 
 constexpr size_t kUpsertChunk = 1000;  // rows per INSERT ... SELECT FROM unnest
 constexpr int kAccountColumnCount = 18;
-
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629 §4), 0 when
-// the byte there does not start one.
-size_t Utf8SequenceAt(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
-    return k < s.size() && b(k) >= lo && b(k) <= hi;
-  };
-  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
-  if (c == 0xe0) return cont(i + 1, 0xa0) && cont(i + 2) ? 3 : 0;
-  if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return cont(i + 1) && cont(i + 2) ? 3 : 0;
-  if (c == 0xed) return cont(i + 1, 0x80, 0x9f) && cont(i + 2) ? 3 : 0;
-  if (c == 0xf0) return cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c >= 0xf1 && c <= 0xf3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (c == 0xf4) return cont(i + 1, 0x80, 0x8f) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  return 0;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // A limit to its column: NULL (inherit), -1 (unlimited) or the value.
 PgParam LimitParam(uint64_t limit) {
@@ -92,11 +67,6 @@ std::vector<std::string> SortedUnique(std::vector<std::string> v) {
   return v;
 }
 
-// A size_t limit as a LIMIT parameter.
-PgParam LimitRows(size_t limit) {
-  return PgInt(limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit));
-}
-
 }  // namespace
 
 // ---- keys and text
@@ -128,19 +98,18 @@ std::string PgEncodeText(std::string_view bytes) {
       ValidUtf8(bytes)) {
     return std::string(bytes);
   }
-  static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() + 8);
   for (size_t i = 0; i < bytes.size();) {
     const unsigned char c = static_cast<unsigned char>(bytes[i]);
-    const size_t n = c == 0 ? 0 : Utf8SequenceAt(bytes, i);
+    const size_t n = c == 0 ? 0 : Utf8SequenceLength(bytes, i);
     if (c == '\\') {
       out += "\\\\";
       ++i;
     } else if (n == 0) {
       out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
+      out.push_back(LowerHexDigit(c >> 4));
+      out.push_back(LowerHexDigit(c));
       ++i;
     } else {
       out.append(bytes.substr(i, n));
@@ -158,9 +127,9 @@ std::string PgDecodeText(std::string_view s) {
     if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '\\') {
       out.push_back('\\');
       ++i;
-    } else if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' && HexDigit(s[i + 2]) >= 0 &&
-               HexDigit(s[i + 3]) >= 0) {
-      out.push_back(static_cast<char>(HexDigit(s[i + 2]) << 4 | HexDigit(s[i + 3])));
+    } else if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' &&
+               HexDigitValue(s[i + 2]) >= 0 && HexDigitValue(s[i + 3]) >= 0) {
+      out.push_back(static_cast<char>(HexDigitValue(s[i + 2]) << 4 | HexDigitValue(s[i + 3])));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -262,38 +231,37 @@ Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out)
   return Status::Ok();
 }
 
-Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock) {
-  std::optional<AccountRecord> out;
-  if (!PgStorableKey(name, kPgMaxAccountKey)) return out;
-  auto r = conn.Exec(std::string("SELECT ") + kPgAccountColumns +
-                         " FROM accounts a WHERE a.name = $1" + (lock ? " FOR NO KEY UPDATE" : ""),
-                     {std::string(name)});
-  if (!r.ok()) return r.status();
-  if (r.value().rows() == 0) return out;
-  AccountRecord a;
-  Status st = PgReadAccountRow(r.value(), 0, 0, &a);
-  if (!st.ok()) return st;
-  out = std::move(a);
-  return out;
-}
-
 Result<std::vector<AccountRecord>> PgReadAccounts(PgConn& conn,
-                                                  const std::vector<std::string>& names) {
+                                                  const std::vector<std::string>& names, bool lock,
+                                                  std::map<std::string, Status>* unreadable) {
   std::vector<AccountRecord> out;
   std::vector<std::string> keys;
   for (const auto& n : names)
     if (PgStorableKey(n, kPgMaxAccountKey)) keys.push_back(n);
   if (keys.empty()) return out;
   auto r = conn.Exec(std::string("SELECT ") + kPgAccountColumns +
-                         " FROM accounts a WHERE a.name = ANY($1::text[])",
+                         " FROM accounts a WHERE a.name = ANY($1::text[])" +
+                         (lock ? " ORDER BY a.name COLLATE \"C\" FOR NO KEY UPDATE" : ""),
                      {PgTextArray(keys)});
   if (!r.ok()) return r.status();
   for (int i = 0; i < r.value().rows(); ++i) {
     AccountRecord a;
     Status st = PgReadAccountRow(r.value(), i, 0, &a);
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      if (unreadable == nullptr) return st;
+      (*unreadable)[std::string(r.value().Get(i, 0))] = st;
+      continue;
+    }
     out.push_back(std::move(a));
   }
+  return out;
+}
+
+Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock) {
+  auto found = PgReadAccounts(conn, {std::string(name)}, lock);
+  if (!found.ok()) return found.status();
+  std::optional<AccountRecord> out;
+  if (!found.value().empty()) out = std::move(found.value().front());
   return out;
 }
 
@@ -411,15 +379,9 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
   }
   auto it = last.begin();
   while (it != last.end()) {
-    std::vector<std::string> account, address, reason, actor, since;
-    for (size_t n = 0; n < kUpsertChunk && it != last.end(); ++n, ++it) {
-      const SuppressionRecord& r = *it->second;
-      account.push_back(r.account);
-      address.push_back(r.address);
-      reason.push_back(PgEncodeText(r.reason));
-      actor.push_back(PgEncodeText(r.actor));
-      since.push_back(std::to_string(r.since));
-    }
+    std::vector<std::vector<PgParam>> rows;
+    for (size_t n = 0; n < kUpsertChunk && it != last.end(); ++n, ++it)
+      rows.push_back(pg_rows::SuppressionParams(*it->second));
     auto res = conn.Exec(
         "INSERT INTO suppression AS s (account, address, reason, actor, since) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) "
@@ -427,8 +389,7 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
         "actor = EXCLUDED.actor, since = EXCLUDED.since "
         "WHERE (s.reason, s.actor, s.since) IS DISTINCT FROM "
         "(EXCLUDED.reason, EXCLUDED.actor, EXCLUDED.since)",
-        {PgTextArray(account), PgTextArray(address), PgTextArray(reason), PgTextArray(actor),
-         PgTextArray(since)});
+        pg_rows::ColumnArrays(rows, 5));
     if (!res.ok()) return res.status();
   }
   return Status::Ok();
@@ -437,10 +398,9 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
 // ---- audit
 
 Status PgInsertAudit(PgConn& conn, const AuditEntry& e) {
-  auto r = conn.Exec(
-      "INSERT INTO audit (time_us, actor, action, account, detail) VALUES ($1, $2, $3, $4, $5)",
-      {PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action), PgEncodeText(e.account),
-       PgEncodeText(e.detail)});
+  auto r = conn.Exec(std::string("INSERT INTO audit (") + pg_rows::kAuditColumns +
+                         ") VALUES ($1, $2, $3, $4, $5)",
+                     pg_rows::AuditParams(e));
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -558,14 +518,15 @@ Result<std::vector<SuppressionRecord>> PgRecords::ListSuppressions(
   if (account && !account->empty() && !PgStorableKey(*account, kPgMaxAccountKey)) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
+  const PgParam rows = PgInt(pg_rows::CountToPg(limit));
   auto r = account ? conn.value()->Exec(std::string("SELECT ") + kPgSuppressionColumns +
                                             " FROM suppression s WHERE s.account = $1 "
                                             "ORDER BY s.address COLLATE \"C\" LIMIT $2",
-                                        {*account, LimitRows(limit)})
+                                        {*account, rows})
                    : conn.value()->Exec(std::string("SELECT ") + kPgSuppressionColumns +
                                             " FROM suppression s ORDER BY s.account COLLATE "
                                             "\"C\", s.address COLLATE \"C\" LIMIT $1",
-                                        {LimitRows(limit)});
+                                        {rows});
   if (!r.ok()) return r.status();
   for (int i = 0; i < r.value().rows(); ++i) out.push_back(PgReadSuppressionRow(r.value(), i, 0));
   return out;
@@ -592,21 +553,14 @@ Result<std::vector<AuditEntry>> PgRecords::ListAudit(std::string_view account, s
   if (limit == 0) return out;
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
-  const std::string cols = "SELECT time_us, actor, action, account, detail FROM audit ";
+  const std::string cols = std::string("SELECT ") + pg_rows::kAuditColumns + " FROM audit ";
+  const PgParam rows = PgInt(pg_rows::CountToPg(limit));
   auto r = account.empty()
-               ? conn.value()->Exec(cols + "ORDER BY id DESC LIMIT $1", {LimitRows(limit)})
+               ? conn.value()->Exec(cols + "ORDER BY id DESC LIMIT $1", {rows})
                : conn.value()->Exec(cols + "WHERE account = $1 ORDER BY id DESC LIMIT $2",
-                                    {PgEncodeText(account), LimitRows(limit)});
+                                    {PgEncodeText(account), rows});
   if (!r.ok()) return r.status();
-  for (int i = 0; i < r.value().rows(); ++i) {
-    AuditEntry e;
-    e.time_us = r.value().GetInt(i, 0);
-    e.actor = PgDecodeText(r.value().Get(i, 1));
-    e.action = PgDecodeText(r.value().Get(i, 2));
-    e.account = PgDecodeText(r.value().Get(i, 3));
-    e.detail = PgDecodeText(r.value().Get(i, 4));
-    out.push_back(std::move(e));
-  }
+  for (int i = 0; i < r.value().rows(); ++i) out.push_back(pg_rows::AuditFromRow(r.value(), i, 0));
   return out;
 }
 

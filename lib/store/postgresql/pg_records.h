@@ -24,6 +24,7 @@
 // Thread safe: each call takes its own pooled connection.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,13 +106,19 @@ extern const char kPgAccountColumns[];
 // The account of row `row` of a result selected with kPgAccountColumns
 // from column `col` on. kCorruption for a value the record cannot hold.
 Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out);
-// The account and its domains; with `lock`, the row is locked (FOR NO KEY
-// UPDATE) until the caller's transaction ends. Nothing for a name that
-// cannot be stored.
-Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock);
-// Accounts named in `names` that exist (in no particular order).
+// The accounts named in `names` that exist, with their domains (names that
+// cannot be stored are left out). With `lock`, their rows are locked (FOR
+// NO KEY UPDATE, in byte order of the names, as every writer locks them)
+// until the caller's transaction ends, and come in that order; else in no
+// particular order. A row that cannot be read as a record fails the call
+// (kCorruption), or with `unreadable`, is left out and its name and error
+// put into *unreadable.
 Result<std::vector<AccountRecord>> PgReadAccounts(PgConn& conn,
-                                                  const std::vector<std::string>& names);
+                                                  const std::vector<std::string>& names, bool lock,
+                                                  std::map<std::string, Status>* unreadable = nullptr);
+// One account (PgReadAccounts of one name): nothing when it does not exist
+// or its name cannot be stored.
+Result<std::optional<AccountRecord>> PgReadAccount(PgConn& conn, std::string_view name, bool lock);
 // kInvalid when `a` cannot be written (name, limits, tier, clean days,
 // domains).
 Status PgCheckAccount(const AccountRecord& a);

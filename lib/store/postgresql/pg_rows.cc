@@ -80,29 +80,23 @@ BounceRecord BounceFromRow(const PgResult& r, int row, int col) {
   return b;
 }
 
-Status ReadAccountsLocked(PgConn& c, const std::vector<std::string>& names,
-                          std::map<std::string, AccountRecord>* out,
-                          std::map<std::string, Status>* unreadable) {
-  std::vector<std::string> keys;
-  for (const auto& n : names)
-    if (PgStorableKey(n, kPgMaxAccountKey)) keys.push_back(n);
-  if (keys.empty()) return Status::Ok();
-  auto r = c.Exec(std::string("SELECT ") + kPgAccountColumns +
-                      " FROM accounts a WHERE a.name = ANY($1::text[]) "
-                      "ORDER BY a.name COLLATE \"C\" FOR NO KEY UPDATE",
-                  {PgTextArray(keys)});
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r.value().rows(); ++i) {
-    AccountRecord a;
-    Status st = PgReadAccountRow(r.value(), i, 0, &a);
-    if (!st.ok()) {
-      (*unreadable)[std::string(r.value().Get(i, 0))] = st;
-      continue;
-    }
-    std::string name = a.name;
-    (*out)[std::move(name)] = std::move(a);
-  }
-  return Status::Ok();
+std::vector<PgParam> SuppressionParams(const SuppressionRecord& s) {
+  return {s.account, s.address, PgEncodeText(s.reason), PgEncodeText(s.actor), PgInt(s.since)};
+}
+
+std::vector<PgParam> AuditParams(const AuditEntry& e) {
+  return {PgInt(e.time_us), PgEncodeText(e.actor), PgEncodeText(e.action),
+          PgEncodeText(e.account), PgEncodeText(e.detail)};
+}
+
+AuditEntry AuditFromRow(const PgResult& r, int row, int col) {
+  AuditEntry e;
+  e.time_us = r.GetInt(row, col);
+  e.actor = PgDecodeText(r.Get(row, col + 1));
+  e.action = PgDecodeText(r.Get(row, col + 2));
+  e.account = PgDecodeText(r.Get(row, col + 3));
+  e.detail = PgDecodeText(r.Get(row, col + 4));
+  return e;
 }
 
 }  // namespace senderguard::pg_rows

@@ -2,13 +2,13 @@
 // parameters that carry many rows in one statement (unnest($1::text[],
 // $2::bigint[], ...)). Private to store/postgresql (not one of the target's
 // headers); used by the feedback (pg_feedback.cc) and `store copy`
-// (pg_copy.cc). Accounts, suppressions, audit entries and the text escape
-// are pg_records.h's, shared by every part. Pure functions;
-// thread-compatible.
+// (pg_copy.cc), and the parameters of suppression and audit rows, which
+// the records (pg_records.cc) write too. Accounts, reading suppressions and
+// the text escape are pg_records.h's, shared by every part. Pure
+// functions; thread-compatible.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -59,13 +59,16 @@ inline constexpr char kBounceColumns[] = "address, count, last_account, last_cat
 std::vector<PgParam> BounceParams(const BounceRecord& b);
 BounceRecord BounceFromRow(const PgResult& r, int row, int col);
 
-// ---- accounts (pg_records.h's mapping)
-// The stored records of `names` (storable ones; REQUIRES: sorted and
-// unique), locked until the caller's transaction ends (FOR NO KEY UPDATE,
-// as PgRecords locks them, in byte order) into *out; the names of rows that
-// cannot be read as records into *unreadable.
-Status ReadAccountsLocked(PgConn& c, const std::vector<std::string>& names,
-                          std::map<std::string, AccountRecord>* out,
-                          std::map<std::string, Status>* unreadable);
+// ---- suppression (pg_records.h's mapping): the five columns of
+// kPgSuppressionColumns as parameters (text, text, text, text, bigint), the
+// reason and the actor through PgEncodeText.
+std::vector<PgParam> SuppressionParams(const SuppressionRecord& s);
+
+// ---- audit: every text through PgEncodeText
+inline constexpr char kAuditColumns[] = "time_us, actor, action, account, detail";
+// The five columns of kAuditColumns as parameters (bigint, then text).
+std::vector<PgParam> AuditParams(const AuditEntry& e);
+// From five columns starting at `col`.
+AuditEntry AuditFromRow(const PgResult& r, int row, int col);
 
 }  // namespace senderguard::pg_rows

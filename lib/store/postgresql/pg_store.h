@@ -111,11 +111,9 @@ class PgStore final : public Store {
   Status Maintain() override;
   void Flush() override;
 
-  // For tests and `senderguardctl store status`.
+  // For tests.
   LmdbStore& local() { return *local_; }
   PgLeases& leases() { return *leases_; }
-  PgPool& pool() { return *pool_; }
-  const PgStoreOptions& options() const { return options_; }
 
  private:
   explicit PgStore(PgStoreOptions options);
