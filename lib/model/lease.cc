@@ -57,7 +57,7 @@ void AdoptBoot(LeaseEntry* e, uint64_t boot) {
 }
 
 LeaseEntry LeaseEntryOf(const std::optional<LeaseEntry>& stored, uint64_t limit, int64_t reset,
-                        uint64_t boot) {
+                        uint64_t boot, uint64_t counted) {
   LeaseEntry e;
   if (stored) {
     e = *stored;
@@ -66,6 +66,7 @@ LeaseEntry LeaseEntryOf(const std::optional<LeaseEntry>& stored, uint64_t limit,
     e.limit = limit;
     e.reset = reset;
     e.boot = boot;
+    e.acked = counted;
   }
   return e;
 }

@@ -80,9 +80,14 @@ void AdoptBoot(LeaseEntry* e, uint64_t boot);
 
 // The entry of a window instance as the ledger holds it (`stored`), its
 // times adopted to this boot (AdoptBoot); when none is stored, a fresh one
-// of `limit` and `reset` (no lease, nothing spare or unreported).
+// of `limit` and `reset` (no lease, nothing spare or unreported) whose
+// `acked` is `counted`, the node's count of the instance before it: an
+// entry is erased only with nothing unreported or pending, so the units
+// counted before it were reported and are in the fleet's count (with 0, a
+// take finding the window full would count them in `others` too, and a
+// refusal's `used` = `others` + the node's count would have them twice).
 LeaseEntry LeaseEntryOf(const std::optional<LeaseEntry>& stored, uint64_t limit, int64_t reset,
-                        uint64_t boot);
+                        uint64_t boot, uint64_t counted);
 // The lease can be spent: known to the database, not ended, before its deadline.
 bool LeaseUsable(const LeaseEntry& e, int64_t now_ms);
 // Units a new hold may take: the spare beside `held`, when usable.

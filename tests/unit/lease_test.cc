@@ -220,6 +220,22 @@ TEST(Lease, AnotherBootsTimesMeanNothing) {
   EXPECT_EQ(e.spare, 10u);  // units stay: a take or a return settles them
 }
 
+// An entry is erased only with nothing unreported or pending: a fresh one
+// (the first, or after an erased one) counts the node's units before it as
+// acknowledged, so that the fleet's count beside them does not have them.
+TEST(Lease, AFreshEntryKnowsTheNodesUnitsCountedBeforeIt) {
+  const LeaseEntry fresh = LeaseEntryOf(std::nullopt, 10, kUnix + 3600, 7, 9);
+  EXPECT_EQ(fresh.acked, 9u);
+  EXPECT_EQ(fresh.others, 0u);
+  EXPECT_EQ(fresh.unreported, 0u);
+  EXPECT_EQ(fresh.lease_id, 0);
+  EXPECT_EQ(fresh.limit, 10u);
+  EXPECT_EQ(fresh.reset, kUnix + 3600);
+  LeaseEntry stored = Leased(3);
+  stored.acked = 4;
+  EXPECT_EQ(LeaseEntryOf(stored, 10, kUnix + 3600, 7, 9).acked, 4u) << "a stored entry's own";
+}
+
 struct PlanCase {
   const char* name;
   std::function<void(LeaseEntry*)> setup;

@@ -708,6 +708,46 @@ TEST_F(PgLeasesTest, ALostAnswerInAliveProcessIsSentAgainWithItsKey) {
   EXPECT_EQ(Local(*node, "acct", day[0]), 11u);
 }
 
+// A refusal's `used` is the fleet's count beside this node's units plus the
+// node's own count. The ledger entry that knows which of the fleet's units
+// are the node's is erased once empty (its window instance over, or unused
+// for the ttl); a later charge of that instance starts a fresh entry, whose
+// take that finds the window full must not count the node's reported units
+// twice (store_contract_pg's OneCommitForManyRecipients: used 18 of 9, when
+// the thread erased the entry of the over instance it charges between
+// Flush and the next Reserve).
+TEST_F(PgLeasesTest, ARefusalCountsTheNodesUnitsOnceAfterItsEntryWasErased) {
+  lmdb_test::TempDir dir;
+  NodeSpec n = Spec("n1", dir);
+  n.ttl_s = 5;  // idle after 1.25 s, forgotten 5 s after the last use
+  auto node = Open(n);
+  ASSERT_NE(node, nullptr);
+  QuotaCharge yesterday = Day(10);
+  yesterday.span = SpanAt(Window::kDay, UnixNow() - 86400, cctz::utc_time_zone());
+  struct Case {
+    const char* account;
+    QuotaCharge charge;
+    bool flush;  // the instance is over: given back at exit, then erased
+  } cases[] = {{"over", yesterday, true}, {"idle", Day(10), false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.account);
+    for (int i = 0; i < 9; ++i) ASSERT_TRUE(Send(*node, c.account, {c.charge}).value().ok) << i;
+    if (c.flush) node->Flush();
+    ASSERT_TRUE(WaitFor([&] { return !Entry(*node, c.account, c.charge).has_value(); }, 15000))
+        << "the entry was not erased";
+    QuotaCharge two = c.charge;
+    two.amount = 2;
+    auto r = node->Reserve(c.account, {two}, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->ok);
+    EXPECT_EQ(r->used, 9u);
+    EXPECT_EQ(r->reserved, 0u);
+    auto u = node->Usage(c.account, {WindowUsage{Window::kDay, c.charge.span, 0}});
+    ASSERT_TRUE(u.ok()) << u.status().ToString();
+    EXPECT_EQ((*u)[0].used, 9u);
+  }
+}
+
 // PostgreSQL unreachable: the node spends what it leased until the lease's
 // deadline, then tempfails; nothing is over the limit or counted twice
 // once it is back. The loss and the return are logged once each.

@@ -410,8 +410,10 @@ Status PgLeases::State::Apply(const std::vector<TakeReq>& takes, const std::vect
       const TakeAns& a = tans[i];
       std::optional<LeaseEntry> got;
       Status s = L.Get(q.key, &got);
+      uint64_t counted = 0;  // an entry erased meanwhile: its units were reported
+      if (s.ok() && !got) s = L.Committed(q.key, &counted);
       if (!s.ok()) return s;
-      LeaseEntry e = LeaseEntryOf(got, q.limit, q.reset, boot);
+      LeaseEntry e = LeaseEntryOf(got, q.limit, q.reset, boot, counted);
       ApplyTake(&e, a.lease_id, a.granted, q.want, sent_ms, now, t);
       // A take that found the window full tells the fleet's count; exact
       // for this node when no report of it was under way meanwhile.
@@ -968,7 +970,7 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
         auto& s = slots[i];
         const QuotaCharge& c = charges[s.first];
         if (c.limit == kUnlimited) continue;  // not leased
-        LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot);
+        LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot, s.committed);
         e.limit = c.limit;
         e.reset = c.span.reset;
         NoteDemand(&e, round == 0 ? s.amount : 0, now, S.t);  // counted once, in use each round
@@ -1046,7 +1048,9 @@ Result<std::vector<QuotaAlert>> PgLeases::Commit(std::string_view account,
     for (auto& s : slots) {
       const QuotaCharge& c = held[s.first];
       if (c.limit == kUnlimited || s.amount == 0) continue;
-      LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot);
+      // s.committed has this commit's units already.
+      LeaseEntry e = LeaseEntryOf(s.entry, c.limit, c.span.reset, S.boot,
+                                  s.committed - std::min(s.committed, s.amount));
       NoteCommitted(&e, s.amount, ms);
       s.entry = e;
       s.write = true;
