@@ -116,6 +116,7 @@ void AddQuotaCommand(CLI::App& app, Env& env);
 void AddStateCommands(CLI::App& app, Env& env);  // suspend, reinstate, dry-run
 void AddSuppressCommand(CLI::App& app, Env& env);
 void AddAuditCommand(CLI::App& app, Env& env);
+void AddReportCommand(CLI::App& app, Env& env);
 void AddDomainsCommand(CLI::App& app, Env& env);  // add, remove, list, only
 void AddStoreCommand(CLI::App& app, Env& env);    // init, migrate, status
 void AddStoreCopyCommand(CLI::App& app, Env& env);  // store copy

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   AddStateCommands(app, env);
   AddSuppressCommand(app, env);
   AddAuditCommand(app, env);
+  AddReportCommand(app, env);
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`

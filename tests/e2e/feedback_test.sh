@@ -153,6 +153,31 @@ check "alice: 1 complaint (by the token)" test "$(rep alice complaints)" = 1
 arf "v1.AAAAAAAAAAAAAAAAAAAAAA" "<nobody@x.test>" z@dest.test | "$E2E_BIN/senderguard-arf" -c "$SG_CONF" >"$T" 2>&1 || true
 check "a forged token blames nobody" test "$(rep alice complaints)" = 1
 
+# ---- report: the same counts day by day, from the store this run filled (two days, in case
+# the run crosses midnight UTC)
+report_total() { sgctl report "$1" --days 2 --json | jq -r ".totals.$2"; }
+for f in delivered hard soft technical deferred complaints; do
+    check "report alice --json: totals.$f equals show's" test "$(report_total alice "$f")" = "$(rep alice "$f")"
+done
+check "report bob --json: 25 hard, a hard-bounce rate of 1" \
+    test "$(sgctl report bob --days 2 --json | jq -r '[.totals.hard, .totals.hard_bounce_rate] | @tsv')" = "$(printf '25\t1')"
+check "report bob: today judged bad (25 hard of 25 attempted)" \
+    test "$(sgctl report bob --days 1 --json | jq -r '.days[0].verdict')" = bad
+sum_accounts() { sgctl list --json | jq "[.accounts[].reputation.$1] | add"; }
+check "report --all: the accounts' hard bounces summed (and of no account: none)" \
+    test "$(report_total --all hard)" = "$(sum_accounts hard)"
+# The forged token's complaint above blamed no account: --all counts it (the platform's).
+check "report --all: complaints summed, and the one of no account" \
+    test "$(report_total --all complaints)" = "$(($(sum_accounts complaints) + 1))"
+sgctl report alice --days 3 --csv >"$T"
+check "report --csv: a header and one line per day" test "$(wc -l <"$T")" = 4
+check "... the header names the columns" grep -q '^day,attempted,delivered,hard,soft,technical,deferred,expired,complaints,complaint_rate,hard_bounce_rate,score,verdict$' "$T"
+sgctl report alice --days 90 >"$T"
+check "report (table): 90 days, within 80 columns" test "$(awk 'length($0) > 80' "$T" | wc -l)" = 0
+check "... one row per day and a total" test "$(grep -c '^20[0-9-]* \|^total ' "$T")" = 91
+rc=0; sgctl report nosuch >"$T" 2>&1 || rc=$?
+check "report of an unknown account: exit 1" test "$rc" = 1
+
 sgctl suspend erin --reason "complaints" --create >/dev/null
 sgctl reinstate erin --for 1d >/dev/null
 check "erin reinstated" test "$(state erin)" = reinstated

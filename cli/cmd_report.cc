@@ -1,0 +1,204 @@
+// senderguardctl report (ACCOUNT | --all) [--days N] [--json | --csv] [--wide]:
+// an account's delivery outcomes day by day, from the day counts the tailer
+// and the ARF ingester store (UTC days, the store's buckets): attempted,
+// delivered, hard, soft, technical, deferred, expired, complaints, the day's
+// complaint and hard-bounce rates, the reputation score at the day's end and
+// the day's verdict (what the tier steps on). --all sums every account and
+// the outcomes attributed to none: the platform's totals.
+//
+// The numbers are BuildReport's (decide/delivery_report.h); this file reads
+// the store and formats. Human output fits 80 columns (counts written short,
+// 12k, 1.2M, rounded down; --wide writes them whole); JSON and CSV give whole
+// numbers and rates as fractions.
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdio>
+#include <string>
+
+#include "cli.h"
+#include "senderguard/decide/account_state.h"
+#include "senderguard/decide/delivery_report.h"
+#include "senderguard/feedback/feedback.h"
+
+namespace senderguard::cli {
+
+namespace {
+
+constexpr const char* kFields[] = {"attempted", "delivered", "hard",       "soft",
+                                   "technical", "deferred",  "expired",    "complaints"};
+
+std::array<uint64_t, 8> Values(const DayCounts& c) {
+  return {c.attempted(), c.delivered, c.hard, c.soft, c.technical, c.deferred, c.expired, c.complaints};
+}
+
+// "0.08%", "12.50%", "250%": at most 7 columns for any rate.
+std::string Percent(double rate) {
+  char buf[32];
+  const double pct = rate * 100.0;
+  if (pct < 100.0) {
+    std::snprintf(buf, sizeof buf, "%.2f%%", pct);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f%%", std::min(pct, 1e15));
+  }
+  return buf;
+}
+
+std::string_view VerdictText(DayVerdict v) {
+  // "-": too little mail that day to judge it.
+  return v == DayVerdict::kUnjudged ? "-" : DayVerdictName(v);
+}
+
+nlohmann::json CountsJson(const DayCounts& c, double complaint_rate, double hard_rate) {
+  nlohmann::json j;
+  const auto v = Values(c);
+  for (size_t i = 0; i < v.size(); ++i) j[kFields[i]] = v[i];
+  j["complaint_rate"] = complaint_rate;
+  j["hard_bounce_rate"] = hard_rate;
+  return j;
+}
+
+// Day buckets of one account from `first` to `last`.
+DayBuckets Buckets(Store& store, const std::string& account, int64_t first, int64_t last) {
+  DayBuckets b;
+  for (const auto& [day, counts] : Take(store.GetDays(account, first, last))) {
+    b.emplace_back(day, ToDayCounts(counts));
+  }
+  return b;
+}
+
+void PrintCsv(const Report& r) {
+  std::printf("day");
+  for (const char* f : kFields) std::printf(",%s", f);
+  std::printf(",complaint_rate,hard_bounce_rate,score,verdict\n");
+  for (const ReportDay& d : r.days) {
+    std::printf("%s", DayString(d.day).c_str());
+    for (uint64_t v : Values(d.counts)) std::printf(",%llu", static_cast<unsigned long long>(v));
+    std::printf(",%.6f,%.6f,%d,%s\n", d.complaint_rate, d.hard_rate, d.score,
+                std::string(DayVerdictName(d.verdict)).c_str());
+  }
+}
+
+void PrintTable(const Report& r, const std::string& title, bool wide) {
+  struct Row {
+    std::string day, v[8], crate, hrate, score, verdict;
+  };
+  std::vector<Row> rows;
+  auto add = [&](std::string day, const DayCounts& c, double cr, double hr, std::string score,
+                 std::string verdict) {
+    Row row;
+    row.day = std::move(day);
+    const auto v = Values(c);
+    for (size_t i = 0; i < v.size(); ++i) row.v[i] = Count(v[i], wide);
+    row.crate = Percent(cr);
+    row.hrate = Percent(hr);
+    row.score = std::move(score);
+    row.verdict = std::move(verdict);
+    rows.push_back(std::move(row));
+  };
+  for (const ReportDay& d : r.days) {
+    add(DayString(d.day), d.counts, d.complaint_rate, d.hard_rate, std::to_string(d.score),
+        std::string(VerdictText(d.verdict)));
+  }
+  add("total", r.totals, r.complaint_rate, r.hard_rate, "", "");
+  // 10 + 8 x 5 + 8 + 8 + 6 + 8 columns: 80.
+  size_t w = 4;
+  if (wide) {
+    for (const Row& row : rows) {
+      for (const auto& v : row.v) w = std::max(w, v.size());
+    }
+  }
+  const int cw = static_cast<int>(w);
+  std::printf("%s\n", title.c_str());
+  std::printf("%-10s %*s %*s %*s %*s %*s %*s %*s %*s %7s %7s %5s %s\n", "DAY", cw, "ATT", cw, "DLVD", cw,
+              "HARD", cw, "SOFT", cw, "TECH", cw, "DEFR", cw, "EXPD", cw, "CMPL", "CMPL%", "HARD%", "SCORE",
+              "VERDICT");
+  for (const Row& row : rows) {
+    std::printf("%-10s %*s %*s %*s %*s %*s %*s %*s %*s %7s %7s %5s %s\n", row.day.c_str(), cw,
+                row.v[0].c_str(), cw, row.v[1].c_str(), cw, row.v[2].c_str(), cw, row.v[3].c_str(), cw,
+                row.v[4].c_str(), cw, row.v[5].c_str(), cw, row.v[6].c_str(), cw, row.v[7].c_str(),
+                row.crate.c_str(), row.hrate.c_str(), row.score.c_str(), row.verdict.c_str());
+  }
+  std::printf("UTC days. ATT attempted (final outcomes), DLVD delivered, TECH technical,\n"
+              "DEFR deferred (not final), EXPD expired, CMPL complaints. CMPL%% of delivered,\n"
+              "HARD%% of attempted. SCORE at the day's end. VERDICT: clean or bad for the\n"
+              "tier, - too little mail to judge.%s\n",
+              wide ? "" : " Counts: k/M/G = 10^3/6/9, rounded down.");
+}
+
+}  // namespace
+
+void AddReportCommand(CLI::App& app, Env& env) {
+  auto* cmd = app.add_subcommand("report", "An account's delivery outcomes day by day (or --all)");
+  static std::string account;
+  static bool all = false, csv = false, wide = false;
+  static int days = 30;
+  auto* acc = cmd->add_option("ACCOUNT", account, "account name");
+  cmd->add_flag("--all", all, "every account summed, and outcomes of no account: the platform")
+      ->excludes(acc);
+  cmd->add_option("--days", days, "days ending today, 1 to 90 (default 30)")
+      ->check(CLI::Range(1, kMaxReportDays));
+  auto* json = cmd->add_flag("--json", env.json, "one JSON document");
+  cmd->add_flag("--csv", csv, "CSV: a header, then one line per day")->excludes(json);
+  cmd->add_flag("--wide", wide, "whole counts (wider than 80 columns)");
+  cmd->callback([&env] {
+    if (!all && account.empty()) throw Failure{kExitUsage, "report: name an ACCOUNT, or give --all"};
+    Store& store = env.existing_store();
+    const Config& cfg = env.config();
+    const ReputationConfig& rc = cfg.reputation;
+    const int64_t now = env.Now();
+    const int64_t today = DayNumber(now);
+    // The scores of the first days need the days before them.
+    const int64_t from = today - days + 1 - rc.window_days + 1;
+    nlohmann::json j;
+    DayBuckets buckets;
+    int64_t since_day = INT64_MIN;
+    std::string title;
+    if (all) {
+      const auto accounts = Take(store.ListAccounts());
+      for (const auto& a : accounts) {
+        for (auto& b : Buckets(store, a.name, from, today)) buckets.push_back(b);
+      }
+      for (auto& b : Buckets(store, "", from, today)) buckets.push_back(b);  // of no account
+      j["account"] = nullptr;
+      j["accounts"] = accounts.size();
+      title = "all " + std::to_string(accounts.size()) + " account(s) and mail of no account";
+    } else {
+      const std::string name = env.Account(account);
+      const auto rec = Take(store.GetAccount(name));
+      if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
+      buckets = Buckets(store, name, from, today);
+      if (rec->rates_since > 0) since_day = DayNumber(rec->rates_since) + 1;
+      const std::string state(AccountStatusName(EffectiveAt(*rec, now).status));
+      j["account"] = name;
+      j["state"] = state;
+      j["tier"] = rec->tier;
+      title = Printable(name, kMaxShown) + ": " + state + ", tier " + std::to_string(rec->tier);
+    }
+    const Report r = BuildReport(buckets, today, days, since_day, rc);
+    if (csv) {
+      PrintCsv(r);
+      return;
+    }
+    if (!env.json) {
+      PrintTable(r, title + "; " + DayString(r.first_day) + " to " + DayString(r.last_day), wide);
+      return;
+    }
+    j["from"] = DayString(r.first_day);
+    j["to"] = DayString(r.last_day);
+    j["reputation_window_days"] = rc.window_days;
+    nlohmann::json arr = nlohmann::json::array();
+    for (const ReportDay& d : r.days) {
+      nlohmann::json day = CountsJson(d.counts, d.complaint_rate, d.hard_rate);
+      day["day"] = DayString(d.day);
+      day["score"] = d.score;
+      day["verdict"] = std::string(DayVerdictName(d.verdict));
+      arr.push_back(std::move(day));
+    }
+    j["days"] = std::move(arr);
+    j["totals"] = CountsJson(r.totals, r.complaint_rate, r.hard_rate);
+    PrintJson(j);
+  });
+}
+
+}  // namespace senderguard::cli

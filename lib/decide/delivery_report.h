@@ -1,0 +1,45 @@
+// An account's (or the platform's) delivery report, day by day: what
+// `senderguardctl report` prints. Pure: the caller reads the day counts from
+// the store (Store::GetDays, as the tailer and the ARF ingester wrote them)
+// and formats the answer; nothing here reads a clock or the store.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "senderguard/decide/reputation.h"
+
+namespace senderguard {
+
+// The longest report: the store keeps 90 days of counts.
+inline constexpr int kMaxReportDays = 90;
+
+struct ReportDay {
+  int64_t day = 0;            // UTC day number (DayString for the date)
+  DayCounts counts;           // that day's counts (zero when nothing was counted)
+  double complaint_rate = 0;  // that day's complaints / delivered (0 when none delivered)
+  double hard_rate = 0;       // that day's hard / attempted (0 when none attempted)
+  // The reputation score as it stood at the end of that day: over the
+  // configured window (cfg.window_days) ending that day, from since_day on
+  // when that day is on or after since_day (as ComputeRates and the
+  // tailer's review count it).
+  int score = 100;
+  DayVerdict verdict = DayVerdict::kUnjudged;  // JudgeDay: what the tier steps on
+};
+
+struct Report {
+  int64_t first_day = 0, last_day = 0;  // the days reported, both included
+  std::vector<ReportDay> days;          // every day from first_day to last_day, in order
+  DayCounts totals;                     // summed over those days
+  double complaint_rate = 0;            // totals' complaints / delivered
+  double hard_rate = 0;                 // totals' hard / attempted
+};
+
+// The report of the `days` days ending with `today` (1..kMaxReportDays; out
+// of range is clamped). `buckets` may hold any days, in any order, with
+// repeats (they add up); those before the report's first day still count in
+// the scores of the first days. `since_day` is the day the rates start again
+// after an operator's reinstatement (INT64_MIN for none).
+Report BuildReport(const DayBuckets& buckets, int64_t today, int days, int64_t since_day,
+                   const ReputationConfig& cfg);
+
+}  // namespace senderguard
