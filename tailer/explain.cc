@@ -79,6 +79,19 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
                  Printable(dsn, 40).c_str());
     return kExitUsageError;
   }
+  // A reply pasted as the server sent it, one line per line: Postfix logs
+  // a multi-line reply with its lines joined by a space (smtp_chat.c), and
+  // that is the text the rules read in the log.
+  std::string joined;
+  const bool multiline = reply.find_first_of("\r\n") != std::string_view::npos;
+  if (multiline) {
+    for (size_t i = 0; i < reply.size(); ++i) {
+      if (reply[i] == '\r' && i + 1 < reply.size() && reply[i + 1] == '\n') continue;
+      joined.push_back(reply[i] == '\n' || reply[i] == '\r' ? ' ' : reply[i]);
+    }
+    while (!joined.empty() && joined.back() == ' ') joined.pop_back();
+    reply = joined;
+  }
   std::string logged_dsn(dsn);
   const char* dsn_from = "--dsn";
   if (logged_dsn.empty()) {
@@ -89,6 +102,8 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
   const BounceRules::Explanation e = rules.Explain("bounced", logged_dsn, reply);
   const std::string file = Printable(rules_path, 512);
   std::fprintf(out, "reply:    %s\n", Printable(reply, kShown).c_str());
+  if (multiline)
+    std::fprintf(out, "joined:   its lines joined with a space, as Postfix logs a multi-line reply\n");
   if (e.server_text.size() != reply.size())
     std::fprintf(out, "read:     %s  (the server's words: the rules never see the host name or "
                       "the command)\n",
@@ -130,6 +145,14 @@ int ExplainReply(const BounceRules& rules, const std::string& rules_path, std::s
   }
   if (!e.comment.empty())
     std::fprintf(out, "source:   %s\n", std::string(e.comment).c_str());
+  for (int h : e.dsn_excluded) {
+    std::fprintf(out,
+                 "passed:   rule[%d] at %s:%d finds its words in the text, but applies only under "
+                 "dsn \"%s\", and this reply's is %s%s\n",
+                 h, file.c_str(), rules.RuleLine(h), std::string(rules.RuleDsn(h)).c_str(),
+                 logged_dsn.empty() ? "none" : ("\"" + logged_dsn + "\"").c_str(),
+                 dsn.empty() ? " (give the logged code with --dsn)" : "");
+  }
   if (e.sender_guard)
     std::fprintf(out, "guard:    the rule said hard, but the reply answers a command that names "
                       "no recipient (greeting, HELO/EHLO, STARTTLS, AUTH, MAIL FROM): the refusal "

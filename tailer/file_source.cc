@@ -60,6 +60,7 @@ Status FileSource::OpenFd(int fd, uint64_t offset) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   ident_ = Ident{st.st_dev, st.st_ino};
+  stream_ = read_to_end_ && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
   offset_ = offset;
   len_ = 0;
   handed_ = 0;
@@ -73,10 +74,20 @@ Status FileSource::OpenPath(uint64_t offset) {
     if (errno == ENOENT) {  // not there yet: Read keeps trying
       if (fd_ >= 0) ::close(fd_);
       fd_ = -1;
+      if (!missing_logged_) {  // once per absence: a mistyped path must not look like a quiet log
+        missing_logged_ = true;
+        logger_->Log(Logger::Level::kWarning,
+                     KvLine()
+                         .Add("source", Key())
+                         .Add("action", "source-missing")
+                         .Add("detail", "no such file; waiting for it to appear")
+                         .str());
+      }
       return Status::Ok();
     }
     return Status::Io(path_ + ": " + std::strerror(errno));
   }
+  missing_logged_ = false;
   return OpenFd(fd, offset);
 }
 
@@ -204,18 +215,33 @@ Status FileSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
     // Read more when what is buffered holds no complete line, or is small.
     const std::string_view held(buf_.data(), len_);
     if (held.find('\n') == std::string_view::npos || len_ < kReadBytes / 4) {
-      const size_t have = len_;
-      // Buffers are allocated (and zeroed) once, with room for a partial
-      // line, and only ever reused: those handed around by AdvanceInto
-      // keep fitting.
-      if (buf_.size() < have + kReadBytes) {
-        std::string bigger(have + kReadBytes + kReadBytes / 4, '\0');
-        std::memcpy(bigger.data(), buf_.data(), have);
-        buf_.swap(bigger);
+      // Reads until a line ends, the file ends, or kMaxBuffered bytes hold
+      // no line end (then handed out whole, below): a line longer than one
+      // read must not look like the end of the file.
+      eof_ = false;
+      for (;;) {
+        const size_t have = len_;
+        // Buffers are allocated (and zeroed) once, with room for a partial
+        // line, and only ever reused: those handed around by AdvanceInto
+        // keep fitting.
+        if (buf_.size() < have + kReadBytes) {
+          std::string bigger(have + kReadBytes + kReadBytes / 4, '\0');
+          std::memcpy(bigger.data(), buf_.data(), have);
+          buf_.swap(bigger);
+        }
+        const ssize_t n =
+            stream_ ? ::read(fd_, buf_.data() + have, kReadBytes)
+                    : ::pread(fd_, buf_.data() + have, kReadBytes, static_cast<off_t>(offset_ + have));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Status::Io(path_ + ": read: " + std::strerror(errno));
+        len_ = have + static_cast<size_t>(n);
+        if (n == 0) eof_ = true;
+        if (n == 0 || len_ >= kMaxBuffered ||
+            std::string_view(buf_.data() + have, static_cast<size_t>(n)).find('\n') !=
+                std::string_view::npos) {
+          break;
+        }
       }
-      const ssize_t n = ::pread(fd_, buf_.data() + have, kReadBytes, static_cast<off_t>(offset_ + have));
-      if (n < 0) return Status::Io(path_ + ": read: " + std::strerror(errno));
-      len_ = have + static_cast<size_t>(n);
     }
     const std::string_view data(buf_.data(), len_);
     size_t start = 0;
@@ -225,9 +251,10 @@ Status FileSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
       lines->push_back(RawLine{data.substr(start, nl - start), {}, 0});
       start = nl + 1;
     }
-    if (lines->empty() && len_ >= kMaxBuffered) {
+    if (lines->empty() && (len_ >= kMaxBuffered || (read_to_end_ && eof_ && len_ > 0))) {
       // No line end in 4 MiB: not a log line. Hand it out whole (the parser
-      // skips it as too long) rather than stall.
+      // skips it as too long) rather than stall. Read once to its end, a
+      // last line without its "\n" is a line too.
       lines->push_back(RawLine{data, {}, 0});
       start = len_;
     }

@@ -61,6 +61,13 @@ class FileSource {
   void AdvanceInto(std::string* out);
   // Bytes in the file past the committed offset (how far behind we are).
   uint64_t Backlog() const;
+  // Whether the file is open (false while the path names nothing).
+  bool opened() const { return fd_ >= 0; }
+  // For a file read once to its end (--print): a last line without its
+  // "\n" is handed out at the end instead of waiting for the rest, and a
+  // pipe or terminal (no offsets: /dev/stdin, a FIFO) is read as a stream.
+  // Positions mean nothing then: never commit them.
+  void set_read_to_end(bool on) { read_to_end_ = on; }
 
  private:
   struct Ident {
@@ -84,6 +91,10 @@ class FileSource {
   size_t len_ = 0;
   size_t handed_ = 0;    // bytes of buf_ handed out by the last Read
   bool draining_ = false;
+  bool read_to_end_ = false;
+  bool stream_ = false;          // read_to_end_ and the file has no offsets
+  bool eof_ = false;             // the last read returned 0 bytes
+  bool missing_logged_ = false;  // the path named nothing, logged once
   std::optional<std::chrono::steady_clock::time_point> rotation_seen_;  // reading an old (renamed) file to its end before switching
 };
 

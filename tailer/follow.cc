@@ -1,6 +1,7 @@
 #include "follow.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <ctime>
 #include <memory>
@@ -33,6 +34,15 @@ template <typename Source>
 int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
            const std::function<bool()>& load_rules, Store* store, Logger* logger,
            const std::atomic<bool>& stop) {
+  if constexpr (std::is_same_v<Source, FileSource>) {
+    // Read once, a source that is not there is an error, not an empty log
+    // (following, the source waits for it and says so once: source-missing).
+    if (once && !src.opened()) {
+      std::fprintf(stderr, "senderguard-tail: %s: no such file ([tail] source)\n",
+                   src.Key().substr(5).c_str());
+      return kExitIoError;
+    }
+  }
   FeedbackSettings fs;
   fs.tz = cfg.tail_tz;
   fs.suppress_after = cfg.suppress_after_hard_bounces;
@@ -106,6 +116,8 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
       .Add("lines", std::to_string(s.lines))
       .Add("outcomes", std::to_string(s.outcomes))
       .Add("unattributed", std::to_string(s.unattributed))
+      .Add("malformed", std::to_string(s.malformed))
+      .Add("bad_bytes", std::to_string(s.bad_bytes))
       .Add("cut", std::to_string(s.cut))
       .Add("queue_reads", std::to_string(s.queue_reads));
   logger->Log(Logger::Level::kInfo, AddForged(src, line).str());

@@ -29,17 +29,18 @@
 #include <optional>
 #include <string>
 
+#include "check.h"
 #include "explain.h"
 #include "file_source.h"
 #include "follow.h"
 #include "journal_source.h"
 #include "print.h"
+#include "source_lock.h"
 #include "senderguard/base/command_line.h"
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/base/syslog_logger.h"
 #include "senderguard/config/config.h"
 #include "senderguard/feedback/feedback.h"
-#include "senderguard/monitor/textfile.h"
 #include "senderguard/store/open.h"
 
 namespace sg = senderguard;
@@ -62,13 +63,16 @@ int main(int argc, char** argv) {
   auto* once_flag = app.add_flag("--once", once, "read what is there now, then exit (no following)");
   app.add_option("--print", print_file,
                  "with --once: read FILE and print one JSON object per delivery outcome; "
-                 "writes nothing")->needs(once_flag);
+                 "writes nothing; - reads standard input")->needs(once_flag)->check(CLI::Validator(
+                     [](std::string& v) { return v.empty() ? "must name a file" : ""; }, "LOGFILE", ""));
   app.add_option("--rules", rules_flag, "bounce rules file (overrides [tail] rules)");
   app.add_flag("--stderr", log_stderr, "log to stderr too");
-  app.add_flag("--check", check, "check the configuration and the rules, then exit");
+  auto* check_flag =
+      app.add_flag("--check", check, "check the configuration and the rules, then exit")->excludes(once_flag);
   app.add_flag("--from-start", from_start, "journal: with no stored cursor, start at the oldest entry");
   auto* explain = app.add_option("--explain-reply", explain_reply,
-                                 "print which bounce rule classifies TEXT and why, then exit");
+                                 "print which bounce rule classifies TEXT and why, then exit")
+                      ->excludes(once_flag)->excludes(check_flag);
   app.add_option("--dsn", explain_dsn, "with --explain-reply: its enhanced code")->needs(explain);
   sg::AddVersionFlag(app);
   if (auto rc = sg::ParseCommandLine(app, argc, argv)) return *rc;
@@ -126,15 +130,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "senderguard-tail: %s\n", trusted.status().message().c_str());
     return sg::kExitConfig;
   }
-  if (check) {
-    const sg::Status dir = sg::monitor::CheckTextfileDirectory(sg::MonitoringTextfile(*cfg, "senderguard-tail"));
-    if (!dir.ok()) {
-      std::fprintf(stderr, "senderguard-tail: %s: %s\n", path.c_str(), dir.message().c_str());
-      return sg::kExitConfig;
-    }
-    std::printf("%s: ok; %s: %zu rules\n", path.c_str(), rules_path.c_str(), rules.size());
-    return 0;
-  }
+  if (check) return sg::tail::CheckOnly(*cfg, path, rules_path, rules.size(), journal);
 
   sg::StoreUse use;
   use.logger = &logger;
@@ -171,6 +167,7 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return io_error(opened.status().message());
   sg::Store* store = opened.value().get();
   const std::string key = journal ? source : "file:" + source;
+  if (const int rc = sg::tail::LockSource(cfg->store_path, key)) return rc;  // before the position
   auto pos = store->GetPosition(key);
   if (!pos.ok()) return io_error(pos.status().message());
   const bool resume = pos.value().has_value();

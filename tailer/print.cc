@@ -1,5 +1,7 @@
 #include "print.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -114,19 +116,46 @@ class JsonWriter {
   std::string last_iso_;
 };
 
+// Whether a regular file starts with the magic bytes of gzip, xz, bzip2 or
+// zstd (logrotate's compressors): its lines would all be skipped unseen.
+bool IsCompressed(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st {};
+  unsigned char b[6] = {0};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const ssize_t n = regular ? ::pread(fd, b, sizeof b, 0) : 0;
+  ::close(fd);
+  if (n < 3) return false;
+  return (b[0] == 0x1f && b[1] == 0x8b) ||                                       // gzip
+         (n >= 6 && std::memcmp(b, "\xfd" "7zXZ\0", 6) == 0) ||                  // xz
+         (b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') ||                           // bzip2
+         (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd);  // zstd
+}
+
 }  // namespace
 
 int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rules, Store* store,
               Logger* logger) {
-  FileSource src(file, logger);
-  Status st = src.Restore(std::nullopt);
-  if (!st.ok()) {
-    std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
+  // "-" is standard input: a pipe (zcat mail.log.1.gz | ...), read as a stream.
+  const std::string path = file == "-" ? "/dev/stdin" : file;
+  if (::access(path.c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "senderguard-tail: %s: cannot read: %s\n", file.c_str(), std::strerror(errno));
     return kExitNoInput;
   }
-  if (::access(file.c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "senderguard-tail: %s: cannot read\n", file.c_str());
+  FileSource src(path, logger);
+  src.set_read_to_end(true);
+  Status st = src.Restore(std::nullopt);
+  if (!st.ok() || !src.opened()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", st.ok() ? (file + ": cannot open").c_str() : st.message().c_str());
     return kExitNoInput;
+  }
+  if (IsCompressed(path)) {
+    std::fprintf(stderr,
+                 "senderguard-tail: %s: compressed (gzip, xz, bzip2 or zstd); decompress it into a "
+                 "pipe: zcat FILE | senderguard-tail --once --print -\n",
+                 file.c_str());
+    return kExitDataError;
   }
   FeedbackSettings fs;
   fs.tz = cfg.tail_tz;
@@ -167,12 +196,13 @@ int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rul
   const auto& s = engine.stats();
   std::fprintf(stderr,
                "senderguard-tail: lines=%llu used=%llu outcomes=%llu unattributed=%llu "
-               "malformed=%llu cut=%llu printed=%llu\n",
+               "malformed=%llu bad_bytes=%llu cut=%llu printed=%llu\n",
                static_cast<unsigned long long>(s.lines), static_cast<unsigned long long>(s.used),
                static_cast<unsigned long long>(s.outcomes),
                static_cast<unsigned long long>(s.unattributed),
                static_cast<unsigned long long>(s.malformed),
-               static_cast<unsigned long long>(s.cut), static_cast<unsigned long long>(printed));
+               static_cast<unsigned long long>(s.bad_bytes), static_cast<unsigned long long>(s.cut),
+               static_cast<unsigned long long>(printed));
   return kExitOk;
 }
 

@@ -731,6 +731,17 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
   e.client_guard = d.client_guard;
   e.temporary_guard = d.temporary_guard;
   e.content_guard = d.content_guard;
+  if (impl.set != nullptr && !d.text.empty()) {
+    std::vector<int> hits;
+    if (impl.set->Match(d.text, &hits)) {
+      std::sort(hits.begin(), hits.end());
+      for (int h : hits) {
+        if (h < 0 || static_cast<size_t>(h) >= impl.rules.size()) continue;
+        if (d.c.by == ClassifiedBy::kTextRule && h >= d.c.rule) break;
+        if (!DsnMatches(impl.rules[static_cast<size_t>(h)].dsn, dsn)) e.dsn_excluded.push_back(h);
+      }
+    }
+  }
   if (d.c.by == ClassifiedBy::kTextRule) {
     const Impl::TextRule& r = impl.rules[static_cast<size_t>(d.c.rule)];
     e.line = r.line;
@@ -743,6 +754,11 @@ BounceRules::Explanation BounceRules::Explain(std::string_view status, std::stri
     e.comment = d.code->comment;
   }
   return e;
+}
+
+std::string_view BounceRules::RuleDsn(int index) const {
+  if (impl_ == nullptr || index < 0 || static_cast<size_t>(index) >= impl_->rules.size()) return {};
+  return impl_->rules[static_cast<size_t>(index)].dsn;
 }
 
 size_t BounceRules::size() const { return impl_ != nullptr ? impl_->rules.size() : 0; }

@@ -57,6 +57,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "senderguard/feedback/postfix_log.h"
 #include "senderguard/base/status.h"
@@ -214,6 +215,11 @@ class BounceRules {
     bool temporary_guard = false;  // a hard verdict on a 4yz reply became soft
     bool content_guard = false;    // a text rule said hard under an X.6.x code
                                    // (the message's content): the codes decided
+    // Text rules whose words are found in the text but whose `dsn` does not
+    // admit this reply's code, before the one that decided (all of them
+    // when no text rule decided): what a missing or different code cost.
+    // Indexes, in file order.
+    std::vector<int> dsn_excluded;
     bool client_guard = false;     // a 5xx answer to the greeting or HELO/EHLO
                                    // that only its reply code (or nothing)
                                    // classified became technical/policy
@@ -227,6 +233,8 @@ class BounceRules {
   // The line of text rule `index` in the file (for log lines and `explain`);
   // 0 when there is no such rule.
   int RuleLine(int index) const;
+  // Text rule `index`'s `dsn` restriction ("" for none or no such rule).
+  std::string_view RuleDsn(int index) const;
 
   struct Impl;  // opaque: defined in bounce.cc
 

@@ -589,6 +589,13 @@ PostfixLine ParsePostfixLine(std::string_view line) {
 
 void ParsePostfixLine(std::string_view raw, PostfixLine* out_ptr) {
   PostfixLine& out = *out_ptr;
+  // A crash of the log writer leaves a run of NUL bytes where its last
+  // block was, glued to the start of the next line it writes after the
+  // reboot: that line is whole behind them.
+  if (!raw.empty() && raw[0] == '\0') {
+    const size_t text = raw.find_first_not_of('\0');
+    raw.remove_prefix(text == std::string_view::npos ? raw.size() : text);
+  }
   if (raw.size() > kMaxPostfixLine + 2) {
     out.skip = PostfixSkip::kTooLong;
     return;

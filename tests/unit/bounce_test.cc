@@ -2669,5 +2669,35 @@ TEST(BounceExplain, SaysWhichRuleOrEntryDecided) {
   EXPECT_EQ(e.result.by, ClassifiedBy::kDefault);
 }
 
+// Explain names the text rules whose words are in the text but whose `dsn`
+// does not admit the reply's code: without the code Postfix logged, a
+// domain-not-found text falls to the default, and the explanation says which
+// rule it missed and why; with the code, that rule decides and none is named.
+TEST(BounceExplain, RulesPassedOverForTheirCodeAreNamed) {
+  const BounceRules& rules = Shipped();
+  const std::string text =
+      "Host or domain name not found. Name service error for name=example.invalid type=MX: "
+      "Host not found";
+  const BounceRules::Explanation without = rules.Explain("bounced", "", text);
+  ASSERT_NE(without.result.by, ClassifiedBy::kTextRule);
+  ASSERT_FALSE(without.dsn_excluded.empty());
+  bool domain_rule = false;
+  for (int h : without.dsn_excluded) {
+    EXPECT_FALSE(rules.RuleDsn(h).empty()) << h;
+    EXPECT_GT(rules.RuleLine(h), 0) << h;
+    const BounceRules::Explanation with = rules.Explain("bounced", "5.4.4", text);
+    if (with.result.by == ClassifiedBy::kTextRule && with.result.rule == h) domain_rule = true;
+  }
+  EXPECT_TRUE(domain_rule) << "the rule that decides under 5.4.4 is one of those named";
+  const BounceRules::Explanation with = rules.Explain("bounced", "5.4.4", text);
+  EXPECT_EQ(with.result.cls, OutcomeClass::kHard);
+  EXPECT_EQ(with.result.category, B::kDomainUnknown);
+  for (int h : with.dsn_excluded) EXPECT_LT(h, with.result.rule);
+  // A text no rule's words are in names none.
+  EXPECT_TRUE(rules.Explain("bounced", "", "550 zzzz qqqq").dsn_excluded.empty());
+  EXPECT_EQ(rules.RuleDsn(-1), "");
+  EXPECT_EQ(rules.RuleDsn(100000), "");
+}
+
 }  // namespace
 }  // namespace senderguard

@@ -731,10 +731,8 @@ const std::vector<LineCase> kSkipped = {
     {"nul_in_host",
      "Nov 25 19:20:58 m\0a postfix/qmgr[23877]: 0EF94A783FE: removed"s,
      {.skip = S::kBadBytes}},
-    // A crash can leave a block of NULs before the next line's text.
-    {"leading_nul_block",
-     "\0\0\0\0\0\0\0\0Nov 25 19:20:58 mta postfix/qmgr[23877]: 0EF94A783FE: removed"s,
-     {.skip = S::kIgnored}},
+    // (A block of NULs before a line, as a crash leaves it: the line behind
+    // is read; NulPaddingBeforeALineIsSkipped.)
     {"latin1_reply",
      "Nov 25 18:27:32 mx1 postfix/smtp[6]: 3B7C8A720CC: to=<u@example.org>, relay=none, "
      "delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (Empf\xe4nger unbekannt)",
@@ -781,6 +779,29 @@ TEST(postfix_log, LinesWeSkip) {
       for (std::string_view v : Views(got)) EXPECT_TRUE(v.empty()) << v;
     }
   }
+}
+
+// After a crash of the log writer, a block of NUL bytes stands where its
+// last writes were, and the first line after the reboot is glued behind it:
+// that line is read whole; NULs anywhere else still make a line bad.
+TEST(postfix_log, NulPaddingBeforeALineIsSkipped) {
+  const std::string line =
+      "Nov 25 18:27:32 mx1 postfix/smtp[6]: 3B7C8A720CC: to=<u@example.org>, relay=none, "
+      "delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.example said: 550 5.1.1 "
+      "no such user here)";
+  const PostfixLine clean = ParsePostfixLine(line);
+  ASSERT_EQ(PostfixEventName(clean.kind), "delivery");
+  for (size_t n : {1u, 7u, 4096u}) {
+    const PostfixLine padded = ParsePostfixLine(std::string(n, '\0') + line);
+    EXPECT_EQ(PostfixEventName(padded.kind), "delivery") << n;
+    EXPECT_EQ(padded.recipient, "u@example.org") << n;
+    EXPECT_EQ(padded.status, "bounced") << n;
+  }
+  EXPECT_EQ(PostfixSkipName(ParsePostfixLine(std::string(10, '\0')).skip),
+            PostfixSkipName(ParsePostfixLine("").skip));
+  std::string inside = line;
+  inside.insert(inside.size() - 10, 1, '\0');  // in the reply
+  EXPECT_EQ(PostfixSkipName(ParsePostfixLine(inside).skip), "bad-bytes");
 }
 
 // The byte check reads 16, then 8, then 1 byte at a time: a bad byte or a
