@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   app.add_option("--print", print_file,
                  "with --once: read FILE and print one JSON object per delivery outcome; "
                  "writes nothing; - reads standard input")->needs(once_flag)->check(CLI::Validator(
-                     [](std::string& v) { return v.empty() ? "must name a file" : ""; }, "LOGFILE", ""));
+                     [](std::string& v) { return v.empty() ? "must name a file" : ""; }, "", ""))->type_name("LOGFILE");
   app.add_option("--rules", rules_flag, "bounce rules file (overrides [tail] rules)");
   app.add_flag("--stderr", log_stderr, "log to stderr too");
   auto* check_flag =

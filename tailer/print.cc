@@ -60,6 +60,15 @@ void AppendJson(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+// A text, or null for an empty one (a field the line does not have).
+void AppendOrNull(std::string_view s, std::string* out) {
+  if (s.empty()) {
+    out->append("null");
+  } else {
+    AppendJson(s, out);
+  }
+}
+
 // One object per line, fields in a fixed order (for people and for grep):
 // time (ISO 8601, UTC, as the CLI's JSON writes times), queue_id, recipient,
 // account (null: counts for no account), origin (null when it counts for the
@@ -78,7 +87,7 @@ class JsonWriter {
     out->append("\",\"queue_id\":");
     AppendJson(o.queue_id, out);
     out->append(",\"recipient\":");
-    AppendJson(o.recipient, out);
+    AppendOrNull(o.recipient, out);  // qmgr's expiry of a whole message names none
     out->append(",\"account\":");
     if (o.account.empty()) {
       out->append("null");
@@ -94,7 +103,7 @@ class JsonWriter {
     out->append(",\"status\":");
     AppendJson(o.status, out);
     out->append(",\"dsn\":");
-    AppendJson(o.dsn, out);
+    AppendOrNull(o.dsn, out);
     out->append(",\"class\":");
     if (!o.classified) {
       out->append("null,\"category\":null");
@@ -104,9 +113,9 @@ class JsonWriter {
       AppendJson(BounceCategoryName(o.category), out);
     }
     out->append(",\"relay\":");
-    AppendJson(o.relay, out);
+    AppendOrNull(o.relay, out);
     out->append(",\"reply\":");
-    AppendJson(o.reply, out);
+    AppendOrNull(o.reply, out);
     if (o.cut) out->append(",\"cut\":true");
     out->append("}\n");
   }
