@@ -27,6 +27,9 @@ int CheckOnly(const Config& cfg, const std::string& config_path, const std::stri
                  std::strerror(err), err == ENOENT ? " (following waits for it; --once fails)" : "");
     source += " (not readable now)";
   }
+  if (rules == 0)
+    std::fprintf(stderr, "senderguard-tail: warning: %s has no text rules: replies are classified by "
+                         "their codes alone, and large receivers' codes mislead\n", rules_path.c_str());
   std::printf("%s: ok; %s: %zu rules; source %s\n", config_path.c_str(), rules_path.c_str(), rules,
               source.c_str());
   return 0;
