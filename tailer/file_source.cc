@@ -184,6 +184,12 @@ bool FileSource::CheckRotation() {
       return false;
     }
     rotation_seen_.reset();
+    if (fd_ >= 0 && len_ > 0) {
+      // The old file ends in a line without its "\n", and its writer has
+      // moved on: that line is whole. Read hands it out, then switches.
+      leaving_ = true;
+      return true;
+    }
     if (fd_ >= 0) {
       logger_->Log(Logger::Level::kInfo,
                    KvLine().Add("source", Key()).Add("action", "rotated").str());
@@ -207,6 +213,11 @@ bool FileSource::CheckRotation() {
 Status FileSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
   lines->clear();
   handed_ = 0;
+  if (leaving_ && len_ == 0) {  // the old file's last line went out: now the new file
+    leaving_ = false;
+    logger_->Log(Logger::Level::kInfo, KvLine().Add("source", Key()).Add("action", "rotated").str());
+    (void)OpenPath(0);
+  }
   if (fd_ < 0) {
     (void)OpenPath(0);
     if (fd_ < 0) return Status::Ok();
@@ -251,7 +262,7 @@ Status FileSource::Read(std::vector<RawLine>* lines, size_t max_lines) {
       lines->push_back(RawLine{data.substr(start, nl - start), {}, 0});
       start = nl + 1;
     }
-    if (lines->empty() && (len_ >= kMaxBuffered || (read_to_end_ && eof_ && len_ > 0))) {
+    if (lines->empty() && (len_ >= kMaxBuffered || ((read_to_end_ || leaving_ || draining_) && eof_ && len_ > 0))) {
       // No line end in 4 MiB: not a log line. Hand it out whole (the parser
       // skips it as too long) rather than stall. Read once to its end, a
       // last line without its "\n" is a line too.

@@ -118,6 +118,7 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
       .Add("unattributed", std::to_string(s.unattributed))
       .Add("malformed", std::to_string(s.malformed))
       .Add("bad_bytes", std::to_string(s.bad_bytes))
+      .Add("too_long", std::to_string(s.too_long))
       .Add("cut", std::to_string(s.cut))
       .Add("queue_reads", std::to_string(s.queue_reads));
   logger->Log(Logger::Level::kInfo, AddForged(src, line).str());

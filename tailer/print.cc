@@ -162,7 +162,7 @@ int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rul
   if (IsCompressed(path)) {
     std::fprintf(stderr,
                  "senderguard-tail: %s: compressed (gzip, xz, bzip2 or zstd); decompress it into a "
-                 "pipe: zcat FILE | senderguard-tail --once --print -\n",
+                 "pipe: zcat (xzcat, bzcat, zstdcat) FILE | senderguard-tail --once --print -\n",
                  file.c_str());
     return kExitDataError;
   }
@@ -205,12 +205,13 @@ int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rul
   const auto& s = engine.stats();
   std::fprintf(stderr,
                "senderguard-tail: lines=%llu used=%llu outcomes=%llu unattributed=%llu "
-               "malformed=%llu bad_bytes=%llu cut=%llu printed=%llu\n",
+               "malformed=%llu bad_bytes=%llu too_long=%llu cut=%llu printed=%llu\n",
                static_cast<unsigned long long>(s.lines), static_cast<unsigned long long>(s.used),
                static_cast<unsigned long long>(s.outcomes),
                static_cast<unsigned long long>(s.unattributed),
                static_cast<unsigned long long>(s.malformed),
-               static_cast<unsigned long long>(s.bad_bytes), static_cast<unsigned long long>(s.cut),
+               static_cast<unsigned long long>(s.bad_bytes),
+               static_cast<unsigned long long>(s.too_long), static_cast<unsigned long long>(s.cut),
                static_cast<unsigned long long>(printed));
   return kExitOk;
 }

@@ -37,6 +37,7 @@ EOC
 # ---- one reader per source and store
 "$BIN/tail_gen" --lines 100000 --log "$DIR/mail.log" --store "$DIR/store" --truth "$DIR/truth.txt" \
     --seed 7 --start $(($(date +%s) - 86400)) >/dev/null 2>"$DIR/gen.err" || { cat "$DIR/gen.err"; exit 1; }
+cp -a "$DIR/store" "$DIR/store0"  # as the milter left it, for the rotation below
 conf sg.conf "$DIR/store" "$DIR/mail.log"
 "$TAIL" -c "$DIR/sg.conf" --once >"$DIR/a.out" 2>&1 &
 a=$!
@@ -60,6 +61,24 @@ check "a --once while a follower runs: refused (75)" test "$rc" = 75
 kill "$f"; wait "$f" 2>/dev/null
 rc=0; "$TAIL" -c "$DIR/sg.conf" --once >"$DIR/c.out" 2>&1 || rc=$?
 check "... and read once the follower stopped (0)" test "$rc" = 0
+
+# ---- rotated while its last line had no newline yet: that line counts, once
+cut_at=$(head -n 30000 "$DIR/mail.log" | grep -n 'status=' | tail -n 1 | cut -d: -f1)  # a delivery line
+head -n "$cut_at" "$DIR/mail.log" | head -c -1 >"$DIR/rot.log"
+tail -n +"$((cut_at + 1))" "$DIR/mail.log" >"$DIR/rest.log"
+cp -a "$DIR/store0" "$DIR/store_r"
+conf rot.conf "$DIR/store_r" "$DIR/rot.log"
+"$TAIL" -c "$DIR/rot.conf" --once >/dev/null 2>&1
+mv "$DIR/rot.log" "$DIR/rot.log.1"
+cp "$DIR/rest.log" "$DIR/rot.log"
+"$TAIL" -c "$DIR/rot.conf" --once >/dev/null 2>&1
+sums() { "$CTL" -c "$DIR/rot.conf" list --json |
+    jq -r '[([.accounts[].reputation.delivered] | add), ([.accounts[].reputation.deferred] | add),
+            ([.accounts[].reputation.hard] | add), ([.accounts[].reputation.soft] | add),
+            ([.accounts[].reputation.technical] | add)] | join(" ")'; }
+want=$(awk '{ d += $2; f += $3; h += $4; s += $5; t += $6 } END { print d, f, h, s, t }' "$DIR/truth.txt")
+check "a last line without its newline, then rotation: every outcome counted once ($want)" \
+    test "$(sums)" = "$want"
 
 # ---- a source that is not there
 conf missing.conf "$DIR/store" "$DIR/nope.log"
@@ -95,7 +114,7 @@ gzip -c "$DIR/nul.log" >"$DIR/nul.log.gz"
 check "a pipe (zcat | ... /dev/stdin)" test "$(zcat "$DIR/nul.log.gz" | print_count /dev/stdin)" = 2
 rc=0; "$TAIL" --rules "$RULES" --once --print "$DIR/nul.log.gz" >/dev/null 2>"$DIR/p.err" || rc=$?
 check "a gzip file by name: 65" test "$rc" = 65
-check "... with the advice to pipe it" grep -q 'compressed .*zcat FILE | senderguard-tail --once --print -' "$DIR/p.err"
+check "... with the advice to pipe it" grep -q 'compressed .*zcat .*FILE | senderguard-tail --once --print -' "$DIR/p.err"
 rc=0; "$TAIL" --rules "$RULES" --once --print "$DIR/none.log" >/dev/null 2>"$DIR/p.err" || rc=$?
 check "a missing file: 66, with the reason" test "$rc:$(grep -c 'cannot read: No such file' "$DIR/p.err")" = 66:1
 rc=0; "$TAIL" --rules "$RULES" --once --print "" >/dev/null 2>&1 || rc=$?
