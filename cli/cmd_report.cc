@@ -49,12 +49,25 @@ std::string_view VerdictText(DayVerdict v) {
   return v == DayVerdict::kUnjudged ? "-" : DayVerdictName(v);
 }
 
+// A rate with nothing to divide by (no mail delivered, none attempted) is
+// not 0%: null in JSON, empty in CSV, "-" in the table.
+nlohmann::json RateJson(double rate, uint64_t whole) {
+  return whole == 0 ? nlohmann::json(nullptr) : nlohmann::json(rate);
+}
+
+std::string RateCsv(double rate, uint64_t whole) {
+  if (whole == 0) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", rate);
+  return buf;
+}
+
 nlohmann::json CountsJson(const DayCounts& c, double complaint_rate, double hard_rate) {
   nlohmann::json j;
   const auto v = Values(c);
   for (size_t i = 0; i < v.size(); ++i) j[kFields[i]] = v[i];
-  j["complaint_rate"] = complaint_rate;
-  j["hard_bounce_rate"] = hard_rate;
+  j["complaint_rate"] = RateJson(complaint_rate, c.delivered);
+  j["hard_bounce_rate"] = RateJson(hard_rate, c.attempted());
   return j;
 }
 
@@ -67,19 +80,33 @@ DayBuckets Buckets(Store& store, const std::string& account, int64_t first, int6
   return b;
 }
 
-void PrintCsv(const Report& r) {
-  std::printf("day");
+// CSV (RFC 4180): the account first, so that reports joined stay apart
+// (empty for --all); a name with a comma, quote or line break is quoted.
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q.push_back('"');
+    q.push_back(c);
+  }
+  return q + "\"";
+}
+
+void PrintCsv(const Report& r, const std::string& account) {
+  std::printf("account,day");
   for (const char* f : kFields) std::printf(",%s", f);
   std::printf(",complaint_rate,hard_bounce_rate,score,verdict\n");
+  const std::string name = CsvField(account);
   for (const ReportDay& d : r.days) {
-    std::printf("%s", DayString(d.day).c_str());
+    std::printf("%s,%s", name.c_str(), DayString(d.day).c_str());
     for (uint64_t v : Values(d.counts)) std::printf(",%llu", static_cast<unsigned long long>(v));
-    std::printf(",%.6f,%.6f,%d,%s\n", d.complaint_rate, d.hard_rate, d.score,
+    std::printf(",%s,%s,%d,%s\n", RateCsv(d.complaint_rate, d.counts.delivered).c_str(),
+                RateCsv(d.hard_rate, d.counts.attempted()).c_str(), d.score,
                 std::string(DayVerdictName(d.verdict)).c_str());
   }
 }
 
-void PrintTable(const Report& r, const std::string& title, bool wide) {
+void PrintTable(const Report& r, const std::string& title, int window_days, bool wide) {
   struct Row {
     std::string day, v[8], crate, hrate, score, verdict;
   };
@@ -90,8 +117,8 @@ void PrintTable(const Report& r, const std::string& title, bool wide) {
     row.day = std::move(day);
     const auto v = Values(c);
     for (size_t i = 0; i < v.size(); ++i) row.v[i] = Count(v[i], wide);
-    row.crate = Percent(cr);
-    row.hrate = Percent(hr);
+    row.crate = c.delivered == 0 ? "-" : Percent(cr);
+    row.hrate = c.attempted() == 0 ? "-" : Percent(hr);
     row.score = std::move(score);
     row.verdict = std::move(verdict);
     rows.push_back(std::move(row));
@@ -121,9 +148,10 @@ void PrintTable(const Report& r, const std::string& title, bool wide) {
   }
   std::printf("UTC days. ATT attempted (final outcomes), DLVD delivered, TECH technical,\n"
               "DEFR deferred (not final), EXPD expired, CMPL complaints. CMPL%% of delivered,\n"
-              "HARD%% of attempted. SCORE at the day's end. VERDICT: clean or bad for the\n"
-              "tier, - too little mail to judge.%s\n",
-              wide ? "" : " Counts: k/M/G = 10^3/6/9, rounded down.");
+              "HARD%% of attempted (- nothing to divide by). SCORE: the reputation score over\n"
+              "the %d days ending that day. VERDICT: the day judged clean or bad (the tier\n"
+              "steps on it), - too little mail to judge.\n%s",
+              window_days, wide ? "" : "Counts: k/M/G = 10^3/6/9, rounded down.\n");
 }
 
 }  // namespace
@@ -153,7 +181,7 @@ void AddReportCommand(CLI::App& app, Env& env) {
     nlohmann::json j;
     DayBuckets buckets;
     int64_t since_day = INT64_MIN;
-    std::string title;
+    std::string title, note;
     if (all) {
       const auto accounts = Take(store.ListAccounts());
       for (const auto& a : accounts) {
@@ -173,15 +201,24 @@ void AddReportCommand(CLI::App& app, Env& env) {
       j["account"] = name;
       j["state"] = state;
       j["tier"] = rec->tier;
-      title = Printable(name, kMaxShown) + ": " + state + ", tier " + std::to_string(rec->tier);
+      title = Cell(name, 30, wide) + ": " + state + ", tier " + std::to_string(rec->tier);
+      if (since_day != INT64_MIN) {
+        // As `show` says it: the rates count again from the day after a reinstatement.
+        j["rates_restart"] = DayString(since_day);
+        if (since_day > today - days - rc.window_days)
+          note = "\nrates restart " + DayString(since_day) + ", after a reinstatement";
+      } else {
+        j["rates_restart"] = nullptr;
+      }
     }
     const Report r = BuildReport(buckets, today, days, since_day, rc);
     if (csv) {
-      PrintCsv(r);
+      PrintCsv(r, all ? std::string() : env.Account(account));
       return;
     }
     if (!env.json) {
-      PrintTable(r, title + "; " + DayString(r.first_day) + " to " + DayString(r.last_day), wide);
+      PrintTable(r, title + "; " + DayString(r.first_day) + " to " + DayString(r.last_day) + note,
+                 rc.window_days, wide);
       return;
     }
     j["from"] = DayString(r.first_day);

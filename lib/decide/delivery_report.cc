@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 namespace senderguard {
 
@@ -29,7 +30,11 @@ Report BuildReport(const DayBuckets& buckets, int64_t today, int days, int64_t s
     if (auto it = by_day.find(d); it != by_day.end()) rd.counts = it->second;
     rd.complaint_rate = Rate(rd.counts.complaints, rd.counts.delivered);
     rd.hard_rate = Rate(rd.counts.hard, rd.counts.attempted());
-    rd.score = ComputeRates(buckets, d, d >= since_day ? since_day : INT64_MIN, cfg).score;
+    // From the reinstatement's own day on, the rates count from since_day
+    // (an empty window on that day: the score restarts at 100), as the
+    // tailer's review and `show` count them; before it, as they stood.
+    const bool restarted = since_day != INT64_MIN && d >= since_day - 1;
+    rd.score = ComputeRates(buckets, d, restarted ? since_day : INT64_MIN, cfg).score;
     rd.verdict = JudgeDay(rd.counts, cfg);
     r.totals += rd.counts;
     r.days.push_back(rd);
@@ -37,6 +42,34 @@ Report BuildReport(const DayBuckets& buckets, int64_t today, int days, int64_t s
   r.complaint_rate = Rate(r.totals.complaints, r.totals.delivered);
   r.hard_rate = Rate(r.totals.hard, r.totals.attempted());
   return r;
+}
+
+std::vector<size_t> RankTop(const std::vector<TopFigures>& accounts, TopBy by, size_t limit) {
+  // The figure ranked, then the tie-break: both as doubles (counts below
+  // 2^53 compare exactly; above, they are far beyond any real volume).
+  auto key = [by](const TopFigures& f) -> std::pair<double, double> {
+    const DayCounts& c = f.counts;
+    switch (by) {
+      case TopBy::kVolume:
+        return {static_cast<double>(c.attempted()), static_cast<double>(c.delivered)};
+      case TopBy::kComplaints:
+        return {static_cast<double>(c.complaints), Rate(c.complaints, c.delivered)};
+      case TopBy::kBounces:
+        return {static_cast<double>(c.hard), Rate(c.hard, c.attempted())};
+      case TopBy::kQuota:
+        return {f.quota_fraction, static_cast<double>(c.attempted())};
+    }
+    return {0, 0};
+  };
+  std::vector<size_t> order;
+  for (size_t i = 0; i < accounts.size(); ++i) {
+    if (key(accounts[i]).first > 0) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return key(accounts[a]) > key(accounts[b]);
+  });
+  if (order.size() > limit) order.resize(limit);
+  return order;
 }
 
 }  // namespace senderguard

@@ -19,9 +19,10 @@ struct ReportDay {
   double complaint_rate = 0;  // that day's complaints / delivered (0 when none delivered)
   double hard_rate = 0;       // that day's hard / attempted (0 when none attempted)
   // The reputation score as it stood at the end of that day: over the
-  // configured window (cfg.window_days) ending that day, from since_day on
-  // when that day is on or after since_day (as ComputeRates and the
-  // tailer's review count it).
+  // configured window (cfg.window_days) ending that day; from the
+  // reinstatement's day (since_day - 1) on, counting from since_day only (as
+  // ComputeRates, the tailer's review and `show` count it: 100 on the
+  // reinstatement's day itself).
   int score = 100;
   DayVerdict verdict = DayVerdict::kUnjudged;  // JudgeDay: what the tier steps on
 };
@@ -41,5 +42,21 @@ struct Report {
 // after an operator's reinstatement (INT64_MIN for none).
 Report BuildReport(const DayBuckets& buckets, int64_t today, int days, int64_t since_day,
                    const ReputationConfig& cfg);
+
+// `senderguardctl top`: the accounts that matter now, by one figure.
+enum class TopBy { kVolume, kComplaints, kBounces, kQuota };
+
+struct TopFigures {
+  DayCounts counts;            // summed over the days considered
+  double quota_fraction = -1;  // the highest used/limit of the account's windows now; < 0: none limited
+};
+
+// Indexes into `accounts`, at most `limit`, highest first: by attempted
+// (volume), complaints, hard bounces, or quota_fraction; ties go to the
+// higher rate (complaint or hard-bounce; for volume and quota, the higher
+// count), then to the lower index (the caller's order, e.g. by name). An
+// account whose figure is 0 (or with no limited window, for quota) is not
+// listed: "top" names only accounts that sent, drew complaints or bounced.
+std::vector<size_t> RankTop(const std::vector<TopFigures>& accounts, TopBy by, size_t limit);
 
 }  // namespace senderguard

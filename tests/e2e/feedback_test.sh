@@ -171,7 +171,7 @@ check "report --all: complaints summed, and the one of no account" \
     test "$(report_total --all complaints)" = "$(($(sum_accounts complaints) + 1))"
 sgctl report alice --days 3 --csv >"$T"
 check "report --csv: a header and one line per day" test "$(wc -l <"$T")" = 4
-check "... the header names the columns" grep -q '^day,attempted,delivered,hard,soft,technical,deferred,expired,complaints,complaint_rate,hard_bounce_rate,score,verdict$' "$T"
+check "... the header names the columns" grep -q '^account,day,attempted,delivered,hard,soft,technical,deferred,expired,complaints,complaint_rate,hard_bounce_rate,score,verdict$' "$T"
 sgctl report alice --days 90 >"$T"
 check "report (table): 90 days, within 80 columns" test "$(awk 'length($0) > 80' "$T" | wc -l)" = 0
 check "... one row per day and a total" test "$(grep -c '^20[0-9-]* \|^total ' "$T")" = 91

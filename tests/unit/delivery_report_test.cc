@@ -9,6 +9,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <vector>
 
 namespace senderguard {
 namespace {
@@ -99,12 +100,13 @@ TEST(DeliveryReportTest, AReinstatementRestartsTheScoreFromItsDayOnlyForTheDaysA
   ReputationConfig cfg;
   cfg.window_days = 30;
   const DayBuckets b = {{kToday - 3, Counts(500, 500, 0)}};
-  const int64_t since = kToday - 1;
+  const int64_t since = kToday;  // reinstated yesterday (kToday - 1): rates count from today
   const Report r = BuildReport(b, kToday, 4, since, cfg);
   EXPECT_LT(r.days[0].score, 100);  // the bad day itself, before the reinstatement
-  EXPECT_LT(r.days[1].score, 100);  // as it stood then
-  EXPECT_EQ(r.days[2].score, 100);  // from the reinstatement on: counted again from zero
-  EXPECT_EQ(r.days[3].score, 100);
+  EXPECT_LT(r.days[1].score, 100);  // the day before the reinstatement: as it stood
+  EXPECT_EQ(r.days[1].score, ComputeRates(b, kToday - 2, INT64_MIN, cfg).score);
+  EXPECT_EQ(r.days[2].score, 100);  // the reinstatement's day (since - 1): restarted, as show says
+  EXPECT_EQ(r.days[3].score, 100);  // from since on: counted again from zero
 }
 
 TEST(DeliveryReportTest, DayVerdictsAreThoseTheTierStepsOn) {
@@ -134,6 +136,34 @@ TEST(DeliveryReportTest, CountsSaturateInTheTotals) {
   const Report r =
       BuildReport({{kToday - 1, big}, {kToday, big}}, kToday, 2, INT64_MIN, ReputationConfig{});
   EXPECT_EQ(r.totals.delivered, UINT64_MAX);
+}
+
+TopFigures Fig(uint64_t delivered, uint64_t hard, uint64_t complaints, double quota = -1) {
+  TopFigures f;
+  f.counts = Counts(delivered, hard, complaints);
+  f.quota_fraction = quota;
+  return f;
+}
+
+TEST(DeliveryReportTest, TopRanksByTheFigureAndLeavesOutThoseWithNone) {
+  const std::vector<TopFigures> a = {Fig(100, 0, 0), Fig(5000, 10, 1), Fig(0, 0, 0),
+                                     Fig(300, 30, 4, 0.95), Fig(20, 20, 0, 0.5)};
+  EXPECT_EQ(RankTop(a, TopBy::kVolume, 10), (std::vector<size_t>{1, 3, 0, 4}));
+  EXPECT_EQ(RankTop(a, TopBy::kComplaints, 10), (std::vector<size_t>{3, 1}));
+  EXPECT_EQ(RankTop(a, TopBy::kBounces, 10), (std::vector<size_t>{3, 4, 1}));
+  EXPECT_EQ(RankTop(a, TopBy::kQuota, 10), (std::vector<size_t>{3, 4}));
+  EXPECT_EQ(RankTop(a, TopBy::kVolume, 2), (std::vector<size_t>{1, 3}));
+  EXPECT_TRUE(RankTop(a, TopBy::kVolume, 0).empty());
+  EXPECT_TRUE(RankTop({}, TopBy::kBounces, 10).empty());
+}
+
+TEST(DeliveryReportTest, TopBreaksTiesByTheRateThenByTheCallersOrder) {
+  // The same 10 hard bounces: 10 of 20 attempted before 10 of 1010.
+  const std::vector<TopFigures> a = {Fig(1000, 10, 0), Fig(10, 10, 0), Fig(1000, 10, 0)};
+  EXPECT_EQ(RankTop(a, TopBy::kBounces, 10), (std::vector<size_t>{1, 0, 2}));
+  // The same 2 complaints: 2 of 10 delivered before 2 of 1000.
+  const std::vector<TopFigures> b = {Fig(1000, 0, 2), Fig(10, 0, 2)};
+  EXPECT_EQ(RankTop(b, TopBy::kComplaints, 10), (std::vector<size_t>{1, 0}));
 }
 
 }  // namespace
