@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddSuppressCommand(app, env);
   AddAuditCommand(app, env);
   AddReportCommand(app, env);
+  AddTopCommand(app, env);
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`

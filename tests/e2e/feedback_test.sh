@@ -177,6 +177,12 @@ check "report (table): 90 days, within 80 columns" test "$(awk 'length($0) > 80'
 check "... one row per day and a total" test "$(grep -c '^20[0-9-]* \|^total ' "$T")" = 91
 rc=0; sgctl report nosuch >"$T" 2>&1 || rc=$?
 check "report of an unknown account: exit 1" test "$rc" = 1
+check "top --by bounces: bob first (25 hard)" \
+    test "$(sgctl top --by bounces --days 2 --json | jq -r '.accounts[0] | "\(.account) \(.hard)"')" = "bob 25"
+check "top --by volume: alice's 6 final outcomes attempted (the deferral is not final)" \
+    test "$(sgctl top --days 2 --limit 100 --json | jq -r '.accounts[] | select(.account == "alice") | .attempted')" = 6
+sgctl top --days 2 >"$T"
+check "top (table): within 80 columns" test "$(awk 'length($0) > 80' "$T" | wc -l)" = 0
 
 sgctl suspend erin --reason "complaints" --create >/dev/null
 sgctl reinstate erin --for 1d >/dev/null
