@@ -174,7 +174,27 @@ Status FileSource::Restore(const std::optional<std::string>& position) {
 
 bool FileSource::CheckRotation() {
   struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) return false;  // renamed, new one not there yet
+  if (::stat(path_.c_str(), &st) != 0) {  // renamed, new one not there yet; or removed
+    const auto now = std::chrono::steady_clock::now();
+    if (errno == ENOENT && !missing_logged_) {
+      if (!missing_since_) {
+        missing_since_ = now;
+      } else if (now - *missing_since_ >= std::chrono::seconds(5)) {
+        // Longer than a rotation takes: say so once, as for a path that
+        // named nothing from the start.
+        missing_logged_ = true;
+        logger_->Log(Logger::Level::kWarning,
+                     KvLine()
+                         .Add("source", Key())
+                         .Add("action", "source-missing")
+                         .Add("detail", "the file was removed or renamed and no new one is there; "
+                                        "waiting for it to appear")
+                         .str());
+      }
+    }
+    return false;
+  }
+  missing_since_.reset();
   if (fd_ < 0 || st.st_dev != ident_.dev || st.st_ino != ident_.ino) {
     // The writer may append to the renamed file until it reopens (syslog
     // after its HUP): keep reading it until it has been quiet for a second.

@@ -95,6 +95,7 @@ class FileSource {
   bool stream_ = false;          // read_to_end_ and the file has no offsets
   bool eof_ = false;             // the last read returned 0 bytes
   bool missing_logged_ = false;  // the path named nothing, logged once
+  std::optional<std::chrono::steady_clock::time_point> missing_since_;  // the path named nothing since
   bool leaving_ = false;         // rotated: the old file's unfinished last line is handed out, then the switch
   std::optional<std::chrono::steady_clock::time_point> rotation_seen_;  // reading an old (renamed) file to its end before switching
 };

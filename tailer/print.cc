@@ -152,6 +152,10 @@ int PrintFile(const std::string& file, const Config& cfg, const BounceRules& rul
     std::fprintf(stderr, "senderguard-tail: %s: cannot read: %s\n", file.c_str(), std::strerror(errno));
     return kExitNoInput;
   }
+  if (struct stat st {}; ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::fprintf(stderr, "senderguard-tail: %s: cannot read: %s\n", file.c_str(), std::strerror(EISDIR));
+    return kExitNoInput;
+  }
   FileSource src(path, logger);
   src.set_read_to_end(true);
   Status st = src.Restore(std::nullopt);

@@ -52,12 +52,17 @@ check "... the refusal names the other's pid and says why" \
 delivered=$("$CTL" -c "$DIR/sg.conf" list --json | jq '[.accounts[].reputation.delivered] | add')
 truth=$(awk '{ s += $2 } END { print s }' "$DIR/truth.txt")
 check "... and every delivery counted once ($delivered, the generator wrote $truth)" test "$delivered" = "$truth"
-"$TAIL" -c "$DIR/sg.conf" >"$DIR/follow.out" 2>&1 &
+"$TAIL" -c "$DIR/sg.conf" --stderr >"$DIR/follow.out" 2>&1 &
 f=$!
 for ((i = 0; i < 50; i++)); do [[ -n $(find "$DIR/store" -name 'tail-*.lock' -newer "$DIR/a.out") ]] && break; sleep 0.1; done
 sleep 0.5
 rc=0; "$TAIL" -c "$DIR/sg.conf" --once >"$DIR/c.out" 2>&1 || rc=$?
 check "a --once while a follower runs: refused (75)" test "$rc" = 75
+mv "$DIR/mail.log" "$DIR/mail.log.gone"
+for ((i = 0; i < 100; i++)); do grep -q 'action=source-missing' "$DIR/follow.out" && break; sleep 0.1; done
+check "the followed file removed: source-missing is logged after a few seconds, once" \
+    test "$(grep -c 'action=source-missing' "$DIR/follow.out")" = 1
+mv "$DIR/mail.log.gone" "$DIR/mail.log"
 kill "$f"; wait "$f" 2>/dev/null
 rc=0; "$TAIL" -c "$DIR/sg.conf" --once >"$DIR/c.out" 2>&1 || rc=$?
 check "... and read once the follower stopped (0)" test "$rc" = 0
@@ -117,6 +122,8 @@ check "a gzip file by name: 65" test "$rc" = 65
 check "... with the advice to pipe it" grep -q 'compressed .*zcat .*FILE | senderguard-tail --once --print -' "$DIR/p.err"
 rc=0; "$TAIL" --rules "$RULES" --once --print "$DIR/none.log" >/dev/null 2>"$DIR/p.err" || rc=$?
 check "a missing file: 66, with the reason" test "$rc:$(grep -c 'cannot read: No such file' "$DIR/p.err")" = 66:1
+rc=0; "$TAIL" --rules "$RULES" --once --print "$DIR" >/dev/null 2>"$DIR/p.err" || rc=$?
+check "a directory: 66, saying so" test "$rc:$(grep -c 'cannot read: Is a directory' "$DIR/p.err")" = 66:1
 rc=0; "$TAIL" --rules "$RULES" --once --print "" >/dev/null 2>&1 || rc=$?
 check "--print \"\": 64" test "$rc" = 64
 
