@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
     if (!take_rules()) return false;
     logger.Log(sg::Logger::Level::kInfo, sg::KvLine()
                                              .Add("action", "start")
-                                             .Add("source", source)
+                                             .Add("source", key)  // as every other line names it
                                              .Add("rules", std::to_string(rules.size()))
                                              .Add("resume", resume ? "yes" : "no")
                                              .str());
