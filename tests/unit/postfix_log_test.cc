@@ -792,7 +792,8 @@ TEST(postfix_log, NulPaddingBeforeALineIsSkipped) {
   const PostfixLine clean = ParsePostfixLine(line);
   ASSERT_EQ(PostfixEventName(clean.kind), "delivery");
   for (size_t n : {1u, 7u, 4096u}) {
-    const PostfixLine padded = ParsePostfixLine(std::string(n, '\0') + line);
+    const std::string input = std::string(n, '\0') + line;  // the line's views point into it
+    const PostfixLine padded = ParsePostfixLine(input);
     EXPECT_EQ(PostfixEventName(padded.kind), "delivery") << n;
     EXPECT_EQ(padded.recipient, "u@example.org") << n;
     EXPECT_EQ(padded.status, "bounced") << n;
