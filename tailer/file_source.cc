@@ -31,6 +31,15 @@ std::string Dir(const std::string& path) {
 
 }  // namespace
 
+uint64_t Fnv1a(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 FileSource::FileSource(std::string path, Logger* logger)
     : path_(std::move(path)), logger_(logger) {}
 
@@ -43,12 +52,7 @@ std::string FileSource::Fingerprint(int fd, uint64_t* len) const {
   ssize_t n = ::pread(fd, b, sizeof b, 0);
   if (n < 0) n = 0;
   *len = static_cast<uint64_t>(n);
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (ssize_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(b[i]);
-    h *= 1099511628211ull;
-  }
-  return Hex64(h);
+  return Hex64(Fnv1a(std::string_view(b, static_cast<size_t>(n))));
 }
 
 Status FileSource::OpenFd(int fd, uint64_t offset) {
@@ -108,18 +112,11 @@ Status FileSource::Restore(const std::optional<std::string>& position) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return false;
     if (static_cast<uint64_t>(st.st_size) < off) return false;
-    uint64_t len = 0;
     // The fingerprint covers the bytes that existed when it was taken.
     char b[kFingerprintBytes];
     ssize_t n = ::pread(fd, b, std::min<uint64_t>(fplen, sizeof b), 0);
     if (n < 0 || static_cast<uint64_t>(n) != fplen) return false;
-    uint64_t h = 1469598103934665603ull;
-    for (ssize_t i = 0; i < n; ++i) {
-      h ^= static_cast<unsigned char>(b[i]);
-      h *= 1099511628211ull;
-    }
-    (void)len;
-    return Hex64(h) == fp;
+    return Hex64(Fnv1a(std::string_view(b, static_cast<size_t>(n)))) == fp;
   };
   struct stat st {};
   const bool path_there = ::stat(path_.c_str(), &st) == 0;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "senderguard/feedback/feedback.h"
@@ -32,6 +33,10 @@
 #include "senderguard/base/status.h"
 
 namespace senderguard::tail {
+
+// FNV-1a of `bytes`: the file fingerprint's hash, and the source lock's
+// file name (source_lock.h). Stable across builds: stored positions hold it.
+uint64_t Fnv1a(std::string_view bytes);
 
 class FileSource {
  public:

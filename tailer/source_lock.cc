@@ -10,18 +10,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "file_source.h"
 #include "senderguard/base/exit_codes.h"
 
 namespace senderguard::tail {
 
 int LockSource(const std::string& store_dir, const std::string& key) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a: a short, stable file name per source
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char name[40];
-  std::snprintf(name, sizeof name, "/tail-%016" PRIx64 ".lock", h);
+  char name[40];  // a short, stable file name per source
+  std::snprintf(name, sizeof name, "/tail-%016" PRIx64 ".lock", Fnv1a(key));
   const std::string path = store_dir + name;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) {
