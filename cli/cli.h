@@ -139,5 +139,9 @@ std::string Count(uint64_t n, bool wide);
 int64_t DurationArg(const std::string& option, const std::string& text);
 // A reason given on the command line: 1 to 1000 bytes, or a usage Failure.
 void CheckReason(const std::string& option, const std::string& reason);
+// A rate as a percentage in at most 7 columns: "0.08%", "12.50%", "250%".
+std::string Percent(double rate);
+// A rate for JSON: null when there was nothing to divide by (`whole` 0).
+nlohmann::json RateJson(double rate, uint64_t whole);
 
 }  // namespace senderguard::cli

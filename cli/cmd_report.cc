@@ -32,29 +32,13 @@ std::array<uint64_t, 8> Values(const DayCounts& c) {
   return {c.attempted(), c.delivered, c.hard, c.soft, c.technical, c.deferred, c.expired, c.complaints};
 }
 
-// "0.08%", "12.50%", "250%": at most 7 columns for any rate.
-std::string Percent(double rate) {
-  char buf[32];
-  const double pct = rate * 100.0;
-  if (pct < 100.0) {
-    std::snprintf(buf, sizeof buf, "%.2f%%", pct);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0f%%", std::min(pct, 1e15));
-  }
-  return buf;
-}
-
 std::string_view VerdictText(DayVerdict v) {
   // "-": too little mail that day to judge it.
   return v == DayVerdict::kUnjudged ? "-" : DayVerdictName(v);
 }
 
 // A rate with nothing to divide by (no mail delivered, none attempted) is
-// not 0%: null in JSON, empty in CSV, "-" in the table.
-nlohmann::json RateJson(double rate, uint64_t whole) {
-  return whole == 0 ? nlohmann::json(nullptr) : nlohmann::json(rate);
-}
-
+// not 0%: null in JSON (RateJson), empty in CSV, "-" in the table.
 std::string RateCsv(double rate, uint64_t whole) {
   if (whole == 0) return "";
   char buf[32];

@@ -21,12 +21,13 @@ namespace senderguard::cli {
 
 namespace {
 
-std::string Pct(double part, double whole) {
-  if (whole <= 0) return "-";
-  char buf[32];
-  const double pct = 100.0 * part / whole;
-  std::snprintf(buf, sizeof buf, pct < 100.0 ? "%.2f%%" : "%.0f%%", std::min(pct, 1e15));
-  return buf;
+double Rate(uint64_t part, uint64_t whole) {
+  return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+}
+
+// part/whole as a percentage, "-" with nothing to divide by.
+std::string PercentOf(uint64_t part, uint64_t whole) {
+  return whole == 0 ? "-" : Percent(Rate(part, whole));
 }
 
 }  // namespace
@@ -81,10 +82,8 @@ void AddTopCommand(CLI::App& app, Env& env) {
         a["delivered"] = c.delivered;
         a["hard"] = c.hard;
         a["complaints"] = c.complaints;
-        a["hard_bounce_rate"] = c.attempted() == 0 ? nlohmann::json(nullptr)
-                                                   : nlohmann::json(static_cast<double>(c.hard) / c.attempted());
-        a["complaint_rate"] = c.delivered == 0 ? nlohmann::json(nullptr)
-                                               : nlohmann::json(static_cast<double>(c.complaints) / c.delivered);
+        a["hard_bounce_rate"] = RateJson(Rate(c.hard, c.attempted()), c.attempted());
+        a["complaint_rate"] = RateJson(Rate(c.complaints, c.delivered), c.delivered);
         a["quota_used"] = figures[i].quota_fraction < 0 ? nlohmann::json(nullptr)
                                                         : nlohmann::json(figures[i].quota_fraction);
         arr.push_back(std::move(a));
@@ -100,9 +99,9 @@ void AddTopCommand(CLI::App& app, Env& env) {
       const double q = figures[i].quota_fraction;
       std::printf("%-24s %5s %5s %5s %8s %5s %8s %8s\n", Cell(accounts[i].name, 24, wide).c_str(),
                   Count(c.attempted(), wide).c_str(), Count(c.delivered, wide).c_str(),
-                  Count(c.hard, wide).c_str(), Pct(c.hard, c.attempted()).c_str(),
-                  Count(c.complaints, wide).c_str(), Pct(c.complaints, c.delivered).c_str(),
-                  q < 0 ? "-" : Pct(q, 1).c_str());
+                  Count(c.hard, wide).c_str(), PercentOf(c.hard, c.attempted()).c_str(),
+                  Count(c.complaints, wide).c_str(), PercentOf(c.complaints, c.delivered).c_str(),
+                  q < 0 ? "-" : Percent(q).c_str());
     }
     std::printf("%zu of %zu account(s) by %s, %s\n", top.size(), accounts.size(), by.c_str(),
                 days == 1 ? "today (UTC)" : ("the last " + std::to_string(days) + " UTC days").c_str());

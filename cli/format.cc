@@ -1,6 +1,8 @@
 // Shared by the subcommands: table cells within 80 columns, compact counts,
-// and the checks of arguments that several commands take (a duration, a
+// percentages and rates, and the checks of arguments that several commands take (a duration, a
 // reason).
+#include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "cli.h"
@@ -44,6 +46,21 @@ void CheckReason(const std::string& option, const std::string& reason) {
   if (reason.empty() || reason.size() > 1000) {
     throw Failure{kExitUsage, option + " must be 1 to 1000 bytes (got " + std::to_string(reason.size()) + ")"};
   }
+}
+
+std::string Percent(double rate) {
+  char buf[32];
+  const double pct = rate * 100.0;
+  if (pct < 100.0) {
+    std::snprintf(buf, sizeof buf, "%.2f%%", pct);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f%%", std::min(pct, 1e15));
+  }
+  return buf;
+}
+
+nlohmann::json RateJson(double rate, uint64_t whole) {
+  return whole == 0 ? nlohmann::json(nullptr) : nlohmann::json(rate);
 }
 
 }  // namespace senderguard::cli
