@@ -154,7 +154,8 @@ void PrintTable(const Report& r, const std::string& title, int window_days, bool
 // `path` and why. "-" writes to standard output.
 void WriteWhole(const std::string& path, const std::string& text) {
   if (path == "-") {
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+        std::fflush(stdout) != 0) {
       throw Failure{kExitIoError, "report: cannot write the SVG to standard output: " +
                                       std::string(std::strerror(errno))};
     }
@@ -208,16 +209,19 @@ void AddReportCommand(CLI::App& app, Env& env) {
   cmd->add_option("--days", days, "days ending today, 1 to 90 (default 30)")
       ->check(CLI::Range(1, kMaxReportDays));
   auto* json = cmd->add_flag("--json", env.json, "one JSON document");
-  auto* csv_flag = cmd->add_flag("--csv", csv, "CSV: a header, then one line per day")->excludes(json);
+  auto* csv_flag =
+      cmd->add_flag("--csv", csv, "CSV: a header, then one line per day")->excludes(json);
   auto* svg_opt = cmd->add_option("--svg", svg, "a chart of the days (SVG) to FILE, - for stdout")
-      ->type_name("FILE")
-      ->excludes(json)
-      ->excludes(csv_flag);
+                      ->type_name("FILE")
+                      ->excludes(json)
+                      ->excludes(csv_flag);
   cmd->add_flag("--wide", wide, "whole counts (wider than 80 columns)");
   cmd->callback([&env, svg_opt] {
     if (!all && account.empty()) throw Failure{kExitUsage, "report: name an ACCOUNT, or give --all"};
     const bool chart = svg_opt->count() > 0;
-    if (chart && svg.empty()) throw Failure{kExitUsage, "report: --svg needs a FILE (or - for standard output)"};
+    if (chart && svg.empty()) {
+      throw Failure{kExitUsage, "report: --svg needs a FILE (or - for standard output)"};
+    }
     Store& store = env.existing_store();
     const Config& cfg = env.config();
     const ReputationConfig& rc = cfg.reputation;

@@ -99,11 +99,13 @@ class Svg {
   void Line(double x1, double y1, double x2, double y2, std::string_view stroke, double width,
             std::string_view extra = "") {
     out_ += "<line x1=\"" + Num(x1) + "\" y1=\"" + Num(y1) + "\" x2=\"" + Num(x2) + "\" y2=\"" +
-            Num(y2) + "\" stroke=\"" + std::string(stroke) + "\" stroke-width=\"" + Num(width) + "\"";
+            Num(y2) + "\" stroke=\"" + std::string(stroke) + "\" stroke-width=\"" + Num(width) +
+            "\"";
     if (!extra.empty()) out_ += " " + std::string(extra);
     out_ += "/>\n";
   }
-  void Rect(double x, double y, double w, double h, std::string_view fill, std::string_view extra = "") {
+  void Rect(double x, double y, double w, double h, std::string_view fill,
+            std::string_view extra = "") {
     out_ += "<rect x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" width=\"" + Num(w) + "\" height=\"" +
             Num(h) + "\" fill=\"" + std::string(fill) + "\"";
     if (!extra.empty()) out_ += " " + std::string(extra);
@@ -154,7 +156,8 @@ void DrawVolume(Svg& svg, const XAxis& xa, const Panel& p, const Report& r) {
   auto bar = [&](size_t i, double v, std::string_view colour, std::string_view cls) {
     if (v <= 0) return;
     const double bh = std::max(1.0, h * std::min(v, top) / top);  // a day with mail shows
-    svg.Rect(xa.Centre(i) - bw / 2, p.bottom - bh, bw, bh, colour, "class=\"" + std::string(cls) + "\"");
+    svg.Rect(xa.Centre(i) - bw / 2, p.bottom - bh, bw, bh, colour,
+             "class=\"" + std::string(cls) + "\"");
   };
   for (size_t i = 0; i < r.days.size(); ++i) {
     bar(i, static_cast<double>(r.days[i].counts.attempted()), kChartAttemptedColour, "attempted");
@@ -183,7 +186,8 @@ void DrawRate(Svg& svg, const XAxis& xa, const Panel& p, std::string_view name, 
   for (const auto& v : s) {
     if (v && std::isfinite(*v)) max_rate = std::max(max_rate, *v);
   }
-  double limit = has_threshold ? std::max(threshold * 1.25, std::min(max_rate, threshold * 10)) : max_rate;
+  double limit =
+      has_threshold ? std::max(threshold * 1.25, std::min(max_rate, threshold * 10)) : max_rate;
   if (!(limit > 0)) limit = 0.01;
   const double step = NiceStep(limit / kTicks, false);
   const double top = step * kTicks;
@@ -210,8 +214,9 @@ void DrawRate(Svg& svg, const XAxis& xa, const Panel& p, std::string_view name, 
         if (!pts.empty()) pts += ' ';
         pts += Num(xa.Centre(k)) + "," + Num(y_of(*s[k]));
       }
-      svg.Raw("<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + std::string(line_colour) +
-              "\" stroke-width=\"2\" stroke-linejoin=\"round\" " + cls + "/>\n");
+      svg.Raw("<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" +
+              std::string(line_colour) + "\" stroke-width=\"2\" stroke-linejoin=\"round\" " + cls +
+              "/>\n");
     }
     for (size_t k = i; k < j; ++k) {
       const double x = xa.Centre(k);
@@ -244,7 +249,8 @@ std::string MonthDay(int64_t day) {
   return s.size() >= 5 ? s.substr(s.size() - 5) : s;
 }
 
-void LegendEntry(Svg& svg, double x, double y, bool bar, std::string_view colour, std::string_view text) {
+void LegendEntry(Svg& svg, double x, double y, bool bar, std::string_view colour,
+                 std::string_view text) {
   if (bar) {
     svg.Rect(x, y - 9, 14, 10, colour);
   } else {
@@ -283,22 +289,26 @@ std::string RenderReportSvg(const Report& report, const ChartOptions& options) {
   const double room = w - 32 - TextWidth(prefix, kTitleSize);
   const size_t max_name = static_cast<size_t>(std::max(8.0, room / (kTitleSize * kEm)));
   const std::string subject = XmlEscape(Printable(options.subject, max_name));
-  std::string range = n == 0 ? std::string("no days")
-                             : DayString(report.days.front().day) + " to " + DayString(report.days.back().day) +
-                                   " (" + std::to_string(n) + (n == 1 ? " UTC day)" : " UTC days)");
+  const std::string range = n == 0 ? std::string("no days")
+                                   : DayString(report.days.front().day) + " to " +
+                                         DayString(report.days.back().day) + " (" +
+                                         std::to_string(n) + (n == 1 ? " UTC day)" : " UTC days)");
 
   Svg svg;
   const std::string ws = std::to_string(w), hs = std::to_string(h);
   svg.Raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-  svg.Raw("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + ws + "\" height=\"" + hs +
-          "\" viewBox=\"0 0 " + ws + " " + hs + "\" font-family=\"sans-serif\">\n");
+  svg.Raw("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + ws +
+          "\" height=\"" + hs + "\" viewBox=\"0 0 " + ws + " " + hs +
+          "\" font-family=\"sans-serif\">\n");
   svg.Raw("<title>" + prefix + subject + ", " + range + "</title>\n");
-  svg.Raw("<desc>Messages, complaint rate and hard-bounce rate per UTC day, with the suspension "
-          "thresholds; written by senderguardctl report --svg.</desc>\n");
+  svg.Raw(
+      "<desc>Messages, complaint rate and hard-bounce rate per UTC day, with the suspension "
+      "thresholds; written by senderguardctl report --svg.</desc>\n");
   // White ground and a light grey frame: the chart's edges are visible on
   // any background, and they show where the browser drew it.
   svg.Rect(0.5, 0.5, w - 1, h - 1, "#ffffff", "stroke=\"#cccccc\" stroke-width=\"1\"");
-  svg.Text(16, 26, kTitleSize, "start", "#111111", XmlEscape(prefix) + subject, "font-weight=\"bold\"");
+  svg.Text(16, 26, kTitleSize, "start", "#111111", XmlEscape(prefix) + subject,
+           "font-weight=\"bold\"");
   svg.Text(16, 45, 12, "start", "#333333", range);
 
   XAxis xa;
@@ -317,7 +327,7 @@ std::string RenderReportSvg(const Report& report, const ChartOptions& options) {
   LegendEntry(svg, col2, 98, false, kChartHardThresholdColour,
               "hard-bounce suspension threshold " + Pct(rc.suspend_hard_rate));
 
-  // The panels: 40% volume, 30% each rate, a 16-pixel name above each.
+  // The panels: 40% volume, 30% each rate, an 18-pixel name above each.
   constexpr double kName = 18, kGap = 6;
   const double first = 106, last = h - 58.0;
   const double plots = last - first - 3 * kName - 2 * kGap;
@@ -363,14 +373,15 @@ std::string RenderReportSvg(const Report& report, const ChartOptions& options) {
   }
   DrawRate(svg, xa, cmp, "Complaint rate per day", complaints, rc.suspend_complaint_rate,
            kChartComplaintRateColour, kChartComplaintThresholdColour, "complaint");
-  DrawRate(svg, xa, hrd, "Hard-bounce rate per day", hard, rc.suspend_hard_rate, kChartHardRateColour,
-           kChartHardThresholdColour, "hard");
+  DrawRate(svg, xa, hrd, "Hard-bounce rate per day", hard, rc.suspend_hard_rate,
+           kChartHardRateColour, kChartHardThresholdColour, "hard");
 
   for (size_t i = 0; i < n; ++i) {
     if (!labelled(i)) continue;
     const double x = xa.Centre(i);
     svg.Line(std::round(x) + 0.5, hrd.bottom, std::round(x) + 0.5, hrd.bottom + 4, "#888888", 1);
-    svg.Text(x, hrd.bottom + 16, kLabelSize, "middle", "#333333", MonthDay(report.days[i].day), "class=\"day-label\"");
+    svg.Text(x, hrd.bottom + 16, kLabelSize, "middle", "#333333", MonthDay(report.days[i].day),
+             "class=\"day-label\"");
   }
 
   const std::string window = std::to_string(rc.window_days);
@@ -378,8 +389,9 @@ std::string RenderReportSvg(const Report& report, const ChartOptions& options) {
            "Gaps: no mail that day. &#9650;: above the axis (complaints on a day with nothing "
            "delivered too).");
   svg.Text(16, h - 10, 10, "start", "#444444",
-           "Suspension: the rate over the " + window + " days ending a day above its line, with at least " +
-               std::to_string(rc.min_volume) + " messages in them.");
+           "Suspension: the rate over the " + window +
+               " days ending a day above its line, with at least " + std::to_string(rc.min_volume) +
+               " messages in them.");
   svg.Raw("</svg>\n");
   return svg.Take();
 }

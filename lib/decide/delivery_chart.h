@@ -36,12 +36,12 @@ namespace senderguard {
 // threshold colours appear nowhere else in the chart than on their lines, the
 // labels on them and their legend entries: the browser test finds them as
 // pixels.
-inline constexpr std::string_view kChartAttemptedColour = "#c6d3e3";          // light blue-grey bars
-inline constexpr std::string_view kChartDeliveredColour = "#3b6ea5";          // blue bars
-inline constexpr std::string_view kChartComplaintRateColour = "#e08a00";      // orange line
-inline constexpr std::string_view kChartHardRateColour = "#1b9e77";           // teal line
-inline constexpr std::string_view kChartComplaintThresholdColour = "#d62728"; // red line
-inline constexpr std::string_view kChartHardThresholdColour = "#7b2cbf";      // purple line
+inline constexpr std::string_view kChartAttemptedColour = "#c6d3e3";      // light blue-grey bars
+inline constexpr std::string_view kChartDeliveredColour = "#3b6ea5";      // blue bars
+inline constexpr std::string_view kChartComplaintRateColour = "#e08a00";  // orange line
+inline constexpr std::string_view kChartHardRateColour = "#1b9e77";       // teal line
+inline constexpr std::string_view kChartComplaintThresholdColour = "#d62728";  // red line
+inline constexpr std::string_view kChartHardThresholdColour = "#7b2cbf";       // purple line
 
 // The chart's size in pixels (user units), clamped to these bounds.
 inline constexpr int kChartMinWidth = 640, kChartMaxWidth = 4000;

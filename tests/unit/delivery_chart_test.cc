@@ -118,7 +118,8 @@ class XmlReader {
       const std::string attr = Name();
       if (attr.empty()) return Fail("a bad attribute name");
       if (el->attrs.count(attr)) return Fail("a repeated attribute " + attr);
-      if (i_ + 1 >= s_.size() || s_[i_] != '=' || s_[i_ + 1] != '"') return Fail("an unquoted attribute");
+      if (i_ + 1 >= s_.size() || s_[i_] != '=' || s_[i_ + 1] != '"')
+        return Fail("an unquoted attribute");
       i_ += 2;
       std::string v;
       if (!Chars('"', &v) || i_ >= s_.size()) return Fail("a bad attribute value");
@@ -216,7 +217,8 @@ Report Days(size_t days, const std::vector<size_t>& empty = {}) {
     d.day = r.first_day + static_cast<int64_t>(i);
     if (std::find(empty.begin(), empty.end(), i) == empty.end()) {
       d.counts = Counts(100 + i, i % 7, i % 3 == 0 ? 1 : 0);
-      d.complaint_rate = static_cast<double>(d.counts.complaints) / static_cast<double>(d.counts.delivered);
+      d.complaint_rate =
+          static_cast<double>(d.counts.complaints) / static_cast<double>(d.counts.delivered);
       d.hard_rate = static_cast<double>(d.counts.hard) / static_cast<double>(d.counts.attempted());
     }
     r.days.push_back(d);
@@ -270,7 +272,8 @@ TEST(DeliveryChartTest, AWellFormedSelfContainedDocumentForZeroOneThirtyAndNinet
 
 TEST(DeliveryChartTest, TheTitleNamesTheSubjectAndTheRange) {
   const Doc d = Render(Days(30));
-  EXPECT_EQ(d.All("title")[0]->text, "Delivery report: alice, 2026-11-08 to 2026-12-07 (30 UTC days)");
+  EXPECT_EQ(d.All("title")[0]->text,
+            "Delivery report: alice, 2026-11-08 to 2026-12-07 (30 UTC days)");
   EXPECT_TRUE(d.HasText("Delivery report: alice"));
   EXPECT_TRUE(d.HasText("2026-11-08 to 2026-12-07 (30 UTC days)"));
   ChartOptions all;
@@ -284,11 +287,11 @@ TEST(DeliveryChartTest, TheNameIsEscapedAndCut) {
     std::string name, shown;
   };
   const Case cases[] = {
-      {"a<b&c\"d'e>", "a<b&c\"d'e>"},                      // markup: entities, read back whole
+      {"a<b&c\"d'e>", "a<b&c\"d'e>"},  // markup: entities, read back whole
       {"</text><script>x</script>", "</text><script>x</script>"},
-      {"x\ny\r\x1b[31m", "x\\x0ay\\x0d\\x1b[31m"},         // controls: Printable
-      {"b\xc3\xbc\x63her\xff", "b\\xc3\\xbccher\\xff"},    // 8-bit, valid or not: ASCII escapes
-      {"&amp;", "&amp;"},                                   // an entity in the name stays text
+      {"x\ny\r\x1b[31m", "x\\x0ay\\x0d\\x1b[31m"},       // controls: Printable
+      {"b\xc3\xbc\x63her\xff", "b\\xc3\\xbccher\\xff"},  // 8-bit, valid or not: ASCII escapes
+      {"&amp;", "&amp;"},                                // an entity in the name stays text
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -315,7 +318,8 @@ TEST(DeliveryChartTest, TheNameIsEscapedAndCut) {
 std::vector<std::pair<double, double>> Panels(const Doc& d) {
   std::vector<std::pair<double, double>> p;
   for (const Element* e : d.WithAttr("line", "stroke", "#888888")) {
-    if (e->attrs.at("x1") == "64" && e->attrs.at("x2") == "64") p.emplace_back(Attr(e, "y1"), Attr(e, "y2"));
+    if (e->attrs.at("x1") == "64" && e->attrs.at("x2") == "64")
+      p.emplace_back(Attr(e, "y1"), Attr(e, "y2"));
   }
   EXPECT_EQ(p.size(), 3u);
   return p;
@@ -365,7 +369,8 @@ TEST(DeliveryChartTest, BothSuspensionThresholdsAreDrawnInTheirColoursInTheirPan
     // The colours are the thresholds' only: their line, label and legend swatch.
     for (std::string_view colour : {kChartComplaintThresholdColour, kChartHardThresholdColour}) {
       size_t count = 0;
-      for (size_t p = d.svg.find(colour); p != std::string::npos; p = d.svg.find(colour, p + 1)) ++count;
+      for (size_t p = d.svg.find(colour); p != std::string::npos; p = d.svg.find(colour, p + 1))
+        ++count;
       EXPECT_EQ(count, 3u) << colour;
     }
   }
@@ -423,7 +428,8 @@ TEST(DeliveryChartTest, ADayWithoutMailIsAGapNotZero) {
     const auto cx = CentresOf(d, cls);
     EXPECT_EQ(cx.size(), 4u);
     const double slot = (780.0 - 64.0) / 5;
-    for (double x : cx) EXPECT_GT(std::fabs(x - (64 + slot * 2.5)), 1) << "a point on the empty day";
+    for (double x : cx)
+      EXPECT_GT(std::fabs(x - (64 + slot * 2.5)), 1) << "a point on the empty day";
   }
   EXPECT_EQ(d.WithAttr("rect", "class", "attempted").size(), 4u);
   EXPECT_EQ(d.WithAttr("rect", "class", "delivered").size(), 4u);
@@ -500,7 +506,7 @@ TEST(DeliveryChartTest, TheSizeIsClamped) {
 TEST(DeliveryChartTest, VolumeBarsScaleToTheBusiestDay) {
   Report r = Days(2);
   r.days[0].counts = Counts(3000, 1000, 0);  // 4000 attempted: the axis's top
-  r.days[1].counts = Counts(1, 0, 0);         // one message: still a visible bar
+  r.days[1].counts = Counts(1, 0, 0);        // one message: still a visible bar
   const Doc d = Render(r);
   const auto att = d.WithAttr("rect", "class", "attempted");
   ASSERT_EQ(att.size(), 2u);
