@@ -1,3 +1,8 @@
+// senderguardctl explain QUEUE_ID [--log FILE...] [--json]: what happened to
+// a queued message: the queue map's entry (account, recipients) and every log
+// line about it, the milter's decisions and Postfix's deliveries with the
+// class the tailer counts each as (feedback/message_trace.h).
+//
 // senderguardctl explain --login A --from ADDR --rcpt ADDR... [--client IP]
 // [--helo NAME] [--from-header TEXT | --message FILE] [--json]: what the milter
 // would do with a message, check by check, in its order, with the reply it
@@ -12,11 +17,15 @@
 // messages of its limit may answer otherwise when it is sent.
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cli.h"
 #include "senderguard/auth/message_auth.h"
 #include "senderguard/base/command_line.h"
+#include "senderguard/feedback/message_trace.h"
+#include "senderguard/feedback/postfix_log.h"
 #include "senderguard/policy/explain.h"
 
 namespace senderguard::cli {
@@ -178,18 +187,143 @@ void PrintHuman(const Explanation& e, const std::string& from, const std::string
   std::fputs(text.c_str(), stdout);
 }
 
+
+std::string ShortProgram(const std::string& program) {
+  if (program == "senderguard-milter") return "milter";
+  const size_t slash = program.rfind('/');
+  return slash == std::string::npos ? program : program.substr(slash + 1);
+}
+
+// explain QUEUE_ID
+void ExplainQueue(Env& env, const std::string& id, std::vector<std::string> logs) {
+  if (!IsPostfixQueueId(id)) {
+    throw Failure{kExitUsage, "\"" + id + "\" is not a Postfix queue id (such as 3B7C8A720C1)"};
+  }
+  const Config& cfg = env.config();
+  // Without the rules the lines still tell the story; only the class is missing.
+  auto rules = BounceRules::Load(cfg.tail_rules);
+  if (!rules.ok()) {
+    std::fprintf(stderr, "senderguardctl: [tail] rules: %s: deliveries are shown without the class the tailer counts\n",
+                 Printable(rules.status().message(), kMaxShown).c_str());
+  }
+  const BounceRules* classify = rules.ok() ? &*rules : nullptr;
+  if (logs.empty()) {
+    if (cfg.tail_source == "journal" || cfg.tail_source.rfind("journal:", 0) == 0) {
+      throw Failure{kExitUsage,
+                    "[tail] source is the journal: give the log with --log FILE, for instance\n"
+                    "  journalctl -o short --since -7d SYSLOG_FACILITY=2 | senderguardctl explain " +
+                        id + " --log -"};
+    }
+    logs.push_back(cfg.tail_source);
+  }
+  const std::optional<QueueEntry> entry = Take(env.existing_store().GetQueueEntry(id));
+  std::vector<TraceEvent> events;
+  std::vector<size_t> per_file;
+  for (const auto& path : logs) {
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (path != "-") {
+      file.open(path, std::ios::binary);
+      if (!file) throw Failure{kExitNotFound, "--log " + path + ": cannot read it"};
+      in = &file;
+    }
+    size_t n = 0;
+    std::string line;
+    while (std::getline(*in, line)) {
+      if (auto e = TraceLine(line, id, classify)) {
+        events.push_back(std::move(*e));
+        ++n;
+      }
+    }
+    per_file.push_back(n);
+  }
+  if (!entry && events.empty()) {
+    std::string where;
+    for (const auto& p : logs) where += (where.empty() ? "" : ", ") + (p == "-" ? std::string("standard input") : p);
+    throw Failure{kExitNotFound, "nothing known about " + id + ": not in the queue map, no line in " + where};
+  }
+  std::map<std::string, size_t> outcomes;
+  for (const auto& e : events)
+    if (!e.outcome.empty()) ++outcomes[e.outcome + (e.category.empty() ? "" : " (" + e.category + ")")];
+
+  if (env.json) {
+    nlohmann::json j{{"queue_id", id}, {"queue_map", nullptr}};
+    if (entry) {
+      j["queue_map"] = {{"account", entry->account},
+                        {"time", FormatUtc(entry->time)},
+                        {"recipients", entry->recipients},
+                        {"message_id", entry->message_id},
+                        {"last_event", entry->last_event == 0 ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(FormatUtc(entry->last_event))},
+                        {"forwarded", entry->forwarded}};
+    }
+    nlohmann::json files = nlohmann::json::array();
+    for (size_t i = 0; i < logs.size(); ++i) files.push_back({{"path", logs[i]}, {"lines", per_file[i]}});
+    j["logs"] = files;
+    nlohmann::json ev = nlohmann::json::array();
+    for (const auto& e : events) {
+      nlohmann::json x{{"timestamp", e.timestamp}, {"program", e.program}, {"kind", e.kind}, {"text", e.text}};
+      if (!e.recipient.empty()) x["recipient"] = e.recipient;
+      if (!e.outcome.empty()) {
+        x["outcome"] = e.outcome;
+        x["category"] = e.category.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.category);
+        x["rule_line"] = e.rule_line;
+      }
+      if (!e.related_queue_id.empty()) x["related_queue_id"] = e.related_queue_id;
+      ev.push_back(std::move(x));
+    }
+    j["events"] = ev;
+    j["outcomes"] = outcomes;
+    PrintJson(j);
+    return;
+  }
+  std::string text = "queue id " + id + "\n";
+  if (entry) {
+    text += Wrap("  ", Printable("account " + entry->account + ": accepted " + env.HumanTime(entry->time) + " for " +
+                                     std::to_string(entry->recipients.size()) + " recipient(s)" +
+                                     (entry->message_id.empty() ? "" : ", Message-ID " + entry->message_id) +
+                                     (entry->forwarded ? "; handed to a content filter, re-queued under a new id" : ""),
+                                 kMaxShown),
+                 4);
+  } else {
+    text += Wrap("  ", "not in the queue map: the milter did not accept it (see the lines below), or the "
+                       "tailer has forgotten it since",
+                 4);
+  }
+  for (size_t i = 0; i < logs.size(); ++i) {
+    text += (logs[i] == "-" ? std::string("standard input") : Printable(logs[i], 300)) + ": " +
+            std::to_string(per_file[i]) + " line(s)\n";
+  }
+  for (const auto& e : events) {
+    char head[80];
+    std::snprintf(head, sizeof head, "  %-15.15s %-7.7s ", e.timestamp.c_str(), ShortProgram(e.program).c_str());
+    std::string what = e.kind == "delivery" ? e.recipient + ": " + e.text : e.text;
+    if (!e.outcome.empty()) {
+      what += " -> " + e.outcome + (e.category.empty() ? "" : " (" + e.category + ")");
+      if (e.rule_line > 0) what += ", rules line " + std::to_string(e.rule_line);
+    }
+    text += Wrap(head, what, 29);
+  }
+  std::string summary;
+  for (const auto& [k, n] : outcomes) summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+  text += Wrap("", "outcome: " + (summary.empty() ? std::string("no delivery logged") : summary), 4);
+  std::fputs(text.c_str(), stdout);
+}
+
 }  // namespace
 
 void AddExplainCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand(
       "explain", "What the milter would answer to a message, check by check; nothing is sent or changed");
-  static std::string login, from, client, helo, from_header, message;
-  static std::vector<std::string> rcpts;
+  static std::string queue_id, login, from, client, helo, from_header, message;
+  static std::vector<std::string> rcpts, logs;
+  cmd->add_option("QUEUE_ID", queue_id, "a Postfix queue id: what happened to that message")->type_name("QUEUE_ID");
+  cmd->add_option("--log", logs, "with QUEUE_ID: the log to read (default [tail] source; - for stdin); repeatable")
+      ->type_name("FILE");
   cmd->add_option("--login", login, "the SASL login (as the MTA's {auth_authen})")->type_name("NAME");
-  cmd->add_option("--from", from, "the envelope sender (MAIL FROM); \"\" for the null sender")
-      ->required()
-      ->type_name("ADDR");
-  cmd->add_option("--rcpt", rcpts, "a recipient (RCPT TO); repeat for several")->required()->type_name("ADDR");
+  auto* from_opt = cmd->add_option("--from", from, "the envelope sender (MAIL FROM); \"<>\" for the null sender")
+                       ->type_name("ADDR");
+  auto* rcpt_opt = cmd->add_option("--rcpt", rcpts, "a recipient (RCPT TO); repeat for several")->type_name("ADDR");
   cmd->add_option("--client", client, "the connecting client's IP address")->type_name("IP");
   cmd->add_option("--helo", helo, "the client's HELO name (DMARC inbound mode)")->type_name("NAME");
   auto* fh = cmd->add_option("--from-header", from_header,
@@ -199,9 +333,22 @@ void AddExplainCommand(CLI::App& app, Env& env) {
       ->type_name("FILE");
   cmd->add_flag("--json", env.json, "one JSON document");
   cmd->footer(
-      "Example:\n  senderguardctl explain --login alice --from a@shop.example \\\n"
+      "Examples:\n  senderguardctl explain 3B7C8A720C1\n"
+      "  senderguardctl explain --login alice --from a@shop.example \\\n"
       "      --rcpt bob@example.org --from-header 'Shop <news@shop.example>'");
-  cmd->callback([&env, fh] {
+  cmd->callback([&env, fh, from_opt, rcpt_opt] {
+    if (!queue_id.empty()) {
+      if (from_opt->count() > 0 || rcpt_opt->count() > 0 || fh->count() > 0 || !message.empty() || !login.empty()) {
+        throw Failure{kExitUsage, "explain: QUEUE_ID explains a message that was queued; --from, --rcpt and the "
+                                  "rest describe one not sent: give one or the other"};
+      }
+      ExplainQueue(env, queue_id, logs);
+      return;
+    }
+    if (from_opt->count() == 0 || rcpts.empty()) {
+      throw Failure{kExitUsage, "explain: give a QUEUE_ID, or --from and --rcpt (a message not sent)"};
+    }
+    if (!logs.empty()) throw Failure{kExitUsage, "explain: --log goes with a QUEUE_ID"};
     const Config& cfg = env.config();
     ExplainFacts f;
     f.sasl_login = login;

@@ -31,6 +31,8 @@ e2e_pre_start() {
     e2e_start_dnsmasq "$DNS"
 }
 e2e_start '
+[tail]
+rules = "'"$E2E_SRC"'/conf/bounce-rules.conf"
 [quota.minute]
 on_exceed = "reject"
 [dmarc]
@@ -155,6 +157,40 @@ message "From: Sender <news@yahoo.test>"
 case_ "dry run: suspended and failing DMARC, accepted" bob b@shop.test dead@dest.test
 jq -e '[.steps[] | select(.verdict == "would-refuse")] | length == 3' "$EXP" >/dev/null \
     && ok "[$N] dry run: explain names the three refusals it would log" || not_ok "[$N] dry run: would-refuse steps"
+
+# ---- explain QUEUE_ID: the quota case [2] once more, queued; its lines read back
+message "From: Shop <news@shop.test>"
+sgctl quota set frank day=2 --create >/dev/null
+send "$OUT" --xclient "LOGIN=frank" --from b@shop.test --to q1@dest.test,q2@dest.test,q3@dest.test --data "@$MSG"
+QID=$(sed -n 's/^<-  250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p' "$OUT" | tr -d '\r')
+for ((i = 0; i < 100; i++)); do
+    [[ $(grep -c "$QID: to=<q[12]@dest.test>.*status=sent" "$TB_LOG") == 2 ]] && break
+    sleep 0.1
+done
+Q=$TB_DIR/queue.json
+if sgctl explain "$QID" --log "$TB_LOG" --log "$SG_LOG" --json >"$Q" 2>"$TB_DIR/q.err"; then
+    jq -e '.queue_map.account == "frank" and (.queue_map.recipients | length) == 2' "$Q" >/dev/null \
+        && ok "explain $QID: the queue map's account and 2 recipients" || not_ok "explain $QID: queue map ($(head -c 300 "$Q"))"
+    jq -e '[.events[] | select(.kind == "decision" and .recipient == "q3@dest.test" and (.text | test("452 4.7.1 daily quota")))] | length == 1' "$Q" >/dev/null \
+        && ok "explain $QID: the milter's refusal of the 3rd recipient, with its reply" || not_ok "explain $QID: refusal line"
+    jq -e '[.events[] | select(.kind == "decision" and (.text | startswith("eom: accept")))] | length == 1' "$Q" >/dev/null \
+        && ok "explain $QID: the milter's acceptance at end of message" || not_ok "explain $QID: eom line"
+    jq -e '([.events[] | select(.kind == "delivery" and .outcome == "delivered")] | length) == 2 and .outcomes.delivered == 2' "$Q" >/dev/null \
+        && ok "explain $QID: both deliveries, counted as delivered" || not_ok "explain $QID: deliveries ($(jq -c .outcomes "$Q"))"
+    jq -e '[.events[] | select(.kind == "queued")] | length == 1' "$Q" >/dev/null \
+        && ok "explain $QID: qmgr's queued line" || not_ok "explain $QID: queued line"
+else
+    not_ok "explain $QID exited $?: $(cat "$TB_DIR/q.err")"
+fi
+sgctl explain "$QID" --log "$TB_LOG" --log "$SG_LOG" >"$TB_DIR/q.out"
+grep -q '^outcome: 2 delivered$' "$TB_DIR/q.out" && ok "explain $QID (human): outcome: 2 delivered" || { not_ok "explain $QID human"; sed 's/^/#   /' "$TB_DIR/q.out"; }
+awk 'length > 80 { bad = 1 } END { exit bad }' "$TB_DIR/q.out" && ok "explain $QID within 80 columns" || not_ok "explain $QID wider than 80"
+rc=0; sgctl explain 0ABCDEF12345 --log "$TB_LOG" >/dev/null 2>"$TB_DIR/e" || rc=$?
+[[ $rc == 1 ]] && grep -q 'nothing known about 0ABCDEF12345' "$TB_DIR/e" && ok "explain of an unknown queue id: exit 1, says so" || not_ok "unknown queue id (rc=$rc)"
+rc=0; sgctl explain not-an-id >/dev/null 2>&1 || rc=$?
+[[ $rc == 64 ]] && ok "explain of a word that is not a queue id: 64" || not_ok "explain not-an-id (rc=$rc)"
+rc=0; sgctl explain "$QID" --from a@b.test --rcpt c@d.test >/dev/null 2>&1 || rc=$?
+[[ $rc == 64 ]] && ok "explain QUEUE_ID with --from: 64" || not_ok "explain QUEUE_ID --from (rc=$rc)"
 
 # ---- usage
 rc=0; sgctl explain --login alice --from a@shop.test >/dev/null 2>&1 || rc=$?
