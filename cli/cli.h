@@ -119,6 +119,7 @@ void AddAuditCommand(CLI::App& app, Env& env);
 void AddReportCommand(CLI::App& app, Env& env);
 void AddTopCommand(CLI::App& app, Env& env);
 void AddExplainCommand(CLI::App& app, Env& env);
+void AddBulkCommands(CLI::App& app, Env& env);  // import, export
 void AddDomainsCommand(CLI::App& app, Env& env);  // add, remove, list, only
 void AddStoreCommand(CLI::App& app, Env& env);    // init, migrate, status
 void AddStoreCopyCommand(CLI::App& app, Env& env);  // store copy

@@ -1,5 +1,6 @@
 // senderguardctl suppress add|remove|check ADDRESS [--account A] [--reason TEXT],
-// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE.
+// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE,
+// suppress export [--account A].
 // Without --account the entry is global: the address refuses mail from every account.
 //
 // An entry is never overwritten: its reason and date may be a record someone
@@ -163,6 +164,26 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     } else {
       std::printf("%zu entr%s\n", entries.size(), entries.size() == 1 ? "y" : "ies");
     }
+  });
+
+  auto* exp = sup->add_subcommand("export", "Print a list in the import format (ADDRESS,REASON a line)");
+  add_account(exp, "this account's list (default: the global list)");
+  exp->footer("Example:\n  senderguardctl suppress export > global.txt\n"
+              "  senderguardctl suppress import global.txt   (on another store)");
+  exp->callback([&env, scope] {
+    const std::string owner = scope();
+    Store& store = env.existing_store();
+    const auto entries = Take(store.ListSuppressions(owner, SIZE_MAX));
+    std::printf("# senderguard suppression list: %s; %zu address(es); ADDRESS,REASON\n",
+                Printable(ListName(owner), kMaxShown).c_str(), entries.size());
+    for (const auto& e : entries) {
+      // A reason is one line of the file: a line break in one becomes a space.
+      std::string reason = e.reason;
+      for (char& c : reason)
+        if (c == '\n' || c == '\r') c = ' ';
+      std::printf("%s,%s\n", e.address.c_str(), reason.c_str());
+    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Failure{kExitStore, "export: writing failed"};
   });
 
   auto* imp = sup->add_subcommand("import", "Suppress every address in FILE (one ADDRESS[,REASON] a line, '#' comments)");

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddReportCommand(app, env);
   AddTopCommand(app, env);
   AddExplainCommand(app, env);
+  AddBulkCommands(app, env);
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`
