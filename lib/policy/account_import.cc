@@ -117,6 +117,8 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
     if (out.errors.size() < kMaxImportErrors) out.errors.push_back("line " + std::to_string(line) + ": " + what);
   };
   std::map<std::string, size_t> seen;  // account -> line
+  // A spreadsheet's "CSV UTF-8" starts with a byte order mark.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   size_t line_no = 0;
   bool header = false;
   std::vector<std::string> f;

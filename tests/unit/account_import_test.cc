@@ -86,6 +86,9 @@ TEST(AccountCsv, HeaderIsRequired) {
   EXPECT_NE(c.errors[0].find("line 1: the first line must be the header"), std::string::npos);
   c = ParseAccountCsv("", kNow, Domain);
   EXPECT_EQ(c.error_count, 1u);
+  c = ParseAccountCsv("\xEF\xBB\xBF" + kHeader + "\r\nalice,,,,,active,,,,,\r\n", kNow, Domain);
+  EXPECT_EQ(c.error_count, 0u);  // a spreadsheet's byte order mark and line ends
+  EXPECT_EQ(c.rows.size(), 1u);
   c = ParseAccountCsv(kHeader + "\n", kNow, Domain);
   EXPECT_EQ(c.error_count, 0u);
   EXPECT_TRUE(c.rows.empty());
