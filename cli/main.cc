@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   AddAuditCommand(app, env);
   AddReportCommand(app, env);
   AddTopCommand(app, env);
+  AddStatsCommand(app, env);
   AddExplainCommand(app, env);
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);
