@@ -119,6 +119,7 @@ void AddAuditCommand(CLI::App& app, Env& env);
 void AddReportCommand(CLI::App& app, Env& env);
 void AddTopCommand(CLI::App& app, Env& env);
 void AddStatsCommand(CLI::App& app, Env& env);
+void AddConfigCommand(CLI::App& app, Env& env);
 void AddExplainCommand(CLI::App& app, Env& env);
 void AddDomainsCommand(CLI::App& app, Env& env);  // add, remove, list, only
 void AddStoreCommand(CLI::App& app, Env& env);    // init, migrate, status

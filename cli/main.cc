@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddReportCommand(app, env);
   AddTopCommand(app, env);
   AddStatsCommand(app, env);
+  AddConfigCommand(app, env);
   AddExplainCommand(app, env);
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);

@@ -122,5 +122,34 @@ same "stats: the milter's file in the tailer's place is refused" \
     "$(jq -r '.daemons["senderguard-tail"].error' "$DIR/out")" \
     'not readable: not senderguard-tail'"'"'s file (no senderguard_build_info{program="senderguard-tail"})'
 
+# ---- config
+# Two keys changed, and one set to its default (not a change).
+printf '[milter]\nsocket_mode = "0600"\ndry_run = false\n[quota.day]\nlimit = 500\n' >"$DIR/two.conf"
+ctl "$DIR/two.conf" config --changed
+same "config --changed: exit 0" "$RC" 0
+same "config --changed: exactly the two keys set to another value" "$(cat "$DIR/out")" \
+"milter.socket_mode = \"0600\"
+quota.day.limit = 500"
+cp "$DIR/out" "$DIR/changed.conf"
+ctl "$DIR/changed.conf" config --changed
+same "config --changed's output is a configuration with the same effect" "$(cat "$DIR/out")" \
+    "$(cat "$DIR/changed.conf")"
+ctl "$DIR/two.conf" config
+n_all=$(wc -l <"$DIR/out")
+same "config: every key, the others marked default" "$(grep -vc '  # default$' "$DIR/out")" 2
+says "config: dry_run set to its default is a default" '^milter\.dry_run = false  # default$'
+ctl /nonexistent/senderguard.conf config --defaults
+same "config --defaults reads no file: exit 0" "$RC" 0
+same "config --defaults: as many keys as config" "$(wc -l <"$DIR/out")" "$n_all"
+says "config --defaults: the default socket" '^milter\.socket = "unix:/run/senderguard/milter\.sock"$'
+ctl "$DIR/two.conf" config --defaults --changed
+same "config --defaults --changed: usage error" "$RC" 64
+printf '[feedback]\nsecret = "0123456789abcdef-secret"\n[store]\npath = "/x"\n' >"$DIR/secret.conf"
+ctl "$DIR/secret.conf" config --changed
+says "config: a secret is shown set and hidden" '^feedback\.secret = \(set, hidden\)$'
+grep -q 0123456789abcdef "$DIR/out" && not_ok "config shows the secret" || ok "config does not show the secret"
+ctl /nonexistent/senderguard.conf config
+same "config of a missing file: exit 78" "$RC" 78
+
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
