@@ -151,5 +151,42 @@ grep -q 0123456789abcdef "$DIR/out" && not_ok "config shows the secret" || ok "c
 ctl /nonexistent/senderguard.conf config
 same "config of a missing file: exit 78" "$RC" 78
 
+# ---- bash completion: the file sourced in a new bash, its function driven as bash drives it
+# (COMP_WORDS, COMP_CWORD), the program given by the path it was typed as.
+COMPLETION=$SRC/completion/senderguardctl.bash
+# completes WHAT WANT WORD...: completing the last WORD offers exactly WANT (sorted, spaces)
+completes() {
+    local what=$1 want=$2 got
+    shift 2
+    got=$(cd "$DIR" && bash -c '
+        . "$1"; shift
+        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+        case $1 in *senderguardctl) _senderguardctl ;; *) _senderguard_daemon ;; esac
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETION" "$@" 2>&1 | sort | tr '\n' ' ')
+    same "completion: $what" "${got% }" "$want"
+}
+CTL=$BIN/senderguardctl
+completes "every command" \
+    "$("$CTL" --help | sed -n '/^Subcommands:/,$s/^  \([a-z][-a-z]*\) .*/\1/p' | { cat; echo help; } | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$CTL" ""
+completes "commands by prefix" "show stats store suppress suspend" "$CTL" s
+completes "a subcommand" "add check import list remove" "$CTL" suppress ""
+completes "a subcommand after -c FILE" "add list only remove" "$CTL" -c "$DIR/plain.conf" domains ""
+completes "options of a subcommand" "--account --config --global --help --json --limit --wide" \
+    "$CTL" suppress list --
+completes "an option's choices" "bounces complaints quota volume" "$CTL" top --by ""
+completes "a positional's choices" "off on" "$CTL" dry-run carol ""
+completes "account names from the store of -c" "bob carol dave erin" "$CTL" -c "$DIR/plain.conf" show ""
+completes "account names after --account" "bob carol dave erin" \
+    "$CTL" -c "$DIR/plain.conf" suppress add x@example.org --account ""
+completes "no store: no names, no error" "" "$CTL" -c "$DIR/none.conf" show ""
+completes "a window of quota set" "minute= month=" "$CTL" quota set bob m
+completes "a file after -c" "plain.conf" "$CTL" -c pla
+completes "help COMMAND" "stats store" "$CTL" help st
+completes "config's options" "--changed --config --defaults --help" "$CTL" config --
+completes "senderguard-milter's options" "--check --config --help --stderr --version" \
+    "$BIN/senderguard-milter" --
+completes "senderguard-tail: a file after --config" "plain.conf" "$BIN/senderguard-tail" --config pl
+
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
