@@ -17,6 +17,7 @@ namespace senderguard::cli {
 void AddConfigCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand(
       "config", "The configuration in force, one key a line, defaults marked (as postconf)");
+  cmd->footer("Example:\n  senderguardctl config --changed");
   static bool changed = false, defaults = false;
   auto* ch = cmd->add_flag("--changed", changed, "only the keys set to another value than the default");
   cmd->add_flag("--defaults", defaults, "the defaults alone (reads no file)")->excludes(ch);

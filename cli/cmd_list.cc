@@ -12,6 +12,7 @@ namespace senderguard::cli {
 
 void AddListCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("list", "List accounts with their state and usage");
+  cmd->footer("Example:\n  senderguardctl list --wide");
   static bool wide = false;
   cmd->add_flag("--wide", wide, "whole names and counts (wider than 80 columns)");
   cmd->add_flag("--json", env.json, "one JSON document");

@@ -209,6 +209,7 @@ void PrintDaemon(Env& env, const DaemonFile& f, int64_t now) {
 void AddStatsCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand(
       "stats", "Totals and rates: accounts, suppressions, outcomes, the daemons' counters");
+  cmd->footer("Example:\n  senderguardctl stats --json | jq .outcomes.last_30_days");
   cmd->add_flag("--json", env.json, "one JSON document");
   cmd->callback([&env] {
     Store& store = env.existing_store();

@@ -188,5 +188,38 @@ completes "senderguard-milter's options" "--check --config --help --stderr --ver
     "$BIN/senderguard-milter" --
 completes "senderguard-tail: a file after --config" "plain.conf" "$BIN/senderguard-tail" --config pl
 
+# ---- --help: every command and subcommand that `senderguardctl help` lists ends with an example
+# of itself, within 80 columns.
+# subcommands HELPFILE: the names its "Subcommands:" section lists
+subcommands() { sed -n '/^Subcommands:/,/^$/s/^  \([a-z][-a-z]*\) .*/\1/p' "$1"; }
+"$CTL" help >"$DIR/help.top"
+n_cmds=0
+while read -r cmd; do
+    "$CTL" "$cmd" --help >"$DIR/help.$cmd" 2>&1
+    list=("$cmd")
+    while read -r sub; do list+=("$cmd $sub"); done < <(subcommands "$DIR/help.$cmd")
+    for c in "${list[@]}"; do
+        n_cmds=$((n_cmds + 1))
+        # shellcheck disable=SC2086 # "suppress add": two words
+        "$CTL" $c --help >"$DIR/help.one" 2>&1
+        # The footer: "Example:" (or "Examples:"), then only "  senderguardctl CMD ..." lines
+        # and their indented continuations, to the end.
+        if awk -v c="  senderguardctl $c" '
+            /^Examples?:$/ {ex = 1; n = 0; bad = 0; next}
+            ex && index($0, c) == 1 && (length($0) == length(c) || substr($0, length(c) + 1, 1) == " ") {n++; next}
+            ex && /^      / && n > 0 {next}
+            ex && /^$/ {next}
+            ex {bad = 1}
+            END {exit !(ex && n > 0 && !bad)}' "$DIR/help.one"; then
+            ok "senderguardctl $c --help ends with an example of it"
+        else
+            not_ok "senderguardctl $c --help ends with an example of it:"
+            tail -n 4 "$DIR/help.one" | sed 's/^/#   /'
+        fi
+        fits "senderguardctl $c --help" "$DIR/help.one"
+    done
+done < <(subcommands "$DIR/help.top")
+((n_cmds >= 29)) && ok "$n_cmds commands' help checked" || not_ok "only $n_cmds commands' help checked"
+
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
