@@ -103,7 +103,8 @@ void AddBulkCommands(CLI::App& app, Env& env) {
   imp->add_flag("--dry-run", dry, "check the file and say what would change; write nothing");
   imp->footer(
       "Columns:\n  " + std::string(kAccountCsvHeader) +
-      "\nExample:\n  senderguardctl export --csv > accounts.csv\n  senderguardctl import --csv accounts.csv --dry-run");
+      "\n(as export --csv writes them)\nExample:\n  senderguardctl import --csv accounts.csv --dry-run\n"
+      "  senderguardctl import --csv accounts.csv");
   imp->callback([&env] {
     const std::string text = ReadImport(file);
     const int64_t now = env.Now();

@@ -24,11 +24,15 @@ uint64_t ParseLimit(const std::string& item, std::string_view v) {
 
 void AddQuotaCommand(CLI::App& app, Env& env) {
   auto* quota = app.add_subcommand("quota", "Set or clear an account's quotas");
+  quota->footer(
+      "Examples:\n  senderguardctl quota set alice day=10000 minute=200 --create\n"
+      "  senderguardctl quota clear alice");
   quota->require_subcommand(1);
   static std::string account;
   static std::vector<std::string> items;
   static bool create = false;
   auto* set = quota->add_subcommand("set", "Set limits: minute=N hour=N day=N month=N");
+  set->footer("Example:\n  senderguardctl quota set alice day=10000 hour=unlimited month=default");
   set->add_option("ACCOUNT", account, "account name")->required();
   set->add_option("LIMITS", items, "WINDOW=N|unlimited|default")->required();
   Env::AddCreateFlag(set, create);
@@ -69,6 +73,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
                 changed ? "" : " already; nothing changed");
   });
   auto* clear = quota->add_subcommand("clear", "Return every window to the configured default");
+  clear->footer("Example:\n  senderguardctl quota clear alice");
   clear->add_option("ACCOUNT", account, "account name")->required();
   clear->callback([&env] {
     const std::string name = env.Account(account);

@@ -200,6 +200,9 @@ void WriteWhole(const std::string& path, const std::string& text) {
 
 void AddReportCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("report", "An account's delivery outcomes day by day (or --all)");
+  cmd->footer(
+      "Examples:\n  senderguardctl report alice --days 7\n"
+      "  senderguardctl report --all --days 90 --svg platform-90-days.svg");
   static std::string account, svg;
   static bool all = false, csv = false, wide = false;
   static int days = 30;
