@@ -143,6 +143,11 @@ std::string Count(uint64_t n, bool wide);
 int64_t DurationArg(const std::string& option, const std::string& text);
 // A reason given on the command line: 1 to 1000 bytes, or a usage Failure.
 void CheckReason(const std::string& option, const std::string& reason);
+// `text` for an export (a file meant to be read back): control bytes (C0
+// but tab, and line feed when `keep_newlines`; DEL; C1 in UTF-8) written
+// as \xNN, so none reaches a terminal; everything else, UTF-8 included,
+// as it is.
+std::string NoControls(std::string_view text, bool keep_newlines);
 // A rate as a percentage in at most 7 columns: "0.08%", "12.50%", "250%".
 std::string Percent(double rate);
 // A rate for JSON: null when there was nothing to divide by (`whole` 0).

@@ -6,7 +6,9 @@
 // all, and 100,000 accounts take seconds, not one sync each.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -37,7 +39,7 @@ std::string ReadImport(const std::string& path) {
       throw Failure{kExitNotFound, "cannot read " + path + ": is a directory, not a file"};
     }
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Failure{kExitNotFound, "cannot open " + path};
+    if (!in) throw Failure{kExitNotFound, "cannot open " + path + ": " + std::strerror(errno)};
     std::ostringstream ss;
     ss << in.rdbuf();
     if (in.bad()) throw Failure{kExitStore, "reading " + path + " failed"};
@@ -90,7 +92,7 @@ void AddBulkCommands(CLI::App& app, Env& env) {
     std::string after;
     while (true) {
       const auto page = Take(store.ListAccountsAfter(after, kPage));
-      for (const auto& a : page) std::printf("%s\n", AccountCsvLine(a, now).c_str());
+      for (const auto& a : page) std::printf("%s\n", NoControls(AccountCsvLine(a, now), true).c_str());
       if (page.size() < kPage) break;
       after = page.back().name;
     }
@@ -118,7 +120,9 @@ void AddBulkCommands(CLI::App& app, Env& env) {
       if (parsed.error_count > parsed.errors.size()) {
         lines.push_back("(and " + std::to_string(parsed.error_count - parsed.errors.size()) + " more)");
       }
-      throw Failure{kExitUsage, std::to_string(parsed.error_count) + " bad line(s) in " + shown + "; nothing imported",
+      throw Failure{kExitUsage,
+                    std::to_string(parsed.bad_lines) + " bad line(s) in " + shown + " (" +
+                        std::to_string(parsed.error_count) + " error(s)); nothing imported",
                     lines};
     }
     const std::string actor = env.Actor();
@@ -142,7 +146,7 @@ void AddBulkCommands(CLI::App& app, Env& env) {
         created += rec ? 0 : 1;
         changes.push_back(r.account + ": " + (rec ? "" : "new; ") + (what.empty() ? "defaults" : what));
       }
-    } else {
+    } else if (!names.empty()) {  // a header alone makes no store
       Check(env.store().UpdateAccounts(
           names, [&](size_t i, AccountRecord* a, bool exists, std::optional<AuditEntry>* audit) {
             if (i == 0) changed = created = 0;  // a store may run the batch again

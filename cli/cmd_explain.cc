@@ -15,7 +15,14 @@
 // Not seen here: what other messages hold in flight at this moment (a
 // reservation between RCPT TO and end of message), so a window within a few
 // messages of its limit may answer otherwise when it is sent.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -27,6 +34,7 @@
 #include "senderguard/feedback/message_trace.h"
 #include "senderguard/feedback/postfix_log.h"
 #include "senderguard/policy/explain.h"
+#include "senderguard/store/open.h"
 
 namespace senderguard::cli {
 namespace {
@@ -68,15 +76,34 @@ Message ParseMessage(const std::string& text) {
   return m;
 }
 
-std::string ReadMessageFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text;
-  if (in) {
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+// Opens a file the user named for reading: a directory, a compressed log
+// (which reads as binary noise) and any open error are refused, naming the
+// file and why. "-" is standard input.
+std::istream* OpenInput(const std::string& option, const std::string& path, std::ifstream* file) {
+  if (path == "-") return &std::cin;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    throw Failure{kExitNotFound, option + " " + path + ": is a directory, not a file"};
   }
-  if (!in || in.bad()) throw Failure{kExitNotFound, "--message " + path + ": cannot read it"};
+  file->open(path, std::ios::binary);
+  if (!*file) throw Failure{kExitNotFound, option + " " + path + ": cannot read it: " + std::strerror(errno)};
+  const int c1 = file->get(), c2 = file->get();
+  if ((c1 == 0x1f && c2 == 0x8b) || (c1 == 'B' && c2 == 'Z') || (c1 == 0xfd && c2 == '7') || (c1 == 0x28 && c2 == 0xb5)) {
+    throw Failure{kExitUsage, option + " " + path + ": a compressed file; decompress it into standard input, e.g. zcat " +
+                                  path + " | senderguardctl explain ... " + option + " -"};
+  }
+  file->clear();
+  file->seekg(0);
+  return file;
+}
+
+std::string ReadMessageFile(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = OpenInput("--message", path, &file);
+  std::ostringstream ss;
+  ss << in->rdbuf();
+  if (in->bad()) throw Failure{kExitNotFound, "--message " + path + ": reading failed"};
+  std::string text = ss.str();
   if (text.size() > kMaxMessage) throw Failure{kExitUsage, "--message " + path + ": over 16 MiB"};
   return text;
 }
@@ -164,15 +191,17 @@ void PrintHuman(const Explanation& e, const std::string& from, const std::string
   std::string text;
   std::string title;
   for (const auto& s : e.steps) {
-    // A recipient's title comes with its first step (suppression).
-    if (s.stage != "rcpt" || s.check == "suppression") {
-      const std::string t = StageTitle(s.stage, s.stage == "rcpt" ? s.subject : "", from, from_header);
-      if (t != title) text += Wrap("", Printable(t, 300), 4);
-      title = t;
-    }
+    // A recipient's title comes with its first step (suppression), once
+    // per recipient even when two are the same address.
+    const std::string t = StageTitle(s.stage, s.stage == "rcpt" ? s.subject : "", from, from_header);
+    if (s.stage == "rcpt" ? s.check == "suppression" : t != title) text += Printable(t, 300) + "\n";
+    title = t;
     std::string label = s.check;
     if (s.check == "quota") label += " " + s.subject;
-    const std::string verdict = s.verdict == "refuse" ? "REFUSE" : s.verdict == "would-refuse" ? "WOULD" : s.verdict;
+    const std::string verdict = s.verdict == "refuse"         ? "REFUSE"
+                                : s.verdict == "would-refuse" ? "WOULD"
+                                : s.verdict == "not-checked"  ? "unknown"
+                                                              : s.verdict;
     char head[64];
     std::snprintf(head, sizeof head, "  %-12s %-8s ", label.c_str(), verdict.c_str());
     text += Wrap(head, Printable(s.detail, kMaxShown), kDetail);
@@ -207,26 +236,37 @@ void ExplainQueue(Env& env, const std::string& id, std::vector<std::string> logs
                  Printable(rules.status().message(), kMaxShown).c_str());
   }
   const BounceRules* classify = rules.ok() ? &*rules : nullptr;
+  std::string option = "--log";
   if (logs.empty()) {
     if (cfg.tail_source == "journal" || cfg.tail_source.rfind("journal:", 0) == 0) {
-      throw Failure{kExitUsage,
-                    "[tail] source is the journal: give the log with --log FILE, for instance\n"
-                    "  journalctl -o short --since -7d SYSLOG_FACILITY=2 | senderguardctl explain " +
-                        id + " --log -"};
+      throw Failure{kExitUsage, "[tail] source is the journal: give the log with --log FILE, for instance",
+                    {"  journalctl -o short --since -7d SYSLOG_FACILITY=2 | senderguardctl explain " + id + " --log -"}};
     }
     logs.push_back(cfg.tail_source);
+    option = "[tail] source";
   }
-  const std::optional<QueueEntry> entry = Take(env.existing_store().GetQueueEntry(id));
+  // The same file named twice (mail.log and ./mail.log) is read once.
+  std::vector<std::pair<dev_t, ino_t>> seen_files;
+  std::vector<std::string> read;
+  for (const auto& p : logs) {
+    struct stat st {};
+    if (p != "-" && ::stat(p.c_str(), &st) == 0) {
+      const std::pair<dev_t, ino_t> key{st.st_dev, st.st_ino};
+      if (std::find(seen_files.begin(), seen_files.end(), key) != seen_files.end()) continue;
+      seen_files.push_back(key);
+    }
+    read.push_back(p);
+  }
+  logs = std::move(read);
+  // The queue map when there is a store; the log alone tells the story otherwise.
+  std::optional<QueueEntry> entry;
+  const bool have_store = StoreExists(cfg);
+  if (have_store) entry = Take(env.existing_store().GetQueueEntry(id));
   std::vector<TraceEvent> events;
   std::vector<size_t> per_file;
   for (const auto& path : logs) {
     std::ifstream file;
-    std::istream* in = &std::cin;
-    if (path != "-") {
-      file.open(path, std::ios::binary);
-      if (!file) throw Failure{kExitNotFound, "--log " + path + ": cannot read it"};
-      in = &file;
-    }
+    std::istream* in = OpenInput(option, path, &file);
     size_t n = 0;
     std::string line;
     while (std::getline(*in, line)) {
@@ -242,9 +282,20 @@ void ExplainQueue(Env& env, const std::string& id, std::vector<std::string> logs
     for (const auto& p : logs) where += (where.empty() ? "" : ", ") + (p == "-" ? std::string("standard input") : p);
     throw Failure{kExitNotFound, "nothing known about " + id + ": not in the queue map, no line in " + where};
   }
-  std::map<std::string, size_t> outcomes;
-  for (const auto& e : events)
-    if (!e.outcome.empty()) ++outcomes[e.outcome + (e.category.empty() ? "" : " (" + e.category + ")")];
+  // Each recipient's last delivery line is its outcome so far (a deferral
+  // followed by a delivery is delivered); without rules, not classified.
+  std::map<std::string, std::string> last;  // recipient -> class ("" unclassified)
+  std::map<std::string, std::string> category;
+  for (const auto& e : events) {
+    if (e.kind != "delivery") continue;
+    last[e.recipient] = e.outcome;
+    category[e.recipient] = e.category;
+  }
+  std::map<std::string, size_t> outcomes, shown_outcomes;
+  for (const auto& [rcpt, cls] : last) {
+    ++outcomes[cls.empty() ? "unclassified" : cls];
+    ++shown_outcomes[cls.empty() ? "not classified" : cls + (category[rcpt].empty() ? "" : " (" + category[rcpt] + ")")];
+  }
 
   if (env.json) {
     nlohmann::json j{{"queue_id", id}, {"queue_map", nullptr}};
@@ -262,18 +313,25 @@ void ExplainQueue(Env& env, const std::string& id, std::vector<std::string> logs
     j["logs"] = files;
     nlohmann::json ev = nlohmann::json::array();
     for (const auto& e : events) {
-      nlohmann::json x{{"timestamp", e.timestamp}, {"program", e.program}, {"kind", e.kind}, {"text", e.text}};
+      // ISO 8601 UTC when the log's time reads (RFC 3164's has no year or
+      // zone: read in [quota] timezone, as the tailer reads it), and as logged.
+      const auto t = ParseSyslogTime(e.timestamp, env.Now(), cfg.tz);
+      nlohmann::json x{{"time", t ? nlohmann::json(FormatUtc(*t)) : nlohmann::json(nullptr)},
+                       {"timestamp", e.timestamp},
+                       {"program", e.program},
+                       {"kind", e.kind},
+                       {"text", e.text}};
       if (!e.recipient.empty()) x["recipient"] = e.recipient;
       if (!e.outcome.empty()) {
         x["outcome"] = e.outcome;
         x["category"] = e.category.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.category);
-        x["rule_line"] = e.rule_line;
+        x["rule_line"] = e.rule_line > 0 ? nlohmann::json(e.rule_line) : nlohmann::json(nullptr);
       }
       if (!e.related_queue_id.empty()) x["related_queue_id"] = e.related_queue_id;
       ev.push_back(std::move(x));
     }
     j["events"] = ev;
-    j["outcomes"] = outcomes;
+    j["outcomes"] = outcomes;  // per recipient, its last delivery line: class -> count
     PrintJson(j);
     return;
   }
@@ -296,7 +354,8 @@ void ExplainQueue(Env& env, const std::string& id, std::vector<std::string> logs
   }
   for (const auto& e : events) {
     char head[80];
-    std::snprintf(head, sizeof head, "  %-15.15s %-7.7s ", e.timestamp.c_str(), ShortProgram(e.program).c_str());
+    std::snprintf(head, sizeof head, "  %-15s %-7.7s ", e.timestamp.substr(0, 32).c_str(),
+                  ShortProgram(e.program).c_str());
     std::string what = e.kind == "delivery" ? e.recipient + ": " + e.text : e.text;
     if (!e.outcome.empty()) {
       what += " -> " + e.outcome + (e.category.empty() ? "" : " (" + e.category + ")");
@@ -305,7 +364,7 @@ void ExplainQueue(Env& env, const std::string& id, std::vector<std::string> logs
     text += Wrap(head, what, 29);
   }
   std::string summary;
-  for (const auto& [k, n] : outcomes) summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+  for (const auto& [k, n] : shown_outcomes) summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + k;
   text += Wrap("", "outcome: " + (summary.empty() ? std::string("no delivery logged") : summary), 4);
   std::fputs(text.c_str(), stdout);
 }
@@ -349,6 +408,13 @@ void AddExplainCommand(CLI::App& app, Env& env) {
       throw Failure{kExitUsage, "explain: give a QUEUE_ID, or --from and --rcpt (a message not sent)"};
     }
     if (!logs.empty()) throw Failure{kExitUsage, "explain: --log goes with a QUEUE_ID"};
+    if (!client.empty()) {
+      in6_addr a6{};
+      in_addr a4{};
+      if (inet_pton(AF_INET, client.c_str(), &a4) != 1 && inet_pton(AF_INET6, client.c_str(), &a6) != 1) {
+        throw Failure{kExitUsage, "--client \"" + client.substr(0, 60) + "\": not an IPv4 or IPv6 address"};
+      }
+    }
     const Config& cfg = env.config();
     ExplainFacts f;
     f.sasl_login = login;

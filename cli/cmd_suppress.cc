@@ -41,7 +41,7 @@ std::optional<SuppressionRecord> Existing(Env& env, std::optional<bool>* store_e
   return found;
 }
 
-std::string ListName(const std::string& owner) { return owner.empty() ? "global" : owner + "'s"; }
+std::string ListName(const std::string& owner) { return owner.empty() ? "the global list" : owner + "'s list"; }
 
 }  // namespace
 
@@ -99,8 +99,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     const std::string owner = scope();
     const std::string addr = env.Address(address);
     bool removed = Take(env.existing_store().RemoveSuppression(owner, addr, env.Audit("suppress-remove", owner, addr)));
-    if (!removed) throw Failure{kExitNotFound, addr + " is not on the " + ListName(owner) + " list"};
-    std::printf("%s: removed from the %s list\n", Printable(addr, kMaxShown).c_str(),
+    if (!removed) throw Failure{kExitNotFound, addr + " is not on " + ListName(owner)};
+    std::printf("%s: removed from %s\n", Printable(addr, kMaxShown).c_str(),
                 Printable(ListName(owner), kMaxShown).c_str());
   });
 
@@ -186,11 +186,12 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     std::printf("# senderguard suppression list: %s; %zu address(es); ADDRESS,REASON\n",
                 Printable(ListName(owner), kMaxShown).c_str(), entries.size());
     for (const auto& e : entries) {
-      // A reason is one line of the file: a line break in one becomes a space.
+      // A reason is one line of the file: a line break in one becomes a
+      // space; no other control byte reaches the terminal.
       std::string reason = e.reason;
       for (char& c : reason)
         if (c == '\n' || c == '\r') c = ' ';
-      std::printf("%s,%s\n", e.address.c_str(), reason.c_str());
+      std::printf("%s,%s\n", NoControls(e.address, false).c_str(), NoControls(reason, false).c_str());
     }
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Failure{kExitStore, "export: writing failed"};
   });
@@ -221,6 +222,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     size_t lineno = 0, bad = 0, kept = 0;
     while (std::getline(in, line)) {
       ++lineno;
+      // A spreadsheet's "CSV UTF-8" starts with a byte order mark: not part of the address.
+      if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty() || line[0] == '#') continue;
       const auto comma = line.find(',');
@@ -262,7 +265,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
       Check(env.store().AddSuppressions(
           part, env.Audit("suppress-import", owner, file + ": " + std::to_string(part.size()) + " addresses")));
     }
-    std::printf("imported %zu address(es) into the %s list", batch.size(), Printable(ListName(owner), kMaxShown).c_str());
+    std::printf("imported %zu address(es) into %s", batch.size(), Printable(ListName(owner), kMaxShown).c_str());
     if (kept > 0) std::printf("; %zu already suppressed (or repeated), left as they were", kept);
     std::printf("\n");
   });

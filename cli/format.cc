@@ -63,4 +63,28 @@ nlohmann::json RateJson(double rate, uint64_t whole) {
   return whole == 0 ? nlohmann::json(nullptr) : nlohmann::json(rate);
 }
 
+std::string NoControls(std::string_view text, bool keep_newlines) {
+  std::string out;
+  out.reserve(text.size());
+  auto hex = [&out](unsigned char c) {
+    static const char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && !(keep_newlines && c == '\n')) || c == 0x7f) {
+      hex(c);
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      hex(c);
+      hex(static_cast<unsigned char>(text[++i]));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 }  // namespace senderguard::cli

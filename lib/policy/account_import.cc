@@ -18,6 +18,7 @@ constexpr size_t kColumns = 11;
 constexpr uint64_t kMaxLimit = 1000000000000ULL;  // as `quota set` takes
 constexpr size_t kMaxReason = 1000;
 constexpr size_t kMaxDomains = 1000;
+constexpr int64_t kMaxReinstatement = 3660LL * 86400;  // as ParseDuration: ten years
 
 // Splits one CSV line into fields (RFC 4180: a field in double quotes may
 // hold commas and "" for a quote). False with *why when a quote is not closed
@@ -122,6 +123,7 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
   size_t line_no = 0;
   bool header = false;
   std::vector<std::string> f;
+  std::string joined;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -129,9 +131,25 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
+    // A quoted field may hold line breaks (export writes a reason that has
+    // one so): while the quotes are open, the record goes on.
+    const size_t first_line = line_no;
+    if (std::count(line.begin(), line.end(), '"') % 2 == 1) {
+      joined.assign(line);
+      while (std::count(joined.begin(), joined.end(), '"') % 2 == 1 && !text.empty()) {
+        const size_t next = text.find('\n');
+        std::string_view more = text.substr(0, next);
+        text = next == std::string_view::npos ? std::string_view() : text.substr(next + 1);
+        ++line_no;
+        if (!more.empty() && more.back() == '\r') more.remove_suffix(1);
+        joined.append("\n").append(more);
+      }
+      line = joined;
+    }
     if (!header) {
       if (line != kAccountCsvHeader) {
         error(line_no, "the first line must be the header \"" + std::string(kAccountCsvHeader) + "\"");
+        ++out.bad_lines;
         return out;
       }
       header = true;
@@ -139,18 +157,21 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
     }
     std::string why;
     if (!SplitCsv(line, &f, &why)) {
-      error(line_no, why);
+      error(first_line, why);
+      ++out.bad_lines;
       continue;
     }
     if (f.size() != kColumns) {
-      error(line_no, std::to_string(f.size()) + " fields; the header has " + std::to_string(kColumns));
+      error(first_line, std::to_string(f.size()) + " fields; the header has " + std::to_string(kColumns));
+      ++out.bad_lines;
       continue;
     }
     AccountSettings s;
-    s.line = line_no;
+    s.line = first_line;
     bool ok = true;
     auto bad = [&](const std::string& what) {
-      error(line_no, what);
+      error(first_line, what);
+      if (ok) ++out.bad_lines;
       ok = false;
     };
     const std::optional<std::string> name = NormalizeAccount(f[0]);
@@ -194,6 +215,8 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
         bad("until: \"" + Printable(f[7], 30) + "\": when the reinstatement ends, as 2026-12-08T00:00:00Z");
       } else if (*until <= now) {
         bad("until: " + f[7] + " has passed (give state suspended)");
+      } else if (*until - now > kMaxReinstatement) {
+        bad("until: " + f[7] + " is more than ten years away (as reinstate --for allows at most)");
       } else {
         s.until = *until;
       }
@@ -223,7 +246,10 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
     if (s.domains_only && s.domains.empty()) bad("domains_only: yes with no domain would refuse all its mail");
     if (ok) out.rows.push_back(std::move(s));
   }
-  if (!header && out.error_count == 0) error(line_no == 0 ? 1 : line_no, "no header line: the file is empty");
+  if (!header && out.error_count == 0) {
+    error(line_no == 0 ? 1 : line_no, "no header line: the file is empty");
+    ++out.bad_lines;
+  }
   return out;
 }
 

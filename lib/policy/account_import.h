@@ -48,6 +48,7 @@ struct AccountCsv {
   std::vector<AccountSettings> rows;
   std::vector<std::string> errors;  // "line 7: day: ..." (at most kMaxImportErrors)
   size_t error_count = 0;           // all of them
+  size_t bad_lines = 0;             // lines with one or more
 };
 
 // A domain as `domains add` takes it: the normalized name, or nullopt with

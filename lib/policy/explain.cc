@@ -171,10 +171,11 @@ Explanation Explain(const Config& cfg, const ExplainFacts& f) {
 
   // ---- end of message: the From: domain and DMARC
   if (!DmarcApplies(cfg, account)) {
-    out.steps.push_back({"eom", "dmarc", "", "skip",
-                         cfg.dmarc_mode == DmarcMode::kOff ? "[dmarc] mode = \"off\""
-                                                           : "the account is in [dmarc] exempt_accounts",
-                         std::nullopt});
+    std::string why = cfg.dmarc_mode == DmarcMode::kOff ? "[dmarc] mode = \"off\"" : "the account is in [dmarc] exempt_accounts";
+    // The From: domain is judged with DMARC: an account limited to its
+    // verified domains is not limited here.
+    if (rec != nullptr && rec->domains_only) why += "; so the account's \"domains only\" is not enforced either";
+    out.steps.push_back({"eom", "dmarc", "", "skip", why, std::nullopt});
     out.eom_judged = true;
   } else if (!f.auth) {
     out.steps.push_back({"eom", "dmarc", "", "not-checked",

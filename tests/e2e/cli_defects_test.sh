@@ -299,6 +299,19 @@ small_rss=$(rss "$BIN/senderguardctl" -c "$DIR/senderguard.conf" list --json)
 big_rss=$(rss "$BIN/senderguardctl" -c "$DIR/bulk.conf" list --json)
 if ((big_rss < small_rss + 32768)); then ok "list --json of 20,002 accounts: ${big_rss} KiB at most, ${small_rss} KiB for a few"; else
     not_ok "list --json of 20,002 accounts holds ${big_rss} KiB (a few: ${small_rss} KiB)"; fi
+# A reason over two lines, with commas and quotes: export quotes it, import takes it back whole.
+bctl suspend acct7 --reason "$(printf 'two\nlines, "quoted"')" >/dev/null
+bctl export --csv >"$DIR/export2.csv"
+expect 0 "import of an export holding a reason over two lines" bctl import --csv "$DIR/export2.csv"
+says "... reads it as one record, the same" "$DIR/out" '20002 account\(s\) read; 0 changed'
+# A control byte in a stored reason is written as \x1b: nothing raw reaches a terminal.
+bctl suspend acct8 --reason "$(printf 'red \033[31m')" >/dev/null
+bctl export --csv >"$DIR/export3.csv"
+if grep -q $'\033' "$DIR/export3.csv"; then not_ok "export --csv writes a raw ESC"; else
+    says "export --csv escapes a control byte" "$DIR/export3.csv" '^acct8,.*red \\x1b\[31m'; fi
+printf '\xef\xbb\xbfbom@x.example,from a spreadsheet\n' >"$DIR/bom.txt"
+bctl suppress import "$DIR/bom.txt" >/dev/null
+expect 0 "suppress import of a file starting with a byte order mark" bctl suppress check bom@x.example
 bctl suppress add gone@x.example --reason "legal hold, case 7" >/dev/null
 bctl suppress export >"$DIR/sup.txt"
 says "suppress export: the import format" "$DIR/sup.txt" '^gone@x\.example,legal hold, case 7$'

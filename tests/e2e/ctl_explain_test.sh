@@ -185,6 +185,21 @@ fi
 sgctl explain "$QID" --log "$TB_LOG" --log "$SG_LOG" >"$TB_DIR/q.out"
 grep -q '^outcome: 2 delivered$' "$TB_DIR/q.out" && ok "explain $QID (human): outcome: 2 delivered" || { not_ok "explain $QID human"; sed 's/^/#   /' "$TB_DIR/q.out"; }
 awk 'length > 80 { bad = 1 } END { exit bad }' "$TB_DIR/q.out" && ok "explain $QID within 80 columns" || not_ok "explain $QID wider than 80"
+sgctl explain "$QID" --log "$TB_LOG" --log "$TB_DIR/log/../log/postfix.log" --log "$SG_LOG" --json >"$TB_DIR/q2.json"
+[[ $(jq '.outcomes.delivered' "$TB_DIR/q2.json") == 2 && $(jq '.logs | length' "$TB_DIR/q2.json") == 2 ]] \
+    && ok "explain $QID: the same log named twice is read once" || not_ok "explain $QID: a log named twice ($(jq -c .outcomes "$TB_DIR/q2.json"))"
+gzip -c "$TB_LOG" >"$TB_DIR/postfix.log.1.gz"
+rc=0; sgctl explain "$QID" --log "$TB_DIR/postfix.log.1.gz" >/dev/null 2>"$TB_DIR/e" || rc=$?
+[[ $rc == 64 ]] && grep -q 'compressed.*zcat' "$TB_DIR/e" && ok "explain --log of a .gz: says to decompress it (64)" || not_ok "explain --log .gz (rc=$rc)"
+rc=0; sgctl explain "$QID" --log "$TB_DIR" >/dev/null 2>"$TB_DIR/e" || rc=$?
+[[ $rc == 1 ]] && grep -q 'is a directory' "$TB_DIR/e" && ok "explain --log DIRECTORY: exit 1, says so" || not_ok "explain --log DIR (rc=$rc)"
+rc=0; sgctl explain --login a --from a@shop.test --rcpt r@dest.test --message "$TB_DIR" >/dev/null 2>"$TB_DIR/e" || rc=$?
+[[ $rc == 1 ]] && grep -q 'is a directory' "$TB_DIR/e" && ok "explain --message DIRECTORY: exit 1, says so" || not_ok "explain --message DIR (rc=$rc)"
+printf '[store]\npath = "%s/no-store-here"\n[tail]\nrules = "%s/conf/bounce-rules.conf"\n' "$TB_DIR" "$E2E_SRC" >"$TB_DIR/nostore.conf"
+"$E2E_BIN/senderguardctl" -c "$TB_DIR/nostore.conf" explain "$QID" --log "$TB_LOG" >"$TB_DIR/q.out" 2>&1
+grep -q '^outcome: 2 delivered$' "$TB_DIR/q.out" && ok "explain $QID without a store: the log alone" || { not_ok "explain without a store"; sed 's/^/#   /' "$TB_DIR/q.out"; }
+rc=0; sgctl explain --login a --from a@shop.test --rcpt r@dest.test --client 999.1.1.1 >/dev/null 2>&1 || rc=$?
+[[ $rc == 64 ]] && ok "explain --client 999.1.1.1: not an address (64)" || not_ok "explain --client 999.1.1.1 (rc=$rc)"
 rc=0; sgctl explain 0ABCDEF12345 --log "$TB_LOG" >/dev/null 2>"$TB_DIR/e" || rc=$?
 [[ $rc == 1 ]] && grep -q 'nothing known about 0ABCDEF12345' "$TB_DIR/e" && ok "explain of an unknown queue id: exit 1, says so" || not_ok "unknown queue id (rc=$rc)"
 rc=0; sgctl explain not-an-id >/dev/null 2>&1 || rc=$?

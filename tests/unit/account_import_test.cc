@@ -64,18 +64,20 @@ TEST(AccountCsv, EveryBadLineIsNamedAndNoneIsTaken) {
       "hank,,,,,active,,,,yes,\n"                      // 10: only without domains
       "ivan,,,,,active,,,,,localhost\n"                // 11: domain
       "jo,,,,\n"                                       // 12: fields
-      "\"kim,,,,,active,,,,,\n"                        // 13: quote
-      ",,,,,active,,,,,\n"                             // 14: no account
-      "leo,,,1000000000001,,active,,,,,\n");           // 15: over 10^12
+      ",,,,,active,,,,,\n"                             // 13: no account
+      "leo,,,1000000000001,,active,,,,,\n"             // 14: over 10^12
+      "\"kim,,,,,active,,,,,\n");                      // 15: a quote never closed (at the end:
+                                                       // an open quote runs to the end)
   EXPECT_EQ(c.rows.size(), 1u);  // only alice's first line is whole
   EXPECT_EQ(c.error_count, 13u);
+  EXPECT_EQ(c.bad_lines, 13u);
   std::string all;
   for (const auto& e : c.errors) all += e + "\n";
   for (const char* want : {"line 3: account alice is already on line 2", "line 4: day:", "line 5: state:",
                            "line 6: reason:", "line 7: reason: given for an active account", "line 8: until:",
                            "line 9: dry_run:", "line 10: domains_only:", "line 11: domains: not a domain name",
-                           "line 12: 5 fields", "line 13: a quoted field is not closed", "line 14: account:",
-                           "line 15: day:"}) {
+                           "line 12: 5 fields", "line 13: account:", "line 14: day:",
+                           "line 15: a quoted field is not closed"}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
   }
 }
@@ -113,6 +115,23 @@ TEST(AccountCsv, ExportReadsBackToTheSameRecord) {
   EXPECT_EQ(ApplySettings(c.rows[0], &b, "root", kNow), "");  // nothing to change
   // After the reinstatement ends, the line says suspended.
   EXPECT_NE(AccountCsvLine(a, kNow + 2 * 86400).find(",suspended,"), std::string::npos);
+}
+
+TEST(AccountCsv, AReasonWithALineBreakReadsBack) {
+  AccountRecord a;
+  a.name = "nl";
+  Suspend(&a, "line1\nline2, \"quoted\"", "root", kNow);
+  const std::string line = AccountCsvLine(a, kNow);
+  const AccountCsv c = ParseAccountCsv(kHeader + "\r\n" + line + "\r\nnext,,,,,active,,,,,\r\n", kNow, Domain);
+  ASSERT_EQ(c.error_count, 0u) << c.errors[0];
+  ASSERT_EQ(c.rows.size(), 2u);
+  EXPECT_EQ(c.rows[0].reason, "line1\nline2, \"quoted\"");
+  EXPECT_EQ(c.rows[1].line, 4u);  // the record of lines 2-3 took two
+  const AccountCsv open = ParseAccountCsv(kHeader + "\nx,,,,,suspended,\"never closed,,,,,\n", kNow, Domain);
+  EXPECT_EQ(open.error_count, 1u);
+  const AccountCsv far = Parse("y,,,,,reinstated,r,2040-01-01T00:00:00Z,,,\n");
+  ASSERT_EQ(far.error_count, 1u);
+  EXPECT_NE(far.errors[0].find("ten years"), std::string::npos);
 }
 
 TEST(ApplySettings, SaysWhatChanged) {
