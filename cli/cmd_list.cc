@@ -183,8 +183,9 @@ void AddListCommand(CLI::App& app, Env& env) {
       if (!kept.empty()) PrintHeader(nw, ww);
       for (const auto& r : kept) PrintRow(r, nw, ww);
     }
-    std::printf("%zu account(s)%s; used/limit, - unlimited, * dry run%s\n", shown,
-                more ? " shown, more not shown (--limit)" : "", wide ? "" : ", k/M/G/T = 10^3/6/9/12");
+    // Within 80 columns: with more left out, the legend goes on a line of its own.
+    std::printf("%zu account(s)%s", shown, more ? " shown, more not shown (--limit)\n" : "; ");
+    std::printf("used/limit, - unlimited, * dry run%s\n", wide ? "" : ", k/M/G/T = 10^3/6/9/12");
   });
 }
 
