@@ -31,7 +31,9 @@ void AddListCommand(CLI::App& app, Env& env) {
       Row r;
       // 17 + 11 + 4 + 5 + 4 x 9 columns and 7 spaces: 80.
       r.name = Cell(j["account"].get<std::string>(), 17, wide);
-      r.state = j["state"].get<std::string>() + (j["dry_run"].get<bool>() ? "*" : "");
+      // "~": suspended until a time (show gives it), then active by itself.
+      r.state = j["state"].get<std::string>() + (j["suspended_until"].is_null() ? "" : "~") +
+                (j["dry_run"].get<bool>() ? "*" : "");
       r.tier = std::to_string(j["reputation"]["tier"].get<int>());
       r.score = std::to_string(j["reputation"]["score"].get<int>());
       for (size_t i = 0; i < 4; ++i) {
@@ -57,8 +59,11 @@ void AddListCommand(CLI::App& app, Env& env) {
                   r.score.c_str(), ww, r.windows[0].c_str(), ww, r.windows[1].c_str(), ww,
                   r.windows[2].c_str(), ww, r.windows[3].c_str());
     }
+    bool timed = false;
+    for (const auto& j : all) timed = timed || !j["suspended_until"].is_null();
     std::printf("%zu account(s); used/limit, - unlimited, * dry run%s\n", accounts.size(),
                 wide ? "" : ", k/M/G/T = 10^3/6/9/12");
+    if (timed) std::printf("~ suspended until a time (show ACCOUNT), then active by itself\n");
   });
 }
 

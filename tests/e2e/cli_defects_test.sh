@@ -5,7 +5,7 @@
 # happen; a suppression's reason overwritten; `suppress list` truncated without a word; `show`
 # of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
 # host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
-# typo. (8, the command words, is e2e_usage.)
+# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for.
 # The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
 # directory: no Postfix, no milter.
 set -uo pipefail
@@ -237,6 +237,31 @@ says "suppress list --wide: the configured zone" "$DIR/out" ' [0-9-]+ [0-9:]+ CE
 printf '%s\n' '2026-11-25T18:27:32.123456+00:00 mx postfix/smtp[123]: 3B7C8A720CC: to=<gone@dest.test>, relay=mx.dest.test[192.0.2.1]:25, delay=0.2, delays=0/0/0.1/0.1, dsn=5.1.1, status=bounced (host mx.dest.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))' >"$DIR/mail.log"
 "$BIN/senderguard-tail" -c "$DIR/senderguard.conf" --rules "$SRC/conf/bounce-rules.conf" --once --print "$DIR/mail.log" >"$DIR/out" 2>/dev/null
 says "tail --print: ISO 8601 UTC" "$DIR/out" '"time":"2026-11-25T18:27:32Z"'
+
+echo "# issue 15, item 6: suspend --for (a timed suspension)"
+expect 0 "suspend erin --for 2s" ctl suspend erin --reason "incident 42" --for 2s --create
+says "... says until when, in the configured zone" "$DIR/out" '^erin: suspended until [0-9-]+ [0-9:]+ CE[S]?T \(incident 42\)'
+ctl show erin --json >"$DIR/out"
+says "show --json: suspended" "$DIR/out" '"state": "suspended"'
+says "show --json: until when, ISO 8601" "$DIR/out" '"suspended_until": "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"'
+ctl show erin >"$DIR/out"
+says "show: suspended until ... (since ...)" "$DIR/out" '^state: +suspended until [0-9-]+ [0-9:]+ CE[S]?T \(since '
+ctl list >"$DIR/out"
+says "list: marked as timed" "$DIR/out" '^erin +suspended~ '
+says "list: says what ~ means" "$DIR/out" '^~ suspended until a time'
+ctl audit erin >"$DIR/out"
+says "audited with its end" "$DIR/out" 'suspend +erin +incident 42 \(until [0-9T:-]+Z\)'
+expect 64 "suspend --for 24 (no unit)" ctl suspend erin --reason x --for 24
+expect 64 "suspend --for 0s" ctl suspend erin --reason x --for 0s
+sleep 2.1
+ctl show erin --json >"$DIR/out"
+says "after it: active by itself" "$DIR/out" '"state": "active"'
+says "... no until in the past" "$DIR/out" '"suspended_until": null'
+says "... when it ended" "$DIR/out" '"suspension_ended": "[0-9T:-]+Z"'
+ctl show erin >"$DIR/out"
+says "show: active again since" "$DIR/out" '^state: +active again since [0-9-]+ [0-9:]+ CE[S]?T \(the suspension by .* ended\)'
+expect 0 "reinstate after it ended" ctl reinstate erin
+says "... says it is active" "$DIR/out" 'already active'
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))

@@ -334,6 +334,32 @@ TEST_P(StoreContractTest, AccountUpdateGetList) {
   EXPECT_EQ(names, (std::vector<std::string>{"alice", "bob", "carol", "zed"}));
 }
 
+// A timed suspension's end (AccountRecord::suspended_until, record v3 /
+// schema migration 2) is kept, changed and cleared like every field.
+TEST_P(StoreContractTest, TimedSuspensionEndIsKept) {
+  auto set = [&](int64_t until, int64_t t) {
+    return store_->UpdateAccount(
+        "alice",
+        [&](AccountRecord* r, bool) {
+          r->status = AccountStatus::kSuspended;
+          r->status_reason = "incident";
+          r->suspended_until = until;
+          return Status::Ok();
+        },
+        Audit("suspend", "alice", kNow * 1000000 + t));
+  };
+  for (int64_t until : {kNow + 7200, INT64_MAX, int64_t{0}}) {
+    ASSERT_TRUE(set(until, until % 1000).ok());
+    auto got = store_->GetAccount("alice");
+    ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+    EXPECT_EQ((*got)->suspended_until, until);
+    EXPECT_EQ((*got)->status, AccountStatus::kSuspended);
+    auto list = store_->ListAccounts();
+    ASSERT_TRUE(list.ok() && list->size() == 1u);
+    EXPECT_EQ((*list)[0].suspended_until, until);
+  }
+}
+
 TEST_P(StoreContractTest, RefusedChangeWritesNothing) {
   Status s = store_->UpdateAccount(
       "alice",

@@ -15,7 +15,7 @@ namespace senderguard {
 namespace {
 
 constexpr size_t kUpsertChunk = 1000;  // rows per INSERT ... SELECT FROM unnest
-constexpr int kAccountColumnCount = 18;
+constexpr int kAccountColumnCount = 19;
 
 // A limit to its column: NULL (inherit), -1 (unlimited) or the value.
 PgParam LimitParam(uint64_t limit) {
@@ -49,6 +49,7 @@ std::vector<PgParam> AccountParams(const AccountRecord& a) {
   p.push_back(PgInt(a.rated_through));
   p.push_back(PgInt(a.rates_since));
   p.push_back(PgBool(a.domains_only));
+  p.push_back(PgInt(a.suspended_until));
   return p;
 }
 
@@ -58,7 +59,7 @@ bool SameColumns(const AccountRecord& x, const AccountRecord& y) {
          x.reinstated_until == y.reinstated_until && x.dry_run == y.dry_run &&
          x.created == y.created && x.tier == y.tier && x.clean_days == y.clean_days &&
          x.rated_through == y.rated_through && x.rates_since == y.rates_since &&
-         x.domains_only == y.domains_only;
+         x.domains_only == y.domains_only && x.suspended_until == y.suspended_until;
 }
 
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
@@ -188,7 +189,7 @@ bool PgParseTextArray(std::string_view s, std::vector<std::string>* out) {
 const char kPgAccountColumns[] =
     "a.name, a.limit_minute, a.limit_hour, a.limit_day, a.limit_month, a.status, "
     "a.status_reason, a.status_actor, a.status_since, a.reinstated_until, a.dry_run, a.created, "
-    "a.tier, a.clean_days, a.rated_through, a.rates_since, a.domains_only, "
+    "a.tier, a.clean_days, a.rated_through, a.rates_since, a.domains_only, a.suspended_until, "
     "array(SELECT d.domain FROM account_domains d WHERE d.account = a.name "
     "ORDER BY d.domain COLLATE \"C\")";
 
@@ -225,7 +226,9 @@ Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out)
   a.rated_through = r.GetInt(row, col + 14);
   a.rates_since = r.GetInt(row, col + 15);
   a.domains_only = r.GetBool(row, col + 16);
-  if (!PgParseTextArray(r.Get(row, col + 17), &a.domains))
+  a.suspended_until = r.GetInt(row, col + 17);
+  if (a.suspended_until < 0) return Status::Corruption(what + "suspension end out of range");
+  if (!PgParseTextArray(r.Get(row, col + 18), &a.domains))
     return Status::Corruption(what + "unreadable domain list");
   *out = std::move(a);
   return Status::Ok();
@@ -276,6 +279,8 @@ Status PgCheckAccount(const AccountRecord& a) {
     return Status::Invalid("tier " + std::to_string(a.tier) + " out of range 1..5");
   if (a.clean_days > static_cast<uint32_t>(INT32_MAX))
     return Status::Invalid("clean-day count " + std::to_string(a.clean_days) + " out of range");
+  if (a.suspended_until < 0)
+    return Status::Invalid("suspension end " + std::to_string(a.suspended_until) + " out of range");
   if (a.domains.size() > kPgMaxDomains)
     return Status::Invalid(std::to_string(a.domains.size()) + " verified domains (at most " +
                            std::to_string(kPgMaxDomains) + ")");
@@ -296,8 +301,8 @@ Status PgWriteAccount(PgConn& conn, const std::optional<AccountRecord>& before,
     auto r = conn.Exec(
         "INSERT INTO accounts (name, limit_minute, limit_hour, limit_day, limit_month, status, "
         "status_reason, status_actor, status_since, reinstated_until, dry_run, created, tier, "
-        "clean_days, rated_through, rates_since, domains_only) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-        "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (name) DO NOTHING RETURNING 1",
+        "clean_days, rated_through, rates_since, domains_only, suspended_until) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (name) DO NOTHING RETURNING 1",
         AccountParams(after));
     if (!r.ok()) return r.status();
     if (r.value().rows() == 0) {
@@ -310,8 +315,8 @@ Status PgWriteAccount(PgConn& conn, const std::optional<AccountRecord>& before,
           "UPDATE accounts SET limit_minute = $2, limit_hour = $3, limit_day = $4, "
           "limit_month = $5, status = $6, status_reason = $7, status_actor = $8, "
           "status_since = $9, reinstated_until = $10, dry_run = $11, created = $12, tier = $13, "
-          "clean_days = $14, rated_through = $15, rates_since = $16, domains_only = $17 "
-          "WHERE name = $1",
+          "clean_days = $14, rated_through = $15, rates_since = $16, domains_only = $17, "
+          "suspended_until = $18 WHERE name = $1",
           AccountParams(after));
       if (!r.ok()) return r.status();
     }

@@ -4,7 +4,7 @@
 // nodes' caches learn of them through the change log (pg_cache). With
 // cached_reads, GetAccount and FindSuppression read the local cache.
 //
-// Mapping (schema.sql, migration 1): AccountRecord -> accounts (limits:
+// Mapping (schema.sql, migrations 1 and 2): AccountRecord -> accounts (limits:
 // kInheritLimit <-> NULL, kUnlimited <-> -1, else the limit up to INT64_MAX;
 // status as its name) and account_domains (one row per domain, read back in
 // bytewise order, as the CLI keeps them); SuppressionRecord -> suppression
