@@ -169,6 +169,23 @@ class Store {
   // Committed counts of the given window instances.
   virtual Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                                  const std::vector<WindowUsage>& windows) = 0;
+  // Sets the committed count of one window instance (`window` starting at
+  // span.start) back to 0 and forgets the alert thresholds it reached (they
+  // are announced again), writing audit(the count it replaced) in the same
+  // transaction; returns that count. A count of 0 writes nothing, not even
+  // the audit entry, and returns 0. What open transactions hold is kept:
+  // they commit into the new count. `audit` may run more than once and must
+  // not call back into the store. Atomic: the count, the alerts and the
+  // audit entry are written together or not at all.
+  // A fleet store (PostgreSQL) resets the fleet's count: this node reports
+  // its unreported units first (so they go with the reset); the blocks
+  // other nodes hold stay theirs, and what they sent before the reset and
+  // report after it counts toward the new count, once; the limit still
+  // bounds committed + what the leases hold, so the fleet never goes over
+  // it after the reset.
+  using UsageAudit = std::function<AuditEntry(uint64_t was)>;
+  virtual Result<uint64_t> ResetUsage(std::string_view account, Window window,
+                                      const WindowSpan& span, const UsageAudit& audit) = 0;
 
   // ---- queue map
   virtual Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) = 0;

@@ -5,7 +5,7 @@
 # happen; a suppression's reason overwritten; `suppress list` truncated without a word; `show`
 # of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
 # host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
-# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for.
+# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota reset.
 # The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
 # directory: no Postfix, no milter.
 set -uo pipefail
@@ -262,6 +262,34 @@ ctl show erin >"$DIR/out"
 says "show: active again since" "$DIR/out" '^state: +active again since [0-9-]+ [0-9:]+ CE[S]?T \(the suspension by .* ended\)'
 expect 0 "reinstate after it ended" ctl reinstate erin
 says "... says it is active" "$DIR/out" 'already active'
+
+# plant_count ACCOUNT WINDOW_BYTE START N: the committed count of a window instance, written
+# into the store's counters database as the milter's Commit writes it (key: account, NUL, the
+# window's byte, the start as 8 big-endian bytes; value: 8 big-endian bytes), since no mail
+# flows here (replies_test plants a record the same way).
+be64() { printf '%016x' "$1" | sed 's/../\\&/g'; }
+plant_count() {
+    printf '%s\\00\\%02x%s\n%s\n' "$1" "$2" "$(be64 "$3")" "$(be64 "$4")" |
+        mdb_load -T -s counters "$DIR/store"
+}
+
+echo "# issue 15, item 6: quota reset ACCOUNT WINDOW"
+expect 0 "quota set frank day=10 --create" ctl quota set frank day=10 --create
+day_start=$(TZ=Europe/Berlin date -d 'today 00:00' +%s)
+plant_count frank 2 "$day_start" 7
+ctl show frank --json | tr -d ' \n' | grep -q '"used":7,"window":"day"' && ok "show: day used=7 (planted)" || not_ok "show: day used=7 (planted)"
+expect 0 "quota reset frank day" ctl quota reset frank day
+says "... says what it was" "$DIR/out" '^frank: day count reset to 0 \(was 7; the window resets [0-9-]+ 00:00 CE[S]?T\)'
+ctl show frank --json | tr -d ' \n' | grep -q '"used":0,"window":"day"' && ok "show: day used=0" || not_ok "show: day used=0"
+ctl audit frank >"$DIR/out"
+says "audited with the old count" "$DIR/out" 'quota-reset +frank +day window of [0-9T:-]+Z: 7 -> 0'
+expect 0 "quota reset again" ctl quota reset frank day
+says "... says it is 0 already" "$DIR/out" 'count is 0 already; nothing changed'
+audits 1 "quota reset twice" quota-reset
+expect 1 "quota reset of an unknown account" ctl quota reset nobody day
+says "... says so" "$DIR/err" 'no such account: nobody'
+expect 64 "quota reset of a bad window" ctl quota reset frank week
+says "... names the windows" "$DIR/err" 'minute, hour, day or month'
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))

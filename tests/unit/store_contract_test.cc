@@ -789,6 +789,91 @@ TEST_P(StoreContractTest, SecondCommitOverEightyGivesNoSecondAlert) {
   EXPECT_TRUE(AlertsOf(second).empty()) << "82% gave alerts again";
 }
 
+// ---------------------------------------------------------- ResetUsage
+
+// `quota reset`: one window instance's count back to 0, audited with what
+// it was; holds of open transactions commit into the new count; the limit
+// holds again from 0; the alerts are announced again; nothing else moves.
+TEST_P(StoreContractTest, ResetUsageZeroesOneInstanceOnly) {
+  const std::vector<QuotaCharge> day = {Charge(Window::kDay, 10)};
+  const std::vector<QuotaCharge> both = {Charge(Window::kDay, 10), Charge(Window::kHour, 100)};
+  Send("alice", both, 7);
+  Send("bob", day, 3);
+  const std::vector<QuotaCharge> tomorrow = {Charge(Window::kDay, 10, 1, kNow + 86400)};
+  Send("alice", tomorrow, 2);
+  (void)AlertsOf(Result<std::vector<QuotaAlert>>(std::vector<QuotaAlert>{}));  // settle alerts so far
+  // One recipient held by an open transaction across the reset.
+  ASSERT_TRUE(store_->Reserve("alice", day, false)->ok);
+  const size_t audits = AuditSize();
+
+  std::vector<uint64_t> asked;
+  auto was = store_->ResetUsage("alice", Window::kDay, day[0].span, [&](uint64_t n) {
+    asked.push_back(n);
+    AuditEntry e = Audit("quota-reset", "alice", kNow * 1000000 + 9);
+    e.detail = "day " + std::to_string(n) + " -> 0";
+    return e;
+  });
+  ASSERT_TRUE(was.ok()) << was.status().ToString();
+  EXPECT_EQ(*was, 7u);
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked.back(), 7u);
+  EXPECT_EQ(Used("alice", day[0]), 0u);
+  EXPECT_EQ(Used("alice", both[1]), 7u) << "the hour window moved";
+  EXPECT_EQ(Used("bob", day[0]), 3u) << "another account moved";
+  EXPECT_EQ(Used("alice", tomorrow[0]), 2u) << "another instance moved";
+  ASSERT_EQ(AuditSize(), audits + 1);
+  auto audit = store_->ListAudit("alice", 1);
+  ASSERT_TRUE(audit.ok() && audit->size() == 1u);
+  EXPECT_EQ((*audit)[0].action, "quota-reset");
+  EXPECT_EQ((*audit)[0].detail, "day 7 -> 0");
+
+  // The held recipient commits into the new count; then exactly the limit.
+  auto c = store_->Commit("alice", day, nullptr, kNow);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Used("alice", day[0]), 1u);
+  int fitted = 0;
+  std::vector<int> pcts;
+  for (int i = 0; i < 20; ++i) {
+    auto r = store_->Reserve("alice", day, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (!r->ok) break;
+    ++fitted;
+    auto ci = store_->Commit("alice", day, nullptr, kNow);
+    ASSERT_TRUE(ci.ok()) << ci.status().ToString();
+    for (int p : Pcts(AlertsOf(ci))) pcts.push_back(p);
+  }
+  EXPECT_EQ(fitted, 9);
+  EXPECT_EQ(Used("alice", day[0]), 10u);
+  EXPECT_EQ(pcts, (std::vector<int>{80, 90, 100})) << "the alerts are announced again";
+}
+
+TEST_P(StoreContractTest, ResetUsageOfNothingWritesNothing) {
+  const QuotaCharge day = Charge(Window::kDay, 10);
+  int calls = 0;
+  auto audit = [&](uint64_t) {
+    ++calls;
+    return Audit("quota-reset", "alice");
+  };
+  for (const char* name : {"alice", "", "nobody\xff"}) {
+    auto was = store_->ResetUsage(name, Window::kDay, day.span, audit);
+    ASSERT_TRUE(was.ok()) << was.status().ToString();
+    EXPECT_EQ(*was, 0u);
+  }
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(AuditSize(), 0u);
+}
+
+TEST_P(StoreContractTest, FailedResetUsageChangesNothing) {
+  const std::vector<QuotaCharge> day = {Charge(Window::kDay, 10)};
+  Send("alice", day, 4);
+  if (!FailNextWrites(1)) GTEST_SKIP() << "this backend cannot make a write fail";
+  auto was = store_->ResetUsage("alice", Window::kDay, day[0].span,
+                                [&](uint64_t) { return Audit("quota-reset", "alice"); });
+  EXPECT_FALSE(was.ok());
+  EXPECT_EQ(Used("alice", day[0]), 4u);
+  EXPECT_EQ(AuditSize(), 0u);
+}
+
 // ----------------------------------------------------- queue, accounts
 
 TEST_P(StoreContractTest, CommitWritesQueueEntry) {

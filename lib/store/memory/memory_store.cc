@@ -177,6 +177,23 @@ class MemoryStoreImpl final : public MemoryStore {
     return out;
   }
 
+  Result<uint64_t> ResetUsage(std::string_view account, Window window, const WindowSpan& span,
+                              const UsageAudit& audit) override {
+    std::lock_guard lk(mu_);
+    const std::string key = CounterKey(account, window, span.start);
+    const uint64_t was = Lookup(counters_, key);
+    if (was == 0) return uint64_t{0};
+    const AuditEntry entry = audit(was);
+    if (Status f = Fail(); !f.ok()) return f;
+    counters_.erase(key);
+    for (auto it = alerts_.lower_bound(key);
+         it != alerts_.end() && it->size() == key.size() + 1 && it->compare(0, key.size(), key) == 0;) {
+      it = alerts_.erase(it);
+    }
+    PutAudit(entry);
+    return was;
+  }
+
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override {
     std::lock_guard lk(mu_);
     auto it = queue_.find(std::string(queue_id));

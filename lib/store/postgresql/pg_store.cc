@@ -104,6 +104,11 @@ Result<std::vector<WindowUsage>> PgStore::Usage(std::string_view account,
   return leases_->Usage(account, windows);
 }
 
+Result<uint64_t> PgStore::ResetUsage(std::string_view account, Window window,
+                                     const WindowSpan& span, const UsageAudit& audit) {
+  return leases_->ResetUsage(account, window, span, audit);
+}
+
 // The queue map and deferred recipients are the node's own.
 Result<std::optional<QueueEntry>> PgStore::GetQueueEntry(std::string_view queue_id) {
   return local_->GetQueueEntry(queue_id);

@@ -94,6 +94,8 @@ class PgStore final : public Store {
                                          const QueueEntry* queue, int64_t now) override;
   Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                          const std::vector<WindowUsage>& windows) override;
+  Result<uint64_t> ResetUsage(std::string_view account, Window window, const WindowSpan& span,
+                              const UsageAudit& audit) override;
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
   using Store::GetQueueEntries;
   Status GetQueueEntries(const std::vector<std::string>& queue_ids,
