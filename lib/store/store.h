@@ -111,6 +111,16 @@ struct ReviewOutcome {
 using AccountReview = std::function<void(AccountRecord* account, const StoredDays& days,
                                          uint64_t batch_complaints, ReviewOutcome* out)>;
 
+// What a store holds under one account's name (DeleteAccount, RenameAccount).
+struct AccountContents {
+  bool record = false;        // its AccountRecord (settings, state, verified domains)
+  uint64_t domains = 0;       // verified domains (part of the record)
+  uint64_t windows = 0;       // window instances with a committed count (and their alerts)
+  uint64_t days = 0;          // daily buckets of delivery outcomes
+  uint64_t suppressions = 0;  // entries of its own suppression list
+  bool empty() const { return !record && windows == 0 && days == 0 && suppressions == 0; }
+};
+
 struct FeedbackResult {
   std::vector<SuppressionRecord> suppressed;  // added by this batch
   std::vector<std::string> alerts;            // from the reviews
@@ -132,6 +142,27 @@ class Store {
   using AccountChange = std::function<Status(AccountRecord* record, bool exists)>;
   virtual Status UpdateAccount(std::string_view name, const AccountChange& change,
                                const AuditEntry& audit) = 0;
+  // Removes everything kept under the account's name: its record (with its
+  // verified domains), the committed counts of its window instances and
+  // their alerts, its daily buckets and its own suppression list, and writes
+  // audit(what was removed) in the same transaction; returns what was
+  // removed. Nothing under the name (AccountContents::empty): nothing is
+  // written, not even the audit entry. Kept: the audit log (history), the
+  // global suppression list and the bounce counts of addresses (not the
+  // account's), the queue map (the tailer's: a later outcome of a message
+  // it sent counts under its name again and makes a fresh record, as a
+  // first message would), and what open transactions hold (they commit
+  // into fresh counts). kInvalid for the empty name (the unattributed
+  // counts and the global list are no account's). `audit` may run more than
+  // once and must not call back into the store. Atomic.
+  // A fleet store (PostgreSQL) keeps a window instance that a node still
+  // holds a lease on, with its count at 0, so what that node sends next is
+  // still counted against the limit; each node's cache loses the account
+  // and its suppressions as it learns of the change (LISTEN/NOTIFY, within
+  // a second).
+  using ContentsAudit = std::function<AuditEntry(const AccountContents& contents)>;
+  virtual Result<AccountContents> DeleteAccount(std::string_view name,
+                                                const ContentsAudit& audit) = 0;
 
   // ---- suppression (addresses are normalized by the caller)
   // The global entry for `address`, else the entry of `account`, else nullopt.

@@ -5,7 +5,7 @@
 # happen; a suppression's reason overwritten; `suppress list` truncated without a word; `show`
 # of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
 # host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
-# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota reset.
+# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota reset, account delete.
 # The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
 # directory: no Postfix, no milter.
 set -uo pipefail
@@ -290,6 +290,57 @@ expect 1 "quota reset of an unknown account" ctl quota reset nobody day
 says "... says so" "$DIR/err" 'no such account: nobody'
 expect 64 "quota reset of a bad window" ctl quota reset frank week
 says "... names the windows" "$DIR/err" 'minute, hour, day or month'
+
+# plant_day ACCOUNT DAY DELIVERED: a day's bucket as the tailer writes it (key: account, NUL,
+# the UTC day number as 8 big-endian bytes; value: version 1, then 7 counts of 8 bytes).
+plant_day() {
+    printf '%s\\00%s\n\\01%s%s\n' "$1" "$(be64 "$2")" "$(be64 "$3")" "$(be64 0)$(be64 0)$(be64 0)$(be64 0)$(be64 0)$(be64 0)" |
+        mdb_load -T -s days "$DIR/store"
+}
+
+echo "# issue 15, item 6: account delete NAME"
+expect 0 "gina made, with domains, quota, suppressions" ctl domains add gina gina.example --create
+ctl domains add gina gina2.example >/dev/null
+ctl quota set gina day=50 >/dev/null
+ctl suppress add own1@example.com --account gina >/dev/null
+ctl suppress add own2@example.com --account gina >/dev/null
+ctl suppress add kept@example.com >/dev/null
+expect 0 "ginamore made (a name that starts with gina's)" ctl suppress add own1@example.com --account ginamore
+ctl quota set ginamore day=5 --create >/dev/null
+today=$(($(date +%s) / 86400))
+plant_count gina 2 "$day_start" 12
+plant_count ginamore 2 "$day_start" 3
+plant_day gina "$today" 40
+plant_day gina $((today - 1)) 60
+plant_day ginamore "$today" 9
+ctl report gina --days 2 --json | tr -d ' \n' | grep -q '"delivered":40' && ok "gina's days planted" || not_ok "gina's days planted"
+expect 64 "account delete without --yes, not on a terminal" ctl account delete gina </dev/null
+says "... asks for --yes" "$DIR/err" 'not deleted: give --yes'
+expect 0 "... deleted nothing" ctl show gina
+expect 0 "account delete gina --yes" ctl account delete gina --yes
+says "... says what went" "$DIR/out" '^gina: deleted: record \(2 verified domain\(s\)\), 1 window count\(s\), 2 day\(s\) of outcomes, 2 suppression\(s\) of its own; its audit entries stay'
+expect 1 "show gina after it" ctl show gina
+says "... no such account" "$DIR/err" 'no such account: gina'
+ctl list --json >"$DIR/out"
+lacks "list: gina gone" "$DIR/out" '"account": "gina"'
+says "list: ginamore still there" "$DIR/out" '"account": "ginamore"'
+expect 1 "gina's own suppression gone" ctl suppress check own1@example.com --account gina
+expect 0 "ginamore's stays" ctl suppress check own1@example.com --account ginamore
+expect 0 "the global list stays" ctl suppress check kept@example.com --account gina
+ctl report ginamore --days 1 --json | tr -d ' \n' | grep -q '"delivered":9' && ok "ginamore's days stay" || not_ok "ginamore's days stay"
+ctl show ginamore --json | tr -d ' \n' | grep -q '"used":3,"window":"day"' && ok "ginamore's count stays" || not_ok "ginamore's count stays"
+ctl report --all --days 2 --json >"$DIR/out"
+says "report --all: today is ginamore's alone" "$DIR/out" '"delivered": 9,'
+lacks "report --all: gina's days gone" "$DIR/out" '"delivered": (49|60),'
+ctl audit gina --limit 0 >"$DIR/out"
+says "audited" "$DIR/out" 'account-delete +gina +record \(2 verified'
+says "... and gina's history stays" "$DIR/out" 'domain-add +gina'
+audits 1 "one deletion" account-delete
+expect 1 "account delete of an unknown account" ctl account delete gina --yes
+says "... says so" "$DIR/err" 'no such account: gina'
+audits 1 "the refused deletion" account-delete
+expect 0 "account delete --json" ctl account delete ginamore --yes --json
+says "... JSON: what went" "$DIR/out" '"suppressions": 1'
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))

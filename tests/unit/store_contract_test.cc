@@ -360,6 +360,148 @@ TEST_P(StoreContractTest, TimedSuspensionEndIsKept) {
   }
 }
 
+FeedbackEvent DeliveredEv(std::string account, int64_t time) {
+  DayCountsRecord d;
+  d.delivered = 1;
+  return Ev(std::move(account), time, d);
+}
+
+// `account delete`: everything under the name goes, in one transaction,
+// audited with what went; other accounts, the global list, the bounce
+// counts and the audit log stay.
+TEST_P(StoreContractTest, DeleteAccountRemovesEverythingUnderItsName) {
+  ASSERT_TRUE(store_
+                  ->UpdateAccount(
+                      "alice",
+                      [](AccountRecord* r, bool) {
+                        r->status = AccountStatus::kSuspended;
+                        r->domains = {"a.example", "b.example"};
+                        return Status::Ok();
+                      },
+                      Audit("suspend", "alice", kNow * 1000000 + 1))
+                  .ok());
+  const std::vector<QuotaCharge> both = {Charge(Window::kDay, 10), Charge(Window::kHour, 100)};
+  Send("alice", both, 7);
+  Send("alice2", both, 2);  // a name that starts with alice's
+  ASSERT_TRUE(store_
+                  ->AddSuppressions({Supp("alice", "x@example.com", "own"),
+                                     Supp("alice", "y@example.com", "own"),
+                                     Supp("", "x@example.com", "global"),
+                                     Supp("alice2", "x@example.com", "alice2's")},
+                                    Audit("suppress-add"))
+                  .ok());
+  FeedbackBatch b = Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow - 86400),
+                           DeliveredEv("alice2", kNow)});
+  Apply(b);
+  store_->Flush();  // a fleet store: the records of accounts that sent exist now
+  const size_t audits = AuditSize();
+
+  int calls = 0;
+  auto gone = store_->DeleteAccount("alice", [&](const AccountContents& c) {
+    ++calls;
+    AuditEntry e = Audit("account-delete", "alice", kNow * 1000000 + 5);
+    e.detail = std::to_string(c.windows) + " windows, " + std::to_string(c.days) + " days";
+    return e;
+  });
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  EXPECT_GE(calls, 1);
+  EXPECT_TRUE(gone->record);
+  EXPECT_EQ(gone->domains, 2u);
+  EXPECT_EQ(gone->windows, 2u);
+  EXPECT_EQ(gone->days, 2u);
+  EXPECT_EQ(gone->suppressions, 2u);
+
+  EXPECT_FALSE(store_->GetAccount("alice")->has_value());
+  EXPECT_EQ(Used("alice", both[0]), 0u);
+  EXPECT_EQ(Used("alice", both[1]), 0u);
+  EXPECT_TRUE(Days("alice").empty());
+  EXPECT_EQ(store_->CountSuppressions("alice").value(), 0u);
+  auto own = store_->FindSuppression("alice", "y@example.com");
+  ASSERT_TRUE(own.ok());
+  EXPECT_FALSE(own->has_value());
+  auto global = store_->FindSuppression("alice", "x@example.com");
+  ASSERT_TRUE(global.ok() && global->has_value());
+  EXPECT_EQ((*global)->account, "") << "the global entry stays";
+  // Nothing of alice2 moved.
+  EXPECT_TRUE(store_->GetAccount("alice2")->has_value());
+  EXPECT_EQ(Used("alice2", both[0]), 2u);
+  EXPECT_EQ(Days("alice2").size(), 1u);
+  EXPECT_EQ(store_->CountSuppressions("alice2").value(), 1u);
+  // The history stays, with the deletion on top.
+  EXPECT_EQ(AuditSize(), audits + 1);
+  auto top = store_->ListAudit("alice", 1);
+  ASSERT_TRUE(top.ok() && top->size() == 1u);
+  EXPECT_EQ((*top)[0].action, "account-delete");
+  EXPECT_EQ((*top)[0].detail, "2 windows, 2 days");
+  EXPECT_GT(store_->ListAudit("alice", 100).value().size(), 1u);
+
+  // A name sends again from nothing: the limit counts from 0.
+  const std::vector<QuotaCharge> day = {Charge(Window::kDay, 10)};
+  int fitted = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = store_->Reserve("alice", day, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (!r->ok) break;
+    ++fitted;
+    ASSERT_TRUE(store_->Commit("alice", day, nullptr, kNow).ok());
+  }
+  EXPECT_EQ(fitted, 10);
+}
+
+TEST_P(StoreContractTest, DeleteAccountOfNothingWritesNothing) {
+  Send("bob", {Charge(Window::kDay, 10)}, 1);
+  store_->Flush();
+  int calls = 0;
+  for (const char* name : {"alice", "bo", "bob\x01", "nobody\xff"}) {
+    auto gone = store_->DeleteAccount(name, [&](const AccountContents&) {
+      ++calls;
+      return Audit("account-delete", name);
+    });
+    ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+    EXPECT_TRUE(gone->empty()) << name;
+  }
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(AuditSize(), 0u);
+  EXPECT_TRUE(store_->GetAccount("bob")->has_value());
+  // The empty name is no account: the unattributed counts and the global
+  // list are not an account's to delete.
+  ASSERT_TRUE(store_->AddSuppressions({Supp("", "g@example.com", "global")}, Audit("s")).ok());
+  auto empty = store_->DeleteAccount("", [&](const AccountContents&) { return Audit("x"); });
+  EXPECT_EQ(empty.status().code(), Status::Code::kInvalid);
+  EXPECT_TRUE(store_->FindSuppression("", "g@example.com")->has_value());
+}
+
+// A late outcome of a message the deleted account sent (the tailer's
+// queue map keeps its name) counts under the name again and makes a fresh
+// record, as a first message would: no crash, no error.
+TEST_P(StoreContractTest, FeedbackAfterDeleteMakesAFreshRecord) {
+  Send("alice", {Charge(Window::kDay, 10)}, 1);
+  store_->Flush();
+  ASSERT_TRUE(store_->UpdateAccount(
+                        "alice",
+                        [](AccountRecord* r, bool) {
+                          r->status = AccountStatus::kSuspended;
+                          return Status::Ok();
+                        },
+                        Audit("suspend", "alice"))
+                  .ok());
+  auto gone = store_->DeleteAccount("alice", [](const AccountContents&) {
+    return Audit("account-delete", "alice");
+  });
+  ASSERT_TRUE(gone.ok() && gone->record);
+  int reviewed = 0;
+  Apply(Batch({DeliveredEv("alice", kNow)}),
+        [&](AccountRecord* a, const StoredDays& days, uint64_t, ReviewOutcome*) {
+          ++reviewed;
+          EXPECT_EQ(a->status, AccountStatus::kActive) << "a fresh record, not the deleted one";
+          EXPECT_EQ(days.size(), 1u);
+        });
+  EXPECT_GE(reviewed, 1);
+  auto a = store_->GetAccount("alice");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->status, AccountStatus::kActive);
+}
+
 TEST_P(StoreContractTest, RefusedChangeWritesNothing) {
   Status s = store_->UpdateAccount(
       "alice",

@@ -17,7 +17,7 @@
 //
 // Source files: lmdb_env.cc (environment, transactions, group commit, map
 // growth), lmdb_records.cc (accounts, audit, suppression, quotas, queue
-// map), lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
+// map), lmdb_accounts.cc (an account as a whole: delete), lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
 // positions, deferred), lmdb_housekeeping.cc (Purge); lmdb_internal.h holds
 // what they share.
 //
@@ -89,6 +89,8 @@ class LmdbStore final : public Store {
   Result<std::vector<AccountRecord>> ListAccounts() override;
   Status UpdateAccount(std::string_view name, const AccountChange& change,
                        const AuditEntry& audit) override;
+  Result<AccountContents> DeleteAccount(std::string_view name,
+                                        const ContentsAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override;
   Status AddSuppressions(const std::vector<SuppressionRecord>& records,
@@ -317,6 +319,9 @@ class LmdbStore final : public Store {
   void AdoptMapSize();
   void Log(Logger::Level level, const std::string& line);
   Status PutAudit(MDB_txn* txn, const AuditEntry& e);
+  // What is kept under an account's name (lmdb_accounts.cc); with `erase`,
+  // deletes it too (holds and the queue map are not looked at).
+  Status AccountRows(MDB_txn* txn, const std::string& name, bool erase, AccountContents* out);
   Status PutQueue(MDB_txn* txn, const QueueEntry& q);
   // The node's own parts of a feedback batch (lmdb_feedback.cc).
   Status PutLocalParts(MDB_txn* txn, const FeedbackBatch& batch);

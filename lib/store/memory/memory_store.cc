@@ -66,6 +66,25 @@ class MemoryStoreImpl final : public MemoryStore {
     return Status::Ok();
   }
 
+  Result<AccountContents> DeleteAccount(std::string_view name,
+                                        const ContentsAudit& audit) override {
+    std::lock_guard lk(mu_);
+    if (name.empty()) return Status::Invalid("the empty account name is no account");
+    const std::string key(name);
+    AccountContents c = ContentsLocked(key);
+    if (c.empty()) return c;
+    const AuditEntry entry = audit(c);
+    if (Status f = Fail(); !f.ok()) return f;
+    accounts_.erase(key);
+    const std::string prefix = key + std::string(1, '\0');
+    EraseWithPrefix(&counters_, prefix);
+    EraseWithPrefix(&alerts_, prefix);
+    EraseWithPrefix(&suppression_, prefix);
+    days_.erase(days_.lower_bound({key, INT64_MIN}), days_.lower_bound({key + '\0', INT64_MIN}));
+    PutAudit(entry);
+    return c;
+  }
+
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override {
     std::lock_guard lk(mu_);
@@ -363,6 +382,36 @@ class MemoryStoreImpl final : public MemoryStore {
     --fail_count_;
     return fail_status_;
   }
+  // REQUIRES: mu_ held. What is kept under the account's name.
+  AccountContents ContentsLocked(const std::string& key) {
+    AccountContents c;
+    auto it = accounts_.find(key);
+    if (it != accounts_.end()) {
+      c.record = true;
+      c.domains = it->second.domains.size();
+    }
+    const std::string prefix = key + std::string(1, '\0');
+    c.windows = CountWithPrefix(counters_, prefix);
+    c.suppressions = CountWithPrefix(suppression_, prefix);
+    for (auto d = days_.lower_bound({key, INT64_MIN}); d != days_.end() && d->first.first == key; ++d)
+      ++c.days;
+    return c;
+  }
+  template <typename M>
+  static uint64_t CountWithPrefix(const M& m, const std::string& prefix) {
+    uint64_t n = 0;
+    for (auto it = m.lower_bound(prefix); it != m.end() && KeyOf(*it).compare(0, prefix.size(), prefix) == 0; ++it)
+      ++n;
+    return n;
+  }
+  template <typename M>
+  static void EraseWithPrefix(M* m, const std::string& prefix) {
+    auto it = m->lower_bound(prefix);
+    while (it != m->end() && KeyOf(*it).compare(0, prefix.size(), prefix) == 0) it = m->erase(it);
+  }
+  static const std::string& KeyOf(const std::string& k) { return k; }
+  template <typename V>
+  static const std::string& KeyOf(const std::pair<const std::string, V>& kv) { return kv.first; }
   static uint64_t Lookup(const std::map<std::string, uint64_t>& m, const std::string& key) {
     auto it = m.find(key);
     return it == m.end() ? 0 : it->second;

@@ -469,6 +469,57 @@ Status PgRecords::UpdateAccount(std::string_view name, const Store::AccountChang
                     " was created by others five times over; gave up");
 }
 
+Result<AccountContents> PgRecords::DeleteAccount(std::string_view name,
+                                                 const Store::ContentsAudit& audit) {
+  if (name.empty()) return Status::Invalid("the empty account name is no account");
+  AccountContents c;
+  if (!PgCheckAccountName(name).ok()) return c;  // PostgreSQL holds nothing under it
+  const std::string n(name);
+  Status st = pool_->Transaction([&](PgConn& t) -> Status {
+    c = AccountContents{};
+    auto rec = t.Exec(
+        "SELECT (SELECT count(*) FROM account_domains d WHERE d.account = a.name) "
+        "FROM accounts a WHERE a.name = $1 FOR UPDATE",
+        {n});
+    if (!rec.ok()) return rec.status();
+    if (rec.value().rows() > 0) {
+      c.record = true;
+      c.domains = static_cast<uint64_t>(rec.value().GetInt(0, 0));
+    }
+    auto win = t.Exec(
+        "SELECT count(*) FROM (SELECT 1 FROM quota_windows w WHERE w.account = $1 "
+        "ORDER BY w.win, w.start FOR UPDATE) x",
+        {n});
+    if (!win.ok()) return win.status();
+    c.windows = static_cast<uint64_t>(win.value().GetInt(0, 0));
+    auto counts = t.Exec(
+        "SELECT (SELECT count(*) FROM day_counts WHERE account = $1), "
+        "(SELECT count(*) FROM suppression WHERE account = $1)",
+        {n});
+    if (!counts.ok()) return counts.status();
+    c.days = static_cast<uint64_t>(counts.value().GetInt(0, 0));
+    c.suppressions = static_cast<uint64_t>(counts.value().GetInt(0, 1));
+    if (c.empty()) return Status::Ok();
+    // A window instance a node still holds an open lease on stays, its
+    // counts at 0 (as quota reset leaves it): what that node sends next is
+    // reported against it and still bounded by the limit.
+    for (const char* sql : {"DELETE FROM quota_windows w WHERE w.account = $1 AND NOT EXISTS "
+                            "(SELECT 1 FROM leases l WHERE l.account = w.account AND l.win = w.win "
+                            "AND l.start = w.start AND l.state = 'open')",
+                            "UPDATE quota_windows SET committed = 0, late = 0, alerted = 0 "
+                            "WHERE account = $1",
+                            "DELETE FROM day_counts WHERE account = $1",
+                            "DELETE FROM suppression WHERE account = $1",
+                            "DELETE FROM accounts WHERE name = $1"}) {
+      auto r = t.Exec(sql, {n});
+      if (!r.ok()) return r.status();
+    }
+    return PgInsertAudit(t, audit(c));
+  });
+  if (!st.ok()) return st;
+  return c;
+}
+
 Result<std::optional<SuppressionRecord>> PgRecords::FindSuppression(std::string_view account,
                                                                     std::string_view address) {
   if (options_->cached_reads) return local_->FindSuppression(account, address);

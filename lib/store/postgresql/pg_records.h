@@ -46,6 +46,15 @@ class PgRecords {
   Result<std::vector<AccountRecord>> ListAccounts();
   Status UpdateAccount(std::string_view name, const Store::AccountChange& change,
                        const AuditEntry& audit);
+  // Store::DeleteAccount: in one transaction, the account's row locked
+  // first, then its quota windows in key order (the schema's lock order);
+  // a window no node holds an open lease on is deleted (with its closed
+  // leases), one still leased is kept with its counts at 0, so that what
+  // the node holding it sends next is counted and bounded by the limit
+  // (as after a quota reset); then its day counts, its suppressions and the
+  // row (with its domains). The change log tells the caches (the account's
+  // row and each suppression gone).
+  Result<AccountContents> DeleteAccount(std::string_view name, const Store::ContentsAudit& audit);
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address);
   Status AddSuppressions(const std::vector<SuppressionRecord>& records, const AuditEntry& audit);

@@ -63,6 +63,10 @@ Status PgStore::UpdateAccount(std::string_view name, const AccountChange& change
                               const AuditEntry& audit) {
   return records_->UpdateAccount(name, change, audit);
 }
+Result<AccountContents> PgStore::DeleteAccount(std::string_view name,
+                                               const ContentsAudit& audit) {
+  return records_->DeleteAccount(name, audit);
+}
 Result<std::optional<SuppressionRecord>> PgStore::FindSuppression(std::string_view account,
                                                                   std::string_view address) {
   return records_->FindSuppression(account, address);

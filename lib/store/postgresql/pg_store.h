@@ -77,6 +77,8 @@ class PgStore final : public Store {
   Result<std::vector<AccountRecord>> ListAccounts() override;
   Status UpdateAccount(std::string_view name, const AccountChange& change,
                        const AuditEntry& audit) override;
+  Result<AccountContents> DeleteAccount(std::string_view name,
+                                        const ContentsAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override;
   Status AddSuppressions(const std::vector<SuppressionRecord>& records,
