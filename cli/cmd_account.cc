@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <vector>
 
 #include "cli.h"
 
@@ -78,6 +79,31 @@ void AddAccountCommand(CLI::App& app, Env& env) {
     }
     std::printf("%s: deleted: %s; its audit entries stay\n", Printable(n, kMaxShown).c_str(),
                 ContentsText(gone).c_str());
+  });
+
+  static std::string new_name;
+  auto* ren = account->add_subcommand(
+      "rename", "Rename an account: its record, counts, days, own suppressions (audited)");
+  ren->add_option("OLD", name, "the account's name")->required();
+  ren->add_option("NEW", new_name, "its new name (no account may have it)")->required();
+  ren->add_flag("--json", env.json, "one JSON document");
+  ren->callback([&env] {
+    const std::string from = env.Account(name), to = env.Account(new_name);
+    if (from == to) throw Failure{kExitUsage, "account " + from + ": OLD and NEW are the same name"};
+    Store& store = env.existing_store();
+    auto moved = store.RenameAccount(from, to, [&](const AccountContents& c) {
+      return std::vector<AuditEntry>{env.Audit("account-rename", from, "to " + to + ": " + ContentsText(c)),
+                                     env.Audit("account-rename", to, "from " + from + ": " + ContentsText(c))};
+    });
+    if (!moved.ok() && moved.status().code() == Status::Code::kNotFound)
+      throw Failure{kExitNotFound, "no such account: " + from};
+    const AccountContents c = Take(std::move(moved));
+    if (env.json) {
+      PrintJson(nlohmann::json{{"account", to}, {"renamed_from", from}, {"moved", ContentsJson(c)}});
+      return;
+    }
+    std::printf("%s: renamed to %s: %s moved; its audit entries stay under the old name\n",
+                Printable(from, kMaxShown).c_str(), Printable(to, kMaxShown).c_str(), ContentsText(c).c_str());
   });
 }
 

@@ -163,6 +163,27 @@ class Store {
   using ContentsAudit = std::function<AuditEntry(const AccountContents& contents)>;
   virtual Result<AccountContents> DeleteAccount(std::string_view name,
                                                 const ContentsAudit& audit) = 0;
+  // Moves everything kept under `from` to `to` in one transaction: the
+  // record (renamed, with its settings, state, reputation and domains), the
+  // committed counts of its window instances and their alerts, its daily
+  // buckets and its own suppression list (each entry's account renamed);
+  // writes the entries audit(what moved) returns (one under each name) in
+  // the same transaction, and returns what moved. Errors, with nothing
+  // written: kNotFound when nothing is kept under `from`; kInvalid when
+  // anything is kept under `to` (a record, counts, days or suppressions:
+  // nothing is merged), when the names are equal or one is empty, or when
+  // the backend cannot rename (PostgreSQL, below); kCorruption when the
+  // record does not decode. Stays under `from`: the audit log (history),
+  // the queue map (a late outcome of a message sent before counts under
+  // `from` and makes a fresh record there, as after DeleteAccount) and
+  // what open transactions hold (they commit into fresh counts of `from`).
+  // `audit` may run more than once and must not call back into the store.
+  // PostgreSQL refuses (kInvalid) and changes nothing: a window instance's
+  // leases are held by nodes under the old name, and moving them safely
+  // across the fleet is not built.
+  using MoveAudit = std::function<std::vector<AuditEntry>(const AccountContents& moved)>;
+  virtual Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                                const MoveAudit& audit) = 0;
 
   // ---- suppression (addresses are normalized by the caller)
   // The global entry for `address`, else the entry of `account`, else nullopt.

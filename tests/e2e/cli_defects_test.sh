@@ -5,7 +5,7 @@
 # happen; a suppression's reason overwritten; `suppress list` truncated without a word; `show`
 # of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
 # host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
-# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota reset, account delete.
+# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota reset, account delete and rename.
 # The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
 # directory: no Postfix, no milter.
 set -uo pipefail
@@ -341,6 +341,38 @@ says "... says so" "$DIR/err" 'no such account: gina'
 audits 1 "the refused deletion" account-delete
 expect 0 "account delete --json" ctl account delete ginamore --yes --json
 says "... JSON: what went" "$DIR/out" '"suppressions": 1'
+
+echo "# issue 15, item 6: account rename OLD NEW"
+expect 0 "hank made, suspended, with a domain, a quota, a suppression" ctl suspend hank --reason "incident 7" --create
+ctl domains add hank hank.example >/dev/null
+ctl quota set hank day=20 >/dev/null
+ctl suppress add own@example.com --account hank >/dev/null
+plant_count hank 2 "$day_start" 11
+plant_day hank "$today" 30
+expect 0 "account rename hank ivan" ctl account rename hank ivan
+says "... says what moved" "$DIR/out" '^hank: renamed to ivan: record \(1 verified domain\(s\)\), 1 window count\(s\), 1 day\(s\) of outcomes, 1 suppression\(s\) of its own moved'
+expect 1 "show hank after it" ctl show hank
+ctl show ivan --json >"$DIR/out"
+tr -d ' \n' <"$DIR/out" | grep -q '"used":11,"window":"day"' && ok "ivan: the day count moved" || not_ok "ivan: the day count moved"
+says "ivan: still suspended, same reason" "$DIR/out" '"reason": "incident 7"'
+says "ivan: the domain moved" "$DIR/out" '"hank.example"'
+tr -d ' \n' <"$DIR/out" | grep -q '"limit":20,"limit_source":"account"' && ok "ivan: the quota moved" || not_ok "ivan: the quota moved"
+expect 0 "ivan's suppression" ctl suppress check own@example.com --account ivan
+expect 1 "hank has none" ctl suppress check own@example.com --account hank
+ctl report ivan --days 1 --json | tr -d ' \n' | grep -q '"delivered":30' && ok "ivan: the days moved" || not_ok "ivan: the days moved"
+ctl audit hank >"$DIR/out"
+says "audited under the old name" "$DIR/out" 'account-rename +hank +to ivan: '
+ctl audit ivan >"$DIR/out"
+says "audited under the new name" "$DIR/out" 'account-rename +ivan +from hank: '
+audits 2 "one rename, two entries" account-rename
+expect 1 "rename of an unknown account" ctl account rename hank jill
+says "... says so" "$DIR/err" 'no such account: hank'
+expect 64 "rename onto an existing account" ctl account rename ivan frank
+says "... says it exists" "$DIR/err" 'account frank exists already'
+expect 64 "rename to itself" ctl account rename ivan IVAN
+audits 2 "the refused renames" account-rename
+expect 0 "account rename --json" ctl account rename ivan jill --json
+says "... JSON: what moved" "$DIR/out" '"renamed_from": "ivan"'
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))

@@ -52,6 +52,8 @@ class StoreInstance {
   // lease thread's reports) flushes and gives the alerts reported since the
   // last call; the others nullopt (Commit's answer has them).
   virtual std::optional<std::vector<QuotaAlert>> SettledAlerts() { return std::nullopt; }
+  // Whether RenameAccount renames (PostgreSQL refuses it: store.h).
+  virtual bool Renames() { return true; }
 };
 
 // (Not "StoreBackend": config.h's enum of that name comes with pg_store.h.)
@@ -112,6 +114,7 @@ class PgInstance : public StoreInstance {
   }
   Store* store() override { return store_.get(); }
   bool FailNextCommit() override { return false; }
+  bool Renames() override { return false; }
   std::optional<std::vector<QuotaAlert>> SettledAlerts() override {
     store_->Flush();  // reports what was committed: the alerts come with the answers
     std::lock_guard<std::mutex> lk(alerts_mu_);
@@ -500,6 +503,135 @@ TEST_P(StoreContractTest, FeedbackAfterDeleteMakesAFreshRecord) {
   auto a = store_->GetAccount("alice");
   ASSERT_TRUE(a.ok() && a->has_value());
   EXPECT_EQ((*a)->status, AccountStatus::kActive);
+}
+
+// `account rename`: everything under the old name moves to the new one in
+// one transaction, audited under both; refused when the old name has
+// nothing or the new one has anything. A backend that cannot rename
+// (PostgreSQL) refuses with kInvalid and changes nothing.
+TEST_P(StoreContractTest, RenameAccountMovesEverything) {
+  ASSERT_TRUE(store_
+                  ->UpdateAccount(
+                      "alice",
+                      [](AccountRecord* r, bool) {
+                        r->status = AccountStatus::kSuspended;
+                        r->status_reason = "incident";
+                        r->limits[Index(Window::kDay)] = 10;
+                        r->domains = {"a.example"};
+                        r->tier = 3;
+                        return Status::Ok();
+                      },
+                      Audit("suspend", "alice", kNow * 1000000 + 1))
+                  .ok());
+  const std::vector<QuotaCharge> both = {Charge(Window::kDay, 10), Charge(Window::kHour, 100)};
+  Send("alice", both, 8);  // the day's 80% alert is announced
+  (void)AlertsOf(Result<std::vector<QuotaAlert>>(std::vector<QuotaAlert>{}));
+  Send("alice2", both, 1);
+  ASSERT_TRUE(store_
+                  ->AddSuppressions({Supp("alice", "x@example.com", "own"),
+                                     Supp("alice2", "x@example.com", "alice2's")},
+                                    Audit("suppress-add"))
+                  .ok());
+  Apply(Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow - 86400)}));
+  store_->Flush();
+  const size_t audits = AuditSize();
+
+  auto audit = [&](const AccountContents& c) {
+    AuditEntry from = Audit("account-rename", "alice", kNow * 1000000 + 7);
+    from.detail = "to carol, " + std::to_string(c.windows) + " windows";
+    AuditEntry to = from;
+    to.account = "carol";
+    to.detail = "from alice";
+    return std::vector<AuditEntry>{from, to};
+  };
+  auto moved = store_->RenameAccount("alice", "carol", audit);
+  if (!instance_->Renames()) {
+    EXPECT_EQ(moved.status().code(), Status::Code::kInvalid);
+    EXPECT_TRUE(store_->GetAccount("alice")->has_value());
+    EXPECT_FALSE(store_->GetAccount("carol")->has_value());
+    EXPECT_EQ(Used("alice", both[0]), 8u);
+    EXPECT_EQ(AuditSize(), audits);
+    return;
+  }
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_TRUE(moved->record);
+  EXPECT_EQ(moved->domains, 1u);
+  EXPECT_EQ(moved->windows, 2u);
+  EXPECT_EQ(moved->days, 2u);
+  EXPECT_EQ(moved->suppressions, 1u);
+
+  EXPECT_FALSE(store_->GetAccount("alice")->has_value());
+  auto carol = store_->GetAccount("carol");
+  ASSERT_TRUE(carol.ok() && carol->has_value());
+  EXPECT_EQ((*carol)->name, "carol");
+  EXPECT_EQ((*carol)->status, AccountStatus::kSuspended);
+  EXPECT_EQ((*carol)->status_reason, "incident");
+  EXPECT_EQ((*carol)->limits[Index(Window::kDay)], 10u);
+  EXPECT_EQ((*carol)->domains, std::vector<std::string>{"a.example"});
+  EXPECT_EQ((*carol)->tier, 3);
+  EXPECT_EQ(Used("carol", both[0]), 8u);
+  EXPECT_EQ(Used("carol", both[1]), 8u);
+  EXPECT_EQ(Used("alice", both[0]), 0u);
+  EXPECT_EQ(Days("carol").size(), 2u);
+  EXPECT_TRUE(Days("alice").empty());
+  auto own = store_->FindSuppression("carol", "x@example.com");
+  ASSERT_TRUE(own.ok() && own->has_value());
+  EXPECT_EQ((*own)->account, "carol");
+  EXPECT_EQ((*own)->reason, "own");
+  EXPECT_EQ(store_->CountSuppressions("alice").value(), 0u);
+  // alice2 (a name that starts with alice's) did not move.
+  EXPECT_EQ(Used("alice2", both[0]), 1u);
+  EXPECT_EQ(store_->CountSuppressions("alice2").value(), 1u);
+  // Audited under both names.
+  EXPECT_EQ(AuditSize(), audits + 2);
+  EXPECT_EQ(store_->ListAudit("alice", 1).value().at(0).detail, "to carol, 2 windows");
+  EXPECT_EQ(store_->ListAudit("carol", 1).value().at(0).detail, "from alice");
+  // The alerts moved too: 80% is not announced a second time.
+  std::vector<int> pcts;
+  const std::vector<QuotaCharge> day = {both[0]};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(store_->Reserve("carol", day, false)->ok);
+    auto c = store_->Commit("carol", day, nullptr, kNow);
+    ASSERT_TRUE(c.ok());
+    for (int p : Pcts(AlertsOf(c))) pcts.push_back(p);
+  }
+  EXPECT_EQ(pcts, (std::vector<int>{90, 100}));
+  EXPECT_FALSE(store_->Reserve("carol", day, false)->ok) << "the limit holds across the rename";
+}
+
+TEST_P(StoreContractTest, RenameAccountRefusals) {
+  if (!instance_->Renames()) GTEST_SKIP() << "this backend refuses every rename";
+  ASSERT_TRUE(store_->UpdateAccount("alice", [](AccountRecord*, bool) { return Status::Ok(); },
+                                    Audit("quota-set", "alice"))
+                  .ok());
+  ASSERT_TRUE(store_->UpdateAccount("bob", [](AccountRecord*, bool) { return Status::Ok(); },
+                                    Audit("quota-set", "bob"))
+                  .ok());
+  // Suppressions under a name without a record make it taken too.
+  ASSERT_TRUE(store_->AddSuppressions({Supp("dave", "x@example.com", "own")}, Audit("s")).ok());
+  const size_t audits = AuditSize();
+  int calls = 0;
+  auto audit = [&](const AccountContents&) {
+    ++calls;
+    return std::vector<AuditEntry>{Audit("account-rename", "x")};
+  };
+  EXPECT_EQ(store_->RenameAccount("nobody", "carol", audit).status().code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(store_->RenameAccount("alice", "bob", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("alice", "dave", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("alice", "alice", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("alice", "", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("", "carol", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(AuditSize(), audits);
+  EXPECT_TRUE(store_->GetAccount("alice")->has_value());
+  EXPECT_TRUE(store_->GetAccount("bob")->has_value());
+  // A name with suppressions and no record moves too.
+  auto moved = store_->RenameAccount("dave", "erin", audit);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_FALSE(moved->record);
+  EXPECT_EQ(moved->suppressions, 1u);
+  EXPECT_TRUE(store_->FindSuppression("erin", "x@example.com")->has_value());
 }
 
 TEST_P(StoreContractTest, RefusedChangeWritesNothing) {

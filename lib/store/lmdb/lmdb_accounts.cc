@@ -1,10 +1,15 @@
-// LmdbStore's operations on an account as a whole (store.h DeleteAccount):
+// LmdbStore's operations on an account as a whole (store.h DeleteAccount,
+// RenameAccount):
 // everything kept under its name, found by prefix walks of the databases
 // whose keys start with the account's name and a NUL (counters, alerts,
 // days, suppression) and its record.
 #include "senderguard/store/lmdb/lmdb_store.h"
 
 #include "lmdb_internal.h"
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "senderguard/store/codec.h"
 
 namespace senderguard {
@@ -28,6 +33,25 @@ Status WalkPrefix(MDB_txn* txn, MDB_dbi dbi, const std::string& prefix, bool era
     ++*n;
     // After a delete the cursor stands on the next key: MDB_NEXT reads it.
     if (erase && (rc = mdb_cursor_del(cur, 0)) != 0) break;
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(what, rc);
+  return Status::Ok();
+}
+
+// The keys and values of `dbi` under `prefix`, copied (nothing of an
+// MDB_val outlives the cursor walk).
+Status ReadPrefix(MDB_txn* txn, MDB_dbi dbi, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>* out, const char* what) {
+  out->clear();
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return LmdbError("cursor", rc);
+  MDB_val k = Val(prefix), v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (View(k).substr(0, prefix.size()) != prefix) break;
+    out->emplace_back(std::string(View(k)), std::string(View(v)));
   }
   mdb_cursor_close(cur);
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(what, rc);
@@ -77,6 +101,63 @@ Result<AccountContents> LmdbStore::DeleteAccount(std::string_view name,
     s = AccountRows(txn, key, /*erase=*/true, &c);
     if (!s.ok()) return s;
     return PutAudit(txn, entry);
+  });
+  if (!st.ok()) return st;
+  return c;
+}
+
+Result<AccountContents> LmdbStore::RenameAccount(std::string_view from, std::string_view to,
+                                                 const MoveAudit& audit) {
+  if (from.empty() || to.empty()) return Status::Invalid("the empty account name is no account");
+  if (from == to) return Status::Invalid("account " + std::string(from) + ": renamed to itself");
+  const std::string old_name(from), new_name(to);
+  AccountContents c;
+  Status st = Write([&](MDB_txn* txn) {
+    Status s = AccountRows(txn, old_name, /*erase=*/false, &c);
+    if (!s.ok()) return s;
+    if (c.empty()) return Status::NotFound("no such account: " + old_name);
+    AccountContents there;
+    s = AccountRows(txn, new_name, /*erase=*/false, &there);
+    if (!s.ok()) return s;
+    if (!there.empty()) return Status::Invalid("account " + new_name + " exists already");
+    const std::vector<AuditEntry> entries = audit(c);
+    if (c.record) {
+      MDB_val k = Val(old_name), v;
+      int rc = mdb_get(txn, dbi_.accounts, &k, &v);
+      if (rc != 0) return LmdbError("read account", rc);
+      AccountRecord a;
+      s = Decode(View(v), "accounts/" + old_name, &a);
+      if (!s.ok()) return s;
+      a.name = new_name;
+      s = Put(txn, dbi_.accounts, new_name, Encode(a), "write account");
+      if (s.ok()) s = Delete(txn, dbi_.accounts, old_name, "delete account");
+      if (!s.ok()) return s;
+    }
+    const std::string from_prefix = old_name + std::string(1, '\0');
+    const std::string to_prefix = new_name + std::string(1, '\0');
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (MDB_dbi dbi : {dbi_.counters, dbi_.alerts, dbi_.days, dbi_.suppression}) {
+      s = ReadPrefix(txn, dbi, from_prefix, &rows, "read account rows");
+      if (!s.ok()) return s;
+      for (auto& [key, value] : rows) {
+        std::string moved = to_prefix + key.substr(from_prefix.size());
+        if (dbi == dbi_.suppression) {  // the entry names its account too
+          SuppressionRecord r;
+          s = Decode(value, "suppression/" + key.substr(from_prefix.size()), &r);
+          if (!s.ok()) return s;
+          r.account = new_name;
+          value = Encode(r);
+        }
+        s = Delete(txn, dbi, key, "delete account row");
+        if (s.ok()) s = Put(txn, dbi, moved, value, "write account row");
+        if (!s.ok()) return s;
+      }
+    }
+    for (const auto& e : entries) {
+      s = PutAudit(txn, e);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   return c;

@@ -17,7 +17,8 @@
 //
 // Source files: lmdb_env.cc (environment, transactions, group commit, map
 // growth), lmdb_records.cc (accounts, audit, suppression, quotas, queue
-// map), lmdb_accounts.cc (an account as a whole: delete), lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
+// map), lmdb_accounts.cc (an account as a whole: delete, rename),
+// lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
 // positions, deferred), lmdb_housekeeping.cc (Purge); lmdb_internal.h holds
 // what they share.
 //
@@ -91,6 +92,8 @@ class LmdbStore final : public Store {
                        const AuditEntry& audit) override;
   Result<AccountContents> DeleteAccount(std::string_view name,
                                         const ContentsAudit& audit) override;
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const MoveAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override;
   Status AddSuppressions(const std::vector<SuppressionRecord>& records,

@@ -85,6 +85,42 @@ class MemoryStoreImpl final : public MemoryStore {
     return c;
   }
 
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const MoveAudit& audit) override {
+    std::lock_guard lk(mu_);
+    if (from.empty() || to.empty()) return Status::Invalid("the empty account name is no account");
+    if (from == to) return Status::Invalid("account " + std::string(from) + ": renamed to itself");
+    const std::string old_name(from), new_name(to);
+    const AccountContents c = ContentsLocked(old_name);
+    if (c.empty()) return Status::NotFound("no such account: " + old_name);
+    if (!ContentsLocked(new_name).empty())
+      return Status::Invalid("account " + new_name + " exists already");
+    const std::vector<AuditEntry> entries = audit(c);
+    if (Status f = Fail(); !f.ok()) return f;
+    if (auto it = accounts_.find(old_name); it != accounts_.end()) {
+      AccountRecord a = std::move(it->second);
+      accounts_.erase(it);
+      a.name = new_name;
+      accounts_.emplace(new_name, std::move(a));
+    }
+    const std::string from_prefix = old_name + std::string(1, '\0');
+    const std::string to_prefix = new_name + std::string(1, '\0');
+    MoveWithPrefix(&counters_, from_prefix, to_prefix);
+    MoveWithPrefix(&alerts_, from_prefix, to_prefix);
+    MoveWithPrefix(&suppression_, from_prefix, to_prefix);
+    for (auto& [key, r] : suppression_) {
+      if (key.compare(0, to_prefix.size(), to_prefix) == 0) r.account = new_name;
+    }
+    std::vector<std::pair<int64_t, DayCountsRecord>> days;
+    for (auto d = days_.lower_bound({old_name, INT64_MIN}); d != days_.end() && d->first.first == old_name;) {
+      days.emplace_back(d->first.second, d->second);
+      d = days_.erase(d);
+    }
+    for (const auto& [day, counts] : days) days_[{new_name, day}] = counts;
+    for (const auto& e : entries) PutAudit(e);
+    return c;
+  }
+
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override {
     std::lock_guard lk(mu_);
@@ -408,6 +444,33 @@ class MemoryStoreImpl final : public MemoryStore {
   static void EraseWithPrefix(M* m, const std::string& prefix) {
     auto it = m->lower_bound(prefix);
     while (it != m->end() && KeyOf(*it).compare(0, prefix.size(), prefix) == 0) it = m->erase(it);
+  }
+  template <typename M>
+  static void MoveWithPrefix(M* m, const std::string& from, const std::string& to) {
+    M moved;
+    auto it = m->lower_bound(from);
+    while (it != m->end() && KeyOf(*it).compare(0, from.size(), from) == 0) {
+      auto node = m->extract(it++);
+      Rekey(&node, to + NodeKey(node).substr(from.size()));
+      moved.insert(std::move(node));
+    }
+    m->merge(moved);
+  }
+  template <typename Node>
+  static std::string NodeKey(Node& n) {
+    if constexpr (requires { n.key(); }) {
+      return n.key();
+    } else {
+      return n.value();
+    }
+  }
+  template <typename Node>
+  static void Rekey(Node* n, std::string key) {
+    if constexpr (requires { n->key(); }) {
+      n->key() = std::move(key);
+    } else {
+      n->value() = std::move(key);
+    }
   }
   static const std::string& KeyOf(const std::string& k) { return k; }
   template <typename V>
