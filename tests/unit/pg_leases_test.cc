@@ -569,6 +569,59 @@ TEST_F(PgLeasesTest, ExactAcrossThreeNodesAndTheirThreads) {
   }
 }
 
+// `quota reset` on one node while another holds a lease of the window with
+// units it sent and may not have reported yet: the fleet's count goes to 0;
+// what the other node sent before the reset and reports after it counts
+// toward the new count, once; after the reset the fleet accepts exactly the
+// limit minus those, never more (committed + outstanding <= limit holds).
+TEST_F(PgLeasesTest, ResetWhileAnotherNodeHoldsALease) {
+  lmdb_test::TempDir dir;
+  auto n1 = Open(Spec("n1", dir));
+  auto n2 = Open(Spec("n2", dir));
+  ASSERT_NE(n1, nullptr);
+  ASSERT_NE(n2, nullptr);
+  constexpr uint64_t kLimit = 20;
+  const QuotaCharge day = Day(kLimit);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(Send(*n1, "alice", {day}).value().ok);
+    ASSERT_TRUE(Send(*n2, "alice", {day}).value().ok);
+  }
+  ASSERT_TRUE(n2->Reserve("alice", {day}, false).value().ok);  // an open transaction on n2
+  int audits = 0;
+  auto was = n1->ResetUsage("alice", Window::kDay, day.span, [&](uint64_t) {
+    ++audits;
+    AuditEntry e;
+    e.time_us = UnixNow() * 1000000;
+    e.actor = "pg_leases_test";
+    e.action = "quota-reset";
+    e.account = "alice";
+    return e;
+  });
+  ASSERT_TRUE(was.ok()) << was.status().ToString();
+  EXPECT_GE(*was, 6u) << "n1's own units go with the reset";
+  EXPECT_LE(*was, 12u);
+  EXPECT_EQ(audits, 1);
+  const uint64_t carried = 12 - *was;  // sent before the reset, reported after it
+  ASSERT_TRUE(n2->Commit("alice", {day}, nullptr, UnixNow()).ok());  // the open one ends
+  // Both nodes send until the window is full again.
+  std::atomic<uint64_t> after{1};  // n2's open transaction
+  std::thread t1([&] { after += SpendAll(*n1, "alice", kLimit); });
+  std::thread t2([&] { after += SpendAll(*n2, "alice", kLimit); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(n1->leases().Settle().ok());
+  ASSERT_TRUE(n2->leases().Settle().ok());
+  std::printf("# reset: %llu reset, %llu carried into the new count, %llu sent after it\n",
+              static_cast<unsigned long long>(*was), static_cast<unsigned long long>(carried),
+              static_cast<unsigned long long>(after.load()));
+  EXPECT_EQ(after.load() + carried, kLimit) << "exactly the limit after the reset, nothing twice";
+  const Counts c = Parse(Row("alice", day));
+  EXPECT_EQ(c.committed, kLimit);
+  EXPECT_EQ(c.outstanding, 0u);
+  EXPECT_EQ(c.late, 0u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM audit WHERE action = 'quota-reset'"), 1);
+}
+
 // Two processes of one node (two milters on one box: one local LMDB, one
 // node name) and two other nodes: exact, and the two processes shared one
 // lease (the node's count is the sum of theirs).
