@@ -178,9 +178,10 @@ class Store {
   // `from` and makes a fresh record there, as after DeleteAccount) and
   // what open transactions hold (they commit into fresh counts of `from`).
   // `audit` may run more than once and must not call back into the store.
-  // PostgreSQL refuses (kInvalid) and changes nothing: a window instance's
-  // leases are held by nodes under the old name, and moving them safely
-  // across the fleet is not built.
+  // A fleet store (PostgreSQL) moves each window instance with its leases:
+  // a node's report on a lease it took under the old name counts under the
+  // new one, once, and the limit holds for the new name; each node's cache
+  // learns of both names within a second.
   using MoveAudit = std::function<std::vector<AuditEntry>(const AccountContents& moved)>;
   virtual Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
                                                 const MoveAudit& audit) = 0;

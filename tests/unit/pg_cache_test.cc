@@ -268,6 +268,32 @@ TEST_F(PgCacheTest, DeletedAccountLeavesTheOtherNodesCacheWithinOneSecond) {
   EXPECT_TRUE(Suppressed(*b_.store, "carol", "g@example.org")) << "the global entry stays";
 }
 
+// `account rename` on one node: the other node's cache has the account and
+// its own suppressions under the new name, and nothing under the old one,
+// within a second.
+TEST_F(PgCacheTest, RenamedAccountMovesInTheOtherNodesCacheWithinOneSecond) {
+  ASSERT_TRUE(SetStatus(*a_.store, "erin", AccountStatus::kSuspended).ok());
+  ASSERT_TRUE(a_.store->AddSuppressions({Supp("erin", "own@example.org")}, Audit("suppress-add")).ok());
+  ASSERT_GE(MsUntil([&] { return Suppressed(*b_.store, "erin", "own@example.org"); }), 0);
+  auto moved = a_.store->RenameAccount("erin", "fred", [](const AccountContents&) {
+    return std::vector<AuditEntry>{Audit("account-rename", "erin"), Audit("account-rename", "fred")};
+  });
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  const int64_t ms = MsUntil([&] {
+    auto old = b_.store->GetAccount("erin");
+    return old.ok() && !old.value().has_value() && Suspended(*b_.store, "fred") &&
+           Suppressed(*b_.store, "fred", "own@example.org") &&
+           !Suppressed(*b_.store, "erin", "own@example.org");
+  });
+  std::printf("# a renamed account moved in the other node's cache after %lld ms\n",
+              static_cast<long long>(ms));
+  ASSERT_GE(ms, 0);
+  EXPECT_LT(ms, 1000);
+  auto f = b_.store->FindSuppression("fred", "own@example.org");
+  ASSERT_TRUE(f.ok() && f.value().has_value());
+  EXPECT_EQ(f.value()->account, "fred");
+}
+
 TEST_F(PgCacheTest, ChangeMadeWhileTheListenerIsCutArrivesAfterItReconnects) {
   ASSERT_TRUE(SetStatus(*a_.store, "erin", AccountStatus::kActive).ok());
   ASSERT_GE(MsUntil([&] { return Active(*b_.store, "erin"); }), 0);

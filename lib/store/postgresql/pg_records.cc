@@ -62,6 +62,38 @@ bool SameColumns(const AccountRecord& x, const AccountRecord& y) {
          x.domains_only == y.domains_only && x.suspended_until == y.suspended_until;
 }
 
+// What is kept under an account's name, its row and its quota windows
+// locked (FOR UPDATE; the windows in key order, the schema's lock order)
+// until the caller's transaction ends. A window with nothing counted and
+// nothing leased (committed, late and outstanding 0: a node's ledger entry
+// took a block and gave it back) counts as nothing.
+Status LockContents(PgConn& t, const std::string& name, AccountContents* c) {
+  *c = AccountContents{};
+  auto rec = t.Exec(
+      "SELECT (SELECT count(*) FROM account_domains d WHERE d.account = a.name) "
+      "FROM accounts a WHERE a.name = $1 FOR UPDATE",
+      {name});
+  if (!rec.ok()) return rec.status();
+  if (rec.value().rows() > 0) {
+    c->record = true;
+    c->domains = static_cast<uint64_t>(rec.value().GetInt(0, 0));
+  }
+  auto win = t.Exec(
+      "SELECT count(*) FILTER (WHERE x.used) FROM (SELECT w.committed + w.late + w.outstanding > 0 "
+      "AS used FROM quota_windows w WHERE w.account = $1 ORDER BY w.win, w.start FOR UPDATE) x",
+      {name});
+  if (!win.ok()) return win.status();
+  c->windows = static_cast<uint64_t>(win.value().GetInt(0, 0));
+  auto counts = t.Exec(
+      "SELECT (SELECT count(*) FROM day_counts WHERE account = $1), "
+      "(SELECT count(*) FROM suppression WHERE account = $1)",
+      {name});
+  if (!counts.ok()) return counts.status();
+  c->days = static_cast<uint64_t>(counts.value().GetInt(0, 0));
+  c->suppressions = static_cast<uint64_t>(counts.value().GetInt(0, 1));
+  return Status::Ok();
+}
+
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -476,30 +508,8 @@ Result<AccountContents> PgRecords::DeleteAccount(std::string_view name,
   if (!PgCheckAccountName(name).ok()) return c;  // PostgreSQL holds nothing under it
   const std::string n(name);
   Status st = pool_->Transaction([&](PgConn& t) -> Status {
-    c = AccountContents{};
-    auto rec = t.Exec(
-        "SELECT (SELECT count(*) FROM account_domains d WHERE d.account = a.name) "
-        "FROM accounts a WHERE a.name = $1 FOR UPDATE",
-        {n});
-    if (!rec.ok()) return rec.status();
-    if (rec.value().rows() > 0) {
-      c.record = true;
-      c.domains = static_cast<uint64_t>(rec.value().GetInt(0, 0));
-    }
-    auto win = t.Exec(
-        "SELECT count(*) FROM (SELECT 1 FROM quota_windows w WHERE w.account = $1 "
-        "ORDER BY w.win, w.start FOR UPDATE) x",
-        {n});
-    if (!win.ok()) return win.status();
-    c.windows = static_cast<uint64_t>(win.value().GetInt(0, 0));
-    auto counts = t.Exec(
-        "SELECT (SELECT count(*) FROM day_counts WHERE account = $1), "
-        "(SELECT count(*) FROM suppression WHERE account = $1)",
-        {n});
-    if (!counts.ok()) return counts.status();
-    c.days = static_cast<uint64_t>(counts.value().GetInt(0, 0));
-    c.suppressions = static_cast<uint64_t>(counts.value().GetInt(0, 1));
-    if (c.empty()) return Status::Ok();
+    Status s = LockContents(t, n, &c);
+    if (!s.ok() || c.empty()) return s;
     // A window instance a node still holds an open lease on stays, its
     // counts at 0 (as quota reset leaves it): what that node sends next is
     // reported against it and still bounded by the limit.
@@ -515,6 +525,60 @@ Result<AccountContents> PgRecords::DeleteAccount(std::string_view name,
       if (!r.ok()) return r.status();
     }
     return PgInsertAudit(t, audit(c));
+  });
+  if (!st.ok()) return st;
+  return c;
+}
+
+Result<AccountContents> PgRecords::RenameAccount(std::string_view from, std::string_view to,
+                                                 const Store::MoveAudit& audit) {
+  if (from.empty() || to.empty()) return Status::Invalid("the empty account name is no account");
+  if (from == to) return Status::Invalid("account " + std::string(from) + ": renamed to itself");
+  const std::string old_name(from), new_name(to);
+  if (!PgCheckAccountName(from).ok()) return Status::NotFound("no such account: " + old_name);
+  Status key = PgCheckAccountName(to);
+  if (!key.ok()) return key;
+  AccountContents c;
+  Status st = pool_->Transaction([&](PgConn& t) -> Status {
+    Status s = LockContents(t, old_name, &c);
+    if (!s.ok()) return s;
+    if (c.empty()) return Status::NotFound("no such account: " + old_name);
+    AccountContents there;
+    s = LockContents(t, new_name, &there);
+    if (!s.ok()) return s;
+    if (!there.empty()) return Status::Invalid("account " + new_name + " exists already");
+    const std::vector<std::string> sql = {
+        // The new row first: the domains' foreign key needs it.
+        "INSERT INTO accounts (name, limit_minute, limit_hour, limit_day, limit_month, status, "
+        "status_reason, status_actor, status_since, reinstated_until, dry_run, created, tier, "
+        "clean_days, rated_through, rates_since, domains_only, suspended_until) "
+        "SELECT $2, limit_minute, limit_hour, limit_day, limit_month, status, status_reason, "
+        "status_actor, status_since, reinstated_until, dry_run, created, tier, clean_days, "
+        "rated_through, rates_since, domains_only, suspended_until FROM accounts WHERE name = $1",
+        "UPDATE account_domains SET account = $2 WHERE account = $1",
+        "UPDATE suppression SET account = $2 WHERE account = $1",
+        "UPDATE day_counts SET account = $2 WHERE account = $1",
+        // Windows of the new name that hold nothing (LockContents) give way.
+        "DELETE FROM quota_windows WHERE account = $2 AND account <> $1",
+        // The windows with their counts, outstanding units and alerts, and
+        // their leases with them: a node's report on a lease counts under
+        // the new name (its lease id is the same).
+        "INSERT INTO quota_windows (account, win, start, reset, lim, committed, outstanding, "
+        "late, alerted) SELECT $2, win, start, reset, lim, committed, outstanding, late, alerted "
+        "FROM quota_windows WHERE account = $1 ORDER BY win, start",
+        "UPDATE leases SET account = $2 WHERE account = $1",
+        "DELETE FROM quota_windows WHERE account = $1",
+        "DELETE FROM accounts WHERE name = $1"};
+    for (const auto& q : sql) {
+      auto r = q.find("$2") == std::string::npos ? t.Exec(q, {old_name})
+                                                 : t.Exec(q, {old_name, new_name});
+      if (!r.ok()) return r.status();
+    }
+    for (const auto& e : audit(c)) {
+      s = PgInsertAudit(t, e);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   return c;

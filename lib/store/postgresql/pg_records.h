@@ -55,6 +55,15 @@ class PgRecords {
   // row (with its domains). The change log tells the caches (the account's
   // row and each suppression gone).
   Result<AccountContents> DeleteAccount(std::string_view name, const Store::ContentsAudit& audit);
+  // Store::RenameAccount: in one transaction, both names' rows and quota
+  // windows locked (as DeleteAccount), a new accounts row copied from the
+  // old, the domains, suppressions and day counts moved, the quota windows
+  // copied under the new name with their leases moved to them (a node
+  // reporting on a lease counts under the new name), the old windows and
+  // row deleted. The change log tells the caches (both names' rows, each
+  // moved suppression).
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const Store::MoveAudit& audit);
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address);
   Status AddSuppressions(const std::vector<SuppressionRecord>& records, const AuditEntry& audit);

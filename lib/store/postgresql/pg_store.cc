@@ -69,15 +69,7 @@ Result<AccountContents> PgStore::DeleteAccount(std::string_view name,
 }
 Result<AccountContents> PgStore::RenameAccount(std::string_view from, std::string_view to,
                                                const MoveAudit& audit) {
-  (void)from;
-  (void)to;
-  (void)audit;
-  // The nodes hold leases of the account's window instances under its name
-  // (their LMDB ledgers): moving the windows under another name while they
-  // spend them is not built, so nothing is moved rather than risk the count.
-  return Status::Invalid(
-      "account rename is not available with the PostgreSQL store (the nodes' quota leases are "
-      "held under the old name); nothing changed");
+  return records_->RenameAccount(from, to, audit);
 }
 Result<std::optional<SuppressionRecord>> PgStore::FindSuppression(std::string_view account,
                                                                   std::string_view address) {

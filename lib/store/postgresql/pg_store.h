@@ -79,7 +79,6 @@ class PgStore final : public Store {
                        const AuditEntry& audit) override;
   Result<AccountContents> DeleteAccount(std::string_view name,
                                         const ContentsAudit& audit) override;
-  // Refused (kInvalid), nothing changed: see store.h.
   Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
                                         const MoveAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
