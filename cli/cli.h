@@ -118,6 +118,10 @@ void AddSuppressCommand(CLI::App& app, Env& env);
 void AddAuditCommand(CLI::App& app, Env& env);
 void AddReportCommand(CLI::App& app, Env& env);
 void AddTopCommand(CLI::App& app, Env& env);
+void AddStatsCommand(CLI::App& app, Env& env);
+void AddConfigCommand(CLI::App& app, Env& env);
+void AddExplainCommand(CLI::App& app, Env& env);
+void AddBulkCommands(CLI::App& app, Env& env);  // import, export
 void AddDomainsCommand(CLI::App& app, Env& env);  // add, remove, list, only
 void AddStoreCommand(CLI::App& app, Env& env);    // init, migrate, status
 void AddStoreCopyCommand(CLI::App& app, Env& env);  // store copy

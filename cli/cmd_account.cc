@@ -44,12 +44,16 @@ bool Confirm(const std::string& question) {
 
 void AddAccountCommand(CLI::App& app, Env& env) {
   auto* account = app.add_subcommand("account", "Delete or rename an account with all it has");
+  account->footer(
+      "Examples:\n  senderguardctl account delete typo --yes\n"
+      "  senderguardctl account rename alice alice-corp");
   account->require_subcommand(1);
   static std::string name;
   static bool yes = false;
 
   auto* del = account->add_subcommand(
       "delete", "Delete an account: its record, counts, days, own suppressions (audited)");
+  del->footer("Example:\n  senderguardctl account delete typo --yes");
   del->add_option("NAME", name, "account name")->required();
   del->add_flag("--yes", yes, "do not ask (needed when standard input is not a terminal)");
   del->add_flag("--json", env.json, "one JSON document");
@@ -84,6 +88,7 @@ void AddAccountCommand(CLI::App& app, Env& env) {
   static std::string new_name;
   auto* ren = account->add_subcommand(
       "rename", "Rename an account: its record, counts, days, own suppressions (audited)");
+  ren->footer("Example:\n  senderguardctl account rename alice alice-corp");
   ren->add_option("OLD", name, "the account's name")->required();
   ren->add_option("NEW", new_name, "its new name (no account may have it)")->required();
   ren->add_flag("--json", env.json, "one JSON document");

@@ -8,6 +8,7 @@ namespace senderguard::cli {
 
 void AddAuditCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("audit", "Show the audit log of state changes, newest first");
+  cmd->footer("Example:\n  senderguardctl audit alice --limit 20");
   static std::string account;
   static int64_t limit = 50;
   cmd->add_option("ACCOUNT", account, "only this account");

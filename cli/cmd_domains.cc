@@ -39,9 +39,13 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   static std::string account, domain, onoff;
   static bool create = false;
   auto* cmd = app.add_subcommand("domains", "Manage an account's verified From: domains (DMARC)");
+  cmd->footer(
+      "Examples:\n  senderguardctl domains add alice brand.example\n"
+      "  senderguardctl domains only alice on");
   cmd->require_subcommand(1);
 
   auto* add = cmd->add_subcommand("add", "Record DOMAIN as verified for ACCOUNT");
+  add->footer("Example:\n  senderguardctl domains add alice brand.example");
   add->add_option("ACCOUNT", account, "account name")->required();
   add->add_option("DOMAIN", domain, "a From: domain the account has proven it controls")->required();
   Env::AddCreateFlag(add, create);
@@ -67,6 +71,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   });
 
   auto* remove = cmd->add_subcommand("remove", "Forget a verified domain of ACCOUNT");
+  remove->footer("Example:\n  senderguardctl domains remove alice brand.example");
   remove->add_option("ACCOUNT", account, "account name")->required();
   remove->add_option("DOMAIN", domain, "the domain")->required();
   remove->callback([&env] {
@@ -91,6 +96,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   });
 
   auto* list = cmd->add_subcommand("list", "List ACCOUNT's verified domains");
+  list->footer("Example:\n  senderguardctl domains list alice --json");
   list->add_option("ACCOUNT", account, "account name")->required();
   list->add_flag("--json", env.json, "one JSON document");
   list->callback([&env] {
@@ -107,6 +113,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
   });
 
   auto* only = cmd->add_subcommand("only", "Refuse (on) or allow (off) From: domains ACCOUNT has not verified");
+  only->footer("Example:\n  senderguardctl domains only alice on");
   only->add_option("ACCOUNT", account, "account name")->required();
   only->add_option("STATE", onoff, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
   only->callback([&env] {

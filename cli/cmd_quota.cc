@@ -26,11 +26,16 @@ uint64_t ParseLimit(const std::string& item, std::string_view v) {
 
 void AddQuotaCommand(CLI::App& app, Env& env) {
   auto* quota = app.add_subcommand("quota", "Set or clear an account's quotas");
+  quota->footer(
+      "Examples:\n  senderguardctl quota set alice day=10000 minute=200 --create\n"
+      "  senderguardctl quota clear alice\n"
+      "  senderguardctl quota reset alice day");
   quota->require_subcommand(1);
   static std::string account;
   static std::vector<std::string> items;
   static bool create = false;
   auto* set = quota->add_subcommand("set", "Set limits: minute=N hour=N day=N month=N");
+  set->footer("Example:\n  senderguardctl quota set alice day=10000 hour=unlimited month=default");
   set->add_option("ACCOUNT", account, "account name")->required();
   set->add_option("LIMITS", items, "WINDOW=N|unlimited|default")->required();
   Env::AddCreateFlag(set, create);
@@ -71,6 +76,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
                 changed ? "" : " already; nothing changed");
   });
   auto* clear = quota->add_subcommand("clear", "Return every window to the configured default");
+  clear->footer("Example:\n  senderguardctl quota clear alice");
   clear->add_option("ACCOUNT", account, "account name")->required();
   clear->callback([&env] {
     const std::string name = env.Account(account);
@@ -90,6 +96,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
   static std::string window;
   auto* reset = quota->add_subcommand(
       "reset", "Set the current window's count back to 0 (after an incident; audited)");
+  reset->footer("Example:\n  senderguardctl quota reset alice day");
   reset->add_option("ACCOUNT", account, "account name")->required();
   reset->add_option("WINDOW", window, "minute, hour, day or month")->required();
   reset->callback([&env] {

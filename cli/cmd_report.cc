@@ -1,4 +1,4 @@
-// senderguardctl report (ACCOUNT | --all) [--days N] [--json | --csv] [--wide]:
+// senderguardctl report (ACCOUNT | --all) [--days N] [--json | --csv | --svg FILE] [--wide]:
 // an account's delivery outcomes day by day, from the day counts the tailer
 // and the ARF ingester store (UTC days, the store's buckets): attempted,
 // delivered, hard, soft, technical, deferred, expired, complaints, the day's
@@ -9,15 +9,24 @@
 // The numbers are BuildReport's (decide/delivery_report.h); this file reads
 // the store and formats. Human output fits 80 columns (counts written short,
 // 12k, 1.2M, rounded down; --wide writes them whole); JSON and CSV give whole
-// numbers and rates as fractions.
+// numbers and rates as fractions. --svg writes the chart
+// (decide/delivery_chart.h) to FILE through a temporary file beside it,
+// renamed over it once whole, so a failure leaves no half file ("-": stdout).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "cli.h"
 #include "senderguard/decide/account_state.h"
+#include "senderguard/decide/delivery_chart.h"
 #include "senderguard/decide/delivery_report.h"
 #include "senderguard/feedback/feedback.h"
 
@@ -138,11 +147,63 @@ void PrintTable(const Report& r, const std::string& title, int window_days, bool
               window_days, wide ? "" : "Counts: k/M/G = 10^3/6/9, rounded down.\n");
 }
 
+// Writes `text` to `path` whole or not at all: to a new temporary file in
+// the same directory (mkstemp: never one that exists), synced, given the
+// mode a new file gets (0666 less the umask), then renamed over `path`. Any
+// failure removes the temporary file and throws Failure{kExitIoError} naming
+// `path` and why. "-" writes to standard output.
+void WriteWhole(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+        std::fflush(stdout) != 0) {
+      throw Failure{kExitIoError, "report: cannot write the SVG to standard output: " +
+                                      std::string(std::strerror(errno))};
+    }
+    return;
+  }
+  auto fail = [&path](int err) {
+    return Failure{kExitIoError, "report: cannot write " + path + ": " + std::strerror(err)};
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw fail(EISDIR);
+  std::string tmp = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw fail(errno);
+  auto abandon = [&](int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return fail(err);
+  };
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  if (::fchmod(fd, 0666 & ~mask) != 0) throw abandon(errno);
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw abandon(n < 0 ? errno : EIO);
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) throw abandon(errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw fail(err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw fail(err);
+  }
+}
+
 }  // namespace
 
 void AddReportCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("report", "An account's delivery outcomes day by day (or --all)");
-  static std::string account;
+  cmd->footer(
+      "Examples:\n  senderguardctl report alice --days 7\n"
+      "  senderguardctl report --all --days 90 --svg platform-90-days.svg");
+  static std::string account, svg;
   static bool all = false, csv = false, wide = false;
   static int days = 30;
   auto* acc = cmd->add_option("ACCOUNT", account, "account name");
@@ -151,10 +212,19 @@ void AddReportCommand(CLI::App& app, Env& env) {
   cmd->add_option("--days", days, "days ending today, 1 to 90 (default 30)")
       ->check(CLI::Range(1, kMaxReportDays));
   auto* json = cmd->add_flag("--json", env.json, "one JSON document");
-  cmd->add_flag("--csv", csv, "CSV: a header, then one line per day")->excludes(json);
+  auto* csv_flag =
+      cmd->add_flag("--csv", csv, "CSV: a header, then one line per day")->excludes(json);
+  auto* svg_opt = cmd->add_option("--svg", svg, "a chart of the days (SVG) to FILE, - for stdout")
+                      ->type_name("FILE")
+                      ->excludes(json)
+                      ->excludes(csv_flag);
   cmd->add_flag("--wide", wide, "whole counts (wider than 80 columns)");
-  cmd->callback([&env] {
+  cmd->callback([&env, svg_opt] {
     if (!all && account.empty()) throw Failure{kExitUsage, "report: name an ACCOUNT, or give --all"};
+    const bool chart = svg_opt->count() > 0;
+    if (chart && svg.empty()) {
+      throw Failure{kExitUsage, "report: --svg needs a FILE (or - for standard output)"};
+    }
     Store& store = env.existing_store();
     const Config& cfg = env.config();
     const ReputationConfig& rc = cfg.reputation;
@@ -196,6 +266,13 @@ void AddReportCommand(CLI::App& app, Env& env) {
       }
     }
     const Report r = BuildReport(buckets, today, days, since_day, rc);
+    if (chart) {
+      ChartOptions opt;
+      opt.subject = all ? "all accounts" : env.Account(account);
+      opt.reputation = rc;
+      WriteWhole(svg, RenderReportSvg(r, opt));
+      return;
+    }
     if (csv) {
       PrintCsv(r, all ? std::string() : env.Account(account));
       return;

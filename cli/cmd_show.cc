@@ -95,6 +95,7 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
 
 void AddShowCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("show", "Show an account's state, quotas and suppressions");
+  cmd->footer("Example:\n  senderguardctl show alice --json | jq .reputation");
   static std::string account;
   cmd->add_option("ACCOUNT", account, "account name")->required();
   cmd->add_flag("--json", env.json, "one JSON document");

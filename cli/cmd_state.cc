@@ -13,6 +13,9 @@ void AddStateCommands(CLI::App& app, Env& env) {
   static bool create = false;
 
   auto* suspend = app.add_subcommand("suspend", "Suspend an account: its mail is refused at MAIL FROM");
+  suspend->footer(
+      "Examples:\n  senderguardctl suspend spammy --reason \"FBL complaints, ticket 4711\"\n"
+      "  senderguardctl suspend alice --reason \"incident 42\" --for 2h");
   suspend->add_option("ACCOUNT", account, "account name")->required();
   suspend->add_option("--reason", reason, "why (kept in the audit log and shown by show)")->required();
   auto* susp_for = suspend->add_option("--for", suspend_for, "e.g. 2h, 1d, 90m: then active again by itself");
@@ -58,6 +61,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
   });
 
   auto* reinstate = app.add_subcommand("reinstate", "Let a suspended account send again, for good or --for a time");
+  reinstate->footer("Example:\n  senderguardctl reinstate spammy --for 24h");
   reinstate->add_option("ACCOUNT", account, "account name")->required();
   auto* for_opt = reinstate->add_option("--for", duration, "e.g. 24h, 1d, 90m: then suspended again by itself");
   reinstate->callback([&env, for_opt] {
@@ -89,6 +93,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
   });
 
   auto* dry = app.add_subcommand("dry-run", "Log what would be refused for an account, refuse nothing");
+  dry->footer("Example:\n  senderguardctl dry-run newcomer on --create");
   dry->add_option("ACCOUNT", account, "account name")->required();
   dry->add_option("STATE", onoff, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
   Env::AddCreateFlag(dry, create);

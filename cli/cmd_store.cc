@@ -193,13 +193,17 @@ void StatusPostgresql(Env& env) {
 
 void AddStoreCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("store", "The store itself: create, migrate, status");
+  cmd->footer("Example:\n  senderguardctl store status");
   cmd->require_subcommand(1);
   cmd->add_subcommand("init", "PostgreSQL: create senderguard's schema on an empty database")
+      ->footer("Example:\n  senderguardctl store init && senderguardctl store status")
       ->callback([&env] { Init(env); });
   cmd->add_subcommand("migrate", "PostgreSQL: apply the schema migrations this build adds")
+      ->footer("Example:\n  senderguardctl store migrate")
       ->callback([&env] { Migrate(env); });
   auto* status = cmd->add_subcommand(
       "status", "Backend, schema version, and with PostgreSQL this node's cache and leases");
+  status->footer("Example:\n  senderguardctl store status --json");
   status->add_flag("--json", env.json, "one JSON document");
   status->callback([&env] {
     if (env.config().store_backend == StoreBackend::kPostgresql) {

@@ -43,6 +43,9 @@ void AddStoreCopyCommand(CLI::App& app, Env& env) {
   auto* cmd = store->add_subcommand(
       "copy", "Copy accounts, suppressions, daily counts, bounce counts and the audit log between "
               "an LMDB store and PostgreSQL");
+  cmd->footer(
+      "Example:\n  senderguardctl store copy --from lmdb:/var/lib/senderguard \\\n"
+      "      --to postgresql --dry-run");
   static std::string from, to;
   static bool dry_run = false;
   cmd->add_option("--from", from, "lmdb:PATH or postgresql")->required();

@@ -1,5 +1,6 @@
 // senderguardctl suppress add|remove|check ADDRESS [--account A] [--reason TEXT],
-// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE.
+// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE,
+// suppress export [--account A].
 // Without --account the entry is global: the address refuses mail from every account.
 //
 // An entry is never overwritten: its reason and date may be a record someone
@@ -46,6 +47,9 @@ std::string ListName(const std::string& owner) { return owner.empty() ? "global"
 
 void AddSuppressCommand(CLI::App& app, Env& env) {
   auto* sup = app.add_subcommand("suppress", "Manage suppressed recipient addresses");
+  sup->footer(
+      "Examples:\n  senderguardctl suppress add gone@example.net --reason \"mailbox closed\"\n"
+      "  senderguardctl suppress check gone@example.net --account alice");
   sup->require_subcommand(1);
   static std::string address, account, reason = "added by postmaster", file;
   static int64_t limit = 1000;
@@ -60,6 +64,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   auto scope = [&env]() { return account_given ? env.Account(account) : std::string(); };
 
   auto* add = sup->add_subcommand("add", "Suppress an address (globally, or for --account)");
+  add->footer(
+      "Example:\n  senderguardctl suppress add gone@example.net --reason \"mailbox closed\"");
   add->add_option("ADDRESS", address, "the recipient address")->required();
   add_account(add, "only for this account");
   add->add_option("--reason", reason, "shown in the SMTP refusal (1 to 1000 bytes)");
@@ -86,6 +92,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   });
 
   auto* rm = sup->add_subcommand("remove", "Remove an address from the global list or --account's");
+  rm->footer("Example:\n  senderguardctl suppress remove gone@example.net --account alice");
   rm->add_option("ADDRESS", address, "the recipient address")->required();
   add_account(rm, "the account's list");
   rm->callback([&env, scope] {
@@ -98,6 +105,8 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   });
 
   auto* check = sup->add_subcommand("check", "Is an address refused (globally, or for --account)? exit 0 yes, 1 no");
+  check->footer(
+      "Example:\n  senderguardctl suppress check gone@example.net --account alice && echo refused");
   check->add_option("ADDRESS", address, "the recipient address")->required();
   add_account(check, "check as this account would send");
   check->add_flag("--json", env.json, "one JSON document");
@@ -119,6 +128,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
   });
 
   auto* list = sup->add_subcommand("list", "List suppressed addresses");
+  list->footer("Example:\n  senderguardctl suppress list --global --limit 50");
   auto* list_account = add_account(list, "only this account's list (default: all lists)");
   list->add_flag("--global", global_only, "only the global list")->excludes(list_account);
   list->add_option("--limit", limit, "at most this many (default 1000; 0: all)")
@@ -165,7 +175,28 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     }
   });
 
+  auto* exp = sup->add_subcommand("export", "Print a list in the import format (ADDRESS,REASON a line)");
+  add_account(exp, "this account's list (default: the global list)");
+  exp->footer("Example:\n  senderguardctl suppress export > global.txt\n"
+              "  senderguardctl suppress export --account alice > alice.txt");
+  exp->callback([&env, scope] {
+    const std::string owner = scope();
+    Store& store = env.existing_store();
+    const auto entries = Take(store.ListSuppressions(owner, SIZE_MAX));
+    std::printf("# senderguard suppression list: %s; %zu address(es); ADDRESS,REASON\n",
+                Printable(ListName(owner), kMaxShown).c_str(), entries.size());
+    for (const auto& e : entries) {
+      // A reason is one line of the file: a line break in one becomes a space.
+      std::string reason = e.reason;
+      for (char& c : reason)
+        if (c == '\n' || c == '\r') c = ' ';
+      std::printf("%s,%s\n", e.address.c_str(), reason.c_str());
+    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Failure{kExitStore, "export: writing failed"};
+  });
+
   auto* imp = sup->add_subcommand("import", "Suppress every address in FILE (one ADDRESS[,REASON] a line, '#' comments)");
+  imp->footer("Example:\n  senderguardctl suppress import closed.txt --reason \"mailbox closed\"");
   imp->add_option("FILE", file, "the file to read")->required();
   add_account(imp, "for this account (default: global)");
   imp->add_option("--reason", reason, "reason for lines without one (1 to 1000 bytes)");

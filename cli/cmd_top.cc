@@ -34,6 +34,7 @@ std::string PercentOf(uint64_t part, uint64_t whole) {
 
 void AddTopCommand(CLI::App& app, Env& env) {
   auto* cmd = app.add_subcommand("top", "The accounts that matter now, one line each");
+  cmd->footer("Example:\n  senderguardctl top --by complaints --days 7");
   static std::string by = "volume";
   static int days = 1;
   static size_t limit = 10;

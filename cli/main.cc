@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
   AddAuditCommand(app, env);
   AddReportCommand(app, env);
   AddTopCommand(app, env);
+  AddStatsCommand(app, env);
+  AddConfigCommand(app, env);
+  AddExplainCommand(app, env);
+  AddBulkCommands(app, env);
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`

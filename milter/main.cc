@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   }
   // DNS, SPF and DKIM for DMARC, set up whatever the mode ([dmarc] upstream
   // changes only at restart).
-  auto auth = sg::milter::AuthServices::Create(**cfg);
+  auto auth = sg::AuthServices::Create(**cfg);
   if (!auth.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", auth.status().message()).str());
     std::fprintf(stderr, "senderguard-milter: %s\n", auth.status().message().c_str());

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "auth.h"
+#include "senderguard/auth/message_auth.h"
 #include "senderguard/config/config.h"
 #include "senderguard/decide/identity.h"
 #include "senderguard/base/kvlog.h"

@@ -30,6 +30,9 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 libpq-dev
   # the Sendmail test authenticates (SMTP AUTH PLAIN) through Cyrus SASL's PLAIN/LOGIN plugins
   libsasl2-modules
+  # `senderguardctl report --svg`'s test (e2e feedback): Debian's Chromium renders the chart
+  # headless into a PNG, netpbm's pngtopnm decodes it for perl to count its pixels (test only)
+  chromium netpbm
   # tools the scripts use (jq: e2e tail_shapes reads --print's JSON)
   iproute2 procps findutils openssl jq
   # the manual pages: scdoc turns man/*.scd into roff at build time; groff-base and man-db

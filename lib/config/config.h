@@ -158,6 +158,25 @@ std::string ConfigPath(const std::string& flag);
 // "senderguard-tail"): its {program} replaced; empty when unset.
 std::string MonitoringTextfile(const Config& cfg, std::string_view program);
 
+// One key of the configuration and its value, for `senderguardctl config`
+// (as `postconf` prints Postfix's).
+struct ConfigEntry {
+  std::string key;    // "section.key": "store.path", "quota.day.limit", "store.postgresql.node"
+  // The value as TOML writes it (a quoted, escaped string; a number; true or
+  // false; [a list]), so that "key = value" lines read back under their
+  // sections give the same configuration. A secret that is set reads
+  // "(set, hidden)": [feedback] secret whole, the password of [store.postgresql]
+  // conninfo (its password= value, or the whole text when it is a URI with
+  // a password).
+  std::string value;
+  bool secret = false;  // the value holds (or would hold) a secret
+};
+
+// Every key ParseConfig accepts, in conf/senderguard.conf's order, with its
+// value in `cfg` (config_keys.cc: the one table of them; tests/unit/
+// config_test.cc checks that the parser knows no key it lacks).
+std::vector<ConfigEntry> ConfigEntries(const Config& cfg);
+
 // Replaces {name} in `tpl` with values from `vars` (pairs of name, value);
 // an unknown placeholder is left as it is.
 std::string RenderTemplate(std::string_view tpl,

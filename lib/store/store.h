@@ -127,6 +127,10 @@ struct FeedbackResult {
   bool duplicate = false;  // once_key already recorded: nothing of the batch was written
 };
 
+// Invalid naming the first name given twice; ok when all are distinct (the
+// precondition of Store::UpdateAccounts).
+Status CheckDistinct(const std::vector<std::string>& names);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -136,6 +140,12 @@ class Store {
   virtual Result<std::optional<AccountRecord>> GetAccount(std::string_view name) = 0;
   // Every account with a record, in name order.
   virtual Result<std::vector<AccountRecord>> ListAccounts() = 0;
+  // One page of them: the accounts whose name is after `after` (bytewise;
+  // "" = from the first), in name order, at most `limit`. A caller walks
+  // every account in pages, in memory that does not grow with their number;
+  // each page is one consistent read, the walk as a whole is not (an
+  // account made or changed meanwhile may or may not be seen).
+  virtual Result<std::vector<AccountRecord>> ListAccountsAfter(std::string_view after, size_t limit) = 0;
   // Atomically reads the account (a fresh record named `name` when absent,
   // `exists` false), lets `change` edit it, and when `change` returns ok
   // writes it and `audit` in one transaction. `change` may run more than once.
@@ -171,9 +181,8 @@ class Store {
   // the same transaction, and returns what moved. Errors, with nothing
   // written: kNotFound when nothing is kept under `from`; kInvalid when
   // anything is kept under `to` (a record, counts, days or suppressions:
-  // nothing is merged), when the names are equal or one is empty, or when
-  // the backend cannot rename (PostgreSQL, below); kCorruption when the
-  // record does not decode. Stays under `from`: the audit log (history),
+  // nothing is merged), when the names are equal or one is empty;
+  // kCorruption when the record does not decode. Stays under `from`: the audit log (history),
   // the queue map (a late outcome of a message sent before counts under
   // `from` and makes a fresh record there, as after DeleteAccount) and
   // what open transactions hold (they commit into fresh counts of `from`).
@@ -185,6 +194,15 @@ class Store {
   using MoveAudit = std::function<std::vector<AuditEntry>(const AccountContents& moved)>;
   virtual Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
                                                 const MoveAudit& audit) = 0;
+  // Many accounts in one transaction (a bulk import): for each of `names`
+  // (distinct; Invalid otherwise), reads its record (a fresh one named after
+  // it when absent, `exists` false) and lets `change` edit it; the records
+  // for which `change` sets *audit are written, each with that audit entry;
+  // the others are left as they were. Any error status from `change`, or
+  // from a write, writes nothing at all. `change` may run more than once.
+  using AccountBatchChange =
+      std::function<Status(size_t index, AccountRecord* record, bool exists, std::optional<AuditEntry>* audit)>;
+  virtual Status UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) = 0;
 
   // ---- suppression (addresses are normalized by the caller)
   // The global entry for `address`, else the entry of `account`, else nullopt.

@@ -5,7 +5,9 @@
 # happen; a suppression's reason overwritten; `suppress list` truncated without a word; `show`
 # of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
 # host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
-# typo. (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota reset, account delete and rename.
+# typo; 14, many accounts: one import for all of them, lists that stream in flat memory.
+# (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota
+# reset, account delete and rename.
 # The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
 # directory: no Postfix, no milter.
 set -uo pipefail
@@ -237,6 +239,74 @@ says "suppress list --wide: the configured zone" "$DIR/out" ' [0-9-]+ [0-9:]+ CE
 printf '%s\n' '2026-11-25T18:27:32.123456+00:00 mx postfix/smtp[123]: 3B7C8A720CC: to=<gone@dest.test>, relay=mx.dest.test[192.0.2.1]:25, delay=0.2, delays=0/0/0.1/0.1, dsn=5.1.1, status=bounced (host mx.dest.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))' >"$DIR/mail.log"
 "$BIN/senderguard-tail" -c "$DIR/senderguard.conf" --rules "$SRC/conf/bounce-rules.conf" --once --print "$DIR/mail.log" >"$DIR/out" 2>/dev/null
 says "tail --print: ISO 8601 UTC" "$DIR/out" '"time":"2026-11-25T18:27:32Z"'
+
+echo "# 14. many accounts: one import, lists that stream"
+# A store of its own: 20,000 accounts made by one import (one transaction), not 20,000 commands.
+printf '[store]\npath = "%s/bulk"\n[dmarc]\nmode = "off"\n' "$DIR" >"$DIR/bulk.conf"
+bctl() { "$BIN/senderguardctl" -c "$DIR/bulk.conf" "$@"; }
+HEADER=account,minute,hour,day,month,state,reason,until,dry_run,domains_only,domains
+{
+    echo "$HEADER"
+    for ((i = 1; i <= 20000; i++)); do echo "acct$i,,,$((i % 7 + 1)),,active,,,no,no,"; done
+    echo 'spam1,,,,,suspended,"complaints, FBL",,yes,no,'
+    echo 'brand,,,,unlimited,active,,,no,yes,brand.example news.brand.example'
+} >"$DIR/accounts.csv"
+expect 0 "import --dry-run of 20,002 accounts" bctl import --csv "$DIR/accounts.csv" --dry-run
+says "... says what would change" "$DIR/out" '^dry run: 20002 account\(s\) read; 20002 would change \(20002 new\)'
+[[ ! -e $DIR/bulk ]] && ok "... and makes no store" || not_ok "... made a store"
+expect 0 "import of 20,002 accounts" bctl import --csv "$DIR/accounts.csv"
+says "... all new" "$DIR/out" '20002 changed \(20002 new\), 0 unchanged'
+imports() { bctl audit --limit 0 --json | jq '[.audit[] | select(.action == "import")] | length'; }
+[[ $(imports) == 20002 ]] && ok "... one audit entry per account" || not_ok "... audit entries ($(imports))"
+expect 0 "the same import again" bctl import --csv "$DIR/accounts.csv"
+says "... changes nothing" "$DIR/out" '0 changed \(0 new\), 20002 unchanged'
+bctl export --csv >"$DIR/export.csv"
+if diff <(sort "$DIR/accounts.csv") <(sort "$DIR/export.csv") >/dev/null; then ok "export --csv gives back the imported file"; else
+    not_ok "export --csv differs from the import:"; diff <(sort "$DIR/accounts.csv") <(sort "$DIR/export.csv") | head -5 | sed 's/^/#   /'
+fi
+# All or nothing: one bad line among good ones imports nothing and names every bad line.
+{ echo "$HEADER"; echo "acct1,,,500,,active,,,no,no,"; echo "new1,,,5,,active,,,no,no,"; echo "acct2,,,x,,active,,,no,no,"
+  echo "acct3,,,,,frozen,,,,,"; } >"$DIR/bad.csv"
+expect 64 "import of a file with bad lines" bctl import --csv "$DIR/bad.csv"
+says "... names line 4" "$DIR/err" 'bad\.csv: line 4: day: "x"'
+says "... and line 5" "$DIR/err" 'bad\.csv: line 5: state: "frozen"'
+bctl show acct1 --json >"$DIR/out"
+says "... and writes nothing (acct1 keeps its limit)" "$DIR/out" '"limit": 2,'
+expect 1 "... (new1 was not made)" bctl show new1
+[[ $(imports) == 20002 ]] && ok "... nor any audit entry" || not_ok "... audit entries after a refused import ($(imports))"
+expect 64 "import without the header" bctl import --csv <(tail -n 1 "$DIR/bad.csv")
+expect 1 "import of a directory" bctl import --csv "$DIR"
+echo "acct5,,,9,,active,,,no,no," | { echo "$HEADER"; cat; } | bctl import --csv - >"$DIR/out" 2>&1
+says "import from standard input" "$DIR/out" '1 changed \(0 new\)'
+# Lists that stream: filters, sorts, limits, JSON Lines; memory flat in the number of accounts.
+bctl list --state suspended >"$DIR/out"
+says "list --state suspended: spam1" "$DIR/out" '^spam1 +suspended\* '
+says "... alone" "$DIR/out" '^1 account\(s\)'
+bctl list --sort score --limit 3 --json >"$DIR/out"
+[[ $(jq '.count' "$DIR/out") == 3 && $(jq '.truncated' "$DIR/out") == true ]] \
+    && ok "list --limit 3 --json: count 3, truncated" || not_ok "list --limit --json (count $(jq .count "$DIR/out"))"
+bctl list --jsonl --limit 5 >"$DIR/out"
+[[ $(wc -l <"$DIR/out") == 5 ]] && jq -e -s 'length == 5 and .[0].account == "acct1"' "$DIR/out" >/dev/null \
+    && ok "list --jsonl: one object per line" || not_ok "list --jsonl"
+bctl list --limit 2 >"$DIR/out"
+says "list --limit says more are not shown" "$DIR/out" '^2 account\(s\) shown, more not shown \(--limit\)'
+# acct5 used nothing: --over 0 lists all, --over 1 none (nothing was sent).
+bctl list --over 1 >"$DIR/out"
+says "list --over 1: nobody has sent" "$DIR/out" '^0 account\(s\)'
+expect 64 "list --sort bogus" bctl list --sort bogus
+expect 64 "list --json --jsonl" bctl list --json --jsonl
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
+small_rss=$(rss "$BIN/senderguardctl" -c "$DIR/senderguard.conf" list --json)
+big_rss=$(rss "$BIN/senderguardctl" -c "$DIR/bulk.conf" list --json)
+if ((big_rss < small_rss + 32768)); then ok "list --json of 20,002 accounts: ${big_rss} KiB at most, ${small_rss} KiB for a few"; else
+    not_ok "list --json of 20,002 accounts holds ${big_rss} KiB (a few: ${small_rss} KiB)"; fi
+bctl suppress add gone@x.example --reason "legal hold, case 7" >/dev/null
+bctl suppress export >"$DIR/sup.txt"
+says "suppress export: the import format" "$DIR/sup.txt" '^gone@x\.example,legal hold, case 7$'
+printf '[store]\npath = "%s/other"\n' "$DIR" >"$DIR/other.conf"
+"$BIN/senderguardctl" -c "$DIR/other.conf" suppress import "$DIR/sup.txt" >/dev/null
+"$BIN/senderguardctl" -c "$DIR/other.conf" suppress check gone@x.example >"$DIR/out"
+says "... which suppress import takes back, reason and all" "$DIR/out" 'legal hold, case 7'
 
 echo "# issue 15, item 6: suspend --for (a timed suspension)"
 expect 0 "suspend erin --for 2s" ctl suspend erin --reason "incident 42" --for 2s --create

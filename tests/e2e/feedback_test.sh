@@ -184,6 +184,97 @@ check "top --by volume: alice's 6 final outcomes attempted (the deferral is not 
 sgctl top --days 2 >"$T"
 check "top (table): within 80 columns" test "$(awk 'length($0) > 80' "$T" | wc -l)" = 0
 
+# ---- report --svg: the chart, rendered by a real browser (Debian's chromium, headless) to a
+# PNG that netpbm's pngtopnm decodes; perl counts the pixels. The window is larger than the
+# chart (800x600), so the chart's own size shows as the box of non-white pixels (its frame).
+CHART_DIR=$TB_DIR/chart
+mkdir -p "$CHART_DIR"
+# svg_png SVG PNG: renders SVG at 1000x800 into PNG. Chromium's profile and caches stay in
+# $CHART_DIR/chromium; `timeout` ends its whole process group if it hangs.
+svg_png() {
+    local home=$CHART_DIR/chromium rc=0
+    mkdir -p "$home"
+    HOME=$home XDG_CONFIG_HOME=$home/config XDG_CACHE_HOME=$home/cache timeout -k 5 90 \
+        chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+        --disable-extensions --disable-background-networking --disable-component-update \
+        --disable-sync --hide-scrollbars --force-device-scale-factor=1 \
+        --user-data-dir="$home/profile" --window-size=1000,800 --screenshot="$2" "file://$1" \
+        >>"$TB_DIR/log/chromium.log" 2>&1 || rc=$?
+    return "$rc"
+}
+# png_figures PNG: " size=WxH box=X0,Y0-X1,Y1 colours=N nonwhite=N" and the pixel count of
+# each colour the chart documents: the two suspension thresholds, the delivered bars.
+png_figures() {
+    pngtopnm "$1" 2>/dev/null | perl -e '
+        binmode STDIN; local $/; my $d = <STDIN>;
+        $d =~ s/\AP6\s+(\d+)\s+(\d+)\s+255\s//s or die "not a P6 image\n";
+        my ($w, $h) = ($1, $2);
+        my (%n, $nonwhite); my ($x0, $y0, $x1, $y1) = ($w, $h, -1, -1);
+        for my $y (0 .. $h - 1) {
+            my $row = substr($d, 3 * $w * $y, 3 * $w);
+            for my $x (0 .. $w - 1) {
+                my $p = unpack("H6", substr($row, 3 * $x, 3));
+                $n{$p}++;
+                next if $p eq "ffffff";
+                $nonwhite++;
+                $x0 = $x if $x < $x0; $x1 = $x if $x > $x1;
+                $y0 = $y if $y < $y0; $y1 = $y if $y > $y1;
+            }
+        }
+        printf " size=%dx%d box=%d,%d-%d,%d colours=%d nonwhite=%d", $w, $h, $x0, $y0, $x1, $y1,
+            scalar(keys %n), $nonwhite // 0;
+        printf " %s=%d", $_, $n{$_} // 0 for qw(d62728 7b2cbf 3b6ea5);
+        print "\n";'
+}
+fig() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# chart_ok FIGURES: the window's size, the chart's 800x600 at its corner, not blank (many
+# colours, 5% of the chart not white), each threshold a whole line of its own colour (the
+# line alone is 716x2 pixels; its legend swatch and label add about 300).
+chart_ok() {
+    [[ $(fig "$1" size) == 1000x800 && $(fig "$1" box) == 0,0-799,599 ]] &&
+        (($(fig "$1" colours) >= 50 && $(fig "$1" nonwhite) >= 24000)) &&
+        (($(fig "$1" d62728) >= 1400 && $(fig "$1" 7b2cbf) >= 1400))
+}
+chart_fails() { ! chart_ok "$1"; }
+# no_chromium_left: no process of the profile directory outlived its screenshot.
+no_chromium_left() { ! pgrep -f -- "--user-data-dir=$CHART_DIR/chromium/profile" >/dev/null; }
+
+rc=0; sgctl report alice --days 30 --svg "$CHART_DIR/alice.svg" >"$T" 2>&1 || rc=$?
+check "report alice --svg FILE: exit 0, nothing printed" test "$rc:$(wc -c <"$T")" = "0:0"
+check "... the file is an SVG document naming alice" grep -q '<title>Delivery report: alice, ' "$CHART_DIR/alice.svg"
+check "... and no temporary file is left beside it" test "$(ls "$CHART_DIR")" = alice.svg
+sgctl report --all --days 90 --svg - >"$CHART_DIR/all.svg"
+check "report --all --svg -: the platform's 90 days on stdout" \
+    grep -q '<title>Delivery report: all accounts, .*(90 UTC days)</title>' "$CHART_DIR/all.svg"
+rc=0; sgctl report alice --svg "$CHART_DIR/no/such/dir.svg" >"$T" 2>&1 || rc=$?
+check "report --svg into a missing directory: exit 74" test "$rc" = 74
+expect "$T" "cannot write $CHART_DIR/no/such/dir.svg: No such file or directory" "... saying why"
+rc=0; sgctl report alice --svg "$CHART_DIR/x.svg" --json >"$T" 2>&1 || rc=$?
+check "report --svg with --json: a usage error (64), no file" test "$rc:$(ls "$CHART_DIR" | grep -c x.svg)" = "64:0"
+
+if command -v chromium >/dev/null && command -v pngtopnm >/dev/null; then
+    for c in alice all; do
+        rc=0; svg_png "$CHART_DIR/$c.svg" "$CHART_DIR/$c.png" || rc=$?
+        check "chromium rendered the $c chart (exit $rc)" test "$rc" = 0 -a -s "$CHART_DIR/$c.png"
+        figs=$(png_figures "$CHART_DIR/$c.png")
+        echo "# $c.png:$figs"
+        check "... $c.png: 1000x800, the chart 800x600, not blank, both thresholds drawn" chart_ok "$figs"
+        # The legend's swatch is 14x10 pixels of that blue: more is a bar.
+    check "... $c.png: the delivered bars are there" test "$(fig "$figs" 3b6ea5)" -gt 150
+        check "... chromium left no process behind" no_chromium_left
+    done
+    # The check must be able to fail: the same chart without its two threshold lines (their
+    # legend entries and labels kept) does not pass.
+    grep -v 'id="threshold-' "$CHART_DIR/alice.svg" >"$CHART_DIR/nolines.svg"
+    svg_png "$CHART_DIR/nolines.svg" "$CHART_DIR/nolines.png" || true
+    figs=$(png_figures "$CHART_DIR/nolines.png")
+    echo "# nolines.png:$figs"
+    check "a chart without the threshold lines fails the check" test -s "$CHART_DIR/nolines.png" -a "$(fig "$figs" size)" = 1000x800
+    check "... (it is not passed)" chart_fails "$figs"
+else
+    not_ok "report --svg in a browser: chromium and netpbm are needed (scripts/setup.sh installs them)"
+fi
+
 sgctl suspend erin --reason "complaints" --create >/dev/null
 sgctl reinstate erin --for 1d >/dev/null
 check "erin reinstated" test "$(state erin)" = reinstated

@@ -2,7 +2,8 @@
 # `cmake --install` into a DESTDIR, as a sysadmin installs from source: daemons in sbin/,
 # senderguardctl in bin/, every path the installed units and the installed configuration name
 # exists in the tree (programs, -c files, Documentation= files and man pages, [tail] rules), the
-# examples and README under share/doc/senderguard; an edited configuration survives a second
+# examples and README under share/doc/senderguard, the bash completion under each program's
+# name in share/bash-completion/completions; an edited configuration survives a second
 # install; and the installed daemons, run with no -c, find their installed default configuration
 # and rules (checked in a private mount namespace where the configuration directory is the
 # DESTDIR's; root only). SG_BUILD_DIR, SG_PREFIX, SG_CONFDIR, SG_UNITDIR come from ctest.
@@ -29,6 +30,12 @@ check "senderguardctl in bin/" test -x "$R$PREFIX/bin/senderguardctl"
 for f in README.md examples/senderguard.conf examples/bounce-rules.conf; do
     check "share/doc/senderguard/$f" test -f "$R$PREFIX/share/doc/senderguard/$f"
 done
+for p in senderguardctl senderguard-milter senderguard-tail senderguard-arf; do
+    check "bash completion for $p" test -f "$R$PREFIX/share/bash-completion/completions/$p"
+done
+check "the installed completion completes senderguardctl's commands" test "$(bash -c '
+    . "$1"; COMP_WORDS=("$2" st); COMP_CWORD=1; _senderguardctl; printf "%s " "${COMPREPLY[@]}"' _ \
+    "$R$PREFIX/share/bash-completion/completions/senderguardctl" "$R$PREFIX/bin/senderguardctl")" = "stats store "
 check "configuration in $CONFDIR" test -f "$R$CONFDIR/senderguard.conf"
 check "bounce rules in $CONFDIR" test -f "$R$CONFDIR/bounce-rules.conf"
 

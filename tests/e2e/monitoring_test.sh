@@ -211,4 +211,28 @@ p_expect "$TPROM" 'senderguard_tail_lines_total' "$(sum lines "$TLOG")"
 p_expect "$TPROM" 'senderguard_tail_lag_seconds' 0
 [[ $(grep -c ' lag_s=0$' "$TLOG") == $(grep -c 'action=summary' "$TLOG") ]] \
     && ok "tailer: lag 0 in every summary (it keeps up with the log)" || not_ok "tailer: lag: $(grep -o 'lag_s=[0-9]*' "$TLOG" | sort | uniq -c | tr '\n' ' ')"
+
+# ---- senderguardctl stats over this run: the store's counts and both files read back
+sgctl stats --json >"$TB_DIR/stats.json" 2>"$TB_DIR/stats.err"
+s_expect() { # s_expect WHAT JQ WANT
+    local got
+    got=$(jq -c "$2" "$TB_DIR/stats.json" 2>&1)
+    [[ $got == "$3" ]] && ok "stats: $1 $3" || not_ok "stats: $1 is '$got', want $3 ($(cat "$TB_DIR/stats.err"))"
+}
+s_expect "accounts suspended, reinstated" '[.accounts.suspended, .accounts.reinstated]' '[1,0]'
+s_expect "accounts as list counts them" '.accounts.total' "$(sgctl list --json | jq '.accounts | length')"
+s_expect "global suppressions" '.suppressions.global' 1
+s_expect "30 days: attempted, delivered, hard, complaints" \
+    '.outcomes.last_30_days | [.attempted, .delivered, .hard, .complaints]' '[7,6,1,0]'
+s_expect "30 days: hard-bounce rate" '.outcomes.last_30_days.hard_bounce_rate * 7 | round' 1
+s_expect "milter: decisions by action and reason" \
+    '.daemons["senderguard-milter"].decisions | map("\(.action)/\(.reason)=\(.count)") | join(" ")' \
+    '"accept/none=7 reject/suspended=2 reject/suppressed=1 reject/dmarc=1 tempfail/quota=1"'
+s_expect "milter: DMARC pass, fail, none" '.daemons["senderguard-milter"].dmarc | [.pass, .fail, .none]' '[6,1,1]'
+s_expect "milter: the version" '.daemons["senderguard-milter"].version' "\"$version\""
+s_expect "tailer: outcomes, lag" '.daemons["senderguard-tail"] | [.outcomes.delivered, .outcomes.hard, .lag_s]' '[6,1,0]'
+s_expect "tailer: its file's age" '.daemons["senderguard-tail"].age_s < 60' true
+sgctl stats >"$TB_DIR/stats.txt" 2>&1
+grep -qE '^  reject +suspended +2$' "$TB_DIR/stats.txt" && ok "stats: the human table" \
+    || not_ok "stats: human output: $(cat "$TB_DIR/stats.txt")"
 finish

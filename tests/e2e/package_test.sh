@@ -69,7 +69,9 @@ for f in ./lib/systemd/system/senderguard-milter.service ./lib/systemd/system/se
     ./etc/senderguard/senderguard.conf ./etc/senderguard/bounce-rules.conf ./usr/sbin/senderguard-milter \
     ./usr/sbin/senderguard-tail ./usr/sbin/senderguard-arf ./usr/bin/senderguardctl \
     ./usr/share/doc/senderguard/README.md ./usr/share/doc/senderguard/copyright \
-    ./usr/share/man/man8/senderguard-milter.8.gz ./usr/share/man/man8/senderguard-tail.8.gz; do
+    ./usr/share/man/man8/senderguard-milter.8.gz ./usr/share/man/man8/senderguard-tail.8.gz \
+    ./usr/share/bash-completion/completions/senderguardctl \
+    ./usr/share/bash-completion/completions/senderguard-milter; do
     grep -q " $f\$" "$DIR/contents" && ok "ships $f" || not_ok "ships $f"
 done
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -15,6 +16,7 @@
 
 #include "senderguard/monitor/metrics.h"
 #include "senderguard/monitor/periodic.h"
+#include "senderguard/monitor/prom_read.h"
 #include "senderguard/monitor/report.h"
 #include "senderguard/monitor/textfile.h"
 
@@ -548,6 +550,121 @@ TEST(Publish, LogsTheSummaryAndWritesTheTextfileOrSaysWhyNot) {
   EXPECT_EQ(log.lines[3].second, "action=summary x=3");
   std::string cmd = std::string("rm -rf ") + dir;
   (void)std::system(cmd.c_str());
+}
+
+// ---- Reading the files back (prom_read.h), for senderguardctl stats.
+
+TEST(ReadMilterPrometheus, RoundTripsWhatTheMilterWrites) {
+  MilterMetrics m;
+  for (int i = 0; i < 5; ++i) m.CountDecision(Stage::kEom, Action::kAccept, Reason::kNone);
+  m.CountDecision(Stage::kMail, Action::kReject, Reason::kSuspended);
+  m.CountDecision(Stage::kRcpt, Action::kReject, Reason::kSuppressed);
+  m.CountDecision(Stage::kRcpt, Action::kReject, Reason::kSuppressed);
+  m.CountDecision(Stage::kRcpt, Action::kTempfail, Reason::kQuota);
+  m.CountDecision(Stage::kEom, Action::kReject, Reason::kDmarcUnverifiedDomain);
+  m.CountDecision(Stage::kMail, Action::kWouldReject, Reason::kSuspended);
+  m.CountDmarc(DmarcResult::kPass);
+  m.CountDmarc(DmarcResult::kFail);
+  m.CountStoreError();
+  m.RecordLatency(Stage::kMail, 300);
+  const MilterSnapshot want = m.Snapshot();
+  auto got = ReadMilterPrometheus(MilterPrometheus(want, "1.2.3"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->version, "1.2.3");
+  EXPECT_EQ(got->totals.decisions, want.decisions);
+  EXPECT_EQ(got->totals.dmarc, want.dmarc);
+  EXPECT_EQ(got->totals.store_errors, 1u);
+  EXPECT_EQ(got->totals.Decisions(Action::kReject, Reason::kSuppressed), 2u);
+}
+
+TEST(ReadTailPrometheus, RoundTripsWhatTheTailerWrites) {
+  TailSnapshot want;
+  want.lines = 1843;
+  want.malformed = 2;
+  want.unattributed = 3;
+  want.outcomes = {400, 5, 3, 1, 2, 7};
+  want.lag_s = 12;
+  auto got = ReadTailPrometheus(TailPrometheus(want, "0.9"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->version, "0.9");
+  EXPECT_EQ(got->totals.lines, 1843u);
+  EXPECT_EQ(got->totals.malformed, 2u);
+  EXPECT_EQ(got->totals.unattributed, 3u);
+  EXPECT_EQ(got->totals.outcomes, want.outcomes);
+  EXPECT_EQ(got->totals.lag_s, 12);
+}
+
+TEST(ReadPrometheus, TheOtherDaemonsFileIsRefused) {
+  const std::string tail = TailPrometheus(TailSnapshot{}, "1");
+  auto r = ReadMilterPrometheus(tail);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "not senderguard-milter's file (no senderguard_build_info{program=\"senderguard-milter\"})");
+  EXPECT_FALSE(ReadTailPrometheus(MilterPrometheus(MilterSnapshot{}, "1")).ok());
+  EXPECT_FALSE(ReadTailPrometheus("").ok());
+}
+
+TEST(ParsePrometheusText, Forms) {
+  auto r = ParsePrometheusText(
+      "# HELP x y\n# TYPE x counter\n\n  a 1\nb{k=\"v\"} 2.5 1700000000000\n"
+      "c{k=\"a\\\\b\\\"c\\nd\",l=\"\",} +Inf\nd NaN\ne -Inf\r\nf{} 1e3\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 6u);
+  EXPECT_EQ((*r)[0].name, "a");
+  EXPECT_EQ((*r)[0].value, 1);
+  EXPECT_EQ((*r)[1].Label("k"), "v");
+  EXPECT_EQ((*r)[1].value, 2.5);
+  EXPECT_EQ((*r)[2].Label("k"), "a\\b\"c\nd");
+  EXPECT_EQ((*r)[2].labels.size(), 2u);
+  EXPECT_TRUE(std::isinf((*r)[2].value));
+  EXPECT_TRUE(std::isnan((*r)[3].value));
+  EXPECT_EQ((*r)[5].value, 1000);
+  EXPECT_EQ((*r)[5].Label("missing"), "");
+}
+
+TEST(ParsePrometheusText, HostileInputIsAnErrorNamingTheLine) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"1abc 1\n", "line 1: a metric name must start with a letter, '_' or ':'"},
+      {"# c\na\n", "line 2: expected a space and a value after the name"},
+      {"a{k=\"v} 1\n", "line 1: unterminated value of label k"},
+      {"a{k=\"v\\\"} 1\n", "line 1: unterminated value of label k"},
+      {"a{k=\"\\t\"} 1\n", "line 1: bad escape \\t in label k"},
+      {"a{k=v} 1\n", "line 1: expected =\" after label k"},
+      {"a{k=\"v\" l=\"w\"} 1\n", "line 1: expected , or } after label k"},
+      {"a{=\"v\"} 1\n", "line 1: bad label name"},
+      {"a 1x\n", "line 1: bad value \"1x\""},
+      {"a 0x10\n", "line 1: bad value \"0x10\""},
+      {"a 1 12z\n", "line 1: bad timestamp"},
+      {"a{" + std::string(40000, 'k') + "\n", "line 1: expected =\" after label " + std::string(40, 'k') + "..."},
+      {std::string(kMaxPromTextBytes + 1, '#'), "larger than 4 MiB"},
+  };
+  for (const auto& [text, want] : cases) {
+    auto r = ParsePrometheusText(text);
+    ASSERT_FALSE(r.ok()) << text.substr(0, 60);
+    EXPECT_EQ(r.status().message(), want) << text.substr(0, 60);
+  }
+  std::string many;
+  for (size_t i = 0; i <= kMaxPromSamples; ++i) many += "a 1\n";
+  EXPECT_EQ(ParsePrometheusText(many).status().message(), "more than 100000 samples");
+  std::string labels = "a{";
+  for (int i = 0; i < 33; ++i) labels += "l" + std::to_string(i) + "=\"\",";
+  EXPECT_EQ(ParsePrometheusText(labels + "} 1\n").status().message(), "line 1: more than 32 labels");
+}
+
+TEST(ReadMilterPrometheus, ACountThatIsNotOneIsRefused) {
+  const std::string head = "senderguard_build_info{program=\"senderguard-milter\",version=\"1\"} 1\n";
+  for (const char* bad : {"-1", "1.5", "NaN", "+Inf", "1e20"}) {
+    auto r = ReadMilterPrometheus(head + "senderguard_milter_store_errors_total " + bad + "\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message().rfind("senderguard_milter_store_errors_total: bad count", 0), 0u)
+        << r.status().message();
+  }
+  // Series of a newer daemon are skipped; unknown label values count as "other".
+  auto r = ReadMilterPrometheus(head + "senderguard_milter_new_total 5\n"
+                                "senderguard_milter_decisions_total{stage=\"data\",action=\"accept\",reason=\"x\"} 4\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->totals.Decisions(Stage::kOther, Action::kAccept), 4u);
+  EXPECT_EQ(r->totals.Decisions(Action::kAccept, Reason::kOther), 4u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Tests for policy.h: limits, dry run, and each decision's verdict, SMTP
 // codes, rendered text and log fields; and the text handed to libmilter.
 #include "senderguard/policy/policy.h"
+#include "senderguard/policy/explain.h"
 
 #include <gtest/gtest.h>
 
@@ -517,6 +518,164 @@ TEST(MilterReplyText, LengthCapForLibmilter) {
     for (auto it = out.rbegin(); it != out.rend() && *it == '%'; ++it) ++trailing;
     EXPECT_EQ(trailing % 2, 0u) << "odd trailing %";
   }
+}
+
+
+// ---------------------------------------------------------- explain
+
+// A configuration with a day limit of 3 recipients and an hour limit of 2
+// messages; identity by SASL login, then the sender's domain.
+Config ExplainConfig() {
+  Config cfg;
+  cfg.tz = cctz::utc_time_zone();
+  cfg.windows[Index(Window::kDay)].default_limit = 3;
+  cfg.windows[Index(Window::kHour)].default_limit = 2;
+  cfg.windows[Index(Window::kHour)].unit = CountUnit::kMessages;
+  cfg.identity = {IdentitySource::kSasl, IdentitySource::kSenderDomain};
+  return cfg;
+}
+
+ExplainFacts Facts(std::vector<std::string> rcpts) {
+  ExplainFacts f;
+  f.sasl_login = "alice";
+  f.envelope_from = "a@shop.example";
+  f.recipients = std::move(rcpts);
+  f.now = kNow;
+  f.suppressions.assign(f.recipients.size(), std::nullopt);
+  return f;
+}
+
+const ExplainStep* FindStep(const Explanation& e, const std::string& check, const std::string& subject) {
+  for (const auto& s : e.steps)
+    if (s.check == check && s.subject == subject) return &s;
+  return nullptr;
+}
+
+TEST(Explain, SuspendedStopsAtMailWithTheMiltersReply) {
+  const Config cfg = ExplainConfig();
+  ExplainFacts f = Facts({"r@x.example"});
+  f.record = Rec(AccountStatus::kSuspended);
+  f.record->status_reason = "complaints";
+  const Explanation e = Explain(cfg, f);
+  ASSERT_TRUE(e.mail);
+  EXPECT_EQ(ReplyLine(*e.mail), ReplyLine(DecideMail(cfg, "alice", &*f.record, kNow).reply));
+  EXPECT_EQ(e.mail->code, 550);
+  EXPECT_TRUE(e.rcpt.empty());
+  EXPECT_EQ(e.outcome, "refused at MAIL FROM");
+  ASSERT_EQ(e.steps.size(), 2u);
+  EXPECT_EQ(e.steps[1].verdict, "refuse");
+  EXPECT_NE(e.steps[1].detail.find("complaints"), std::string::npos);
+}
+
+TEST(Explain, QuotaCountsWhatEarlierRecipientsOfTheMessageHold) {
+  const Config cfg = ExplainConfig();
+  ExplainFacts f = Facts({"r1@x.example", "r2@x.example", "r3@x.example"});
+  f.used[Index(Window::kDay)] = 1;   // 2 left today
+  f.used[Index(Window::kHour)] = 1;  // this message is the 2nd of 2 this hour
+  const Explanation e = Explain(cfg, f);
+  ASSERT_EQ(e.rcpt.size(), 3u);
+  EXPECT_FALSE(e.rcpt[0]);
+  EXPECT_FALSE(e.rcpt[1]);
+  ASSERT_TRUE(e.rcpt[2]);
+  EXPECT_EQ(e.rcpt[2]->code, 452);
+  EXPECT_NE(e.rcpt[2]->text.find("daily quota of 3 recipients"), std::string::npos) << e.rcpt[2]->text;
+  // messages mode: only the first recipient counts toward the hour
+  const ExplainStep* hour = nullptr;
+  for (const auto& s : e.steps)
+    if (s.check == "quota" && s.subject == "hour") hour = &s;
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->verdict, "pass");
+  EXPECT_EQ(e.outcome, "accepted for 2 of 3 recipients");
+  EXPECT_FALSE(e.eom_judged);  // no From: given
+  EXPECT_TRUE(e.reached_eom);
+}
+
+TEST(Explain, HourOfMessagesFullRefusesTheFirstRecipient) {
+  const Config cfg = ExplainConfig();
+  ExplainFacts f = Facts({"r1@x.example"});
+  f.used[Index(Window::kHour)] = 2;
+  const Explanation e = Explain(cfg, f);
+  ASSERT_TRUE(e.rcpt[0]);
+  EXPECT_NE(e.rcpt[0]->text.find("hourly quota of 2 messages"), std::string::npos) << e.rcpt[0]->text;
+  EXPECT_EQ(e.outcome, "every recipient refused");
+  EXPECT_FALSE(e.reached_eom);
+}
+
+TEST(Explain, SuppressedRecipientIsNotCounted) {
+  const Config cfg = ExplainConfig();
+  ExplainFacts f = Facts({"dead@x.example", "r1@x.example", "r2@x.example", "r3@x.example"});
+  f.used[Index(Window::kDay)] = 0;
+  SuppressionRecord s;
+  s.address = "dead@x.example";
+  s.reason = "hard bounce 3 times";
+  f.suppressions[0] = s;
+  const Explanation e = Explain(cfg, f);
+  ASSERT_TRUE(e.rcpt[0]);
+  EXPECT_EQ(ReplyLine(*e.rcpt[0]), ReplyLine(DecideSuppressed(cfg, "alice", nullptr, "dead@x.example", s).reply));
+  EXPECT_FALSE(e.rcpt[1]);
+  EXPECT_FALSE(e.rcpt[2]);
+  EXPECT_FALSE(e.rcpt[3]);  // the suppressed one held nothing: 3 of 3 fit
+}
+
+TEST(Explain, DryRunLogsEveryRefusalAndRefusesNothing) {
+  Config cfg = ExplainConfig();
+  cfg.dry_run = true;
+  ExplainFacts f = Facts({"r1@x.example"});
+  f.record = Rec(AccountStatus::kSuspended);
+  f.used[Index(Window::kDay)] = 3;
+  ExplainAuth a;
+  a.author.error = AuthorError::kNoFrom;
+  f.auth = a;
+  const Explanation e = Explain(cfg, f);
+  EXPECT_FALSE(e.mail);
+  EXPECT_FALSE(e.rcpt[0]);
+  EXPECT_FALSE(e.eom);
+  EXPECT_EQ(e.outcome, "accepted");
+  int would = 0;
+  for (const auto& s : e.steps) would += s.verdict == "would-refuse";
+  EXPECT_EQ(would, 3);  // suspension, the day window, the missing From:
+}
+
+TEST(Explain, EndOfMessageAuthorDomainAndDmarcInTheMiltersOrder) {
+  Config cfg = ExplainConfig();
+  ExplainFacts f = Facts({"r1@x.example"});
+  f.record = Rec();
+  f.record->domains_only = true;
+  f.record->domains = {"shop.example"};
+  ExplainAuth a;
+  a.author.domain = "other.example";
+  a.verdict = V(dmarc::Result::kFail, dmarc::Disposition::kReject, dmarc::Policy::kReject);
+  f.auth = a;
+  Explanation e = Explain(cfg, f);
+  ASSERT_TRUE(e.eom);
+  EXPECT_NE(e.eom->text.find("other.example is not verified"), std::string::npos) << e.eom->text;
+  EXPECT_EQ(FindStep(e, "dmarc", "other.example"), nullptr);  // the milter stops at the domain
+  f.auth->author.domain = "news.shop.example";
+  e = Explain(cfg, f);
+  ASSERT_TRUE(e.eom);
+  EXPECT_EQ(ReplyLine(*e.eom), ReplyLine(DecideDmarc(cfg, "alice", &*f.record, *a.verdict).reply));
+  EXPECT_EQ(e.outcome, "refused at end of message");
+}
+
+TEST(Explain, NoIdentityEnforcesNothing) {
+  Config cfg = ExplainConfig();
+  cfg.identity = {IdentitySource::kSasl};
+  ExplainFacts f = Facts({"r1@x.example"});
+  f.sasl_login = "";
+  const Explanation e = Explain(cfg, f);
+  EXPECT_FALSE(e.identity);
+  EXPECT_EQ(e.outcome, "accepted");
+  ASSERT_EQ(e.steps.size(), 1u);
+  EXPECT_EQ(e.steps[0].verdict, "skip");
+}
+
+TEST(Explain, DmarcOffOrExemptIsSkippedAndJudged) {
+  Config cfg = ExplainConfig();
+  cfg.dmarc_mode = DmarcMode::kOff;
+  const Explanation e = Explain(cfg, Facts({"r1@x.example"}));
+  EXPECT_TRUE(e.eom_judged);
+  ASSERT_NE(FindStep(e, "dmarc", ""), nullptr);
+  EXPECT_EQ(FindStep(e, "dmarc", "")->verdict, "skip");
 }
 
 }  // namespace

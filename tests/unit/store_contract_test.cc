@@ -332,6 +332,78 @@ TEST_P(StoreContractTest, AccountUpdateGetList) {
   std::vector<std::string> names;
   for (const auto& a : *list) names.push_back(a.name);
   EXPECT_EQ(names, (std::vector<std::string>{"alice", "bob", "carol", "zed"}));
+
+  // In pages: after a name (there or not), at most N, the last page short.
+  auto names_of = [](const Result<std::vector<AccountRecord>>& r) {
+    std::vector<std::string> out;
+    if (r.ok())
+      for (const auto& a : *r) out.push_back(a.name);
+    return out;
+  };
+  EXPECT_EQ(names_of(store_->ListAccountsAfter("", 2)), (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(names_of(store_->ListAccountsAfter("bob", 2)), (std::vector<std::string>{"carol", "zed"}));
+  EXPECT_EQ(names_of(store_->ListAccountsAfter("bz", 5)), (std::vector<std::string>{"carol", "zed"}));
+  EXPECT_EQ(names_of(store_->ListAccountsAfter("b", 1)), (std::vector<std::string>{"bob"}));
+  EXPECT_TRUE(names_of(store_->ListAccountsAfter("zed", 5)).empty());
+  EXPECT_TRUE(names_of(store_->ListAccountsAfter("", 0)).empty());
+  ASSERT_TRUE(store_->ListAccountsAfter("zzz", 5).ok());
+}
+
+TEST_P(StoreContractTest, UpdateAccountsWritesTheChangedOnesInOneTransaction) {
+  ASSERT_TRUE(store_
+                  ->UpdateAccount(
+                      "alice",
+                      [](AccountRecord* r, bool) {
+                        r->limits[Index(Window::kDay)] = 5;
+                        return Status::Ok();
+                      },
+                      Audit("quota-set", "alice"))
+                  .ok());
+  const size_t audit_before = AuditSize();
+  // alice changed, bob new, carol read and left alone (no record made).
+  std::vector<bool> existed;
+  Status st = store_->UpdateAccounts({"alice", "bob", "carol"}, [&](size_t i, AccountRecord* r, bool exists,
+                                                                    std::optional<AuditEntry>* audit) {
+    if (existed.size() <= i) existed.resize(i + 1);
+    existed[i] = exists;
+    if (i == 2) return Status::Ok();
+    r->limits[Index(Window::kDay)] = 100 + i;
+    *audit = Audit("import", r->name);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(existed, (std::vector<bool>{true, false, false}));
+  EXPECT_EQ((*store_->GetAccount("alice"))->limits[Index(Window::kDay)], 100u);
+  ASSERT_TRUE(store_->GetAccount("bob")->has_value());
+  EXPECT_EQ((*store_->GetAccount("bob"))->limits[Index(Window::kDay)], 101u);
+  EXPECT_EQ((*store_->GetAccount("bob"))->created, kNow);
+  EXPECT_FALSE(store_->GetAccount("carol")->has_value());
+  EXPECT_EQ(AuditSize(), audit_before + 2);
+
+  // A refusal anywhere writes nothing, not even the changes before it.
+  st = store_->UpdateAccounts({"alice", "dave", "erin"}, [&](size_t i, AccountRecord* r, bool,
+                                                             std::optional<AuditEntry>* audit) {
+    if (i == 2) return Status::Invalid("line 3: bad");
+    r->limits[Index(Window::kDay)] = 7;
+    *audit = Audit("import", r->name);
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_EQ((*store_->GetAccount("alice"))->limits[Index(Window::kDay)], 100u);
+  EXPECT_FALSE(store_->GetAccount("dave")->has_value());
+  EXPECT_EQ(AuditSize(), audit_before + 2);
+
+  // The same name twice is refused before anything is read.
+  bool called = false;
+  st = store_->UpdateAccounts({"x", "y", "x"}, [&](size_t, AccountRecord*, bool, std::optional<AuditEntry>*) {
+    called = true;
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_FALSE(called);
+  EXPECT_TRUE(store_->UpdateAccounts({}, [](size_t, AccountRecord*, bool, std::optional<AuditEntry>*) {
+                      return Status::Ok();
+                    }).ok());
 }
 
 // A timed suspension's end (AccountRecord::suspended_until, record v3 /

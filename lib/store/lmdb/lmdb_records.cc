@@ -55,6 +55,32 @@ Result<std::vector<AccountRecord>> LmdbStore::ListAccounts() {
   return out;
 }
 
+Result<std::vector<AccountRecord>> LmdbStore::ListAccountsAfter(std::string_view after, size_t limit) {
+  std::vector<AccountRecord> out;
+  if (limit == 0) return out;
+  Status st = Read([&](MDB_txn* txn) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.accounts, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    // The first key >= `after` (MDB_SET_RANGE), stepped over when it is `after`.
+    MDB_val k{after.size(), const_cast<char*>(after.data())}, v;
+    rc = after.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && !after.empty() && View(k) == after) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    Status s;
+    for (; rc == 0 && out.size() < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      AccountRecord a;
+      s = Decode(View(v), "accounts/" + std::string(View(k)), &a);
+      if (!s.ok()) break;
+      out.push_back(std::move(a));
+    }
+    mdb_cursor_close(cur);
+    if (s.ok() && rc != 0 && rc != MDB_NOTFOUND) s = LmdbError("list accounts", rc);
+    return s;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Status LmdbStore::UpdateAccount(std::string_view name, const AccountChange& change,
                                 const AuditEntry& audit) {
   const std::string key(name);
@@ -79,6 +105,40 @@ Status LmdbStore::UpdateAccount(std::string_view name, const AccountChange& chan
     Status p = Put(txn, dbi_.accounts, key, Encode(a), "write account");
     if (!p.ok()) return p;
     return PutAudit(txn, audit);
+  });
+}
+
+Status LmdbStore::UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) {
+  Status distinct = CheckDistinct(names);
+  if (!distinct.ok()) return distinct;
+  return Write([&](MDB_txn* txn) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string& key = names[i];
+      MDB_val k = Val(key), v;
+      AccountRecord a;
+      bool exists = false;
+      std::optional<AuditEntry> audit;
+      int rc = mdb_get(txn, dbi_.accounts, &k, &v);
+      if (rc == 0) {
+        Status d = Decode(View(v), "accounts/" + key, &a);
+        if (!d.ok()) return d;
+        exists = true;
+      } else if (rc != MDB_NOTFOUND) {
+        return LmdbError("read account", rc);
+      } else {
+        a.name = key;
+      }
+      Status c = change(i, &a, exists, &audit);
+      if (!c.ok()) return c;
+      if (!audit) continue;
+      a.name = key;
+      if (!exists && a.created == 0) a.created = audit->time_us / 1000000;
+      Status p = Put(txn, dbi_.accounts, key, Encode(a), "write account");
+      if (!p.ok()) return p;
+      Status pa = PutAudit(txn, *audit);
+      if (!pa.ok()) return pa;
+    }
+    return Status::Ok();
   });
 }
 

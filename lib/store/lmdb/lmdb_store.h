@@ -88,6 +88,8 @@ class LmdbStore final : public Store {
 
   Result<std::optional<AccountRecord>> GetAccount(std::string_view name) override;
   Result<std::vector<AccountRecord>> ListAccounts() override;
+  Result<std::vector<AccountRecord>> ListAccountsAfter(std::string_view after, size_t limit) override;
+  Status UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) override;
   Status UpdateAccount(std::string_view name, const AccountChange& change,
                        const AuditEntry& audit) override;
   Result<AccountContents> DeleteAccount(std::string_view name,

@@ -44,6 +44,14 @@ class MemoryStoreImpl final : public MemoryStore {
     return out;
   }
 
+  Result<std::vector<AccountRecord>> ListAccountsAfter(std::string_view after, size_t limit) override {
+    std::lock_guard lk(mu_);
+    std::vector<AccountRecord> out;
+    for (auto it = accounts_.upper_bound(std::string(after)); it != accounts_.end() && out.size() < limit; ++it)
+      out.push_back(it->second);
+    return out;
+  }
+
   Status UpdateAccount(std::string_view name, const AccountChange& change,
                        const AuditEntry& audit) override {
     std::lock_guard lk(mu_);
@@ -119,6 +127,34 @@ class MemoryStoreImpl final : public MemoryStore {
     for (const auto& [day, counts] : days) days_[{new_name, day}] = counts;
     for (const auto& e : entries) PutAudit(e);
     return c;
+  }
+
+  Status UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) override {
+    if (Status d = CheckDistinct(names); !d.ok()) return d;
+    std::lock_guard lk(mu_);
+    if (Status f = Fail(); !f.ok()) return f;
+    // All or nothing: the changes are made on copies, kept only when every one is ok.
+    std::vector<std::pair<AccountRecord, AuditEntry>> writes;
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto it = accounts_.find(names[i]);
+      const bool exists = it != accounts_.end();
+      AccountRecord a;
+      if (exists) a = it->second;
+      a.name = names[i];
+      std::optional<AuditEntry> audit;
+      Status c = change(i, &a, exists, &audit);
+      if (!c.ok()) return c;
+      if (!audit) continue;
+      a.name = names[i];
+      if (!exists && a.created == 0) a.created = audit->time_us / 1000000;
+      writes.emplace_back(std::move(a), std::move(*audit));
+    }
+    for (auto& [a, audit] : writes) {
+      const std::string key = a.name;
+      accounts_[key] = std::move(a);
+      PutAudit(audit);
+    }
+    return Status::Ok();
   }
 
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,

@@ -464,6 +464,24 @@ Result<std::vector<AccountRecord>> PgRecords::ListAccounts() {
   return out;
 }
 
+Result<std::vector<AccountRecord>> PgRecords::ListAccountsAfter(std::string_view after, size_t limit) {
+  std::vector<AccountRecord> out;
+  if (limit == 0) return out;
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  auto r = conn.value()->Exec(std::string("SELECT ") + kPgAccountColumns +
+                                  " FROM accounts a WHERE a.name COLLATE \"C\" > $1 "
+                                  "ORDER BY a.name COLLATE \"C\" LIMIT $2",
+                              {std::string(after), PgInt(pg_rows::CountToPg(limit))});
+  if (!r.ok()) return r.status();
+  out.resize(static_cast<size_t>(r.value().rows()));
+  for (int i = 0; i < r.value().rows(); ++i) {
+    Status st = PgReadAccountRow(r.value(), i, 0, &out[static_cast<size_t>(i)]);
+    if (!st.ok()) return st;
+  }
+  return out;
+}
+
 Status PgRecords::UpdateAccount(std::string_view name, const Store::AccountChange& change,
                                 const AuditEntry& audit) {
   Status key = PgCheckAccountName(name);
@@ -582,6 +600,45 @@ Result<AccountContents> PgRecords::RenameAccount(std::string_view from, std::str
   });
   if (!st.ok()) return st;
   return c;
+}
+
+Status PgRecords::UpdateAccounts(const std::vector<std::string>& names, const Store::AccountBatchChange& change) {
+  if (Status d = CheckDistinct(names); !d.ok()) return d;
+  for (const auto& n : names) {
+    if (Status key = PgCheckAccountName(n); !key.ok()) return key;
+  }
+  // As UpdateAccount, one transaction for all: a new account that another
+  // writer created meanwhile starts the whole batch again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool created = true;
+    Status st = pool_->Transaction([&](PgConn& c) -> Status {
+      created = true;
+      for (size_t i = 0; i < names.size(); ++i) {
+        auto cur = PgReadAccount(c, names[i], /*lock=*/true);
+        if (!cur.ok()) return cur.status();
+        const bool exists = cur.value().has_value();
+        AccountRecord a;
+        if (exists) a = *cur.value();
+        a.name = names[i];
+        std::optional<AuditEntry> audit;
+        Status ch = change(i, &a, exists, &audit);
+        if (!ch.ok()) return ch;
+        if (!audit) continue;
+        a.name = names[i];
+        if (!exists && a.created == 0) a.created = audit->time_us / 1000000;
+        Status valid = PgCheckAccount(a);
+        if (!valid.ok()) return valid;
+        Status w = PgWriteAccount(c, cur.value(), a, &created);
+        if (!w.ok()) return w;
+        if (!created) return Status::Unavailable("postgresql: account created meanwhile");
+        Status au = PgInsertAudit(c, *audit);
+        if (!au.ok()) return au;
+      }
+      return Status::Ok();
+    });
+    if (created) return st;
+  }
+  return Status::Io("postgresql: accounts were created by others five times over; gave up");
 }
 
 Result<std::optional<SuppressionRecord>> PgRecords::FindSuppression(std::string_view account,

@@ -44,6 +44,8 @@ class PgRecords {
 
   Result<std::optional<AccountRecord>> GetAccount(std::string_view name);
   Result<std::vector<AccountRecord>> ListAccounts();
+  Result<std::vector<AccountRecord>> ListAccountsAfter(std::string_view after, size_t limit);
+  Status UpdateAccounts(const std::vector<std::string>& names, const Store::AccountBatchChange& change);
   Status UpdateAccount(std::string_view name, const Store::AccountChange& change,
                        const AuditEntry& audit);
   // Store::DeleteAccount: in one transaction, the account's row locked

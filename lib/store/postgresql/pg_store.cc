@@ -59,6 +59,12 @@ Result<std::optional<AccountRecord>> PgStore::GetAccount(std::string_view name) 
   return records_->GetAccount(name);
 }
 Result<std::vector<AccountRecord>> PgStore::ListAccounts() { return records_->ListAccounts(); }
+Result<std::vector<AccountRecord>> PgStore::ListAccountsAfter(std::string_view after, size_t limit) {
+  return records_->ListAccountsAfter(after, limit);
+}
+Status PgStore::UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) {
+  return records_->UpdateAccounts(names, change);
+}
 Status PgStore::UpdateAccount(std::string_view name, const AccountChange& change,
                               const AuditEntry& audit) {
   return records_->UpdateAccount(name, change, audit);

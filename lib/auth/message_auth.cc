@@ -1,4 +1,4 @@
-#include "auth.h"
+#include "senderguard/auth/message_auth.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include "senderguard/base/text.h"
 #include "senderguard/auth/authres.h"
 
-namespace senderguard::milter {
+namespace senderguard {
 namespace {
 
 // Headers kept for a DKIM verification that starts at end of headers; more
@@ -382,4 +382,4 @@ AuthOutcome MessageAuth::Finish(const AccountRecord* rec, std::string_view auths
   return out;
 }
 
-}  // namespace senderguard::milter
+}  // namespace senderguard

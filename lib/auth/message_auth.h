@@ -1,4 +1,4 @@
-// Message authentication at the milter's edge: the DNS resolver, SPF checker
+// Message authentication, as the milter does it at end of message: the DNS resolver, SPF checker
 // and DKIM verifier the process shares, and the per-message state that feeds
 // them (From: values, Authentication-Results fields, the DKIM verification)
 // and, at end of message, asks the pure DMARC code for a verdict.
@@ -43,7 +43,7 @@
 #include "senderguard/auth/spf.h"
 #include "senderguard/base/status.h"
 
-namespace senderguard::milter {
+namespace senderguard {
 
 // Threads kept between tasks, so a message's SPF check starts without the
 // cost of a new thread (~50 us, more than the check itself with a warm
@@ -171,4 +171,4 @@ class MessageAuth {
   bool has_signature_ = false;
 };
 
-}  // namespace senderguard::milter
+}  // namespace senderguard

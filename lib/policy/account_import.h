@@ -1,0 +1,71 @@
+// Accounts in bulk: `senderguardctl export --csv` writes each account's
+// settings as one CSV line, `import --csv` reads them back. Pure: parsing,
+// checking every line (all or nothing: every bad line is named), and making
+// a record say what its line says.
+//
+// The columns (RFC 4180 quoting; the header line is required):
+//   account,minute,hour,day,month,state,reason,until,dry_run,domains_only,domains
+// minute..month: a limit (0 to 10^12), "unlimited", or "" / "default" (the
+// configured default, grown by the tier); state: active, suspended or
+// reinstated; reason: why (1 to 1000 bytes; only for suspended and
+// reinstated); until: when a reinstatement ends (ISO 8601 UTC,
+// 2026-12-08T00:00:00Z; only for reinstated, in the future); dry_run,
+// domains_only: yes or no ("" is no); domains: the verified From: domains,
+// separated by spaces. A line names the whole of what is set: a column left
+// empty is the default, not "unchanged".
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "senderguard/model/records.h"
+#include "senderguard/model/window.h"
+
+namespace senderguard {
+
+inline constexpr std::string_view kAccountCsvHeader =
+    "account,minute,hour,day,month,state,reason,until,dry_run,domains_only,domains";
+inline constexpr size_t kMaxImportErrors = 100;  // named; more are counted
+
+struct AccountSettings {
+  size_t line = 0;  // in the file, for messages
+  std::string account;
+  std::array<uint64_t, kWindowCount> limits = {kInheritLimit, kInheritLimit, kInheritLimit, kInheritLimit};
+  AccountStatus state = AccountStatus::kActive;
+  std::string reason;
+  int64_t until = 0;
+  bool dry_run = false;
+  bool domains_only = false;
+  std::vector<std::string> domains;  // normalized
+};
+
+struct AccountCsv {
+  std::vector<AccountSettings> rows;
+  std::vector<std::string> errors;  // "line 7: day: ..." (at most kMaxImportErrors)
+  size_t error_count = 0;           // all of them
+};
+
+// A domain as `domains add` takes it: the normalized name, or nullopt with
+// *why saying what is wrong (the caller's check: the public suffix list).
+using DomainCheck = std::function<std::optional<std::string>(std::string_view raw, std::string* why)>;
+
+// Reads a whole file. `now` judges `until`.
+AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck& domain);
+
+// The line of one account as it stands at `now` (a reinstatement that has
+// ended reads as suspended), without a line end.
+std::string AccountCsvLine(const AccountRecord& rec, int64_t now);
+
+// One CSV field, quoted when it must be.
+std::string CsvField(std::string_view text);
+
+// Makes `rec` say what `s` says, at `now`, by `actor`. Returns what changed,
+// as "day=100 state=suspended" ("" when nothing did).
+std::string ApplySettings(const AccountSettings& s, AccountRecord* rec, std::string_view actor, int64_t now);
+
+}  // namespace senderguard

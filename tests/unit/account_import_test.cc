@@ -1,0 +1,134 @@
+// Tests for account_import.h: the accounts' CSV read back line by line
+// (every bad line named, nothing half taken), export's line, and what
+// applying a line changes.
+#include "senderguard/policy/account_import.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "senderguard/decide/account_state.h"
+#include "test_time.h"
+
+namespace senderguard {
+namespace {
+
+using senderguard::test_support::UtcTime;
+const int64_t kNow = UtcTime(2026, 12, 7, 12, 0);
+const std::string kHeader(kAccountCsvHeader);
+
+std::optional<std::string> Domain(std::string_view raw, std::string* why) {
+  if (raw.find('.') == std::string_view::npos) {
+    *why = "not a domain name: \"" + std::string(raw) + "\"";
+    return std::nullopt;
+  }
+  return std::string(raw);
+}
+
+AccountCsv Parse(const std::string& body) { return ParseAccountCsv(kHeader + "\n" + body, kNow, Domain); }
+
+TEST(AccountCsv, ReadsEveryColumn) {
+  const AccountCsv c = Parse(
+      "alice,,100,default,unlimited,active,,,no,no,\n"
+      "\"bob\",1,2,3,4,suspended,\"spam, from Yahoo \"\"FBL\"\"\",,yes,yes,brand.example news.example\r\n"
+      "# a comment\n\n"
+      "carol,,,,,reinstated,complaints,2026-12-08T00:00:00Z,,,\n");
+  ASSERT_EQ(c.error_count, 0u) << c.errors[0];
+  ASSERT_EQ(c.rows.size(), 3u);
+  EXPECT_EQ(c.rows[0].account, "alice");
+  EXPECT_EQ(c.rows[0].limits[Index(Window::kMinute)], kInheritLimit);
+  EXPECT_EQ(c.rows[0].limits[Index(Window::kHour)], 100u);
+  EXPECT_EQ(c.rows[0].limits[Index(Window::kDay)], kInheritLimit);
+  EXPECT_EQ(c.rows[0].limits[Index(Window::kMonth)], kUnlimited);
+  EXPECT_EQ(c.rows[1].state, AccountStatus::kSuspended);
+  EXPECT_EQ(c.rows[1].reason, "spam, from Yahoo \"FBL\"");
+  EXPECT_TRUE(c.rows[1].dry_run);
+  EXPECT_TRUE(c.rows[1].domains_only);
+  EXPECT_EQ(c.rows[1].domains, (std::vector<std::string>{"brand.example", "news.example"}));
+  EXPECT_EQ(c.rows[1].line, 3u);
+  EXPECT_EQ(c.rows[2].state, AccountStatus::kReinstated);
+  EXPECT_EQ(c.rows[2].until, UtcTime(2026, 12, 8, 0, 0));
+  EXPECT_EQ(c.rows[2].line, 6u);
+}
+
+TEST(AccountCsv, EveryBadLineIsNamedAndNoneIsTaken) {
+  const AccountCsv c = Parse(
+      "alice,,,,,active,,,,,\n"
+      "alice,,,,,active,,,,,\n"                        // 3: twice
+      "bob,,,-1,,active,,,,,\n"                        // 4: limit
+      "carol,,,,,frozen,,,,,\n"                        // 5: state
+      "dave,,,,,suspended,,,,,\n"                      // 6: no reason
+      "erin,,,,,active,why,,,,\n"                      // 7: reason on active
+      "frank,,,,,reinstated,x,2026-12-01T00:00:00Z,,,\n"  // 8: until passed
+      "gina,,,,,active,,,maybe,,\n"                    // 9: yes/no
+      "hank,,,,,active,,,,yes,\n"                      // 10: only without domains
+      "ivan,,,,,active,,,,,localhost\n"                // 11: domain
+      "jo,,,,\n"                                       // 12: fields
+      "\"kim,,,,,active,,,,,\n"                        // 13: quote
+      ",,,,,active,,,,,\n"                             // 14: no account
+      "leo,,,1000000000001,,active,,,,,\n");           // 15: over 10^12
+  EXPECT_EQ(c.rows.size(), 1u);  // only alice's first line is whole
+  EXPECT_EQ(c.error_count, 13u);
+  std::string all;
+  for (const auto& e : c.errors) all += e + "\n";
+  for (const char* want : {"line 3: account alice is already on line 2", "line 4: day:", "line 5: state:",
+                           "line 6: reason:", "line 7: reason: given for an active account", "line 8: until:",
+                           "line 9: dry_run:", "line 10: domains_only:", "line 11: domains: not a domain name",
+                           "line 12: 5 fields", "line 13: a quoted field is not closed", "line 14: account:",
+                           "line 15: day:"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  }
+}
+
+TEST(AccountCsv, HeaderIsRequired) {
+  AccountCsv c = ParseAccountCsv("alice,,,,,active,,,,,\n", kNow, Domain);
+  ASSERT_EQ(c.error_count, 1u);
+  EXPECT_NE(c.errors[0].find("line 1: the first line must be the header"), std::string::npos);
+  c = ParseAccountCsv("", kNow, Domain);
+  EXPECT_EQ(c.error_count, 1u);
+  c = ParseAccountCsv("\xEF\xBB\xBF" + kHeader + "\r\nalice,,,,,active,,,,,\r\n", kNow, Domain);
+  EXPECT_EQ(c.error_count, 0u);  // a spreadsheet's byte order mark and line ends
+  EXPECT_EQ(c.rows.size(), 1u);
+  c = ParseAccountCsv(kHeader + "\n", kNow, Domain);
+  EXPECT_EQ(c.error_count, 0u);
+  EXPECT_TRUE(c.rows.empty());
+}
+
+TEST(AccountCsv, ExportReadsBackToTheSameRecord) {
+  AccountRecord a;
+  a.name = "shop,inc";
+  a.limits[Index(Window::kDay)] = 5000;
+  a.limits[Index(Window::kMonth)] = kUnlimited;
+  Suspend(&a, "complaints, \"many\"", "root", kNow - 100);
+  ASSERT_TRUE(Reinstate(&a, "root", kNow - 50, 86400).ok());
+  a.dry_run = true;
+  a.domains = {"shop.example", "news.shop.example"};
+  a.domains_only = true;
+  const std::string line = AccountCsvLine(a, kNow);
+  EXPECT_EQ(line, "\"shop,inc\",,,5000,unlimited,reinstated,\"complaints, \"\"many\"\"\",2026-12-08T11:59:10Z,yes,yes,"
+                  "shop.example news.shop.example");
+  const AccountCsv c = ParseAccountCsv(kHeader + "\n" + line + "\n", kNow, Domain);
+  ASSERT_EQ(c.error_count, 0u) << c.errors[0];
+  AccountRecord b = a;
+  EXPECT_EQ(ApplySettings(c.rows[0], &b, "root", kNow), "");  // nothing to change
+  // After the reinstatement ends, the line says suspended.
+  EXPECT_NE(AccountCsvLine(a, kNow + 2 * 86400).find(",suspended,"), std::string::npos);
+}
+
+TEST(ApplySettings, SaysWhatChanged) {
+  const AccountCsv c = Parse("alice,,,100,,suspended,fraud,,yes,,a.example\n");
+  ASSERT_EQ(c.rows.size(), 1u);
+  AccountRecord a;
+  a.name = "alice";
+  EXPECT_EQ(ApplySettings(c.rows[0], &a, "root", kNow), "day=100 state=suspended dry_run=yes domains=1");
+  EXPECT_EQ(a.status, AccountStatus::kSuspended);
+  EXPECT_EQ(a.status_reason, "fraud");
+  EXPECT_EQ(ApplySettings(c.rows[0], &a, "root", kNow), "");
+  const AccountCsv back = Parse("alice,,,,,active,,,,,\n");
+  EXPECT_EQ(ApplySettings(back.rows[0], &a, "root", kNow + 10), "day=default state=active dry_run=no domains=0");
+  EXPECT_EQ(a.status, AccountStatus::kActive);
+  EXPECT_EQ(a.rates_since, kNow + 10);
+}
+
+}  // namespace
+}  // namespace senderguard
