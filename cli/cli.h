@@ -125,6 +125,7 @@ void AddBulkCommands(CLI::App& app, Env& env);  // import, export
 void AddDomainsCommand(CLI::App& app, Env& env);  // add, remove, list, only
 void AddStoreCommand(CLI::App& app, Env& env);    // init, migrate, status
 void AddStoreCopyCommand(CLI::App& app, Env& env);  // store copy
+void AddAccountCommand(CLI::App& app, Env& env);    // account delete, rename
 
 // Shared by list and show: the account as JSON (state, windows, limits).
 nlohmann::json AccountJson(Env& env, const AccountRecord& rec);

@@ -33,7 +33,9 @@ Row MakeRow(const nlohmann::json& j, bool wide) {
   Row r;
   // 17 + 11 + 4 + 5 + 4 x 9 columns and 7 spaces: 80.
   r.name = Cell(j["account"].get<std::string>(), 17, wide);
-  r.state = j["state"].get<std::string>() + (j["dry_run"].get<bool>() ? "*" : "");
+  // "~": suspended until a time (show gives it), then active by itself.
+  r.state = j["state"].get<std::string>() + (j["suspended_until"].is_null() ? "" : "~") +
+            (j["dry_run"].get<bool>() ? "*" : "");
   r.tier = std::to_string(j["reputation"]["tier"].get<int>());
   r.score = std::to_string(j["reputation"]["score"].get<int>());
   for (size_t i = 0; i < 4; ++i) {
@@ -96,6 +98,7 @@ void AddListCommand(CLI::App& app, Env& env) {
     size_t shown = 0;
     bool more = false;  // an account past --limit passed the filters
     bool first_json = true;
+    bool timed = false;  // a row is marked "~"
 
     auto passes = [&](const nlohmann::json& j) {
       if (!state.empty() && j["state"].get<std::string>() != state) return false;
@@ -117,9 +120,11 @@ void AddListCommand(CLI::App& app, Env& env) {
         std::printf("%s\n%s", first_json ? "" : ",", indented.c_str());
         first_json = false;
       } else if (wide) {
+        timed = timed || !j["suspended_until"].is_null();
         kept.push_back(MakeRow(j, true));
       } else {
         if (shown == 1) PrintHeader(name_w, win_w);
+        timed = timed || !j["suspended_until"].is_null();
         PrintRow(MakeRow(j, false), name_w, win_w);
       }
       std::fflush(stdout);
@@ -186,6 +191,7 @@ void AddListCommand(CLI::App& app, Env& env) {
     // Within 80 columns: with more left out, the legend goes on a line of its own.
     std::printf("%zu account(s)%s", shown, more ? " shown, more not shown (--limit)\n" : "; ");
     std::printf("used/limit, - unlimited, * dry run%s\n", wide ? "" : ", k/M/G/T = 10^3/6/9/12");
+    if (timed) std::printf("~ suspended until a time (show ACCOUNT), then active by itself\n");
   });
 }
 

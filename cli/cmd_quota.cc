@@ -1,9 +1,11 @@
 // senderguardctl quota set ACCOUNT minute=N hour=N day=N month=N (any subset;
-// N, "unlimited" or "default"), quota clear ACCOUNT.
+// N, "unlimited" or "default"), quota clear ACCOUNT, quota reset ACCOUNT
+// WINDOW.
 #include <charconv>
 #include <cstdio>
 
 #include "cli.h"
+#include "senderguard/decide/quota.h"
 
 namespace senderguard::cli {
 namespace {
@@ -26,7 +28,8 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
   auto* quota = app.add_subcommand("quota", "Set or clear an account's quotas");
   quota->footer(
       "Examples:\n  senderguardctl quota set alice day=10000 minute=200 --create\n"
-      "  senderguardctl quota clear alice");
+      "  senderguardctl quota clear alice\n"
+      "  senderguardctl quota reset alice day");
   quota->require_subcommand(1);
   static std::string account;
   static std::vector<std::string> items;
@@ -89,6 +92,33 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
         env.Audit("quota-clear", name, "all windows back to defaults"));
     std::printf("%s: quotas %s the configured defaults\n", Printable(name, kMaxShown).c_str(),
                 changed ? "back to" : "were already");
+  });
+  static std::string window;
+  auto* reset = quota->add_subcommand(
+      "reset", "Set the current window's count back to 0 (after an incident; audited)");
+  reset->footer("Example:\n  senderguardctl quota reset alice day");
+  reset->add_option("ACCOUNT", account, "account name")->required();
+  reset->add_option("WINDOW", window, "minute, hour, day or month")->required();
+  reset->callback([&env] {
+    const std::string name = env.Account(account);
+    const auto w = ParseWindow(window);
+    if (!w) throw Failure{kExitUsage, "bad window \"" + window.substr(0, 60) + "\": minute, hour, day or month"};
+    Store& store = env.existing_store();
+    if (!Take(store.GetAccount(name))) throw Failure{kExitNotFound, "no such account: " + name};
+    const int64_t now = env.Now();
+    const WindowSpan span = SpanAt(*w, now, env.config().tz);
+    const std::string what = std::string(WindowName(*w)) + " window of " + FormatUtc(span.start);
+    const uint64_t was = Take(store.ResetUsage(name, *w, span, [&](uint64_t n) {
+      return env.Audit("quota-reset", name, what + ": " + std::to_string(n) + " -> 0");
+    }));
+    if (was == 0) {
+      std::printf("%s: the %s count is 0 already; nothing changed\n", Printable(name, kMaxShown).c_str(),
+                  std::string(WindowName(*w)).c_str());
+      return;
+    }
+    std::printf("%s: %s count reset to 0 (was %llu; the window resets %s)\n", Printable(name, kMaxShown).c_str(),
+                std::string(WindowName(*w)).c_str(), static_cast<unsigned long long>(was),
+                env.HumanTime(span.reset).c_str());
   });
 }
 

@@ -25,13 +25,22 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   // suspended since the moment it ran out, not reinstated until the past.
   j["state"] = std::string(AccountStatusName(st.status));
   j["reason"] = rec.status_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.status_reason);
-  const int64_t since = st.reinstatement_expired ? rec.reinstated_until : rec.status_since;
+  const int64_t since = st.reinstatement_expired ? rec.reinstated_until
+                        : st.suspension_expired  ? rec.suspended_until
+                                                 : rec.status_since;
   j["since"] = since ? nlohmann::json(FormatUtc(since)) : nlohmann::json(nullptr);
   j["changed_by"] = rec.status_actor.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.status_actor);
   j["reinstated_until"] = st.status == AccountStatus::kReinstated ? nlohmann::json(FormatUtc(rec.reinstated_until))
                                                                   : nlohmann::json(nullptr);
   j["reinstatement_ended"] =
       st.reinstatement_expired ? nlohmann::json(FormatUtc(rec.reinstated_until)) : nlohmann::json(nullptr);
+  // A timed suspension: its end while it runs; once it ran out, the state
+  // is active again and suspension_ended says since when.
+  j["suspended_until"] = st.status == AccountStatus::kSuspended && rec.suspended_until > 0
+                             ? nlohmann::json(FormatUtc(rec.suspended_until))
+                             : nlohmann::json(nullptr);
+  j["suspension_ended"] =
+      st.suspension_expired ? nlohmann::json(FormatUtc(rec.suspended_until)) : nlohmann::json(nullptr);
   j["dry_run"] = IsDryRun(cfg, &rec);
   const auto limits = EffectiveLimits(cfg, &rec);
   std::vector<WindowUsage> want;
@@ -112,13 +121,19 @@ void AddShowCommand(CLI::App& app, Env& env) {
     } else if (st.status == AccountStatus::kReinstated) {
       std::printf("state:      reinstated until %s (since %s%s)\n", env.HumanTime(rec->reinstated_until).c_str(),
                   env.HumanTime(rec->status_since).c_str(), by.c_str());
+    } else if (st.status == AccountStatus::kSuspended && rec->suspended_until > 0) {
+      std::printf("state:      suspended until %s (since %s%s)\n", env.HumanTime(rec->suspended_until).c_str(),
+                  env.HumanTime(rec->status_since).c_str(), by.c_str());
     } else if (st.status == AccountStatus::kSuspended) {
       std::printf("state:      suspended%s%s\n",
                   rec->status_since > 0 ? (" since " + env.HumanTime(rec->status_since)).c_str() : "", by.c_str());
+    } else if (st.suspension_expired) {
+      std::printf("state:      active again since %s (the suspension%s ended)\n",
+                  env.HumanTime(rec->suspended_until).c_str(), by.c_str());
     } else {
       std::printf("state:      active\n");
     }
-    if (st.status != AccountStatus::kActive && !rec->status_reason.empty()) {
+    if ((st.status != AccountStatus::kActive || st.suspension_expired) && !rec->status_reason.empty()) {
       std::printf("reason:     %s\n", reason.c_str());
     }
     std::printf("dry-run:    %s\n", j["dry_run"].get<bool>() ? "yes" : "no");

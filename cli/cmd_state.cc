@@ -1,5 +1,5 @@
-// senderguardctl suspend ACCOUNT --reason TEXT [--create], reinstate ACCOUNT
-// [--for 24h], dry-run ACCOUNT on|off [--create].
+// senderguardctl suspend ACCOUNT --reason TEXT [--for 2h] [--create],
+// reinstate ACCOUNT [--for 24h], dry-run ACCOUNT on|off [--create].
 #include <cstdio>
 
 #include "cli.h"
@@ -9,41 +9,55 @@
 namespace senderguard::cli {
 
 void AddStateCommands(CLI::App& app, Env& env) {
-  static std::string account, reason, duration, onoff;
+  static std::string account, reason, duration, suspend_for, onoff;
   static bool create = false;
 
   auto* suspend = app.add_subcommand("suspend", "Suspend an account: its mail is refused at MAIL FROM");
   suspend->footer(
-      "Example:\n  senderguardctl suspend spammy --reason \"FBL complaints, ticket 4711\"");
+      "Examples:\n  senderguardctl suspend spammy --reason \"FBL complaints, ticket 4711\"\n"
+      "  senderguardctl suspend alice --reason \"incident 42\" --for 2h");
   suspend->add_option("ACCOUNT", account, "account name")->required();
   suspend->add_option("--reason", reason, "why (kept in the audit log and shown by show)")->required();
+  auto* susp_for = suspend->add_option("--for", suspend_for, "e.g. 2h, 1d, 90m: then active again by itself");
   Env::AddCreateFlag(suspend, create);
-  suspend->callback([&env] {
+  suspend->callback([&env, susp_for] {
     const std::string name = env.Account(account);
     CheckReason("--reason", reason);
+    std::optional<int64_t> secs;
+    if (susp_for->count() > 0) secs = DurationArg("--for", suspend_for);
     const int64_t now = env.Now();
+    const int64_t until = secs ? (*secs > INT64_MAX - now ? INT64_MAX : now + *secs) : 0;
     const std::string actor = env.Actor();
     std::string already;
     const bool changed = env.ChangeAccount(
         name, create,
         [&](AccountRecord* a, bool* changed) {
           already.clear();
-          // Suspended (not reinstated for a time that has run out) for this reason.
-          if (a->status == AccountStatus::kSuspended && a->status_reason == reason) {
+          // Suspended for good (not a timed suspension or a reinstatement
+          // whose time has run out) for this reason.
+          if (!secs && EffectiveAt(*a, now).status == AccountStatus::kSuspended &&
+              a->status == AccountStatus::kSuspended && a->suspended_until == 0 &&
+              a->status_reason == reason) {
             already = env.HumanTime(a->status_since);
             return Status::Ok();
           }
-          Suspend(a, reason, actor, now);
+          if (secs) {
+            Status st = SuspendFor(a, reason, actor, now, *secs);
+            if (!st.ok()) return st;
+          } else {
+            Suspend(a, reason, actor, now);
+          }
           *changed = true;
           return Status::Ok();
         },
-        env.Audit("suspend", name, reason));
+        env.Audit("suspend", name, secs ? reason + " (until " + FormatUtc(until) + ")" : reason));
     if (!changed) {
       std::printf("%s: already suspended since %s for that reason; nothing changed\n",
                   Printable(name, kMaxShown).c_str(), already.c_str());
       return;
     }
-    std::printf("%s: suspended (%s)\n", Printable(name, kMaxShown).c_str(), Printable(reason, kMaxShown).c_str());
+    std::printf("%s: suspended%s (%s)\n", Printable(name, kMaxShown).c_str(),
+                secs ? (" until " + env.HumanTime(until)).c_str() : "", Printable(reason, kMaxShown).c_str());
   });
 
   auto* reinstate = app.add_subcommand("reinstate", "Let a suspended account send again, for good or --for a time");
@@ -60,7 +74,8 @@ void AddStateCommands(CLI::App& app, Env& env) {
     const bool changed = env.ChangeAccount(
         name, /*create=*/false,
         [&](AccountRecord* a, bool* changed) {
-          if (a->status == AccountStatus::kActive) return Status::Ok();  // nothing to reinstate
+          // Nothing to reinstate (a timed suspension that ran out is active).
+          if (EffectiveAt(*a, now).status == AccountStatus::kActive) return Status::Ok();
           Status st = Reinstate(a, actor, now, secs);
           // Reputation rates restart the day after: the days that led to
           // the suspension do not suspend the account again.

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   AddDomainsCommand(app, env);
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`
+  AddAccountCommand(app, env);
   try {
     if (auto rc = CheckCommandWords(app, argc, argv)) return *rc;
     if (auto rc = senderguard::ParseCommandLine(app, argc, argv)) return *rc;

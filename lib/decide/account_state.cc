@@ -11,8 +11,12 @@ EffectiveState EffectiveAt(const AccountRecord& a, int64_t now) {
     case AccountStatus::kActive:
       break;
     case AccountStatus::kSuspended:
-      e.status = AccountStatus::kSuspended;
-      e.may_send = false;
+      if (a.suspended_until > 0 && now >= a.suspended_until) {
+        e.suspension_expired = true;  // active again: the status stays kActive
+      } else {
+        e.status = AccountStatus::kSuspended;
+        e.may_send = false;
+      }
       break;
     case AccountStatus::kReinstated:
       if (now < a.reinstated_until) {
@@ -33,16 +37,26 @@ void Suspend(AccountRecord* a, std::string_view reason, std::string_view actor, 
   a->status_actor = std::string(actor);
   a->status_since = now;
   a->reinstated_until = 0;
+  a->suspended_until = 0;
+}
+
+Status SuspendFor(AccountRecord* a, std::string_view reason, std::string_view actor, int64_t now,
+                  int64_t duration) {
+  if (duration <= 0) return Status::Invalid("duration must be positive");
+  Suspend(a, reason, actor, now);
+  a->suspended_until = duration > INT64_MAX - now ? INT64_MAX : now + duration;
+  return Status::Ok();
 }
 
 Status Reinstate(AccountRecord* a, std::string_view actor, int64_t now,
                  std::optional<int64_t> duration) {
-  if (a->status == AccountStatus::kActive) {
+  if (EffectiveAt(*a, now).status == AccountStatus::kActive) {
     return Status::Invalid("account " + a->name + " is not suspended");
   }
   if (duration && *duration <= 0) return Status::Invalid("duration must be positive");
   a->status_actor = std::string(actor);
   a->status_since = now;
+  a->suspended_until = 0;
   if (duration) {
     a->status = AccountStatus::kReinstated;
     a->reinstated_until = *duration > INT64_MAX - now ? INT64_MAX : now + *duration;

@@ -39,6 +39,9 @@ struct AccountRecord {
   // any other From: domain is refused.
   bool domains_only = false;
   std::vector<std::string> domains;
+  // v3: kSuspended only: when a timed suspension ends by itself (Unix s);
+  // 0 = suspended until an operator reinstates it.
+  int64_t suspended_until = 0;
 };
 
 struct SuppressionRecord {

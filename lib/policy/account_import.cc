@@ -209,19 +209,22 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
     } else if (s.state != AccountStatus::kActive && (s.reason.empty() || s.reason.size() > kMaxReason)) {
       bad("reason: a suspended or reinstated account needs one, 1 to 1000 bytes");
     }
-    if (s.state == AccountStatus::kReinstated) {
+    if (s.state == AccountStatus::kReinstated || (s.state == AccountStatus::kSuspended && !f[7].empty())) {
+      // Reinstated: when it is suspended again; suspended: when a timed
+      // suspension ends (empty: until reinstated).
       const auto until = ParseUtcTime(f[7]);
       if (!until) {
-        bad("until: \"" + Printable(f[7], 30) + "\": when the reinstatement ends, as 2026-12-08T00:00:00Z");
+        bad("until: \"" + Printable(f[7], 30) + "\": when the reinstatement or suspension ends, as 2026-12-08T00:00:00Z");
       } else if (*until <= now) {
-        bad("until: " + f[7] + " has passed (give state suspended)");
+        bad("until: " + f[7] + " has passed (give state " +
+            (s.state == AccountStatus::kReinstated ? "suspended" : "active") + ")");
       } else if (*until - now > kMaxReinstatement) {
-        bad("until: " + f[7] + " is more than ten years away (as reinstate --for allows at most)");
+        bad("until: " + f[7] + " is more than ten years away (as --for allows at most)");
       } else {
         s.until = *until;
       }
     } else if (!f[7].empty()) {
-      bad("until: only for a reinstated account");
+      bad("until: only for a reinstated or suspended account");
     }
     const auto dry = ParseYesNo(f[8]), only = ParseYesNo(f[9]);
     if (!dry) bad("dry_run: \"" + Printable(f[8], 30) + "\": yes or no");
@@ -259,7 +262,10 @@ std::string AccountCsvLine(const AccountRecord& rec, int64_t now) {
   for (Window w : kAllWindows) line += "," + LimitField(rec.limits[Index(w)]);
   line += "," + std::string(AccountStatusName(st.status));
   line += "," + (st.status == AccountStatus::kActive ? std::string() : CsvField(rec.status_reason));
-  line += "," + (st.status == AccountStatus::kReinstated ? FormatUtc(rec.reinstated_until) : std::string());
+  const bool timed = st.status == AccountStatus::kSuspended && rec.suspended_until > 0;
+  line += "," + (st.status == AccountStatus::kReinstated ? FormatUtc(rec.reinstated_until)
+                 : timed                                 ? FormatUtc(rec.suspended_until)
+                                                         : std::string());
   line += std::string(",") + (rec.dry_run ? "yes" : "no");
   line += std::string(",") + (rec.domains_only ? "yes" : "no");
   std::string domains;
@@ -280,7 +286,7 @@ std::string ApplySettings(const AccountSettings& s, AccountRecord* rec, std::str
   const EffectiveState st = EffectiveAt(*rec, now);
   switch (s.state) {
     case AccountStatus::kActive:
-      if (rec->status != AccountStatus::kActive) {
+      if (st.status != AccountStatus::kActive) {  // a timed suspension that ended is active
         (void)Reinstate(rec, actor, now, std::nullopt);
         rec->rates_since = now;  // as `reinstate` does: the days before do not count again
         note("state=active");
@@ -288,9 +294,14 @@ std::string ApplySettings(const AccountSettings& s, AccountRecord* rec, std::str
       break;
     case AccountStatus::kSuspended:
       if (st.status != AccountStatus::kSuspended || rec->status != AccountStatus::kSuspended ||
-          rec->status_reason != s.reason) {
-        Suspend(rec, s.reason, actor, now);
-        note("state=suspended");
+          rec->status_reason != s.reason || rec->suspended_until != s.until) {
+        if (s.until > 0) {
+          (void)SuspendFor(rec, s.reason, actor, now, s.until - now);
+          note("state=suspended until=" + FormatUtc(s.until));
+        } else {
+          Suspend(rec, s.reason, actor, now);
+          note("state=suspended");
+        }
       }
       break;
     case AccountStatus::kReinstated:

@@ -8,8 +8,9 @@
 // minute..month: a limit (0 to 10^12), "unlimited", or "" / "default" (the
 // configured default, grown by the tier); state: active, suspended or
 // reinstated; reason: why (1 to 1000 bytes; only for suspended and
-// reinstated); until: when a reinstatement ends (ISO 8601 UTC,
-// 2026-12-08T00:00:00Z; only for reinstated, in the future); dry_run,
+// reinstated); until: when a reinstatement or a timed suspension ends (ISO
+// 8601 UTC, 2026-12-08T00:00:00Z; in the future; required for reinstated,
+// optional for suspended: empty is until reinstated); dry_run,
 // domains_only: yes or no ("" is no); domains: the verified From: domains,
 // separated by spaces. A line names the whole of what is set: a column left
 // empty is the default, not "unchanged".

@@ -53,12 +53,16 @@ Decision DecideMail(const Config& cfg, std::string_view account, const AccountRe
     }
     return d;
   }
-  Decision d = Refusal(Verdict::kReject, 550, "5.7.1", "suspended",
-                       RenderTemplate(cfg.reply_suspended,
-                                      {{"account", std::string(account)},
-                                       {"reason", rec->status_reason}}));
+  std::string text = RenderTemplate(cfg.reply_suspended, {{"account", std::string(account)},
+                                                           {"reason", rec->status_reason}});
+  // A timed suspension tells the customer when sending resumes by itself
+  // (in the zone of the quota resets the other replies name).
+  const bool timed = rec->status == AccountStatus::kSuspended && rec->suspended_until > 0;
+  if (timed) text += "; suspended until " + FormatLocal(rec->suspended_until, cfg.tz);
+  Decision d = Refusal(Verdict::kReject, 550, "5.7.1", "suspended", std::move(text));
   if (st.reinstatement_expired) d.fields.emplace_back("reinstatement_expired", FormatUtc(rec->reinstated_until));
   d.fields.emplace_back("since", FormatUtc(rec->status_since));
+  if (timed) d.fields.emplace_back("until", FormatUtc(rec->suspended_until));
   return MaybeDry(std::move(d), IsDryRun(cfg, rec));
 }
 

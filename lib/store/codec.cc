@@ -6,7 +6,7 @@
 namespace senderguard {
 namespace {
 
-constexpr uint8_t kAccountV2 = 2;
+constexpr uint8_t kAccountV3 = 3;  // 2: reputation, domains; 3: suspended_until
 constexpr uint8_t kSuppressionV1 = 1;
 constexpr uint8_t kAuditV1 = 1;
 constexpr uint8_t kQueueV2 = 2;
@@ -134,7 +134,7 @@ std::string_view AccountStatusName(AccountStatus s) {
 
 std::string Encode(const AccountRecord& r) {
   Writer w;
-  w.U8(kAccountV2);
+  w.U8(kAccountV3);
   w.Str(r.name);
   for (uint64_t l : r.limits) w.U64(l);
   w.U8(static_cast<uint8_t>(r.status));
@@ -150,6 +150,7 @@ std::string Encode(const AccountRecord& r) {
   w.I64(r.rates_since);
   w.U8(r.domains_only ? 1 : 0);
   w.StrList(r.domains, kMaxDomains);
+  w.I64(r.suspended_until);
   return w.Take();
 }
 
@@ -157,7 +158,7 @@ Status Decode(std::string_view bytes, std::string_view what, AccountRecord* out)
   Reader r(bytes, what);
   AccountRecord a;
   uint8_t status = 0, dry = 0, only = 0;
-  if (r.Version(kAccountV2) && r.Str(&a.name) && r.U64(&a.limits[0]) && r.U64(&a.limits[1]) &&
+  if (r.Version(kAccountV3) && r.Str(&a.name) && r.U64(&a.limits[0]) && r.U64(&a.limits[1]) &&
       r.U64(&a.limits[2]) && r.U64(&a.limits[3]) && r.U8(&status) && r.Str(&a.status_reason) &&
       r.Str(&a.status_actor) && r.I64(&a.status_since) && r.I64(&a.reinstated_until) &&
       r.U8(&dry) && r.I64(&a.created)) {
@@ -180,8 +181,12 @@ Status Decode(std::string_view bytes, std::string_view what, AccountRecord* out)
       } else {
         a.clean_days = static_cast<uint32_t>(clean);
         a.domains.resize(nd);
+        bool ok = true;
         for (auto& d : a.domains) {
-          if (!r.Str(&d)) break;
+          if (!(ok = r.Str(&d))) break;
+        }
+        if (ok && r.version() >= 3 && r.I64(&a.suspended_until) && a.suspended_until < 0) {
+          r.Fail("suspension end " + std::to_string(a.suspended_until) + " out of range");
         }
       }
     }

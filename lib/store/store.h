@@ -111,6 +111,16 @@ struct ReviewOutcome {
 using AccountReview = std::function<void(AccountRecord* account, const StoredDays& days,
                                          uint64_t batch_complaints, ReviewOutcome* out)>;
 
+// What a store holds under one account's name (DeleteAccount, RenameAccount).
+struct AccountContents {
+  bool record = false;        // its AccountRecord (settings, state, verified domains)
+  uint64_t domains = 0;       // verified domains (part of the record)
+  uint64_t windows = 0;       // window instances with a committed count (and their alerts)
+  uint64_t days = 0;          // daily buckets of delivery outcomes
+  uint64_t suppressions = 0;  // entries of its own suppression list
+  bool empty() const { return !record && windows == 0 && days == 0 && suppressions == 0; }
+};
+
 struct FeedbackResult {
   std::vector<SuppressionRecord> suppressed;  // added by this batch
   std::vector<std::string> alerts;            // from the reviews
@@ -142,6 +152,48 @@ class Store {
   using AccountChange = std::function<Status(AccountRecord* record, bool exists)>;
   virtual Status UpdateAccount(std::string_view name, const AccountChange& change,
                                const AuditEntry& audit) = 0;
+  // Removes everything kept under the account's name: its record (with its
+  // verified domains), the committed counts of its window instances and
+  // their alerts, its daily buckets and its own suppression list, and writes
+  // audit(what was removed) in the same transaction; returns what was
+  // removed. Nothing under the name (AccountContents::empty): nothing is
+  // written, not even the audit entry. Kept: the audit log (history), the
+  // global suppression list and the bounce counts of addresses (not the
+  // account's), the queue map (the tailer's: a later outcome of a message
+  // it sent counts under its name again and makes a fresh record, as a
+  // first message would), and what open transactions hold (they commit
+  // into fresh counts). kInvalid for the empty name (the unattributed
+  // counts and the global list are no account's). `audit` may run more than
+  // once and must not call back into the store. Atomic.
+  // A fleet store (PostgreSQL) keeps a window instance that a node still
+  // holds a lease on, with its count at 0, so what that node sends next is
+  // still counted against the limit; each node's cache loses the account
+  // and its suppressions as it learns of the change (LISTEN/NOTIFY, within
+  // a second).
+  using ContentsAudit = std::function<AuditEntry(const AccountContents& contents)>;
+  virtual Result<AccountContents> DeleteAccount(std::string_view name,
+                                                const ContentsAudit& audit) = 0;
+  // Moves everything kept under `from` to `to` in one transaction: the
+  // record (renamed, with its settings, state, reputation and domains), the
+  // committed counts of its window instances and their alerts, its daily
+  // buckets and its own suppression list (each entry's account renamed);
+  // writes the entries audit(what moved) returns (one under each name) in
+  // the same transaction, and returns what moved. Errors, with nothing
+  // written: kNotFound when nothing is kept under `from`; kInvalid when
+  // anything is kept under `to` (a record, counts, days or suppressions:
+  // nothing is merged), when the names are equal or one is empty;
+  // kCorruption when the record does not decode. Stays under `from`: the audit log (history),
+  // the queue map (a late outcome of a message sent before counts under
+  // `from` and makes a fresh record there, as after DeleteAccount) and
+  // what open transactions hold (they commit into fresh counts of `from`).
+  // `audit` may run more than once and must not call back into the store.
+  // A fleet store (PostgreSQL) moves each window instance with its leases:
+  // a node's report on a lease it took under the old name counts under the
+  // new one, once, and the limit holds for the new name; each node's cache
+  // learns of both names within a second.
+  using MoveAudit = std::function<std::vector<AuditEntry>(const AccountContents& moved)>;
+  virtual Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                                const MoveAudit& audit) = 0;
   // Many accounts in one transaction (a bulk import): for each of `names`
   // (distinct; Invalid otherwise), reads its record (a fresh one named after
   // it when absent, `exists` false) and lets `change` edit it; the records
@@ -188,6 +240,23 @@ class Store {
   // Committed counts of the given window instances.
   virtual Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                                  const std::vector<WindowUsage>& windows) = 0;
+  // Sets the committed count of one window instance (`window` starting at
+  // span.start) back to 0 and forgets the alert thresholds it reached (they
+  // are announced again), writing audit(the count it replaced) in the same
+  // transaction; returns that count. A count of 0 writes nothing, not even
+  // the audit entry, and returns 0. What open transactions hold is kept:
+  // they commit into the new count. `audit` may run more than once and must
+  // not call back into the store. Atomic: the count, the alerts and the
+  // audit entry are written together or not at all.
+  // A fleet store (PostgreSQL) resets the fleet's count: this node reports
+  // its unreported units first (so they go with the reset); the blocks
+  // other nodes hold stay theirs, and what they sent before the reset and
+  // report after it counts toward the new count, once; the limit still
+  // bounds committed + what the leases hold, so the fleet never goes over
+  // it after the reset.
+  using UsageAudit = std::function<AuditEntry(uint64_t was)>;
+  virtual Result<uint64_t> ResetUsage(std::string_view account, Window window,
+                                      const WindowSpan& span, const UsageAudit& audit) = 0;
 
   // ---- queue map
   virtual Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) = 0;

@@ -6,7 +6,8 @@
 # of a timed reinstatement that ended; exit statuses and range messages; addresses (IDN, a bad
 # host name, a huge one); 80 columns; one time zone per output; unknown accounts created by a
 # typo; 14, many accounts: one import for all of them, lists that stream in flat memory.
-# (8, the command words, is e2e_usage.)
+# (8, the command words, is e2e_usage.) Then item 6's account commands: suspend --for, quota
+# reset, account delete and rename.
 # The real built senderguardctl (and senderguard-tail --print for 12) on a store in a temporary
 # directory: no Postfix, no milter.
 set -uo pipefail
@@ -319,6 +320,142 @@ printf '[store]\npath = "%s/other"\n' "$DIR" >"$DIR/other.conf"
 "$BIN/senderguardctl" -c "$DIR/other.conf" suppress import "$DIR/sup.txt" >/dev/null
 "$BIN/senderguardctl" -c "$DIR/other.conf" suppress check gone@x.example >"$DIR/out"
 says "... which suppress import takes back, reason and all" "$DIR/out" 'legal hold, case 7'
+
+echo "# issue 15, item 6: suspend --for (a timed suspension)"
+expect 0 "suspend erin --for 2s" ctl suspend erin --reason "incident 42" --for 2s --create
+says "... says until when, in the configured zone" "$DIR/out" '^erin: suspended until [0-9-]+ [0-9:]+ CE[S]?T \(incident 42\)'
+ctl show erin --json >"$DIR/out"
+says "show --json: suspended" "$DIR/out" '"state": "suspended"'
+says "show --json: until when, ISO 8601" "$DIR/out" '"suspended_until": "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"'
+ctl show erin >"$DIR/out"
+says "show: suspended until ... (since ...)" "$DIR/out" '^state: +suspended until [0-9-]+ [0-9:]+ CE[S]?T \(since '
+ctl list >"$DIR/out"
+says "list: marked as timed" "$DIR/out" '^erin +suspended~ '
+says "list: says what ~ means" "$DIR/out" '^~ suspended until a time'
+ctl audit erin >"$DIR/out"
+says "audited with its end" "$DIR/out" 'suspend +erin +incident 42 \(until [0-9T:-]+Z\)'
+expect 64 "suspend --for 24 (no unit)" ctl suspend erin --reason x --for 24
+expect 64 "suspend --for 0s" ctl suspend erin --reason x --for 0s
+sleep 2.1
+ctl show erin --json >"$DIR/out"
+says "after it: active by itself" "$DIR/out" '"state": "active"'
+says "... no until in the past" "$DIR/out" '"suspended_until": null'
+says "... when it ended" "$DIR/out" '"suspension_ended": "[0-9T:-]+Z"'
+ctl show erin >"$DIR/out"
+says "show: active again since" "$DIR/out" '^state: +active again since [0-9-]+ [0-9:]+ CE[S]?T \(the suspension by .* ended\)'
+expect 0 "reinstate after it ended" ctl reinstate erin
+says "... says it is active" "$DIR/out" 'already active'
+
+# plant_count ACCOUNT WINDOW_BYTE START N: the committed count of a window instance, written
+# into the store's counters database as the milter's Commit writes it (key: account, NUL, the
+# window's byte, the start as 8 big-endian bytes; value: 8 big-endian bytes), since no mail
+# flows here (replies_test plants a record the same way).
+be64() { printf '%016x' "$1" | sed 's/../\\&/g'; }
+plant_count() {
+    printf '%s\\00\\%02x%s\n%s\n' "$1" "$2" "$(be64 "$3")" "$(be64 "$4")" |
+        mdb_load -T -s counters "$DIR/store"
+}
+
+echo "# issue 15, item 6: quota reset ACCOUNT WINDOW"
+expect 0 "quota set frank day=10 --create" ctl quota set frank day=10 --create
+day_start=$(TZ=Europe/Berlin date -d 'today 00:00' +%s)
+plant_count frank 2 "$day_start" 7
+ctl show frank --json | tr -d ' \n' | grep -q '"used":7,"window":"day"' && ok "show: day used=7 (planted)" || not_ok "show: day used=7 (planted)"
+expect 0 "quota reset frank day" ctl quota reset frank day
+says "... says what it was" "$DIR/out" '^frank: day count reset to 0 \(was 7; the window resets [0-9-]+ 00:00 CE[S]?T\)'
+ctl show frank --json | tr -d ' \n' | grep -q '"used":0,"window":"day"' && ok "show: day used=0" || not_ok "show: day used=0"
+ctl audit frank >"$DIR/out"
+says "audited with the old count" "$DIR/out" 'quota-reset +frank +day window of [0-9T:-]+Z: 7 -> 0'
+expect 0 "quota reset again" ctl quota reset frank day
+says "... says it is 0 already" "$DIR/out" 'count is 0 already; nothing changed'
+audits 1 "quota reset twice" quota-reset
+expect 1 "quota reset of an unknown account" ctl quota reset nobody day
+says "... says so" "$DIR/err" 'no such account: nobody'
+expect 64 "quota reset of a bad window" ctl quota reset frank week
+says "... names the windows" "$DIR/err" 'minute, hour, day or month'
+
+# plant_day ACCOUNT DAY DELIVERED: a day's bucket as the tailer writes it (key: account, NUL,
+# the UTC day number as 8 big-endian bytes; value: version 1, then 7 counts of 8 bytes).
+plant_day() {
+    printf '%s\\00%s\n\\01%s%s\n' "$1" "$(be64 "$2")" "$(be64 "$3")" "$(be64 0)$(be64 0)$(be64 0)$(be64 0)$(be64 0)$(be64 0)" |
+        mdb_load -T -s days "$DIR/store"
+}
+
+echo "# issue 15, item 6: account delete NAME"
+expect 0 "gina made, with domains, quota, suppressions" ctl domains add gina gina.example --create
+ctl domains add gina gina2.example >/dev/null
+ctl quota set gina day=50 >/dev/null
+ctl suppress add own1@example.com --account gina >/dev/null
+ctl suppress add own2@example.com --account gina >/dev/null
+ctl suppress add kept@example.com >/dev/null
+expect 0 "ginamore made (a name that starts with gina's)" ctl suppress add own1@example.com --account ginamore
+ctl quota set ginamore day=5 --create >/dev/null
+today=$(($(date +%s) / 86400))
+plant_count gina 2 "$day_start" 12
+plant_count ginamore 2 "$day_start" 3
+plant_day gina "$today" 40
+plant_day gina $((today - 1)) 60
+plant_day ginamore "$today" 9
+ctl report gina --days 2 --json | tr -d ' \n' | grep -q '"delivered":40' && ok "gina's days planted" || not_ok "gina's days planted"
+expect 64 "account delete without --yes, not on a terminal" ctl account delete gina </dev/null
+says "... asks for --yes" "$DIR/err" 'not deleted: give --yes'
+expect 0 "... deleted nothing" ctl show gina
+expect 0 "account delete gina --yes" ctl account delete gina --yes
+says "... says what went" "$DIR/out" '^gina: deleted: record \(2 verified domain\(s\)\), 1 window count\(s\), 2 day\(s\) of outcomes, 2 suppression\(s\) of its own; its audit entries stay'
+expect 1 "show gina after it" ctl show gina
+says "... no such account" "$DIR/err" 'no such account: gina'
+ctl list --json >"$DIR/out"
+lacks "list: gina gone" "$DIR/out" '"account": "gina"'
+says "list: ginamore still there" "$DIR/out" '"account": "ginamore"'
+expect 1 "gina's own suppression gone" ctl suppress check own1@example.com --account gina
+expect 0 "ginamore's stays" ctl suppress check own1@example.com --account ginamore
+expect 0 "the global list stays" ctl suppress check kept@example.com --account gina
+ctl report ginamore --days 1 --json | tr -d ' \n' | grep -q '"delivered":9' && ok "ginamore's days stay" || not_ok "ginamore's days stay"
+ctl show ginamore --json | tr -d ' \n' | grep -q '"used":3,"window":"day"' && ok "ginamore's count stays" || not_ok "ginamore's count stays"
+ctl report --all --days 2 --json >"$DIR/out"
+says "report --all: today is ginamore's alone" "$DIR/out" '"delivered": 9,'
+lacks "report --all: gina's days gone" "$DIR/out" '"delivered": (49|60),'
+ctl audit gina --limit 0 >"$DIR/out"
+says "audited" "$DIR/out" 'account-delete +gina +record \(2 verified'
+says "... and gina's history stays" "$DIR/out" 'domain-add +gina'
+audits 1 "one deletion" account-delete
+expect 1 "account delete of an unknown account" ctl account delete gina --yes
+says "... says so" "$DIR/err" 'no such account: gina'
+audits 1 "the refused deletion" account-delete
+expect 0 "account delete --json" ctl account delete ginamore --yes --json
+says "... JSON: what went" "$DIR/out" '"suppressions": 1'
+
+echo "# issue 15, item 6: account rename OLD NEW"
+expect 0 "hank made, suspended, with a domain, a quota, a suppression" ctl suspend hank --reason "incident 7" --create
+ctl domains add hank hank.example >/dev/null
+ctl quota set hank day=20 >/dev/null
+ctl suppress add own@example.com --account hank >/dev/null
+plant_count hank 2 "$day_start" 11
+plant_day hank "$today" 30
+expect 0 "account rename hank ivan" ctl account rename hank ivan
+says "... says what moved" "$DIR/out" '^hank: renamed to ivan: record \(1 verified domain\(s\)\), 1 window count\(s\), 1 day\(s\) of outcomes, 1 suppression\(s\) of its own moved'
+expect 1 "show hank after it" ctl show hank
+ctl show ivan --json >"$DIR/out"
+tr -d ' \n' <"$DIR/out" | grep -q '"used":11,"window":"day"' && ok "ivan: the day count moved" || not_ok "ivan: the day count moved"
+says "ivan: still suspended, same reason" "$DIR/out" '"reason": "incident 7"'
+says "ivan: the domain moved" "$DIR/out" '"hank.example"'
+tr -d ' \n' <"$DIR/out" | grep -q '"limit":20,"limit_source":"account"' && ok "ivan: the quota moved" || not_ok "ivan: the quota moved"
+expect 0 "ivan's suppression" ctl suppress check own@example.com --account ivan
+expect 1 "hank has none" ctl suppress check own@example.com --account hank
+ctl report ivan --days 1 --json | tr -d ' \n' | grep -q '"delivered":30' && ok "ivan: the days moved" || not_ok "ivan: the days moved"
+ctl audit hank >"$DIR/out"
+says "audited under the old name" "$DIR/out" 'account-rename +hank +to ivan: '
+ctl audit ivan >"$DIR/out"
+says "audited under the new name" "$DIR/out" 'account-rename +ivan +from hank: '
+audits 2 "one rename, two entries" account-rename
+expect 1 "rename of an unknown account" ctl account rename hank jill
+says "... says so" "$DIR/err" 'no such account: hank'
+expect 64 "rename onto an existing account" ctl account rename ivan frank
+says "... says it exists" "$DIR/err" 'account frank exists already'
+expect 64 "rename to itself" ctl account rename ivan IVAN
+audits 2 "the refused renames" account-rename
+expect 0 "account rename --json" ctl account rename ivan jill --json
+says "... JSON: what moved" "$DIR/out" '"renamed_from": "ivan"'
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))

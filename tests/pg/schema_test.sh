@@ -7,10 +7,25 @@
 pg_start
 
 # ---- migrations
-expect_eq "an empty database is migrated to the last version" \
-    "$(pg_apply_schema "$PGT_SCHEMA")" "schema: version 0 -> 1"
-expect_eq "a second run changes nothing" "$(pg_apply_schema "$PGT_SCHEMA")" "schema: version 1 -> 1"
-expect_eq "sg_meta holds the version" "$(q "SELECT schema_version FROM sg_meta")" "1"
+LAST=$(sed -n 's/^-- sg:migration \([0-9][0-9]*\) .*/\1/p' "$PGT_SCHEMA" | tail -1)
+expect_eq "an empty database is migrated to version 1" \
+    "$(pg_apply_schema "$PGT_SCHEMA" 1)" "schema: version 0 -> 1"
+# A database of version 1 with an account, migrated: the account reads as before (2: a timed
+# suspension's end, 0 = until reinstated), and a change of the new column alone is logged.
+q "INSERT INTO accounts (name, status) VALUES ('old', 'suspended')"
+expect_eq "... then to the last version" "$(pg_apply_schema "$PGT_SCHEMA")" "schema: version 1 -> $LAST"
+expect_eq "a second run changes nothing" "$(pg_apply_schema "$PGT_SCHEMA")" "schema: version $LAST -> $LAST"
+expect_eq "sg_meta holds the version" "$(q "SELECT schema_version FROM sg_meta")" "$LAST"
+expect_eq "2: an account of version 1 is suspended until reinstated" \
+    "$(q "SELECT status, suspended_until FROM accounts WHERE name = 'old'")" "suspended 0"
+q "UPDATE accounts SET suspended_until = 1800000000 WHERE name = 'old'"
+expect_eq "2: a change of suspended_until alone is logged for the caches" \
+    "$(q "SELECT count(*) FROM changes WHERE kind = 'account' AND account = 'old'")" "2"
+err=$(q "UPDATE accounts SET suspended_until = -1 WHERE name = 'old'" 2>&1 || true)
+check "2: a negative end is refused" grep -q 'accounts_suspended_until_check' <<<"$err"
+# The change log below counts from an empty log.
+q "DELETE FROM accounts WHERE name = 'old'"
+q "TRUNCATE changes RESTART IDENTITY"
 err=$(pg_psql --single-transaction -f "$PGT_SCHEMA" 2>&1 || true)
 check "the whole file on a migrated database fails instead of doubling anything" \
     grep -q 'relation "sg_meta" already exists' <<<"$err"

@@ -134,6 +134,34 @@ TEST(AccountCsv, AReasonWithALineBreakReadsBack) {
   EXPECT_NE(far.errors[0].find("ten years"), std::string::npos);
 }
 
+// A timed suspension (suspend --for) exports its end in `until` and
+// imports back to the same record; a suspension's end that has passed, or
+// one on an active account, is refused.
+TEST(AccountCsv, TimedSuspensionRoundTrips) {
+  AccountRecord a;
+  a.name = "alice";
+  ASSERT_TRUE(SuspendFor(&a, "incident 42", "root", kNow - 100, 7200).ok());
+  const std::string line = AccountCsvLine(a, kNow);
+  EXPECT_NE(line.find(",suspended,incident 42,2026-12-07T13:58:20Z,"), std::string::npos) << line;
+  const AccountCsv c = Parse(line + "\n");
+  ASSERT_EQ(c.rows.size(), 1u) << (c.errors.empty() ? "" : c.errors[0]);
+  EXPECT_EQ(c.rows[0].until, a.suspended_until);
+  AccountRecord b = a;
+  EXPECT_EQ(ApplySettings(c.rows[0], &b, "root", kNow), "");  // nothing to change
+  AccountRecord fresh;
+  fresh.name = "alice";
+  EXPECT_EQ(ApplySettings(c.rows[0], &fresh, "root", kNow), "state=suspended until=2026-12-07T13:58:20Z");
+  EXPECT_EQ(fresh.suspended_until, a.suspended_until);
+  // Once it ended the account is active: exported so, and an import of
+  // "active" changes nothing.
+  EXPECT_NE(AccountCsvLine(a, kNow + 7200).find(",active,,,"), std::string::npos);
+  const AccountCsv active = ParseAccountCsv(kHeader + "\nalice,,,,,active,,,,,\n", kNow + 7200, Domain);
+  ASSERT_EQ(active.rows.size(), 1u);
+  EXPECT_EQ(ApplySettings(active.rows[0], &b, "root", kNow + 7200), "");
+  const AccountCsv bad = Parse("bob,,,,,suspended,x,2026-12-01T00:00:00Z,,,\ncarol,,,,,active,,2027-01-01T00:00:00Z,,,\n");
+  EXPECT_EQ(bad.error_count, 2u);
+}
+
 TEST(ApplySettings, SaysWhatChanged) {
   const AccountCsv c = Parse("alice,,,100,,suspended,fraud,,yes,,a.example\n");
   ASSERT_EQ(c.rows.size(), 1u);

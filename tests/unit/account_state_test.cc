@@ -211,6 +211,122 @@ TEST(Reinstate, ExpiredReinstatementForGood) {
   EXPECT_TRUE(EffectiveAt(a, kT0).may_send);
 }
 
+// ------------------------------------------------------ timed suspension
+
+// A timed suspension refuses until its end, then reads active by itself.
+struct TimedCase {
+  const char* name;
+  int64_t until;  // suspended_until (0: for good)
+  int64_t now;
+  AccountStatus want_status;
+  bool want_may_send;
+  bool want_expired;
+};
+
+std::ostream& operator<<(std::ostream& o, const TimedCase& c) { return o << c.name; }
+
+const std::vector<TimedCase> kTimedCases = {
+    {"for_good", 0, kT0, AccountStatus::kSuspended, false, false},
+    {"for_good_long_after", 0, std::numeric_limits<int64_t>::max(), AccountStatus::kSuspended,
+     false, false},
+    {"before_end", kT0 + 3600, kT0, AccountStatus::kSuspended, false, false},
+    {"one_second_before_end", kT0 + 1, kT0, AccountStatus::kSuspended, false, false},
+    {"at_end", kT0, kT0, AccountStatus::kActive, true, true},
+    {"after_end", kT0 - 1, kT0, AccountStatus::kActive, true, true},
+    {"far_future_end", std::numeric_limits<int64_t>::max(), kT0, AccountStatus::kSuspended, false,
+     false},
+    // A negative end never comes from the codec (refused there): read as
+    // for good, never as ended.
+    {"negative_end", -5, kT0, AccountStatus::kSuspended, false, false},
+};
+
+class TimedSuspensionTest : public ::testing::TestWithParam<TimedCase> {};
+
+TEST_P(TimedSuspensionTest, Table) {
+  const TimedCase& c = GetParam();
+  AccountRecord a = Account(AccountStatus::kSuspended);
+  a.suspended_until = c.until;
+  const EffectiveState e = EffectiveAt(a, c.now);
+  EXPECT_EQ(e.status, c.want_status);
+  EXPECT_EQ(e.may_send, c.want_may_send);
+  EXPECT_EQ(e.suspension_expired, c.want_expired);
+  EXPECT_FALSE(e.reinstatement_expired);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, TimedSuspensionTest, ::testing::ValuesIn(kTimedCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(SuspendFor, RefusesUntilTheEndThenActive) {
+  AccountRecord a = Account(AccountStatus::kActive);
+  ASSERT_TRUE(SuspendFor(&a, "incident 42", "ops", kT0, 7200).ok());
+  EXPECT_EQ(a.status, AccountStatus::kSuspended);
+  EXPECT_EQ(a.status_reason, "incident 42");
+  EXPECT_EQ(a.status_actor, "ops");
+  EXPECT_EQ(a.status_since, kT0);
+  EXPECT_EQ(a.suspended_until, kT0 + 7200);
+  EXPECT_FALSE(EffectiveAt(a, kT0 + 7199).may_send);
+  EXPECT_TRUE(EffectiveAt(a, kT0 + 7200).may_send);
+}
+
+TEST(SuspendFor, NonPositiveDurationChangesNothing) {
+  for (int64_t d : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    AccountRecord a = Account(AccountStatus::kActive);
+    Status s = SuspendFor(&a, "why", "ops", kT0, d);
+    EXPECT_EQ(s.code(), Status::Code::kInvalid) << d;
+    EXPECT_EQ(a.status, AccountStatus::kActive) << d;
+    EXPECT_EQ(a.suspended_until, 0) << d;
+    EXPECT_TRUE(a.status_reason.empty()) << d;
+  }
+}
+
+TEST(SuspendFor, HugeDurationSaturates) {
+  AccountRecord a = Account(AccountStatus::kActive);
+  ASSERT_TRUE(SuspendFor(&a, "why", "ops", kT0, std::numeric_limits<int64_t>::max()).ok());
+  EXPECT_EQ(a.suspended_until, std::numeric_limits<int64_t>::max());
+  EXPECT_FALSE(EffectiveAt(a, kT0 + 1'000'000'000).may_send);
+}
+
+TEST(SuspendFor, ReplacesAReinstatement) {
+  AccountRecord a = Account(AccountStatus::kReinstated, kT0 + 86400);
+  ASSERT_TRUE(SuspendFor(&a, "again", "ops", kT0, 60).ok());
+  EXPECT_EQ(a.status, AccountStatus::kSuspended);
+  EXPECT_EQ(a.reinstated_until, 0);
+  EXPECT_EQ(a.suspended_until, kT0 + 60);
+  EXPECT_TRUE(EffectiveAt(a, kT0 + 60).may_send);  // not suspended again by the old reinstatement
+}
+
+TEST(SuspendFor, SuspendForGoodClearsTheEnd) {
+  AccountRecord a = Account(AccountStatus::kActive);
+  ASSERT_TRUE(SuspendFor(&a, "first", "ops", kT0, 60).ok());
+  Suspend(&a, "for good now", "bob", kT0 + 1);
+  EXPECT_EQ(a.suspended_until, 0);
+  EXPECT_FALSE(EffectiveAt(a, kT0 + 1'000'000).may_send);
+}
+
+TEST(SuspendFor, ReinstateDuringClearsTheEnd) {
+  AccountRecord a = Account(AccountStatus::kActive);
+  ASSERT_TRUE(SuspendFor(&a, "incident", "ops", kT0, 3600).ok());
+  ASSERT_TRUE(Reinstate(&a, "bob", kT0 + 10, std::nullopt).ok());
+  EXPECT_EQ(a.status, AccountStatus::kActive);
+  EXPECT_EQ(a.suspended_until, 0);
+  // Reinstated for a time instead: suspended again when it ends, for good.
+  ASSERT_TRUE(SuspendFor(&a, "incident", "ops", kT0 + 20, 3600).ok());
+  ASSERT_TRUE(Reinstate(&a, "bob", kT0 + 30, 60).ok());
+  EXPECT_EQ(a.suspended_until, 0);
+  EXPECT_TRUE(EffectiveAt(a, kT0 + 89).may_send);
+  EXPECT_FALSE(EffectiveAt(a, kT0 + 90 + 1'000'000).may_send);
+}
+
+TEST(SuspendFor, ReinstateAfterTheEndIsInvalid) {
+  AccountRecord a = Account(AccountStatus::kActive);
+  ASSERT_TRUE(SuspendFor(&a, "incident", "ops", kT0, 60).ok());
+  const AccountRecord before = a;
+  Status s = Reinstate(&a, "bob", kT0 + 60, std::nullopt);
+  EXPECT_EQ(s.code(), Status::Code::kInvalid);
+  EXPECT_EQ(a.status_actor, before.status_actor);
+  EXPECT_EQ(a.suspended_until, before.suspended_until);
+}
+
 // -------------------------------------------------------- ParseDuration
 
 struct DurationCase {

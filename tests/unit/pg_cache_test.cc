@@ -237,6 +237,63 @@ TEST_F(PgCacheTest, SuppressionAddedAndRemovedOnOneNodeIsReadOnTheOtherWithinOne
   EXPECT_EQ(b_.store->local().CountSuppressions("").value(), 250u);
 }
 
+// `account delete` on one node: the other node's cache loses the account
+// and its own suppressions within a second (the milter there then sees no
+// record, as for an account that never sent); the global list stays.
+TEST_F(PgCacheTest, DeletedAccountLeavesTheOtherNodesCacheWithinOneSecond) {
+  ASSERT_TRUE(SetStatus(*a_.store, "carol", AccountStatus::kSuspended).ok());
+  ASSERT_TRUE(a_.store
+                  ->AddSuppressions({Supp("carol", "own@example.org"), Supp("", "g@example.org")},
+                                    Audit("suppress-add"))
+                  .ok());
+  ASSERT_GE(MsUntil([&] {
+              return Suspended(*b_.store, "carol") &&
+                     Suppressed(*b_.store, "carol", "own@example.org");
+            }),
+            0);
+  auto gone = a_.store->DeleteAccount(
+      "carol", [](const AccountContents&) { return Audit("account-delete", "carol"); });
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  EXPECT_EQ(gone->suppressions, 1u);
+  const int64_t ms = MsUntil([&] {
+    auto acc = b_.store->GetAccount("carol");
+    return acc.ok() && !acc.value().has_value() &&
+           !Suppressed(*b_.store, "dave", "own@example.org") &&
+           b_.store->local().CountSuppressions("carol").value() == 0;
+  });
+  std::printf("# a deleted account gone from the other node's cache after %lld ms\n",
+              static_cast<long long>(ms));
+  ASSERT_GE(ms, 0);
+  EXPECT_LT(ms, 1000);
+  EXPECT_TRUE(Suppressed(*b_.store, "carol", "g@example.org")) << "the global entry stays";
+}
+
+// `account rename` on one node: the other node's cache has the account and
+// its own suppressions under the new name, and nothing under the old one,
+// within a second.
+TEST_F(PgCacheTest, RenamedAccountMovesInTheOtherNodesCacheWithinOneSecond) {
+  ASSERT_TRUE(SetStatus(*a_.store, "erin", AccountStatus::kSuspended).ok());
+  ASSERT_TRUE(a_.store->AddSuppressions({Supp("erin", "own@example.org")}, Audit("suppress-add")).ok());
+  ASSERT_GE(MsUntil([&] { return Suppressed(*b_.store, "erin", "own@example.org"); }), 0);
+  auto moved = a_.store->RenameAccount("erin", "fred", [](const AccountContents&) {
+    return std::vector<AuditEntry>{Audit("account-rename", "erin"), Audit("account-rename", "fred")};
+  });
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  const int64_t ms = MsUntil([&] {
+    auto old = b_.store->GetAccount("erin");
+    return old.ok() && !old.value().has_value() && Suspended(*b_.store, "fred") &&
+           Suppressed(*b_.store, "fred", "own@example.org") &&
+           !Suppressed(*b_.store, "erin", "own@example.org");
+  });
+  std::printf("# a renamed account moved in the other node's cache after %lld ms\n",
+              static_cast<long long>(ms));
+  ASSERT_GE(ms, 0);
+  EXPECT_LT(ms, 1000);
+  auto f = b_.store->FindSuppression("fred", "own@example.org");
+  ASSERT_TRUE(f.ok() && f.value().has_value());
+  EXPECT_EQ(f.value()->account, "fred");
+}
+
 TEST_F(PgCacheTest, ChangeMadeWhileTheListenerIsCutArrivesAfterItReconnects) {
   ASSERT_TRUE(SetStatus(*a_.store, "erin", AccountStatus::kActive).ok());
   ASSERT_GE(MsUntil([&] { return Active(*b_.store, "erin"); }), 0);

@@ -155,6 +155,24 @@ TEST(DecideMail, ExpiredReinstatementRejects) {
   EXPECT_EQ(Field(d, "reinstatement_expired"), "2026-11-25T14:30:00Z");
 }
 
+// A timed suspension (senderguardctl suspend --for) refuses until its end,
+// and the reply says when that is; after it, the account sends again.
+TEST(DecideMail, TimedSuspensionNamesItsEndThenAccepts) {
+  Config cfg;
+  cfg.reply_suspended = "account {account} off: {reason}";
+  AccountRecord a = Rec();
+  ASSERT_TRUE(SuspendFor(&a, "incident", "ops", kNow - 60, 3600).ok());
+  const Decision d = DecideMail(cfg, "alice", &a, kNow);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 550);
+  EXPECT_EQ(d.reply.text, "account alice off: incident; suspended until 2026-11-25 15:29 UTC");
+  EXPECT_EQ(Field(d, "until"), "2026-11-25T15:29:00Z");
+  ExpectAccept(DecideMail(cfg, "alice", &a, kNow - 60 + 3600));
+  // Suspended for good: no end in the reply.
+  Suspend(&a, "incident", "ops", kNow);
+  EXPECT_EQ(DecideMail(cfg, "alice", &a, kNow).reply.text, "account alice off: incident");
+}
+
 TEST(DecideMail, DryRunTurnsRejectIntoWouldReject) {
   AccountRecord a = Rec();
   Suspend(&a, "r", "ops", kNow);

@@ -106,7 +106,7 @@ bool Same(const AccountRecord& a, const AccountRecord& b) {
          a.dry_run == b.dry_run && a.created == b.created && a.tier == b.tier &&
          a.clean_days == b.clean_days && a.rated_through == b.rated_through &&
          a.rates_since == b.rates_since && a.domains_only == b.domains_only &&
-         a.domains == b.domains;
+         a.domains == b.domains && a.suspended_until == b.suspended_until;
 }
 bool Same(const DayCountsRecord& a, const DayCountsRecord& b) {
   return a.delivered == b.delivered && a.deferred == b.deferred && a.hard == b.hard &&
@@ -142,6 +142,7 @@ struct Samples<AccountRecord> {
     AccountRecord suspended = SampleAccount();
     suspended.status = AccountStatus::kSuspended;
     suspended.dry_run = false;
+    suspended.suspended_until = 1'790'003'600;
     return {empty, SampleAccount(), suspended};
   }
 };
@@ -360,10 +361,10 @@ TEST(Records, HandBuiltAccountDecodes) {
   EXPECT_EQ(a.reinstated_until, 20);
   EXPECT_FALSE(a.dry_run);
   EXPECT_EQ(a.created, 30);
-  // Re-encoded as version 2: the v1 bytes after the version byte, then the v2 defaults.
-  const std::string v2 = Encode(a);
-  EXPECT_EQ(v2[0], 2);
-  EXPECT_EQ(v2.substr(1, AccountBytes(1, 0).size() - 1), AccountBytes(1, 0).substr(1));
+  // Re-encoded as version 3: the v1 bytes after the version byte, then the v2 and v3 defaults.
+  const std::string v3 = Encode(a);
+  EXPECT_EQ(v3[0], 3);
+  EXPECT_EQ(v3.substr(1, AccountBytes(1, 0).size() - 1), AccountBytes(1, 0).substr(1));
 }
 
 TEST(Records, UnknownAccountStatus) {
@@ -424,13 +425,37 @@ TEST(RecordVersions, AccountV1DecodesWithDefaults) {
   v1.domains_only = false;
   v1.domains.clear();
   std::string bytes = Encode(v1);
-  // v2 appends tier(1) clean(8) rated(8) since(8) only(1) count(8).
-  bytes.resize(bytes.size() - 34);
+  // v2 appends tier(1) clean(8) rated(8) since(8) only(1) count(8); v3 suspended_until(8).
+  bytes.resize(bytes.size() - 42);
   bytes[0] = 1;
   AccountRecord out;
   ASSERT_TRUE(Decode(bytes, "a", &out).ok());
   EXPECT_TRUE(Same(out, v1));
   EXPECT_EQ(out.tier, 1);
+}
+
+// Version 2 (before timed suspensions) is the version 3 encoding without
+// its last field: it decodes as suspended until reinstated.
+TEST(RecordVersions, AccountV2DecodesWithDefaults) {
+  AccountRecord v2 = SampleAccount();
+  v2.status = AccountStatus::kSuspended;
+  std::string bytes = Encode(v2);
+  bytes.resize(bytes.size() - 8);
+  bytes[0] = 2;
+  AccountRecord out;
+  ASSERT_TRUE(Decode(bytes, "a", &out).ok());
+  EXPECT_TRUE(Same(out, v2));
+  EXPECT_EQ(out.suspended_until, 0);
+  EXPECT_EQ(out.domains, v2.domains);
+}
+
+TEST(RecordVersions, NegativeSuspensionEndIsCorruption) {
+  AccountRecord a = SampleAccount();
+  a.suspended_until = -1;
+  AccountRecord out;
+  Status s = Decode(Encode(a), "a", &out);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("suspension end"), std::string::npos) << s.message();
 }
 
 TEST(RecordVersions, QueueV1DecodesWithDefaults) {

@@ -406,6 +406,297 @@ TEST_P(StoreContractTest, UpdateAccountsWritesTheChangedOnesInOneTransaction) {
                     }).ok());
 }
 
+// A timed suspension's end (AccountRecord::suspended_until, record v3 /
+// schema migration 2) is kept, changed and cleared like every field.
+TEST_P(StoreContractTest, TimedSuspensionEndIsKept) {
+  auto set = [&](int64_t until, int64_t t) {
+    return store_->UpdateAccount(
+        "alice",
+        [&](AccountRecord* r, bool) {
+          r->status = AccountStatus::kSuspended;
+          r->status_reason = "incident";
+          r->suspended_until = until;
+          return Status::Ok();
+        },
+        Audit("suspend", "alice", kNow * 1000000 + t));
+  };
+  for (int64_t until : {kNow + 7200, INT64_MAX, int64_t{0}}) {
+    ASSERT_TRUE(set(until, until % 1000).ok());
+    auto got = store_->GetAccount("alice");
+    ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+    EXPECT_EQ((*got)->suspended_until, until);
+    EXPECT_EQ((*got)->status, AccountStatus::kSuspended);
+    auto list = store_->ListAccounts();
+    ASSERT_TRUE(list.ok() && list->size() == 1u);
+    EXPECT_EQ((*list)[0].suspended_until, until);
+  }
+}
+
+FeedbackEvent DeliveredEv(std::string account, int64_t time) {
+  DayCountsRecord d;
+  d.delivered = 1;
+  return Ev(std::move(account), time, d);
+}
+
+// `account delete`: everything under the name goes, in one transaction,
+// audited with what went; other accounts, the global list, the bounce
+// counts and the audit log stay.
+TEST_P(StoreContractTest, DeleteAccountRemovesEverythingUnderItsName) {
+  ASSERT_TRUE(store_
+                  ->UpdateAccount(
+                      "alice",
+                      [](AccountRecord* r, bool) {
+                        r->status = AccountStatus::kSuspended;
+                        r->domains = {"a.example", "b.example"};
+                        return Status::Ok();
+                      },
+                      Audit("suspend", "alice", kNow * 1000000 + 1))
+                  .ok());
+  // A month beside the day: a fleet store's housekeeping may purge an hour
+  // window of kNow's (long past) at any time.
+  const std::vector<QuotaCharge> both = {Charge(Window::kDay, 10), Charge(Window::kMonth, 100)};
+  Send("alice", both, 7);
+  Send("alice2", both, 2);  // a name that starts with alice's
+  ASSERT_TRUE(store_
+                  ->AddSuppressions({Supp("alice", "x@example.com", "own"),
+                                     Supp("alice", "y@example.com", "own"),
+                                     Supp("", "x@example.com", "global"),
+                                     Supp("alice2", "x@example.com", "alice2's")},
+                                    Audit("suppress-add"))
+                  .ok());
+  FeedbackBatch b = Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow - 86400),
+                           DeliveredEv("alice2", kNow)});
+  Apply(b);
+  store_->Flush();  // a fleet store: the records of accounts that sent exist now
+  const size_t audits = AuditSize();
+
+  int calls = 0;
+  auto gone = store_->DeleteAccount("alice", [&](const AccountContents& c) {
+    ++calls;
+    AuditEntry e = Audit("account-delete", "alice", kNow * 1000000 + 5);
+    e.detail = std::to_string(c.windows) + " windows, " + std::to_string(c.days) + " days";
+    return e;
+  });
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  EXPECT_GE(calls, 1);
+  EXPECT_TRUE(gone->record);
+  EXPECT_EQ(gone->domains, 2u);
+  EXPECT_EQ(gone->windows, 2u);
+  EXPECT_EQ(gone->days, 2u);
+  EXPECT_EQ(gone->suppressions, 2u);
+
+  EXPECT_FALSE(store_->GetAccount("alice")->has_value());
+  EXPECT_EQ(Used("alice", both[0]), 0u);
+  EXPECT_EQ(Used("alice", both[1]), 0u);
+  EXPECT_TRUE(Days("alice").empty());
+  EXPECT_EQ(store_->CountSuppressions("alice").value(), 0u);
+  auto own = store_->FindSuppression("alice", "y@example.com");
+  ASSERT_TRUE(own.ok());
+  EXPECT_FALSE(own->has_value());
+  auto global = store_->FindSuppression("alice", "x@example.com");
+  ASSERT_TRUE(global.ok() && global->has_value());
+  EXPECT_EQ((*global)->account, "") << "the global entry stays";
+  // Nothing of alice2 moved.
+  EXPECT_TRUE(store_->GetAccount("alice2")->has_value());
+  EXPECT_EQ(Used("alice2", both[0]), 2u);
+  EXPECT_EQ(Days("alice2").size(), 1u);
+  EXPECT_EQ(store_->CountSuppressions("alice2").value(), 1u);
+  // The history stays, with the deletion on top.
+  EXPECT_EQ(AuditSize(), audits + 1);
+  auto top = store_->ListAudit("alice", 1);
+  ASSERT_TRUE(top.ok() && top->size() == 1u);
+  EXPECT_EQ((*top)[0].action, "account-delete");
+  EXPECT_EQ((*top)[0].detail, "2 windows, 2 days");
+  EXPECT_GT(store_->ListAudit("alice", 100).value().size(), 1u);
+
+  // A name sends again from nothing: the limit counts from 0.
+  const std::vector<QuotaCharge> day = {Charge(Window::kDay, 10)};
+  int fitted = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = store_->Reserve("alice", day, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (!r->ok) break;
+    ++fitted;
+    ASSERT_TRUE(store_->Commit("alice", day, nullptr, kNow).ok());
+  }
+  EXPECT_EQ(fitted, 10);
+}
+
+TEST_P(StoreContractTest, DeleteAccountOfNothingWritesNothing) {
+  Send("bob", {Charge(Window::kDay, 10)}, 1);
+  store_->Flush();
+  int calls = 0;
+  for (const char* name : {"alice", "bo", "bob\x01", "nobody\xff"}) {
+    auto gone = store_->DeleteAccount(name, [&](const AccountContents&) {
+      ++calls;
+      return Audit("account-delete", name);
+    });
+    ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+    EXPECT_TRUE(gone->empty()) << name;
+  }
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(AuditSize(), 0u);
+  EXPECT_TRUE(store_->GetAccount("bob")->has_value());
+  // The empty name is no account: the unattributed counts and the global
+  // list are not an account's to delete.
+  ASSERT_TRUE(store_->AddSuppressions({Supp("", "g@example.com", "global")}, Audit("s")).ok());
+  auto empty = store_->DeleteAccount("", [&](const AccountContents&) { return Audit("x"); });
+  EXPECT_EQ(empty.status().code(), Status::Code::kInvalid);
+  EXPECT_TRUE(store_->FindSuppression("", "g@example.com")->has_value());
+}
+
+// A late outcome of a message the deleted account sent (the tailer's
+// queue map keeps its name) counts under the name again and makes a fresh
+// record, as a first message would: no crash, no error.
+TEST_P(StoreContractTest, FeedbackAfterDeleteMakesAFreshRecord) {
+  Send("alice", {Charge(Window::kDay, 10)}, 1);
+  store_->Flush();
+  ASSERT_TRUE(store_->UpdateAccount(
+                        "alice",
+                        [](AccountRecord* r, bool) {
+                          r->status = AccountStatus::kSuspended;
+                          return Status::Ok();
+                        },
+                        Audit("suspend", "alice"))
+                  .ok());
+  auto gone = store_->DeleteAccount("alice", [](const AccountContents&) {
+    return Audit("account-delete", "alice");
+  });
+  ASSERT_TRUE(gone.ok() && gone->record);
+  int reviewed = 0;
+  Apply(Batch({DeliveredEv("alice", kNow)}),
+        [&](AccountRecord* a, const StoredDays& days, uint64_t, ReviewOutcome*) {
+          ++reviewed;
+          EXPECT_EQ(a->status, AccountStatus::kActive) << "a fresh record, not the deleted one";
+          EXPECT_EQ(days.size(), 1u);
+        });
+  EXPECT_GE(reviewed, 1);
+  auto a = store_->GetAccount("alice");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->status, AccountStatus::kActive);
+}
+
+// `account rename`: everything under the old name moves to the new one in
+// one transaction, audited under both; refused when the old name has
+// nothing or the new one has anything.
+TEST_P(StoreContractTest, RenameAccountMovesEverything) {
+  ASSERT_TRUE(store_
+                  ->UpdateAccount(
+                      "alice",
+                      [](AccountRecord* r, bool) {
+                        r->status = AccountStatus::kSuspended;
+                        r->status_reason = "incident";
+                        r->limits[Index(Window::kDay)] = 10;
+                        r->domains = {"a.example"};
+                        r->tier = 3;
+                        return Status::Ok();
+                      },
+                      Audit("suspend", "alice", kNow * 1000000 + 1))
+                  .ok());
+  // A month beside the day: a fleet store's housekeeping may purge an hour
+  // window of kNow's (long past) at any time.
+  const std::vector<QuotaCharge> both = {Charge(Window::kDay, 10), Charge(Window::kMonth, 100)};
+  Send("alice", both, 8);  // the day's 80% alert is announced
+  (void)AlertsOf(Result<std::vector<QuotaAlert>>(std::vector<QuotaAlert>{}));
+  Send("alice2", both, 1);
+  ASSERT_TRUE(store_
+                  ->AddSuppressions({Supp("alice", "x@example.com", "own"),
+                                     Supp("alice2", "x@example.com", "alice2's")},
+                                    Audit("suppress-add"))
+                  .ok());
+  Apply(Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow - 86400)}));
+  store_->Flush();
+  const size_t audits = AuditSize();
+
+  auto audit = [&](const AccountContents& c) {
+    AuditEntry from = Audit("account-rename", "alice", kNow * 1000000 + 7);
+    from.detail = "to carol, " + std::to_string(c.windows) + " windows";
+    AuditEntry to = from;
+    to.account = "carol";
+    to.detail = "from alice";
+    return std::vector<AuditEntry>{from, to};
+  };
+  auto moved = store_->RenameAccount("alice", "carol", audit);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_TRUE(moved->record);
+  EXPECT_EQ(moved->domains, 1u);
+  EXPECT_EQ(moved->windows, 2u);
+  EXPECT_EQ(moved->days, 2u);
+  EXPECT_EQ(moved->suppressions, 1u);
+
+  EXPECT_FALSE(store_->GetAccount("alice")->has_value());
+  auto carol = store_->GetAccount("carol");
+  ASSERT_TRUE(carol.ok() && carol->has_value());
+  EXPECT_EQ((*carol)->name, "carol");
+  EXPECT_EQ((*carol)->status, AccountStatus::kSuspended);
+  EXPECT_EQ((*carol)->status_reason, "incident");
+  EXPECT_EQ((*carol)->limits[Index(Window::kDay)], 10u);
+  EXPECT_EQ((*carol)->domains, std::vector<std::string>{"a.example"});
+  EXPECT_EQ((*carol)->tier, 3);
+  EXPECT_EQ(Used("carol", both[0]), 8u);
+  EXPECT_EQ(Used("carol", both[1]), 8u);
+  EXPECT_EQ(Used("alice", both[0]), 0u);
+  EXPECT_EQ(Days("carol").size(), 2u);
+  EXPECT_TRUE(Days("alice").empty());
+  auto own = store_->FindSuppression("carol", "x@example.com");
+  ASSERT_TRUE(own.ok() && own->has_value());
+  EXPECT_EQ((*own)->account, "carol");
+  EXPECT_EQ((*own)->reason, "own");
+  EXPECT_EQ(store_->CountSuppressions("alice").value(), 0u);
+  // alice2 (a name that starts with alice's) did not move.
+  EXPECT_EQ(Used("alice2", both[0]), 1u);
+  EXPECT_EQ(store_->CountSuppressions("alice2").value(), 1u);
+  // Audited under both names.
+  EXPECT_EQ(AuditSize(), audits + 2);
+  EXPECT_EQ(store_->ListAudit("alice", 1).value().at(0).detail, "to carol, 2 windows");
+  EXPECT_EQ(store_->ListAudit("carol", 1).value().at(0).detail, "from alice");
+  // The alerts moved too: 80% is not announced a second time.
+  std::vector<int> pcts;
+  const std::vector<QuotaCharge> day = {both[0]};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(store_->Reserve("carol", day, false)->ok);
+    auto c = store_->Commit("carol", day, nullptr, kNow);
+    ASSERT_TRUE(c.ok());
+    for (int p : Pcts(AlertsOf(c))) pcts.push_back(p);
+  }
+  EXPECT_EQ(pcts, (std::vector<int>{90, 100}));
+  EXPECT_FALSE(store_->Reserve("carol", day, false)->ok) << "the limit holds across the rename";
+}
+
+TEST_P(StoreContractTest, RenameAccountRefusals) {
+  ASSERT_TRUE(store_->UpdateAccount("alice", [](AccountRecord*, bool) { return Status::Ok(); },
+                                    Audit("quota-set", "alice"))
+                  .ok());
+  ASSERT_TRUE(store_->UpdateAccount("bob", [](AccountRecord*, bool) { return Status::Ok(); },
+                                    Audit("quota-set", "bob"))
+                  .ok());
+  // Suppressions under a name without a record make it taken too.
+  ASSERT_TRUE(store_->AddSuppressions({Supp("dave", "x@example.com", "own")}, Audit("s")).ok());
+  const size_t audits = AuditSize();
+  int calls = 0;
+  auto audit = [&](const AccountContents&) {
+    ++calls;
+    return std::vector<AuditEntry>{Audit("account-rename", "x")};
+  };
+  EXPECT_EQ(store_->RenameAccount("nobody", "carol", audit).status().code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(store_->RenameAccount("alice", "bob", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("alice", "dave", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("alice", "alice", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("alice", "", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->RenameAccount("", "carol", audit).status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(AuditSize(), audits);
+  EXPECT_TRUE(store_->GetAccount("alice")->has_value());
+  EXPECT_TRUE(store_->GetAccount("bob")->has_value());
+  // A name with suppressions and no record moves too.
+  auto moved = store_->RenameAccount("dave", "erin", audit);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_FALSE(moved->record);
+  EXPECT_EQ(moved->suppressions, 1u);
+  EXPECT_TRUE(store_->FindSuppression("erin", "x@example.com")->has_value());
+}
+
 TEST_P(StoreContractTest, RefusedChangeWritesNothing) {
   Status s = store_->UpdateAccount(
       "alice",
@@ -833,6 +1124,92 @@ TEST_P(StoreContractTest, SecondCommitOverEightyGivesNoSecondAlert) {
   auto second = store_->Commit("alice", c1, nullptr, kNow);
   ASSERT_TRUE(second.ok());
   EXPECT_TRUE(AlertsOf(second).empty()) << "82% gave alerts again";
+}
+
+// ---------------------------------------------------------- ResetUsage
+
+// `quota reset`: one window instance's count back to 0, audited with what
+// it was; holds of open transactions commit into the new count; the limit
+// holds again from 0; the alerts are announced again; nothing else moves.
+TEST_P(StoreContractTest, ResetUsageZeroesOneInstanceOnly) {
+  const std::vector<QuotaCharge> day = {Charge(Window::kDay, 10)};
+  const std::vector<QuotaCharge> both = {Charge(Window::kDay, 10), Charge(Window::kMonth, 100)};
+  Send("alice", both, 7);
+  Send("bob", day, 3);
+  const std::vector<QuotaCharge> tomorrow = {Charge(Window::kDay, 10, 1, kNow + 86400)};
+  Send("alice", tomorrow, 2);
+  (void)AlertsOf(Result<std::vector<QuotaAlert>>(std::vector<QuotaAlert>{}));  // settle alerts so far
+  // One recipient held by an open transaction across the reset.
+  ASSERT_TRUE(store_->Reserve("alice", day, false)->ok);
+  const size_t audits = AuditSize();
+
+  std::vector<uint64_t> asked;
+  auto was = store_->ResetUsage("alice", Window::kDay, day[0].span, [&](uint64_t n) {
+    asked.push_back(n);
+    AuditEntry e = Audit("quota-reset", "alice", kNow * 1000000 + 9);
+    e.detail = "day " + std::to_string(n) + " -> 0";
+    return e;
+  });
+  ASSERT_TRUE(was.ok()) << was.status().ToString();
+  EXPECT_EQ(*was, 7u);
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked.back(), 7u);
+  EXPECT_EQ(Used("alice", day[0]), 0u);
+  EXPECT_EQ(Used("alice", both[1]), 7u) << "the month window moved";
+  EXPECT_EQ(Used("bob", day[0]), 3u) << "another account moved";
+  EXPECT_EQ(Used("alice", tomorrow[0]), 2u) << "another instance moved";
+  ASSERT_EQ(AuditSize(), audits + 1);
+  auto audit = store_->ListAudit("alice", 1);
+  ASSERT_TRUE(audit.ok() && audit->size() == 1u);
+  EXPECT_EQ((*audit)[0].action, "quota-reset");
+  EXPECT_EQ((*audit)[0].detail, "day 7 -> 0");
+
+  // The held recipient commits into the new count; then exactly the limit.
+  auto c = store_->Commit("alice", day, nullptr, kNow);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Used("alice", day[0]), 1u);
+  int fitted = 0;
+  std::vector<int> pcts;
+  for (int i = 0; i < 20; ++i) {
+    auto r = store_->Reserve("alice", day, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (!r->ok) break;
+    ++fitted;
+    auto ci = store_->Commit("alice", day, nullptr, kNow);
+    ASSERT_TRUE(ci.ok()) << ci.status().ToString();
+    for (int p : Pcts(AlertsOf(ci))) pcts.push_back(p);
+  }
+  EXPECT_EQ(fitted, 9);
+  EXPECT_EQ(Used("alice", day[0]), 10u);
+  EXPECT_EQ(pcts, (std::vector<int>{80, 90, 100})) << "the alerts are announced again";
+}
+
+TEST_P(StoreContractTest, ResetUsageOfNothingWritesNothing) {
+  const QuotaCharge day = Charge(Window::kDay, 10);
+  int calls = 0;
+  auto audit = [&](uint64_t) {
+    ++calls;
+    return Audit("quota-reset", "alice");
+  };
+  for (const char* name : {"alice", "", "nobody\xff"}) {
+    auto was = store_->ResetUsage(name, Window::kDay, day.span, audit);
+    ASSERT_TRUE(was.ok()) << was.status().ToString();
+    EXPECT_EQ(*was, 0u);
+  }
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(AuditSize(), 0u);
+}
+
+TEST_P(StoreContractTest, FailedResetUsageChangesNothing) {
+  const std::vector<QuotaCharge> day = {Charge(Window::kDay, 10)};
+  Send("alice", day, 4);
+  store_->Flush();  // a fleet store: reported, so the reset's own write is the next one
+  if (!FailNextWrites(1)) GTEST_SKIP() << "this backend cannot make a write fail";
+  auto was = store_->ResetUsage("alice", Window::kDay, day[0].span,
+                                [&](uint64_t) { return Audit("quota-reset", "alice"); });
+  EXPECT_FALSE(was.ok());
+  EXPECT_EQ(Used("alice", day[0]), 4u);
+  EXPECT_EQ(AuditSize(), 0u);
 }
 
 // ----------------------------------------------------- queue, accounts

@@ -361,6 +361,35 @@ Result<std::vector<WindowUsage>> LmdbStore::Usage(std::string_view account,
   return out;
 }
 
+Result<uint64_t> LmdbStore::ResetUsage(std::string_view account, Window window,
+                                       const WindowSpan& span, const UsageAudit& audit) {
+  const std::string key = CounterKey(account, window, span.start);
+  uint64_t was = 0;
+  Status st = Write([&](MDB_txn* txn) {
+    Status s = GetCounter(txn, dbi_.counters, key, &was);
+    if (!s.ok() || was == 0) return s;
+    s = Delete(txn, dbi_.counters, key, "delete counter");
+    if (!s.ok()) return s;
+    // alerts: the counter key and one byte (the percentage).
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, dbi_.alerts, &cur);
+    if (rc != 0) return LmdbError("cursor", rc);
+    MDB_val k = Val(key), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const std::string_view found = View(k);
+      if (found.size() != key.size() + 1 || found.substr(0, key.size()) != key) break;
+      rc = mdb_cursor_del(cur, 0);
+      if (rc != 0) break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("delete alerts", rc);
+    return PutAudit(txn, audit(was));
+  });
+  if (!st.ok()) return st;
+  return was;
+}
+
 Result<std::optional<QueueEntry>> LmdbStore::GetQueueEntry(std::string_view queue_id) {
   std::optional<QueueEntry> out;
   if (queue_id.empty() || queue_id.size() > 500) return out;  // LMDB keys: 1..511 bytes

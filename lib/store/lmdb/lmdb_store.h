@@ -17,7 +17,8 @@
 //
 // Source files: lmdb_env.cc (environment, transactions, group commit, map
 // growth), lmdb_records.cc (accounts, audit, suppression, quotas, queue
-// map), lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
+// map), lmdb_accounts.cc (an account as a whole: delete, rename),
+// lmdb_feedback.cc (ApplyFeedback, once keys, days, bounces,
 // positions, deferred), lmdb_housekeeping.cc (Purge); lmdb_internal.h holds
 // what they share.
 //
@@ -91,6 +92,10 @@ class LmdbStore final : public Store {
   Status UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) override;
   Status UpdateAccount(std::string_view name, const AccountChange& change,
                        const AuditEntry& audit) override;
+  Result<AccountContents> DeleteAccount(std::string_view name,
+                                        const ContentsAudit& audit) override;
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const MoveAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override;
   Status AddSuppressions(const std::vector<SuppressionRecord>& records,
@@ -108,6 +113,8 @@ class LmdbStore final : public Store {
                                          const QueueEntry* queue, int64_t now) override;
   Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                          const std::vector<WindowUsage>& windows) override;
+  Result<uint64_t> ResetUsage(std::string_view account, Window window, const WindowSpan& span,
+                              const UsageAudit& audit) override;
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
   using Store::GetQueueEntries;
   Status GetQueueEntries(const std::vector<std::string>& queue_ids,
@@ -317,6 +324,9 @@ class LmdbStore final : public Store {
   void AdoptMapSize();
   void Log(Logger::Level level, const std::string& line);
   Status PutAudit(MDB_txn* txn, const AuditEntry& e);
+  // What is kept under an account's name (lmdb_accounts.cc); with `erase`,
+  // deletes it too (holds and the queue map are not looked at).
+  Status AccountRows(MDB_txn* txn, const std::string& name, bool erase, AccountContents* out);
   Status PutQueue(MDB_txn* txn, const QueueEntry& q);
   // The node's own parts of a feedback batch (lmdb_feedback.cc).
   Status PutLocalParts(MDB_txn* txn, const FeedbackBatch& batch);

@@ -74,6 +74,61 @@ class MemoryStoreImpl final : public MemoryStore {
     return Status::Ok();
   }
 
+  Result<AccountContents> DeleteAccount(std::string_view name,
+                                        const ContentsAudit& audit) override {
+    std::lock_guard lk(mu_);
+    if (name.empty()) return Status::Invalid("the empty account name is no account");
+    const std::string key(name);
+    AccountContents c = ContentsLocked(key);
+    if (c.empty()) return c;
+    const AuditEntry entry = audit(c);
+    if (Status f = Fail(); !f.ok()) return f;
+    accounts_.erase(key);
+    const std::string prefix = key + std::string(1, '\0');
+    EraseWithPrefix(&counters_, prefix);
+    EraseWithPrefix(&alerts_, prefix);
+    EraseWithPrefix(&suppression_, prefix);
+    days_.erase(days_.lower_bound({key, INT64_MIN}), days_.lower_bound({key + '\0', INT64_MIN}));
+    PutAudit(entry);
+    return c;
+  }
+
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const MoveAudit& audit) override {
+    std::lock_guard lk(mu_);
+    if (from.empty() || to.empty()) return Status::Invalid("the empty account name is no account");
+    if (from == to) return Status::Invalid("account " + std::string(from) + ": renamed to itself");
+    const std::string old_name(from), new_name(to);
+    const AccountContents c = ContentsLocked(old_name);
+    if (c.empty()) return Status::NotFound("no such account: " + old_name);
+    if (!ContentsLocked(new_name).empty())
+      return Status::Invalid("account " + new_name + " exists already");
+    const std::vector<AuditEntry> entries = audit(c);
+    if (Status f = Fail(); !f.ok()) return f;
+    if (auto it = accounts_.find(old_name); it != accounts_.end()) {
+      AccountRecord a = std::move(it->second);
+      accounts_.erase(it);
+      a.name = new_name;
+      accounts_.emplace(new_name, std::move(a));
+    }
+    const std::string from_prefix = old_name + std::string(1, '\0');
+    const std::string to_prefix = new_name + std::string(1, '\0');
+    MoveWithPrefix(&counters_, from_prefix, to_prefix);
+    MoveWithPrefix(&alerts_, from_prefix, to_prefix);
+    MoveWithPrefix(&suppression_, from_prefix, to_prefix);
+    for (auto& [key, r] : suppression_) {
+      if (key.compare(0, to_prefix.size(), to_prefix) == 0) r.account = new_name;
+    }
+    std::vector<std::pair<int64_t, DayCountsRecord>> days;
+    for (auto d = days_.lower_bound({old_name, INT64_MIN}); d != days_.end() && d->first.first == old_name;) {
+      days.emplace_back(d->first.second, d->second);
+      d = days_.erase(d);
+    }
+    for (const auto& [day, counts] : days) days_[{new_name, day}] = counts;
+    for (const auto& e : entries) PutAudit(e);
+    return c;
+  }
+
   Status UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) override {
     if (Status d = CheckDistinct(names); !d.ok()) return d;
     std::lock_guard lk(mu_);
@@ -211,6 +266,23 @@ class MemoryStoreImpl final : public MemoryStore {
     std::vector<WindowUsage> out = windows;
     for (auto& w : out) w.used = Lookup(counters_, CounterKey(account, w.window, w.span.start));
     return out;
+  }
+
+  Result<uint64_t> ResetUsage(std::string_view account, Window window, const WindowSpan& span,
+                              const UsageAudit& audit) override {
+    std::lock_guard lk(mu_);
+    const std::string key = CounterKey(account, window, span.start);
+    const uint64_t was = Lookup(counters_, key);
+    if (was == 0) return uint64_t{0};
+    const AuditEntry entry = audit(was);
+    if (Status f = Fail(); !f.ok()) return f;
+    counters_.erase(key);
+    for (auto it = alerts_.lower_bound(key);
+         it != alerts_.end() && it->size() == key.size() + 1 && it->compare(0, key.size(), key) == 0;) {
+      it = alerts_.erase(it);
+    }
+    PutAudit(entry);
+    return was;
   }
 
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override {
@@ -382,6 +454,63 @@ class MemoryStoreImpl final : public MemoryStore {
     --fail_count_;
     return fail_status_;
   }
+  // REQUIRES: mu_ held. What is kept under the account's name.
+  AccountContents ContentsLocked(const std::string& key) {
+    AccountContents c;
+    auto it = accounts_.find(key);
+    if (it != accounts_.end()) {
+      c.record = true;
+      c.domains = it->second.domains.size();
+    }
+    const std::string prefix = key + std::string(1, '\0');
+    c.windows = CountWithPrefix(counters_, prefix);
+    c.suppressions = CountWithPrefix(suppression_, prefix);
+    for (auto d = days_.lower_bound({key, INT64_MIN}); d != days_.end() && d->first.first == key; ++d)
+      ++c.days;
+    return c;
+  }
+  template <typename M>
+  static uint64_t CountWithPrefix(const M& m, const std::string& prefix) {
+    uint64_t n = 0;
+    for (auto it = m.lower_bound(prefix); it != m.end() && KeyOf(*it).compare(0, prefix.size(), prefix) == 0; ++it)
+      ++n;
+    return n;
+  }
+  template <typename M>
+  static void EraseWithPrefix(M* m, const std::string& prefix) {
+    auto it = m->lower_bound(prefix);
+    while (it != m->end() && KeyOf(*it).compare(0, prefix.size(), prefix) == 0) it = m->erase(it);
+  }
+  template <typename M>
+  static void MoveWithPrefix(M* m, const std::string& from, const std::string& to) {
+    M moved;
+    auto it = m->lower_bound(from);
+    while (it != m->end() && KeyOf(*it).compare(0, from.size(), from) == 0) {
+      auto node = m->extract(it++);
+      Rekey(&node, to + NodeKey(node).substr(from.size()));
+      moved.insert(std::move(node));
+    }
+    m->merge(moved);
+  }
+  template <typename Node>
+  static std::string NodeKey(Node& n) {
+    if constexpr (requires { n.key(); }) {
+      return n.key();
+    } else {
+      return n.value();
+    }
+  }
+  template <typename Node>
+  static void Rekey(Node* n, std::string key) {
+    if constexpr (requires { n->key(); }) {
+      n->key() = std::move(key);
+    } else {
+      n->value() = std::move(key);
+    }
+  }
+  static const std::string& KeyOf(const std::string& k) { return k; }
+  template <typename V>
+  static const std::string& KeyOf(const std::pair<const std::string, V>& kv) { return kv.first; }
   static uint64_t Lookup(const std::map<std::string, uint64_t>& m, const std::string& key) {
     auto it = m.find(key);
     return it == m.end() ? 0 : it->second;

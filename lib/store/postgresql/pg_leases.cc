@@ -1117,6 +1117,40 @@ Result<std::vector<WindowUsage>> PgLeases::Usage(std::string_view account,
   return out;
 }
 
+Result<uint64_t> PgLeases::ResetUsage(std::string_view account, Window window,
+                                      const WindowSpan& span, const Store::UsageAudit& audit) {
+  State& S = *s_;
+  uint64_t was = 0;
+  if (!PgCheckAccountName(account).ok()) return was;  // PostgreSQL holds no such name
+  const std::set<std::string> keys = {LmdbStore::LeaseKey(account, window, span.start)};
+  Status st = S.Pooled([&](PgConn& c) -> Status {
+    // This node's unreported units first: what it sent before the reset
+    // goes with the reset.
+    Status s = S.Drive(c, &keys, /*give_back=*/false);
+    if (!s.ok()) return s;
+    return c.Transaction([&](PgConn& t) -> Status {
+      was = 0;
+      const std::vector<PgParam> key = {std::string(account), PgInt(static_cast<int>(window)),
+                                        PgInt(span.start)};
+      auto r = t.Exec(
+          "SELECT committed + late FROM quota_windows WHERE account = $1 AND win = $2 AND "
+          "start = $3 FOR NO KEY UPDATE",
+          key);
+      if (!r.ok()) return r.status();
+      if (r.value().rows() == 0 || r.value().GetInt(0, 0) <= 0) return Status::Ok();
+      was = static_cast<uint64_t>(r.value().GetInt(0, 0));
+      auto u = t.Exec(
+          "UPDATE quota_windows SET committed = 0, late = 0, alerted = 0 "
+          "WHERE account = $1 AND win = $2 AND start = $3",
+          key);
+      if (!u.ok()) return u.status();
+      return PgInsertAudit(t, audit(was));
+    });
+  });
+  if (!st.ok()) return st;
+  return was;
+}
+
 Status PgLeases::Settle() {
   State& S = *s_;
   if (S.down.load()) return Status::Unavailable("postgresql: unreachable");

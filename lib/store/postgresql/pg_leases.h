@@ -69,6 +69,16 @@ class PgLeases {
   // PostgreSQL), after this node's unreported units of them are reported.
   Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                          const std::vector<WindowUsage>& windows);
+  // Store::ResetUsage on the fleet's count (quota_windows): reports this
+  // node's unreported units of the window instance first, then, in one
+  // transaction with the window's row locked, sets committed and late to 0
+  // (and the alerts announced) and writes the audit entry. The leases other
+  // nodes hold are left as they are (see store.h). The nodes' own local
+  // counts are not reset: they only bound a node that spends its local
+  // allowance (more strictly for the rest of the window) and the `used` of a
+  // refusal's log line.
+  Result<uint64_t> ResetUsage(std::string_view account, Window window, const WindowSpan& span,
+                              const Store::UsageAudit& audit);
   // Reports every unreported unit of the node and, when this process spent
   // leases, gives back what is not held; creates the pending account
   // records. Returns the first error (tests; Flush at exit).

@@ -15,7 +15,7 @@ namespace senderguard {
 namespace {
 
 constexpr size_t kUpsertChunk = 1000;  // rows per INSERT ... SELECT FROM unnest
-constexpr int kAccountColumnCount = 18;
+constexpr int kAccountColumnCount = 19;
 
 // A limit to its column: NULL (inherit), -1 (unlimited) or the value.
 PgParam LimitParam(uint64_t limit) {
@@ -49,6 +49,7 @@ std::vector<PgParam> AccountParams(const AccountRecord& a) {
   p.push_back(PgInt(a.rated_through));
   p.push_back(PgInt(a.rates_since));
   p.push_back(PgBool(a.domains_only));
+  p.push_back(PgInt(a.suspended_until));
   return p;
 }
 
@@ -58,7 +59,39 @@ bool SameColumns(const AccountRecord& x, const AccountRecord& y) {
          x.reinstated_until == y.reinstated_until && x.dry_run == y.dry_run &&
          x.created == y.created && x.tier == y.tier && x.clean_days == y.clean_days &&
          x.rated_through == y.rated_through && x.rates_since == y.rates_since &&
-         x.domains_only == y.domains_only;
+         x.domains_only == y.domains_only && x.suspended_until == y.suspended_until;
+}
+
+// What is kept under an account's name, its row and its quota windows
+// locked (FOR UPDATE; the windows in key order, the schema's lock order)
+// until the caller's transaction ends. A window with nothing counted and
+// nothing leased (committed, late and outstanding 0: a node's ledger entry
+// took a block and gave it back) counts as nothing.
+Status LockContents(PgConn& t, const std::string& name, AccountContents* c) {
+  *c = AccountContents{};
+  auto rec = t.Exec(
+      "SELECT (SELECT count(*) FROM account_domains d WHERE d.account = a.name) "
+      "FROM accounts a WHERE a.name = $1 FOR UPDATE",
+      {name});
+  if (!rec.ok()) return rec.status();
+  if (rec.value().rows() > 0) {
+    c->record = true;
+    c->domains = static_cast<uint64_t>(rec.value().GetInt(0, 0));
+  }
+  auto win = t.Exec(
+      "SELECT count(*) FILTER (WHERE x.used) FROM (SELECT w.committed + w.late + w.outstanding > 0 "
+      "AS used FROM quota_windows w WHERE w.account = $1 ORDER BY w.win, w.start FOR UPDATE) x",
+      {name});
+  if (!win.ok()) return win.status();
+  c->windows = static_cast<uint64_t>(win.value().GetInt(0, 0));
+  auto counts = t.Exec(
+      "SELECT (SELECT count(*) FROM day_counts WHERE account = $1), "
+      "(SELECT count(*) FROM suppression WHERE account = $1)",
+      {name});
+  if (!counts.ok()) return counts.status();
+  c->days = static_cast<uint64_t>(counts.value().GetInt(0, 0));
+  c->suppressions = static_cast<uint64_t>(counts.value().GetInt(0, 1));
+  return Status::Ok();
 }
 
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
@@ -188,7 +221,7 @@ bool PgParseTextArray(std::string_view s, std::vector<std::string>* out) {
 const char kPgAccountColumns[] =
     "a.name, a.limit_minute, a.limit_hour, a.limit_day, a.limit_month, a.status, "
     "a.status_reason, a.status_actor, a.status_since, a.reinstated_until, a.dry_run, a.created, "
-    "a.tier, a.clean_days, a.rated_through, a.rates_since, a.domains_only, "
+    "a.tier, a.clean_days, a.rated_through, a.rates_since, a.domains_only, a.suspended_until, "
     "array(SELECT d.domain FROM account_domains d WHERE d.account = a.name "
     "ORDER BY d.domain COLLATE \"C\")";
 
@@ -225,7 +258,9 @@ Status PgReadAccountRow(const PgResult& r, int row, int col, AccountRecord* out)
   a.rated_through = r.GetInt(row, col + 14);
   a.rates_since = r.GetInt(row, col + 15);
   a.domains_only = r.GetBool(row, col + 16);
-  if (!PgParseTextArray(r.Get(row, col + 17), &a.domains))
+  a.suspended_until = r.GetInt(row, col + 17);
+  if (a.suspended_until < 0) return Status::Corruption(what + "suspension end out of range");
+  if (!PgParseTextArray(r.Get(row, col + 18), &a.domains))
     return Status::Corruption(what + "unreadable domain list");
   *out = std::move(a);
   return Status::Ok();
@@ -276,6 +311,8 @@ Status PgCheckAccount(const AccountRecord& a) {
     return Status::Invalid("tier " + std::to_string(a.tier) + " out of range 1..5");
   if (a.clean_days > static_cast<uint32_t>(INT32_MAX))
     return Status::Invalid("clean-day count " + std::to_string(a.clean_days) + " out of range");
+  if (a.suspended_until < 0)
+    return Status::Invalid("suspension end " + std::to_string(a.suspended_until) + " out of range");
   if (a.domains.size() > kPgMaxDomains)
     return Status::Invalid(std::to_string(a.domains.size()) + " verified domains (at most " +
                            std::to_string(kPgMaxDomains) + ")");
@@ -296,8 +333,8 @@ Status PgWriteAccount(PgConn& conn, const std::optional<AccountRecord>& before,
     auto r = conn.Exec(
         "INSERT INTO accounts (name, limit_minute, limit_hour, limit_day, limit_month, status, "
         "status_reason, status_actor, status_since, reinstated_until, dry_run, created, tier, "
-        "clean_days, rated_through, rates_since, domains_only) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-        "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (name) DO NOTHING RETURNING 1",
+        "clean_days, rated_through, rates_since, domains_only, suspended_until) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (name) DO NOTHING RETURNING 1",
         AccountParams(after));
     if (!r.ok()) return r.status();
     if (r.value().rows() == 0) {
@@ -310,8 +347,8 @@ Status PgWriteAccount(PgConn& conn, const std::optional<AccountRecord>& before,
           "UPDATE accounts SET limit_minute = $2, limit_hour = $3, limit_day = $4, "
           "limit_month = $5, status = $6, status_reason = $7, status_actor = $8, "
           "status_since = $9, reinstated_until = $10, dry_run = $11, created = $12, tier = $13, "
-          "clean_days = $14, rated_through = $15, rates_since = $16, domains_only = $17 "
-          "WHERE name = $1",
+          "clean_days = $14, rated_through = $15, rates_since = $16, domains_only = $17, "
+          "suspended_until = $18 WHERE name = $1",
           AccountParams(after));
       if (!r.ok()) return r.status();
     }
@@ -480,6 +517,89 @@ Status PgRecords::UpdateAccount(std::string_view name, const Store::AccountChang
   }
   return Status::Io("postgresql: account " + Printable(name) +
                     " was created by others five times over; gave up");
+}
+
+Result<AccountContents> PgRecords::DeleteAccount(std::string_view name,
+                                                 const Store::ContentsAudit& audit) {
+  if (name.empty()) return Status::Invalid("the empty account name is no account");
+  AccountContents c;
+  if (!PgCheckAccountName(name).ok()) return c;  // PostgreSQL holds nothing under it
+  const std::string n(name);
+  Status st = pool_->Transaction([&](PgConn& t) -> Status {
+    Status s = LockContents(t, n, &c);
+    if (!s.ok() || c.empty()) return s;
+    // A window instance a node still holds an open lease on stays, its
+    // counts at 0 (as quota reset leaves it): what that node sends next is
+    // reported against it and still bounded by the limit.
+    for (const char* sql : {"DELETE FROM quota_windows w WHERE w.account = $1 AND NOT EXISTS "
+                            "(SELECT 1 FROM leases l WHERE l.account = w.account AND l.win = w.win "
+                            "AND l.start = w.start AND l.state = 'open')",
+                            "UPDATE quota_windows SET committed = 0, late = 0, alerted = 0 "
+                            "WHERE account = $1",
+                            "DELETE FROM day_counts WHERE account = $1",
+                            "DELETE FROM suppression WHERE account = $1",
+                            "DELETE FROM accounts WHERE name = $1"}) {
+      auto r = t.Exec(sql, {n});
+      if (!r.ok()) return r.status();
+    }
+    return PgInsertAudit(t, audit(c));
+  });
+  if (!st.ok()) return st;
+  return c;
+}
+
+Result<AccountContents> PgRecords::RenameAccount(std::string_view from, std::string_view to,
+                                                 const Store::MoveAudit& audit) {
+  if (from.empty() || to.empty()) return Status::Invalid("the empty account name is no account");
+  if (from == to) return Status::Invalid("account " + std::string(from) + ": renamed to itself");
+  const std::string old_name(from), new_name(to);
+  if (!PgCheckAccountName(from).ok()) return Status::NotFound("no such account: " + old_name);
+  Status key = PgCheckAccountName(to);
+  if (!key.ok()) return key;
+  AccountContents c;
+  Status st = pool_->Transaction([&](PgConn& t) -> Status {
+    Status s = LockContents(t, old_name, &c);
+    if (!s.ok()) return s;
+    if (c.empty()) return Status::NotFound("no such account: " + old_name);
+    AccountContents there;
+    s = LockContents(t, new_name, &there);
+    if (!s.ok()) return s;
+    if (!there.empty()) return Status::Invalid("account " + new_name + " exists already");
+    const std::vector<std::string> sql = {
+        // The new row first: the domains' foreign key needs it.
+        "INSERT INTO accounts (name, limit_minute, limit_hour, limit_day, limit_month, status, "
+        "status_reason, status_actor, status_since, reinstated_until, dry_run, created, tier, "
+        "clean_days, rated_through, rates_since, domains_only, suspended_until) "
+        "SELECT $2, limit_minute, limit_hour, limit_day, limit_month, status, status_reason, "
+        "status_actor, status_since, reinstated_until, dry_run, created, tier, clean_days, "
+        "rated_through, rates_since, domains_only, suspended_until FROM accounts WHERE name = $1",
+        "UPDATE account_domains SET account = $2 WHERE account = $1",
+        "UPDATE suppression SET account = $2 WHERE account = $1",
+        "UPDATE day_counts SET account = $2 WHERE account = $1",
+        // Windows of the new name that hold nothing (LockContents) give way.
+        "DELETE FROM quota_windows WHERE account = $2 AND account <> $1",
+        // The windows with their counts, outstanding units and alerts, and
+        // their leases with them: a node's report on a lease counts under
+        // the new name (its lease id is the same).
+        "INSERT INTO quota_windows (account, win, start, reset, lim, committed, outstanding, "
+        "late, alerted) SELECT $2, win, start, reset, lim, committed, outstanding, late, alerted "
+        "FROM quota_windows WHERE account = $1 ORDER BY win, start",
+        "UPDATE leases SET account = $2 WHERE account = $1",
+        "DELETE FROM quota_windows WHERE account = $1",
+        "DELETE FROM accounts WHERE name = $1"};
+    for (const auto& q : sql) {
+      auto r = q.find("$2") == std::string::npos ? t.Exec(q, {old_name})
+                                                 : t.Exec(q, {old_name, new_name});
+      if (!r.ok()) return r.status();
+    }
+    for (const auto& e : audit(c)) {
+      s = PgInsertAudit(t, e);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return c;
 }
 
 Status PgRecords::UpdateAccounts(const std::vector<std::string>& names, const Store::AccountBatchChange& change) {

@@ -4,7 +4,7 @@
 // nodes' caches learn of them through the change log (pg_cache). With
 // cached_reads, GetAccount and FindSuppression read the local cache.
 //
-// Mapping (schema.sql, migration 1): AccountRecord -> accounts (limits:
+// Mapping (schema.sql, migrations 1 and 2): AccountRecord -> accounts (limits:
 // kInheritLimit <-> NULL, kUnlimited <-> -1, else the limit up to INT64_MAX;
 // status as its name) and account_domains (one row per domain, read back in
 // bytewise order, as the CLI keeps them); SuppressionRecord -> suppression
@@ -48,6 +48,24 @@ class PgRecords {
   Status UpdateAccounts(const std::vector<std::string>& names, const Store::AccountBatchChange& change);
   Status UpdateAccount(std::string_view name, const Store::AccountChange& change,
                        const AuditEntry& audit);
+  // Store::DeleteAccount: in one transaction, the account's row locked
+  // first, then its quota windows in key order (the schema's lock order);
+  // a window no node holds an open lease on is deleted (with its closed
+  // leases), one still leased is kept with its counts at 0, so that what
+  // the node holding it sends next is counted and bounded by the limit
+  // (as after a quota reset); then its day counts, its suppressions and the
+  // row (with its domains). The change log tells the caches (the account's
+  // row and each suppression gone).
+  Result<AccountContents> DeleteAccount(std::string_view name, const Store::ContentsAudit& audit);
+  // Store::RenameAccount: in one transaction, both names' rows and quota
+  // windows locked (as DeleteAccount), a new accounts row copied from the
+  // old, the domains, suppressions and day counts moved, the quota windows
+  // copied under the new name with their leases moved to them (a node
+  // reporting on a lease counts under the new name), the old windows and
+  // row deleted. The change log tells the caches (both names' rows, each
+  // moved suppression).
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const Store::MoveAudit& audit);
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address);
   Status AddSuppressions(const std::vector<SuppressionRecord>& records, const AuditEntry& audit);

@@ -69,6 +69,14 @@ Status PgStore::UpdateAccount(std::string_view name, const AccountChange& change
                               const AuditEntry& audit) {
   return records_->UpdateAccount(name, change, audit);
 }
+Result<AccountContents> PgStore::DeleteAccount(std::string_view name,
+                                               const ContentsAudit& audit) {
+  return records_->DeleteAccount(name, audit);
+}
+Result<AccountContents> PgStore::RenameAccount(std::string_view from, std::string_view to,
+                                               const MoveAudit& audit) {
+  return records_->RenameAccount(from, to, audit);
+}
 Result<std::optional<SuppressionRecord>> PgStore::FindSuppression(std::string_view account,
                                                                   std::string_view address) {
   return records_->FindSuppression(account, address);
@@ -108,6 +116,11 @@ Result<std::vector<QuotaAlert>> PgStore::Commit(std::string_view account,
 Result<std::vector<WindowUsage>> PgStore::Usage(std::string_view account,
                                                 const std::vector<WindowUsage>& windows) {
   return leases_->Usage(account, windows);
+}
+
+Result<uint64_t> PgStore::ResetUsage(std::string_view account, Window window,
+                                     const WindowSpan& span, const UsageAudit& audit) {
+  return leases_->ResetUsage(account, window, span, audit);
 }
 
 // The queue map and deferred recipients are the node's own.

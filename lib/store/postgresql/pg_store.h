@@ -79,6 +79,10 @@ class PgStore final : public Store {
   Status UpdateAccounts(const std::vector<std::string>& names, const AccountBatchChange& change) override;
   Status UpdateAccount(std::string_view name, const AccountChange& change,
                        const AuditEntry& audit) override;
+  Result<AccountContents> DeleteAccount(std::string_view name,
+                                        const ContentsAudit& audit) override;
+  Result<AccountContents> RenameAccount(std::string_view from, std::string_view to,
+                                        const MoveAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override;
   Status AddSuppressions(const std::vector<SuppressionRecord>& records,
@@ -96,6 +100,8 @@ class PgStore final : public Store {
                                          const QueueEntry* queue, int64_t now) override;
   Result<std::vector<WindowUsage>> Usage(std::string_view account,
                                          const std::vector<WindowUsage>& windows) override;
+  Result<uint64_t> ResetUsage(std::string_view account, Window window, const WindowSpan& span,
+                              const UsageAudit& audit) override;
   Result<std::optional<QueueEntry>> GetQueueEntry(std::string_view queue_id) override;
   using Store::GetQueueEntries;
   Status GetQueueEntries(const std::vector<std::string>& queue_ids,

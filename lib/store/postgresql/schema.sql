@@ -704,3 +704,24 @@ BEGIN
   RETURN QUERY SELECT 'changes'::text, v_n;
 END;
 $$;
+
+-- sg:migration 2 timed suspensions: accounts.suspended_until
+
+-- AccountRecord::suspended_until: a suspended account's end (Unix s), 0 = until reinstated.
+ALTER TABLE accounts ADD COLUMN suspended_until bigint NOT NULL DEFAULT 0
+  CHECK (suspended_until >= 0);
+-- The caches hold it: a change of it alone is logged like the other cached columns.
+DROP TRIGGER accounts_changed_update ON accounts;
+CREATE CONSTRAINT TRIGGER accounts_changed_update AFTER UPDATE ON accounts
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN ((OLD.name, OLD.limit_minute, OLD.limit_hour, OLD.limit_day, OLD.limit_month, OLD.status,
+         OLD.status_reason, OLD.status_actor, OLD.status_since, OLD.reinstated_until,
+         OLD.dry_run, OLD.created, OLD.tier, OLD.rates_since, OLD.domains_only,
+         OLD.suspended_until)
+        IS DISTINCT FROM
+        (NEW.name, NEW.limit_minute, NEW.limit_hour, NEW.limit_day, NEW.limit_month, NEW.status,
+         NEW.status_reason, NEW.status_actor, NEW.status_since, NEW.reinstated_until,
+         NEW.dry_run, NEW.created, NEW.tier, NEW.rates_since, NEW.domains_only,
+         NEW.suspended_until))
+  EXECUTE FUNCTION sg_log_change('account');
+UPDATE sg_meta SET schema_version = 2;
