@@ -149,6 +149,21 @@ void CheckReason(const std::string& option, const std::string& reason);
 // as \xNN, so none reaches a terminal; everything else, UTF-8 included,
 // as it is.
 std::string NoControls(std::string_view text, bool keep_newlines);
+// A From: domain an account may verify (domains add, import): a host name of
+// two labels or more, normalized (A-labels, lower case), that is not a public
+// suffix; nullopt with *why otherwise. Holds one public suffix list: make one
+// for a whole file.
+class VerifiedDomainCheck {
+ public:
+  VerifiedDomainCheck();
+  ~VerifiedDomainCheck();
+  VerifiedDomainCheck(const VerifiedDomainCheck&) = delete;
+  VerifiedDomainCheck& operator=(const VerifiedDomainCheck&) = delete;
+  std::optional<std::string> operator()(std::string_view raw, std::string* why) const;
+
+ private:
+  struct psl_ctx_st* psl_;
+};
 // A rate as a percentage in at most 7 columns: "0.08%", "12.50%", "250%".
 std::string Percent(double rate);
 // A rate for JSON: null when there was nothing to divide by (`whole` 0).

@@ -13,11 +13,7 @@
 #include <iostream>
 #include <sstream>
 
-#include <libpsl.h>
-
 #include "cli.h"
-#include "senderguard/auth/dmarc.h"
-#include "senderguard/decide/identity.h"
 #include "senderguard/policy/account_import.h"
 #include "senderguard/store/open.h"
 
@@ -48,33 +44,6 @@ std::string ReadImport(const std::string& path) {
   if (text.size() > kMaxImport) throw Failure{kExitUsage, path + ": over 256 MiB; split it"};
   return text;
 }
-
-// As `domains add` takes a domain (cmd_domains.cc): a host name of two labels
-// or more that is not a public suffix.
-class DomainChecker {
- public:
-  DomainChecker() : psl_(psl_latest(nullptr)) {}
-  ~DomainChecker() {
-    if (psl_ != nullptr) psl_free(psl_);
-  }
-  DomainChecker(const DomainChecker&) = delete;
-  DomainChecker& operator=(const DomainChecker&) = delete;
-  std::optional<std::string> operator()(std::string_view raw, std::string* why) const {
-    auto d = dmarc::NormalizeDomain(raw);
-    if (!d || d->find('.') == std::string::npos || !ValidHostName(*d)) {
-      *why = "not a domain name: \"" + Printable(raw, 60) + "\"";
-      return std::nullopt;
-    }
-    if (psl_ != nullptr && psl_is_public_suffix2(psl_, d->c_str(), PSL_TYPE_ANY) != 0) {
-      *why = *d + " is a public suffix, not a domain an account can own";
-      return std::nullopt;
-    }
-    return d;
-  }
-
- private:
-  psl_ctx_t* psl_;
-};
 
 }  // namespace
 
@@ -110,7 +79,7 @@ void AddBulkCommands(CLI::App& app, Env& env) {
   imp->callback([&env] {
     const std::string text = ReadImport(file);
     const int64_t now = env.Now();
-    const DomainChecker checker;
+    const VerifiedDomainCheck checker;
     const AccountCsv parsed = ParseAccountCsv(
         text, now, [&checker](std::string_view raw, std::string* why) { return checker(raw, why); });
     const std::string shown = file == "-" ? std::string("standard input") : file;

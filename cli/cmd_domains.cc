@@ -4,14 +4,10 @@
 // A verified domain counts, in outbound DMARC mode, as a domain the platform
 // signs for on the account's mail; with "only on", the milter refuses any
 // other From: domain for the account (550 5.7.1).
-#include <libpsl.h>
-
 #include <algorithm>
 #include <cstdio>
 
 #include "cli.h"
-#include "senderguard/auth/dmarc.h"
-#include "senderguard/decide/identity.h"
 
 namespace senderguard::cli {
 namespace {
@@ -19,17 +15,10 @@ namespace {
 constexpr size_t kMaxAccountDomains = 1000;  // records.cc keeps at most this many
 
 std::string Domain(const std::string& raw) {
-  auto d = dmarc::NormalizeDomain(raw);
-  // A host name, as an address's domain (identity.h), of two labels or more.
-  if (!d || d->find('.') == std::string::npos || !ValidHostName(*d)) {
-    throw Failure{kExitUsage, "not a domain name: \"" + raw.substr(0, 60) + "\" (e.g. mail.example.com)"};
-  }
-  // A public suffix ("co.uk", "github.io") is nobody's to verify: every
-  // domain under it would count as the account's.
-  psl_ctx_t* psl = psl_latest(nullptr);
-  const bool suffix = psl != nullptr && psl_is_public_suffix2(psl, d->c_str(), PSL_TYPE_ANY) != 0;
-  if (psl != nullptr) psl_free(psl);
-  if (suffix) throw Failure{kExitUsage, *d + " is a public suffix, not a domain an account can own"};
+  static const VerifiedDomainCheck check;
+  std::string why;
+  auto d = check(raw, &why);
+  if (!d) throw Failure{kExitUsage, why};
   return *d;
 }
 
