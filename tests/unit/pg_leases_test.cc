@@ -239,6 +239,26 @@ uint64_t SpendAll(Store& s, std::string_view account, uint64_t limit) {
   return got;
 }
 
+// Two nodes send to `account`'s day window at once until neither can: in
+// rounds, each node settling after it, until a round sends nothing. A
+// refusal can come while units are still leased to the other node (on a
+// loaded machine, before it gives them back); they return when it settles.
+// How many went.
+uint64_t SpendAllOnBoth(PgStore& a, PgStore& b, std::string_view account, uint64_t limit) {
+  std::atomic<uint64_t> sent{0};
+  for (int round = 0; round < 5; ++round) {
+    const uint64_t before = sent.load();
+    std::thread t1([&] { sent += SpendAll(a, account, limit); });
+    std::thread t2([&] { sent += SpendAll(b, account, limit); });
+    t1.join();
+    t2.join();
+    EXPECT_TRUE(a.leases().Settle().ok());
+    EXPECT_TRUE(b.leases().Settle().ok());
+    if (sent.load() == before) break;
+  }
+  return sent.load();
+}
+
 // ---- child mode: SG_PGLEASE_CHILD="MODE DIR NODE CONNINFO..."
 //   hold N: sends N units of a day window (limit 100), holds 5 more for an
 //           open transaction, has the N reported (Usage), prints "held" and
@@ -605,17 +625,7 @@ TEST_F(PgLeasesTest, ResetWhileAnotherNodeHoldsALease) {
   ASSERT_TRUE(n2->Commit("alice", {day}, nullptr, UnixNow()).ok());  // the open one ends
   // Both nodes send until the window is full again.
   std::atomic<uint64_t> after{1};  // n2's open transaction
-  // Rounds until neither node can send (see RenameWhileAnotherNodeHoldsALease).
-  for (int round = 0; round < 5; ++round) {
-    const uint64_t before_round = after.load();
-    std::thread t1([&] { after += SpendAll(*n1, "alice", kLimit); });
-    std::thread t2([&] { after += SpendAll(*n2, "alice", kLimit); });
-    t1.join();
-    t2.join();
-    ASSERT_TRUE(n1->leases().Settle().ok());
-    ASSERT_TRUE(n2->leases().Settle().ok());
-    if (after.load() == before_round) break;
-  }
+  after += SpendAllOnBoth(*n1, *n2, "alice", kLimit);
   std::printf("# reset: %llu reset, %llu carried into the new count, %llu sent after it\n",
               static_cast<unsigned long long>(*was), static_cast<unsigned long long>(carried),
               static_cast<unsigned long long>(after.load()));
@@ -652,22 +662,9 @@ TEST_F(PgLeasesTest, RenameWhileAnotherNodeHoldsALease) {
     return std::vector<AuditEntry>{e, e};
   });
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
-  // Both nodes send until neither can. A refusal can come while units are
-  // still leased to the other node's entry under the old name (on a loaded
-  // machine, before it gives them back): they return when it settles, so
-  // the nodes go again until a round sends nothing. Never more than the
-  // limit, and in the end all of it.
-  std::atomic<uint64_t> after{0};
-  for (int round = 0; round < 5; ++round) {
-    const uint64_t before_round = after.load();
-    std::thread t1([&] { after += SpendAll(*n1, "carol", kLimit); });
-    std::thread t2([&] { after += SpendAll(*n2, "carol", kLimit); });
-    t1.join();
-    t2.join();
-    ASSERT_TRUE(n1->leases().Settle().ok());
-    ASSERT_TRUE(n2->leases().Settle().ok());
-    if (after.load() == before_round) break;
-  }
+  // Never more than the limit, and in the end all of it (units leased to
+  // the other node's entry under the old name come back when it settles).
+  std::atomic<uint64_t> after{SpendAllOnBoth(*n1, *n2, "carol", kLimit)};
   std::printf("# rename: %llu sent under the new name after it\n",
               static_cast<unsigned long long>(after.load()));
   EXPECT_EQ(after.load(), kLimit - 10) << "the 10 sent before the rename count under the new name, once";
