@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): sets everything up with scripts/setup.sh, then runs
 #   1. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/),
-#      except those beside a private PostgreSQL (label pg): not yet run under the sanitizers,
+#      those beside a private PostgreSQL included (not the pgsql scripts: no C++ runs in them),
 #   2. every libFuzzer target for a bounded number of runs (build-fuzz/, clang),
 #   3. a Release build of everything, as a packager builds it (compiled, not run),
 #   4. all unit and end-to-end tests (ctest in build/), ending with ctest's summary.
@@ -17,7 +17,7 @@ echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON -DSG_PROGRAMS=OFF -DSG_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE pg
+  ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE pgsql
 
 echo "== fuzz targets (libFuzzer, ${SG_FUZZ_RUNS:=20000} runs each)"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_FUZZ=ON -DSG_WERROR=ON \

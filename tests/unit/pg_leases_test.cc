@@ -644,8 +644,10 @@ TEST_F(PgLeasesTest, ResetWhileAnotherNodeHoldsALease) {
 // in all (its own entries under the old name and the new share the lease).
 TEST_F(PgLeasesTest, RenameWhileAnotherNodeHoldsALease) {
   lmdb_test::TempDir dir;
-  auto n1 = Open(Spec("n1", dir));
-  auto n2 = Open(Spec("n2", dir));
+  NodeSpec s1 = Spec("n1", dir), s2 = Spec("n2", dir);
+  s1.ttl_s = s2.ttl_s = 4;  // a moved lease the old name's entry forgot expires 4 s after its last call
+  auto n1 = Open(s1);
+  auto n2 = Open(s2);
   ASSERT_NE(n1, nullptr);
   ASSERT_NE(n2, nullptr);
   constexpr uint64_t kLimit = 20;
@@ -662,9 +664,17 @@ TEST_F(PgLeasesTest, RenameWhileAnotherNodeHoldsALease) {
     return std::vector<AuditEntry>{e, e};
   });
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
-  // Never more than the limit, and in the end all of it (units leased to
-  // the other node's entry under the old name come back when it settles).
+  // Never more than the limit, and in the end all of it: units leased to
+  // the other node's entry under the old name come back when it settles,
+  // or, when that entry took a block of a fresh window of the old name and
+  // so forgot the moved lease (docs/fleet.md), when that lease expires.
   std::atomic<uint64_t> after{SpendAllOnBoth(*n1, *n2, "carol", kLimit)};
+  if (after.load() < kLimit - 10) {
+    std::printf("# rename: %llu sent, %s outstanding; again after the leases' ttl\n",
+                static_cast<unsigned long long>(after.load()), Row("carol", day).c_str());
+    std::this_thread::sleep_for(std::chrono::seconds(s1.ttl_s + 1));
+    after += SpendAllOnBoth(*n1, *n2, "carol", kLimit);
+  }
   std::printf("# rename: %llu sent under the new name after it\n",
               static_cast<unsigned long long>(after.load()));
   EXPECT_EQ(after.load(), kLimit - 10) << "the 10 sent before the rename count under the new name, once";
