@@ -25,8 +25,10 @@
 #
 # Usage: bench/run.sh [--messages N] [--sessions S] [--rounds R] [--no-pg] [--no-scale]
 #        (defaults 4000, 20, 3; as root; --no-pg leaves out phase (e), --no-scale the scale figure)
-# The phases run R times interleaved (a b c, a b c, ...); the summary gives each phase's median,
-# which keeps a burst of background load from deciding the ratio.
+# The phases run R times interleaved (a b c d e, then e d c b a, ...); the summary gives each
+# phase's median, which keeps a burst of background load from deciding the ratio, and each
+# ratio round by round (median, lowest and highest), which a slow drift of the machine does not
+# skew either.
 # Environment: SG_BIN_DIR (default build/bin), TB_KEEP=1 keeps the temp dir for inspection.
 set -euo pipefail
 
@@ -388,6 +390,20 @@ scale_figure() {
     rm -rf -- "$big"
 }
 
+# pairs KEY_NUM KEY_DEN: the ratio of the two phases round by round (each round ran both, near
+# in time), as "median [min..max] of N rounds".
+pairs() {
+    local r vals=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        [[ -n ${RATE[$1$r]:-} && -n ${RATE[$2$r]:-} ]] &&
+            vals+=("$(awk -v a="${RATE[$1$r]}" -v b="${RATE[$2$r]}" 'BEGIN { printf "%.4f", a / b }')")
+    done
+    ((${#vals[@]})) || { echo "n/a"; return; }
+    printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.3f [%.3f..%.3f] of %d rounds", m, v[1], v[NR], NR }'
+}
+
 ratio() { # ratio KEY_NUM KEY_DEN
     if [[ -n ${RATE[$1]:-} && -n ${RATE[$2]:-} ]]; then
         awk -v a="${RATE[$1]}" -v b="${RATE[$2]}" 'BEGIN { printf "%.3f", a / b }'
@@ -434,27 +450,43 @@ if [[ -n $SG_PID && $WITH_PG == 1 ]] && ! phase_pg; then
     log "phase e failed: ${NOTE[e]:-}"
 fi
 
-for ((r = 1; r <= ROUNDS; r++)); do
-    run_phase "a$r" "" ""
-    run_phase "b$r" "unix:$TB_DIR/null.sock" "$NULL_PID"
-    if [[ -n $SG_PID ]] && ! run_phase "c$r" "unix:$SG_SOCK" "$SG_PID"; then
-        tb_stop_postfix
-        NOTE[c]="failed during load (see stderr)"
-        PHASE_C_FAILED=1
-        SG_PID=
-    fi
-    if [[ -n $DM_PID ]] && ! run_phase "d$r" "unix:$DM_SOCK" "$DM_PID"; then
-        tb_stop_postfix
-        NOTE[d]="failed during load (see stderr)"
-        PHASE_C_FAILED=1
-        DM_PID=
-    fi
-    if [[ -n $PG_SG_PID ]] && ! run_phase "e$r" "unix:$PG_SG_SOCK" "$PG_SG_PID"; then
-        tb_stop_postfix
-        NOTE[e]="failed during load (see stderr)"
-        PHASE_C_FAILED=1
-        PG_SG_PID=
-    fi
+# One phase of round r: a b c d e.
+run_one() { # run_one LETTER
+    local r=$ROUND
+    case $1 in
+    a) run_phase "a$r" "" "" ;;
+    b) run_phase "b$r" "unix:$TB_DIR/null.sock" "$NULL_PID" ;;
+    c)
+        if [[ -n $SG_PID ]] && ! run_phase "c$r" "unix:$SG_SOCK" "$SG_PID"; then
+            tb_stop_postfix
+            NOTE[c]="failed during load (see stderr)"
+            PHASE_C_FAILED=1
+            SG_PID=
+        fi
+        ;;
+    d)
+        if [[ -n $DM_PID ]] && ! run_phase "d$r" "unix:$DM_SOCK" "$DM_PID"; then
+            tb_stop_postfix
+            NOTE[d]="failed during load (see stderr)"
+            PHASE_C_FAILED=1
+            DM_PID=
+        fi
+        ;;
+    e)
+        if [[ -n $PG_SG_PID ]] && ! run_phase "e$r" "unix:$PG_SG_SOCK" "$PG_SG_PID"; then
+            tb_stop_postfix
+            NOTE[e]="failed during load (see stderr)"
+            PHASE_C_FAILED=1
+            PG_SG_PID=
+        fi
+        ;;
+    esac
+}
+# Odd rounds run a b c d e, even rounds e d c b a: a drift of the machine over a round (a
+# neighbour's load growing or fading) then favours no phase over two rounds.
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    if ((ROUND % 2)); then order="a b c d e"; else order="e d c b a"; fi
+    for letter in $order; do run_one "$letter"; done
 done
 
 SCALE_OUT=
@@ -521,6 +553,14 @@ echo "  would be missing from the delivered column."
 if ((WITH_PG)); then
     echo "  senderguard-pg/null   $(ratio e b)   (target >= 0.95)"
     echo "  senderguard-pg/lmdb   $(ratio e c)"
+fi
+echo
+echo "throughput ratios round by round (median [lowest..highest]; the rounds alternate the order):"
+echo "  senderguard/null      $(pairs c b)"
+echo "  DMARC (d vs c)        $(pairs d c)"
+if ((WITH_PG)); then
+    echo "  senderguard-pg/null   $(pairs e b)   (target >= 0.95)"
+    echo "  senderguard-pg/lmdb   $(pairs e c)"
     echo
     echo "statements sent to PostgreSQL (pg_stat_statements, top level, BEGIN/COMMIT included; from"
     echo "the load's start to 2 s after its end):"

@@ -437,5 +437,52 @@ TEST_F(PgCacheTest, CacheStateNamesTheDatabaseAndTheLastSeq) {
   EXPECT_NE(state.value().source.find(DbName() + "/"), std::string::npos) << state.value().source;
 }
 
+// An MTA restarted while PostgreSQL is unreachable: a node whose cache was
+// loaded before starts on it (suspension and suppression as last seen, and
+// quotas as on_unavailable says); a node that never loaded its cache, or a
+// program that reads PostgreSQL itself (the CLI), cannot start.
+TEST_F(PgCacheTest, NodeWithALoadedCacheStartsWhilePostgresqlIsUnreachable) {
+  ASSERT_TRUE(SetStatus(*a_.store, "ivan", AccountStatus::kSuspended).ok());
+  ASSERT_TRUE(a_.store->AddSuppressions({Supp("judy", "k@example.org")}, Audit("suppress-add")).ok());
+  ASSERT_GE(MsUntil([&] {
+              return Suspended(*b_.store, "ivan") && Suppressed(*b_.store, "judy", "k@example.org");
+            }),
+            0);
+  b_.store.reset();
+  b_.NewLog();
+  // Port 1 on loopback: nothing listens, the connection is refused.
+  const std::string down = "host=127.0.0.1 port=1 dbname=x connect_timeout=2";
+  Status st = b_.Open(down);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(b_.log->Saw("action=start-on-cache")) << "logged once, at start";
+  EXPECT_TRUE(Suspended(*b_.store, "ivan"));
+  EXPECT_TRUE(Suppressed(*b_.store, "judy", "k@example.org"));
+  QuotaCharge day;
+  day.window = Window::kDay;
+  day.span = SpanAt(Window::kDay, kNow, cctz::utc_time_zone());
+  day.limit = 10;
+  day.amount = 1;
+  auto r = b_.store->Reserve("ivan", {day}, false);
+  EXPECT_FALSE(r.ok() && r->ok) << "on_unavailable = tempfail: nothing leased, nothing sent";
+  b_.store.reset();
+
+  // Never loaded: no cache to start on.
+  Node fresh;
+  fresh.name = "mx3";
+  st = fresh.Open(down);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.ToString().find("cannot connect"), std::string::npos) << st.ToString();
+  // Not a cached reader (the CLI, the tailer): the database or nothing.
+  PgStoreOptions o = PgTestStoreOptions(down, "mx2", "pg_cache_test-cli", b_.dir.path() + "/local",
+                                        b_.log.get());
+  EXPECT_FALSE(PgStore::Open(o).ok());
+
+  // Back on the database: caught up, as any reopened node.
+  ASSERT_TRUE(SetStatus(*a_.store, "ivan", AccountStatus::kActive).ok());
+  st = b_.Open(db_);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(Active(*b_.store, "ivan"));
+}
+
 }  // namespace
 }  // namespace senderguard

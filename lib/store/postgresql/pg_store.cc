@@ -5,6 +5,7 @@
 #include "senderguard/store/postgresql/pg_feedback.h"
 #include "senderguard/store/postgresql/pg_leases.h"
 #include "senderguard/store/postgresql/pg_records.h"
+#include "senderguard/base/kvlog.h"
 #include "senderguard/store/postgresql/pg_schema.h"
 
 namespace senderguard {
@@ -23,9 +24,31 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
   if (options.node.empty()) return Status::Invalid("postgresql store: no node name");
   std::unique_ptr<PgStore> s(new PgStore(options));
   s->pool_ = std::make_unique<PgPool>(options.conninfo, options.program, options.pool_size);
-  {
-    auto conn = s->pool_->Acquire();
-    if (!conn.ok()) return conn.status();
+  auto conn = s->pool_->Acquire();
+  if (!conn.ok()) {
+    // Unreachable: a milter whose node cache was loaded before starts on it
+    // (the cache's thread reconnects; quotas follow on_unavailable), so an
+    // MTA restarted during an outage keeps its policy. Anything else, or a
+    // node that never loaded its cache, cannot start without the database.
+    if (!options.cached_reads || conn.status().code() != Status::Code::kUnavailable)
+      return conn.status();
+    auto local = LmdbStore::Open(options.local);
+    if (!local.ok()) return local.status();
+    auto state = local.value()->GetCacheState();
+    if (!state.ok()) return state.status();
+    if (state.value().source.empty()) return conn.status();
+    if (options.logger != nullptr)
+      options.logger->Log(Logger::Level::kWarning,
+                          KvLine()
+                              .Add("store", "postgresql")
+                              .Add("action", "start-on-cache")
+                              .Add("node", options.node)
+                              .Add("cache", state.value().source)
+                              .Add("seq", state.value().seq)
+                              .Add("error", conn.status().message())
+                              .str());
+    s->local_ = std::move(local.value());
+  } else {
     auto v = PgSchemaVersion(*conn.value());
     if (!v.ok()) return v.status();
     const int want = PgLatestSchemaVersion();
@@ -40,10 +63,11 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
       return Status::Invalid("postgresql: the database's schema is version " +
                              std::to_string(v.value()) + ", newer than this build's " +
                              std::to_string(want) + ": upgrade senderguard on this node");
+    { PgPool::Lease done = std::move(conn.value()); }  // back to the pool
+    auto local = LmdbStore::Open(options.local);
+    if (!local.ok()) return local.status();
+    s->local_ = std::move(local.value());
   }
-  auto local = LmdbStore::Open(options.local);
-  if (!local.ok()) return local.status();
-  s->local_ = std::move(local.value());
   s->records_ = std::make_unique<PgRecords>(s->pool_.get(), s->local_.get(), &s->options_);
   s->leases_ = std::make_unique<PgLeases>(s->pool_.get(), s->local_.get(), &s->options_);
   s->feedback_ = std::make_unique<PgFeedback>(s->pool_.get(), s->local_.get(), &s->options_);
