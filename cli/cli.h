@@ -109,6 +109,13 @@ inline constexpr size_t kMaxShown = 4096;
 // status to exit with, or nullopt to parse.
 std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv);
 
+// One wording for a bad number, whatever the command: every option checked
+// by CLI::Range, in `app` and its subcommands, says "--days: 'abc' is not a
+// number (1..90)" (or "is not a whole number", "is out of range") instead of
+// CLI11's "Value abc not in range 1 to 90". Commands declare their ranges
+// with CLI::Range as usual; main calls this once, after adding them all.
+void RewordNumberChecks(CLI::App& app);
+
 // Subcommands, one file each.
 void AddListCommand(CLI::App& app, Env& env);
 void AddShowCommand(CLI::App& app, Env& env);

@@ -164,7 +164,7 @@ says "... JSON: how many shown" "$DIR/out" '"shown": 10'
 expect 0 "suppress list --json --limit 0" ctl suppress list --json --limit 0
 says "... JSON: not truncated" "$DIR/out" '"truncated": false'
 expect 64 "suppress list --limit -1" ctl suppress list --limit -1
-says "... says the range" "$DIR/err" 'not in range 0 to'
+says "... says the range" "$DIR/err" "--limit: '-1' is out of range \\(0\\.\\.1000000000\\)"
 
 echo "# 7. show after a timed reinstatement"
 expect 0 "reinstate alice --for 1s" ctl reinstate alice --for 1s
@@ -456,6 +456,22 @@ expect 64 "rename to itself" ctl account rename ivan IVAN
 audits 2 "the refused renames" account-rename
 expect 0 "account rename --json" ctl account rename ivan jill --json
 says "... JSON: what moved" "$DIR/out" '"renamed_from": "ivan"'
+
+echo "# issue 15, later defects: 7. one wording for a bad number"
+expect 64 "report --days abc" ctl report alice --days abc
+says "... is not a number, with the range" "$DIR/err" "--days: 'abc' is not a number \(1\.\.90\)"
+expect 64 "audit --limit abc" ctl audit --limit abc
+says "... is not a number, with the range" "$DIR/err" "--limit: 'abc' is not a number \(0\.\.1000000000\)"
+expect 64 "list --limit 1.5" ctl list --limit 1.5
+says "... is not a whole number" "$DIR/err" "--limit: '1\.5' is not a whole number \(1\.\.10000000\)"
+expect 64 "list --over lots" ctl list --over lots
+says "... is not a number" "$DIR/err" "--over: 'lots' is not a number \(0\.\.1000\)"
+expect 64 "top --limit 0" ctl top --limit 0
+says "... is out of range" "$DIR/err" "--limit: '0' is out of range \(1\.\.100000\)"
+expect 64 "top --days 91" ctl top --days 91
+says "... is out of range" "$DIR/err" "--days: '91' is out of range \(1\.\.90\)"
+lacks "no CLI11 wording left" "$DIR/err" 'not in range|Value '
+expect 0 "list --over 0.5 (a fraction where one is taken)" ctl list --over 0.5
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
