@@ -457,6 +457,23 @@ audits 2 "the refused renames" account-rename
 expect 0 "account rename --json" ctl account rename ivan jill --json
 says "... JSON: what moved" "$DIR/out" '"renamed_from": "ivan"'
 
+echo "# issue 15, later defects: 5. a store path that is a file"
+: >"$DIR/afile"
+printf '[store]\npath = "%s/afile"\n' "$DIR" >"$DIR/file.conf"
+for cmd in "list" "show alice" "suppress check a@example.com" "suppress list" "audit" "export --csv" \
+    "quota set alice day=1 --create"; do
+    # shellcheck disable=SC2086
+    expect 74 "$cmd on a [store] path that is a file" "$BIN/senderguardctl" -c "$DIR/file.conf" $cmd
+    says "... says it is a file, not a directory" "$DIR/err" 'afile" \(.*file\.conf\) is a file, not a directory'
+    says "... and what to do" "$DIR/err" "set \[store\] path to the store's directory"
+done
+printf '[store]\npath = "%s/store/data.mdb"\n' "$DIR" >"$DIR/mdb.conf"
+expect 74 "list on a [store] path naming the store's data.mdb" "$BIN/senderguardctl" -c "$DIR/mdb.conf" list
+says "... says to name its directory" "$DIR/err" "this is one of its files: set path = \"$DIR/store\""
+printf '[store]\npath = "%s/afile/store"\n' "$DIR" >"$DIR/under.conf"
+expect 74 "list on a [store] path under a file" "$BIN/senderguardctl" -c "$DIR/under.conf" list
+says "... says a part of it is a file" "$DIR/err" 'a part of it is a file, not a directory'
+
 echo "# issue 15, later defects: 7. one wording for a bad number"
 expect 64 "report --days abc" ctl report alice --days abc
 says "... is not a number, with the range" "$DIR/err" "--days: 'abc' is not a number \(1\.\.90\)"
