@@ -364,7 +364,7 @@ ctl show frank --json | tr -d ' \n' | grep -q '"used":7,"window":"day"' && ok "s
 expect 0 "quota reset frank day" ctl quota reset frank day
 says "... says what it was" "$DIR/out" '^frank: day count reset to 0 \(was 7; the window resets [0-9-]+ 00:00 CE[S]?T\)'
 ctl show frank --json | tr -d ' \n' | grep -q '"used":0,"window":"day"' && ok "show: day used=0" || not_ok "show: day used=0"
-ctl audit frank >"$DIR/out"
+ctl audit frank --wide >"$DIR/out"
 says "audited with the old count" "$DIR/out" 'quota-reset +frank +day window of [0-9T:-]+Z: 7 -> 0'
 expect 0 "quota reset again" ctl quota reset frank day
 says "... says it is 0 already" "$DIR/out" 'count is 0 already; nothing changed'
@@ -473,6 +473,15 @@ says "... says to name its directory" "$DIR/err" "this is one of its files: set 
 printf '[store]\npath = "%s/afile/store"\n' "$DIR" >"$DIR/under.conf"
 expect 74 "list on a [store] path under a file" "$BIN/senderguardctl" -c "$DIR/under.conf" list
 says "... says a part of it is a file" "$DIR/err" 'a part of it is a file, not a directory'
+
+echo "# issue 15, later defects: 6. audit within 80 columns"
+ctl audit --limit 0 >"$DIR/out"
+fits "audit" "$DIR/out"
+says "audit cuts a long account and detail with ..." "$DIR/out" 'suppress-add +customer-wit[^ ]*\.\.\. +a-rather-long[^ ]*\.\.\.$'
+ctl audit --limit 0 --wide >"$DIR/out"
+says "audit --wide: every field whole" "$DIR/out" "suppress-add +$name +$long_address: (long reason ){20}"
+ctl audit --limit 0 --json >"$DIR/out"
+says "audit --json: the detail whole" "$DIR/out" "\"detail\": \"$long_address: (long reason ){20}\""
 
 echo "# issue 15, later defects: 7. one wording for a bad number"
 expect 64 "report --days abc" ctl report alice --days abc
