@@ -60,7 +60,7 @@ bool SplitCsv(std::string_view line, std::vector<std::string>* out, std::string*
       }
       i = end;
     }
-    out->push_back(std::move(field));
+    out->push_back(std::string(FromSpreadsheetSafe(field)));
     if (i >= line.size()) return true;
     ++i;  // the comma
   }
@@ -98,10 +98,49 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
   return v;
 }
 
+// The next line of *text without its line end (LF or CR LF); counts it.
+std::string_view NextLine(std::string_view* text, size_t* line_no) {
+  const size_t nl = text->find('\n');
+  std::string_view line = text->substr(0, nl);
+  *text = nl == std::string_view::npos ? std::string_view() : text->substr(nl + 1);
+  ++*line_no;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// A CSV record that starts with `line`: a quoted field may hold line breaks
+// (export writes a reason that has one so): while the quotes are open, the
+// record goes on over the next lines, joined into *joined.
+std::string_view WholeRecord(std::string_view line, std::string_view* text, size_t* line_no, std::string* joined) {
+  if (std::count(line.begin(), line.end(), '"') % 2 == 0) return line;
+  joined->assign(line);
+  while (std::count(joined->begin(), joined->end(), '"') % 2 == 1 && !text->empty()) {
+    joined->append("\n").append(NextLine(text, line_no));
+  }
+  return *joined;
+}
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
 }  // namespace
 
-std::string CsvField(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+std::string SpreadsheetSafe(std::string_view field) {
+  // OWASP's "CSV injection": these start a formula (TAB and CR too, in
+  // some spreadsheets); ' itself, so that taking one off gives it back.
+  if (!field.empty() && std::string_view("=+-@\t\r'").find(field.front()) != std::string_view::npos) {
+    return "'" + std::string(field);
+  }
+  return std::string(field);
+}
+
+std::string_view FromSpreadsheetSafe(std::string_view field) {
+  if (!field.empty() && field.front() == '\'') field.remove_prefix(1);
+  return field;
+}
+
+std::string CsvField(std::string_view raw) {
+  const std::string text = SpreadsheetSafe(raw);
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
     if (c == '"') out.push_back('"');
@@ -119,33 +158,16 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
   };
   std::map<std::string, size_t> seen;  // account -> line
   // A spreadsheet's "CSV UTF-8" starts with a byte order mark.
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (text.substr(0, 3) == kBom) text.remove_prefix(3);
   size_t line_no = 0;
   bool header = false;
   std::vector<std::string> f;
   std::string joined;
   while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view line = NextLine(&text, &line_no);
     if (line.empty() || line.front() == '#') continue;
-    // A quoted field may hold line breaks (export writes a reason that has
-    // one so): while the quotes are open, the record goes on.
     const size_t first_line = line_no;
-    if (std::count(line.begin(), line.end(), '"') % 2 == 1) {
-      joined.assign(line);
-      while (std::count(joined.begin(), joined.end(), '"') % 2 == 1 && !text.empty()) {
-        const size_t next = text.find('\n');
-        std::string_view more = text.substr(0, next);
-        text = next == std::string_view::npos ? std::string_view() : text.substr(next + 1);
-        ++line_no;
-        if (!more.empty() && more.back() == '\r') more.remove_suffix(1);
-        joined.append("\n").append(more);
-      }
-      line = joined;
-    }
+    line = WholeRecord(line, &text, &line_no, &joined);
     if (!header) {
       if (line != kAccountCsvHeader) {
         error(line_no, "the first line must be the header \"" + std::string(kAccountCsvHeader) + "\"");

@@ -14,6 +14,13 @@
 // domains_only: yes or no ("" is no); domains: the verified From: domains,
 // separated by spaces. A line names the whole of what is set: a column left
 // empty is the default, not "unchanged".
+//
+// Spreadsheet formulas (both files): a spreadsheet takes a field starting
+// with = + - @, TAB or CR for a formula, and account names (SASL logins),
+// reasons and addresses come from customers. So every field written that
+// starts with one of those, or with ', gets one ' in front (a spreadsheet
+// shows it as text), and every field read loses one leading ': an export
+// reads back exactly as it was.
 #pragma once
 
 #include <array>
@@ -63,8 +70,14 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
 // ended reads as suspended), without a line end.
 std::string AccountCsvLine(const AccountRecord& rec, int64_t now);
 
-// One CSV field, quoted when it must be.
+// One CSV field: one ' in front when it starts with = + - @ TAB CR or '
+// (SpreadsheetSafe), then quoted when it must be (RFC 4180).
 std::string CsvField(std::string_view text);
+
+// `field` with one ' in front when it starts with = + - @ TAB CR or ', else
+// as it is; FromSpreadsheetSafe takes one leading ' off (if any). Pure.
+std::string SpreadsheetSafe(std::string_view field);
+std::string_view FromSpreadsheetSafe(std::string_view field);
 
 // Makes `rec` say what `s` says, at `now`, by `actor`. Returns what changed,
 // as "day=100 state=suspended" ("" when nothing did).

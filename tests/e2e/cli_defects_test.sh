@@ -457,6 +457,29 @@ audits 2 "the refused renames" account-rename
 expect 0 "account rename --json" ctl account rename ivan jill --json
 says "... JSON: what moved" "$DIR/out" '"renamed_from": "ivan"'
 
+echo "# issue 15, later defects: 2. spreadsheet formulas in CSV exports"
+# A store of its own. Names, reasons and addresses come from customers: a field a spreadsheet
+# would take for a formula (= + - @ TAB CR) is written with a ' in front, and reads back.
+printf '[store]\npath = "%s/fstore"\n[dmarc]\nmode = "off"\n' "$DIR" >"$DIR/f.conf"
+printf '[store]\npath = "%s/gstore"\n[dmarc]\nmode = "off"\n' "$DIR" >"$DIR/g.conf"
+fctl() { "$BIN/senderguardctl" -c "$DIR/f.conf" "$@"; }
+gctl() { "$BIN/senderguardctl" -c "$DIR/g.conf" "$@"; }
+expect 0 "an account named @shop, suspended with a formula" \
+    fctl suspend @shop --reason '=HYPERLINK("http://x.example/","click")' --create
+expect 0 "an account named +plus" fctl quota set +plus day=5 --create
+expect 0 "a reason starting with a quote" fctl suspend quoted --reason "'as is" --create
+fctl export --csv >"$DIR/f.csv"
+says "export --csv: a name starting with @ gets a '" "$DIR/f.csv" "^'@shop,"
+says "export --csv: and one starting with +" "$DIR/f.csv" "^'\\+plus,"
+says "export --csv: a reason starting with =, quoted with its '" "$DIR/f.csv" ',"'"'"'=HYPERLINK\(""http'
+says "export --csv: a reason starting with ' gets another" "$DIR/f.csv" "^quoted,.*,''as is,"
+lacks "export --csv: no field starts a formula" "$DIR/f.csv" '(^|,)"?[-=+@]'
+expect 0 "import of it into another store" gctl import --csv "$DIR/f.csv"
+gctl export --csv >"$DIR/g.csv"
+if diff "$DIR/f.csv" "$DIR/g.csv" >/dev/null; then ok "... and export again: the same file"; else
+    not_ok "... export again differs:"; diff "$DIR/f.csv" "$DIR/g.csv" | head -5 | sed 's/^/#   /'; fi
+gctl show @shop --json >"$DIR/out"
+says "... the reason as it was" "$DIR/out" '"reason": "=HYPERLINK\(\\"http://x.example/\\",\\"click\\"\)"'
 echo "# issue 15, later defects: 5. a store path that is a file"
 : >"$DIR/afile"
 printf '[store]\npath = "%s/afile"\n' "$DIR" >"$DIR/file.conf"
