@@ -156,6 +156,10 @@ void CheckReason(const std::string& option, const std::string& reason);
 // as \xNN, so none reaches a terminal; everything else, UTF-8 included,
 // as it is.
 std::string NoControls(std::string_view text, bool keep_newlines);
+// The whole of a file an import reads, or of standard input when `path` is
+// "-". A directory, a file that cannot be opened (exit 1) and one over 256
+// MiB (exit 64) are Failures naming it.
+std::string ReadInput(const std::string& path);
 // A From: domain an account may verify (domains add, import): a host name of
 // two labels or more, normalized (A-labels, lower case), that is not a public
 // suffix; nullopt with *why otherwise. Holds one public suffix list: make one

@@ -351,4 +351,82 @@ std::string ApplySettings(const AccountSettings& s, AccountRecord* rec, std::str
   return changed;
 }
 
+SuppressionList ParseSuppressionList(std::string_view text, int64_t now) {
+  SuppressionList out;
+  auto error = [&](size_t line, std::string what) {
+    if (++out.error_count <= kMaxImportErrors) out.errors.emplace_back(line, std::move(what));
+  };
+  if (text.substr(0, 3) == kBom) text.remove_prefix(3);
+  size_t line_no = 0;
+  bool first = true, csv = false;
+  std::vector<std::string> f;
+  std::string joined;
+  while (!text.empty()) {
+    std::string_view line = NextLine(&text, &line_no);
+    if (line.empty() || line.front() == '#') continue;
+    if (first) {
+      first = false;
+      csv = line == kSuppressionCsvHeader;
+      if (csv) continue;
+    }
+    const size_t first_line = line_no;
+    SuppressionLine s;
+    s.line = first_line;
+    std::string raw;
+    if (csv) {
+      line = WholeRecord(line, &text, &line_no, &joined);
+      std::string why;
+      if (!SplitCsv(line, &f, &why)) {
+        error(first_line, why);
+        continue;
+      }
+      if (f.size() != 4) {
+        error(first_line, std::to_string(f.size()) + " fields; the header has 4 (" +
+                              std::string(kSuppressionCsvHeader) + ")");
+        continue;
+      }
+      raw = f[0];
+      s.reason = f[1];
+      if (!f[2].empty()) {
+        s.added = ParseUtcTime(f[2]);
+        if (!s.added) {
+          error(first_line, "added: \"" + Printable(f[2], 30) + "\": when it was added, as 2026-12-08T00:00:00Z");
+          continue;
+        }
+        if (*s.added > now) {
+          error(first_line, "added: " + f[2] + " is in the future");
+          continue;
+        }
+      }
+      s.by = f[3];
+      if (s.by.size() > 255) {
+        error(first_line, "by: longer than 255 bytes");
+        continue;
+      }
+    } else {
+      // The older form: ADDRESS[,REASON], the reason the rest of the line.
+      const size_t comma = line.find(',');
+      raw = FromSpreadsheetSafe(line.substr(0, comma));
+      if (comma != std::string_view::npos) s.reason = FromSpreadsheetSafe(line.substr(comma + 1));
+    }
+    std::string why;
+    const std::optional<std::string> address = NormalizeAddress(raw, &why);
+    if (!address) {
+      error(first_line, "invalid address \"" + raw.substr(0, 60) + (raw.size() > 60 ? "...\"" : "\"") + ": " + why);
+      continue;
+    }
+    if (s.reason.size() > kMaxReason) {
+      error(first_line, "reason longer than 1000 bytes");
+      continue;
+    }
+    s.address = *address;
+    out.rows.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string SuppressionCsvLine(const SuppressionRecord& rec) {
+  return CsvField(rec.address) + "," + CsvField(rec.reason) + "," + FormatUtc(rec.since) + "," + CsvField(rec.actor);
+}
+
 }  // namespace senderguard
