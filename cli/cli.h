@@ -109,6 +109,13 @@ inline constexpr size_t kMaxShown = 4096;
 // status to exit with, or nullopt to parse.
 std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv);
 
+// One wording for a bad number, whatever the command: every option checked
+// by CLI::Range, in `app` and its subcommands, says "--days: 'abc' is not a
+// number (1..90)" (or "is not a whole number", "is out of range") instead of
+// CLI11's "Value abc not in range 1 to 90". Commands declare their ranges
+// with CLI::Range as usual; main calls this once, after adding them all.
+void RewordNumberChecks(CLI::App& app);
+
 // Subcommands, one file each.
 void AddListCommand(CLI::App& app, Env& env);
 void AddShowCommand(CLI::App& app, Env& env);
@@ -149,6 +156,10 @@ void CheckReason(const std::string& option, const std::string& reason);
 // as \xNN, so none reaches a terminal; everything else, UTF-8 included,
 // as it is.
 std::string NoControls(std::string_view text, bool keep_newlines);
+// The whole of a file an import reads, or of standard input when `path` is
+// "-". A directory, a file that cannot be opened (exit 1) and one over 256
+// MiB (exit 64) are Failures naming it.
+std::string ReadInput(const std::string& path);
 // A From: domain an account may verify (domains add, import): a host name of
 // two labels or more, normalized (A-labels, lower case), that is not a public
 // suffix; nullopt with *why otherwise. Holds one public suffix list: make one

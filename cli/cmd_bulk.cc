@@ -4,14 +4,7 @@
 // line first and names each bad one; then it writes every changed account in
 // one transaction (Store::UpdateAccounts), so a file imports whole or not at
 // all, and 100,000 accounts take seconds, not one sync each.
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iostream>
-#include <sstream>
 
 #include "cli.h"
 #include "senderguard/policy/account_import.h"
@@ -20,30 +13,7 @@
 namespace senderguard::cli {
 namespace {
 
-constexpr size_t kMaxImport = 256u << 20;  // 256 MiB: a million accounts with room to spare
 constexpr size_t kPage = 1000;
-
-std::string ReadImport(const std::string& path) {
-  std::string text;
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
-  } else {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      throw Failure{kExitNotFound, "cannot read " + path + ": is a directory, not a file"};
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Failure{kExitNotFound, "cannot open " + path + ": " + std::strerror(errno)};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Failure{kExitStore, "reading " + path + " failed"};
-    text = ss.str();
-  }
-  if (text.size() > kMaxImport) throw Failure{kExitUsage, path + ": over 256 MiB; split it"};
-  return text;
-}
 
 }  // namespace
 
@@ -77,7 +47,7 @@ void AddBulkCommands(CLI::App& app, Env& env) {
       "\n(as export --csv writes them)\nExample:\n  senderguardctl import --csv accounts.csv --dry-run\n"
       "  senderguardctl import --csv accounts.csv");
   imp->callback([&env] {
-    const std::string text = ReadImport(file);
+    const std::string text = ReadInput(file);
     const int64_t now = env.Now();
     const VerifiedDomainCheck checker;
     const AccountCsv parsed = ParseAccountCsv(

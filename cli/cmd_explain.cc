@@ -160,30 +160,11 @@ std::string StageTitle(const std::string& stage, const std::string& subject, con
   return from_header.empty() ? "end of message" : "end of message (From:" + from_header + ")";
 }
 
-// `text` broken at spaces into lines of at most kColumns, every line after
-// the first indented to `indent`; a word longer than the room stays whole.
+// `first` then `text`, broken at spaces into lines of at most kColumns,
+// every line after the first indented to `indent` (WrapWords, as --help is
+// wrapped); `first` stays whole, with a word of `text` after it.
 std::string Wrap(const std::string& first, const std::string& text, size_t indent) {
-  std::string out = first;
-  size_t col = first.size();
-  bool line_start = true;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t end = text.find(' ', i);
-    if (end == std::string::npos) end = text.size();
-    const size_t len = end - i;
-    if (!line_start && col + 1 + len > kColumns) {
-      out += "\n" + std::string(indent, ' ');
-      col = indent;
-    } else if (!line_start) {
-      out += ' ';
-      ++col;
-    }
-    line_start = false;
-    out.append(text, i, len);
-    col += len;
-    i = end + 1;
-  }
-  return out + "\n";
+  return WrapWords(first + text, kColumns, indent, std::max<size_t>(first.size(), 1)) + "\n";
 }
 
 void PrintHuman(const Explanation& e, const std::string& from, const std::string& from_header) {

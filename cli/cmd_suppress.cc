@@ -1,18 +1,17 @@
 // senderguardctl suppress add|remove|check ADDRESS [--account A] [--reason TEXT],
-// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE,
-// suppress export [--account A].
+// suppress list [--account A | --global] [--limit N] [--wide], suppress import FILE|-,
+// suppress export [--account A] (policy/account_import.h says the format).
 // Without --account the entry is global: the address refuses mail from every account.
 //
 // An entry is never overwritten: its reason and date may be a record someone
 // relies on (a legal hold), so adding an address already suppressed says so
 // and changes nothing (as the feedback engine keeps the first reason).
-#include <sys/stat.h>
-
+#include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <set>
 
 #include "cli.h"
+#include "senderguard/policy/account_import.h"
 #include "senderguard/store/open.h"
 #include "senderguard/decide/quota.h"
 
@@ -175,95 +174,77 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     }
   });
 
-  auto* exp = sup->add_subcommand("export", "Print a list in the import format (ADDRESS,REASON a line)");
+  auto* exp = sup->add_subcommand("export", "Print a list as CSV in the import format (address,reason,added,by)");
   add_account(exp, "this account's list (default: the global list)");
-  exp->footer("Example:\n  senderguardctl suppress export > global.txt\n"
-              "  senderguardctl suppress export --account alice > alice.txt");
+  exp->footer("Example:\n  senderguardctl suppress export > global.csv\n"
+              "  senderguardctl suppress export --account alice > alice.csv");
   exp->callback([&env, scope] {
     const std::string owner = scope();
     Store& store = env.existing_store();
     const auto entries = Take(store.ListSuppressions(owner, SIZE_MAX));
-    std::printf("# senderguard suppression list: %s; %zu address(es); ADDRESS,REASON\n",
-                Printable(ListName(owner), kMaxShown).c_str(), entries.size());
-    for (const auto& e : entries) {
-      // A reason is one line of the file: a line break in one becomes a
-      // space; no other control byte reaches the terminal.
-      std::string reason = e.reason;
-      for (char& c : reason)
-        if (c == '\n' || c == '\r') c = ' ';
-      std::printf("%s,%s\n", NoControls(e.address, false).c_str(), NoControls(reason, false).c_str());
+    // An account with neither a record nor a list of its own is a typo:
+    // an empty export would pass for an empty list.
+    if (!owner.empty() && entries.empty() && !Take(store.GetAccount(owner))) {
+      throw Failure{kExitNotFound, "no such account: " + owner};
     }
+    std::printf("# senderguard suppression list: %s; %zu address(es)\n%.*s\n",
+                Printable(ListName(owner), kMaxShown).c_str(), entries.size(),
+                static_cast<int>(kSuppressionCsvHeader.size()), kSuppressionCsvHeader.data());
+    // A line break in a reason is kept in its quoted field (import reads it
+    // back); no other control byte reaches the terminal.
+    for (const auto& e : entries) std::printf("%s\n", NoControls(SuppressionCsvLine(e), true).c_str());
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Failure{kExitStore, "export: writing failed"};
   });
 
-  auto* imp = sup->add_subcommand("import", "Suppress every address in FILE (one ADDRESS[,REASON] a line, '#' comments)");
-  imp->footer("Example:\n  senderguardctl suppress import closed.txt --reason \"mailbox closed\"");
-  imp->add_option("FILE", file, "the file to read")->required();
+  auto* imp = sup->add_subcommand(
+      "import", "Suppress every address in FILE or - (as export writes it, or ADDRESS[,REASON] a line)");
+  imp->footer("Examples:\n  senderguardctl suppress import closed.txt --reason \"mailbox closed\"\n"
+              "  senderguardctl suppress import - < global.csv");
+  imp->add_option("FILE", file, "the file to read, or - for standard input")->required();
   add_account(imp, "for this account (default: global)");
   imp->add_option("--reason", reason, "reason for lines without one (1 to 1000 bytes)");
   imp->callback([&env, scope] {
     CheckReason("--reason", reason);
-    // A directory opens and reads as an empty file: "imported 0" would pass for success.
-    struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      throw Failure{kExitNotFound, "cannot read " + file + ": is a directory, not a file"};
-    }
-    std::ifstream in(file);
-    if (!in) throw Failure{kExitNotFound, "cannot open " + file};
+    const std::string text = ReadInput(file);
+    const std::string shown = file == "-" ? std::string("standard input") : file;
     const std::string owner = scope();
     const int64_t now = env.Now();
     const std::string actor = env.Actor();
     // Every line is checked before anything is written: a bad file imports nothing.
+    const SuppressionList parsed = ParseSuppressionList(text, now);
+    if (parsed.error_count > 0) {
+      std::vector<std::string> errors;
+      for (const auto& [line, why] : parsed.errors) errors.push_back(shown + ":" + std::to_string(line) + ": " + why);
+      if (parsed.error_count > parsed.errors.size()) {
+        errors.push_back("(and " + std::to_string(parsed.error_count - parsed.errors.size()) + " more)");
+      }
+      throw Failure{kExitUsage, std::to_string(parsed.error_count) + " bad line(s) in " + shown + "; nothing imported",
+                    errors};
+    }
     std::vector<SuppressionRecord> batch;
     std::set<std::string> seen;
-    std::string line;
-    std::vector<std::string> errors;
     std::optional<bool> store_exists;
-    size_t lineno = 0, bad = 0, kept = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      // A spreadsheet's "CSV UTF-8" starts with a byte order mark: not part of the address.
-      if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty() || line[0] == '#') continue;
-      const auto comma = line.find(',');
-      const std::string raw = line.substr(0, comma);
-      auto addr = NormalizeAddress(raw);
-      std::string why;
-      if (!addr) {
-        try {
-          env.Address(raw);
-        } catch (const Failure& f) {
-          why = f.message;
-        }
-      }
-      SuppressionRecord r;
-      r.reason = comma == std::string::npos || comma + 1 == line.size() ? reason : line.substr(comma + 1);
-      if (why.empty() && r.reason.size() > 1000) why = "reason longer than 1000 bytes";
-      if (!why.empty()) {
-        if (++bad <= 20) errors.push_back(file + ":" + std::to_string(lineno) + ": " + why);
-        continue;
-      }
-      if (!seen.insert(*addr).second || Existing(env, &store_exists, owner, *addr)) {
+    size_t kept = 0;
+    for (const auto& row : parsed.rows) {
+      if (!seen.insert(row.address).second || Existing(env, &store_exists, owner, row.address)) {
         ++kept;  // already there (or twice in the file): left as it is
         continue;
       }
+      // The date and who added it, when the file says (a legal hold moved
+      // from another store keeps its date); else now, by whoever imports.
+      SuppressionRecord r;
       r.account = owner;
-      r.address = *addr;
-      r.actor = actor;
-      r.since = now;
+      r.address = row.address;
+      r.reason = row.reason.empty() ? reason : row.reason;
+      r.actor = row.by.empty() ? actor : row.by;
+      r.since = row.added.value_or(now);
       batch.push_back(std::move(r));
-    }
-    if (in.bad()) throw Failure{kExitStore, "reading " + file + " failed"};
-    if (bad > 0) {
-      if (bad > 20) errors.push_back("(and " + std::to_string(bad - 20) + " more)");
-      throw Failure{kExitUsage, std::to_string(bad) + " bad line(s) in " + file + "; nothing imported", errors};
     }
     for (size_t i = 0; i < batch.size(); i += 10000) {
       const std::vector<SuppressionRecord> part(batch.begin() + i,
                                                 batch.begin() + std::min(batch.size(), i + 10000));
       Check(env.store().AddSuppressions(
-          part, env.Audit("suppress-import", owner, file + ": " + std::to_string(part.size()) + " addresses")));
+          part, env.Audit("suppress-import", owner, shown + ": " + std::to_string(part.size()) + " addresses")));
     }
     std::printf("imported %zu address(es) into %s", batch.size(), Printable(ListName(owner), kMaxShown).c_str());
     if (kept > 0) std::printf("; %zu already suppressed (or repeated), left as they were", kept);

@@ -1,6 +1,8 @@
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -23,9 +25,42 @@ const Config& Env::config() {
   return *config_;
 }
 
+namespace {
+
+// [store] path must be a directory (LMDB keeps data.mdb and lock.mdb in it,
+// the PostgreSQL backend its node's cache): a file there, often data.mdb
+// itself, is named with what to do, not left to read "nothing has been
+// recorded there" or LMDB's "Not a directory". Throws Failure{kExitStore}.
+void CheckStoreDirectory(const Config& c) {
+  const std::string& path = c.store_path;
+  const std::string where = "[store] path \"" + path + "\" (" + c.source + ")";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOTDIR) {
+      throw Failure{kExitStore, where + ": a part of it is a file, not a directory; set [store] path to the "
+                                        "store's directory"};
+    }
+    return;  // missing: a reader says so, a writer creates it
+  }
+  if (S_ISDIR(st.st_mode)) return;
+  const size_t slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string what = where + " is a file, not a directory: the store is a directory holding data.mdb and lock.mdb";
+  if (base == "data.mdb" || base == "lock.mdb") {
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    what += "; this is one of its files: set path = \"" + dir + "\"";
+  } else {
+    what += "; set [store] path to the store's directory (or move this file away)";
+  }
+  throw Failure{kExitStore, what};
+}
+
+}  // namespace
+
 Store& Env::store() {
   if (!store_) {
     const Config& c = config();
+    CheckStoreDirectory(c);
     StoreUse use;
     use.durable = true;  // the CLI's few writes are durable at once
     use.program = "senderguardctl";
@@ -37,6 +72,7 @@ Store& Env::store() {
 }
 
 Store& Env::existing_store() {
+  if (!store_) CheckStoreDirectory(config());
   if (!store_ && !StoreExists(config())) {
     throw Failure{kExitStore, "no store at " + config().store_path + " (the configuration's [store] path, " +
                                   config().source + "): nothing has been recorded there"};
@@ -91,6 +127,7 @@ std::string Env::Address(const std::string& raw) const {
 int64_t Env::Now() const { return UnixNow(); }
 
 bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit) {
+  if (!store_) CheckStoreDirectory(config());
   if (!create && !store_ && !StoreExists(config())) {
     throw Failure{kExitNotFound, "no such account: " + name + " (there is no store at " + config().store_path +
                                      " yet); give --create to make its record"};

@@ -1,14 +1,52 @@
 // Shared by the subcommands: table cells within 80 columns, compact counts,
 // percentages and rates, and the checks of arguments that several commands take (a duration, a
 // reason).
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 #include <string>
 
 #include "cli.h"
 #include "senderguard/decide/account_state.h"
 
 namespace senderguard::cli {
+namespace {
+
+constexpr size_t kMaxInput = 256u << 20;  // 256 MiB: a million accounts with room to spare
+
+}  // namespace
+
+std::string ReadInput(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    if (std::cin.bad()) throw Failure{kExitStore, "reading standard input failed"};
+    text = ss.str();
+  } else {
+    // A directory opens and reads as an empty file: "imported 0" would pass for success.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      throw Failure{kExitNotFound, "cannot read " + path + ": is a directory, not a file"};
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Failure{kExitNotFound, "cannot open " + path + ": " + std::strerror(errno)};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw Failure{kExitStore, "reading " + path + " failed"};
+    text = ss.str();
+  }
+  if (text.size() > kMaxInput) {
+    throw Failure{kExitUsage, (path == "-" ? std::string("standard input") : path) + ": over 256 MiB; split it"};
+  }
+  return text;
+}
 
 std::string Cell(std::string_view text, size_t width, bool wide) {
   // Printable cuts at `max` bytes with "..." and never splits an escape;

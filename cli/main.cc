@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   AddStoreCommand(app, env);
   AddStoreCopyCommand(app, env);  // after AddStoreCommand, which makes `store`
   AddAccountCommand(app, env);
+  RewordNumberChecks(app);  // after every command: all their number options
   try {
     if (auto rc = CheckCommandWords(app, argc, argv)) return *rc;
     if (auto rc = senderguard::ParseCommandLine(app, argc, argv)) return *rc;

@@ -1,8 +1,13 @@
 // The command words of senderguardctl, checked before CLI11 parses them:
 // CLI11 answers a mistyped command ("lis"), a missing one and "help" alike
-// with "A subcommand is required".
+// with "A subcommand is required". And the one wording of a bad number.
+#include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,7 +37,74 @@ bool AsksForHelpOrVersion(const char* arg) {
   return std::strcmp(arg, "-h") == 0 || std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "--version") == 0;
 }
 
+// A number option's check: `integer` (a whole number) or not, from `lo` to
+// `hi` (their texts as help shows them). "'abc' is not a number (1..90)",
+// "'1.5' is not a whole number (1..90)", "'500' is out of range (1..90)";
+// CLI11 puts the option's name in front.
+std::function<std::string(std::string&)> NumberCheck(bool integer, long double lo, long double hi,
+                                                    const std::string& lo_text, const std::string& hi_text) {
+  return [=](std::string& input) -> std::string {
+    const std::string shown = "'" + Printable(input, 40) + "'";
+    const std::string range = " (" + lo_text + ".." + hi_text + ")";
+    const char* begin = input.c_str();
+    char* end = nullptr;
+    errno = 0;
+    const long double v = input.empty() || std::isspace(static_cast<unsigned char>(input[0])) != 0
+                              ? 0
+                              : std::strtold(begin, &end);
+    if (end == nullptr || end == begin || *end != '\0' || !std::isfinite(v) ||
+        input.find_first_of("xXpPnN") != std::string::npos) {  // no hex, inf or nan
+      return shown + " is not a number" + range;
+    }
+    if (integer && input.find_first_not_of("-+0123456789") != std::string::npos) {
+      return shown + " is not a whole number" + range;
+    }
+    if (errno == ERANGE || v < lo || v > hi) return shown + " is out of range" + range;
+    return "";
+  };
+}
+
+// CLI::Range's description: "INT in [1 - 90]" (the type CLI11 names the
+// option's: INT, UINT, FLOAT), the bounds as a stream writes them.
+bool ParseRangeDescription(const std::string& d, bool* integer, long double* lo, long double* hi, std::string* lo_text,
+                           std::string* hi_text) {
+  const size_t in = d.find(" in [");
+  const size_t dash = d.find(" - ", in == std::string::npos ? 0 : in);
+  if (in == std::string::npos || dash == std::string::npos || d.back() != ']') return false;
+  const std::string type = d.substr(0, in);
+  if (type != "INT" && type != "UINT" && type != "FLOAT") return false;
+  *integer = type != "FLOAT";
+  *lo_text = d.substr(in + 5, dash - in - 5);
+  *hi_text = d.substr(dash + 3, d.size() - dash - 4);
+  char* e1 = nullptr;
+  char* e2 = nullptr;
+  *lo = std::strtold(lo_text->c_str(), &e1);
+  *hi = std::strtold(hi_text->c_str(), &e2);
+  return !lo_text->empty() && !hi_text->empty() && *e1 == '\0' && *e2 == '\0';
+}
+
 }  // namespace
+
+void RewordNumberChecks(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    for (int i = 0;; ++i) {
+      CLI::Validator* v = nullptr;
+      try {
+        v = opt->get_validator(i);
+      } catch (const CLI::OptionNotFound&) {
+        break;
+      }
+      if (v == nullptr) break;
+      bool integer = false;
+      long double lo = 0, hi = 0;
+      std::string lo_text, hi_text;
+      if (ParseRangeDescription(v->get_description(), &integer, &lo, &hi, &lo_text, &hi_text)) {
+        v->operation(NumberCheck(integer, lo, hi, lo_text, hi_text));
+      }
+    }
+  }
+  for (CLI::App* sub : app.get_subcommands({})) RewordNumberChecks(*sub);
+}
 
 std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv) {
   CLI::App* at = &app;

@@ -39,25 +39,7 @@ void WrapLine(std::string_view line, size_t width, std::string* out) {
   const size_t own = std::min(line.find_first_not_of(' '), line.size());
   size_t indent = DescriptionColumn(line);
   if (indent == 0 || indent > width / 2) indent = std::min(own + 4, width / 2);
-  bool first = true;
-  while (line.size() > (first ? width : width - indent)) {
-    const size_t room = first ? width : width - indent;
-    // The last space at or before the room, past the indent on the first line.
-    size_t cut = line.rfind(' ', room);
-    if (cut == std::string_view::npos || (first && cut < std::max(indent, own + 1))) {
-      cut = line.find(' ', room);  // a word longer than the room: left whole
-      if (cut == std::string_view::npos) break;
-    }
-    std::string_view head = line.substr(0, cut);
-    while (!head.empty() && head.back() == ' ') head.remove_suffix(1);
-    out->append(head);
-    out->push_back('\n');
-    out->append(indent, ' ');
-    line.remove_prefix(cut);
-    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
-    first = false;
-  }
-  out->append(line);
+  out->append(WrapWords(line, width, indent, std::max(indent, own + 1)));
 }
 
 }  // namespace
@@ -121,6 +103,31 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, int us
     PrintUsageError(*at, what);
     return usage_status;
   }
+}
+
+std::string WrapWords(std::string_view line, size_t width, size_t indent, size_t keep) {
+  indent = std::min(indent, width / 2);
+  std::string out;
+  bool first = true;
+  while (line.size() > (first ? width : width - indent)) {
+    const size_t room = first ? width : width - indent;
+    // The last space at or before the room, not before `keep` on the first line.
+    size_t cut = line.rfind(' ', room);
+    if (cut == std::string_view::npos || (first && cut < keep)) {
+      cut = line.find(' ', room);  // a word longer than the room: left whole
+      if (cut == std::string_view::npos) break;
+    }
+    std::string_view head = line.substr(0, cut);
+    while (!head.empty() && head.back() == ' ') head.remove_suffix(1);
+    out.append(head);
+    out.push_back('\n');
+    out.append(indent, ' ');
+    line.remove_prefix(cut);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    first = false;
+  }
+  out.append(line);
+  return out;
 }
 
 std::string WrapHelp(std::string_view text, size_t width) {

@@ -63,6 +63,14 @@ void PrintUsageError(const CLI::App& app, std::string_view what);
 // own indent. A word longer than the room is left whole.
 std::string WrapHelp(std::string_view text, size_t width);
 
+// Pure: one line broken at spaces into lines of at most `width` columns,
+// each after the first indented by `indent` spaces (at most width / 2); the
+// first line is not broken before byte `keep` (a head that stays whole:
+// WrapHelp's option name, senderguardctl explain's check and verdict). A
+// word longer than the room is left whole. Spaces at a break are dropped.
+// No line end at the end. WrapHelp wraps each line with it.
+std::string WrapWords(std::string_view line, size_t width, size_t indent, size_t keep);
+
 // Pure: the candidate closest to `word` when it is close enough to be a
 // typo (at most 2 edits for words of 5+ letters, 1 for shorter ones, or a
 // prefix of exactly one candidate), else "". Ties go to the first candidate.

@@ -167,7 +167,9 @@ struct ConfigEntry {
   // sections give the same configuration. A secret that is set reads
   // "(set, hidden)": [feedback] secret whole, the password of [store.postgresql]
   // conninfo (its password= value, or the whole text when it is a URI with
-  // a password).
+  // a password). Every value but "(set, hidden)" is JSON too (`config
+  // --json` reads it so): strings are written with only the escapes both
+  // share (\" \\ \n \t \r \uXXXX), floats as digits.
   std::string value;
   bool secret = false;  // the value holds (or would hold) a secret
 };

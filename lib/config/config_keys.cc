@@ -2,7 +2,8 @@
 // (ConfigEntries, for `senderguardctl config`). The parser (config.cc) reads
 // the same keys; tests/unit/config_test.cc holds the two together: every
 // line printed here reads back to the same configuration, and every key
-// the parser accepts is printed here.
+// the parser accepts is printed here. The values are JSON as well (`config
+// --json`): Str escapes only what TOML and JSON escape alike.
 #include <charconv>
 #include <cstdio>
 #include <functional>

@@ -60,7 +60,7 @@ bool SplitCsv(std::string_view line, std::vector<std::string>* out, std::string*
       }
       i = end;
     }
-    out->push_back(std::move(field));
+    out->push_back(std::string(FromSpreadsheetSafe(field)));
     if (i >= line.size()) return true;
     ++i;  // the comma
   }
@@ -98,10 +98,49 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
   return v;
 }
 
+// The next line of *text without its line end (LF or CR LF); counts it.
+std::string_view NextLine(std::string_view* text, size_t* line_no) {
+  const size_t nl = text->find('\n');
+  std::string_view line = text->substr(0, nl);
+  *text = nl == std::string_view::npos ? std::string_view() : text->substr(nl + 1);
+  ++*line_no;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// A CSV record that starts with `line`: a quoted field may hold line breaks
+// (export writes a reason that has one so): while the quotes are open, the
+// record goes on over the next lines, joined into *joined.
+std::string_view WholeRecord(std::string_view line, std::string_view* text, size_t* line_no, std::string* joined) {
+  if (std::count(line.begin(), line.end(), '"') % 2 == 0) return line;
+  joined->assign(line);
+  while (std::count(joined->begin(), joined->end(), '"') % 2 == 1 && !text->empty()) {
+    joined->append("\n").append(NextLine(text, line_no));
+  }
+  return *joined;
+}
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
 }  // namespace
 
-std::string CsvField(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+std::string SpreadsheetSafe(std::string_view field) {
+  // OWASP's "CSV injection": these start a formula (TAB and CR too, in
+  // some spreadsheets); ' itself, so that taking one off gives it back.
+  if (!field.empty() && std::string_view("=+-@\t\r'").find(field.front()) != std::string_view::npos) {
+    return "'" + std::string(field);
+  }
+  return std::string(field);
+}
+
+std::string_view FromSpreadsheetSafe(std::string_view field) {
+  if (!field.empty() && field.front() == '\'') field.remove_prefix(1);
+  return field;
+}
+
+std::string CsvField(std::string_view raw) {
+  const std::string text = SpreadsheetSafe(raw);
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
     if (c == '"') out.push_back('"');
@@ -119,33 +158,16 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
   };
   std::map<std::string, size_t> seen;  // account -> line
   // A spreadsheet's "CSV UTF-8" starts with a byte order mark.
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (text.substr(0, 3) == kBom) text.remove_prefix(3);
   size_t line_no = 0;
   bool header = false;
   std::vector<std::string> f;
   std::string joined;
   while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view line = NextLine(&text, &line_no);
     if (line.empty() || line.front() == '#') continue;
-    // A quoted field may hold line breaks (export writes a reason that has
-    // one so): while the quotes are open, the record goes on.
     const size_t first_line = line_no;
-    if (std::count(line.begin(), line.end(), '"') % 2 == 1) {
-      joined.assign(line);
-      while (std::count(joined.begin(), joined.end(), '"') % 2 == 1 && !text.empty()) {
-        const size_t next = text.find('\n');
-        std::string_view more = text.substr(0, next);
-        text = next == std::string_view::npos ? std::string_view() : text.substr(next + 1);
-        ++line_no;
-        if (!more.empty() && more.back() == '\r') more.remove_suffix(1);
-        joined.append("\n").append(more);
-      }
-      line = joined;
-    }
+    line = WholeRecord(line, &text, &line_no, &joined);
     if (!header) {
       if (line != kAccountCsvHeader) {
         error(line_no, "the first line must be the header \"" + std::string(kAccountCsvHeader) + "\"");
@@ -327,6 +349,84 @@ std::string ApplySettings(const AccountSettings& s, AccountRecord* rec, std::str
     note("domains=" + std::to_string(s.domains.size()));
   }
   return changed;
+}
+
+SuppressionList ParseSuppressionList(std::string_view text, int64_t now) {
+  SuppressionList out;
+  auto error = [&](size_t line, std::string what) {
+    if (++out.error_count <= kMaxImportErrors) out.errors.emplace_back(line, std::move(what));
+  };
+  if (text.substr(0, 3) == kBom) text.remove_prefix(3);
+  size_t line_no = 0;
+  bool first = true, csv = false;
+  std::vector<std::string> f;
+  std::string joined;
+  while (!text.empty()) {
+    std::string_view line = NextLine(&text, &line_no);
+    if (line.empty() || line.front() == '#') continue;
+    if (first) {
+      first = false;
+      csv = line == kSuppressionCsvHeader;
+      if (csv) continue;
+    }
+    const size_t first_line = line_no;
+    SuppressionLine s;
+    s.line = first_line;
+    std::string raw;
+    if (csv) {
+      line = WholeRecord(line, &text, &line_no, &joined);
+      std::string why;
+      if (!SplitCsv(line, &f, &why)) {
+        error(first_line, why);
+        continue;
+      }
+      if (f.size() != 4) {
+        error(first_line, std::to_string(f.size()) + " fields; the header has 4 (" +
+                              std::string(kSuppressionCsvHeader) + ")");
+        continue;
+      }
+      raw = f[0];
+      s.reason = f[1];
+      if (!f[2].empty()) {
+        s.added = ParseUtcTime(f[2]);
+        if (!s.added) {
+          error(first_line, "added: \"" + Printable(f[2], 30) + "\": when it was added, as 2026-12-08T00:00:00Z");
+          continue;
+        }
+        if (*s.added > now) {
+          error(first_line, "added: " + f[2] + " is in the future");
+          continue;
+        }
+      }
+      s.by = f[3];
+      if (s.by.size() > 255) {
+        error(first_line, "by: longer than 255 bytes");
+        continue;
+      }
+    } else {
+      // The older form: ADDRESS[,REASON], the reason the rest of the line.
+      const size_t comma = line.find(',');
+      raw = FromSpreadsheetSafe(line.substr(0, comma));
+      if (comma != std::string_view::npos) s.reason = FromSpreadsheetSafe(line.substr(comma + 1));
+    }
+    std::string why;
+    const std::optional<std::string> address = NormalizeAddress(raw, &why);
+    if (!address) {
+      error(first_line, "invalid address \"" + raw.substr(0, 60) + (raw.size() > 60 ? "...\"" : "\"") + ": " + why);
+      continue;
+    }
+    if (s.reason.size() > kMaxReason) {
+      error(first_line, "reason longer than 1000 bytes");
+      continue;
+    }
+    s.address = *address;
+    out.rows.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string SuppressionCsvLine(const SuppressionRecord& rec) {
+  return CsvField(rec.address) + "," + CsvField(rec.reason) + "," + FormatUtc(rec.since) + "," + CsvField(rec.actor);
 }
 
 }  // namespace senderguard

@@ -14,6 +14,19 @@
 // domains_only: yes or no ("" is no); domains: the verified From: domains,
 // separated by spaces. A line names the whole of what is set: a column left
 // empty is the default, not "unchanged".
+//
+// Suppression lists in bulk (`suppress export`, `suppress import`): the
+// header line "address,reason,added,by", then one line per address: its
+// reason, when it was added (ISO 8601 UTC) and by whom. Also read: the older
+// form without a header, "ADDRESS[,REASON]" a line (the reason the rest of
+// the line, commas and all), as export wrote it before the dates were kept.
+//
+// Spreadsheet formulas (both files): a spreadsheet takes a field starting
+// with = + - @, TAB or CR for a formula, and account names (SASL logins),
+// reasons and addresses come from customers. So every field written that
+// starts with one of those, or with ', gets one ' in front (a spreadsheet
+// shows it as text), and every field read loses one leading ': an export
+// reads back exactly as it was.
 #pragma once
 
 #include <array>
@@ -22,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "senderguard/model/records.h"
@@ -63,8 +77,42 @@ AccountCsv ParseAccountCsv(std::string_view text, int64_t now, const DomainCheck
 // ended reads as suspended), without a line end.
 std::string AccountCsvLine(const AccountRecord& rec, int64_t now);
 
-// One CSV field, quoted when it must be.
+// One CSV field: one ' in front when it starts with = + - @ TAB CR or '
+// (SpreadsheetSafe), then quoted when it must be (RFC 4180).
 std::string CsvField(std::string_view text);
+
+// `field` with one ' in front when it starts with = + - @ TAB CR or ', else
+// as it is; FromSpreadsheetSafe takes one leading ' off (if any). Pure.
+std::string SpreadsheetSafe(std::string_view field);
+std::string_view FromSpreadsheetSafe(std::string_view field);
+
+inline constexpr std::string_view kSuppressionCsvHeader = "address,reason,added,by";
+
+// One line of a suppression list as read (the address normalized, the
+// rest as the line gives it).
+struct SuppressionLine {
+  size_t line = 0;          // in the file, for messages
+  std::string address;      // normalized (NormalizeAddress)
+  std::string reason;       // empty: the importer's default
+  std::optional<int64_t> added;  // nullopt: not given (now)
+  std::string by;           // empty: not given (the importer)
+};
+
+struct SuppressionList {
+  std::vector<SuppressionLine> rows;
+  // Each bad line's number and what is wrong with it (the first
+  // kMaxImportErrors; one per line).
+  std::vector<std::pair<size_t, std::string>> errors;
+  size_t error_count = 0;  // all of them
+};
+
+// Reads a whole suppression list (either form), checking every line: an
+// address NormalizeAddress refuses, a reason over 1000 bytes, an `added`
+// that is not ISO 8601 UTC or is after `now`, a `by` over 255 bytes.
+SuppressionList ParseSuppressionList(std::string_view text, int64_t now);
+
+// The line of one entry (kSuppressionCsvHeader's columns), without a line end.
+std::string SuppressionCsvLine(const SuppressionRecord& rec);
 
 // Makes `rec` say what `s` says, at `now`, by `actor`. Returns what changed,
 // as "day=100 state=suspended" ("" when nothing did).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # senderguardctl's usability commands (issue 15, items 8 and 9) on temporary files, without
 # Postfix: `stats` over a store and the daemons' Prometheus files (and without [monitoring]
-# textfile, where it says the counters are not available); `config` with --changed and
-# --defaults; the bash completion sourced and driven as bash does; every command's --help ends
+# textfile, where it says the counters are not available); `config` with --changed,
+# --defaults and --json; the bash completion sourced and driven as bash does; every command's --help ends
 # with an example and fits 80 columns. (stats against a real run: monitoring_test.sh.)
 set -uo pipefail
 SRC=${SG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -150,6 +150,33 @@ says "config: a secret is shown set and hidden" '^feedback\.secret = \(set, hidd
 grep -q 0123456789abcdef "$DIR/out" && not_ok "config shows the secret" || ok "config does not show the secret"
 ctl /nonexistent/senderguard.conf config
 same "config of a missing file: exit 78" "$RC" 78
+# --json: the sections as objects, each key's value typed; at_default the same shape, true or false.
+ctl "$DIR/two.conf" config --json
+same "config --json: exit 0" "$RC" 0
+same "config --json: the file" "$(jq -r .file "$DIR/out")" "$DIR/two.conf"
+same "config --json: a number" "$(jq -c .config.quota.day.limit "$DIR/out")" 500
+same "config --json: a string" "$(jq -c .config.milter.socket_mode "$DIR/out")" '"0600"'
+same "config --json: a list" "$(jq -c .config.milter.identity "$DIR/out")" '["sasl","sender-domain","client-address"]'
+same "config --json: a float" "$(jq -c .config.reputation.suspend_hard_rate "$DIR/out")" 0.1
+same "config --json: a boolean" "$(jq -c .config.milter.dry_run "$DIR/out")" false
+same "config --json: a subsection" "$(jq -c .config.store.postgresql.lease_ttl_s "$DIR/out")" 60
+same "config --json: every key once" "$(jq '[.config | paths(type != "object") | select(all(.[]; type == "string"))] | length' "$DIR/out")" "$n_all"
+same "config --json: at_default has the same keys" \
+    "$(jq '[.at_default | paths(type == "boolean")] | length' "$DIR/out")" "$n_all"
+same "config --json: the keys not at their default" \
+    "$(jq -c '.at_default | [paths(type == "boolean") as $p | select(getpath($p) == false) | $p | join(".")]' "$DIR/out")" \
+    '["milter.socket_mode","quota.day.limit"]'
+ctl "$DIR/two.conf" config --changed --json
+same "config --changed --json: only those" "$(jq -c .config "$DIR/out")" '{"milter":{"socket_mode":"0600"},"quota":{"day":{"limit":500}}}'
+ctl /nonexistent/senderguard.conf config --defaults --json
+same "config --defaults --json: reads no file" "$RC $(jq -c .file "$DIR/out")" "0 null"
+same "config --defaults --json: all at their default" \
+    "$(jq '[.at_default | paths(type == "boolean") as $p | getpath($p)] | all' "$DIR/out")" true
+same "config --defaults --json: the default socket" "$(jq -r .config.milter.socket "$DIR/out")" \
+    unix:/run/senderguard/milter.sock
+ctl "$DIR/secret.conf" config --json
+same "config --json: a secret shown set and hidden" "$(jq -r .config.feedback.secret "$DIR/out")" '(set, hidden)'
+grep -q 0123456789abcdef "$DIR/out" && not_ok "config --json shows the secret" || ok "config --json does not show the secret"
 
 # ---- bash completion: the file sourced in a new bash, its function driven as bash drives it
 # (COMP_WORDS, COMP_CWORD), the program given by the path it was typed as.
@@ -183,7 +210,7 @@ completes "no store: no names, no error" "" "$CTL" -c "$DIR/none.conf" show ""
 completes "a window of quota set" "minute= month=" "$CTL" quota set bob m
 completes "a file after -c" "plain.conf" "$CTL" -c pla
 completes "help COMMAND" "stats store" "$CTL" help st
-completes "config's options" "--changed --config --defaults --help" "$CTL" config --
+completes "config's options" "--changed --config --defaults --help --json" "$CTL" config --
 completes "senderguard-milter's options" "--check --config --help --stderr --version" \
     "$BIN/senderguard-milter" --
 completes "senderguard-tail: a file after --config" "plain.conf" "$BIN/senderguard-tail" --config pl

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace senderguard {
@@ -65,6 +67,66 @@ TEST(WrapHelp, TableOfHostileLines) {
       if (longest_word <= 40) {
         EXPECT_LE(line.size(), 80u) << c.name << ": " << line;
       }
+    }
+  }
+}
+
+// The wrapper senderguardctl explain had of its own (cmd_explain.cc until
+// WrapWords served both), kept here as the reference: `first`, then the
+// words of `text` while they fit in `width`, each further line indented.
+std::string ExplainWrapBefore(const std::string& first, const std::string& text, size_t indent, size_t width) {
+  std::string out = first;
+  size_t col = first.size();
+  bool line_start = true;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find(' ', i);
+    if (end == std::string::npos) end = text.size();
+    const size_t len = end - i;
+    if (!line_start && col + 1 + len > width) {
+      out += "\n" + std::string(indent, ' ');
+      col = indent;
+    } else if (!line_start) {
+      out += ' ';
+      ++col;
+    }
+    line_start = false;
+    out.append(text, i, len);
+    col += len;
+    i = end + 1;
+  }
+  return out;
+}
+
+TEST(WrapWords, AsExplainWrappedBefore) {
+  // explain's layouts: a check's head and its detail; the reply under it; the outcome.
+  const std::string head = "  quota day    REFUSE   ";
+  const std::string detail =
+      "used 1000 of 1000 messages (the account's own limit); resets 2026-12-08 00:00 CET, in 3h 12m";
+  EXPECT_EQ(WrapWords(head + detail, 80, 24, head.size()),
+            "  quota day    REFUSE   used 1000 of 1000 messages (the account's own limit);\n"
+            "                        resets 2026-12-08 00:00 CET, in 3h 12m");
+  // Every shape explain gives it, against the wrapper it replaced: texts of
+  // words from 1 to 90 bytes (one longer than a line), one space apart.
+  unsigned seed = 12345;
+  auto next = [&seed](unsigned n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  const std::vector<std::pair<std::string, size_t>> firsts = {
+      {head, 24}, {std::string(24, ' '), 28}, {"", 4}, {"  ", 29}, {"  suppression  pass     ", 24}};
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    const unsigned words = 1 + next(30);
+    for (unsigned w = 0; w < words; ++w) {
+      if (!text.empty()) text += ' ';
+      const unsigned len = next(10) == 0 ? 1 + next(90) : 1 + next(12);
+      text += std::string(len, static_cast<char>('a' + next(26)));
+    }
+    for (const auto& [first, indent] : firsts) {
+      EXPECT_EQ(WrapWords(first + text, 80, indent, std::max<size_t>(first.size(), 1)),
+                ExplainWrapBefore(first, text, indent, 80))
+          << "first \"" << first << "\" text \"" << text << "\"";
     }
   }
 }

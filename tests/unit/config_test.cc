@@ -3,6 +3,7 @@
 #include "senderguard/config/config.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -737,6 +738,31 @@ TEST(ConfigEntries, EveryKeyChangedReadsBack) {
   const auto again = Entries(dotted);
   ASSERT_EQ(again.size(), full.size());
   for (size_t i = 0; i < full.size(); ++i) EXPECT_EQ(again[i].value, full[i].value) << full[i].key;
+}
+
+// `senderguardctl config --json` takes each value as JSON: what the table
+// writes is the subset of TOML that JSON shares (a secret shown hidden aside).
+TEST(ConfigEntries, ValuesAreJsonToo) {
+  for (const auto& entries : {Entries(""), Entries(kEveryKeyChanged)}) {
+    ASSERT_FALSE(entries.empty());
+    for (const auto& e : entries) {
+      if (e.value == "(set, hidden)") continue;
+      const auto j = nlohmann::json::parse(e.value, nullptr, false);
+      EXPECT_FALSE(j.is_discarded()) << e.key << " = " << e.value;
+    }
+  }
+  for (const auto& e : Entries(kEveryKeyChanged)) {
+    // Quotes and a backslash, escaped.
+    if (e.key == "milter.notify_command") {
+      EXPECT_EQ(nlohmann::json::parse(e.value), nlohmann::json({"/usr/local/bin/notify", "say \"hi\"\\ there"}));
+    }
+    if (e.key == "reputation.tier_multipliers") {
+      EXPECT_EQ(nlohmann::json::parse(e.value).dump(), "[1.0,2.0,3.0,4.0,5.5]");
+    }
+    if (e.key == "reputation.suspend_complaint_rate") {
+      EXPECT_EQ(nlohmann::json::parse(e.value), 0.002);
+    }
+  }
 }
 
 TEST(ConfigEntries, SecretsAreHidden) {
