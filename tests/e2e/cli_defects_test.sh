@@ -404,6 +404,23 @@ ctl report gina --days 2 --json | tr -d ' \n' | grep -q '"delivered":40' && ok "
 expect 64 "account delete without --yes, not on a terminal" ctl account delete gina </dev/null
 says "... asks for --yes" "$DIR/err" 'not deleted: give --yes'
 expect 0 "... deleted nothing" ctl show gina
+# On a terminal (script(1) gives it one) it asks; anything but y/yes keeps the account.
+tty_delete() { # tty_delete ANSWER NAME: the answer typed at the prompt; output in $DIR/tty
+    local rc=0
+    printf '%s\n' "$1" | script -qec "'$BIN/senderguardctl' -c '$DIR/senderguard.conf' account delete '$2'" /dev/null \
+        >"$DIR/tty" 2>&1 || rc=$?
+    tr -d '\r' <"$DIR/tty" >"$DIR/tty.txt"
+    return "$rc"
+}
+rc=0; tty_delete n gina || rc=$?
+[[ $rc == 1 ]] && grep -q '^delete account gina with its quotas, counts, days and 2 suppression(s) of its own? \[y/N\]' "$DIR/tty.txt" \
+    && ok "account delete on a terminal asks, and 'n' exits 1" || not_ok "account delete prompt (rc=$rc): $(head -c 300 "$DIR/tty.txt")"
+grep -q 'account gina not deleted' "$DIR/tty.txt" && ok "... says it was not deleted" || not_ok "... not-deleted message"
+expect 0 "... gina is still there" ctl show gina
+ctl quota set ttyone day=5 --create >/dev/null
+rc=0; tty_delete yes ttyone || rc=$?
+[[ $rc == 0 ]] && grep -q 'ttyone: deleted: record' "$DIR/tty.txt" && ok "... 'yes' deletes" || not_ok "account delete 'yes' (rc=$rc): $(head -c 300 "$DIR/tty.txt")"
+expect 1 "... ttyone is gone" ctl show ttyone
 expect 0 "account delete gina --yes" ctl account delete gina --yes
 says "... says what went" "$DIR/out" '^gina: deleted: record \(2 verified domain\(s\)\), 1 window count\(s\), 2 day\(s\) of outcomes, 2 suppression\(s\) of its own; its audit entries stay'
 expect 1 "show gina after it" ctl show gina
@@ -422,10 +439,10 @@ lacks "report --all: gina's days gone" "$DIR/out" '"delivered": (49|60),'
 ctl audit gina --limit 0 >"$DIR/out"
 says "audited" "$DIR/out" 'account-delete +gina +record \(2 verified'
 says "... and gina's history stays" "$DIR/out" 'domain-add +gina'
-audits 1 "one deletion" account-delete
+audits 2 "one deletion (and ttyone's, at the prompt)" account-delete
 expect 1 "account delete of an unknown account" ctl account delete gina --yes
 says "... says so" "$DIR/err" 'no such account: gina'
-audits 1 "the refused deletion" account-delete
+audits 2 "the refused deletion" account-delete
 expect 0 "account delete --json" ctl account delete ginamore --yes --json
 says "... JSON: what went" "$DIR/out" '"suppressions": 1'
 

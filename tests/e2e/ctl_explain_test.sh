@@ -124,6 +124,13 @@ sgctl suspend bob --reason "complaints" --create >/dev/null
 case_ "suspended account refused at MAIL FROM" bob b@shop.test r@dest.test
 sgctl reinstate bob --for 1h >/dev/null
 case_ "reinstated for an hour" bob b@shop.test r@dest.test
+# a timed suspension (suspend --for): refused while it lasts, accepted once it has ended
+sgctl suspend fay --reason "incident 7" --for 1h --create >/dev/null
+case_ "suspended for an hour, refused at MAIL FROM" fay b@shop.test r@dest.test
+sgctl suspend gus --reason "incident 8" --for 2s --create >/dev/null
+case_ "suspended for 2 s, refused at MAIL FROM" gus b@shop.test r@dest.test
+sleep 3
+case_ "a timed suspension that has ended: accepted" gus b@shop.test r@dest.test
 
 # ---- end of message: DMARC, the From: header, verified domains
 message "From: Sender <news@yahoo.test>"
