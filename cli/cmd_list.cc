@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "senderguard/decide/account_state.h"
 
 namespace senderguard::cli {
 namespace {
@@ -100,6 +101,12 @@ void AddListCommand(CLI::App& app, Env& env) {
     bool first_json = true;
     bool timed = false;  // a row is marked "~"
 
+    // --state is judged on the record alone (as AccountJson judges it), so
+    // the accounts it leaves out are not read further (their windows, days).
+    const int64_t now = env.Now();
+    auto state_passes = [&](const AccountRecord& a) {
+      return state.empty() || AccountStatusName(EffectiveAt(a, now).status) == state;
+    };
     auto passes = [&](const nlohmann::json& j) {
       if (!state.empty() && j["state"].get<std::string>() != state) return false;
       if (over >= 0 && UsagePct(j) < over) return false;
@@ -144,6 +151,7 @@ void AddListCommand(CLI::App& app, Env& env) {
     if (env.json) std::printf("{\n  \"accounts\": [");
     if (sort == "name") {
       walk([&](const AccountRecord& a) {
+        if (!state_passes(a)) return true;
         const nlohmann::json j = AccountJson(env, a);
         if (!passes(j)) return true;
         if (limit > 0 && shown == limit) {
@@ -157,6 +165,7 @@ void AddListCommand(CLI::App& app, Env& env) {
       // Highest usage first, or lowest score first; ties by name.
       std::vector<std::pair<double, std::string>> keys;
       walk([&](const AccountRecord& a) {
+        if (!state_passes(a)) return true;
         const nlohmann::json j = AccountJson(env, a);
         if (passes(j)) {
           keys.emplace_back(sort == "usage" ? -UsagePct(j) : j["reputation"]["score"].get<double>(), a.name);
