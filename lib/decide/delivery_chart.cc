@@ -389,9 +389,8 @@ std::string RenderReportSvg(const Report& report, const ChartOptions& options) {
            "Gaps: no mail that day. &#9650;: above the axis (complaints on a day with nothing "
            "delivered too).");
   svg.Text(16, h - 10, 10, "start", "#444444",
-           "Suspension: the rate over the " + window +
-               " days ending a day above its line, with at least " + std::to_string(rc.min_volume) +
-               " messages in them.");
+           "Suspension: the rate over the " + window + " days ending a day above its line, with at least " +
+               std::to_string(rc.min_volume) + " messages.");
   svg.Raw("</svg>\n");
   return svg.Take();
 }
