@@ -179,7 +179,7 @@ void PrintTable(const Report& r, const std::string& title, int window_days, bool
                 row.v[8].c_str(), cw, row.v[9].c_str(), row.crate.c_str(), row.hrate.c_str(),
                 row.score.c_str(), row.tier.c_str(), row.verdict.c_str());
   }
-  std::printf("UTC days (MM-DD). ATT attempted (final outcomes), DLVD delivered, TECH technical,\n"
+  std::printf("UTC days. ATT attempted (final outcomes), DLVD delivered, TECH technical,\n"
               "DEFR deferred (not final), EXPD expired, CMPL complaints; from the milter: USED\n"
               "units counted against the quota, RFSD refusals it replied, T the tier in force\n"
               "(- no mail seen). CMP%% complaints of delivered, HRD%% hard of attempted, in\n"
