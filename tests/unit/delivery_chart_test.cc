@@ -554,6 +554,21 @@ TEST(DeliveryChartTest, NoTwoLabelsOverlapAndAllStayInside) {
   }
 }
 
+// Each threshold's label sits on a white ground drawn over its panel's
+// series, so a rate line passing under it does not blur it (seen in a
+// rendering: the line crossed "suspension above 0.1%").
+TEST(DeliveryChartTest, ThresholdLabelsSitOnAGroundOverTheSeries) {
+  const Doc d = Render(Days(30));
+  ASSERT_TRUE(d.root);
+  EXPECT_EQ(d.WithAttr("rect", "class", "label-ground").size(), 2u);
+  const size_t ground = d.svg.find("class=\"label-ground\"");
+  const size_t series = d.svg.rfind("class=\"rate-complaint\"", d.svg.find("threshold-complaint"));
+  ASSERT_NE(ground, std::string::npos);
+  ASSERT_NE(series, std::string::npos);
+  EXPECT_GT(ground, series) << "the ground is drawn after the complaint series";
+  EXPECT_LT(ground, d.svg.find(">suspension above 0.1%<"));
+}
+
 TEST(DeliveryChartTest, TheSizeIsClamped) {
   ChartOptions small;
   small.width = 10;
