@@ -3,15 +3,18 @@
 // and the ARF ingester store (UTC days, the store's buckets): attempted,
 // delivered, hard, soft, technical, deferred, expired, complaints, the day's
 // complaint and hard-bounce rates, the reputation score at the day's end and
-// the day's verdict (what the tier steps on). --all sums every account and
-// the outcomes attributed to none: the platform's totals.
+// the day's verdict (what the tier steps on); and from the milter's figures
+// (Store::AddSendingDays): the units committed against the quota, the SMTP
+// refusals and the tier in force that day. --all sums every account and the
+// outcomes attributed to none: the platform's totals (no tier).
 //
 // The numbers are BuildReport's (decide/delivery_report.h); this file reads
 // the store and formats. Human output fits 80 columns (counts written short,
 // 12k, 1.2M, rounded down; --wide writes them whole); JSON and CSV give whole
 // numbers and rates as fractions. --svg writes the chart
 // (decide/delivery_chart.h) to FILE through a temporary file beside it,
-// renamed over it once whole, so a failure leaves no half file ("-": stdout).
+// renamed over it once whole, so a failure leaves no half file ("-": stdout),
+// and names the file written on stdout.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,13 +67,40 @@ nlohmann::json CountsJson(const DayCounts& c, double complaint_rate, double hard
   return j;
 }
 
-// Day buckets of one account from `first` to `last`.
-DayBuckets Buckets(Store& store, const std::string& account, int64_t first, int64_t last) {
-  DayBuckets b;
-  for (const auto& [day, counts] : Take(store.GetDays(account, first, last))) {
-    b.emplace_back(day, ToDayCounts(counts));
+// The buckets of one account from `first` to `last`: the delivery counts
+// into *counts, the milter's figures into *sending (its tier only
+// `with_tier`: a platform's days have none). Returns how many were stored.
+size_t ReadBuckets(Store& store, const std::string& account, int64_t first, int64_t last,
+                   bool with_tier, DayBuckets* counts, SendingBuckets* sending) {
+  const StoredDays days = Take(store.GetDays(account, first, last));
+  for (const auto& [day, d] : days) {
+    counts->emplace_back(day, ToDayCounts(d));
+    sending->emplace_back(day, SendingFigures{d.quota_used, d.refused, with_tier ? d.tier : 0});
   }
-  return b;
+  return days.size();
+}
+
+// The tier as the table shows it: "-" when the milter saw no mail that day.
+std::string TierText(int tier) { return tier == 0 ? "-" : std::to_string(tier); }
+
+nlohmann::json TierJson(int tier) { return tier == 0 ? nlohmann::json(nullptr) : nlohmann::json(tier); }
+
+// A rate in percent within 4 columns, the "%" in the header: "0.12",
+// "12.3", "100", ">999" (a complaint rate can exceed 100%: complaints
+// arrive for mail delivered on earlier days).
+std::string RateCell(double rate) {
+  const double pct = rate * 100.0;
+  char buf[32];
+  if (pct < 9.995) {
+    std::snprintf(buf, sizeof buf, "%.2f", pct);
+  } else if (pct < 99.95) {
+    std::snprintf(buf, sizeof buf, "%.1f", pct);
+  } else if (pct < 999.5) {
+    std::snprintf(buf, sizeof buf, "%.0f", pct);
+  } else {
+    return ">999";
+  }
+  return buf;
 }
 
 // CSV (RFC 4180): the account first, so that reports joined stay apart
@@ -88,40 +118,49 @@ std::string CsvField(const std::string& s) {
 void PrintCsv(const Report& r, const std::string& account) {
   std::printf("account,day");
   for (const char* f : kFields) std::printf(",%s", f);
-  std::printf(",complaint_rate,hard_bounce_rate,score,verdict\n");
+  // The milter's figures last: the columns before keep their places.
+  std::printf(",complaint_rate,hard_bounce_rate,score,verdict,quota_used,refused,tier\n");
   const std::string name = CsvField(account);
   for (const ReportDay& d : r.days) {
     std::printf("%s,%s", name.c_str(), DayString(d.day).c_str());
     for (uint64_t v : Values(d.counts)) std::printf(",%llu", static_cast<unsigned long long>(v));
-    std::printf(",%s,%s,%d,%s\n", RateCsv(d.complaint_rate, d.counts.delivered).c_str(),
+    std::printf(",%s,%s,%d,%s,%llu,%llu,%s\n", RateCsv(d.complaint_rate, d.counts.delivered).c_str(),
                 RateCsv(d.hard_rate, d.counts.attempted()).c_str(), d.score,
-                std::string(DayVerdictName(d.verdict)).c_str());
+                std::string(DayVerdictName(d.verdict)).c_str(),
+                static_cast<unsigned long long>(d.sending.quota_used),
+                static_cast<unsigned long long>(d.sending.refused),
+                d.sending.tier == 0 ? "" : std::to_string(d.sending.tier).c_str());
   }
 }
 
 void PrintTable(const Report& r, const std::string& title, int window_days, bool wide) {
   struct Row {
-    std::string day, v[8], crate, hrate, score, verdict;
+    std::string day, v[10], crate, hrate, score, tier, verdict;
   };
   std::vector<Row> rows;
-  auto add = [&](std::string day, const DayCounts& c, double cr, double hr, std::string score,
-                 std::string verdict) {
+  auto add = [&](std::string day, const DayCounts& c, uint64_t used, uint64_t refused, double cr,
+                 double hr, std::string score, std::string tier, std::string verdict) {
     Row row;
     row.day = std::move(day);
     const auto v = Values(c);
     for (size_t i = 0; i < v.size(); ++i) row.v[i] = Count(v[i], wide);
-    row.crate = c.delivered == 0 ? "-" : Percent(cr);
-    row.hrate = c.attempted() == 0 ? "-" : Percent(hr);
+    row.v[8] = Count(used, wide);
+    row.v[9] = Count(refused, wide);
+    row.crate = c.delivered == 0 ? "-" : RateCell(cr);
+    row.hrate = c.attempted() == 0 ? "-" : RateCell(hr);
     row.score = std::move(score);
+    row.tier = std::move(tier);
     row.verdict = std::move(verdict);
     rows.push_back(std::move(row));
   };
   for (const ReportDay& d : r.days) {
-    add(DayString(d.day), d.counts, d.complaint_rate, d.hard_rate, std::to_string(d.score),
+    // MM-DD: the title has the years.
+    add(DayString(d.day).substr(5), d.counts, d.sending.quota_used, d.sending.refused,
+        d.complaint_rate, d.hard_rate, std::to_string(d.score), TierText(d.sending.tier),
         std::string(VerdictText(d.verdict)));
   }
-  add("total", r.totals, r.complaint_rate, r.hard_rate, "", "");
-  // 10 + 8 x 5 + 8 + 8 + 6 + 8 columns: 80.
+  add("total", r.totals, r.quota_used, r.refused, r.complaint_rate, r.hard_rate, "", "", "");
+  // 5 + 12 x 5 + 4 + 2 + 8 columns: 79.
   size_t w = 4;
   if (wide) {
     for (const Row& row : rows) {
@@ -130,20 +169,23 @@ void PrintTable(const Report& r, const std::string& title, int window_days, bool
   }
   const int cw = static_cast<int>(w);
   std::printf("%s\n", title.c_str());
-  std::printf("%-10s %*s %*s %*s %*s %*s %*s %*s %*s %7s %7s %5s %s\n", "DAY", cw, "ATT", cw, "DLVD", cw,
-              "HARD", cw, "SOFT", cw, "TECH", cw, "DEFR", cw, "EXPD", cw, "CMPL", "CMPL%", "HARD%", "SCORE",
-              "VERDICT");
+  std::printf("%-5s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %4s %4s %3s %1s %s\n", "DAY", cw, "ATT", cw,
+              "DLVD", cw, "HARD", cw, "SOFT", cw, "TECH", cw, "DEFR", cw, "EXPD", cw, "CMPL", cw, "USED",
+              cw, "RFSD", "CMP%", "HRD%", "SCR", "T", "VERDICT");
   for (const Row& row : rows) {
-    std::printf("%-10s %*s %*s %*s %*s %*s %*s %*s %*s %7s %7s %5s %s\n", row.day.c_str(), cw,
+    std::printf("%-5s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %4s %4s %3s %1s %s\n", row.day.c_str(), cw,
                 row.v[0].c_str(), cw, row.v[1].c_str(), cw, row.v[2].c_str(), cw, row.v[3].c_str(), cw,
-                row.v[4].c_str(), cw, row.v[5].c_str(), cw, row.v[6].c_str(), cw, row.v[7].c_str(),
-                row.crate.c_str(), row.hrate.c_str(), row.score.c_str(), row.verdict.c_str());
+                row.v[4].c_str(), cw, row.v[5].c_str(), cw, row.v[6].c_str(), cw, row.v[7].c_str(), cw,
+                row.v[8].c_str(), cw, row.v[9].c_str(), row.crate.c_str(), row.hrate.c_str(),
+                row.score.c_str(), row.tier.c_str(), row.verdict.c_str());
   }
   std::printf("UTC days. ATT attempted (final outcomes), DLVD delivered, TECH technical,\n"
-              "DEFR deferred (not final), EXPD expired, CMPL complaints. CMPL%% of delivered,\n"
-              "HARD%% of attempted (- nothing to divide by). SCORE: the reputation score over\n"
-              "the %d days ending that day. VERDICT: the day judged clean or bad (the tier\n"
-              "steps on it), - too little mail to judge.\n%s",
+              "DEFR deferred (not final), EXPD expired, CMPL complaints; from the milter: USED\n"
+              "units counted against the quota, RFSD refusals it replied, T the tier in force\n"
+              "(- no mail seen). CMP%% complaints of delivered, HRD%% hard of attempted, in\n"
+              "percent (- nothing to divide by). SCR: the reputation score over the %d days\n"
+              "ending that day. VERDICT: the day judged clean or bad (the tier steps on it),\n"
+              "- too little mail to judge.\n%s",
               window_days, wide ? "" : "Counts: k/M/G = 10^3/6/9, rounded down.\n");
 }
 
@@ -234,22 +276,28 @@ void AddReportCommand(CLI::App& app, Env& env) {
     const int64_t from = today - days + 1 - rc.window_days + 1;
     nlohmann::json j;
     DayBuckets buckets;
+    SendingBuckets sending;
     int64_t since_day = INT64_MIN;
     std::string title, note;
     if (all) {
       const auto accounts = Take(store.ListAccounts());
-      for (const auto& a : accounts) {
-        for (auto& b : Buckets(store, a.name, from, today)) buckets.push_back(b);
-      }
-      for (auto& b : Buckets(store, "", from, today)) buckets.push_back(b);  // of no account
+      for (const auto& a : accounts) ReadBuckets(store, a.name, from, today, false, &buckets, &sending);
+      ReadBuckets(store, "", from, today, false, &buckets, &sending);  // of no account
       j["account"] = nullptr;
       j["accounts"] = accounts.size();
       title = "all " + std::to_string(accounts.size()) + " account(s) and mail of no account";
     } else {
       const std::string name = env.Account(account);
-      const auto rec = Take(store.GetAccount(name));
-      if (!rec) throw Failure{kExitNotFound, "no such account: " + name};
-      buckets = Buckets(store, name, from, today);
+      auto rec = Take(store.GetAccount(name));
+      const size_t stored = ReadBuckets(store, name, from, today, true, &buckets, &sending);
+      // An account the milter only refused has days but no record (a
+      // record is made by its first accepted message or the tailer's
+      // review): the configured defaults apply to it.
+      if (!rec && stored == 0) throw Failure{kExitNotFound, "no such account: " + name};
+      if (!rec) {
+        rec.emplace();
+        rec->name = name;
+      }
       if (rec->rates_since > 0) since_day = DayNumber(rec->rates_since) + 1;
       const std::string state(AccountStatusName(EffectiveAt(*rec, now).status));
       j["account"] = name;
@@ -265,12 +313,16 @@ void AddReportCommand(CLI::App& app, Env& env) {
         j["rates_restart"] = nullptr;
       }
     }
-    const Report r = BuildReport(buckets, today, days, since_day, rc);
+    const Report r = BuildReport(buckets, today, days, since_day, rc, sending);
     if (chart) {
       ChartOptions opt;
       opt.subject = all ? "all accounts" : env.Account(account);
       opt.reputation = rc;
       WriteWhole(svg, RenderReportSvg(r, opt));
+      if (svg != "-") {
+        std::printf("wrote %s (%dx%d, %zu day%s)\n", Printable(svg).c_str(), opt.width, opt.height,
+                    r.days.size(), r.days.size() == 1 ? "" : "s");
+      }
       return;
     }
     if (csv) {
@@ -291,10 +343,15 @@ void AddReportCommand(CLI::App& app, Env& env) {
       day["day"] = DayString(d.day);
       day["score"] = d.score;
       day["verdict"] = std::string(DayVerdictName(d.verdict));
+      day["quota_used"] = d.sending.quota_used;
+      day["refused"] = d.sending.refused;
+      day["tier"] = TierJson(d.sending.tier);
       arr.push_back(std::move(day));
     }
     j["days"] = std::move(arr);
     j["totals"] = CountsJson(r.totals, r.complaint_rate, r.hard_rate);
+    j["totals"]["quota_used"] = r.quota_used;
+    j["totals"]["refused"] = r.refused;
     PrintJson(j);
   });
 }

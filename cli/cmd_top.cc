@@ -1,12 +1,10 @@
-// senderguardctl top [--by volume|complaints|bounces|quota] [--days N]
+// senderguardctl top [--by volume|complaints|bounces|quota|refusals] [--days N]
 // [--limit N] [--json] [--wide]: the accounts that matter now, one line each,
-// highest first (RankTop, decide/delivery_report.h). Volume, complaints and
-// hard bounces are summed over the last N UTC days of the stored day counts
-// (default 1: today); quota is the highest share of a window's limit used
-// now. Accounts whose figure is 0 are not listed.
-//
-// Not here (yet): --by refusals. The milter's refusals are log lines, not
-// stored counts.
+// highest first (RankTop, decide/delivery_report.h). Volume, complaints,
+// hard bounces and refusals are summed over the last N UTC days of the
+// stored day counts (default 1: today; refusals are the milter's, written
+// once per [monitoring] interval); quota is the highest share of a window's
+// limit used now. Accounts whose figure is 0 are not listed.
 #include <algorithm>
 #include <climits>
 #include <cstdio>
@@ -39,8 +37,8 @@ void AddTopCommand(CLI::App& app, Env& env) {
   static int days = 1;
   static size_t limit = 10;
   static bool wide = false;
-  cmd->add_option("--by", by, "volume, complaints, bounces or quota (default volume)")
-      ->check(CLI::IsMember({"volume", "complaints", "bounces", "quota"}));
+  cmd->add_option("--by", by, "volume, complaints, bounces, quota or refusals (default volume)")
+      ->check(CLI::IsMember({"volume", "complaints", "bounces", "quota", "refusals"}));
   cmd->add_option("--days", days, "UTC days ending today, 1 to 90 (default 1: today)")
       ->check(CLI::Range(1, kMaxReportDays));
   cmd->add_option("--limit", limit, "at most N accounts, 1 to 100000 (default 10)")
@@ -51,6 +49,7 @@ void AddTopCommand(CLI::App& app, Env& env) {
     const TopBy key = by == "complaints" ? TopBy::kComplaints
                       : by == "bounces"  ? TopBy::kBounces
                       : by == "quota"    ? TopBy::kQuota
+                      : by == "refusals" ? TopBy::kRefusals
                                          : TopBy::kVolume;
     Store& store = env.existing_store();
     const int64_t today = DayNumber(env.Now());
@@ -59,6 +58,7 @@ void AddTopCommand(CLI::App& app, Env& env) {
     for (size_t i = 0; i < accounts.size(); ++i) {
       for (const auto& [day, counts] : Take(store.GetDays(accounts[i].name, today - days + 1, today))) {
         figures[i].counts += ToDayCounts(counts);
+        figures[i].refused += counts.refused;
       }
       if (key == TopBy::kQuota) {
         // The windows as `show` gives them: used and limit now.
@@ -83,6 +83,7 @@ void AddTopCommand(CLI::App& app, Env& env) {
         a["delivered"] = c.delivered;
         a["hard"] = c.hard;
         a["complaints"] = c.complaints;
+        a["refused"] = figures[i].refused;
         a["hard_bounce_rate"] = RateJson(Rate(c.hard, c.attempted()), c.attempted());
         a["complaint_rate"] = RateJson(Rate(c.complaints, c.delivered), c.delivered);
         a["quota_used"] = figures[i].quota_fraction < 0 ? nlohmann::json(nullptr)
@@ -92,22 +93,22 @@ void AddTopCommand(CLI::App& app, Env& env) {
       PrintJson(nlohmann::json{{"by", by}, {"days", days}, {"accounts", std::move(arr)}});
       return;
     }
-    // 24 + 5 x 5 + 8 + 8 + 8 and 7 spaces: 80.
-    std::printf("%-24s %5s %5s %5s %8s %5s %8s %8s\n", "ACCOUNT", "ATT", "DLVD", "HARD", "HARD%", "CMPL",
-                "CMPL%", "QUOTA");
+    // 24 + 5 x 3 + 8 + 5 + 8 + 5 + 7 and 8 spaces: 80.
+    std::printf("%-24s %5s %5s %5s %8s %5s %8s %5s %7s\n", "ACCOUNT", "ATT", "DLVD", "HARD", "HARD%",
+                "CMPL", "CMPL%", "RFSD", "QUOTA");
     for (size_t i : top) {
       const DayCounts& c = figures[i].counts;
       const double q = figures[i].quota_fraction;
-      std::printf("%-24s %5s %5s %5s %8s %5s %8s %8s\n", Cell(accounts[i].name, 24, wide).c_str(),
+      std::printf("%-24s %5s %5s %5s %8s %5s %8s %5s %7s\n", Cell(accounts[i].name, 24, wide).c_str(),
                   Count(c.attempted(), wide).c_str(), Count(c.delivered, wide).c_str(),
                   Count(c.hard, wide).c_str(), PercentOf(c.hard, c.attempted()).c_str(),
                   Count(c.complaints, wide).c_str(), PercentOf(c.complaints, c.delivered).c_str(),
-                  q < 0 ? "-" : Percent(q).c_str());
+                  Count(figures[i].refused, wide).c_str(), q < 0 ? "-" : Percent(q).c_str());
     }
     std::printf("%zu of %zu account(s) by %s, %s\n", top.size(), accounts.size(), by.c_str(),
                 days == 1 ? "today (UTC)" : ("the last " + std::to_string(days) + " UTC days").c_str());
-    std::printf("QUOTA: the share of its fullest window used now%s\n",
-                key == TopBy::kQuota ? "" : " (shown with --by quota)");
+    std::printf("RFSD: the milter's refusals. QUOTA: the share of its fullest window used now%s\n",
+                key == TopBy::kQuota ? "" : "\n(shown with --by quota)");
   });
 }
 

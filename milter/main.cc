@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "start").Add("socket", (*cfg)->socket).Add("store", (*cfg)->store_path).Add("config", path).str());
   auto reporter = sg::milter::StartReporter(&context);  // action=summary and [monitoring] textfile
   const int rc = smfi_main();
-  reporter->Stop();  // the last summary and textfile
+  reporter->Stop();  // the last summary, textfile and daily figures (before the Flush)
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "stop").Add("status", rc).str());
   // Leave without running destructors: the reload thread and libmilter's
   // threads may still hold `context`, and every commit is already in the

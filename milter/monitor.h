@@ -33,9 +33,17 @@ class LatencyTimer {
 };
 
 // Starts the thread that, each [monitoring] interval and once more when it
-// is stopped, logs the "action=summary" line and rewrites the Prometheus
-// text file ([monitoring] textfile, {program} = senderguard-milter). *ctx
-// (its metrics, logger and configuration) must outlive the result's Stop().
+// is stopped, logs the "action=summary" line, rewrites the Prometheus text
+// file ([monitoring] textfile, {program} = senderguard-milter) and writes
+// the accounts' daily figures (FlushSendingDays). *ctx (its metrics,
+// logger, configuration and store) must outlive the result's Stop().
 std::unique_ptr<monitor::PeriodicReport> StartReporter(Context* ctx);
+
+// Writes what Context::sending() counted since the last call to the store
+// in one call (Store::AddSendingDays). A failed write is logged
+// (action=sending-days-error) and its figures go back into the tally for
+// the next call; keys the full tally dropped are logged once
+// (action=sending-days-dropped keys=N).
+void FlushSendingDays(Context* ctx);
 
 }  // namespace senderguard::milter

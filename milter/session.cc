@@ -58,6 +58,16 @@ void Session::LogDecision(const Decision& d, std::string_view stage, std::string
   ctx_->logger()->Log(refused ? Logger::Level::kWarning : Logger::Level::kInfo, line.str());
   ctx_->metrics()->CountDecision(monitor::ParseStage(stage), monitor::ParseAction(d.action),
                                  monitor::ParseReason(d.reason));
+  // Each refusal replied counts for the account's day (`report`, `top --by
+  // refusals`); a dry run's would-refuse replies nothing and is not one.
+  if (d.verdict != Verdict::kContinue && txn_.identity) {
+    ctx_->sending()->AddRefused(txn_.identity->account, DayNumber(UnixNow()), TierInForce());
+  }
+}
+
+uint8_t Session::TierInForce() const {
+  if (!txn_.record_read) return 0;
+  return txn_.record ? txn_.record->tier : AccountRecord{}.tier;
 }
 
 Decision Session::StoreError(std::string_view what) {
@@ -110,6 +120,7 @@ StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl
   auto rec = ctx_->store()->GetAccount(txn_.identity->account);
   if (!rec.ok()) return Act(StoreError(rec.status().message()), "mail", "");
   txn_.record = std::move(*rec);
+  txn_.record_read = true;
   Decision d = DecideMail(*cfg_, txn_.identity->account, record(), UnixNow());
   if (d.verdict != Verdict::kContinue || d.action != "accept") {
     StepResult r = Act(d, "mail", "");
@@ -251,6 +262,12 @@ StepResult Session::OnEom(std::string_view queue_id) {
   d.fields.emplace_back("rcpts", std::to_string(txn_.recipients.size()));
   d.fields.insert(d.fields.end(), auth_fields.begin(), auth_fields.end());
   LogDecision(d, "eom", queue_id);
+  // What Commit counted, in the day window's unit (whether or not the
+  // account's day window is limited).
+  const bool messages = cfg_->windows[Index(Window::kDay)].unit == CountUnit::kMessages;
+  ctx_->sending()->AddAccepted(account, DayNumber(q.time),
+                               messages ? 1 : static_cast<uint64_t>(txn_.recipients.size()),
+                               TierInForce());
   for (const auto& a : *alerts) Alert(a, queue_id);
   txn_ = Txn{};
   StepResult r;

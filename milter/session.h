@@ -17,6 +17,7 @@
 #include "senderguard/policy/policy.h"
 #include "senderguard/model/records.h"
 #include "senderguard/monitor/metrics.h"
+#include "senderguard/monitor/sending_tally.h"
 #include "senderguard/store/store.h"
 
 namespace senderguard::milter {
@@ -42,6 +43,9 @@ class Context {
   AuthServices* auth() const { return auth_; }
   // The counters every connection adds to (thread-safe, lock-free).
   monitor::MilterMetrics* metrics() { return &metrics_; }
+  // Each account's figures per UTC day (accepted units, refusals, tier),
+  // written to the store by the reporter thread (monitor.h), not per message.
+  monitor::SendingTally* sending() { return &sending_; }
 
  private:
   mutable std::mutex mu_;
@@ -50,6 +54,7 @@ class Context {
   Logger* logger_;
   AuthServices* auth_;
   monitor::MilterMetrics metrics_;
+  monitor::SendingTally sending_;
 };
 
 // Logs a quota alert (action=quota-alert) and runs [milter] notify_command
@@ -119,6 +124,7 @@ class Session {
     bool active = false;
     std::optional<Identity> identity;
     std::optional<AccountRecord> record;
+    bool record_read = false;  // `record` is the store's answer (none: defaults apply)
     std::vector<QuotaCharge> held;  // merged per window instance
     std::vector<std::string> recipients;
     std::string message_id;
@@ -138,6 +144,9 @@ class Session {
   void Hold(const std::vector<QuotaCharge>& charges);
   void Alert(const QuotaAlert& a, std::string_view queue_id);
   const AccountRecord* record() const { return txn_.record ? &*txn_.record : nullptr; }
+  // The reputation tier the transaction's limits were taken with; 0 when
+  // the account's record could not be read.
+  uint8_t TierInForce() const;
   std::string Token() const;
   std::string AuthservId() const;
   // Header deletions every accepted message gets, whatever else happened:

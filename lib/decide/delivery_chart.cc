@@ -238,8 +238,14 @@ void DrawRate(Svg& svg, const XAxis& xa, const Panel& p, std::string_view name, 
     const double y = std::round(y_of(threshold));
     svg.Line(xa.x0, y, xa.x1, y, threshold_colour, 2,
              "shape-rendering=\"crispEdges\" id=\"threshold-" + std::string(id) + "\"");
-    svg.Text(xa.x1 - 4, y - 5, 10.5, "end", threshold_colour, "suspension above " + Pct(threshold),
-             "font-weight=\"bold\"");
+    // The label on a white ground over the series (drawn before it), so a
+    // rate line or point passing under it does not blur it.
+    const std::string label = "suspension above " + Pct(threshold);
+    constexpr double kSize = 10.5;
+    const double lw = TextWidth(label, kSize);
+    svg.Rect(xa.x1 - 4 - lw - 3, y - 5 - kSize * 0.8 - 1, lw + 6, kSize * 1.05 + 2, "#ffffff",
+             "fill-opacity=\"0.85\" class=\"label-ground\"");
+    svg.Text(xa.x1 - 4, y - 5, kSize, "end", threshold_colour, label, "font-weight=\"bold\"");
   }
 }
 
@@ -389,9 +395,8 @@ std::string RenderReportSvg(const Report& report, const ChartOptions& options) {
            "Gaps: no mail that day. &#9650;: above the axis (complaints on a day with nothing "
            "delivered too).");
   svg.Text(16, h - 10, 10, "start", "#444444",
-           "Suspension: the rate over the " + window +
-               " days ending a day above its line, with at least " + std::to_string(rc.min_volume) +
-               " messages in them.");
+           "Suspension: the rate over the " + window + " days ending a day above its line, with at least " +
+               std::to_string(rc.min_volume) + " messages.");
   svg.Raw("</svg>\n");
   return svg.Take();
 }

@@ -71,10 +71,28 @@ struct QueueEntry {
   bool forwarded = false;   // handed to a content filter that re-queued it under a new id
 };
 
-// Delivery outcomes of one account on one UTC day (reputation.h's DayCounts).
+// One account on one UTC day: its delivery outcomes (reputation.h's
+// DayCounts, from the tailer and the ARF ingester) and, v2, what the milter
+// did with its mail that day (Store::AddSendingDays).
 struct DayCountsRecord {
   uint64_t delivered = 0, deferred = 0, hard = 0, soft = 0, technical = 0, expired = 0,
            complaints = 0;
+  // v2, the milter's: units committed against the quota (in the day
+  // window's unit: recipients, or messages), SMTP refusals it replied
+  // (any reason; a dry run's "would refuse" is none), and the reputation
+  // tier in force the last time it accepted or refused mail for the
+  // account that day (0: not seen).
+  uint64_t quota_used = 0, refused = 0;
+  uint8_t tier = 0;
+};
+
+// What the milter adds to one DayCountsRecord (Store::AddSendingDays):
+// quota_used and refused are added, tier replaces the stored one when not 0.
+struct SendingDay {
+  std::string account;
+  int64_t day = 0;  // UTC day number (DayNumber)
+  uint64_t quota_used = 0, refused = 0;
+  uint8_t tier = 0;
 };
 
 // Hard bounces of one recipient, toward global suppression.

@@ -10,7 +10,7 @@ constexpr uint8_t kAccountV3 = 3;  // 2: reputation, domains; 3: suspended_until
 constexpr uint8_t kSuppressionV1 = 1;
 constexpr uint8_t kAuditV1 = 1;
 constexpr uint8_t kQueueV2 = 2;
-constexpr uint8_t kDayCountsV1 = 1;
+constexpr uint8_t kDayCountsV2 = 2;  // 2: quota_used, refused, tier
 constexpr uint8_t kBounceV1 = 1;
 constexpr uint8_t kDeferredV1 = 1;
 constexpr uint32_t kMaxDomains = 1000;
@@ -286,17 +286,21 @@ Status Decode(std::string_view bytes, std::string_view what, QueueEntry* out) {
 
 std::string Encode(const DayCountsRecord& r) {
   Writer w;
-  w.U8(kDayCountsV1);
-  for (uint64_t v : {r.delivered, r.deferred, r.hard, r.soft, r.technical, r.expired, r.complaints})
+  w.U8(kDayCountsV2);
+  for (uint64_t v : {r.delivered, r.deferred, r.hard, r.soft, r.technical, r.expired, r.complaints,
+                     r.quota_used, r.refused})
     w.U64(v);
+  w.U8(r.tier);
   return w.Take();
 }
 
 Status Decode(std::string_view bytes, std::string_view what, DayCountsRecord* out) {
   Reader r(bytes, what);
   DayCountsRecord d;
-  (void)(r.Version(kDayCountsV1) && r.U64(&d.delivered) && r.U64(&d.deferred) && r.U64(&d.hard) &&
-         r.U64(&d.soft) && r.U64(&d.technical) && r.U64(&d.expired) && r.U64(&d.complaints));
+  // v1 (before the milter's figures): those read as 0.
+  (void)(r.Version(kDayCountsV2) && r.U64(&d.delivered) && r.U64(&d.deferred) && r.U64(&d.hard) &&
+         r.U64(&d.soft) && r.U64(&d.technical) && r.U64(&d.expired) && r.U64(&d.complaints) &&
+         (r.version() < 2 || (r.U64(&d.quota_used) && r.U64(&d.refused) && r.U8(&d.tier))));
   Status st = r.Finish();
   if (st.ok()) *out = d;
   return st;

@@ -18,6 +18,23 @@ void AddCounts(DayCountsRecord* to, const DayCountsRecord& d) {
   add(&to->technical, d.technical);
   add(&to->expired, d.expired);
   add(&to->complaints, d.complaints);
+  add(&to->quota_used, d.quota_used);
+  add(&to->refused, d.refused);
+  if (d.tier != 0) to->tier = d.tier;
+}
+
+std::map<std::pair<std::string, int64_t>, DayCountsRecord> SumSendingDays(
+    const std::vector<SendingDay>& days) {
+  std::map<std::pair<std::string, int64_t>, DayCountsRecord> sums;
+  for (const auto& s : days) {
+    const std::string& account = s.account.size() > 400 ? kNoAccount : s.account;
+    DayCountsRecord delta;
+    delta.quota_used = s.quota_used;
+    delta.refused = s.refused;
+    delta.tier = s.tier;
+    AddCounts(&sums[{account, std::max<int64_t>(s.day, 0)}], delta);
+  }
+  return sums;
 }
 
 FeedbackSums SumFeedback(const FeedbackBatch& batch) {

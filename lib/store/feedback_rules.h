@@ -9,14 +9,24 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "senderguard/model/records.h"
 #include "senderguard/store/store.h"
 
 namespace senderguard {
 
-// Adds `d` into `*to` field by field, saturating at UINT64_MAX.
+// Adds `d` into `*to` count by count, saturating at UINT64_MAX; `d`'s tier
+// replaces `to`'s when it is not 0 (the tailer's deltas carry none, so they
+// keep the milter's).
 void AddCounts(DayCountsRecord* to, const DayCountsRecord& d);
+
+// Store::AddSendingDays' input summed per (account, UTC day) before any
+// record is read, as DayCountsRecord deltas (quota_used, refused, tier; the
+// last non-zero tier of a key wins). The same keys as SumFeedback's: days
+// before 1970 count on day 0, a name over 400 bytes under "".
+std::map<std::pair<std::string, int64_t>, DayCountsRecord> SumSendingDays(
+    const std::vector<SendingDay>& days);
 
 // A batch's counts summed before any record is read: one read-modify-write
 // per bucket.

@@ -291,6 +291,15 @@ class Store {
                                      int64_t last_day) = 0;
   // Hard bounces counted for an address, nullopt if none.
   virtual Result<std::optional<BounceRecord>> GetBounces(std::string_view address) = 0;
+  // The milter's figures of each (account, UTC day) of `days`, written in
+  // one transaction into its bucket (the one GetDays reads): quota_used and
+  // refused are added (saturating), tier replaces the stored one when not 0;
+  // the delivery counts are kept, as ApplyFeedback keeps these. Keys as
+  // ApplyFeedback's (feedback_rules.h SumSendingDays). Creates no account
+  // record. Nothing is written when it fails: the caller may retry the same
+  // batch. The milter calls it once per [monitoring] interval, never per
+  // message.
+  virtual Status AddSendingDays(const std::vector<SendingDay>& days) = 0;
 
   // ---- audit
   // Appends one entry by itself (changes made through this interface add

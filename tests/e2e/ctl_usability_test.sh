@@ -201,7 +201,7 @@ completes "a subcommand" "add check export import list remove" "$CTL" suppress "
 completes "a subcommand after -c FILE" "add list only remove" "$CTL" -c "$DIR/plain.conf" domains ""
 completes "options of a subcommand" "--account --config --global --help --json --limit --wide" \
     "$CTL" suppress list --
-completes "an option's choices" "bounces complaints quota volume" "$CTL" top --by ""
+completes "an option's choices" "bounces complaints quota refusals volume" "$CTL" top --by ""
 completes "a positional's choices" "off on" "$CTL" dry-run carol ""
 completes "account names from the store of -c" "bob carol dave erin" "$CTL" -c "$DIR/plain.conf" show ""
 completes "account names after --account" "bob carol dave erin" \

@@ -171,10 +171,10 @@ check "report --all: complaints summed, and the one of no account" \
     test "$(report_total --all complaints)" = "$(($(sum_accounts complaints) + 1))"
 sgctl report alice --days 3 --csv >"$T"
 check "report --csv: a header and one line per day" test "$(wc -l <"$T")" = 4
-check "... the header names the columns" grep -q '^account,day,attempted,delivered,hard,soft,technical,deferred,expired,complaints,complaint_rate,hard_bounce_rate,score,verdict$' "$T"
+check "... the header names the columns" grep -q '^account,day,attempted,delivered,hard,soft,technical,deferred,expired,complaints,complaint_rate,hard_bounce_rate,score,verdict,quota_used,refused,tier$' "$T"
 sgctl report alice --days 90 >"$T"
 check "report (table): 90 days, within 80 columns" test "$(awk 'length($0) > 80' "$T" | wc -l)" = 0
-check "... one row per day and a total" test "$(grep -c '^20[0-9-]* \|^total ' "$T")" = 91
+check "... one row per day (MM-DD) and a total" test "$(grep -c '^[01][0-9]-[0-3][0-9] \|^total ' "$T")" = 91
 rc=0; sgctl report nosuch >"$T" 2>&1 || rc=$?
 check "report of an unknown account: exit 1" test "$rc" = 1
 check "top --by bounces: bob first (25 hard)" \
@@ -240,7 +240,8 @@ chart_fails() { ! chart_ok "$1"; }
 no_chromium_left() { ! pgrep -f -- "--user-data-dir=$CHART_DIR/chromium/profile" >/dev/null; }
 
 rc=0; sgctl report alice --days 30 --svg "$CHART_DIR/alice.svg" >"$T" 2>&1 || rc=$?
-check "report alice --svg FILE: exit 0, nothing printed" test "$rc:$(wc -c <"$T")" = "0:0"
+check "report alice --svg FILE: exit 0, one line naming the file" \
+    test "$rc:$(cat "$T")" = "0:wrote $CHART_DIR/alice.svg (800x600, 30 days)"
 check "... the file is an SVG document naming alice" grep -q '<title>Delivery report: alice, ' "$CHART_DIR/alice.svg"
 check "... and no temporary file is left beside it" test "$(ls "$CHART_DIR")" = alice.svg
 sgctl report --all --days 90 --svg - >"$CHART_DIR/all.svg"

@@ -7,7 +7,9 @@
 # one hard bounce. Checks: a summary line every interval, all zeros before any mail; the
 # summary lines' counts add up to what was sent, and so do the .prom files' totals; the
 # latency histogram counted every MAIL FROM, RCPT TO and end of message; each .prom file is
-# valid text format (tests/e2e/prom_check.pl) with no account or address in a label.
+# valid text format (tests/e2e/prom_check.pl) with no account or address in a label; the
+# milter's daily figures (report: quota used, refusals, tier; top --by refusals) match what
+# was sent, written by its reporter within an interval and at its stop.
 . "$(dirname "$0")/lib.sh"
 
 # A hard bounce without a remote server: Postfix's error agent. (The message that bounces has
@@ -120,6 +122,16 @@ wait_tail_counts() {
 check "tailer: the deliveries reach its summaries" wait_tail_counts
 sleep 1.2  # one more interval of each
 
+# ---- the milter's daily figures (report, top --by refusals): written by its reporter each
+# interval, not per message; two UTC days in case the run crosses midnight.
+# figures ACCOUNT: "quota_used refused tier" of `report --json` (the last day's tier seen)
+figures() {
+    sgctl report "$1" --days 2 --json |
+        jq -r '"\(.totals.quota_used) \(.totals.refused) \([.days[].tier | select(. != null)] | last)"'
+}
+check "report bob while the milter runs: its 2 refusals written within an interval" \
+    test "$(figures bob)" = "0 2 1"
+
 # Stop both: each writes a last summary and its file with the totals.
 kill -TERM "$SG_TAIL_PID"
 wait "$SG_TAIL_PID" || true
@@ -159,6 +171,41 @@ fi
 n=$(grep -c 'senderguard-milter\[info\]: action=summary interval_s=' "$SG_LOG")
 n1=$(grep -c 'senderguard-milter\[info\]: action=summary interval_s=1 ' "$SG_LOG")
 ((n >= 5 && n1 >= n / 2)) && ok "milter: $n summaries, $n1 of them of 1 s" || not_ok "milter: $n summaries, $n1 of 1 s"
+
+# ---- the milter's daily figures, after its last write at the stop
+f_expect() { # f_expect ACCOUNT WANT WHAT
+    local got
+    got=$(figures "$1" 2>&1)
+    [[ $got == "$2" ]] && ok "report $1 --json: quota_used refused tier = $2 ($3)" ||
+        not_ok "report $1 --json: quota_used refused tier = '$got', want $2 ($3)"
+}
+f_expect alice "4 0 1" "4 messages of 1 recipient accepted"
+f_expect bob "0 2 1" "2 refused at MAIL FROM (suspended)"
+f_expect carol "1 1 1" "1 recipient accepted, 1 refused (suppressed)"
+f_expect dave "1 1 1" "1 recipient accepted, 1 tempfailed (quota)"
+f_expect erin "0 1 1" "refused at end of message (DMARC); no record: only refused"
+f_expect frank "1 0 1" "1 accepted"
+# The platform's days: the quota used is the accepted messages' recipients (one each here);
+# the refusals are the summaries' rejected + tempfailed but erin's (--all sums the accounts
+# with a record, and erin has none: she was only refused).
+all=$(sgctl report --all --days 2 --json | jq -r '"\(.totals.quota_used) \(.totals.refused) \([.days[].tier] | unique)"')
+[[ $all == "7 $(($(sum rejected "$SG_LOG") + $(sum tempfailed "$SG_LOG") - 1)) [null]" ]] &&
+    ok "report --all: 7 units used, the summaries' refusals but erin's, no tier ($all)" ||
+    not_ok "report --all: '$all'"
+sgctl report dave --days 2 --csv >"$T"
+check "report --csv: quota_used, refused, tier at the end of each line" \
+    grep -qE '^dave,[0-9-]+,1,1,.*,1,1,1$' "$T"
+top=$(sgctl top --by refusals --json | jq -r '[.accounts[] | "\(.account)=\(.refused)"] | join(" ")')
+[[ $top == "bob=2 carol=1 dave=1" ]] &&
+    ok "top --by refusals: bob first ($top; erin has no record)" || not_ok "top --by refusals: '$top'"
+sgctl top --by refusals >"$T"
+check "top --by refusals (table): within 80 columns, bob first" \
+    test "$(awk 'length($0) > 80' "$T" | wc -l):$(sed -n 2p "$T" | awk '{print $1, $(NF - 1)}')" = "0:bob 2"
+sgctl report dave --days 3 >"$T"
+check "report (table): within 80 columns" test "$(awk 'length($0) > 80' "$T" | wc -l)" = 0
+today_row=$(grep -E "^$(date -u +%m-%d) " "$T" || true)
+check "report (table): today's USED 1, RFSD 1, T 1 ($today_row)" \
+    test "$(awk '{print $10, $11, $15}' <<<"$today_row")" = "1 1 1"
 
 # ---- the milter's file: the totals, valid text format
 check "milter .prom is valid Prometheus text format, no address in a label" perl "$E2E_SRC/tests/e2e/prom_check.pl" "$MPROM"

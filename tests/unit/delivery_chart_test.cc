@@ -488,6 +488,87 @@ TEST(DeliveryChartTest, DateLabelsNeverOverlapAndTheLastDayIsLabelled) {
   EXPECT_GE(d.WithAttr("text", "class", "day-label").size(), 8u);  // still a readable axis
 }
 
+// The box a <text> takes, by the chart's own width estimate (0.62 em per
+// character, at least as wide as the generic sans-serif's) and the font's
+// ascent and descent (0.8 and 0.25 em); "&#9650;" is one character.
+struct Box {
+  double x0, y0, x1, y1;
+  std::string text;
+};
+Box TextBox(const Element* e) {
+  const double size = Attr(e, "font-size");
+  size_t chars = 0;
+  for (unsigned char c : e->text) chars += (c & 0xc0) != 0x80;  // UTF-8: count characters
+  const double w = static_cast<double>(chars) * size * 0.62;
+  const double x = Attr(e, "x"), y = Attr(e, "y");
+  auto a = e->attrs.find("text-anchor");
+  const std::string anchor = a == e->attrs.end() ? "start" : a->second;
+  const double x0 = anchor == "end" ? x - w : anchor == "middle" ? x - w / 2 : x;
+  return {x0, y - 0.8 * size, x0 + w, y + 0.25 * size, e->text};
+}
+
+// Every label of the chart (title, legend, panel names, axis ticks,
+// threshold labels, dates, footnotes) stays inside the chart and clear of
+// every other, for few and many days, the smallest and larger sizes, rates
+// far above and below the thresholds and unusual thresholds.
+TEST(DeliveryChartTest, NoTwoLabelsOverlapAndAllStayInside) {
+  std::vector<std::pair<std::string, Report>> reports;
+  for (size_t n : {0, 1, 2, 7, 30, 90}) reports.emplace_back(std::to_string(n) + " days", Days(n));
+  Report high = Days(30);
+  for (auto& d : high.days) {  // rates beyond the axes, big counts
+    d.counts.delivered = 123456789;
+    d.complaint_rate = 0.5;
+    d.hard_rate = 0.9;
+  }
+  reports.emplace_back("high", high);
+  std::vector<std::pair<double, double>> thresholds = {{0.001, 0.1}, {0.0016, 0.05},
+                                                       {0.00012345, 0.5}, {0.02, 0.0123}};
+  for (const auto& [what, report] : reports) {
+    for (const auto& [complaint, hard] : thresholds) {
+      for (const auto& [w, h] : std::vector<std::pair<int, int>>{{640, 480}, {800, 600}, {1600, 1200}}) {
+        SCOPED_TRACE(what + ", thresholds " + std::to_string(complaint) + "/" + std::to_string(hard) +
+                     ", " + std::to_string(w) + "x" + std::to_string(h));
+        ChartOptions opt;
+        opt.width = w;
+        opt.height = h;
+        opt.subject = std::string(300, 'W');  // cut to fit: the widest letter
+        opt.reputation.suspend_complaint_rate = complaint;
+        opt.reputation.suspend_hard_rate = hard;
+        const Doc d = Render(report, opt);
+        ASSERT_TRUE(d.root);
+        std::vector<Box> boxes;
+        for (const Element* e : d.All("text")) boxes.push_back(TextBox(e));
+        for (size_t i = 0; i < boxes.size(); ++i) {
+          const Box& a = boxes[i];
+          EXPECT_TRUE(a.x0 >= 0 && a.y0 >= 0 && a.x1 <= w && a.y1 <= h)
+              << "\"" << a.text << "\" outside the chart: " << a.x0 << "," << a.y0 << " " << a.x1
+              << "," << a.y1;
+          for (size_t j = i + 1; j < boxes.size(); ++j) {
+            const Box& b = boxes[j];
+            const bool apart = a.x1 <= b.x0 || b.x1 <= a.x0 || a.y1 <= b.y0 || b.y1 <= a.y0;
+            EXPECT_TRUE(apart) << "\"" << a.text << "\" overlaps \"" << b.text << "\"";
+          }
+        }
+      }
+    }
+  }
+}
+
+// Each threshold's label sits on a white ground drawn over its panel's
+// series, so a rate line passing under it does not blur it (seen in a
+// rendering: the line crossed "suspension above 0.1%").
+TEST(DeliveryChartTest, ThresholdLabelsSitOnAGroundOverTheSeries) {
+  const Doc d = Render(Days(30));
+  ASSERT_TRUE(d.root);
+  EXPECT_EQ(d.WithAttr("rect", "class", "label-ground").size(), 2u);
+  const size_t ground = d.svg.find("class=\"label-ground\"");
+  const size_t series = d.svg.rfind("class=\"rate-complaint\"", d.svg.find("threshold-complaint"));
+  ASSERT_NE(ground, std::string::npos);
+  ASSERT_NE(series, std::string::npos);
+  EXPECT_GT(ground, series) << "the ground is drawn after the complaint series";
+  EXPECT_LT(ground, d.svg.find(">suspension above 0.1%<"));
+}
+
 TEST(DeliveryChartTest, TheSizeIsClamped) {
   ChartOptions small;
   small.width = 10;

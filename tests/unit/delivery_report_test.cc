@@ -138,11 +138,60 @@ TEST(DeliveryReportTest, CountsSaturateInTheTotals) {
   EXPECT_EQ(r.totals.delivered, UINT64_MAX);
 }
 
-TopFigures Fig(uint64_t delivered, uint64_t hard, uint64_t complaints, double quota = -1) {
+// The milter's figures (quota used, refusals, tier) per day: added for
+// repeated days (the last non-zero tier wins), 0 and tier 0 (not seen) on
+// days without any, summed in the totals; days outside the range left out.
+TEST(DeliveryReportTest, TheMiltersFiguresPerDayAndInTheTotals) {
+  const DayBuckets b = {{kToday, Counts(10, 0, 0)}};
+  const SendingBuckets s = {{kToday, {7, 2, 2}},
+                            {kToday, {3, 1, 0}},
+                            {kToday - 2, {0, 4, 1}},
+                            {kToday - 9, {100, 100, 5}},
+                            {kToday + 1, {100, 100, 5}}};
+  const Report r = BuildReport(b, kToday, 3, INT64_MIN, ReputationConfig{}, s);
+  ASSERT_EQ(r.days.size(), 3u);
+  EXPECT_EQ(r.days[0].sending.quota_used, 0u);
+  EXPECT_EQ(r.days[0].sending.refused, 4u);
+  EXPECT_EQ(r.days[0].sending.tier, 1);
+  EXPECT_EQ(r.days[1].sending.refused, 0u);
+  EXPECT_EQ(r.days[1].sending.tier, 0) << "no mail seen that day";
+  EXPECT_EQ(r.days[2].sending.quota_used, 10u);
+  EXPECT_EQ(r.days[2].sending.refused, 3u);
+  EXPECT_EQ(r.days[2].sending.tier, 2) << "tier 0 of a repeated day does not erase it";
+  EXPECT_EQ(r.days[2].counts.delivered, 10u);
+  EXPECT_EQ(r.quota_used, 10u);
+  EXPECT_EQ(r.refused, 7u);
+  // Without them (the default), zeros.
+  const Report none = BuildReport(b, kToday, 3, INT64_MIN, ReputationConfig{});
+  EXPECT_EQ(none.days[2].sending.refused, 0u);
+  EXPECT_EQ(none.refused, 0u);
+  // Saturating, as the counts.
+  const Report big = BuildReport({}, kToday, 2, INT64_MIN, ReputationConfig{},
+                                 {{kToday, {UINT64_MAX, 1, 1}}, {kToday - 1, {5, UINT64_MAX, 1}},
+                                  {kToday, {0, UINT64_MAX, 1}}});
+  EXPECT_EQ(big.quota_used, UINT64_MAX);
+  EXPECT_EQ(big.refused, UINT64_MAX);
+  EXPECT_EQ(big.days[1].sending.refused, UINT64_MAX);
+}
+
+TopFigures Fig(uint64_t delivered, uint64_t hard, uint64_t complaints, double quota = -1,
+               uint64_t refused = 0) {
   TopFigures f;
   f.counts = Counts(delivered, hard, complaints);
   f.quota_fraction = quota;
+  f.refused = refused;
   return f;
+}
+
+// --by refusals: the milter's refusals, ties to the higher volume; an
+// account refused everything (nothing attempted) is listed.
+TEST(DeliveryReportTest, TopByRefusals) {
+  const std::vector<TopFigures> a = {Fig(100, 0, 0, -1, 3), Fig(5000, 10, 1), Fig(0, 0, 0, -1, 9),
+                                     Fig(300, 30, 4, 0.95, 3), Fig(0, 0, 0, -1, 0)};
+  EXPECT_EQ(RankTop(a, TopBy::kRefusals, 10), (std::vector<size_t>{2, 3, 0}));
+  EXPECT_EQ(RankTop(a, TopBy::kRefusals, 1), (std::vector<size_t>{2}));
+  EXPECT_EQ(RankTop(a, TopBy::kVolume, 10), (std::vector<size_t>{1, 3, 0}))
+      << "refusals are not volume";
 }
 
 TEST(DeliveryReportTest, TopRanksByTheFigureAndLeavesOutThoseWithNone) {

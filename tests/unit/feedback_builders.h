@@ -20,14 +20,15 @@ inline constexpr int64_t kToday = kNow / 86400;
 
 inline auto Tie(const DayCountsRecord& d) {
   return std::make_tuple(d.delivered, d.deferred, d.hard, d.soft, d.technical, d.expired,
-                         d.complaints);
+                         d.complaints, d.quota_used, d.refused, d.tier);
 }
 inline bool Same(const DayCountsRecord& a, const DayCountsRecord& b) { return Tie(a) == Tie(b); }
 inline std::string Show(const DayCountsRecord& d) {
   return "{dl=" + std::to_string(d.delivered) + " df=" + std::to_string(d.deferred) +
          " h=" + std::to_string(d.hard) + " s=" + std::to_string(d.soft) +
          " t=" + std::to_string(d.technical) + " x=" + std::to_string(d.expired) +
-         " c=" + std::to_string(d.complaints) + "}";
+         " c=" + std::to_string(d.complaints) + " u=" + std::to_string(d.quota_used) +
+         " r=" + std::to_string(d.refused) + " tier=" + std::to_string(d.tier) + "}";
 }
 inline std::string Show(const StoredDays& days) {
   std::string s;

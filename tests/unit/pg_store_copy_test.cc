@@ -165,6 +165,12 @@ class PgStoreCopyTest : public PgDatabaseTest {
       b.events.push_back(h);
     }
     ASSERT_TRUE(s.ApplyFeedback(b, nullptr).ok());
+    // The milter's figures on some of those days (and one of their own).
+    ASSERT_TRUE(s.AddSendingDays({SendingDay{"alice", kToday, 40, 3, 4},
+                                  SendingDay{"", kToday - 2, 0, 2, 0},
+                                  SendingDay{"bob", kToday, UINT64_MAX, 1, 255},
+                                  SendingDay{"carol", kToday - 1, 7, 0, 1}})
+                    .ok());
     // Two equal audit entries: both are copied, once.
     ASSERT_TRUE(s.AppendAudit(Audit("note", "alice", kNow * 1000000 + 7)).ok());
     ASSERT_TRUE(s.AppendAudit(Audit("note", "alice", kNow * 1000000 + 7)).ok());
@@ -249,11 +255,11 @@ TEST_F(PgStoreCopyTest, ToPostgresqlAndBackRecordForRecordAndAgainNothing) {
     uint64_t read, written, skipped;
   };
   // bad\xff is skipped; days: 5 (3 under "", 2 of alice's) + bob's + the
-  // day of alice's bounces; the bounces of "dead@x.org" made a global
-  // suppression.
+  // day of alice's bounces + carol's (the milter's figures alone); the
+  // bounces of "dead@x.org" made a global suppression.
   for (const Want& w : std::vector<Want>{{"accounts", 2504, 2503, 1},
                                          {"suppression", 2101, 2101, 0},
-                                         {"days", 7, 7, 0},
+                                         {"days", 8, 8, 0},
                                          {"bounces", 2, 2, 0},
                                          {"audit", 2508, 2508, 0}}) {
     auto it = std::find_if(counts.begin(), counts.end(), [&](const StoreCopyCount& c) { return c.kind == w.kind; });
@@ -288,6 +294,11 @@ TEST_F(PgStoreCopyTest, ToPostgresqlAndBackRecordForRecordAndAgainNothing) {
                 std::to_string(kToday)),
             4);
   EXPECT_EQ(Int("SELECT delivered FROM day_counts WHERE account = 'bob'"), INT64_MAX);
+  EXPECT_EQ(Int("SELECT quota_used + 1000 * refused + 1000000 * tier FROM day_counts "
+                "WHERE account = 'alice' AND day = " + std::to_string(kToday)),
+            4003040);
+  EXPECT_EQ(Int("SELECT quota_used FROM day_counts WHERE account = 'bob'"), INT64_MAX);
+  EXPECT_EQ(Int("SELECT tier FROM day_counts WHERE account = 'bob'"), 255);
   EXPECT_EQ(Int("SELECT count FROM bounces WHERE address = 'dead@x.org'"), 3);
   EXPECT_EQ(Int("SELECT count(*) FROM audit WHERE action = 'note'"), 2);
   // The nodes' caches are told once to reload, not once per row.

@@ -86,7 +86,7 @@ QueueEntry SampleQueue() {
 }
 
 DayCountsRecord SampleDay() {
-  return DayCountsRecord{1, 2, 3, 4, 5, 6, UINT64_MAX};
+  return DayCountsRecord{1, 2, 3, 4, 5, 6, UINT64_MAX, 7, UINT64_MAX - 1, 255};
 }
 
 BounceRecord SampleBounce() {
@@ -111,7 +111,8 @@ bool Same(const AccountRecord& a, const AccountRecord& b) {
 bool Same(const DayCountsRecord& a, const DayCountsRecord& b) {
   return a.delivered == b.delivered && a.deferred == b.deferred && a.hard == b.hard &&
          a.soft == b.soft && a.technical == b.technical && a.expired == b.expired &&
-         a.complaints == b.complaints;
+         a.complaints == b.complaints && a.quota_used == b.quota_used && a.refused == b.refused &&
+         a.tier == b.tier;
 }
 bool Same(const BounceRecord& a, const BounceRecord& b) {
   return a.address == b.address && a.count == b.count && a.last_account == b.last_account &&
@@ -469,6 +470,28 @@ TEST(RecordVersions, QueueV1DecodesWithDefaults) {
   QueueEntry out;
   ASSERT_TRUE(Decode(bytes, "q", &out).ok());
   EXPECT_TRUE(Same(out, v1));
+}
+
+// Version 1 of a day's counts (before the milter's figures): the seven
+// counts as they were, quota_used, refused and tier 0; rewritten as v2.
+TEST(RecordVersions, DayCountsV1DecodesWithZeros) {
+  std::string bytes;
+  U8(&bytes, 1);
+  for (uint64_t v : {1ull, 2ull, 3ull, 4ull, 5ull, 6ull, 0xffffffffffffffffull}) U64(&bytes, v);
+  DayCountsRecord out;
+  out.quota_used = 9;  // overwritten
+  out.tier = 9;
+  ASSERT_TRUE(Decode(bytes, "d", &out).ok());
+  DayCountsRecord want{1, 2, 3, 4, 5, 6, UINT64_MAX};
+  EXPECT_TRUE(Same(out, want));
+  const std::string v2 = Encode(out);
+  EXPECT_EQ(v2[0], 2);
+  EXPECT_EQ(v2.size(), bytes.size() + 17);  // quota_used, refused (8 each), tier (1)
+  EXPECT_EQ(v2.substr(1, bytes.size() - 1), bytes.substr(1)) << "the counts keep their places";
+  // A v1 record with the v2 fields after it is corruption (trailing bytes).
+  std::string long_v1 = v2;
+  long_v1[0] = 1;
+  EXPECT_EQ(Decode(long_v1, "d", &out).code(), Status::Code::kCorruption);
 }
 
 TEST(RecordVersions, BadV2FieldsAreCorruption) {

@@ -467,6 +467,10 @@ TEST_P(StoreContractTest, DeleteAccountRemovesEverythingUnderItsName) {
   FeedbackBatch b = Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow - 86400),
                            DeliveredEv("alice2", kNow)});
   Apply(b);
+  ASSERT_TRUE(store_
+                  ->AddSendingDays({SendingDay{"alice", kToday, 7, 2, 2},
+                                    SendingDay{"alice2", kToday, 2, 1, 1}})
+                  .ok());
   store_->Flush();  // a fleet store: the records of accounts that sent exist now
   const size_t audits = AuditSize();
 
@@ -500,6 +504,8 @@ TEST_P(StoreContractTest, DeleteAccountRemovesEverythingUnderItsName) {
   EXPECT_TRUE(store_->GetAccount("alice2")->has_value());
   EXPECT_EQ(Used("alice2", both[0]), 2u);
   EXPECT_EQ(Days("alice2").size(), 1u);
+  EXPECT_TRUE(Same(Days("alice2").at(0).second, DayCountsRecord{1, 0, 0, 0, 0, 0, 0, 2, 1, 1}))
+      << Show(Days("alice2"));
   EXPECT_EQ(store_->CountSuppressions("alice2").value(), 1u);
   // The history stays, with the deletion on top.
   EXPECT_EQ(AuditSize(), audits + 1);
@@ -605,6 +611,7 @@ TEST_P(StoreContractTest, RenameAccountMovesEverything) {
                                     Audit("suppress-add"))
                   .ok());
   Apply(Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow - 86400)}));
+  ASSERT_TRUE(store_->AddSendingDays({SendingDay{"alice", kToday, 8, 3, 3}}).ok());
   store_->Flush();
   const size_t audits = AuditSize();
 
@@ -637,6 +644,8 @@ TEST_P(StoreContractTest, RenameAccountMovesEverything) {
   EXPECT_EQ(Used("carol", both[1]), 8u);
   EXPECT_EQ(Used("alice", both[0]), 0u);
   EXPECT_EQ(Days("carol").size(), 2u);
+  EXPECT_TRUE(Same(Days("carol").at(1).second, DayCountsRecord{1, 0, 0, 0, 0, 0, 0, 8, 3, 3}))
+      << "the milter's figures moved with the day: " << Show(Days("carol"));
   EXPECT_TRUE(Days("alice").empty());
   auto own = store_->FindSuppression("carol", "x@example.com");
   ASSERT_TRUE(own.ok() && own->has_value());
@@ -1499,6 +1508,52 @@ TEST_P(StoreContractTest, FeedbackCountsPerAccountAndUtcDay) {
   // Counts saturate instead of wrapping.
   Apply(Batch({Ev("bob", kNow, {UINT64_MAX, 0, UINT64_MAX, 0, 0, 0, 0})}));
   EXPECT_EQ(Days("bob").at(0).second.hard, UINT64_MAX);
+}
+
+// The milter's figures (AddSendingDays): added per (account, UTC day) in
+// one call, the tier replaced when not 0; ApplyFeedback on the same day
+// keeps them and they keep its counts, whichever comes first.
+TEST_P(StoreContractTest, SendingDaysAddUpBesideTheFeedbackCounts) {
+  Apply(Batch({DeliveredEv("alice", kNow), DeliveredEv("alice", kNow)}));
+  ASSERT_TRUE(store_->AddSendingDays({}).ok());
+  ASSERT_TRUE(store_
+                  ->AddSendingDays({SendingDay{"alice", kToday, 3, 1, 2},
+                                    SendingDay{"alice", kToday - 1, 5, 0, 1},
+                                    SendingDay{"bob", kToday, 0, 2, 0},
+                                    SendingDay{"alice", kToday, 1, 0, 0},  // the same key again
+                                    SendingDay{"", kToday, 0, 1, 0}})
+                  .ok());
+  StoredDays alice = Days("alice");
+  ASSERT_EQ(alice.size(), 2u) << Show(alice);
+  EXPECT_EQ(alice[0].first, kToday - 1);
+  EXPECT_TRUE(Same(alice[0].second, DayCountsRecord{0, 0, 0, 0, 0, 0, 0, 5, 0, 1})) << Show(alice);
+  EXPECT_TRUE(Same(alice[1].second, DayCountsRecord{2, 0, 0, 0, 0, 0, 0, 4, 1, 2})) << Show(alice);
+  EXPECT_TRUE(Same(Days("bob").at(0).second, DayCountsRecord{0, 0, 0, 0, 0, 0, 0, 0, 2, 0}));
+  EXPECT_EQ(Days("").at(0).second.refused, 1u);
+  EXPECT_FALSE(store_->GetAccount("bob")->has_value()) << "no record is made";
+
+  // The tailer's next batch adds its counts and keeps the milter's; the
+  // milter's next flush adds to both, its tier replacing the day's.
+  Apply(Batch({DeliveredEv("alice", kNow), Hard("alice", "gone@example.org")}));
+  ASSERT_TRUE(store_->AddSendingDays({SendingDay{"alice", kToday, 2, 3, 3}}).ok());
+  alice = Days("alice");
+  ASSERT_EQ(alice.size(), 2u) << Show(alice);
+  EXPECT_TRUE(Same(alice[1].second, DayCountsRecord{3, 0, 1, 0, 0, 0, 0, 6, 4, 3})) << Show(alice);
+  // Saturating, as the counts do.
+  ASSERT_TRUE(
+      store_->AddSendingDays({SendingDay{"bob", kToday, UINT64_MAX, UINT64_MAX, 5}}).ok());
+  EXPECT_TRUE(Same(Days("bob").at(0).second,
+                   DayCountsRecord{0, 0, 0, 0, 0, 0, 0, UINT64_MAX, UINT64_MAX, 5}))
+      << Show(Days("bob"));
+
+  // A refused write writes nothing (the milter keeps the batch and retries).
+  if (FailNextWrites(1)) {
+    EXPECT_FALSE(store_->AddSendingDays({SendingDay{"alice", kToday, 1, 1, 4},
+                                         SendingDay{"carol", kToday, 1, 1, 4}})
+                     .ok());
+    EXPECT_TRUE(Same(Days("alice").at(1).second, DayCountsRecord{3, 0, 1, 0, 0, 0, 0, 6, 4, 3}));
+    EXPECT_TRUE(Days("carol").empty());
+  }
 }
 
 TEST_P(StoreContractTest, HardBouncesSuppressGloballyAtTheThresholdOnce) {

@@ -253,25 +253,8 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
       Status s = CheckAndRecordOnce(txn, batch.once_key, batch.now, &result.duplicate);
       if (!s.ok() || result.duplicate) return s;
     }
-    for (const auto& [key, delta] : sums.days) {
-      const std::string k = DayKey(key.first, key.second);
-      MDB_val mk = Val(k), mv;
-      DayCountsRecord d;
-      int rc = mdb_get(txn, dbi_.days, &mk, &mv);
-      if (rc == 0) {
-        // A corrupt bucket is replaced rather than blocking every later count.
-        if (!Decode(View(mv), "days", &d).ok()) {
-          d = DayCountsRecord{};
-          Log(Logger::Level::kWarning,
-              "store=lmdb action=replace-corrupt-days account=" + KvEscape(key.first));
-        }
-      } else if (rc != MDB_NOTFOUND) {
-        return LmdbError("read days", rc);
-      }
-      AddCounts(&d, delta);
-      Status s = Put(txn, dbi_.days, k, Encode(d), "write days");
-      if (!s.ok()) return s;
-    }
+    Status added = AddDays(txn, sums.days);
+    if (!added.ok()) return added;
     Status local = PutLocalParts(txn, batch);
     if (!local.ok()) return local;
     // Hard bounces toward global suppression; complaints suppress per account.
@@ -353,6 +336,36 @@ Result<FeedbackResult> LmdbStore::ApplyFeedback(const FeedbackBatch& batch,
   });
   if (!st.ok()) return st;
   return result;
+}
+
+Status LmdbStore::AddDays(MDB_txn* txn,
+                          const std::map<std::pair<std::string, int64_t>, DayCountsRecord>& deltas) {
+  for (const auto& [key, delta] : deltas) {
+    const std::string k = DayKey(key.first, key.second);
+    MDB_val mk = Val(k), mv;
+    DayCountsRecord d;
+    int rc = mdb_get(txn, dbi_.days, &mk, &mv);
+    if (rc == 0) {
+      // A corrupt bucket is replaced rather than blocking every later count.
+      if (!Decode(View(mv), "days", &d).ok()) {
+        d = DayCountsRecord{};
+        Log(Logger::Level::kWarning,
+            "store=lmdb action=replace-corrupt-days account=" + KvEscape(key.first));
+      }
+    } else if (rc != MDB_NOTFOUND) {
+      return LmdbError("read days", rc);
+    }
+    AddCounts(&d, delta);
+    Status s = Put(txn, dbi_.days, k, Encode(d), "write days");
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status LmdbStore::AddSendingDays(const std::vector<SendingDay>& days) {
+  if (days.empty()) return Status::Ok();
+  const auto deltas = SumSendingDays(days);
+  return Write([&](MDB_txn* txn) { return AddDays(txn, deltas); });
 }
 
 Status LmdbStore::ApplyLocalFeedback(const FeedbackBatch& batch) {

@@ -46,11 +46,13 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include <lmdb.h>
 
@@ -127,6 +129,7 @@ class LmdbStore final : public Store {
   Result<StoredDays> GetDays(std::string_view account, int64_t first_day,
                              int64_t last_day) override;
   Result<std::optional<BounceRecord>> GetBounces(std::string_view address) override;
+  Status AddSendingDays(const std::vector<SendingDay>& days) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
   Status Maintain() override;
@@ -330,6 +333,10 @@ class LmdbStore final : public Store {
   Status PutQueue(MDB_txn* txn, const QueueEntry& q);
   // The node's own parts of a feedback batch (lmdb_feedback.cc).
   Status PutLocalParts(MDB_txn* txn, const FeedbackBatch& batch);
+  // Adds each delta into its (account, day) bucket (feedback_rules.h
+  // AddCounts); a corrupt bucket is replaced (lmdb_feedback.cc).
+  Status AddDays(MDB_txn* txn,
+                 const std::map<std::pair<std::string, int64_t>, DayCountsRecord>& deltas);
   // Looks up `once_key` (REQUIRES: not empty) at `now`: sets *duplicate when
   // it is recorded and not expired, else records it and prunes expired keys.
   Status CheckAndRecordOnce(MDB_txn* txn, std::string_view once_key, int64_t now,

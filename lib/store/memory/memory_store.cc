@@ -422,6 +422,15 @@ class MemoryStoreImpl final : public MemoryStore {
     return std::optional<BounceRecord>(it->second);
   }
 
+  Status AddSendingDays(const std::vector<SendingDay>& days) override {
+    if (days.empty()) return Status::Ok();
+    const auto deltas = SumSendingDays(days);
+    std::lock_guard lk(mu_);
+    if (Status f = Fail(); !f.ok()) return f;
+    for (const auto& [key, delta] : deltas) AddCounts(&days_[key], delta);
+    return Status::Ok();
+  }
+
   Status AppendAudit(const AuditEntry& entry) override {
     std::lock_guard lk(mu_);
     if (Status f = Fail(); !f.ok()) return f;

@@ -33,9 +33,9 @@ std::unique_ptr<MemoryStore> NewMemoryStore();
 class MemoryStore : public Store {
  public:
   // Makes the next `n` writes (UpdateAccount, AddSuppressions,
-  // RemoveSuppression, Commit, ResetUsage, ApplyFeedback, AppendAudit) fail with
-  // `status` and change nothing, as a write that a real backend refuses
-  // (a full disk, a lost connection). A failed Commit releases its hold.
+  // RemoveSuppression, Commit, ResetUsage, ApplyFeedback, AddSendingDays,
+  // AppendAudit) fail with `status` and change nothing, as a write that a
+  // real backend refuses (a full disk, a lost connection). A failed Commit releases its hold.
   // REQUIRES: !status.ok().
   virtual void FailNextWrites(int n, Status status) = 0;
 };

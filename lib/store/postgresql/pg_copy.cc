@@ -191,12 +191,10 @@ class ToPostgresql {
     auto n = CountRows(*c_,
                        std::string("WITH up AS (INSERT INTO day_counts AS d (account, day, ") +
                            kDayCountColumns + ") SELECT * FROM " +
-                           Unnest({"text", "bigint", "bigint", "bigint", "bigint", "bigint",
-                                   "bigint", "bigint", "bigint"},
-                                  1) +
+                           Unnest(DayRowTypes(), 1) +
                            UpdateIfDifferent("d", "account, day", Columns(kDayCountColumns)) +
                            " RETURNING 1) SELECT count(*) FROM up",
-                       ColumnArrays(days_, 9));
+                       ColumnArrays(days_, DayRowTypes().size()));
     if (!n.ok()) return n.status();
     (*counts_)[kDays].written += n.value();
     days_.clear();

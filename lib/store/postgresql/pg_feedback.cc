@@ -58,32 +58,36 @@ void Log(const Ctx& x, Logger::Level level, const std::string& line) {
   if (x.logger != nullptr) x.logger->Log(level, line);
 }
 
-Status CountDays(PgConn& c, const Ctx& x) {
-  if (x.sums.days.empty()) return Status::Ok();
+// Adds each delta into its day_counts row (feedback_rules.h AddCounts):
+// counts saturating at the largest bigint (read back as UINT64_MAX), tier
+// replaced when the delta's is not 0. One statement; rows in the map's
+// (account, day) byte order.
+Status AddDayRows(PgConn& c,
+                  const std::map<std::pair<std::string, int64_t>, DayCountsRecord>& deltas) {
+  if (deltas.empty()) return Status::Ok();
   std::vector<std::vector<PgParam>> rows;
-  rows.reserve(x.sums.days.size());
-  for (const auto& [key, delta] : x.sums.days) {  // (account, day) in byte order
+  rows.reserve(deltas.size());
+  for (const auto& [key, delta] : deltas) {
     std::vector<PgParam> row = {key.first, PgInt(key.second)};
     for (auto& p : DayCountParams(delta)) row.push_back(std::move(p));
     rows.push_back(std::move(row));
   }
-  // Adds, saturating at the largest bigint (read back as UINT64_MAX).
   std::string set;
   for (const char* f : {"delivered", "deferred", "hard", "soft", "technical", "expired",
-                        "complaints"}) {
+                        "complaints", "quota_used", "refused"}) {
     if (!set.empty()) set += ", ";
     set += std::string(f) + " = least(d." + f + "::numeric + EXCLUDED." + f +
            ", 9223372036854775807)::bigint";
   }
+  set += ", tier = CASE WHEN EXCLUDED.tier > 0 THEN EXCLUDED.tier ELSE d.tier END";
   auto r = c.Exec(std::string("INSERT INTO day_counts AS d (account, day, ") + kDayCountColumns +
-                      ") SELECT * FROM " +
-                      Unnest({"text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
-                              "bigint", "bigint"},
-                             1) +
+                      ") SELECT * FROM " + Unnest(DayRowTypes(), 1) +
                       " ON CONFLICT (account, day) DO UPDATE SET " + set,
-                  ColumnArrays(rows, 9));
+                  ColumnArrays(rows, DayRowTypes().size()));
   return r.status();
 }
+
+Status CountDays(PgConn& c, const Ctx& x) { return AddDayRows(c, x.sums.days); }
 
 // Hard bounces toward global suppression, then complaints per account; the
 // suppressions they add, with their audit entries, into *audit.
@@ -372,6 +376,22 @@ Result<StoredDays> PgFeedback::GetDays(std::string_view account, int64_t first_d
   for (int i = 0; i < r.value().rows(); ++i)
     out.emplace_back(r.value().GetInt(i, 0), DayCountsFromRow(r.value(), i, 1));
   return out;
+}
+
+Status PgFeedback::AddSendingDays(const std::vector<SendingDay>& days) {
+  if (days.empty()) return Status::Ok();
+  FeedbackSums sums;
+  sums.days = SumSendingDays(days);
+  if (size_t moved = MoveUnstorableAccounts(&sums); moved > 0) {
+    Log(Logger::Level::kWarning, KvLine()
+                                     .Add("store", "postgresql")
+                                     .Add("action", "unstorable-account")
+                                     .Add("buckets", static_cast<uint64_t>(moved))
+                                     .str());
+  }
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  return AddDayRows(*conn.value(), sums.days);
 }
 
 Result<std::optional<BounceRecord>> PgFeedback::GetBounces(std::string_view address) {

@@ -49,6 +49,10 @@ class PgFeedback {
   // The fleet's counts.
   Result<StoredDays> GetDays(std::string_view account, int64_t first_day, int64_t last_day);
   Result<std::optional<BounceRecord>> GetBounces(std::string_view address);
+  // The milter's figures (Store::AddSendingDays): one statement, an upsert
+  // that adds, rows in (account, day) byte order as ApplyFeedback locks
+  // them. Names PostgreSQL cannot hold count under "", as above.
+  Status AddSendingDays(const std::vector<SendingDay>& days);
 
  private:
   void Log(Logger::Level level, const std::string& line);

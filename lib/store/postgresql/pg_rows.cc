@@ -52,17 +52,27 @@ std::string Unnest(const std::vector<const char*>& types, int first) {
 }
 
 std::vector<PgParam> DayCountParams(const DayCountsRecord& d) {
-  return {PgInt(CountToPg(d.delivered)), PgInt(CountToPg(d.deferred)), PgInt(CountToPg(d.hard)),
-          PgInt(CountToPg(d.soft)),      PgInt(CountToPg(d.technical)), PgInt(CountToPg(d.expired)),
-          PgInt(CountToPg(d.complaints))};
+  return {PgInt(CountToPg(d.delivered)),  PgInt(CountToPg(d.deferred)), PgInt(CountToPg(d.hard)),
+          PgInt(CountToPg(d.soft)),       PgInt(CountToPg(d.technical)), PgInt(CountToPg(d.expired)),
+          PgInt(CountToPg(d.complaints)), PgInt(CountToPg(d.quota_used)), PgInt(CountToPg(d.refused)),
+          PgInt(d.tier)};
 }
 
 DayCountsRecord DayCountsFromRow(const PgResult& r, int row, int col) {
   DayCountsRecord d;
-  uint64_t* fields[] = {&d.delivered, &d.deferred, &d.hard,      &d.soft,
-                        &d.technical, &d.expired,  &d.complaints};
-  for (int i = 0; i < 7; ++i) *fields[i] = CountFromPg(r.GetInt(row, col + i));
+  uint64_t* fields[] = {&d.delivered, &d.deferred,   &d.hard,       &d.soft,   &d.technical,
+                        &d.expired,   &d.complaints, &d.quota_used, &d.refused};
+  for (int i = 0; i < 9; ++i) *fields[i] = CountFromPg(r.GetInt(row, col + i));
+  // The schema's CHECK keeps it in 0..255.
+  d.tier = static_cast<uint8_t>(std::clamp<int64_t>(r.GetInt(row, col + 9), 0, 255));
   return d;
+}
+
+const std::vector<const char*>& DayRowTypes() {
+  static const std::vector<const char*> kTypes = {"text",   "bigint", "bigint", "bigint",
+                                                  "bigint", "bigint", "bigint", "bigint",
+                                                  "bigint", "bigint", "bigint", "smallint"};
+  return kTypes;
 }
 
 std::vector<PgParam> BounceParams(const BounceRecord& b) {

@@ -46,13 +46,15 @@ std::vector<PgParam> ColumnArrays(const std::vector<std::vector<PgParam>>& rows,
 // "unnest($first::types[0][], $first+1::types[1][], ...)".
 std::string Unnest(const std::vector<const char*>& types, int first);
 
-// ---- day_counts: (account, day, then these seven)
+// ---- day_counts: (account, day, then these ten)
 inline constexpr char kDayCountColumns[] =
-    "delivered, deferred, hard, soft, technical, expired, complaints";
-// The seven counts as parameters (bigint), in kDayCountColumns' order.
+    "delivered, deferred, hard, soft, technical, expired, complaints, quota_used, refused, tier";
+// The ten columns as parameters (bigint), in kDayCountColumns' order.
 std::vector<PgParam> DayCountParams(const DayCountsRecord& d);
-// From seven columns starting at `col`.
+// From ten columns starting at `col`.
 DayCountsRecord DayCountsFromRow(const PgResult& r, int row, int col);
+// The array types of a row (account, day, then kDayCountColumns), for Unnest.
+const std::vector<const char*>& DayRowTypes();
 
 // ---- bounces: the last account and category are free text (PgEncodeText)
 inline constexpr char kBounceColumns[] = "address, count, last_account, last_category, last_time";

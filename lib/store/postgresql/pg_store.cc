@@ -177,6 +177,10 @@ Result<std::optional<BounceRecord>> PgStore::GetBounces(std::string_view address
   return feedback_->GetBounces(address);
 }
 
+Status PgStore::AddSendingDays(const std::vector<SendingDay>& days) {
+  return feedback_->AddSendingDays(days);
+}
+
 Status PgStore::Maintain() { return local_->Maintain(); }
 
 void PgStore::Flush() {

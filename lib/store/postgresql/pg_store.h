@@ -114,6 +114,7 @@ class PgStore final : public Store {
   Result<StoredDays> GetDays(std::string_view account, int64_t first_day,
                              int64_t last_day) override;
   Result<std::optional<BounceRecord>> GetBounces(std::string_view address) override;
+  Status AddSendingDays(const std::vector<SendingDay>& days) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
   Status Maintain() override;

@@ -725,3 +725,15 @@ CREATE CONSTRAINT TRIGGER accounts_changed_update AFTER UPDATE ON accounts
          NEW.suspended_until))
   EXECUTE FUNCTION sg_log_change('account');
 UPDATE sg_meta SET schema_version = 2;
+
+-- sg:migration 3 the milter's daily figures: day_counts.quota_used, refused, tier
+
+-- DayCountsRecord v2, written by each node's milter once per [monitoring] interval
+-- (Store::AddSendingDays, an upsert that adds): the units committed against the quota that
+-- UTC day, the SMTP refusals it replied, and the reputation tier in force the last time it
+-- accepted or refused mail for the account that day (0: not seen). Purged with the row.
+ALTER TABLE day_counts
+  ADD COLUMN quota_used bigint NOT NULL DEFAULT 0 CHECK (quota_used >= 0),
+  ADD COLUMN refused bigint NOT NULL DEFAULT 0 CHECK (refused >= 0),
+  ADD COLUMN tier smallint NOT NULL DEFAULT 0 CHECK (tier >= 0 AND tier <= 255);
+UPDATE sg_meta SET schema_version = 3;
