@@ -28,6 +28,7 @@
 #include <string>
 
 #include "cli.h"
+#include "senderguard/policy/account_import.h"
 #include "senderguard/decide/account_state.h"
 #include "senderguard/decide/delivery_chart.h"
 #include "senderguard/decide/delivery_report.h"
@@ -103,23 +104,14 @@ std::string RateCell(double rate) {
   return buf;
 }
 
-// CSV (RFC 4180): the account first, so that reports joined stay apart
-// (empty for --all); a name with a comma, quote or line break is quoted.
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"') q.push_back('"');
-    q.push_back(c);
-  }
-  return q + "\"";
-}
-
 void PrintCsv(const Report& r, const std::string& account) {
   std::printf("account,day");
   for (const char* f : kFields) std::printf(",%s", f);
   // The milter's figures last: the columns before keep their places.
   std::printf(",complaint_rate,hard_bounce_rate,score,verdict,quota_used,refused,tier\n");
+  // The account first, so that reports joined stay apart (empty for --all),
+  // as exports write it: quoted when it must be, and safe from a spreadsheet
+  // that would read "=..." as a formula (policy/account_import.h CsvField).
   const std::string name = CsvField(account);
   for (const ReportDay& d : r.days) {
     std::printf("%s,%s", name.c_str(), DayString(d.day).c_str());

@@ -495,6 +495,9 @@ says "export --csv: and one starting with +" "$DIR/f.csv" "^'\\+plus,"
 says "export --csv: a reason starting with =, quoted with its '" "$DIR/f.csv" ',"'"'"'=HYPERLINK\(""http'
 says "export --csv: a reason starting with ' gets another" "$DIR/f.csv" "^quoted,.*,''as is,"
 lacks "export --csv: no field starts a formula" "$DIR/f.csv" '(^|,)"?[-=+@]'
+fctl report @shop --days 1 --csv >"$DIR/frep.csv"
+says "report --csv: the account starting with @ gets a '" "$DIR/frep.csv" "^'@shop,20"
+lacks "report --csv: no field starts a formula" "$DIR/frep.csv" '(^|,)"?[-=+@]'
 expect 0 "import of it into another store" gctl import --csv "$DIR/f.csv"
 gctl export --csv >"$DIR/g.csv"
 if diff "$DIR/f.csv" "$DIR/g.csv" >/dev/null; then ok "... and export again: the same file"; else
