@@ -69,7 +69,11 @@ class Env {
   // the milter makes when the account first sends (name and creation time).
   // `edit` may run more than once. Returns whether it wrote.
   using AccountEdit = std::function<Status(AccountRecord* record, bool* changed)>;
-  bool ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit);
+  // `create`: make the record when there is none (--create given). A
+  // command without --create passes kNoCreateOption: the same as false, but
+  // its "no such account" error does not suggest an option it lacks.
+  static constexpr int kNoCreateOption = 2;
+  bool ChangeAccount(const std::string& name, int create, const AccountEdit& edit, const AuditEntry& audit);
   // The --create flag of a command that changes an account (ChangeAccount's
   // `create`), with its one help text.
   static void AddCreateFlag(CLI::App* cmd, bool& create);

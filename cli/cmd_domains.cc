@@ -67,7 +67,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
     const std::string name = env.Account(account);
     const std::string d = Domain(domain);
     env.ChangeAccount(
-        name, /*create=*/false,
+        name, Env::kNoCreateOption,
         [&](AccountRecord* a, bool* changed) {
           auto it = std::find(a->domains.begin(), a->domains.end(), d);
           // Not there: an error, so nothing is written (nor audited).
@@ -109,7 +109,7 @@ void AddDomainsCommand(CLI::App& app, Env& env) {
     const std::string name = env.Account(account);
     const bool on = onoff == "on";
     const bool changed = env.ChangeAccount(
-        name, /*create=*/false,
+        name, Env::kNoCreateOption,
         [&](AccountRecord* a, bool* changed) {
           if (on && a->domains.empty()) {
             return Status::Invalid("account has no verified domain: add one first, or all its mail is refused");

@@ -81,7 +81,7 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
   clear->callback([&env] {
     const std::string name = env.Account(account);
     const bool changed = env.ChangeAccount(
-        name, /*create=*/false,
+        name, Env::kNoCreateOption,
         [](AccountRecord* a, bool* changed) {
           for (uint64_t& l : a->limits) {
             *changed = *changed || l != kInheritLimit;

@@ -81,8 +81,9 @@ nlohmann::json AccountJson(Env& env, const AccountRecord& rec) {
   rep["expired"] = r.totals.expired;
   rep["complaints"] = r.totals.complaints;
   rep["attempted"] = r.totals.attempted();
-  rep["complaint_rate"] = r.complaint_rate;
-  rep["hard_bounce_rate"] = r.hard_rate;
+  // null with nothing to divide by, as top and report give it.
+  rep["complaint_rate"] = r.totals.delivered == 0 ? nlohmann::json(nullptr) : nlohmann::json(r.complaint_rate);
+  rep["hard_bounce_rate"] = r.totals.attempted() == 0 ? nlohmann::json(nullptr) : nlohmann::json(r.hard_rate);
   rep["score"] = r.score;
   rep["tier"] = rec.tier;
   rep["tier_multiplier"] = rc.tier_multipliers[std::clamp<int>(rec.tier, 1, 5) - 1];
@@ -156,12 +157,16 @@ void AddShowCommand(CLI::App& app, Env& env) {
       std::printf("score:      %d/100 over %s..%s (UTC days)\n", rep["score"].get<int>(),
                   rep["from"].get<std::string>().c_str(), rep["to"].get<std::string>().c_str());
     }
-    std::printf("complaints: %.3f%% (%llu of %llu delivered)\n",
-                100 * rep["complaint_rate"].get<double>(),
+    auto pct = [](const nlohmann::json& rate, int decimals) {
+      if (rate.is_null()) return std::string("-");
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.*f%%", decimals, 100 * rate.get<double>());
+      return std::string(buf);
+    };
+    std::printf("complaints: %s (%llu of %llu delivered)\n", pct(rep["complaint_rate"], 3).c_str(),
                 static_cast<unsigned long long>(rep["complaints"].get<uint64_t>()),
                 static_cast<unsigned long long>(rep["delivered"].get<uint64_t>()));
-    std::printf("hard:       %.2f%% (%llu of %llu attempted)\n",
-                100 * rep["hard_bounce_rate"].get<double>(),
+    std::printf("hard:       %s (%llu of %llu attempted)\n", pct(rep["hard_bounce_rate"], 2).c_str(),
                 static_cast<unsigned long long>(rep["hard"].get<uint64_t>()),
                 static_cast<unsigned long long>(rep["attempted"].get<uint64_t>()));
     std::printf("outcomes:   delivered %llu, soft %llu, technical %llu, expired %llu, deferrals %llu\n",

@@ -72,7 +72,7 @@ void AddStateCommands(CLI::App& app, Env& env) {
     const std::string actor = env.Actor();
     const std::string detail = secs ? "until " + FormatUtc(now + *secs) : "for good";
     const bool changed = env.ChangeAccount(
-        name, /*create=*/false,
+        name, Env::kNoCreateOption,
         [&](AccountRecord* a, bool* changed) {
           // Nothing to reinstate (a timed suspension that ran out is active).
           if (EffectiveAt(*a, now).status == AccountStatus::kActive) return Status::Ok();

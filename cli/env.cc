@@ -105,6 +105,12 @@ AuditEntry Env::Audit(std::string action, std::string account, std::string detai
 std::string Env::Account(const std::string& raw) const {
   auto n = NormalizeAccount(raw);
   if (!n) throw Failure{kExitUsage, "empty account name"};
+  // The milter keeps a longer login as its first bytes, "+" and a hash; a
+  // name typed here is the one list shows, never longer.
+  if (raw.size() > kMaxAccountName) {
+    throw Failure{kExitUsage, "account name too long (" + std::to_string(raw.size()) + " bytes, at most " +
+                                  std::to_string(kMaxAccountName) + "): give the name as list shows it"};
+  }
   return *n;
 }
 
@@ -126,11 +132,13 @@ std::string Env::Address(const std::string& raw) const {
 
 int64_t Env::Now() const { return UnixNow(); }
 
-bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit& edit, const AuditEntry& audit) {
+bool Env::ChangeAccount(const std::string& name, int create_arg, const AccountEdit& edit, const AuditEntry& audit) {
+  const bool create = create_arg == 1;
+  const std::string hint = create_arg == kNoCreateOption ? "" : "; give --create to make its record";
   if (!store_) CheckStoreDirectory(config());
   if (!create && !store_ && !StoreExists(config())) {
     throw Failure{kExitNotFound, "no such account: " + name + " (there is no store at " + config().store_path +
-                                     " yet); give --create to make its record"};
+                                     " yet)" + hint};
   }
   // An edit that changes nothing aborts the transaction with an error of
   // its own, told apart by `unchanged` (set by the last run of the change),
@@ -140,7 +148,7 @@ bool Env::ChangeAccount(const std::string& name, bool create, const AccountEdit&
       name,
       [&](AccountRecord* a, bool exists) {
         unchanged = false;
-        if (!exists && !create) return Status::NotFound("no such account: " + name + "; give --create to make its record");
+        if (!exists && !create) return Status::NotFound("no such account: " + name + hint);
         bool changed = false;
         Status e = edit(a, &changed);
         if (!e.ok()) return e;

@@ -315,8 +315,11 @@ std::string ApplySettings(const AccountSettings& s, AccountRecord* rec, std::str
       }
       break;
     case AccountStatus::kSuspended:
-      if (st.status != AccountStatus::kSuspended || rec->status != AccountStatus::kSuspended ||
-          rec->status_reason != s.reason || rec->suspended_until != s.until) {
+      // Suspended already, for the same reason and until the same time: a
+      // timed reinstatement that ended reads as suspended for good (as
+      // export wrote it), and stays as it is.
+      if (st.status != AccountStatus::kSuspended || rec->status_reason != s.reason ||
+          (rec->status == AccountStatus::kSuspended ? rec->suspended_until != s.until : s.until != 0)) {
         if (s.until > 0) {
           (void)SuspendFor(rec, s.reason, actor, now, s.until - now);
           note("state=suspended until=" + FormatUtc(s.until));

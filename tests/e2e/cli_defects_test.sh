@@ -588,5 +588,19 @@ says "... is out of range" "$DIR/err" "--days: '91' is out of range \(1\.\.90\)"
 lacks "no CLI11 wording left" "$DIR/err" 'not in range|Value '
 expect 0 "list --over 0.5 (a fraction where one is taken)" ctl list --over 0.5
 
+echo "# the new-user pass of stop 23"
+expect 1 "reinstate of an unknown account" ctl reinstate nobody-here
+says "... no such account" "$DIR/err" 'no such account: nobody-here$'
+lacks "... and no --create it does not have" "$DIR/err" 'give --create'
+expect 1 "suspend of an unknown account" ctl suspend nobody-here --reason x
+says "... suggests --create, which suspend has" "$DIR/err" 'give --create to make its record'
+expect 64 "an account name of 300 bytes" ctl show "$(head -c 300 /dev/zero | tr '\0' a)"
+says "... too long, with the limit" "$DIR/err" 'account name too long \(300 bytes, at most 255\)'
+ctl quota set nomail day=5 --create >/dev/null
+ctl show nomail >"$DIR/out"
+says "show: a rate with nothing to divide by is -" "$DIR/out" '^complaints: - \(0 of 0 delivered\)$'
+ctl show nomail --json >"$DIR/out"
+says "show --json: and null" "$DIR/out" '"complaint_rate": null'
+
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))

@@ -162,6 +162,24 @@ TEST(AccountCsv, TimedSuspensionRoundTrips) {
   EXPECT_EQ(bad.error_count, 2u);
 }
 
+// A timed reinstatement that ended reads as suspended (with its
+// suspension's reason): exported so, and that line imported back changes
+// nothing (before, it was suspended anew, its `since` moved and audited).
+TEST(AccountCsv, AnEndedReinstatementReadsBackUnchanged) {
+  AccountRecord a;
+  a.name = "alice";
+  Suspend(&a, "complaints", "root", kNow - 7200);
+  ASSERT_TRUE(Reinstate(&a, "root", kNow - 3600, 60).ok());
+  const std::string line = AccountCsvLine(a, kNow);
+  EXPECT_NE(line.find(",suspended,complaints,,"), std::string::npos) << line;
+  const AccountCsv c = Parse(line + "\n");
+  ASSERT_EQ(c.rows.size(), 1u) << (c.errors.empty() ? "" : c.errors[0]);
+  AccountRecord b = a;
+  EXPECT_EQ(ApplySettings(c.rows[0], &b, "root", kNow), "");
+  EXPECT_EQ(b.status_since, a.status_since);
+  EXPECT_EQ(b.status, AccountStatus::kReinstated) << "the record keeps its ended reinstatement";
+}
+
 TEST(ApplySettings, SaysWhatChanged) {
   const AccountCsv c = Parse("alice,,,100,,suspended,fraud,,yes,,a.example\n");
   ASSERT_EQ(c.rows.size(), 1u);
