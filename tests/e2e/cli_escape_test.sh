@@ -60,7 +60,7 @@ lines() {
     fi
 }
 
-ctl audit >"$DIR/audit.out"
+ctl audit --wide >"$DIR/audit.out"  # every field whole: the escapes, not the width, are checked here
 no_raw audit "$DIR/audit.out"
 # Two suspensions, suppress-add, suppress-import: one line each; FORGED only after the escaped newline.
 lines audit "$DIR/audit.out" 4 'abuse\\x0a2026-01-01T.*FORGED\\x1b\[2J|mallory\\x0a\\x1b\[31mFORGED'

@@ -127,9 +127,15 @@ case_ "reinstated for an hour" bob b@shop.test r@dest.test
 # a timed suspension (suspend --for): refused while it lasts, accepted once it has ended
 sgctl suspend fay --reason "incident 7" --for 1h --create >/dev/null
 case_ "suspended for an hour, refused at MAIL FROM" fay b@shop.test r@dest.test
-sgctl suspend gus --reason "incident 8" --for 2s --create >/dev/null
-case_ "suspended for 2 s, refused at MAIL FROM" gus b@shop.test r@dest.test
-sleep 3
+# 10 s: long enough for explain and the send to both fall inside it on a loaded machine
+sgctl suspend gus --reason "incident 8" --for 10s --create >/dev/null
+case_ "suspended for 10 s, refused at MAIL FROM" gus b@shop.test r@dest.test
+jq -e '.outcome | startswith("refused")' "$EXP" >/dev/null && ok "[$N] ... explain said refused (within the 10 s)" \
+    || not_ok "[$N] the timed suspension had ended before explain ran ($(jq -r .outcome "$EXP"))"
+for ((i = 0; i < 300; i++)); do
+    [[ $(sgctl show gus --json | jq -r .state) == active ]] && break
+    sleep 0.1
+done
 case_ "a timed suspension that has ended: accepted" gus b@shop.test r@dest.test
 
 # ---- end of message: DMARC, the From: header, verified domains

@@ -232,12 +232,12 @@ TEST_F(LmdbLeasesTest, SchemaTwoIsUpgraded) {
     RawPut(txn, "meta", "schema_version", v);
   });
   OpenStore();
-  EXPECT_TRUE(logger_.Saw("action=upgrade-schema from=2 to=3"));
+  EXPECT_TRUE(logger_.Saw("action=upgrade-schema from=2 to=" + std::to_string(kSchemaVersion)));
   CloseStore();
   std::string got;
   Raw([&](MDB_txn* txn) { got = RawGet(txn, "meta", "schema_version"); });
   EXPECT_EQ(GetBe64(got), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 3u);
+  EXPECT_EQ(kSchemaVersion, 4u);
 }
 
 }  // namespace

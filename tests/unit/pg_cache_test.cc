@@ -472,6 +472,13 @@ TEST_F(PgCacheTest, NodeWithALoadedCacheStartsWhilePostgresqlIsUnreachable) {
   st = fresh.Open(down);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.ToString().find("cannot connect"), std::string::npos) << st.ToString();
+  // A server that answered and refused (here: no such database) is a
+  // configuration to fix, not an outage: no start on the cache.
+  b_.NewLog();
+  st = b_.Open(db_.substr(0, db_.rfind("dbname=")) + "dbname=sg_no_such_database");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.ToString().find("sg_no_such_database"), std::string::npos) << st.ToString();
+  EXPECT_FALSE(b_.log->Saw("action=start-on-cache"));
   // Not a cached reader (the CLI, the tailer): the database or nothing.
   PgStoreOptions o = PgTestStoreOptions(down, "mx2", "pg_cache_test-cli", b_.dir.path() + "/local",
                                         b_.log.get());

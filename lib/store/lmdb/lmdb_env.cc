@@ -130,11 +130,15 @@ Status LmdbStore::OpenEnv() {
     } else if (v.mv_size != 8) {
       mdb_txn_abort(txn);
       return Status::Corruption("store " + options_.path + ": bad schema record");
-    } else if (uint64_t have = GetBe64(View(v)); have == 1 || have == 2) {
+    } else if (uint64_t have = GetBe64(View(v)); have >= 1 && have < kSchemaVersion) {
       // Version 1 had no holds, held or owners, version 2 no leases (each
-      // just created, empty): the upgrade is the version record. An older
-      // build then refuses this store instead of ignoring the holds of the
-      // others or spending leases it cannot see.
+      // just created, empty), version 3 only version-1 day records (version
+      // 2 adds the milter's figures; both are read): the upgrade is the
+      // version record. An older build then refuses this store instead of
+      // ignoring the holds of the others, spending leases it cannot see, or
+      // taking a version-2 day record for a corrupt one and zeroing it. (A
+      // build that has the store open already does not look again: stop the
+      // tailer before starting a newer milter.)
       std::string ver;
       PutBe64(&ver, kSchemaVersion);
       Status st = Put(txn, dbi_.meta, kSchemaKey, ver, "schema");

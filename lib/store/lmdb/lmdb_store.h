@@ -64,7 +64,7 @@ namespace senderguard {
 
 // 2: holds, held and owners (open reservations shared by all processes).
 // 3: leases (the lease ledger of a fleet node on PostgreSQL).
-inline constexpr uint64_t kSchemaVersion = 3;
+inline constexpr uint64_t kSchemaVersion = 4;
 
 struct LmdbOptions {
   std::string path;                  // directory; created (0750) if missing

@@ -9,6 +9,8 @@
 // suppression, accounts (byte order), audit, the position.
 #include "senderguard/store/postgresql/pg_feedback.h"
 
+#include <chrono>
+
 #include <map>
 #include <set>
 
@@ -63,7 +65,8 @@ void Log(const Ctx& x, Logger::Level level, const std::string& line) {
 // replaced when the delta's is not 0. One statement; rows in the map's
 // (account, day) byte order.
 Status AddDayRows(PgConn& c,
-                  const std::map<std::pair<std::string, int64_t>, DayCountsRecord>& deltas) {
+                  const std::map<std::pair<std::string, int64_t>, DayCountsRecord>& deltas,
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
   if (deltas.empty()) return Status::Ok();
   std::vector<std::vector<PgParam>> rows;
   rows.reserve(deltas.size());
@@ -80,10 +83,11 @@ Status AddDayRows(PgConn& c,
            ", 9223372036854775807)::bigint";
   }
   set += ", tier = CASE WHEN EXCLUDED.tier > 0 THEN EXCLUDED.tier ELSE d.tier END";
-  auto r = c.Exec(std::string("INSERT INTO day_counts AS d (account, day, ") + kDayCountColumns +
-                      ") SELECT * FROM " + Unnest(DayRowTypes(), 1) +
-                      " ON CONFLICT (account, day) DO UPDATE SET " + set,
-                  ColumnArrays(rows, DayRowTypes().size()));
+  const std::string sql = std::string("INSERT INTO day_counts AS d (account, day, ") + kDayCountColumns +
+                          ") SELECT * FROM " + Unnest(DayRowTypes(), 1) +
+                          " ON CONFLICT (account, day) DO UPDATE SET " + set;
+  auto r = timeout.count() > 0 ? c.Exec(sql, ColumnArrays(rows, DayRowTypes().size()), timeout)
+                               : c.Exec(sql, ColumnArrays(rows, DayRowTypes().size()));
   return r.status();
 }
 
@@ -389,9 +393,13 @@ Status PgFeedback::AddSendingDays(const std::vector<SendingDay>& days) {
                                      .Add("buckets", static_cast<uint64_t>(moved))
                                      .str());
   }
+  // Within 5 s: the milter's reporter thread writes this, and its stop
+  // waits for it. A statement that timed out may have run: the caller keeps
+  // the figures and writes them again (a report figure, counted twice in
+  // that rare case; the quota is not counted here).
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
-  return AddDayRows(*conn.value(), sums.days);
+  return AddDayRows(*conn.value(), sums.days, std::chrono::milliseconds(5000));
 }
 
 Result<std::optional<BounceRecord>> PgFeedback::GetBounces(std::string_view address) {

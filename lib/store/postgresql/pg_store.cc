@@ -30,7 +30,15 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     // (the cache's thread reconnects; quotas follow on_unavailable), so an
     // MTA restarted during an outage keeps its policy. Anything else, or a
     // node that never loaded its cache, cannot start without the database.
-    if (!options.cached_reads || conn.status().code() != Status::Code::kUnavailable)
+    // Only when no server answered: a server that refused us (a wrong
+    // password or database name: "FATAL: ...") is a configuration to fix,
+    // not an outage, unless it is on its way up or down (a failover).
+    const std::string& why = conn.status().message();
+    const bool answered = why.find("FATAL") != std::string::npos &&
+                          why.find("starting up") == std::string::npos &&
+                          why.find("shutting down") == std::string::npos &&
+                          why.find("in recovery") == std::string::npos;
+    if (!options.cached_reads || conn.status().code() != Status::Code::kUnavailable || answered)
       return conn.status();
     auto local = LmdbStore::Open(options.local);
     if (!local.ok()) return local.status();
