@@ -86,8 +86,8 @@ void AddListCommand(CLI::App& app, Env& env) {
       ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--sort", sort, "name (default), usage (fullest window first) or score (lowest first)")
       ->check(CLI::IsMember({"name", "usage", "score"}));
-  cmd->add_option("--limit", limit, "at most N accounts (1 to 10000000; default all)")
-      ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  cmd->add_option("--limit", limit, "at most N accounts (0 to 10000000; 0, the default, for all)")
+      ->check(CLI::Range(size_t{0}, size_t{10000000}));
   cmd->add_flag("--wide", wide, "whole names and counts (wider than 80 columns)");
   auto* json_flag = cmd->add_flag("--json", env.json, "one JSON document");
   cmd->add_flag("--jsonl", jsonl, "one JSON object per line, per account, as it is read")->excludes(json_flag);
@@ -187,7 +187,11 @@ void AddListCommand(CLI::App& app, Env& env) {
                   more ? "true" : "false");
       return;
     }
-    if (jsonl) return;
+    if (jsonl) {
+      // One object per line stays so: the truncation goes to standard error.
+      if (more) std::fprintf(stderr, "senderguardctl: %zu account(s) shown, more not shown (--limit)\n", shown);
+      return;
+    }
     if (wide) {
       size_t nw = 7, ww = 9;
       for (const auto& r : kept) {

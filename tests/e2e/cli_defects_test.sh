@@ -578,7 +578,7 @@ says "... is not a number, with the range" "$DIR/err" "--days: 'abc' is not a nu
 expect 64 "audit --limit abc" ctl audit --limit abc
 says "... is not a number, with the range" "$DIR/err" "--limit: 'abc' is not a number \(0\.\.1000000000\)"
 expect 64 "list --limit 1.5" ctl list --limit 1.5
-says "... is not a whole number" "$DIR/err" "--limit: '1\.5' is not a whole number \(1\.\.10000000\)"
+says "... is not a whole number" "$DIR/err" "--limit: '1\.5' is not a whole number \(0\.\.10000000\)"
 expect 64 "list --over lots" ctl list --over lots
 says "... is not a number" "$DIR/err" "--over: 'lots' is not a number \(0\.\.1000\)"
 expect 64 "top --limit 0" ctl top --limit 0
@@ -601,6 +601,12 @@ ctl show nomail >"$DIR/out"
 says "show: a rate with nothing to divide by is -" "$DIR/out" '^complaints: - \(0 of 0 delivered\)$'
 ctl show nomail --json >"$DIR/out"
 says "show --json: and null" "$DIR/out" '"complaint_rate": null'
+
+expect 0 "list --limit 0: all, as suppress list and audit take it" ctl list --limit 0
+lacks "... nothing left out" "$DIR/out" 'more not shown'
+expect 0 "list --jsonl --limit 1" ctl list --jsonl --limit 1
+[[ $(wc -l <"$DIR/out") == 1 ]] && ok "... one line" || not_ok "... $(wc -l <"$DIR/out") lines"
+says "... the truncation said on standard error" "$DIR/err" '^senderguardctl: 1 account\(s\) shown, more not shown \(--limit\)$'
 
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
