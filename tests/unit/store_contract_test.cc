@@ -1530,7 +1530,16 @@ TEST_P(StoreContractTest, SendingDaysAddUpBesideTheFeedbackCounts) {
   EXPECT_TRUE(Same(alice[1].second, DayCountsRecord{2, 0, 0, 0, 0, 0, 0, 4, 1, 2})) << Show(alice);
   EXPECT_TRUE(Same(Days("bob").at(0).second, DayCountsRecord{0, 0, 0, 0, 0, 0, 0, 0, 2, 0}));
   EXPECT_EQ(Days("").at(0).second.refused, 1u);
-  EXPECT_FALSE(store_->GetAccount("bob")->has_value()) << "no record is made";
+  // An account the milter judged without a record gets one, as a first
+  // Commit makes it (an account only ever refused is listed, can be
+  // deleted); the empty name gets none.
+  auto bob = store_->GetAccount("bob");
+  ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+  ASSERT_TRUE(bob->has_value()) << "bob's record is made";
+  EXPECT_EQ((*bob)->name, "bob");
+  EXPECT_GT((*bob)->created, 0);
+  auto none = store_->GetAccount("");  // refused as a name, or absent
+  EXPECT_TRUE(!none.ok() || !none->has_value());
 
   // The tailer's next batch adds its counts and keeps the milter's; the
   // milter's next flush adds to both, its tier replacing the day's.

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "lmdb_internal.h"
+#include "senderguard/base/clock.h"
 #include "senderguard/store/codec.h"
 #include "senderguard/store/feedback_rules.h"
 
@@ -365,7 +366,31 @@ Status LmdbStore::AddDays(MDB_txn* txn,
 Status LmdbStore::AddSendingDays(const std::vector<SendingDay>& days) {
   if (days.empty()) return Status::Ok();
   const auto deltas = SumSendingDays(days);
-  return Write([&](MDB_txn* txn) { return AddDays(txn, deltas); });
+  const int64_t now = UnixNow();
+  return Write([&](MDB_txn* txn) {
+    Status st = AddDays(txn, deltas);
+    if (!st.ok()) return st;
+    // An account the milter judged (refused, or counted) without a record
+    // gets one, as a first Commit makes it: so that list, top, report --all,
+    // account delete and rename see an account that was only ever refused.
+    std::string last;
+    for (const auto& [key, delta] : deltas) {
+      if (key.first.empty() || key.first == last) continue;
+      last = key.first;
+      MDB_val k = Val(key.first), v;
+      const int rc = mdb_get(txn, dbi_.accounts, &k, &v);
+      if (rc == MDB_NOTFOUND) {
+        AccountRecord a;
+        a.name = key.first;
+        a.created = now;
+        Status s = Put(txn, dbi_.accounts, key.first, Encode(a), "write account");
+        if (!s.ok()) return s;
+      } else if (rc != 0) {
+        return LmdbError("read account", rc);
+      }
+    }
+    return Status::Ok();
+  });
 }
 
 Status LmdbStore::ApplyLocalFeedback(const FeedbackBatch& batch) {

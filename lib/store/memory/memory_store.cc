@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "senderguard/base/clock.h"
 #include "senderguard/store/feedback_rules.h"
 
 namespace senderguard {
@@ -427,7 +428,17 @@ class MemoryStoreImpl final : public MemoryStore {
     const auto deltas = SumSendingDays(days);
     std::lock_guard lk(mu_);
     if (Status f = Fail(); !f.ok()) return f;
-    for (const auto& [key, delta] : deltas) AddCounts(&days_[key], delta);
+    const int64_t now = UnixNow();
+    for (const auto& [key, delta] : deltas) {
+      AddCounts(&days_[key], delta);
+      // As LmdbStore: an account the milter judged gets its record.
+      if (!key.first.empty() && accounts_.count(key.first) == 0) {
+        AccountRecord a;
+        a.name = key.first;
+        a.created = now;
+        accounts_.emplace(key.first, std::move(a));
+      }
+    }
     return Status::Ok();
   }
 

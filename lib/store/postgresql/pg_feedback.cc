@@ -10,11 +10,11 @@
 #include "senderguard/store/postgresql/pg_feedback.h"
 
 #include <chrono>
-
 #include <map>
 #include <set>
 
 #include "pg_rows.h"
+#include "senderguard/base/clock.h"
 #include "senderguard/base/text.h"
 #include "senderguard/store/feedback_rules.h"
 #include "senderguard/store/postgresql/pg_records.h"
@@ -399,6 +399,22 @@ Status PgFeedback::AddSendingDays(const std::vector<SendingDay>& days) {
   // that rare case; the quota is not counted here).
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
+  // An account the milter judged without a record gets one (as the lease
+  // thread makes it for a first Commit): list, top, report --all, account
+  // delete and rename then see an account that was only ever refused. First,
+  // and idempotent: when it fails nothing is counted, and when the days'
+  // write after it fails, the records made stay and the figures are
+  // written again at the next interval.
+  std::vector<std::string> names;
+  for (const auto& [key, delta] : sums.days)
+    if (!key.first.empty() && (names.empty() || names.back() != key.first)) names.push_back(key.first);
+  if (!names.empty()) {
+    auto r = conn.value()->Exec(
+        "INSERT INTO accounts (name, created) SELECT n, $2 FROM unnest($1::text[]) AS u(n) ORDER BY n"
+        " ON CONFLICT (name) DO NOTHING",
+        {PgTextArray(names), PgInt(UnixNow())}, std::chrono::milliseconds(5000));
+    if (!r.ok()) return r.status();
+  }
   return AddDayRows(*conn.value(), sums.days, std::chrono::milliseconds(5000));
 }
 
