@@ -33,7 +33,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     // Only when no server answered: a server that refused us (a wrong
     // password or database name: "FATAL: ...") is a configuration to fix,
     // not an outage, unless it is on its way up or down (a failover).
-    const std::string& why = conn.status().message();
+    const std::string why = conn.status().message();  // status() is a copy: keep the text
     const bool answered = why.find("FATAL") != std::string::npos &&
                           why.find("starting up") == std::string::npos &&
                           why.find("shutting down") == std::string::npos &&
