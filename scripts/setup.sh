@@ -33,8 +33,9 @@ PACKAGES=(
   # `senderguardctl report --svg`'s test (e2e feedback): Debian's Chromium renders the chart
   # headless into a PNG, netpbm's pngtopnm decodes it for perl to count its pixels (test only)
   chromium netpbm
-  # tools the scripts use (jq: e2e tail_shapes reads --print's JSON)
-  iproute2 procps findutils openssl jq
+  # tools the scripts use (jq: e2e tail_shapes reads --print's JSON; time: /usr/bin/time -f %M,
+  # the peak memory e2e cli_defects holds list and import to; a minimal Debian lacks it)
+  iproute2 procps findutils openssl jq time
   # the manual pages: scdoc turns man/*.scd into roff at build time; groff-base and man-db
   # render them in the man_render test (groff -ww, man -l); perl checks the .prom files
   scdoc groff-base man-db perl
