@@ -67,6 +67,21 @@ for unit in senderguard-milter senderguard-tail; do
         *) not_ok "$unit: Documentation=$doc: neither file:// nor man:" ;;
         esac
     done
+    # With [store] backend = "postgresql" both programs reach the database over TCP, and one
+    # started before it answers exits 75 (kExitTempFail) and must be started again until it
+    # does, however long that takes; a configuration error (64, 78) must not loop. The tailer's
+    # unit once had PrivateNetwork=yes and AF_UNIX only: fine on LMDB, dead on PostgreSQL.
+    # (Read from the unit: systemd is not PID 1 where the tests run.)
+    families=$(sed -n 's/^RestrictAddressFamilies=//p' "$u")
+    check "$unit: may use TCP (RestrictAddressFamilies=$families has AF_INET and AF_INET6)" \
+        grep -qE '^RestrictAddressFamilies=(.* )?AF_INET( .*)? AF_INET6( |$)' "$u"
+    check "$unit: no PrivateNetwork=yes" test -z "$(grep -E '^PrivateNetwork=(yes|true|1)' "$u")"
+    check "$unit: ordered after network-online.target" grep -qE '^After=.*network-online\.target' "$u"
+    check "$unit: restarted however often the store cannot be reached (StartLimitIntervalSec=0)" \
+        grep -qx 'StartLimitIntervalSec=0' "$u"
+    check "$unit: Restart=on-failure" grep -qx 'Restart=on-failure' "$u"
+    check "$unit: not restarted on a configuration error (RestartPreventExitStatus=64 78)" \
+        grep -qx 'RestartPreventExitStatus=64 78' "$u"
 done
 # The installed configuration's own paths.
 rules=$(sed -n 's/^rules = "\(.*\)"$/\1/p' "$R$CONFDIR/senderguard.conf")
