@@ -67,19 +67,22 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1
     // Only the steps used: connect, MAIL, RCPT, headers (Message-ID, the
     // feedback token, From:, Authentication-Results, DKIM), end of message
     // (and abort/close); the body only for DMARC (DKIM), HELO only for
-    // inbound DMARC (SPF). Headers need no reply (SMFIP_NR_HDR): they cost
-    // no round trip. The body is read only for a DKIM signature: its chunks
+    // inbound DMARC (SPF). Nothing is decided at connect, so the MTA does
+    // not wait for it (SMFIP_NR_CONN: one round trip fewer per connection;
+    // a failure there is answered at MAIL). Headers need no reply
+    // (SMFIP_NR_HDR): they cost no round trip. The body is read only for a DKIM signature: its chunks
     // need no reply either (SMFIP_NR_BODY; most messages carry no signature,
     // and one round trip per message costs more than receiving a chunk).
     // Header values keep their leading space (SMFIP_HDR_LEADSPC), so a
     // signature with simple canonicalization sees the bytes that were signed.
     // libmilter answers for the MTA where it lacks a NR_* step.
-    unsigned long want = SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR;
+    unsigned long want = SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_CONN;
     if (mode != DmarcMode::kInbound) want |= SMFIP_NOHELO;
     if (mode == DmarcMode::kOff) want |= SMFIP_NOBODY;
     else want |= SMFIP_HDR_LEADSPC | SMFIP_NR_BODY;
     *pf0 = SMFIF_SETSYMLIST | (f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS));
     *pf1 = want & f1;
+    session->protocol.no_connect_reply = (*pf1 & SMFIP_NR_CONN) != 0;
     session->protocol.no_header_reply = (*pf1 & SMFIP_NR_HDR) != 0;
     session->protocol.leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
     session->protocol.no_body_reply = (*pf1 & SMFIP_NR_BODY) != 0;
@@ -111,7 +114,8 @@ extern "C" sfsistat OnConnect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
     // Negotiation made the Session; XCLIENT can bring a second connect.
     if (Session* s = Priv(ctx)) s->OnConnect(std::move(client));
     else smfi_setpriv(ctx, new Session(g_ctx, std::move(client)));
-    return SMFIS_CONTINUE;
+    const Session* s = Priv(ctx);
+    return s != nullptr && s->protocol.no_connect_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
   });
 }
 

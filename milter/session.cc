@@ -18,6 +18,7 @@ Session::~Session() { ResetTxn(); }
 
 void Session::OnConnect(std::string client_address) {
   ResetTxn();
+  connect_failed_.clear();
   client_address_ = std::move(client_address);
   helo_.clear();
 }
@@ -87,6 +88,12 @@ StepResult Session::OnInternalError(std::string_view stage, std::string_view wha
     if (txn_.failed.empty()) txn_.failed = std::string(stage) + ": " + std::string(what);
     return {};
   }
+  // The connect step has none either when the MTA was told not to wait for
+  // it (SMFIP_NR_CONN): MAIL answers instead.
+  if (stage == "connect" && protocol.no_connect_reply) {
+    connect_failed_ = std::string(stage) + ": " + std::string(what);
+    return {};
+  }
   StepResult r = Act(DecideError(*cfg_, what), stage, "");
   if (stage == "eom") {
     if (r.verdict == Verdict::kContinue) r.edits = CleanupEdits();
@@ -105,6 +112,7 @@ std::vector<HeaderEdit> Session::CleanupEdits() const {
 
 StepResult Session::OnMail(std::string_view envelope_from, std::string_view sasl_login) {
   ResetTxn();
+  if (!connect_failed_.empty()) return Act(DecideError(*cfg_, connect_failed_), "mail", "");
   txn_.active = true;
   IdentityFacts facts{sasl_login, envelope_from, client_address_};
   txn_.identity = ResolveIdentity(facts, cfg_->identity);

@@ -88,6 +88,7 @@ class Session {
 
   // What the MTA agreed to at negotiation (libmilter SMFIP_* flags).
   struct Protocol {
+    bool no_connect_reply = false;  // SMFIP_NR_CONN
     bool no_header_reply = false;  // SMFIP_NR_HDR
     bool leading_space = false;    // SMFIP_HDR_LEADSPC
     bool skip = false;             // SMFIP_SKIP
@@ -161,6 +162,9 @@ class Session {
   std::shared_ptr<const Config> cfg_;
   std::string client_address_;
   std::string helo_;
+  // A connect step that failed with no reply to give (SMFIP_NR_CONN): the
+  // connection's MAIL commands are answered with it.
+  std::string connect_failed_;
   Txn txn_;
 };
 
