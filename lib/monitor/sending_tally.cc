@@ -36,12 +36,6 @@ void SendingTally::AddRefused(std::string_view account, int64_t day, uint8_t tie
   if (tier != 0) f->tier = tier;
 }
 
-void SendingTally::SetTier(std::string_view account, int64_t day, uint8_t tier) {
-  if (tier == 0) return;
-  std::lock_guard<std::mutex> lk(mu_);
-  if (Figures* f = Find(account, day)) f->tier = tier;
-}
-
 std::vector<SendingDay> SendingTally::Take() {
   std::map<std::pair<std::string, int64_t>, Figures> taken;
   {

@@ -38,8 +38,6 @@ class SendingTally {
   void AddAccepted(std::string_view account, int64_t day, uint64_t units, uint8_t tier);
   // One SMTP refusal (reject or tempfail) replied to the account's mail.
   void AddRefused(std::string_view account, int64_t day, uint8_t tier);
-  // Sets the key's tier (0 changes nothing), creating the key when needed.
-  void SetTier(std::string_view account, int64_t day, uint8_t tier);
 
   // Everything counted since the last Take, in (account, day) order; the
   // tally is then empty.

@@ -320,6 +320,16 @@ void PgFeedback::Log(Logger::Level level, const std::string& line) {
   if (options_->logger != nullptr) options_->logger->Log(level, line);
 }
 
+void PgFeedback::SetAsideUnstorable(FeedbackSums* sums) {
+  if (const size_t moved = MoveUnstorableAccounts(sums); moved > 0) {
+    Log(Logger::Level::kWarning, KvLine()
+                                     .Add("store", "postgresql")
+                                     .Add("action", "unstorable-account")
+                                     .Add("buckets", static_cast<uint64_t>(moved))
+                                     .str());
+  }
+}
+
 Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
                                                  const AccountReview& review) {
   std::string source, position;
@@ -332,13 +342,7 @@ Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
     }
   }
   FeedbackSums sums = SumFeedback(batch);
-  if (const size_t moved = MoveUnstorableAccounts(&sums); moved > 0) {
-    Log(Logger::Level::kWarning, KvLine()
-                                     .Add("store", "postgresql")
-                                     .Add("action", "unstorable-account")
-                                     .Add("buckets", static_cast<uint64_t>(moved))
-                                     .str());
-  }
+  SetAsideUnstorable(&sums);
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   FeedbackResult result;
@@ -386,13 +390,7 @@ Status PgFeedback::AddSendingDays(const std::vector<SendingDay>& days) {
   if (days.empty()) return Status::Ok();
   FeedbackSums sums;
   sums.days = SumSendingDays(days);
-  if (size_t moved = MoveUnstorableAccounts(&sums); moved > 0) {
-    Log(Logger::Level::kWarning, KvLine()
-                                     .Add("store", "postgresql")
-                                     .Add("action", "unstorable-account")
-                                     .Add("buckets", static_cast<uint64_t>(moved))
-                                     .str());
-  }
+  SetAsideUnstorable(&sums);
   // Within 5 s: the milter's reporter thread writes this, and its stop
   // waits for it. A statement that timed out may have run: the caller keeps
   // the figures and writes them again (a report figure, counted twice in

@@ -37,6 +37,8 @@
 
 namespace senderguard {
 
+struct FeedbackSums;  // feedback_rules.h
+
 class PgFeedback {
  public:
   // *pool, *local and *options must outlive this.
@@ -56,6 +58,9 @@ class PgFeedback {
 
  private:
   void Log(Logger::Level level, const std::string& line);
+  // Moves the counts of names PostgreSQL cannot hold under "" (logged once
+  // per batch: action=unstorable-account).
+  void SetAsideUnstorable(FeedbackSums* sums);
 
   PgPool* pool_;
   LmdbStore* local_;
