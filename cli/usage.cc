@@ -131,7 +131,7 @@ std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv) {
       std::string what = "unknown command \"" + word + "\"";
       const std::string near = NearestWord(arg, names);
       if (!near.empty()) what += " (did you mean \"" + near + "\"?)";
-      what += "\ncommands: " + Join(names);
+      what += "\n" + WrapWords("commands: " + Join(names), 80, 4, 0);
       PrintUsageError(*at, what);
       return kExitUsage;
     }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "senderguard/base/text.h"
 #include "senderguard/base/version.h"
 
 namespace senderguard {
@@ -77,6 +78,26 @@ void PrintUsageError(const CLI::App& app, std::string_view what) {
                name.c_str());
 }
 
+namespace {
+
+// The first word of argv before any "--" that starts with '-' and names no
+// option of `at` or of a command above it (its "=value" aside), or "".
+std::string StrayDashWord(const CLI::App& at, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--") break;
+    if (word.size() < 2 || word[0] != '-') continue;
+    const std::string name = word.substr(0, word.find('='));
+    bool known = false;
+    for (const CLI::App* a = &at; a != nullptr && !known; a = a->get_parent())
+      known = a->get_option_no_throw(name) != nullptr;
+    if (!known) return word;
+  }
+  return "";
+}
+
+}  // namespace
+
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, int usage_status) {
   try {
     app.parse(argc, argv);
@@ -100,6 +121,13 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, int us
     // Named after the (sub)command being parsed: "senderguardctl suppress add".
     const CLI::App* at = &app;
     for (auto subs = at->get_subcommands(); !subs.empty(); subs = at->get_subcommands()) at = subs.front();
+    // A value that starts with '-' ("domains add bob -bad-.example") was
+    // taken for an option, so its argument is "required": say which.
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      if (const std::string stray = StrayDashWord(*at, argc, argv); !stray.empty()) {
+        what += " ('" + Printable(stray, 64) + "' was read as an option: put -- before a value that starts with '-')";
+      }
+    }
     PrintUsageError(*at, what);
     return usage_status;
   }

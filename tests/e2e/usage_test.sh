@@ -74,11 +74,19 @@ rm -rf "$DIR/store"
 ctl() { "$BIN/senderguardctl" -c "$DIR/good.conf" "$@"; }
 expect 64 "ctl lis" ctl lis
 says "ctl lis: names it" "$DIR/err" '^senderguardctl: unknown command "lis" \(did you mean "list"\?\)'
-says "ctl lis: lists the commands" "$DIR/err" '^commands: list, show, quota, .*domains'
+says "ctl lis: lists the commands" "$DIR/err" '^commands: list, show, quota, '
+says "ctl lis: ... wrapped, every one of them" "$DIR/err" '^    .*domains, store, account$'
+fits "ctl lis: the list of commands" "$DIR/err"
 expect 64 "ctl suppress lst" ctl suppress lst
 says "ctl suppress lst: names it under suppress" "$DIR/err" '^senderguardctl suppress: unknown command "lst" \(did you mean "list"\?\)'
 expect 64 "ctl frobnicate" ctl frobnicate
 says "ctl frobnicate: no guess" "$DIR/err" '^senderguardctl: unknown command "frobnicate"$'
+# A value that starts with '-' is read as an option: the missing argument's message says so.
+expect 64 "ctl domains add bob -bad-.example" ctl domains add bob -bad-.example
+says "... says the value was read as an option, and what to do" "$DIR/err" \
+    "^senderguardctl domains add: DOMAIN is required \('-bad-\.example' was read as an option: put -- before a value that starts with '-'\)$"
+expect 64 "ctl suppress add (nothing)" ctl suppress add
+says "... no such hint without a stray option" "$DIR/err" '^senderguardctl suppress add: ADDRESS is required$'
 expect 64 "ctl (no command)" ctl
 says "ctl (no command): lists the commands" "$DIR/err" 'a command is needed: list, show'
 expect 0 "ctl help" ctl help
