@@ -98,7 +98,11 @@ void AddQuotaCommand(CLI::App& app, Env& env) {
       "reset", "Set the current window's count back to 0 (after an incident; audited)");
   reset->footer("Example:\n  senderguardctl quota reset alice day");
   reset->add_option("ACCOUNT", account, "account name")->required();
-  reset->add_option("WINDOW", window, "minute, hour, day or month")->required();
+  // The choices in the type, as IsMember shows them (the completion offers
+  // them); the check stays ParseWindow's, with its own message.
+  reset->add_option("WINDOW", window, "minute, hour, day or month")
+      ->required()
+      ->type_name("TEXT:{minute,hour,day,month}");
   reset->callback([&env] {
     const std::string name = env.Account(account);
     const auto w = ParseWindow(window);

@@ -208,6 +208,7 @@ completes "account names after --account" "bob carol dave erin" \
     "$CTL" -c "$DIR/plain.conf" suppress add x@example.org --account ""
 completes "no store: no names, no error" "" "$CTL" -c "$DIR/none.conf" show ""
 completes "a window of quota set" "minute= month=" "$CTL" quota set bob m
+completes "the window of quota reset" "day hour minute month" "$CTL" quota reset bob ""
 completes "a file after -c" "plain.conf" "$CTL" -c pla
 completes "help COMMAND" "stats store" "$CTL" help st
 completes "config's options" "--changed --config --defaults --help --json" "$CTL" config --
