@@ -958,6 +958,77 @@ TEST_F(PgLeasesTest, UnreachableSpendsOnlyTheLeaseThenTempfails) {
   EXPECT_TRUE(logger_.Saw("action=available part=leases"));
 }
 
+// The one case "exact" does not cover (docs/fleet.md), and its size: a node
+// that sends under its lease, then loses PostgreSQL for longer than the
+// lease's ttl before it reports. The database takes the lease's units back
+// and grants them to another node; the first one's units, reported when it
+// returns, are refused and counted late. The fleet goes over the limit by
+// exactly those units: what that node accepted since its last report, at
+// most the block it held, never more.
+TEST_F(PgLeasesTest, TheOneCaseExactDoesNotCoverOverrunsByTheUnreportedUnitsOnly) {
+  Proxy proxy(UpstreamPort());
+  lmdb_test::TempDir dir;
+  NodeSpec na = Spec("n1", dir);
+  na.conninfo = db_ + " port=" + std::to_string(proxy.port());
+  na.ttl_s = 2;
+  NodeSpec nb = Spec("n2", dir);
+  nb.ttl_s = 2;
+  auto a = Open(na);
+  auto b = Open(nb);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr uint64_t kLimit = 200;
+  const std::vector<QuotaCharge> day = {Day(kLimit)};
+  // Steady traffic on n1, so that its block is more than one unit; all of
+  // it reported (Usage reports what the node has not).
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(Send(*a, "acct", day).value().ok);
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(a->Usage("acct", {WindowUsage{Window::kDay, day[0].span, 0}}).ok());
+  const uint64_t reported = Parse(Row("acct", day[0])).committed;
+  ASSERT_EQ(reported, 40u);
+  // Cut off: n1 spends what its lease still holds, then refuses.
+  proxy.Cut();
+  std::this_thread::sleep_for(100ms);
+  const auto e = Entry(*a, "acct", day[0]);
+  ASSERT_TRUE(e.has_value());
+  const uint64_t block = e->spare;
+  uint64_t unreported = 0;
+  for (;;) {
+    auto r = Send(*a, "acct", day);
+    if (!r.ok()) break;
+    ASSERT_TRUE(r->ok);
+    ++unreported;
+  }
+  ASSERT_GT(unreported, 0u) << "n1 had units left to send under its lease";
+  // Past the ttl the database takes the lease's units back; n2 is granted
+  // them and spends the window to its limit.
+  std::this_thread::sleep_for(2500ms);
+  const uint64_t by_b = SpendAll(*b, "acct", kLimit);
+  ASSERT_TRUE(WaitFor([&] { return b->leases().Settle().ok(); }, 10000));
+  // n1 comes back and reports.
+  proxy.Restore();
+  ASSERT_TRUE(WaitFor([&] { return a->leases().Settle().ok(); }, 10000));
+  const uint64_t sent = Local(*a, "acct", day[0]) + Local(*b, "acct", day[0]);
+  const Counts c = Parse(Row("acct", day[0]));
+  std::printf("# the one case: n1 sent %llu under a block of %llu while cut off past its ttl; n2"
+              " then sent %llu; in all %llu of a limit of %llu: committed %llu, late %llu\n",
+              static_cast<unsigned long long>(unreported), static_cast<unsigned long long>(block),
+              static_cast<unsigned long long>(by_b), static_cast<unsigned long long>(sent),
+              static_cast<unsigned long long>(kLimit), static_cast<unsigned long long>(c.committed),
+              static_cast<unsigned long long>(c.late));
+  EXPECT_EQ(sent, reported + unreported + by_b);
+  EXPECT_EQ(c.committed + c.late, sent) << "everything sent is counted, once";
+  EXPECT_EQ(c.committed, kLimit) << "n2 was granted what n1's expired lease held";
+  EXPECT_EQ(c.outstanding, 0u);
+  // The overrun: exactly n1's unreported units, at most its block.
+  EXPECT_EQ(sent - kLimit, unreported);
+  EXPECT_EQ(c.late, unreported);
+  EXPECT_LE(unreported, block);
+  EXPECT_TRUE(logger_.Saw("action=late-units"));
+}
+
 TEST_F(PgLeasesTest, UnreachableWithTheLocalPolicySpendsTheAllowance) {
   Proxy proxy(UpstreamPort());
   lmdb_test::TempDir dir;
