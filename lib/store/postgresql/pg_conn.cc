@@ -90,6 +90,18 @@ std::string Head(std::string_view sql) {
 
 }  // namespace
 
+Status PgConn::CheckConninfo(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (opts != nullptr) {
+    PQconninfoFree(opts);
+    return Status::Ok();
+  }
+  std::string m = err != nullptr ? Trimmed(err) : std::string("out of memory");
+  if (err != nullptr) PQfreemem(err);
+  return Status::Invalid(m);
+}
+
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
                                                 const std::string& application_name) {
   // Keywords and values, so that conninfo may be a URI or key=value pairs
@@ -231,6 +243,17 @@ Status PgConn::Transaction(const std::function<Status(PgConn&)>& fn, std::string
 
 bool PgConn::Healthy() const { return c_ != nullptr && PQstatus(c_) == CONNECTION_OK; }
 
+bool PgConn::StillUp() {
+  if (!Healthy()) return false;
+  // An idle pooled connection (no LISTEN) has nothing to read unless the
+  // server ended it: a restart's or failover's "terminating connection due
+  // to administrator command", which libpq sees as a broken connection only
+  // at the next statement. Anything to read: not handed out (a reconnect
+  // costs less than a statement that fails).
+  pollfd p{PQsocket(c_), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
 Status PgConn::Reset() {
   PQreset(c_);
   if (PQstatus(c_) != CONNECTION_OK)
@@ -268,9 +291,13 @@ void PgPool::Return(std::unique_ptr<PgConn> conn) {
   if (conn->Healthy()) {
     idle_.push_back(std::move(conn));
   } else {
-    --open_;  // dropped; the next Acquire opens a fresh one
+    // Dropped; the next Acquire opens a fresh one. The idle ones were opened
+    // before it broke and went the same way when the server restarted or
+    // failed over: they go too, rather than each failing one statement.
+    open_ -= 1 + idle_.size();
+    idle_.clear();
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 Result<PgPool::Lease> PgPool::Acquire(std::chrono::milliseconds wait) {
@@ -282,10 +309,11 @@ Result<PgPool::Lease> PgPool::Acquire(std::chrono::milliseconds wait) {
       return Status::Unavailable("postgresql: all " + std::to_string(size_) +
                                  " connections busy");
   }
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     auto c = std::move(idle_.back());
     idle_.pop_back();
-    return Lease(this, std::move(c));
+    if (c->StillUp()) return Lease(this, std::move(c));
+    --open_;  // the server ended it while it was idle
   }
   ++open_;
   lk.unlock();

@@ -68,6 +68,10 @@ class PgConn {
   // Connects; `application_name` is shown in pg_stat_activity.
   static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo,
                                                  const std::string& application_name);
+  // Whether libpq can read `conninfo` (key=value pairs or a URI), without
+  // connecting: kInvalid with libpq's reason (an unknown key, a missing '=')
+  // when not.
+  static Status CheckConninfo(const std::string& conninfo);
   ~PgConn();
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
@@ -91,6 +95,9 @@ class PgConn {
   // Whether the connection is usable; Reset() reconnects (kUnavailable when
   // the server is still unreachable).
   bool Healthy() const;
+  // Healthy(), and for an idle connection that does not LISTEN, nothing
+  // sent by the server meanwhile (which would be its end), without waiting.
+  bool StillUp();
   Status Reset();
   // For poll(): the connection's socket, -1 when broken.
   int Socket() const;
