@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
     return sg::kExitConfig;
   }
   if (check_only) {
+    if (const sg::Status st = sg::CheckStoreSettings(**cfg); !st.ok()) {
+      std::fprintf(stderr, "senderguard-milter: %s: %s\n", path.c_str(), st.message().c_str());
+      return sg::kExitConfig;
+    }
     const sg::Status dir = sg::monitor::CheckTextfileDirectory(sg::MonitoringTextfile(**cfg, "senderguard-milter"));
     if (!dir.ok()) {
       std::fprintf(stderr, "senderguard-milter: %s: %s\n", path.c_str(), dir.message().c_str());
@@ -103,7 +107,8 @@ int main(int argc, char** argv) {
   if (!store.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());
     std::fprintf(stderr, "senderguard-milter: %s\n", store.status().message().c_str());
-    return sg::kExitTempFail;
+    // A setting wrong (not retried by systemd), else the store unreachable.
+    return store.status().code() == sg::Status::Code::kInvalid ? sg::kExitConfig : sg::kExitTempFail;
   }
   // DNS, SPF and DKIM for DMARC, set up whatever the mode ([dmarc] upstream
   // changes only at restart).

@@ -8,11 +8,16 @@
 
 #include "senderguard/base/exit_codes.h"
 #include "senderguard/monitor/textfile.h"
+#include "senderguard/store/open.h"
 
 namespace senderguard::tail {
 
 int CheckOnly(const Config& cfg, const std::string& config_path, const std::string& rules_path,
               size_t rules, bool journal) {
+  if (const Status st = CheckStoreSettings(cfg); !st.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s: %s\n", config_path.c_str(), st.message().c_str());
+    return kExitConfig;
+  }
   const Status dir = monitor::CheckTextfileDirectory(MonitoringTextfile(cfg, "senderguard-tail"));
   if (!dir.ok()) {
     std::fprintf(stderr, "senderguard-tail: %s: %s\n", config_path.c_str(), dir.message().c_str());

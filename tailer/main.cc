@@ -164,6 +164,10 @@ int main(int argc, char** argv) {
     return sg::kExitIoError;
   };
   auto opened = sg::OpenStore(*cfg, use);
+  if (!opened.ok() && opened.status().code() == sg::Status::Code::kInvalid) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", opened.status().message().c_str());
+    return sg::kExitConfig;  // a setting wrong: not retried by systemd
+  }
   if (!opened.ok()) return io_error(opened.status().message());
   sg::Store* store = opened.value().get();
   const std::string key = journal ? source : "file:" + source;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "senderguard/store/lmdb/lmdb_store.h"
+#include "senderguard/store/postgresql/pg_conn.h"
 #include "senderguard/store/postgresql/pg_store.h"
 
 namespace senderguard {
@@ -27,7 +28,15 @@ LmdbOptions LocalOptions(const Config& config, uint64_t sync_interval_ms) {
 
 }  // namespace
 
+Status CheckStoreSettings(const Config& config) {
+  if (config.store_backend != StoreBackend::kPostgresql) return Status::Ok();
+  const Status st = PgConn::CheckConninfo(config.postgresql.conninfo);
+  if (st.ok()) return st;
+  return Status::Invalid("[store.postgresql] conninfo: " + st.message());
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use) {
+  if (Status st = CheckStoreSettings(config); !st.ok()) return st;
   LmdbOptions o = LocalOptions(config, use.durable ? 0 : config.sync_interval_ms);
   o.logger = use.logger;
   o.housekeeping = use.housekeeping;

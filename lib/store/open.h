@@ -45,6 +45,13 @@ struct StoreUse {
 // message naming the store. The caller owns the result.
 Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& use);
 
+// What can be checked of the store's settings without opening it: with
+// backend = "postgresql", that libpq can read [store.postgresql] conninfo
+// (an unknown key such as "dbnmae", a missing '='). kInvalid with a message
+// naming the key; OpenStore checks it first. For --check, and so that a
+// typo is a configuration error (exit 78, not retried), not an outage.
+Status CheckStoreSettings(const Config& config);
+
 // This node's name in a fleet ([store.postgresql] node, else the host
 // name): the owner of its leases and positions in PostgreSQL.
 std::string FleetNodeName(const Config& config);

@@ -127,5 +127,22 @@ mkdir -p "$DIR/no/such/dir"
 expect 0 "milter --check, textfile directory there" "$BIN/senderguard-milter" -c "$DIR/textfile.conf" --check
 expect 0 "tail --check, textfile directory there" "$BIN/senderguard-tail" -c "$DIR/textfile.conf" --check --rules "$RULES"
 
+# A connection string libpq cannot read is a configuration error, found by --check and at start
+# (exit 78: systemd does not restart on it), not an outage to retry forever (75; found by a user
+# test: "dbnmae=" passed --check and the unit restarted the milter every 5 s).
+printf '[store]\nbackend = "postgresql"\npath = "%s/pgstore"\n[store.postgresql]\nconninfo = "host=127.0.0.1 port=1 dbnmae=senderguard"\nnode = "mx1"\n[milter]\nsocket = "unix:%s/pg.sock"\n' \
+    "$DIR" "$DIR" >"$DIR/conninfo.conf"
+for p in senderguard-milter senderguard-tail; do
+    args=(--check)
+    [[ $p == senderguard-tail ]] && args+=(--rules "$RULES")
+    expect 78 "$p --check, a conninfo key misspelt" "$BIN/$p" -c "$DIR/conninfo.conf" "${args[@]}"
+    says "$p --check: names the key" "$DIR/err" "^$p: $DIR/conninfo.conf: \[store.postgresql\] conninfo: invalid connection option \"dbnmae\"\$"
+done
+expect 78 "senderguard-milter started with it" timeout 20 "$BIN/senderguard-milter" -c "$DIR/conninfo.conf"
+says "... names the key" "$DIR/err" 'conninfo: invalid connection option "dbnmae"'
+sed -i 's/dbnmae/dbname/' "$DIR/conninfo.conf"
+expect 0 "senderguard-milter --check, the key right (nothing listens: not checked)" "$BIN/senderguard-milter" -c "$DIR/conninfo.conf" --check
+expect 75 "senderguard-milter started with nothing listening: an outage (retried)" timeout 20 "$BIN/senderguard-milter" -c "$DIR/conninfo.conf"
+
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
