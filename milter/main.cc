@@ -103,12 +103,18 @@ int main(int argc, char** argv) {
   use.housekeeping = true;
   use.cached_reads = true;  // PostgreSQL: decide from this node's cache
   use.program = "senderguard-milter";
+  // A setting wrong is a configuration error (systemd does not restart on
+  // it); anything else opening the store may pass (exit 75: retried).
+  if (const sg::Status st = sg::CheckStoreSettings(**cfg); !st.ok()) {
+    logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", st.message()).str());
+    std::fprintf(stderr, "senderguard-milter: %s: %s\n", path.c_str(), st.message().c_str());
+    return sg::kExitConfig;
+  }
   auto store = sg::OpenStore(**cfg, use);
   if (!store.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());
     std::fprintf(stderr, "senderguard-milter: %s\n", store.status().message().c_str());
-    // A setting wrong (not retried by systemd), else the store unreachable.
-    return store.status().code() == sg::Status::Code::kInvalid ? sg::kExitConfig : sg::kExitTempFail;
+    return sg::kExitTempFail;
   }
   // DNS, SPF and DKIM for DMARC, set up whatever the mode ([dmarc] upstream
   // changes only at restart).

@@ -163,11 +163,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "senderguard-tail: %s\n", message.c_str());
     return sg::kExitIoError;
   };
-  auto opened = sg::OpenStore(*cfg, use);
-  if (!opened.ok() && opened.status().code() == sg::Status::Code::kInvalid) {
-    std::fprintf(stderr, "senderguard-tail: %s\n", opened.status().message().c_str());
+  if (const sg::Status st = sg::CheckStoreSettings(*cfg); !st.ok()) {
+    std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
     return sg::kExitConfig;  // a setting wrong: not retried by systemd
   }
+  auto opened = sg::OpenStore(*cfg, use);
   if (!opened.ok()) return io_error(opened.status().message());
   sg::Store* store = opened.value().get();
   const std::string key = journal ? source : "file:" + source;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "lmdb_internal.h"
+#include "senderguard/base/text.h"
 #include "senderguard/store/codec.h"
 #include "senderguard/store/lmdb/lmdb_store.h"
 
@@ -15,6 +16,7 @@ namespace {
 
 constexpr char kCacheSeqKey[] = "pg_cache_seq";
 constexpr char kCacheSourceKey[] = "pg_cache_source";
+constexpr char kNodeKey[] = "pg_node";
 constexpr size_t kMaxKey = 511;  // LMDB's default mdb_env_get_maxkeysize
 
 Status CheckKey(std::string_view key, std::string_view what) {
@@ -194,6 +196,36 @@ Status LmdbStore::CacheReplaceAll(const std::function<Result<bool>(CacheRows* ch
   if (accounts != nullptr) *accounts = n_acct;
   if (suppressions != nullptr) *suppressions = n_supp;
   return Status::Ok();
+}
+
+Status LmdbStore::ClaimNode(std::string_view node) {
+  std::string owner;
+  bool found = false;
+  auto look = [&](MDB_txn* txn) {
+    MDB_val k = Val(kNodeKey), v;
+    const int rc = mdb_get(txn, dbi_.meta, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return LmdbError("read node", rc);
+    owner.assign(View(v));
+    found = true;
+    return Status::Ok();
+  };
+  Status st = Read(look);  // a write only the first time
+  if (st.ok() && !found) {
+    st = Write([&](MDB_txn* txn) {
+      Status s = look(txn);
+      if (!s.ok() || found) return s;
+      owner = std::string(node);
+      return Put(txn, dbi_.meta, kNodeKey, node, "write node");
+    });
+  }
+  if (!st.ok()) return st;
+  if (owner == node) return Status::Ok();
+  return Status::Invalid("store " + options_.path + ": it is the cache and ledger of node \"" +
+                         Printable(owner, 255) + "\", and this configuration names node \"" +
+                         Printable(node, 255) +
+                         "\" ([store.postgresql] node): processes that share a [store] path are"
+                         " one node; give them the same node name, or each node its own path");
 }
 
 Result<LmdbStore::CacheState> LmdbStore::GetCacheState() {

@@ -182,6 +182,13 @@ class LmdbStore final : public Store {
                          std::string_view source, size_t* accounts = nullptr,
                          size_t* suppressions = nullptr);
   Result<CacheState> GetCacheState();
+  // The fleet node this store is the cache and ledger of (meta "pg_node"):
+  // recorded by the first PostgreSQL-backed open, then every open must name
+  // the same node. Two processes that share a store with different names
+  // would each see the other's leases as unknown (refusals far below the
+  // quota, units reported nowhere: found by a user test). kInvalid, saying
+  // what to do, when `node` is not the recorded one.
+  Status ClaimNode(std::string_view node);
   // ---- the node's part of a fleet's feedback, and `senderguardctl store
   // copy` (lmdb_feedback.cc, lmdb_copy.cc; used by the PostgreSQL backend)
 

@@ -76,6 +76,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     if (!local.ok()) return local.status();
     s->local_ = std::move(local.value());
   }
+  if (Status st = s->local_->ClaimNode(options.node); !st.ok()) return st;
   s->records_ = std::make_unique<PgRecords>(s->pool_.get(), s->local_.get(), &s->options_);
   s->leases_ = std::make_unique<PgLeases>(s->pool_.get(), s->local_.get(), &s->options_);
   s->feedback_ = std::make_unique<PgFeedback>(s->pool_.get(), s->local_.get(), &s->options_);
