@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "cli.h"
+#include "senderguard/store/open.h"
 
 namespace senderguard::cli {
 namespace {
@@ -66,15 +67,21 @@ void AddConfigCommand(CLI::App& app, Env& env) {
     const std::vector<ConfigEntry> in_force = defaults ? base : ConfigEntries(env.config());
     // In the file's order (ordered_json), as the text form.
     nlohmann::ordered_json values = nlohmann::ordered_json::object(), at_default = nlohmann::ordered_json::object();
-    for (const auto& e : in_force) {
-      const bool is_default = default_value[e.key] == e.value;
+    for (const auto& entry : in_force) {
+      const bool is_default = default_value[entry.key] == entry.value;
       if (changed && is_default) continue;
+      // The node's default is this host's name, not "" (which the file
+      // refuses): shown as used, so that the output read back means the same.
+      ConfigEntry e = entry;
+      const bool host_node = e.key == "store.postgresql.node" && is_default && !defaults;
+      if (host_node) e.value = "\"" + FleetNodeName(env.config()) + "\"";
       if (env.json) {
         At(values, e.key) = ValueJson(e);
         At(at_default, e.key) = is_default;
       } else {
         std::printf("%s = %s%s\n", e.key.c_str(), e.value.c_str(),
-                    !changed && !defaults && is_default ? "  # default" : "");
+                    host_node ? "  # default: the host name"
+                    : !changed && !defaults && is_default ? "  # default" : "");
       }
     }
     if (env.json) {

@@ -1,6 +1,10 @@
 // The PostgreSQL schema's migrations (pg_schema.h), the connection's errors
 // (pg_conn.h) and PgStore::Open's checks of the schema, on a private server
 // (run under tests/pg/with_pg.sh).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <filesystem>
 #include <thread>
 
@@ -170,6 +174,48 @@ TEST_F(PgPoolTest, IdleConnectionsEndedByTheServerAreNotHandedOut) {
   auto z = pool.Acquire();
   ASSERT_TRUE(x.ok() && y.ok() && z.ok());
   for (auto* l : {&x, &y, &z}) EXPECT_TRUE((*l->value()).Exec("SELECT 1").ok());
+}
+
+// A server that asks for a password libpq has none for: libpq says only
+// "fe_sendauth: no password supplied", which a missing password file, a
+// file with no matching line and a misspelt database or user name all cause
+// (a user test met the three). The message names what was looked for. The
+// server here is a socket that answers the startup packet with
+// AuthenticationCleartextPassword (the test servers trust everyone).
+TEST(PgConnTest, NoPasswordSuppliedSaysWhatWasLookedFor) {
+  const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(l, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread server([l] {
+    const int c = ::accept(l, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[1024];
+    (void)::read(c, buf, sizeof buf);  // the startup packet (no TLS asked: sslmode=disable)
+    const char ask[] = {'R', 0, 0, 0, 8, 0, 0, 0, 3};  // cleartext password, please
+    (void)::write(c, ask, sizeof ask);
+    (void)::read(c, buf, sizeof buf);  // libpq gives up and closes
+    ::close(c);
+  });
+  lmdb_test::TempDir dir;
+  const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(ntohs(a.sin_port)) +
+                               " dbname=senderguardd user=sg sslmode=disable passfile=" +
+                               dir.path() + "/pgpass";
+  auto c = PgConn::Connect(conninfo, "pg_schema_test");
+  server.join();
+  ::close(l);
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.status().message();
+  EXPECT_NE(m.find("no password supplied"), std::string::npos) << m;
+  EXPECT_NE(m.find("(no password for user \"sg\" and database \"senderguardd\": the password file " +
+                   dir.path() + "/pgpass is missing or unreadable, or none of its lines matches"
+                   " host:port:database:user; a misspelt database or user name shows this way too)"),
+            std::string::npos)
+      << m;
 }
 
 TEST_F(PgSchemaTest, StoreOpenNamesTheCommandForAMissingOrOldSchema) {

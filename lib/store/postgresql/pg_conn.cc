@@ -102,6 +102,31 @@ Status PgConn::CheckConninfo(const std::string& conninfo) {
   return Status::Invalid(m);
 }
 
+namespace {
+
+// libpq says "no password supplied" when its password file gave none: the
+// file is missing or unreadable, or no line matches, which a misspelt
+// database or user name also causes (a user test met all three). Names
+// what was looked for.
+std::string PasswordHint(PGconn* c) {
+  if (std::string_view(PQerrorMessage(c)).find("no password supplied") == std::string_view::npos)
+    return "";
+  std::string passfile;
+  if (PQconninfoOption* opts = PQconninfo(c)) {
+    for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o)
+      if (std::strcmp(o->keyword, "passfile") == 0 && o->val != nullptr) passfile = o->val;
+    PQconninfoFree(opts);
+  }
+  if (passfile.empty()) passfile = "~/.pgpass (or $PGPASSFILE)";
+  const auto str = [](const char* v) { return std::string(v != nullptr ? v : ""); };
+  return " (no password for user \"" + str(PQuser(c)) + "\" and database \"" + str(PQdb(c)) +
+         "\": the password file " + passfile +
+         " is missing or unreadable, or none of its lines matches host:port:database:user;"
+         " a misspelt database or user name shows this way too)";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
                                                 const std::string& application_name) {
   // Keywords and values, so that conninfo may be a URI or key=value pairs
@@ -116,7 +141,7 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
   PGconn* c = PQconnectdbParams(keys, values, 1);
   if (c == nullptr) return Status::Unavailable("postgresql: out of memory connecting");
   if (PQstatus(c) != CONNECTION_OK) {
-    std::string m = Trimmed(PQerrorMessage(c));
+    std::string m = Trimmed(PQerrorMessage(c)) + PasswordHint(c);
     PQfinish(c);
     return Status::Unavailable("postgresql: cannot connect: " + m);
   }
