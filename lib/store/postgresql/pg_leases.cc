@@ -1019,8 +1019,9 @@ Result<ReserveOutcome> PgLeases::Reserve(std::string_view account,
     if (refused) return refusal;  // the fleet has nothing left in that window
     if (down)
       return Status::Unavailable(
-          allowance > 0 ? "postgresql: unreachable; the lease and the local allowance are spent"
-                        : "postgresql: unreachable and the lease is spent");
+          allowance > 0
+              ? "postgresql: unreachable; this node's leased units and local allowance for the window are spent"
+              : "postgresql: unreachable, and this node holds no leased unit of the window to spend");
     if (round >= kMaxTakeRounds || MonoMs() >= give_up)
       return Status::Unavailable("postgresql: no lease in time");
     ++S.reserve_takes;
