@@ -70,9 +70,10 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1
     // inbound DMARC (SPF). Nothing is decided at connect, so the MTA does
     // not wait for it (SMFIP_NR_CONN: one round trip fewer per connection;
     // a failure there is answered at MAIL). Headers need no reply
-    // (SMFIP_NR_HDR): they cost no round trip. The body is read only for a DKIM signature: its chunks
-    // need no reply either (SMFIP_NR_BODY; most messages carry no signature,
-    // and one round trip per message costs more than receiving a chunk).
+    // (SMFIP_NR_HDR): they cost no round trip. The body is read only for a
+    // DKIM signature: its chunks need no reply either (SMFIP_NR_BODY; most
+    // messages carry no signature, and one round trip per message costs more
+    // than receiving a chunk).
     // Header values keep their leading space (SMFIP_HDR_LEADSPC), so a
     // signature with simple canonicalization sees the bytes that were signed.
     // libmilter answers for the MTA where it lacks a NR_* step.

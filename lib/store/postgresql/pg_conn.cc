@@ -268,7 +268,7 @@ Status PgConn::Transaction(const std::function<Status(PgConn&)>& fn, std::string
 
 bool PgConn::Healthy() const { return c_ != nullptr && PQstatus(c_) == CONNECTION_OK; }
 
-bool PgConn::StillUp() {
+bool PgConn::StillUp() const {
   if (!Healthy()) return false;
   // An idle pooled connection (no LISTEN) has nothing to read unless the
   // server ended it: a restart's or failover's "terminating connection due

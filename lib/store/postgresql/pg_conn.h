@@ -97,7 +97,7 @@ class PgConn {
   bool Healthy() const;
   // Healthy(), and for an idle connection that does not LISTEN, nothing
   // sent by the server meanwhile (which would be its end), without waiting.
-  bool StillUp();
+  bool StillUp() const;
   Status Reset();
   // For poll(): the connection's socket, -1 when broken.
   int Socket() const;
