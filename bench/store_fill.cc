@@ -210,9 +210,9 @@ int Fill(sg::Store* store, const Options& o) {
     }
     sg::AuditEntry audit{NowUs(), "store_fill", "suppress-import", "",
                          std::to_string(batch.size()) + " addresses"};
-    sg::Status st = store->AddSuppressions(batch, audit);
+    auto st = store->AddSuppressions(batch, audit);
     if (!st.ok()) {
-      std::fprintf(stderr, "store_fill: suppressions: %s\n", st.message().c_str());
+      std::fprintf(stderr, "store_fill: suppressions: %s\n", st.status().message().c_str());
       return 74;
     }
   }

@@ -74,17 +74,22 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     r.account = scope();
     r.address = env.Address(address);
     std::optional<bool> store_exists;
-    if (auto old = Existing(env, &store_exists, r.account, r.address)) {
+    auto already = [&](const SuppressionRecord& old) {
       std::printf("%s: already suppressed %s since %s (%s); nothing changed\n",
                   Printable(r.address, kMaxShown).c_str(),
-                  old->account.empty() ? "globally" : ("for " + Printable(old->account, kMaxShown)).c_str(),
-                  env.HumanTime(old->since).c_str(), Printable(old->reason, kMaxShown).c_str());
-      return;
-    }
+                  old.account.empty() ? "globally" : ("for " + Printable(old.account, kMaxShown)).c_str(),
+                  env.HumanTime(old.since).c_str(), Printable(old.reason, kMaxShown).c_str());
+    };
+    if (auto old = Existing(env, &store_exists, r.account, r.address)) return already(*old);
     r.reason = reason;
     r.actor = env.Actor();
     r.since = env.Now();
-    Check(env.store().AddSuppressions({r}, env.Audit("suppress-add", r.account, r.address + ": " + reason)));
+    // The store adds it only if it is still absent: another add of the same
+    // address since the check above keeps its reason and date.
+    if (Take(env.store().AddSuppressions({r}, env.Audit("suppress-add", r.account, r.address + ": " + reason))) == 0) {
+      store_exists = true;
+      if (auto old = Existing(env, &store_exists, r.account, r.address)) return already(*old);
+    }
     std::printf("%s: suppressed %s (%s)\n", Printable(r.address, kMaxShown).c_str(),
                 r.account.empty() ? "globally" : ("for " + Printable(r.account, kMaxShown)).c_str(),
                 Printable(reason, kMaxShown).c_str());
@@ -224,7 +229,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     std::vector<SuppressionRecord> batch;
     std::set<std::string> seen;
     std::optional<bool> store_exists;
-    size_t kept = 0;
+    size_t kept = 0, imported = 0;
     for (const auto& row : parsed.rows) {
       if (!seen.insert(row.address).second || Existing(env, &store_exists, owner, row.address)) {
         ++kept;  // already there (or twice in the file): left as it is
@@ -243,10 +248,15 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
     for (size_t i = 0; i < batch.size(); i += 10000) {
       const std::vector<SuppressionRecord> part(batch.begin() + i,
                                                 batch.begin() + std::min(batch.size(), i + 10000));
-      Check(env.store().AddSuppressions(
-          part, env.Audit("suppress-import", owner, shown + ": " + std::to_string(part.size()) + " addresses")));
+      // What the store added: an address another writer added since the
+      // check above is left as it is, and counted with those kept.
+      const size_t added = Take(env.store().AddSuppressions(part, SuppressionAddAudit([&](size_t n) {
+        return env.Audit("suppress-import", owner, shown + ": " + std::to_string(n) + " addresses");
+      })));
+      imported += added;
+      kept += part.size() - added;
     }
-    std::printf("imported %zu address(es) into %s", batch.size(), Printable(ListName(owner), kMaxShown).c_str());
+    std::printf("imported %zu address(es) into %s", imported, Printable(ListName(owner), kMaxShown).c_str());
     if (kept > 0) std::printf("; %zu already suppressed (or repeated), left as they were", kept);
     std::printf("\n");
   });

@@ -131,6 +131,20 @@ struct FeedbackResult {
 // precondition of Store::UpdateAccounts).
 Status CheckDistinct(const std::vector<std::string>& names);
 
+// The audit entry of Store::AddSuppressions: a fixed one, or one made from
+// how many entries were added (an import says what it added, not what it
+// tried to). `make` may run more than once and must not call the store.
+class SuppressionAddAudit {
+ public:
+  SuppressionAddAudit(AuditEntry fixed) : fixed_(std::move(fixed)) {}  // NOLINT(google-explicit-constructor)
+  explicit SuppressionAddAudit(std::function<AuditEntry(size_t added)> make) : make_(std::move(make)) {}
+  AuditEntry For(size_t added) const { return make_ ? make_(added) : fixed_; }
+
+ private:
+  AuditEntry fixed_;
+  std::function<AuditEntry(size_t)> make_;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -208,9 +222,13 @@ class Store {
   // The global entry for `address`, else the entry of `account`, else nullopt.
   virtual Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                                    std::string_view address) = 0;
-  // Adds or replaces entries, with one audit entry, in one transaction.
-  virtual Status AddSuppressions(const std::vector<SuppressionRecord>& records,
-                                 const AuditEntry& audit) = 0;
+  // Adds the entries that are absent, in one transaction; an entry already
+  // there (same account and address, or earlier in `records`) stays as it
+  // was: a reason and date are never overwritten, also when two writers add
+  // one address at once. Writes the audit entry for what was added, in the
+  // same transaction, when anything was. Returns how many were added.
+  virtual Result<size_t> AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                         const SuppressionAddAudit& audit) = 0;
   // Removes one entry; false when there was none.
   virtual Result<bool> RemoveSuppression(std::string_view account, std::string_view address,
                                          const AuditEntry& audit) = 0;

@@ -208,8 +208,8 @@ TEST_F(LmdbStoreTest, MapGrowsWhenFull) {
       std::snprintf(addr, sizeof addr, "user%05d@example.com", i);
       batch.push_back(Supp("alice", addr, "hard bounce 5.1.1"));
     }
-    Status s = store_->AddSuppressions(batch, Audit("import", "alice", b));
-    ASSERT_TRUE(s.ok()) << "batch " << b << ": " << s.ToString();
+    auto s = store_->AddSuppressions(batch, Audit("import", "alice", b));
+    ASSERT_TRUE(s.ok()) << "batch " << b << ": " << s.status().ToString();
   }
   EXPECT_GT(store_->MapSize(), kOneMiB);
   EXPECT_TRUE(logger_.Saw("action=grow-map"));

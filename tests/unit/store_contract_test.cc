@@ -830,17 +830,18 @@ TEST_P(StoreContractTest, SuppressionAddFindRemove) {
   ASSERT_TRUE(f.ok() && f->has_value());
   EXPECT_EQ((*f)->reason, "alice's list");
 
-  // Replacing an entry.
-  ASSERT_TRUE(store_->AddSuppressions({Supp("alice", "carol@example.com", "replaced")},
-                                      Audit("suppress-add"))
-                  .ok());
+  // An entry already there is never overwritten, and nothing is audited.
+  auto again = store_->AddSuppressions({Supp("alice", "carol@example.com", "replaced")},
+                                       Audit("suppress-add"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u);
   f = store_->FindSuppression("alice", "carol@example.com");
   ASSERT_TRUE(f.ok() && f->has_value());
-  EXPECT_EQ((*f)->reason, "replaced");
+  EXPECT_NE((*f)->reason, "replaced");
 
   auto audit = store_->ListAudit("", 100);
   ASSERT_TRUE(audit.ok());
-  EXPECT_EQ(audit->size(), 3u);  // two adds and one successful remove
+  EXPECT_EQ(audit->size(), 2u);  // one add and one successful remove
 }
 
 TEST_P(StoreContractTest, SuppressionListAndCountThousand) {
@@ -1337,16 +1338,71 @@ TEST_P(StoreContractTest, LimitZeroListsNothing) {
   EXPECT_EQ(store_->GetDeferred(1).value().size(), 1u);
 }
 
-TEST_P(StoreContractTest, DuplicateSuppressionsInOneCallKeepTheLast) {
-  ASSERT_TRUE(store_->AddSuppressions({Supp("alice", "a@x.org", "first"),
-                                       Supp("alice", "a@x.org", "second")},
-                                      Audit("suppress-add")).ok());
+TEST_P(StoreContractTest, DuplicateSuppressionsInOneCallKeepTheFirst) {
+  auto added = store_->AddSuppressions({Supp("alice", "a@x.org", "first"),
+                                        Supp("alice", "a@x.org", "second")},
+                                       Audit("suppress-add"));
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, 1u);
   EXPECT_EQ(store_->CountSuppressions("alice").value(), 1u);
-  EXPECT_EQ(store_->FindSuppression("alice", "a@x.org").value()->reason, "second");
+  EXPECT_EQ(store_->FindSuppression("alice", "a@x.org").value()->reason, "first");
   EXPECT_EQ(AuditSize(), 1u) << "one audit entry per call";
-  // An empty call still writes its audit entry.
-  ASSERT_TRUE(store_->AddSuppressions({}, Audit("suppress-add")).ok());
-  EXPECT_EQ(AuditSize(), 2u);
+  // A call that adds nothing writes no audit entry: the log holds what happened.
+  EXPECT_EQ(store_->AddSuppressions({}, Audit("suppress-add")).value(), 0u);
+  EXPECT_EQ(AuditSize(), 1u);
+}
+
+TEST_P(StoreContractTest, AddSuppressionsAddsOnlyTheAbsentAndAuditsWhatItAdded) {
+  ASSERT_TRUE(store_->AddSuppressions({Supp("alice", "legal@x.org", "legal hold")}, Audit("suppress-add")).ok());
+  size_t told = 0;
+  auto added = store_->AddSuppressions(
+      {Supp("alice", "new1@x.org", "import"), Supp("alice", "legal@x.org", "import"),
+       Supp("alice", "new2@x.org", "import")},
+      SuppressionAddAudit([&](size_t n) {
+        told = n;
+        AuditEntry e = Audit("suppress-import");
+        e.detail = std::to_string(n) + " addresses";
+        return e;
+      }));
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(*added, 2u);
+  EXPECT_EQ(told, 2u);
+  EXPECT_EQ(store_->FindSuppression("alice", "legal@x.org").value()->reason, "legal hold");
+  EXPECT_EQ(store_->CountSuppressions("alice").value(), 3u);
+  auto audit = store_->ListAudit("", 10);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 2u);
+  bool saw = false;
+  for (const auto& e : *audit) saw = saw || e.detail == "2 addresses";
+  EXPECT_TRUE(saw) << "the import's audit entry counts what it added";
+}
+
+// Two writers add one new address at once (two `suppress add`, from two
+// machines of a fleet): exactly one of them adds it, and its reason stays.
+TEST_P(StoreContractTest, TwoWritersAddingOneAddressAddItOnce) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string addr = "race" + std::to_string(round) + "@x.org";
+    std::atomic<int> go{0};
+    size_t a = 9, b = 9;
+    std::thread t1([&] {
+      ++go;
+      while (go.load() < 2) {}
+      auto r = store_->AddSuppressions({Supp("", addr, "first writer")}, Audit("suppress-add"));
+      a = r.ok() ? *r : 9;
+    });
+    std::thread t2([&] {
+      ++go;
+      while (go.load() < 2) {}
+      auto r = store_->AddSuppressions({Supp("", addr, "second writer")}, Audit("suppress-add"));
+      b = r.ok() ? *r : 9;
+    });
+    t1.join();
+    t2.join();
+    ASSERT_EQ(a + b, 1u) << "round " << round << ": added " << a << " and " << b;
+    const std::string kept = store_->FindSuppression("", addr).value()->reason;
+    EXPECT_EQ(kept, a == 1 ? "first writer" : "second writer") << "round " << round;
+  }
+  EXPECT_EQ(AuditSize(), 20u) << "one audit entry per address added";
 }
 
 TEST_P(StoreContractTest, ReserveOfNoChargesAlwaysFits) {

@@ -205,16 +205,24 @@ Result<std::optional<SuppressionRecord>> LmdbStore::FindSuppression(std::string_
   return out;
 }
 
-Status LmdbStore::AddSuppressions(const std::vector<SuppressionRecord>& records,
-                                  const AuditEntry& audit) {
-  return Write([&](MDB_txn* txn) {
+Result<size_t> LmdbStore::AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                          const SuppressionAddAudit& audit) {
+  size_t added = 0;
+  Status st = Write([&](MDB_txn* txn) {
+    added = 0;
     for (const auto& r : records) {
-      Status p = Put(txn, dbi_.suppression, SuppressionKey(r.account, r.address), Encode(r),
-                     "write suppression");
-      if (!p.ok()) return p;
+      const std::string key = SuppressionKey(r.account, r.address);
+      const std::string value = Encode(r);
+      MDB_val k = Val(key), v = Val(value);
+      const int rc = mdb_put(txn, dbi_.suppression, &k, &v, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) continue;  // there already: left as it was
+      if (rc != 0) return LmdbError("write suppression", rc);
+      ++added;
     }
-    return PutAudit(txn, audit);
+    return added > 0 ? PutAudit(txn, audit.For(added)) : Status::Ok();
   });
+  if (!st.ok()) return st;
+  return added;
 }
 
 Result<bool> LmdbStore::RemoveSuppression(std::string_view account, std::string_view address,

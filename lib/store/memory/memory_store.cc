@@ -168,13 +168,14 @@ class MemoryStoreImpl final : public MemoryStore {
     return std::optional<SuppressionRecord>();
   }
 
-  Status AddSuppressions(const std::vector<SuppressionRecord>& records,
-                         const AuditEntry& audit) override {
+  Result<size_t> AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                 const SuppressionAddAudit& audit) override {
     std::lock_guard lk(mu_);
     if (Status f = Fail(); !f.ok()) return f;
-    for (const auto& r : records) suppression_[SuppressionKey(r.account, r.address)] = r;
-    PutAudit(audit);
-    return Status::Ok();
+    size_t added = 0;
+    for (const auto& r : records) added += suppression_.emplace(SuppressionKey(r.account, r.address), r).second ? 1 : 0;
+    if (added > 0) PutAudit(audit.For(added));
+    return added;
   }
 
   Result<bool> RemoveSuppression(std::string_view account, std::string_view address,

@@ -658,17 +658,38 @@ Result<std::optional<SuppressionRecord>> PgRecords::FindSuppression(std::string_
   return out;
 }
 
-Status PgRecords::AddSuppressions(const std::vector<SuppressionRecord>& records,
-                                  const AuditEntry& audit) {
+Result<size_t> PgRecords::AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                          const SuppressionAddAudit& audit) {
+  // The first entry of a key counts; rows go in key order, so two writers
+  // lock the rows they share in the same order.
+  std::map<std::pair<std::string, std::string>, const SuppressionRecord*> first;
   for (const auto& r : records) {
     Status st = PgCheckSuppressionKey(r.account, r.address);
     if (!st.ok()) return st;
+    first.emplace(std::make_pair(r.account, r.address), &r);
   }
-  return pool_->Transaction([&](PgConn& c) -> Status {
-    Status st = PgUpsertSuppressions(c, records);
-    if (!st.ok()) return st;
-    return PgInsertAudit(c, audit);
+  size_t added = 0;
+  Status st = pool_->Transaction([&](PgConn& c) -> Status {
+    added = 0;
+    auto it = first.begin();
+    while (it != first.end()) {
+      std::vector<std::vector<PgParam>> rows;
+      for (size_t n = 0; n < kUpsertChunk && it != first.end(); ++n, ++it)
+        rows.push_back(pg_rows::SuppressionParams(*it->second));
+      // An entry already there is left as it was: ON CONFLICT waits for a
+      // concurrent insert of the same key to end, then skips the row.
+      auto res = c.Exec(
+          "INSERT INTO suppression (account, address, reason, actor, since) "
+          "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) "
+          "ON CONFLICT (account, address) DO NOTHING RETURNING 1",
+          pg_rows::ColumnArrays(rows, 5));
+      if (!res.ok()) return res.status();
+      added += static_cast<size_t>(res.value().rows());
+    }
+    return added > 0 ? PgInsertAudit(c, audit.For(added)) : Status::Ok();
   });
+  if (!st.ok()) return st;
+  return added;
 }
 
 Result<bool> PgRecords::RemoveSuppression(std::string_view account, std::string_view address,

@@ -68,7 +68,8 @@ class PgRecords {
                                         const Store::MoveAudit& audit);
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address);
-  Status AddSuppressions(const std::vector<SuppressionRecord>& records, const AuditEntry& audit);
+  Result<size_t> AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                 const SuppressionAddAudit& audit);
   Result<bool> RemoveSuppression(std::string_view account, std::string_view address,
                                  const AuditEntry& audit);
   Result<std::vector<SuppressionRecord>> ListSuppressions(const std::optional<std::string>& account,

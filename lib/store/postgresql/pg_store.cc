@@ -114,8 +114,8 @@ Result<std::optional<SuppressionRecord>> PgStore::FindSuppression(std::string_vi
                                                                   std::string_view address) {
   return records_->FindSuppression(account, address);
 }
-Status PgStore::AddSuppressions(const std::vector<SuppressionRecord>& records,
-                                const AuditEntry& audit) {
+Result<size_t> PgStore::AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                        const SuppressionAddAudit& audit) {
   return records_->AddSuppressions(records, audit);
 }
 Result<bool> PgStore::RemoveSuppression(std::string_view account, std::string_view address,

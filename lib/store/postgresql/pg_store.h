@@ -85,8 +85,8 @@ class PgStore final : public Store {
                                         const MoveAudit& audit) override;
   Result<std::optional<SuppressionRecord>> FindSuppression(std::string_view account,
                                                            std::string_view address) override;
-  Status AddSuppressions(const std::vector<SuppressionRecord>& records,
-                         const AuditEntry& audit) override;
+  Result<size_t> AddSuppressions(const std::vector<SuppressionRecord>& records,
+                                 const SuppressionAddAudit& audit) override;
   Result<bool> RemoveSuppression(std::string_view account, std::string_view address,
                                  const AuditEntry& audit) override;
   Result<std::vector<SuppressionRecord>> ListSuppressions(const std::optional<std::string>& account,
