@@ -97,75 +97,160 @@ void StatusLmdb(Env& env) {
   std::printf("schema version   %llu\n", static_cast<unsigned long long>(LmdbSchemaVersion()));
 }
 
-void StatusPostgresql(Env& env) {
-  const Config& c = env.config();
-  auto conn = Connect(c);
-  PgResult t = Query(*conn,
+// This node's ledger (the local side of its leases) as JSON rows.
+nlohmann::json LedgerJson(const std::vector<NodeLedgerRow>& ledger) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < ledger.size() && i < kMaxLeasesShown; ++i) {
+    const NodeLedgerRow& r = ledger[i];
+    if (r.corrupt) {
+      rows.push_back({{"key", r.account}, {"corrupt", true}});
+      continue;
+    }
+    rows.push_back({{"account", r.account},
+                    {"window", std::string(WindowName(r.window))},
+                    {"start", FormatUtc(r.start)},
+                    {"lease", r.lease_id == 0 ? nlohmann::json(nullptr) : nlohmann::json(r.lease_id)},
+                    {"lease_ended", r.dead},
+                    {"spare", r.spare},
+                    {"unreported", r.unreported},
+                    {"pending", r.pending},
+                    {"held", r.held},
+                    {"allowance_used", r.allowance_used}});
+  }
+  return rows;
+}
+
+void PrintLedger(const std::vector<NodeLedgerRow>& ledger) {
+  std::printf("node's ledger    %zu window instance(s) (local: spare = leased, not yet spent here)\n",
+              ledger.size());
+  for (size_t i = 0; i < ledger.size() && i < kMaxLeasesShown; ++i) {
+    const NodeLedgerRow& r = ledger[i];
+    if (r.corrupt) {
+      std::printf("  %s: an entry that does not decode\n", Printable(r.account, kMaxShown).c_str());
+      continue;
+    }
+    std::string line = "  " + Printable(r.account, kMaxShown) + " " + std::string(WindowName(r.window)) +
+                       " from " + FormatUtc(r.start) + "  " +
+                       (r.lease_id == 0 ? std::string("no lease")
+                                        : "lease #" + std::to_string(r.lease_id) + (r.dead ? " (ended)" : "")) +
+                       "  spare " + std::to_string(r.spare) + "  unreported " + std::to_string(r.unreported);
+    if (r.pending > 0) line += "  pending " + std::to_string(r.pending);
+    if (r.held > 0) line += "  held " + std::to_string(r.held);
+    if (r.allowance_used > 0) line += "  local allowance used " + std::to_string(r.allowance_used);
+    std::printf("%s\n", line.c_str());
+  }
+  if (ledger.size() > kMaxLeasesShown) std::printf("  ... and %zu more\n", ledger.size() - kMaxLeasesShown);
+}
+
+// What the database says, when it answers.
+struct DatabaseView {
+  std::string db, user, host, port, server;
+  bool standby = false;
+  int have = 0;
+  int64_t newest = -1;
+  nlohmann::json leases = nlohmann::json::array();
+  size_t n_leases = 0;
+};
+
+DatabaseView ReadDatabase(PgConn& conn, const std::string& node) {
+  DatabaseView v;
+  PgResult t = Query(conn,
                      "SELECT current_database(), current_user, "
                      "coalesce(host(inet_server_addr()), 'local socket'), "
                      "coalesce(inet_server_port()::text, ''), pg_is_in_recovery(), "
                      "current_setting('server_version')");
-  const std::string db(t.Get(0, 0)), user(t.Get(0, 1)), host(t.Get(0, 2)), port(t.Get(0, 3));
-  const bool standby = t.GetBool(0, 4);
-  const std::string server(t.Get(0, 5));
-  const int have = Take(PgSchemaVersion(*conn));
-  const int latest = PgLatestSchemaVersion();
-  const std::string node = FleetNodeName(c);
-  const auto cache = Take(ReadNodeCacheState(c));
-
-  int64_t newest = -1;
-  nlohmann::json leases = nlohmann::json::array();
-  size_t n_leases = 0;
-  if (have > 0) {
-    newest = Query(*conn, "SELECT coalesce(max(seq), 0) FROM changes").GetInt(0, 0);
-    PgResult l = Query(*conn,
-                       "SELECT account, win, start, granted - used - returned, "
-                       "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), id "
-                       "FROM leases WHERE node = $1 AND state = 'open' "
-                       "ORDER BY account, win, start",
-                       {node});
-    n_leases = static_cast<size_t>(l.rows());
-    for (int i = 0; i < l.rows() && static_cast<size_t>(i) < kMaxLeasesShown; ++i) {
-      const int64_t win = l.GetInt(i, 1);
-      leases.push_back({{"id", l.GetInt(i, 5)},
+  v.db = t.Get(0, 0);
+  v.user = t.Get(0, 1);
+  v.host = t.Get(0, 2);
+  v.port = t.Get(0, 3);
+  v.standby = t.GetBool(0, 4);
+  v.server = t.Get(0, 5);
+  v.have = Take(PgSchemaVersion(conn));
+  if (v.have == 0) return v;
+  v.newest = Query(conn, "SELECT coalesce(max(seq), 0) FROM changes").GetInt(0, 0);
+  PgResult l = Query(conn,
+                     "SELECT account, win, start, granted - used - returned, "
+                     "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), id "
+                     "FROM leases WHERE node = $1 AND state = 'open' "
+                     "ORDER BY account, win, start",
+                     {node});
+  v.n_leases = static_cast<size_t>(l.rows());
+  for (int i = 0; i < l.rows() && static_cast<size_t>(i) < kMaxLeasesShown; ++i) {
+    const int64_t win = l.GetInt(i, 1);
+    v.leases.push_back({{"id", l.GetInt(i, 5)},
                         {"account", std::string(l.Get(i, 0))},
-                        {"window", win >= 0 && win < 4
-                                       ? std::string(WindowName(static_cast<Window>(win)))
-                                       : std::to_string(win)},
+                        {"window", win >= 0 && win < 4 ? std::string(WindowName(static_cast<Window>(win)))
+                                                       : std::to_string(win)},
                         {"start", FormatUtc(l.GetInt(i, 2))},
                         {"held", l.GetInt(i, 3)},
                         {"expires", std::string(l.Get(i, 4))}});
-    }
   }
+  return v;
+}
+
+// The database's view and this node's local one. While the database cannot
+// be reached the local one is shown all the same (the cache the milter
+// decides from, the units this node may still spend), then the command
+// fails with the database's error.
+void StatusPostgresql(Env& env) {
+  const Config& c = env.config();
+  const std::string node = FleetNodeName(c);
+  const auto cache = Take(ReadNodeCacheState(c));
+  const auto ledger = Take(ReadNodeLedger(c));
+  auto conn = PgConn::Connect(c.postgresql.conninfo, "senderguardctl");
+  const std::string unreachable = conn.ok() ? std::string() : conn.status().message();
+  DatabaseView v;
+  if (conn.ok()) v = ReadDatabase(*conn.value(), node);
+  const int latest = PgLatestSchemaVersion();
+  auto fail_if_unreachable = [&] {
+    if (!unreachable.empty())
+      throw Failure{kExitStore, "the database cannot be reached (this node's local state is shown): " + unreachable};
+  };
   if (env.json) {
     nlohmann::json j;
     j["backend"] = "postgresql";
-    j["target"] = {{"database", db}, {"user", user}, {"host", host},
-                   {"port", port.empty() ? nlohmann::json(nullptr) : nlohmann::json(port)},
-                   {"role", standby ? "standby" : "primary"}, {"server_version", server}};
+    if (!unreachable.empty()) {
+      j["target"] = {{"error", unreachable}};
+      j["schema_version"] = nullptr;
+    } else {
+      j["target"] = {{"database", v.db}, {"user", v.user}, {"host", v.host},
+                     {"port", v.port.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.port)},
+                     {"role", v.standby ? "standby" : "primary"}, {"server_version", v.server}};
+      j["schema_version"] = v.have;
+    }
     j["node"] = node;
-    j["schema_version"] = have;
     j["schema_latest"] = latest;
     j["local_store"] = c.store_path;
     j["cache"] = cache ? nlohmann::json{{"seq", cache->seq},
                                         {"source", cache->source.empty() ? nlohmann::json(nullptr)
                                                                          : nlohmann::json(cache->source)},
-                                        {"database_seq", newest < 0 ? nlohmann::json(nullptr)
-                                                                    : nlohmann::json(newest)}}
+                                        {"database_seq", v.newest < 0 ? nlohmann::json(nullptr)
+                                                                      : nlohmann::json(v.newest)}}
                        : nlohmann::json(nullptr);
-    j["open_leases"] = n_leases;
-    j["leases"] = leases;
+    if (unreachable.empty()) {
+      j["open_leases"] = v.n_leases;
+      j["leases"] = v.leases;
+    } else {
+      j["open_leases"] = nullptr;
+      j["leases"] = nullptr;
+    }
+    j["ledger"] = LedgerJson(ledger);
+    j["ledger_entries"] = ledger.size();
     PrintJson(j);
-    return;
+    return fail_if_unreachable();
   }
   std::printf("backend          postgresql\n");
-  std::printf("target           database %s as %s on %s%s%s (%s, PostgreSQL %s)\n",
-              Printable(db, kMaxShown).c_str(), Printable(user, kMaxShown).c_str(),
-              Printable(host, kMaxShown).c_str(), port.empty() ? "" : ":",
-              Printable(port, kMaxShown).c_str(), standby ? "standby: read only" : "primary",
-              Printable(server, kMaxShown).c_str());
+  if (!unreachable.empty()) {
+    std::printf("target           unreachable (the error is below)\n");
+  } else {
+    std::printf("target           database %s as %s on %s%s%s (%s, PostgreSQL %s)\n",
+                Printable(v.db, kMaxShown).c_str(), Printable(v.user, kMaxShown).c_str(),
+                Printable(v.host, kMaxShown).c_str(), v.port.empty() ? "" : ":",
+                Printable(v.port, kMaxShown).c_str(), v.standby ? "standby: read only" : "primary",
+                Printable(v.server, kMaxShown).c_str());
+  }
   std::printf("node             %s\n", Printable(node, kMaxShown).c_str());
-  std::printf("schema version   %s\n", VersionText(have, latest).c_str());
+  if (unreachable.empty()) std::printf("schema version   %s\n", VersionText(v.have, latest).c_str());
   std::printf("local store      %s\n", Printable(c.store_path, kMaxShown).c_str());
   if (!cache) {
     std::printf("cache            none yet (the milter loads it at its first start)\n");
@@ -173,20 +258,23 @@ void StatusPostgresql(Env& env) {
     std::printf("cache            never loaded\n");
   } else {
     std::printf("cache seq        %lld (database: %s) of %s\n", static_cast<long long>(cache->seq),
-                newest < 0 ? "-" : std::to_string(newest).c_str(),
+                v.newest < 0 ? "-" : std::to_string(v.newest).c_str(),
                 Printable(cache->source, kMaxShown).c_str());
   }
-  if (have == 0) return;
-  std::printf("open leases      %zu\n", n_leases);
-  for (const auto& l : leases) {
-    std::printf("  #%lld %-24s %-6s from %s  held %lld  expires %s\n",
-                static_cast<long long>(l["id"].get<int64_t>()),
-                Printable(l["account"].get<std::string>(), kMaxShown).c_str(),
-                l["window"].get<std::string>().c_str(), l["start"].get<std::string>().c_str(),
-                static_cast<long long>(l["held"].get<int64_t>()),
-                l["expires"].get<std::string>().c_str());
+  if (unreachable.empty() && v.have > 0) {
+    std::printf("open leases      %zu\n", v.n_leases);
+    for (const auto& l : v.leases) {
+      std::printf("  #%lld %-24s %-6s from %s  held %lld  expires %s\n",
+                  static_cast<long long>(l["id"].get<int64_t>()),
+                  Printable(l["account"].get<std::string>(), kMaxShown).c_str(),
+                  l["window"].get<std::string>().c_str(), l["start"].get<std::string>().c_str(),
+                  static_cast<long long>(l["held"].get<int64_t>()),
+                  l["expires"].get<std::string>().c_str());
+    }
+    if (v.n_leases > kMaxLeasesShown) std::printf("  ... and %zu more\n", v.n_leases - kMaxLeasesShown);
   }
-  if (n_leases > kMaxLeasesShown) std::printf("  ... and %zu more\n", n_leases - kMaxLeasesShown);
+  if (cache || !ledger.empty()) PrintLedger(ledger);
+  fail_if_unreachable();
 }
 
 }  // namespace

@@ -73,6 +73,39 @@ Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config) {
   return std::optional<NodeCacheState>(NodeCacheState{state.value().seq, state.value().source});
 }
 
+Result<std::vector<NodeLedgerRow>> ReadNodeLedger(const Config& config) {
+  std::vector<NodeLedgerRow> rows;
+  if (::access((config.store_path + "/data.mdb").c_str(), F_OK) != 0) return rows;
+  auto s = LmdbStore::Open(LocalOptions(config, /*sync_interval_ms=*/0));
+  if (!s.ok()) return s.status();
+  Status st = s.value()->ReadLeases([&](LmdbStore::LeaseLedger& ledger) -> Status {
+    rows.clear();
+    Status inner;
+    Status scan = ledger.Scan([&](std::string_view key, const LeaseEntry* e) {
+      NodeLedgerRow r;
+      if (e == nullptr || !LmdbStore::ParseLeaseKey(key, &r.account, &r.window, &r.start)) {
+        r = NodeLedgerRow{};
+        r.account = std::string(key);
+        r.corrupt = true;
+        rows.push_back(std::move(r));
+        return true;
+      }
+      r.lease_id = e->lease_id;
+      r.dead = e->dead;
+      r.spare = e->spare;
+      r.unreported = e->unreported;
+      r.pending = e->pending == LeaseOp::kNone ? 0 : e->pending_units;
+      r.allowance_used = e->allowance_used;
+      inner = ledger.Held(key, &r.held);
+      rows.push_back(std::move(r));
+      return inner.ok();
+    });
+    return inner.ok() ? scan : inner;
+  });
+  if (!st.ok()) return st;
+  return rows;
+}
+
 bool StoreExists(const Config& config) {
   // PostgreSQL: the database is the store; opening it says whether it has
   // the schema (`senderguardctl store init` creates it).

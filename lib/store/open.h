@@ -70,6 +70,26 @@ struct NodeCacheState {
 };
 Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config);
 
+// A fleet node's ledger of one window instance, as its LMDB store holds it
+// (model/lease.h): what `senderguardctl store status` shows of this node's
+// leases when the database cannot say, and beside what it says.
+struct NodeLedgerRow {
+  std::string account;
+  Window window = Window::kDay;
+  int64_t start = 0;            // the window instance's start (Unix s)
+  int64_t lease_id = 0;         // 0: none
+  bool dead = false;            // the database said the lease ended
+  uint64_t spare = 0;           // leased, not yet spent here
+  uint64_t unreported = 0;      // spent here, not yet reported
+  uint64_t pending = 0;         // in a report or return whose answer is awaited
+  uint64_t held = 0;            // held by open SMTP transactions
+  uint64_t allowance_used = 0;  // spent beyond leases (on_unavailable = "local")
+  bool corrupt = false;         // an entry that does not decode (only `account` is set: the key)
+};
+// Every ledger entry of the node's store, in key order; empty when the
+// store does not exist.
+Result<std::vector<NodeLedgerRow>> ReadNodeLedger(const Config& config);
+
 // Whether the store the configuration names exists already, so a reader
 // (senderguard-tail --print, a read-only command) can refuse to create one.
 bool StoreExists(const Config& config);

@@ -16,6 +16,7 @@
 #   D. PostgreSQL stopped mid-load (for less than lease_ttl_s), then started again: 4xx replies
 #      while it is down (on_unavailable = "tempfail"), nothing over the quota, nothing counted
 #      twice; once it is back the fleet reaches exactly the quota (NF), and the server agrees.
+#      `senderguardctl store status` meanwhile shows mx1's local cache and ledger, then fails.
 #   E. The primary killed and the standby promoted mid-load (pg_failover): still exactly NF; a
 #      suspension made after the failover still reaches the other nodes within one second.
 # D and E start when the clients have seen a third of NF accepted; a second, shorter load then
@@ -466,6 +467,9 @@ outage() {
     t0=$(now_us)
     _pg_as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -t 30 stop >/dev/null
     t1=$(now_us)
+    # What a postmaster sees meanwhile: this node's local side, then the database's error.
+    STATUS_RC=0
+    ctl mx1 store status >"$TB_DIR/status-down.out" 2>"$TB_DIR/status-down.err" || STATUS_RC=$?
     sleep "$OUTAGE"
     t2=$(now_us)
     _pg_ctl_start "$PG_DATA" "$PG_DIR/primary.log"
@@ -483,6 +487,14 @@ outage() {
 }
 echo "# D. PostgreSQL stopped for $OUTAGE s while 150 sessions send for outage.test (day quota $NF)"
 mid_load d outage.test outage
+((STATUS_RC == 74)) && ok "d: store status while PostgreSQL is down exits 74" || not_ok "d: store status while down exited $STATUS_RC"
+if grep -q '^target           unreachable' "$TB_DIR/status-down.out" &&
+    grep -Eq '^  outage\.test day from .* lease #[0-9]+  spare [0-9]+  unreported [0-9]+' "$TB_DIR/status-down.out" &&
+    grep -q 'the database cannot be reached' "$TB_DIR/status-down.err"; then
+    ok "d: ... and shows mx1's cache and ledger (outage.test's lease), then the error"
+else
+    not_ok "d: store status while down:"; sed 's/^/#   /' "$TB_DIR/status-down.out" "$TB_DIR/status-down.err"
+fi
 t=$(count d all '^(mail|rcpt|data|eom) 4[0-9][0-9] ' )
 nq=$(( t - $(count d all '^rcpt 452 4\.7\.1 daily quota') ))
 ((nq > 0)) && ok "d: the tempfail policy answered $nq 4xx replies other than the quota's" \

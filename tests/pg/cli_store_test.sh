@@ -87,6 +87,13 @@ fq "UPDATE sg_meta SET schema_version = $LATEST"
 sed "s/port=$PG_PORT/port=1/" "$T/pg.conf" >"$T/down.conf"
 expect 74 "status, database unreachable" -c "$T/down.conf" store status
 says "the error names the connection" "$T/err" "postgresql: cannot connect"
+says "... and says the local state is shown" "$T/err" "the database cannot be reached (this node's local state is shown)"
+says "status while unreachable: the target" "$T/out" "target           unreachable (the error is below)"
+says "... the node and its local store" "$T/out" "local store      $T/local"
+expect 74 "status --json, database unreachable" -c "$T/down.conf" store status --json
+expect_eq "json: the error, the node, no leases from the database" \
+    "$(jq -r '[(.target.error | test("cannot connect")), .node, .open_leases, .ledger_entries] | map(tostring) | join(" ")' "$T/out")" \
+    "true mx1 null 0"
 
 # ---- LMDB
 expect 64 "init with LMDB" -c "$T/lmdb.conf" store init
