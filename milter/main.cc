@@ -165,7 +165,9 @@ int main(int argc, char** argv) {
   logger.Log(sg::Logger::Level::kInfo, sg::KvLine().Add("action", "stop").Add("status", rc).str());
   // Leave without running destructors: the reload thread and libmilter's
   // threads may still hold `context`, and every commit is already in the
-  // store. Flush it to disk first.
+  // store. Flush it to disk first, and give back what sessions the MTA
+  // left unfinished still hold (nothing is left to reclaim at the next start).
+  (*store)->ReleaseHolds();
   (*store)->Flush();
   std::_Exit(rc == MI_SUCCESS ? sg::kExitOk : kExitMilterFailed);
 }

@@ -331,6 +331,11 @@ class Store {
   // Makes everything committed so far durable (a program calls it before it
   // exits: with [store] sync_interval_ms > 0 the last interval may not be).
   virtual void Flush() = 0;
+  // For a program that exits without destroying the store (the milter, whose
+  // MTA threads may still hold it): gives back what this process's open
+  // transactions still hold, as the store's destructor does, so that the
+  // next start has nothing to reclaim. Reserve works again afterwards.
+  virtual void ReleaseHolds() {}
 };
 
 }  // namespace senderguard

@@ -43,6 +43,7 @@ QuotaCharge DayCharge(uint64_t amount = 1) {
 //                commit them all, exit (normally: the store closes)
 //   hold-and-exit N: reserve N units, print "held", exit normally
 //   hold-and-wait N: reserve N units, print "held", wait to be killed
+//   release-and-_exit N: reserve N units, print "held", ReleaseHolds, Flush, _Exit (the milter's exit)
 TEST(LmdbHoldsChild, Run) {
   const char* spec = std::getenv("SG_HOLDS_CHILD");
   if (spec == nullptr) GTEST_SKIP() << "child mode only";
@@ -72,6 +73,12 @@ TEST(LmdbHoldsChild, Run) {
   std::fflush(stdout);
   if (m == "hold-and-wait") {
     for (;;) ::pause();
+  }
+  if (m == "release-and-_exit") {
+    // As the milter leaves: no destructor runs.
+    store->ReleaseHolds();
+    store->Flush();
+    std::_Exit(0);
   }
 }
 
@@ -187,6 +194,34 @@ TEST_F(LmdbHoldsTest, AStoreThatClosesGivesBackWhatItHeld) {
   auto r = store_->Reserve("acct", {DayCharge(100)}, false);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->ok) << "reserved=" << r->reserved;
+}
+
+// The milter leaves with _Exit (libmilter's threads may still use the
+// store): ReleaseHolds gives back what it held, so the next start finds no
+// dead owner (it logged "reclaim-holds owners=1 ... holds=0" after every
+// clean stop).
+TEST_F(LmdbHoldsTest, AProcessThatReleasesAndExitsLeavesNothingToReclaim) {
+  OpenStore();
+  Child c("release-and-_exit", path_, 60);
+  ASSERT_EQ(c.ReadLine(), "held");
+  EXPECT_EQ(c.Wait(), 0);
+  size_t reclaimed = 99;
+  ASSERT_TRUE(store_->ReclaimDeadOwners(&reclaimed).ok());
+  EXPECT_EQ(reclaimed, 0u);
+  EXPECT_FALSE(logger_.Saw("action=reclaim-holds"));
+  auto r = store_->Reserve("acct", {DayCharge(100)}, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok) << "reserved=" << r->reserved;
+}
+
+TEST_F(LmdbHoldsTest, ReserveWorksAgainAfterReleaseHolds) {
+  OpenStore();
+  ASSERT_TRUE(store_->Reserve("acct", {DayCharge(60)}, false).value().ok);
+  store_->ReleaseHolds();
+  ASSERT_TRUE(store_->Reserve("acct", {DayCharge(100)}, false).value().ok) << "the 60 came back";
+  EXPECT_FALSE(store_->Reserve("acct", {DayCharge(1)}, false).value().ok) << "the new hold stands";
+  store_->ReleaseHolds();
+  EXPECT_TRUE(store_->Reserve("acct", {DayCharge(100)}, false).value().ok) << "and is given back too";
 }
 
 TEST_F(LmdbHoldsTest, HoldsOfAKilledProcessComeBack) {

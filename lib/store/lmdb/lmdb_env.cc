@@ -160,13 +160,16 @@ Status LmdbStore::OpenEnv() {
   return Status::Io("store " + options_.path + ": could not adopt map size");
 }
 
+void LmdbStore::ReleaseHolds() {
+  if (env_ == nullptr || !writer_.joinable()) return;
+  uint64_t units = 0;
+  size_t holds = 0;
+  (void)Write([&](MDB_txn* txn) { return ReleaseOwner(txn, owner_, &units, &holds); });
+}
+
 LmdbStore::~LmdbStore() {
-  if (env_ != nullptr && writer_.joinable()) {
-    // Open transactions end with this store: give back what they still hold.
-    uint64_t units = 0;
-    size_t holds = 0;
-    (void)Write([&](MDB_txn* txn) { return ReleaseOwner(txn, owner_, &units, &holds); });
-  }
+  // Open transactions end with this store: give back what they still hold.
+  ReleaseHolds();
   {
     std::lock_guard<std::mutex> lk(queue_mu_);
     stopping_ = true;

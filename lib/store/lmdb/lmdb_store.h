@@ -141,6 +141,7 @@ class LmdbStore final : public Store {
 
   // Forces committed data to disk (fsync).
   void Flush() override;
+  void ReleaseHolds() override;
   // Current map size in bytes (for tests and stats).
   uint64_t MapSize();
 

@@ -192,6 +192,8 @@ Status PgStore::AddSendingDays(const std::vector<SendingDay>& days) {
 
 Status PgStore::Maintain() { return local_->Maintain(); }
 
+void PgStore::ReleaseHolds() { local_->ReleaseHolds(); }
+
 void PgStore::Flush() {
   (void)leases_->Settle();
   local_->Flush();

@@ -119,6 +119,7 @@ class PgStore final : public Store {
   Result<std::vector<AuditEntry>> ListAudit(std::string_view account, size_t limit) override;
   Status Maintain() override;
   void Flush() override;
+  void ReleaseHolds() override;
 
   // For tests.
   LmdbStore& local() { return *local_; }
