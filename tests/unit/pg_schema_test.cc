@@ -218,6 +218,27 @@ TEST(PgConnTest, NoPasswordSuppliedSaysWhatWasLookedFor) {
       << m;
 }
 
+// libpq indents the second line of a message with a tab
+// ("...refused\n\tIs the server running..."): one line, no tab, so a log
+// line does not show it as \x09.
+TEST(PgConnTest, LibpqMessagesAreOneLineWithoutTabs) {
+  const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(l);  // a port nothing listens on: refused
+  auto c = PgConn::Connect("host=127.0.0.1 port=" + std::to_string(ntohs(a.sin_port)) +
+                               " dbname=x user=x sslmode=disable connect_timeout=5",
+                           "pg_schema_test");
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.status().message();
+  EXPECT_NE(m.find("Connection refused Is the server running"), std::string::npos) << m;
+  EXPECT_EQ(m.find_first_of("\t\n"), std::string::npos) << m;
+}
+
 TEST_F(PgSchemaTest, StoreOpenNamesTheCommandForAMissingOrOldSchema) {
   lmdb_test::TempDir dir;  // the node's LMDB store: Open refuses before making it
   const std::string local = dir.path() + "/store";

@@ -64,11 +64,20 @@ namespace {
 // to stderr by default; the store has nothing to say about them.
 void IgnoreNotice(void*, const PGresult*) {}
 
+// libpq's message on one line: its line breaks and the tab it indents a
+// second line with ("...refused\n\tIs the server running...") become one
+// space each (a log line would show the tab as \x09).
 std::string Trimmed(const char* s) {
-  std::string m = s == nullptr ? "" : s;
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  for (char& ch : m)
-    if (ch == '\n') ch = ' ';
+  std::string in = s == nullptr ? "" : s, m;
+  m.reserve(in.size());
+  for (char ch : in) {
+    if (ch != '\n' && ch != '\t') {
+      m += ch;
+    } else if (!m.empty() && m.back() != ' ') {
+      m += ' ';
+    }
+  }
+  while (!m.empty() && m.back() == ' ') m.pop_back();
   return m;
 }
 
