@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   use.logger = &logger;
   use.housekeeping = true;
   use.cached_reads = true;  // PostgreSQL: decide from this node's cache
+  use.claim_node = true;
   use.program = "senderguard-milter";
   // A setting wrong is a configuration error (systemd does not restart on
   // it); anything else opening the store may pass (exit 75: retried).

@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
     return sg::kExitConfig;  // a setting wrong: not retried by systemd
   }
+  use.claim_node = true;  // PostgreSQL: its log positions are this machine's
   auto opened = sg::OpenStore(*cfg, use);
   if (!opened.ok()) return io_error(opened.status().message());
   sg::Store* store = opened.value().get();

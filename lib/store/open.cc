@@ -48,6 +48,7 @@ Result<std::unique_ptr<Store>> OpenStore(const Config& config, const StoreUse& u
     p.local = o;
     p.logger = use.logger;
     p.cached_reads = use.cached_reads;
+    p.claim_node = use.claim_node;
     p.on_alert = use.on_alert;
     p.on_unavailable = config.postgresql.on_unavailable;
     p.local_allowance = config.postgresql.local_allowance;

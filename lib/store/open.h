@@ -31,6 +31,10 @@ struct StoreUse {
   // read from this node's cache (kept current by a listener thread), so the
   // common path never waits on the network. Others read the database.
   bool cached_reads = false;
+  // The milter and the following tailer, with the PostgreSQL backend: this
+  // machine holds its node name ([store.postgresql] node) in the fleet; a
+  // second machine configured with the same name is refused.
+  bool claim_node = false;
   // The program's name (PostgreSQL's application_name).
   std::string program = "senderguard";
   // PostgreSQL: the fleet's quota alerts come with the node's reports, from

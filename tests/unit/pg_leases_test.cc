@@ -202,6 +202,7 @@ struct NodeSpec {
   OnUnavailable on_unavailable = OnUnavailable::kTempfail;
   uint64_t allowance = 100;
   Logger* logger = nullptr;
+  bool claim = false;  // as the milter and the tailer open it
 };
 
 Result<std::unique_ptr<PgStore>> OpenNode(const NodeSpec& n) {
@@ -209,6 +210,7 @@ Result<std::unique_ptr<PgStore>> OpenNode(const NodeSpec& n) {
   o.lease_ttl_s = n.ttl_s;
   o.on_unavailable = n.on_unavailable;
   o.local_allowance = n.allowance;
+  o.claim_node = n.claim;
   return PgStore::Open(o);
 }
 
@@ -722,6 +724,58 @@ TEST_F(PgLeasesTest, AStoreIsTheLedgerOfOneNodeName) {
             std::string::npos);
   auto again = Open(a);  // the same name opens it
   EXPECT_NE(again, nullptr);
+}
+
+// Two machines configured with one node name (a cloned VM, a copied
+// configuration): each has its own local store, so each spends and reports
+// under leases the other does not know, and the tailers would move each
+// other's log positions. The second is refused while the first is seen;
+// once the first was not seen for node_stale_s, the name passes on, and the
+// first one's tailer batches fail rather than move the new holder's position.
+TEST_F(PgLeasesTest, ANodeNameIsOneMachines) {
+  lmdb_test::TempDir dir;
+  NodeSpec a = Spec("mx1", dir);
+  a.claim = true;
+  NodeSpec b = a;
+  b.dir = dir.path() + "/another-machine";
+  auto first = Open(a);
+  ASSERT_NE(first, nullptr);
+  auto second = OpenNode(b);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
+  const std::string m = second.status().message();
+  EXPECT_NE(m.find("node name \"mx1\" is held by another machine (host \""), std::string::npos) << m;
+  EXPECT_NE(m.find("each machine of a fleet needs a [store.postgresql] node of its own; a machine that "
+                   "is gone gives its name up 60 s after it was last seen"),
+            std::string::npos)
+      << m;
+  // Another process of the first machine (the same store) shares the name;
+  // a program that does not claim it (the CLI) opens anywhere.
+  EXPECT_TRUE(OpenNode(a).ok());
+  NodeSpec cli = b;
+  cli.claim = false;
+  EXPECT_TRUE(OpenNode(cli).ok());
+
+  FeedbackBatch batch;
+  batch.now = UnixNow();
+  batch.source = "file:/var/log/mail.log";
+  batch.position = "first's";
+  ASSERT_TRUE(first->ApplyFeedback(batch, nullptr).ok());
+
+  // The first machine is gone (not seen for a minute): the name passes on.
+  ASSERT_TRUE(admin_->Exec("UPDATE nodes SET seen_at = now() - interval '61 s' WHERE node = 'mx1'").ok());
+  auto taken = OpenNode(b);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  batch.position = "second's";
+  ASSERT_TRUE(taken.value()->ApplyFeedback(batch, nullptr).ok());
+  // The first comes back: its batch fails, and the position stays the holder's.
+  batch.position = "first's again";
+  auto refused = first->ApplyFeedback(batch, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("is held by another machine"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(taken.value()->GetPosition(batch.source).value().value_or(""), "second's");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM nodes"), 1);
 }
 
 TEST_F(PgLeasesTest, ExactWithTwoProcessesOnOneNode) {

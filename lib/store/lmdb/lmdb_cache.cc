@@ -1,7 +1,11 @@
 // LmdbStore as a fleet node's cache (PgStore, store/postgresql/pg_cache.cc):
 // cached accounts and suppression entries written as PostgreSQL holds them,
 // without audit, and the cache's position in meta.
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "lmdb_internal.h"
 #include "senderguard/base/text.h"
@@ -17,6 +21,26 @@ namespace {
 constexpr char kCacheSeqKey[] = "pg_cache_seq";
 constexpr char kCacheSourceKey[] = "pg_cache_source";
 constexpr char kNodeKey[] = "pg_node";
+constexpr char kNodeInstanceKey[] = "pg_node_instance";
+
+// 128 random bits as 32 hex digits.
+Result<std::string> NewInstanceId() {
+  unsigned char b[16];
+  size_t got = 0;
+  while (got < sizeof b) {
+    const ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Io("getrandom: " + std::string(std::strerror(errno)));
+    got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
 constexpr size_t kMaxKey = 511;  // LMDB's default mdb_env_get_maxkeysize
 
 Status CheckKey(std::string_view key, std::string_view what) {
@@ -198,28 +222,42 @@ Status LmdbStore::CacheReplaceAll(const std::function<Result<bool>(CacheRows* ch
   return Status::Ok();
 }
 
-Status LmdbStore::ClaimNode(std::string_view node) {
-  std::string owner;
+Status LmdbStore::ClaimNode(std::string_view node, std::string* instance) {
+  std::string owner, id;
   bool found = false;
   auto look = [&](MDB_txn* txn) {
+    found = false;
+    id.clear();
     MDB_val k = Val(kNodeKey), v;
-    const int rc = mdb_get(txn, dbi_.meta, &k, &v);
+    int rc = mdb_get(txn, dbi_.meta, &k, &v);
     if (rc == MDB_NOTFOUND) return Status::Ok();
     if (rc != 0) return LmdbError("read node", rc);
     owner.assign(View(v));
     found = true;
-    return Status::Ok();
+    MDB_val ik = Val(kNodeInstanceKey), iv;
+    rc = mdb_get(txn, dbi_.meta, &ik, &iv);
+    if (rc == 0) id.assign(View(iv));
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError("read node instance", rc);
   };
-  Status st = Read(look);  // a write only the first time
-  if (st.ok() && !found) {
+  Status st = Read(look);  // a write only the first time (and once in a store of before the id)
+  if (st.ok() && (!found || id.empty())) {
+    auto fresh = NewInstanceId();
+    if (!fresh.ok()) return fresh.status();
     st = Write([&](MDB_txn* txn) {
       Status s = look(txn);
-      if (!s.ok() || found) return s;
-      owner = std::string(node);
-      return Put(txn, dbi_.meta, kNodeKey, node, "write node");
+      if (!s.ok()) return s;
+      if (!found) {
+        owner = std::string(node);
+        s = Put(txn, dbi_.meta, kNodeKey, node, "write node");
+        if (!s.ok()) return s;
+      }
+      if (!id.empty()) return Status::Ok();
+      id = fresh.value();
+      return Put(txn, dbi_.meta, kNodeInstanceKey, id, "write node instance");
     });
   }
   if (!st.ok()) return st;
+  if (instance != nullptr) *instance = id;
   if (owner == node) return Status::Ok();
   return Status::Invalid("store " + options_.path + ": it is the cache and ledger of node \"" +
                          Printable(owner, 255) + "\", and this configuration names node \"" +

@@ -188,8 +188,11 @@ class LmdbStore final : public Store {
   // the same node. Two processes that share a store with different names
   // would each see the other's leases as unknown (refusals far below the
   // quota, units reported nowhere: found by a user test). kInvalid, saying
-  // what to do, when `node` is not the recorded one.
-  Status ClaimNode(std::string_view node);
+  // what to do, when `node` is not the recorded one. *instance (may be null)
+  // gets this store's instance id (meta "pg_node_instance", 32 hex digits,
+  // made at the first claim): what tells two machines that were given one
+  // node name apart (PostgreSQL's nodes table, sg_node_seen).
+  Status ClaimNode(std::string_view node, std::string* instance = nullptr);
   // ---- the node's part of a fleet's feedback, and `senderguardctl store
   // copy` (lmdb_feedback.cc, lmdb_copy.cc; used by the PostgreSQL backend)
 

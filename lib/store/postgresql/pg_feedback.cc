@@ -45,6 +45,7 @@ size_t MoveUnstorableAccounts(FeedbackSums* sums) {
 }
 
 struct Ctx {
+  const PgStoreOptions& options;
   const FeedbackBatch& batch;
   const FeedbackSums& sums;
   const AccountReview& review;
@@ -262,6 +263,13 @@ Status WriteAudit(PgConn& c, const std::vector<AuditEntry>& audit) {
 }
 
 Status Apply(PgConn& c, const Ctx& x) {
+  if (!x.source.empty() && x.options.claim_node) {
+    // Positions are this node's: a second machine given its name must not
+    // move them (each would resume from the other's). Renews the claim too.
+    auto claim = PgClaimNode(c, x.options);
+    if (!claim.ok()) return claim.status();
+    if (!claim.value().ok) return PgNodeClaimRefused(x.options, claim.value());
+  }
   if (!x.source.empty()) {
     // The position is the batch's idempotency key: a batch that ends where
     // the stored position already is was committed (its COMMIT's answer was
@@ -346,7 +354,7 @@ Result<FeedbackResult> PgFeedback::ApplyFeedback(const FeedbackBatch& batch,
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   FeedbackResult result;
-  const Ctx x{batch, sums, review, options_->node, source, position, local_, &result,
+  const Ctx x{*options_, batch, sums, review, options_->node, source, position, local_, &result,
               options_->logger};
   Status st = conn.value()->Transaction([&](PgConn& tx) {
     result = FeedbackResult{};  // a retried transaction starts over

@@ -43,6 +43,7 @@ constexpr int kMaxTakeRounds = 16;          // takes per Reserve (a big charge n
 constexpr milliseconds kCallTimeout(5000);  // the thread's and Settle's calls
 constexpr int64_t kSettleMs = 5000;         // Usage and Settle wait this long for the node's calls
 constexpr int64_t kExpireEveryMs = 3000;
+constexpr int64_t kNodeSeenEveryMs = 10000;  // well within PgStoreOptions::node_stale_s
 constexpr int64_t kPurgeEveryMs = 3600 * 1000;
 constexpr int64_t kBackoffMinMs = 200;
 constexpr int64_t kBackoffMaxMs = 2000;
@@ -194,6 +195,8 @@ struct PgLeases::State {
   int64_t backoff_ms = kBackoffMinMs;
   int64_t next_expire_ms = 0;
   int64_t next_purge_ms = 0;
+  int64_t next_seen_ms = 0;      // the node name's claim renewed (claim_node)
+  bool name_refused = false;     // another machine holds it (logged once per change)
 
   // Accounts that sent, whose record PostgreSQL may not have: name -> created.
   std::mutex acct_mu;
@@ -785,6 +788,27 @@ PgConn* PgLeases::State::ThreadConn(int64_t now_ms) {
 
 void PgLeases::State::Chores(PgConn& c, int64_t now_ms) {
   bool due = false;
+  if (o->claim_node && now_ms >= next_seen_ms) {
+    next_seen_ms = now_ms + kNodeSeenEveryMs;
+    auto claim = PgClaimNode(c, *o);
+    Note(claim);
+    if (claim.ok() && claim.value().ok == name_refused) {
+      name_refused = !claim.value().ok;
+      if (name_refused) {
+        Log(Logger::Level::kError, KvLine()
+                                       .Add("store", "postgresql")
+                                       .Add("action", "node-name-refused")
+                                       .Add("node", o->node)
+                                       .Add("holder_host", claim.value().holder_host)
+                                       .Add("seen_s_ago", claim.value().seen_s_ago)
+                                       .Add("error", PgNodeClaimRefused(*o, claim.value()).message())
+                                       .str());
+      } else {
+        Log(Logger::Level::kInfo,
+            KvLine().Add("store", "postgresql").Add("action", "node-name-held").Add("node", o->node).str());
+      }
+    }
+  }
   if (now_ms >= next_expire_ms) {
     next_expire_ms = now_ms + kExpireEveryMs;
     if (local->ClaimChore("expire", now_ms, kExpireEveryMs, &due).ok() && due)
@@ -869,7 +893,8 @@ void PgLeases::State::Tick() {
     std::lock_guard<std::mutex> lk(acct_mu);
     accounts = !to_create.empty();
   }
-  const bool chores = now >= next_expire_ms || now >= next_purge_ms;
+  const bool chores = now >= next_expire_ms || now >= next_purge_ms ||
+                      (o->claim_node && now >= next_seen_ms);
   if (!work && !accounts && !chores && !down.load()) return;
   PgConn* c = ThreadConn(now);
   if (c == nullptr) return;

@@ -441,6 +441,28 @@ Status PgInsertAudit(PgConn& conn, const AuditEntry& e) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
+Result<PgNodeClaim> PgClaimNode(PgConn& conn, const PgStoreOptions& o) {
+  auto r = conn.Exec("SELECT ok, holder_host, seen_s_ago FROM sg_node_seen($1, $2, $3, $4)",
+                     {o.node, o.instance, o.host, PgInt(static_cast<int64_t>(o.node_stale_s))});
+  if (!r.ok()) return r.status();
+  PgNodeClaim c;
+  if (r.value().rows() != 1) return c;  // the row went away meanwhile: not ours either
+  c.ok = r.value().GetBool(0, 0);
+  c.holder_host = r.value().Get(0, 1);
+  c.seen_s_ago = r.value().GetInt(0, 2);
+  return c;
+}
+
+Status PgNodeClaimRefused(const PgStoreOptions& o, const PgNodeClaim& c) {
+  return Status::Unavailable(
+      "postgresql: node name \"" + Printable(o.node, 255) + "\" is held by another machine (host \"" +
+      Printable(c.holder_host, 255) + "\", seen " + std::to_string(c.seen_s_ago) +
+      " s ago; this machine's store " + o.local.path +
+      " is another node): each machine of a fleet needs a [store.postgresql] node of its own;"
+      " a machine that is gone gives its name up " + std::to_string(o.node_stale_s) +
+      " s after it was last seen");
+}
+
 // ---- PgRecords
 
 Result<std::optional<AccountRecord>> PgRecords::GetAccount(std::string_view name) {

@@ -165,4 +165,16 @@ Status PgUpsertSuppressions(PgConn& conn, const std::vector<SuppressionRecord>& 
 
 Status PgInsertAudit(PgConn& conn, const AuditEntry& e);
 
+// Claims or renews o.node for this machine (o.instance) in the nodes table.
+// ok false: another machine holds it; holder_host and seen_s_ago say which
+// and when it was last seen (nothing changed).
+struct PgNodeClaim {
+  bool ok = false;
+  std::string holder_host;
+  int64_t seen_s_ago = 0;
+};
+Result<PgNodeClaim> PgClaimNode(PgConn& conn, const PgStoreOptions& o);
+// kUnavailable naming the holder and what to do (a refused claim).
+Status PgNodeClaimRefused(const PgStoreOptions& o, const PgNodeClaim& c);
+
 }  // namespace senderguard

@@ -1,5 +1,7 @@
 #include "senderguard/store/postgresql/pg_store.h"
 
+#include <unistd.h>
+
 #include "senderguard/store/postgresql/pg_cache.h"
 #include "senderguard/store/postgresql/pg_conn.h"
 #include "senderguard/store/postgresql/pg_feedback.h"
@@ -9,6 +11,16 @@
 #include "senderguard/store/postgresql/pg_schema.h"
 
 namespace senderguard {
+
+namespace {
+
+std::string LocalHostName() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
+  return host;
+}
+
+}  // namespace
 
 PgStore::PgStore(PgStoreOptions options) : options_(std::move(options)) {}
 
@@ -24,6 +36,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
   if (options.node.empty()) return Status::Invalid("postgresql store: no node name");
   std::unique_ptr<PgStore> s(new PgStore(options));
   s->pool_ = std::make_unique<PgPool>(options.conninfo, options.program, options.pool_size);
+  bool on_cache = false;
   auto conn = s->pool_->Acquire();
   if (!conn.ok()) {
     // Unreachable: a milter whose node cache was loaded before starts on it
@@ -56,6 +69,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
                               .Add("error", conn.status().message())
                               .str());
     s->local_ = std::move(local.value());
+    on_cache = true;
   } else {
     auto v = PgSchemaVersion(*conn.value());
     if (!v.ok()) return v.status();
@@ -76,7 +90,17 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     if (!local.ok()) return local.status();
     s->local_ = std::move(local.value());
   }
-  if (Status st = s->local_->ClaimNode(options.node); !st.ok()) return st;
+  if (Status st = s->local_->ClaimNode(options.node, &s->options_.instance); !st.ok()) return st;
+  s->options_.host = LocalHostName();
+  if (options.claim_node && !on_cache) {
+    // One machine per node name. Started on its cache (the database down),
+    // the lease thread claims it once the database answers.
+    auto c = s->pool_->Acquire();
+    if (!c.ok()) return c.status();
+    auto claim = PgClaimNode(*c.value(), s->options_);
+    if (!claim.ok()) return claim.status();
+    if (!claim.value().ok) return PgNodeClaimRefused(s->options_, claim.value());
+  }
   s->records_ = std::make_unique<PgRecords>(s->pool_.get(), s->local_.get(), &s->options_);
   s->leases_ = std::make_unique<PgLeases>(s->pool_.get(), s->local_.get(), &s->options_);
   s->feedback_ = std::make_unique<PgFeedback>(s->pool_.get(), s->local_.get(), &s->options_);

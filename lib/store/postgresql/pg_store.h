@@ -60,6 +60,16 @@ struct PgStoreOptions {
   // thread, with the account. Null: logged through `logger` as the milter
   // logs them (action=quota-alert, without a queue id).
   std::function<void(std::string_view account, const QuotaAlert& alert)> on_alert;
+  // The milter and the following tailer: claim `node` for this machine at
+  // Open and keep the claim (the nodes table, sg_node_seen): a second
+  // machine given the same name is refused at start, and its tailer's
+  // batches fail, until the first was not seen for node_stale_s.
+  bool claim_node = false;
+  uint32_t node_stale_s = 60;
+  // Filled by Open: this store's instance id (LmdbStore::ClaimNode) and the
+  // host name shown to the other machine.
+  std::string instance;
+  std::string host;
 };
 
 class PgStore final : public Store {

@@ -737,3 +737,40 @@ ALTER TABLE day_counts
   ADD COLUMN refused bigint NOT NULL DEFAULT 0 CHECK (refused >= 0),
   ADD COLUMN tier smallint NOT NULL DEFAULT 0 CHECK (tier >= 0 AND tier <= 255);
 UPDATE sg_meta SET schema_version = 3;
+
+-- sg:migration 4 node names: one machine each
+
+-- Who holds each node name ([store.postgresql] node): the instance is a random id kept in the
+-- node's LMDB store ([store] path), so two machines configured with one name (a cloned VM, a
+-- copied configuration) are told apart; their leases and log positions would otherwise mix.
+-- The milter and the following tailer claim their name at start and renew the claim while
+-- they run (sg_node_seen); another instance may take a name once it was not seen for
+-- p_stale_s seconds (a machine replaced, its store wiped). Never copied by `store copy`.
+CREATE TABLE nodes (
+  node     text PRIMARY KEY CHECK (octet_length(node) BETWEEN 1 AND 1024),
+  instance text NOT NULL CHECK (octet_length(instance) BETWEEN 1 AND 64),
+  host     text NOT NULL CHECK (octet_length(host) <= 1024),
+  seen_at  timestamptz NOT NULL
+);
+
+-- Claims or renews p_node for p_instance. ok: it is this instance's now. Otherwise the
+-- holder's host and how long ago it was seen, and nothing changed.
+CREATE FUNCTION sg_node_seen(p_node text, p_instance text, p_host text, p_stale_s integer)
+RETURNS TABLE (ok boolean, holder_host text, seen_s_ago bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO nodes AS n (node, instance, host, seen_at)
+  VALUES (p_node, p_instance, p_host, now())
+  ON CONFLICT (node) DO UPDATE SET instance = EXCLUDED.instance, host = EXCLUDED.host,
+                                   seen_at = EXCLUDED.seen_at
+    WHERE n.instance = EXCLUDED.instance
+       OR n.seen_at < now() - make_interval(secs => greatest(p_stale_s, 1));
+  IF FOUND THEN
+    RETURN QUERY SELECT true, p_host, 0::bigint;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT false, n.host, greatest(extract(epoch FROM now() - n.seen_at), 0)::bigint
+    FROM nodes n WHERE n.node = p_node;
+END;
+$$;
+UPDATE sg_meta SET schema_version = 4;
