@@ -115,7 +115,9 @@ int main(int argc, char** argv) {
   if (!store.ok()) {
     logger.Log(sg::Logger::Level::kError, sg::KvLine().Add("action", "start-failed").Add("error", store.status().message()).str());
     std::fprintf(stderr, "senderguard-milter: %s\n", store.status().message().c_str());
-    return sg::kExitTempFail;
+    // kInvalid: this configuration cannot work (PostgreSQL refused its login,
+    // the store is another node's); anything else may pass (retried).
+    return store.status().code() == sg::Status::Code::kInvalid ? sg::kExitConfig : sg::kExitTempFail;
   }
   // DNS, SPF and DKIM for DMARC, set up whatever the mode ([dmarc] upstream
   // changes only at restart).

@@ -153,15 +153,13 @@ int main(int argc, char** argv) {
 
   // A first run (no store yet) waits for the rules before it creates one:
   // a broken rules file leaves nothing behind.
-  if (!sg::StoreExists(*cfg) && !take_rules()) {
-    return sg::kExitConfig;
-  }
+  if (!sg::StoreExists(*cfg) && !take_rules()) return sg::kExitConfig;
   // An I/O error before following: a broken rules file is the error to
   // report first, as it was found before the store.
-  auto io_error = [&](const std::string& message) {
+  auto io_error = [&](const std::string& message, int rc = sg::kExitIoError) {
     if (!take_rules()) return sg::kExitConfig;
     std::fprintf(stderr, "senderguard-tail: %s\n", message.c_str());
-    return sg::kExitIoError;
+    return rc;
   };
   if (const sg::Status st = sg::CheckStoreSettings(*cfg); !st.ok()) {
     std::fprintf(stderr, "senderguard-tail: %s\n", st.message().c_str());
@@ -169,7 +167,10 @@ int main(int argc, char** argv) {
   }
   use.claim_node = true;  // PostgreSQL: its log positions are this machine's
   auto opened = sg::OpenStore(*cfg, use);
-  if (!opened.ok()) return io_error(opened.status().message());
+  // kInvalid: PostgreSQL refused this login, or the store is another node's (not retried).
+  if (!opened.ok())
+    return io_error(opened.status().message(),
+                    opened.status().code() == sg::Status::Code::kInvalid ? sg::kExitConfig : sg::kExitIoError);
   sg::Store* store = opened.value().get();
   const std::string key = journal ? source : "file:" + source;
   if (const int rc = sg::tail::LockSource(cfg->store_path, key)) return rc;  // before the position

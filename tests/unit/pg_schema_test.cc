@@ -235,7 +235,7 @@ TEST(PgConnTest, LibpqMessagesAreOneLineWithoutTabs) {
                            "pg_schema_test");
   ASSERT_FALSE(c.ok());
   const std::string m = c.status().message();
-  EXPECT_NE(m.find("Connection refused Is the server running"), std::string::npos) << m;
+  EXPECT_NE(m.find("Connection refused; Is the server running"), std::string::npos) << m;
   EXPECT_EQ(m.find_first_of("\t\n"), std::string::npos) << m;
 }
 
@@ -248,7 +248,7 @@ TEST_F(PgSchemaTest, StoreOpenNamesTheCommandForAMissingOrOldSchema) {
   ASSERT_FALSE(db.empty()) << err;
   auto s = PgStore::Open(PgTestStoreOptions(db, "mx1", "pg_schema_test", local, nullptr));
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(s.status().code(), Status::Code::kUnavailable) << "retried until the schema is made";
   EXPECT_NE(s.status().message().find("senderguardctl store init"), std::string::npos)
       << s.status().message();
   // Old: a database one migration behind this build, `store migrate`.
@@ -263,7 +263,7 @@ TEST_F(PgSchemaTest, StoreOpenNamesTheCommandForAMissingOrOldSchema) {
   ASSERT_TRUE(c->Exec("UPDATE sg_meta SET schema_version = " + std::to_string(old)).ok());
   s = PgStore::Open(PgTestStoreOptions(db, "mx1", "pg_schema_test", local, nullptr));
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), Status::Code::kInvalid);
+  EXPECT_EQ(s.status().code(), Status::Code::kUnavailable);
   const std::string want = old == 0 ? "senderguardctl store init"
                                     : "schema is version " + std::to_string(old) +
                                           ", this build needs " +

@@ -222,31 +222,33 @@ Status LmdbStore::CacheReplaceAll(const std::function<Result<bool>(CacheRows* ch
   return Status::Ok();
 }
 
-Status LmdbStore::ClaimNode(std::string_view node, std::string* instance) {
+Status LmdbStore::ClaimNode(std::string_view node, std::string* instance, bool record) {
   std::string owner, id;
   bool found = false;
   auto look = [&](MDB_txn* txn) {
     found = false;
     id.clear();
+    MDB_val ik = Val(kNodeInstanceKey), iv;
+    int rc = mdb_get(txn, dbi_.meta, &ik, &iv);
+    if (rc == 0) id.assign(View(iv));
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("read node instance", rc);
     MDB_val k = Val(kNodeKey), v;
-    int rc = mdb_get(txn, dbi_.meta, &k, &v);
+    rc = mdb_get(txn, dbi_.meta, &k, &v);
     if (rc == MDB_NOTFOUND) return Status::Ok();
     if (rc != 0) return LmdbError("read node", rc);
     owner.assign(View(v));
     found = true;
-    MDB_val ik = Val(kNodeInstanceKey), iv;
-    rc = mdb_get(txn, dbi_.meta, &ik, &iv);
-    if (rc == 0) id.assign(View(iv));
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError("read node instance", rc);
+    return Status::Ok();
   };
   Status st = Read(look);  // a write only the first time (and once in a store of before the id)
-  if (st.ok() && (!found || id.empty())) {
+  if (st.ok() && ((!found && record) || id.empty())) {
     auto fresh = NewInstanceId();
     if (!fresh.ok()) return fresh.status();
     st = Write([&](MDB_txn* txn) {
       Status s = look(txn);
       if (!s.ok()) return s;
-      if (!found) {
+      if (!found && record) {
+        found = true;
         owner = std::string(node);
         s = Put(txn, dbi_.meta, kNodeKey, node, "write node");
         if (!s.ok()) return s;
@@ -258,6 +260,7 @@ Status LmdbStore::ClaimNode(std::string_view node, std::string* instance) {
   }
   if (!st.ok()) return st;
   if (instance != nullptr) *instance = id;
+  if (!found) return Status::Ok();  // unnamed, and left so
   if (owner == node) return Status::Ok();
   return Status::Invalid("store " + options_.path + ": it is the cache and ledger of node \"" +
                          Printable(owner, 255) + "\", and this configuration names node \"" +

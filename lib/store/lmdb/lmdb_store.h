@@ -191,8 +191,11 @@ class LmdbStore final : public Store {
   // what to do, when `node` is not the recorded one. *instance (may be null)
   // gets this store's instance id (meta "pg_node_instance", 32 hex digits,
   // made at the first claim): what tells two machines that were given one
-  // node name apart (PostgreSQL's nodes table, sg_node_seen).
-  Status ClaimNode(std::string_view node, std::string* instance = nullptr);
+  // node name apart (PostgreSQL's nodes table, sg_node_seen). With `record`
+  // false a store that names no node yet is left unnamed (the CLI, and the
+  // milter before its name is granted in the fleet): only the programs that
+  // act as the node bind a store to a name.
+  Status ClaimNode(std::string_view node, std::string* instance = nullptr, bool record = true);
   // ---- the node's part of a fleet's feedback, and `senderguardctl store
   // copy` (lmdb_feedback.cc, lmdb_copy.cc; used by the PostgreSQL backend)
 

@@ -64,20 +64,31 @@ namespace {
 // to stderr by default; the store has nothing to say about them.
 void IgnoreNotice(void*, const PGresult*) {}
 
-// libpq's message on one line: its line breaks and the tab it indents a
-// second line with ("...refused\n\tIs the server running...") become one
-// space each (a log line would show the tab as \x09).
+// libpq's message on one line. A line break ends a sentence ("; ") unless
+// it only wraps one: libpq indents a wrapped line with a tab, and a new
+// sentence there starts with a capital ("refused\n\tIs the server running"
+// -> "refused; Is the server running", "abnormally\n\tbefore" -> "abnormally
+// before"). Runs of spaces ("FATAL:  ") become one.
 std::string Trimmed(const char* s) {
-  std::string in = s == nullptr ? "" : s, m;
+  const std::string_view in = s == nullptr ? "" : s;
+  std::string m;
   m.reserve(in.size());
-  for (char ch : in) {
-    if (ch != '\n' && ch != '\t') {
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char ch = in[i];
+    if (ch == '\n') {
+      size_t j = i + 1;
+      while (j < in.size() && (in[j] == '\t' || in[j] == ' ')) ++j;
+      const bool wrapped = j > i + 1 && j < in.size() && !(in[j] >= 'A' && in[j] <= 'Z');
+      while (!m.empty() && m.back() == ' ') m.pop_back();
+      if (j < in.size() && !m.empty()) m += wrapped ? " " : "; ";
+      i = j - 1;
+    } else if (ch == '\t' || ch == ' ') {
+      if (!m.empty() && m.back() != ' ') m += ' ';
+    } else {
       m += ch;
-    } else if (!m.empty() && m.back() != ' ') {
-      m += ' ';
     }
   }
-  while (!m.empty() && m.back() == ' ') m.pop_back();
+  while (!m.empty() && (m.back() == ' ' || m.back() == ';')) m.pop_back();
   return m;
 }
 

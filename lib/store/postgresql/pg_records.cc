@@ -454,13 +454,12 @@ Result<PgNodeClaim> PgClaimNode(PgConn& conn, const PgStoreOptions& o) {
 }
 
 Status PgNodeClaimRefused(const PgStoreOptions& o, const PgNodeClaim& c) {
+  // Short enough for a log value (256 bytes) with the remedy at its end.
   return Status::Unavailable(
-      "postgresql: node name \"" + Printable(o.node, 255) + "\" is held by another machine (host \"" +
-      Printable(c.holder_host, 255) + "\", seen " + std::to_string(c.seen_s_ago) +
-      " s ago; this machine's store " + o.local.path +
-      " is another node): each machine of a fleet needs a [store.postgresql] node of its own;"
-      " a machine that is gone gives its name up " + std::to_string(o.node_stale_s) +
-      " s after it was last seen");
+      "postgresql: node name \"" + Printable(o.node, 64) + "\" is held by another machine (host \"" +
+      Printable(c.holder_host, 64) + "\", seen " + std::to_string(c.seen_s_ago) +
+      " s ago; a clone has the same host name): give each machine its own [store.postgresql] node;"
+      " a name is free " + std::to_string(o.node_stale_s) + " s after its holder was last seen");
 }
 
 // ---- PgRecords

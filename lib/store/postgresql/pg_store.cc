@@ -14,6 +14,17 @@ namespace senderguard {
 
 namespace {
 
+bool RefusedByConfiguration(const std::string& why) {
+  auto has = [&](const char* m) { return why.find(m) != std::string::npos; };
+  if (has("password authentication failed") || has("no password supplied") || has("no pg_hba.conf entry"))
+    return true;
+  // A role or database that does not exist; not "too many connections for
+  // role" (a full server is an outage).
+  return (has("FATAL:  role \"") || has("FATAL:  database \"") || has("FATAL: role \"") ||
+          has("FATAL: database \"")) &&
+         has("does not exist");
+}
+
 std::string LocalHostName() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
@@ -47,6 +58,10 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     // password or database name: "FATAL: ...") is a configuration to fix,
     // not an outage, unless it is on its way up or down (a failover).
     const std::string why = conn.status().message();  // status() is a copy: keep the text
+    // A server that answered that this configuration cannot log in (the
+    // role, the password, the database, pg_hba.conf) is a configuration
+    // error: kInvalid, which the programs exit 78 on (not retried).
+    if (RefusedByConfiguration(why)) return Status::Invalid(why);
     const bool answered = why.find("FATAL") != std::string::npos &&
                           why.find("starting up") == std::string::npos &&
                           why.find("shutting down") == std::string::npos &&
@@ -74,11 +89,14 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     auto v = PgSchemaVersion(*conn.value());
     if (!v.ok()) return v.status();
     const int want = PgLatestSchemaVersion();
+    // Missing or older: kUnavailable, so a program started before the
+    // schema comes up (retried) once `store init` / `store migrate` ran.
+    // Newer: kInvalid, this build must be upgraded (not retried).
     if (v.value() == 0)
-      return Status::Invalid(
+      return Status::Unavailable(
           "postgresql: the database has no senderguard schema: run `senderguardctl store init`");
     if (v.value() < want)
-      return Status::Invalid("postgresql: the database's schema is version " +
+      return Status::Unavailable("postgresql: the database's schema is version " +
                              std::to_string(v.value()) + ", this build needs " +
                              std::to_string(want) + ": run `senderguardctl store migrate`");
     if (v.value() > want)
@@ -90,7 +108,11 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     if (!local.ok()) return local.status();
     s->local_ = std::move(local.value());
   }
-  if (Status st = s->local_->ClaimNode(options.node, &s->options_.instance); !st.ok()) return st;
+  // The store names one node; only the programs that act as the node (the
+  // milter, the tailer) name a new one, once the fleet granted them the
+  // name: a refused start or a CLI command leaves a new store unnamed.
+  if (Status st = s->local_->ClaimNode(options.node, &s->options_.instance, /*record=*/false); !st.ok())
+    return st;
   s->options_.host = LocalHostName();
   if (options.claim_node && !on_cache) {
     // One machine per node name. Started on its cache (the database down),
@@ -100,6 +122,9 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
     auto claim = PgClaimNode(*c.value(), s->options_);
     if (!claim.ok()) return claim.status();
     if (!claim.value().ok) return PgNodeClaimRefused(s->options_, claim.value());
+  }
+  if (options.claim_node) {
+    if (Status st = s->local_->ClaimNode(options.node, nullptr, /*record=*/true); !st.ok()) return st;
   }
   s->records_ = std::make_unique<PgRecords>(s->pool_.get(), s->local_.get(), &s->options_);
   s->leases_ = std::make_unique<PgLeases>(s->pool_.get(), s->local_.get(), &s->options_);
