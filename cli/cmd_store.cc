@@ -114,7 +114,7 @@ nlohmann::json LedgerJson(const std::vector<NodeLedgerRow>& ledger) {
                     {"spare", r.spare},
                     {"unreported", r.unreported},
                     {"pending", r.pending},
-                    {"held", r.held},
+                    {"in_transactions", r.held},
                     {"allowance_used", r.allowance_used}});
   }
   return rows;
@@ -135,7 +135,7 @@ void PrintLedger(const std::vector<NodeLedgerRow>& ledger) {
                                         : "lease #" + std::to_string(r.lease_id) + (r.dead ? " (ended)" : "")) +
                        "  spare " + std::to_string(r.spare) + "  unreported " + std::to_string(r.unreported);
     if (r.pending > 0) line += "  pending " + std::to_string(r.pending);
-    if (r.held > 0) line += "  held " + std::to_string(r.held);
+    if (r.held > 0) line += "  in open transactions " + std::to_string(r.held);
     if (r.allowance_used > 0) line += "  local allowance used " + std::to_string(r.allowance_used);
     std::printf("%s\n", line.c_str());
   }
@@ -150,6 +150,9 @@ struct DatabaseView {
   int64_t newest = -1;
   nlohmann::json leases = nlohmann::json::array();
   size_t n_leases = 0;
+  bool name_claimed = false;  // the nodes table has the node (schema 4 and up)
+  std::string holder_instance, holder_host;
+  int64_t holder_seen_s = 0;
 };
 
 DatabaseView ReadDatabase(PgConn& conn, const std::string& node) {
@@ -175,6 +178,18 @@ DatabaseView ReadDatabase(PgConn& conn, const std::string& node) {
                      "ORDER BY account, win, start",
                      {node});
   v.n_leases = static_cast<size_t>(l.rows());
+  if (v.have >= 4) {
+    PgResult n = Query(conn,
+                       "SELECT instance, host, greatest(extract(epoch FROM now() - seen_at), 0)::bigint "
+                       "FROM nodes WHERE node = $1",
+                       {node});
+    if (n.rows() == 1) {
+      v.name_claimed = true;
+      v.holder_instance = n.Get(0, 0);
+      v.holder_host = n.Get(0, 1);
+      v.holder_seen_s = n.GetInt(0, 2);
+    }
+  }
   for (int i = 0; i < l.rows() && static_cast<size_t>(i) < kMaxLeasesShown; ++i) {
     const int64_t win = l.GetInt(i, 1);
     v.leases.push_back({{"id", l.GetInt(i, 5)},
@@ -186,6 +201,16 @@ DatabaseView ReadDatabase(PgConn& conn, const std::string& node) {
                         {"expires", std::string(l.Get(i, 4))}});
   }
   return v;
+}
+
+// Who holds the node's name in the fleet, as a suffix of the node line.
+std::string NameText(const DatabaseView& v, const std::optional<NodeCacheState>& cache) {
+  if (!v.name_claimed) return "";
+  const std::string seen = ", seen " + std::to_string(v.holder_seen_s) + " s ago";
+  if (cache && !cache->instance.empty() && cache->instance == v.holder_instance)
+    return " (held by this machine" + seen + ")";
+  return " (held by another machine: host " + Printable(v.holder_host, kMaxShown) + seen +
+         "; this machine's milter and tailer are refused)";
 }
 
 // The database's view and this node's local one. While the database cannot
@@ -204,7 +229,7 @@ void StatusPostgresql(Env& env) {
   const int latest = PgLatestSchemaVersion();
   auto fail_if_unreachable = [&] {
     if (!unreachable.empty())
-      throw Failure{kExitStore, "the database cannot be reached (this node's local state is shown): " + unreachable};
+      throw Failure{kExitStore, "the database cannot be used (this node's local state is shown): " + unreachable};
   };
   if (env.json) {
     nlohmann::json j;
@@ -219,6 +244,13 @@ void StatusPostgresql(Env& env) {
       j["schema_version"] = v.have;
     }
     j["node"] = node;
+    if (v.name_claimed) {
+      const bool mine = cache && !cache->instance.empty() && cache->instance == v.holder_instance;
+      j["node_holder"] = {{"this_machine", mine}, {"host", v.holder_host}, {"seen_s_ago", v.holder_seen_s}};
+    } else {
+      j["node_holder"] = nullptr;
+    }
+    j["node_error"] = cache && !cache->node_error.empty() ? nlohmann::json(cache->node_error) : nlohmann::json(nullptr);
     j["schema_latest"] = latest;
     j["local_store"] = c.store_path;
     j["cache"] = cache ? nlohmann::json{{"seq", cache->seq},
@@ -241,7 +273,7 @@ void StatusPostgresql(Env& env) {
   }
   std::printf("backend          postgresql\n");
   if (!unreachable.empty()) {
-    std::printf("target           unreachable (the error is below)\n");
+    std::printf("target           cannot be used (the error is below)\n");
   } else {
     std::printf("target           database %s as %s on %s%s%s (%s, PostgreSQL %s)\n",
                 Printable(v.db, kMaxShown).c_str(), Printable(v.user, kMaxShown).c_str(),
@@ -249,7 +281,9 @@ void StatusPostgresql(Env& env) {
                 Printable(v.port, kMaxShown).c_str(), v.standby ? "standby: read only" : "primary",
                 Printable(v.server, kMaxShown).c_str());
   }
-  std::printf("node             %s\n", Printable(node, kMaxShown).c_str());
+  std::printf("node             %s%s\n", Printable(node, kMaxShown).c_str(), NameText(v, cache).c_str());
+  if (cache && !cache->node_error.empty())
+    std::printf("                 warning: %s\n", Printable(cache->node_error, 4 * kMaxShown).c_str());
   if (unreachable.empty()) std::printf("schema version   %s\n", VersionText(v.have, latest).c_str());
   std::printf("local store      %s\n", Printable(c.store_path, kMaxShown).c_str());
   if (!cache) {

@@ -251,7 +251,7 @@ void AddSuppressCommand(CLI::App& app, Env& env) {
       // What the store added: an address another writer added since the
       // check above is left as it is, and counted with those kept.
       const size_t added = Take(env.store().AddSuppressions(part, SuppressionAddAudit([&](size_t n) {
-        return env.Audit("suppress-import", owner, shown + ": " + std::to_string(n) + " addresses");
+        return env.Audit("suppress-import", owner, shown + ": " + std::to_string(n) + (n == 1 ? " address" : " addresses"));
       })));
       imported += added;
       kept += part.size() - added;

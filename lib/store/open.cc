@@ -71,7 +71,11 @@ Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config) {
   if (!s.ok()) return s.status();
   auto state = s.value()->GetCacheState();
   if (!state.ok()) return state.status();
-  return std::optional<NodeCacheState>(NodeCacheState{state.value().seq, state.value().source});
+  NodeCacheState out{state.value().seq, state.value().source, "", ""};
+  const Status named = s.value()->ClaimNode(FleetNodeName(config), &out.instance, /*record=*/false);
+  if (named.code() == Status::Code::kInvalid) out.node_error = named.message();
+  else if (!named.ok()) return named;
+  return std::optional<NodeCacheState>(std::move(out));
 }
 
 Result<std::vector<NodeLedgerRow>> ReadNodeLedger(const Config& config) {

@@ -71,6 +71,8 @@ uint64_t LmdbSchemaVersion();
 struct NodeCacheState {
   int64_t seq = 0;
   std::string source;
+  std::string instance;    // the store's instance id ("" before its first fleet open)
+  std::string node_error;  // the store is another node's (LmdbStore::ClaimNode's text); "" when not
 };
 Result<std::optional<NodeCacheState>> ReadNodeCacheState(const Config& config);
 

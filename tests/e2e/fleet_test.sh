@@ -488,9 +488,9 @@ outage() {
 echo "# D. PostgreSQL stopped for $OUTAGE s while 150 sessions send for outage.test (day quota $NF)"
 mid_load d outage.test outage
 ((STATUS_RC == 74)) && ok "d: store status while PostgreSQL is down exits 74" || not_ok "d: store status while down exited $STATUS_RC"
-if grep -q '^target           unreachable' "$TB_DIR/status-down.out" &&
+if grep -q '^target           cannot be used' "$TB_DIR/status-down.out" &&
     grep -Eq '^  outage\.test day from .* lease #[0-9]+  spare [0-9]+  unreported [0-9]+' "$TB_DIR/status-down.out" &&
-    grep -q 'the database cannot be reached' "$TB_DIR/status-down.err"; then
+    grep -q 'the database cannot be used' "$TB_DIR/status-down.err"; then
     ok "d: ... and shows mx1's cache and ledger (outage.test's lease), then the error"
 else
     not_ok "d: store status while down:"; sed 's/^/#   /' "$TB_DIR/status-down.out" "$TB_DIR/status-down.err"

@@ -75,6 +75,14 @@ expect_eq "json: node, version, leases" \
     "$(jq -r '[.node, .schema_version, .schema_latest, .open_leases, .leases[0].account, .leases[0].held, .target.role] | join(" ")' "$T/out")" \
     "mx1 $LATEST $LATEST 1 alice 10 primary"
 
+# ---- the node's name held by another machine (a clone): status says so
+fq "SELECT count(*) FROM sg_node_seen('mx1', '0123456789abcdef0123456789abcdef', 'otherhost', 60)" >/dev/null
+expect 0 "status of a node whose name another machine holds" -c "$T/pg.conf" store status
+says "... names the holder" "$T/out" "node             mx1 (held by another machine: host otherhost, seen "
+expect 0 "status --json of it" -c "$T/pg.conf" store status --json
+expect_eq "json: node_holder" "$(jq -r '[.node_holder.this_machine, .node_holder.host] | map(tostring) | join(" ")' "$T/out")" \
+    "false otherhost"
+
 # ---- a database newer than this build
 fq "UPDATE sg_meta SET schema_version = 99"
 expect 64 "migrate on a newer database" -c "$T/pg.conf" store migrate
@@ -87,8 +95,8 @@ fq "UPDATE sg_meta SET schema_version = $LATEST"
 sed "s/port=$PG_PORT/port=1/" "$T/pg.conf" >"$T/down.conf"
 expect 74 "status, database unreachable" -c "$T/down.conf" store status
 says "the error names the connection" "$T/err" "postgresql: cannot connect"
-says "... and says the local state is shown" "$T/err" "the database cannot be reached (this node's local state is shown)"
-says "status while unreachable: the target" "$T/out" "target           unreachable (the error is below)"
+says "... and says the local state is shown" "$T/err" "the database cannot be used (this node's local state is shown)"
+says "status while unreachable: the target" "$T/out" "target           cannot be used (the error is below)"
 says "... the node and its local store" "$T/out" "local store      $T/local"
 expect 74 "status --json, database unreachable" -c "$T/down.conf" store status --json
 expect_eq "json: the error, the node, no leases from the database" \

@@ -942,7 +942,9 @@ PgLeases::PgLeases(PgPool* pool, LmdbStore* local, const PgStoreOptions* options
   // The milter (the one program that reads through the cache) keeps the
   // node's leases from its start: it sends again what a process that died
   // left pending. Others start the thread when they first spend.
-  if (options->cached_reads) s_->Start();
+  // The milter's thread from the start; the tailer's too, which keeps its
+  // claim on the node name while its log is quiet (Chores).
+  if (options->cached_reads || options->claim_node) s_->Start();
 }
 
 PgLeases::~PgLeases() {
