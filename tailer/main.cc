@@ -167,8 +167,7 @@ int main(int argc, char** argv) {
   }
   use.claim_node = true;  // PostgreSQL: its log positions are this machine's
   auto opened = sg::OpenStore(*cfg, use);
-  // kInvalid: PostgreSQL refused this login, or the store is another node's (not retried).
-  if (!opened.ok())
+  if (!opened.ok())  // kInvalid: PostgreSQL refused this login, or another node's store (78)
     return io_error(opened.status().message(),
                     opened.status().code() == sg::Status::Code::kInvalid ? sg::kExitConfig : sg::kExitIoError);
   sg::Store* store = opened.value().get();
