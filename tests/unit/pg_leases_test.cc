@@ -781,17 +781,27 @@ TEST_F(PgLeasesTest, ANodeNameIsOneMachines) {
   batch.position = "first's";
   ASSERT_TRUE(first->ApplyFeedback(batch, nullptr).ok());
 
-  // The first machine is gone (not seen for a minute): the name passes on.
+  // The first machine stops and is not seen for a minute: the name passes on.
+  first.reset();
   ASSERT_TRUE(admin_->Exec("UPDATE nodes SET seen_at = now() - interval '61 s' WHERE node = 'mx1'").ok());
   auto taken = OpenNode(b);
   ASSERT_TRUE(taken.ok()) << taken.status().ToString();
   batch.position = "second's";
   ASSERT_TRUE(taken.value()->ApplyFeedback(batch, nullptr).ok());
-  // The first comes back: its batch fails, and the position stays the holder's.
-  batch.position = "first's again";
-  auto refused = first->ApplyFeedback(batch, nullptr);
+  // The first comes back: refused.
+  auto back = OpenNode(a);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("is held by another machine"), std::string::npos)
+      << back.status().message();
+  // A running tailer whose name another machine took meanwhile: its batch
+  // fails, and the position stays the new holder's.
+  ASSERT_TRUE(admin_->Exec("UPDATE nodes SET instance = 'ffffffffffffffffffffffffffffffff', "
+                           "host = 'h3', seen_at = now() WHERE node = 'mx1'")
+                  .ok());
+  batch.position = "lost the name";
+  auto refused = taken.value()->ApplyFeedback(batch, nullptr);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("is held by another machine"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("is held by another machine (host \"h3\""), std::string::npos)
       << refused.status().message();
   EXPECT_EQ(taken.value()->GetPosition(batch.source).value().value_or(""), "second's");
   EXPECT_EQ(Scalar("SELECT count(*) FROM nodes WHERE node = 'mx1'"), 1);
