@@ -65,7 +65,9 @@ Store& Env::store() {
     use.durable = true;  // the CLI's few writes are durable at once
     use.program = "senderguardctl";
     auto s = OpenStore(c, use);
-    if (!s.ok()) throw Failure{kExitStore, s.status().message()};
+    // kInvalid: PostgreSQL refused this configuration's login, the store is
+    // another node's, or the database is newer than this build.
+    if (!s.ok()) throw Failure{s.status().code() == Status::Code::kInvalid ? kExitConfig : kExitStore, s.status().message()};
     store_ = std::move(*s);
   }
   return *store_;

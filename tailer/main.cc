@@ -148,8 +148,8 @@ int main(int argc, char** argv) {
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  for (const int sig : {SIGTERM, SIGINT}) sigaction(sig, &sa, nullptr);
+  signal(SIGUSR1, SIG_IGN);  // the milter's reload signal: `pkill -USR1 senderguard` must not end it
 
   // A first run (no store yet) waits for the rules before it creates one:
   // a broken rules file leaves nothing behind.
@@ -166,8 +166,8 @@ int main(int argc, char** argv) {
     return sg::kExitConfig;  // a setting wrong: not retried by systemd
   }
   use.claim_node = true;  // PostgreSQL: its log positions are this machine's
-  auto opened = sg::OpenStore(*cfg, use);
-  if (!opened.ok())  // kInvalid: PostgreSQL refused this login, or another node's store (78)
+  auto opened = sg::OpenStore(*cfg, use);  // kInvalid: PostgreSQL refused this login, or another node's store (78)
+  if (!opened.ok())
     return io_error(opened.status().message(),
                     opened.status().code() == sg::Status::Code::kInvalid ? sg::kExitConfig : sg::kExitIoError);
   sg::Store* store = opened.value().get();

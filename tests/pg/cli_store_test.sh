@@ -76,7 +76,7 @@ expect_eq "json: node, version, leases" \
     "mx1 $LATEST $LATEST 1 alice 10 primary"
 
 # ---- the node's name held by another machine (a clone): status says so
-fq "SELECT count(*) FROM sg_node_seen('mx1', '0123456789abcdef0123456789abcdef', 'otherhost', 60)" >/dev/null
+fq "SELECT count(*) FROM sg_node_seen('mx1', '0123456789abcdef0123456789abcdef', 'another-boot', 'otherhost', 60)" >/dev/null
 expect 0 "status of a node whose name another machine holds" -c "$T/pg.conf" store status
 says "... names the holder" "$T/out" "node             mx1 (held by another machine: host otherhost, seen "
 expect 0 "status --json of it" -c "$T/pg.conf" store status --json

@@ -31,6 +31,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "lmdb_fixture.h"
 #include "pg_fixture.h"
 #include "senderguard/base/clock.h"
@@ -203,6 +205,7 @@ struct NodeSpec {
   uint64_t allowance = 100;
   Logger* logger = nullptr;
   bool claim = false;  // as the milter and the tailer open it
+  std::string boot;    // the running system's identity ("": this one's)
 };
 
 Result<std::unique_ptr<PgStore>> OpenNode(const NodeSpec& n) {
@@ -211,6 +214,7 @@ Result<std::unique_ptr<PgStore>> OpenNode(const NodeSpec& n) {
   o.on_unavailable = n.on_unavailable;
   o.local_allowance = n.allowance;
   o.claim_node = n.claim;
+  o.boot = n.boot;
   return PgStore::Open(o);
 }
 
@@ -774,6 +778,21 @@ TEST_F(PgLeasesTest, ANodeNameIsOneMachines) {
   NodeSpec cli = b;
   cli.claim = false;
   EXPECT_TRUE(OpenNode(cli).ok());
+
+  // A clone that copied the first machine's store (the same instance id) on
+  // another running system: refused too (a user test's clone with its store
+  // copied went 5 over a quota of 20).
+  {
+    NodeSpec clone = a;
+    clone.dir = dir.path() + "/clone";
+    std::filesystem::create_directories(clone.dir);
+    std::filesystem::copy_file(a.dir + "/data.mdb", clone.dir + "/data.mdb");
+    clone.boot = "another-boot";
+    auto c = OpenNode(clone);
+    ASSERT_FALSE(c.ok()) << "the clone was taken for the first machine";
+    EXPECT_NE(c.status().message().find("is held by another machine"), std::string::npos)
+        << c.status().message();
+  }
 
   FeedbackBatch batch;
   batch.now = UnixNow();

@@ -266,7 +266,8 @@ Status LmdbStore::ClaimNode(std::string_view node, std::string* instance, bool r
                          Printable(owner, 255) + "\", and this configuration names node \"" +
                          Printable(node, 255) +
                          "\" ([store.postgresql] node): processes that share a [store] path are"
-                         " one node; give them the same node name, or each node its own path");
+                         " one node; give them the same node name, or each node its own path"
+                         " (to rename a node: senderguard.conf(5), node)");
 }
 
 Result<LmdbStore::CacheState> LmdbStore::GetCacheState() {

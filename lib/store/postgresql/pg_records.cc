@@ -442,8 +442,8 @@ Status PgInsertAudit(PgConn& conn, const AuditEntry& e) {
 }
 
 Result<PgNodeClaim> PgClaimNode(PgConn& conn, const PgStoreOptions& o) {
-  auto r = conn.Exec("SELECT ok, holder_host, seen_s_ago FROM sg_node_seen($1, $2, $3, $4)",
-                     {o.node, o.instance, o.host, PgInt(static_cast<int64_t>(o.node_stale_s))});
+  auto r = conn.Exec("SELECT ok, holder_host, seen_s_ago FROM sg_node_seen($1, $2, $3, $4, $5)",
+                     {o.node, o.instance, o.boot, o.host, PgInt(static_cast<int64_t>(o.node_stale_s))});
   if (!r.ok()) return r.status();
   PgNodeClaim c;
   if (r.value().rows() != 1) return c;  // the row went away meanwhile: not ours either

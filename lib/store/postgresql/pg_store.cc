@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
 #include "senderguard/store/postgresql/pg_cache.h"
 #include "senderguard/store/postgresql/pg_conn.h"
 #include "senderguard/store/postgresql/pg_feedback.h"
@@ -23,6 +25,20 @@ bool RefusedByConfiguration(const std::string& why) {
   return (has("FATAL:  role \"") || has("FATAL:  database \"") || has("FATAL: role \"") ||
           has("FATAL: database \"")) &&
          has("does not exist");
+}
+
+// The running system: the kernel's boot id and the machine id (either may
+// be missing: a container without /etc/machine-id).
+std::string LocalBootIdentity() {
+  std::string out;
+  for (const char* path : {"/proc/sys/kernel/random/boot_id", "/etc/machine-id"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    if (line.size() > 100) line.resize(100);
+    out += (out.empty() ? "" : "/") + line;
+  }
+  return out;
 }
 
 std::string LocalHostName() {
@@ -114,6 +130,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
   if (Status st = s->local_->ClaimNode(options.node, &s->options_.instance, /*record=*/false); !st.ok())
     return st;
   s->options_.host = LocalHostName();
+  if (s->options_.boot.empty()) s->options_.boot = LocalBootIdentity();
   if (options.claim_node && !on_cache) {
     // One machine per node name. Started on its cache (the database down),
     // the lease thread claims it once the database answers.

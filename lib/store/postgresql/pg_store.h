@@ -67,9 +67,11 @@ struct PgStoreOptions {
   bool claim_node = false;
   uint32_t node_stale_s = 60;
   // Filled by Open: this store's instance id (LmdbStore::ClaimNode) and the
-  // host name shown to the other machine.
+  // host name shown to the other machine; `boot` (the kernel's boot id and
+  // the machine id) unless set: a clone that copied the store differs there.
   std::string instance;
   std::string host;
+  std::string boot;
 };
 
 class PgStore final : public Store {

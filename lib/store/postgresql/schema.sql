@@ -740,30 +740,34 @@ UPDATE sg_meta SET schema_version = 3;
 
 -- sg:migration 4 node names: one machine each
 
--- Who holds each node name ([store.postgresql] node): the instance is a random id kept in the
--- node's LMDB store ([store] path), so two machines configured with one name (a cloned VM, a
--- copied configuration) are told apart; their leases and log positions would otherwise mix.
--- The milter and the following tailer claim their name at start and renew the claim while
--- they run (sg_node_seen); another instance may take a name once it was not seen for
--- p_stale_s seconds (a machine replaced, its store wiped). Never copied by `store copy`.
+-- Who holds each node name ([store.postgresql] node), so that two machines configured with one
+-- name (a copied configuration, a cloned VM) are told apart: their leases and log positions
+-- would otherwise mix. A holder is the node's LMDB store ([store] path: a random instance id
+-- kept there) on one running system (boot: the kernel's boot id and the machine id), so a
+-- clone that copied the store is another holder too. The milter and the following tailer
+-- claim their name at start and renew the claim while they run (sg_node_seen); another
+-- holder may take a name once it was not seen for p_stale_s seconds (a machine replaced or
+-- rebooted, its store wiped). Never copied by `store copy`.
 CREATE TABLE nodes (
   node     text PRIMARY KEY CHECK (octet_length(node) BETWEEN 1 AND 1024),
   instance text NOT NULL CHECK (octet_length(instance) BETWEEN 1 AND 64),
+  boot     text NOT NULL CHECK (octet_length(boot) <= 256),
   host     text NOT NULL CHECK (octet_length(host) <= 1024),
   seen_at  timestamptz NOT NULL
 );
 
--- Claims or renews p_node for p_instance. ok: it is this instance's now. Otherwise the
--- holder's host and how long ago it was seen, and nothing changed.
-CREATE FUNCTION sg_node_seen(p_node text, p_instance text, p_host text, p_stale_s integer)
+-- Claims or renews p_node for (p_instance, p_boot). ok: it is this holder's now. Otherwise
+-- the holder's host and how long ago it was seen, and nothing changed.
+CREATE FUNCTION sg_node_seen(p_node text, p_instance text, p_boot text, p_host text,
+                             p_stale_s integer)
 RETURNS TABLE (ok boolean, holder_host text, seen_s_ago bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO nodes AS n (node, instance, host, seen_at)
-  VALUES (p_node, p_instance, p_host, now())
-  ON CONFLICT (node) DO UPDATE SET instance = EXCLUDED.instance, host = EXCLUDED.host,
-                                   seen_at = EXCLUDED.seen_at
-    WHERE n.instance = EXCLUDED.instance
+  INSERT INTO nodes AS n (node, instance, boot, host, seen_at)
+  VALUES (p_node, p_instance, p_boot, p_host, now())
+  ON CONFLICT (node) DO UPDATE SET instance = EXCLUDED.instance, boot = EXCLUDED.boot,
+                                   host = EXCLUDED.host, seen_at = EXCLUDED.seen_at
+    WHERE (n.instance = EXCLUDED.instance AND n.boot = EXCLUDED.boot)
        OR n.seen_at < now() - make_interval(secs => greatest(p_stale_s, 1));
   IF FOUND THEN
     RETURN QUERY SELECT true, p_host, 0::bigint;
