@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -182,13 +184,15 @@ TEST_F(PgPoolTest, IdleConnectionsEndedByTheServerAreNotHandedOut) {
 // (a user test met the three). The message names what was looked for. The
 // server here is a socket that answers the startup packet with
 // AuthenticationCleartextPassword (the test servers trust everyone).
-TEST(PgConnTest, NoPasswordSuppliedSaysWhatWasLookedFor) {
+// The message of a connection, with `passfile`, to a socket that answers the
+// startup packet by asking for a cleartext password.
+std::string ConnectToAPasswordAsker(const std::string& passfile) {
   const int l = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(l, 1), 0);
+  EXPECT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::listen(l, 1), 0);
   socklen_t len = sizeof a;
   ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
   std::thread server([l] {
@@ -201,19 +205,39 @@ TEST(PgConnTest, NoPasswordSuppliedSaysWhatWasLookedFor) {
     (void)::read(c, buf, sizeof buf);  // libpq gives up and closes
     ::close(c);
   });
-  lmdb_test::TempDir dir;
   const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(ntohs(a.sin_port)) +
-                               " dbname=senderguardd user=sg sslmode=disable passfile=" +
-                               dir.path() + "/pgpass";
+                               " dbname=senderguardd user=sg sslmode=disable passfile=" + passfile;
   auto c = PgConn::Connect(conninfo, "pg_schema_test");
   server.join();
   ::close(l);
-  ASSERT_FALSE(c.ok());
-  const std::string m = c.status().message();
+  EXPECT_FALSE(c.ok());
+  return c.ok() ? std::string() : c.status().message();
+}
+
+TEST(PgConnTest, NoPasswordSuppliedSaysWhatWasLookedFor) {
+  lmdb_test::TempDir dir;
+  const std::string m = ConnectToAPasswordAsker(dir.path() + "/pgpass");
   EXPECT_NE(m.find("no password supplied"), std::string::npos) << m;
   EXPECT_NE(m.find("(no password for user \"sg\" and database \"senderguardd\": the password file " +
                    dir.path() + "/pgpass is missing or unreadable, or none of its lines matches"
                    " host:port:database:user; a misspelt database or user name shows this way too)"),
+            std::string::npos)
+      << m;
+}
+
+// libpq ignores a password file others may read, and says so on standard
+// error only: the hint names that (a user test's 0644 file).
+TEST(PgConnTest, APasswordFileOthersMayReadIsNamed) {
+  lmdb_test::TempDir dir;
+  const std::string path = dir.path() + "/pgpass";
+  {
+    std::ofstream f(path);
+    f << "*:*:*:sg:secret\n";
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  const std::string m = ConnectToAPasswordAsker(path);
+  EXPECT_NE(m.find("the password file " + path +
+                   " is readable by others, and libpq ignores it: chmod 0600 it)"),
             std::string::npos)
       << m;
 }

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -137,10 +138,18 @@ std::string PasswordHint(PGconn* c) {
       if (std::strcmp(o->keyword, "passfile") == 0 && o->val != nullptr) passfile = o->val;
     PQconninfoFree(opts);
   }
-  if (passfile.empty()) passfile = "~/.pgpass (or $PGPASSFILE)";
   const auto str = [](const char* v) { return std::string(v != nullptr ? v : ""); };
-  return " (no password for user \"" + str(PQuser(c)) + "\" and database \"" + str(PQdb(c)) +
-         "\": the password file " + passfile +
+  const std::string whose =
+      " (no password for user \"" + str(PQuser(c)) + "\" and database \"" + str(PQdb(c)) + "\": ";
+  // libpq ignores a password file that others may read, saying so only on
+  // standard error (a user test's 0644 file read as "missing").
+  struct stat st {};
+  if (!passfile.empty() && ::stat(passfile.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    return whose + "the password file " + passfile +
+           " is readable by others, and libpq ignores it: chmod 0600 it)";
+  if (passfile.empty()) passfile = "~/.pgpass (or $PGPASSFILE)";
+  return whose + "the password file " + passfile +
          " is missing or unreadable, or none of its lines matches host:port:database:user;"
          " a misspelt database or user name shows this way too)";
 }
