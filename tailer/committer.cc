@@ -5,11 +5,13 @@
 #include <string>
 #include <utility>
 
+#include "senderguard/base/clock.h"
+
 namespace senderguard::tail {
 
 Committer::Committer(Store* store, Logger* logger, ReputationConfig rep,
-                     const std::atomic<bool>& stop)
-    : store_(store), logger_(logger), rep_(std::move(rep)), stop_(stop) {}
+                     const std::atomic<bool>& stop, monitor::TailMetrics* metrics)
+    : store_(store), logger_(logger), rep_(std::move(rep)), stop_(stop), metrics_(metrics) {}
 
 Committer::~Committer() { (void)Wait(); }
 
@@ -36,6 +38,7 @@ bool Committer::Run(const FeedbackBatch& batch) {
   // until it lands, so nothing is lost or repeated.
   for (int attempt = 0;; ++attempt) {
     auto res = store_->ApplyFeedback(batch, review);
+    if (metrics_ != nullptr && (res.ok() || attempt == 0)) metrics_->CommitFailing(res.ok() ? 0 : UnixNow());
     if (res.ok()) {
       for (const auto& s : res.value().suppressed) {
         logger_->Log(Logger::Level::kInfo,

@@ -18,6 +18,7 @@
 
 #include "senderguard/base/kvlog.h"
 #include "senderguard/feedback/feedback.h"
+#include "senderguard/monitor/metrics.h"
 #include "senderguard/store/store.h"
 
 namespace senderguard::tail {
@@ -27,7 +28,9 @@ class Committer {
   // *store, *logger and `stop` must outlive the Committer; *logger is
   // called from the commit thread. `rep` decides the review of each account
   // a batch touches (sg::ReviewAccount).
-  Committer(Store* store, Logger* logger, ReputationConfig rep, const std::atomic<bool>& stop);
+  // *metrics (may be null) is told when commits start and stop failing.
+  Committer(Store* store, Logger* logger, ReputationConfig rep, const std::atomic<bool>& stop,
+            monitor::TailMetrics* metrics = nullptr);
   // Waits for the batch in flight.
   ~Committer();
   Committer(const Committer&) = delete;
@@ -47,6 +50,7 @@ class Committer {
   Logger* logger_;
   ReputationConfig rep_;
   const std::atomic<bool>& stop_;
+  monitor::TailMetrics* metrics_;
   std::thread inflight_;
   bool ok_ = true;  // written by inflight_, read after joining it
 };

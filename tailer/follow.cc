@@ -60,7 +60,8 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
                                              .Add("error", deferred.status().message())
                                              .str());
   }
-  Committer committer(store, logger, cfg.reputation, stop);
+  monitor::TailMetrics metrics;
+  Committer committer(store, logger, cfg.reputation, stop, &metrics);
   const std::string actor = "senderguard-tail";
   const std::string key = src.Key();
   ChunkReader<Source> reader(&src, once, cfg, *rules, store, logger,
@@ -70,7 +71,6 @@ int Follow(Source& src, bool once, const Config& cfg, BounceRules* rules,
     return kExitConfig;
   }
   reader.StartClassifying();
-  monitor::TailMetrics metrics;
   auto reporter = StartReporter(cfg, key, logger, &metrics);  // action=summary and [monitoring] textfile
   for (;;) {
     std::unique_ptr<Chunk> chunk = reader.Next();

@@ -191,7 +191,11 @@ TailSnapshot TailMetrics::Snapshot(int64_t now) const {
   for (size_t i = 0; i < kOutcomeClassCount; ++i) s.outcomes[i] = outcomes_[i].load(std::memory_order_relaxed);
   const int64_t newest = newest_.load(std::memory_order_relaxed);
   if (!reached_end_.load(std::memory_order_relaxed) && newest > 0) s.lag_s = std::max<int64_t>(0, now - newest);
+  const int64_t failing = failing_since_.load(std::memory_order_relaxed);
+  if (failing > 0) s.lag_s = std::max<int64_t>(s.lag_s, now - failing);
   return s;
 }
+
+void TailMetrics::CommitFailing(int64_t since) { failing_since_.store(since, std::memory_order_relaxed); }
 
 }  // namespace senderguard::monitor

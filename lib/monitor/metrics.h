@@ -150,7 +150,7 @@ struct TailSnapshot {
   // Seconds behind the log (not a counter: Delta keeps `now`'s): 0 when the
   // last read reached the end of the source (nothing was waiting), else
   // the time of the snapshot minus the timestamp of the newest line
-  // attributed so far.
+  // attributed so far; while commits fail, at least how long they have.
   int64_t lag_s = 0;
 };
 
@@ -168,10 +168,16 @@ class TailMetrics {
   void AddChunk(uint64_t lines_total, uint64_t malformed_total, uint64_t unattributed_total,
                 const std::array<uint64_t, kOutcomeClassCount>& outcomes, int64_t newest_line,
                 bool reached_end);
+  // The committer's state: since when (Unix seconds) its batch has been
+  // failing to commit, 0 once one lands. While it fails, the lag is at
+  // least that long: what was read has not reached the store (a quiet log
+  // would otherwise show no lag at all).
+  void CommitFailing(int64_t since);
   // The counters and the lag at `now` (Unix seconds).
   TailSnapshot Snapshot(int64_t now) const;
 
  private:
+  std::atomic<int64_t> failing_since_{0};
   std::atomic<uint64_t> lines_{0}, malformed_{0}, unattributed_{0};
   std::array<std::atomic<uint64_t>, kOutcomeClassCount> outcomes_{};
   std::atomic<int64_t> newest_{0};

@@ -370,6 +370,22 @@ TEST(TailMetrics, LagIsZeroAtTheEndElseBehindTheNewestLine) {
   EXPECT_EQ(m.Snapshot(1990).lag_s, 0);  // a line from the future (clock skew): never negative
 }
 
+// A tailer whose commits fail (the store full, PostgreSQL refusing its
+// node name) is stuck even when its log is quiet: a user test saw lag_s=0
+// beside a commit-error every 5 s.
+TEST(TailMetrics, LagGrowsWhileCommitsFail) {
+  TailMetrics m;
+  m.AddChunk(10, 0, 0, {}, 990, true);  // read to the end
+  EXPECT_EQ(m.Snapshot(1000).lag_s, 0);
+  m.CommitFailing(1000);
+  EXPECT_EQ(m.Snapshot(1030).lag_s, 30);
+  m.AddChunk(20, 0, 0, {}, 900, false);  // not at the end: behind the newest line (990), the larger
+  EXPECT_EQ(m.Snapshot(1040).lag_s, 50);
+  m.CommitFailing(0);  // landed
+  m.AddChunk(30, 0, 0, {}, 1040, true);
+  EXPECT_EQ(m.Snapshot(1050).lag_s, 0);
+}
+
 TEST(TailSummaryLine, NothingHappenedIsAllZeros) {
   EXPECT_EQ(TailSummaryLine(TailSnapshot{}, "file:/var/log/mail.log", 60),
             "action=summary interval_s=60 source=file:/var/log/mail.log lines=0 delivered=0 "
